@@ -1,0 +1,179 @@
+//! The contract between the line and the chat bridges (Slack, Discord, the demo console, ...).
+//!
+//! Two directions:
+//! - the line tells every bridge what happens on the line ([`LineEvent`]) through
+//!   [`ChatBridge::on_event`]: a call to announce, a participant who joined, a message spoken or
+//!   failed (the receipt), the call's end;
+//! - a bridge asks the line to act on behalf of its users through [`LineControl`]: say a text
+//!   into a call, hang a call up, list the active calls.
+//!
+//! Bridge crates depend only on this crate, never on the line's, so nothing cycles and no bridge
+//! can reach Twilio or the store directly.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+/// A boxed future, so the traits stay object-safe (`Arc<dyn ChatBridge>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A call as bridges see it. `from` is the caller's number: bridges decide whether to show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallSummary {
+    /// denwa's opaque call id.
+    pub id: String,
+    /// The line's display name.
+    pub line: String,
+    pub from: String,
+    pub caller_name: Option<String>,
+    /// "ringing", "connected" or "ended".
+    pub state: String,
+    /// Unix milliseconds.
+    pub started_at: u64,
+    pub ended_at: Option<u64>,
+    pub messages_spoken: u64,
+    /// Extra call legs spent speaking into this call.
+    pub speaker_legs: u64,
+}
+
+/// Who asked for a message to be spoken, so the receipt finds its way back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageOrigin {
+    /// "api", "slack", "discord", "console", or "line" for denwa's own announcements.
+    pub bridge: String,
+    /// Bridge-specific reference to the chat message (e.g. Slack `channel:ts`); empty for the API.
+    pub reference: String,
+}
+
+impl MessageOrigin {
+    pub fn new(bridge: impl Into<String>, reference: impl Into<String>) -> Self {
+        Self {
+            bridge: bridge.into(),
+            reference: reference.into(),
+        }
+    }
+
+    /// The form stored beside the message: `bridge` or `bridge:reference`.
+    pub fn encode(&self) -> String {
+        if self.reference.is_empty() {
+            self.bridge.clone()
+        } else {
+            format!("{}:{}", self.bridge, self.reference)
+        }
+    }
+
+    pub fn decode(stored: &str) -> Self {
+        match stored.split_once(':') {
+            Some((bridge, reference)) => Self::new(bridge, reference),
+            None => Self::new(stored, ""),
+        }
+    }
+}
+
+/// What happened on the line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LineEvent {
+    /// A call came in: announce it (its thread is the call).
+    CallStarted {
+        call: CallSummary,
+    },
+    /// The caller is in the conference.
+    CallConnected {
+        call: CallSummary,
+    },
+    CallEnded {
+        call: CallSummary,
+    },
+    ParticipantJoined {
+        call_id: String,
+        name: String,
+    },
+    ParticipantLeft {
+        call_id: String,
+        name: String,
+    },
+    /// A message was spoken to the caller: the receipt.
+    MessageSpoken {
+        call_id: String,
+        message_id: String,
+        origin: MessageOrigin,
+    },
+    /// A message will never be spoken, and why.
+    MessageFailed {
+        call_id: String,
+        message_id: String,
+        origin: MessageOrigin,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{bridge}: {message}")]
+pub struct BridgeError {
+    pub bridge: String,
+    pub message: String,
+}
+
+/// A chat bridge, as the line sees it.
+pub trait ChatBridge: Send + Sync + 'static {
+    /// Short name, also used as [`MessageOrigin::bridge`].
+    fn name(&self) -> &'static str;
+
+    /// Handles one event. Called off the webhook's path: a slow chat service never delays
+    /// Twilio. Errors are logged and counted by the line.
+    fn on_event<'a>(&'a self, event: &'a LineEvent) -> BoxFuture<'a, Result<(), BridgeError>>;
+}
+
+/// Why the line would not take a message. Each variant's text is written for the chat user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SayRefused {
+    #[error("there is no such call")]
+    NoSuchCall,
+    #[error("the call has already ended")]
+    CallEnded,
+    #[error("there is nothing to say in that message")]
+    NothingToSay,
+    #[error("the message is too long ({chars} characters; the limit is {limit})")]
+    TooLong { chars: usize, limit: usize },
+    #[error("denwa cannot store messages right now; please try again shortly")]
+    Unavailable,
+}
+
+/// A message the line accepted: it is stored and queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    pub message_id: String,
+}
+
+/// What a bridge may ask of the line.
+pub trait LineControl: Send + Sync + 'static {
+    /// Queues `text` for the call. Returns only once the message is stored.
+    fn say<'a>(
+        &'a self,
+        call_id: &'a str,
+        text: &'a str,
+        origin: MessageOrigin,
+    ) -> BoxFuture<'a, Result<Accepted, SayRefused>>;
+
+    /// Ends the call for everyone.
+    fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<(), SayRefused>>;
+
+    fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_round_trip() {
+        for origin in [
+            MessageOrigin::new("api", ""),
+            MessageOrigin::new("slack", "C1:1503435956.000247"),
+        ] {
+            assert_eq!(MessageOrigin::decode(&origin.encode()), origin);
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Placing calls: outbound legs (REST `Calls.json`, `<Dial><Number>`, the Participants API), the
+//! inbound leg Twilio creates when a call reaches a number the account owns, and what emulated
+//! phones do once they answer.
+
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::Emulator;
+use crate::audio::{Sound, TOKEN_SECS, Voice};
+use crate::call::{Ctl, End, Exec, Source, Stop};
+use crate::events::CallEventKind;
+use crate::phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
+use crate::state::{CallStatus, Direction, FarEnd, StatusCallback};
+use crate::twiml::{ConferenceNoun, HttpMethod};
+use crate::webhook::HookPurpose;
+
+/// What an outbound leg does once answered.
+pub(crate) enum OnAnswer {
+    /// Execute TwiML (REST `Url`/`Twiml`).
+    Twiml(Source),
+    /// Be bridged to the leg that `<Dial>`ed it.
+    Bridge { parent: String },
+    /// Join a conference directly (Participants API).
+    Conference { conf_sid: String, noun: Box<ConferenceNoun> },
+}
+
+pub(crate) struct Outbound {
+    pub from: String,
+    pub to: String,
+    pub direction: Direction,
+    pub parent: Option<String>,
+    /// Seconds to ring before giving up (`no-answer`).
+    pub timeout: u32,
+    pub send_digits: Option<String>,
+    pub machine_detection: bool,
+    pub callback: Option<StatusCallback>,
+    pub on_answer: OnAnswer,
+    /// API-created calls wait for the account's pacing (one per second).
+    pub paced: bool,
+}
+
+impl Emulator {
+    /// Creates the call record (status `queued`) and starts its task; returns the SID.
+    pub(crate) fn start_outbound(&self, o: Outbound) -> String {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (sid, start_at) = {
+            let mut st = self.inner.state.lock().unwrap();
+            let sid = st.new_call(
+                &o.from,
+                &o.to,
+                o.direction,
+                CallStatus::Queued,
+                FarEnd::Phone(o.to.clone()),
+                o.parent.clone(),
+                o.callback.clone(),
+                tx,
+            );
+            let now = st.clock.now();
+            let start_at = if o.paced {
+                let s = st.next_dequeue.max(now);
+                st.next_dequeue = s + 1.0;
+                s
+            } else {
+                now
+            };
+            (sid, start_at - now)
+        };
+        let em = self.clone();
+        let sid2 = sid.clone();
+        let handle = tokio::spawn(async move {
+            let mut exec = Exec::new(em.clone(), sid2, rx);
+            em.run_outbound(&mut exec, o, start_at).await;
+        });
+        self.inner.tasks.lock().unwrap().push(handle);
+        sid
+    }
+
+    async fn run_outbound(&self, exec: &mut Exec, o: Outbound, queued_for: f64) {
+        let sid = exec.sid.clone();
+        let clock = self.inner.clock.clone();
+        // Queued: the pacing delay plus a moment of setup.
+        if let Err(stop) = wait_simple(exec, queued_for + 0.05).await {
+            let _ = stop;
+            exec.finish(CallStatus::Canceled);
+            return;
+        }
+        self.inner.state.lock().unwrap().set_status(&sid, CallStatus::Initiated);
+        if let Err(_stop) = wait_simple(exec, 0.1).await {
+            exec.finish(CallStatus::Canceled);
+            return;
+        }
+        self.inner.state.lock().unwrap().set_status(&sid, CallStatus::Ringing);
+        let ring_deadline = clock.deadline(o.timeout as f64);
+
+        let owned = self.inner.state.lock().unwrap().number(&o.to).is_some();
+        let outcome: Result<bool, CallStatus> = if owned {
+            // The call reaches one of the account's numbers: Twilio creates the inbound leg and
+            // runs that number's voice webhook; the two Twilio sides are each other's far end.
+            let inbound = self.start_inbound(&o.from, &o.to, FarEnd::Leg(sid.clone()), None);
+            if let Some(c) = self.inner.state.lock().unwrap().calls.get_mut(&sid) {
+                c.far = FarEnd::Leg(inbound.clone());
+            }
+            loop {
+                let ctl = tokio::select! {
+                    _ = tokio::time::sleep_until(ring_deadline) => None,
+                    c = exec.rx.recv() => Some(c.unwrap_or(Ctl::Complete)),
+                };
+                match ctl {
+                    None => {
+                        self.inner.state.lock().unwrap().send_ctl(&inbound, Ctl::Complete);
+                        break Err(CallStatus::NoAnswer);
+                    }
+                    Some(Ctl::FarAnswered { machine }) => break Ok(machine),
+                    Some(Ctl::FarFailed(st)) => break Err(st),
+                    Some(Ctl::Complete) | Some(Ctl::FarHangup) => {
+                        self.inner.state.lock().unwrap().send_ctl(&inbound, Ctl::Complete);
+                        break Err(CallStatus::Canceled);
+                    }
+                    Some(_) => {}
+                }
+            }
+        } else {
+            let behaviour = self.inner.state.lock().unwrap().phone_behaviour(&o.to);
+            let (ring, result) = match &behaviour {
+                PhoneBehaviour::Fail => (0.2, Err(CallStatus::Failed)),
+                PhoneBehaviour::Busy => (0.5, Err(CallStatus::Busy)),
+                PhoneBehaviour::NoAnswer => (f64::INFINITY, Err(CallStatus::NoAnswer)),
+                PhoneBehaviour::Voicemail => (RING_SECS, Ok(true)),
+                _ => (RING_SECS, Ok(false)),
+            };
+            let ring_end = if ring.is_finite() { clock.deadline(ring).min(ring_deadline) } else { ring_deadline };
+            let answers_in_time = ring.is_finite() && clock.deadline(ring) <= ring_deadline;
+            let stopped = loop {
+                let ctl = tokio::select! {
+                    _ = tokio::time::sleep_until(ring_end) => None,
+                    c = exec.rx.recv() => Some(c.unwrap_or(Ctl::Complete)),
+                };
+                match ctl {
+                    None => break false,
+                    Some(Ctl::Complete) | Some(Ctl::FarHangup) => break true,
+                    Some(_) => {}
+                }
+            };
+            if stopped {
+                Err(CallStatus::Canceled)
+            } else if result.is_ok() && !answers_in_time {
+                Err(CallStatus::NoAnswer)
+            } else {
+                result
+            }
+        };
+
+        let machine = match outcome {
+            Ok(m) => m,
+            Err(status) => {
+                exec.finish(status);
+                return;
+            }
+        };
+        {
+            let mut st = self.inner.state.lock().unwrap();
+            if o.machine_detection {
+                if let Some(c) = st.calls.get_mut(&sid) {
+                    c.answered_by = Some(if machine { "machine_start" } else { "human" }.into());
+                }
+            }
+            st.set_status(&sid, CallStatus::InProgress);
+        }
+        self.spawn_phone_behaviour(&sid);
+        if let Some(digits) = o.send_digits.clone().filter(|d| !d.is_empty()) {
+            self.spawn_send_digits(&sid, digits);
+        }
+        let status = match o.on_answer {
+            OnAnswer::Twiml(src) => match exec.run_twiml(src).await {
+                End::Rejected { .. } | End::Hangup => CallStatus::Completed,
+                End::Stopped(_) => CallStatus::Completed,
+            },
+            OnAnswer::Bridge { parent } => {
+                self.inner.state.lock().unwrap().send_ctl(&parent, Ctl::ChildAnswered(sid.clone()));
+                exec.wait_forever().await;
+                CallStatus::Completed
+            }
+            OnAnswer::Conference { conf_sid, noun } => {
+                exec.conference(&conf_sid, &noun, None).await;
+                CallStatus::Completed
+            }
+        };
+        exec.finish(status);
+    }
+
+    /// Creates an inbound leg to an owned number (status `ringing`) and runs its voice webhook.
+    pub(crate) fn start_inbound(
+        &self,
+        from: &str,
+        to: &str,
+        far: FarEnd,
+        caller_name: Option<&str>,
+    ) -> String {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (sid, voice) = {
+            let mut st = self.inner.state.lock().unwrap();
+            let sid = st.new_call(from, to, Direction::Inbound, CallStatus::Ringing, far, None, None, tx);
+            if let Some(c) = st.calls.get_mut(&sid) {
+                c.caller_name = caller_name.map(str::to_string);
+            }
+            let n = st.number(to).expect("inbound calls go to owned numbers");
+            (sid, (n.voice_url.clone(), n.voice_method))
+        };
+        let em = self.clone();
+        let sid2 = sid.clone();
+        let handle = tokio::spawn(async move {
+            let mut exec = Exec::new(em.clone(), sid2, rx);
+            let status = match Url::parse(&voice.0) {
+                Err(e) => {
+                    exec.error(crate::error::EmulatorError::new(
+                        11100,
+                        format!("the number's VoiceUrl {:?} is invalid: {e}", voice.0),
+                    ));
+                    CallStatus::Failed
+                }
+                Ok(url) => {
+                    let src = Source::Fetch {
+                        url,
+                        method: voice.1,
+                        extra: Vec::new(),
+                        purpose: HookPurpose::Voice,
+                    };
+                    let end = exec.run_twiml(src).await;
+                    let answered = exec.st().calls.get(&exec.sid).is_some_and(|c| c.answered_at.is_some());
+                    match end {
+                        End::Rejected { busy: _ } => CallStatus::Busy,
+                        End::Stopped(Stop::FarHangup | Stop::Completed) if !answered => CallStatus::Canceled,
+                        _ => CallStatus::Completed,
+                    }
+                }
+            };
+            exec.finish(status);
+        });
+        self.inner.tasks.lock().unwrap().push(handle);
+        sid
+    }
+
+    /// What an emulated phone does once its call is answered.
+    pub(crate) fn spawn_phone_behaviour(&self, sid: &str) {
+        let (number, behaviour) = {
+            let st = self.inner.state.lock().unwrap();
+            let Some(c) = st.calls.get(sid) else { return };
+            let FarEnd::Phone(number) = &c.far else { return };
+            (number.clone(), st.phones.get(number).cloned())
+        };
+        let em = self.clone();
+        let sid = sid.to_string();
+        match behaviour {
+            Some(PhoneBehaviour::AnswerAndPress { digits, after_secs }) => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(em.inner.clock.dur(after_secs)).await;
+                    em.far_end_press(&sid, &digits).await;
+                });
+            }
+            Some(PhoneBehaviour::Voicemail) => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(em.inner.clock.dur(0.3)).await;
+                    em.far_end_speak(&sid, &number, VOICEMAIL_GREETING).await;
+                    em.inner.state.lock().unwrap().into_twilio_side(&sid, &Sound::Beep);
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn spawn_send_digits(&self, sid: &str, digits: String) {
+        let em = self.clone();
+        let sid = sid.to_string();
+        tokio::spawn(async move {
+            let clock = em.inner.clock.clone();
+            for c in digits.chars() {
+                if c == 'w' || c == 'W' {
+                    tokio::time::sleep(clock.dur(0.5)).await;
+                } else {
+                    em.inner.state.lock().unwrap().dtmf_to_far_end(&sid, c);
+                    tokio::time::sleep(clock.dur(0.1)).await;
+                }
+            }
+        });
+    }
+
+    /// The far end of `sid` presses keys (a tenth of a second each; `w` waits half a second).
+    pub(crate) async fn far_end_press(&self, sid: &str, digits: &str) {
+        let clock = self.inner.clock.clone();
+        for c in digits.chars() {
+            if c == 'w' || c == 'W' {
+                tokio::time::sleep(clock.dur(0.5)).await;
+            } else {
+                self.inner.state.lock().unwrap().dtmf_into_twilio_side(sid, c);
+                tokio::time::sleep(clock.dur(0.1)).await;
+            }
+        }
+    }
+
+    /// The far end of `sid` speaks `text`, token by token, into the call's Twilio side.
+    pub(crate) async fn far_end_speak(&self, sid: &str, speaker: &str, text: &str) {
+        let clock = self.inner.clock.clone();
+        let utt = {
+            let mut st = self.inner.state.lock().unwrap();
+            st.call_event(sid, CallEventKind::FarEndSpoke { text: text.to_string() });
+            st.utterance(text, Voice::Speech { speaker: speaker.to_string() })
+        };
+        let start = tokio::time::Instant::now();
+        for idx in 0..utt.spans.len() {
+            self.inner
+                .state
+                .lock()
+                .unwrap()
+                .into_twilio_side(sid, &Sound::Token { utt: utt.clone(), idx });
+            tokio::time::sleep_until(start + clock.dur(TOKEN_SECS * (idx + 1) as f64)).await;
+        }
+    }
+}
+
+/// A wait during which only cancellation matters.
+async fn wait_simple(exec: &mut Exec, secs: f64) -> Result<(), Stop> {
+    let deadline = exec.em.inner.clock.deadline(secs);
+    loop {
+        let ctl = tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return Ok(()),
+            c = exec.rx.recv() => c.unwrap_or(Ctl::Complete),
+        };
+        match ctl {
+            Ctl::Complete | Ctl::FarHangup => return Err(Stop::Completed),
+            _ => {}
+        }
+    }
+}
+
+/// `HttpMethod` from an optional REST parameter (default POST).
+pub(crate) fn method_param(v: Option<&str>) -> Option<HttpMethod> {
+    match v {
+        None | Some("") => Some(HttpMethod::Post),
+        Some(m) => HttpMethod::parse(m),
+    }
+}

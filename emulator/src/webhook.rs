@@ -1,0 +1,246 @@
+//! Sending requests to the application exactly as Twilio does: signed, form-encoded, with
+//! Twilio's headers, a 15-second deadline, and Twilio's error codes when the answer is unusable.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::Emulator;
+use crate::error::EmulatorError;
+use crate::events::CallEventKind;
+use crate::twiml::HttpMethod;
+
+/// Why a request is made; selects the error code a failure is logged under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HookPurpose {
+    Voice,
+    Action,
+    Redirect,
+    StatusCallback,
+    ConferenceStatus,
+    Transcription,
+    RecordingStatus,
+    Announce,
+    Wait,
+}
+
+impl HookPurpose {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            HookPurpose::Voice => "voice",
+            HookPurpose::Action => "action",
+            HookPurpose::Redirect => "redirect",
+            HookPurpose::StatusCallback => "status-callback",
+            HookPurpose::ConferenceStatus => "conference-status",
+            HookPurpose::Transcription => "transcription",
+            HookPurpose::RecordingStatus => "recording-status",
+            HookPurpose::Announce => "announce",
+            HookPurpose::Wait => "wait",
+        }
+    }
+
+    /// Twilio's code for a callback whose answer was not 2xx (the body is ignored).
+    fn callback_error_code(self) -> u32 {
+        match self {
+            // "Call Progress: Warning Response to Callback URL"
+            HookPurpose::StatusCallback => 15003,
+            // "Conference Event: Error Response to Callback URL"
+            HookPurpose::ConferenceStatus => 16011,
+            _ => 11200,
+        }
+    }
+}
+
+/// A fire-and-forget callback (status, conference event, transcription): sent by the dispatcher
+/// task, each in its own task, so, as with Twilio, arrival order is not guaranteed.
+#[derive(Debug, Clone)]
+pub(crate) struct HookJob {
+    pub purpose: HookPurpose,
+    pub call_sid: Option<String>,
+    pub url: String,
+    pub method: HttpMethod,
+    pub params: Vec<(String, String)>,
+}
+
+/// A 2xx answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub content_type: String,
+    pub body: String,
+}
+
+/// The HTTP client every request goes through.
+pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+    // reqwest is built without a bundled crypto provider (denwa picks ring process-wide); the
+    // emulator only speaks plain http to localhost but reqwest still wants a provider to build.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .expect("reqwest client builds")
+}
+
+impl Emulator {
+    /// Sends one request the way Twilio does and logs it on the call. `Err` carries the Twilio
+    /// error to record.
+    pub(crate) async fn request(
+        &self,
+        purpose: HookPurpose,
+        call_sid: Option<&str>,
+        url: &Url,
+        method: HttpMethod,
+        params: Vec<(String, String)>,
+    ) -> Result<Answer, EmulatorError> {
+        let inner = &self.inner;
+        let mut target = url.clone();
+        let (signed_url, signed_params) = match method {
+            HttpMethod::Get => {
+                // GET: parameters go into the query string, and the signature covers the URL alone.
+                if !params.is_empty() {
+                    target.query_pairs_mut().extend_pairs(params.iter());
+                }
+                (target.to_string(), Vec::new())
+            }
+            HttpMethod::Post => (target.to_string(), params.clone()),
+        };
+        let signature =
+            crate::signature::sign(&inner.cfg.auth_token, &signed_url, &signed_params);
+        let mut req = match method {
+            HttpMethod::Get => inner.http.get(target.clone()),
+            HttpMethod::Post => inner
+                .http
+                .post(target.clone())
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(params.iter())
+                        .finish(),
+                ),
+        };
+        req = req
+            .header("X-Twilio-Signature", signature)
+            .header("User-Agent", "TwilioProxy/1.1")
+            .header("I-Twilio-Idempotency-Token", uuid_like())
+            .header("X-Home-Region", "us1")
+            .header("Accept", "*/*");
+
+        let result = req.send().await;
+        let (status, content_type, body, transport) = match result {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let ct = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                match resp.text().await {
+                    Ok(body) => (Some(status), ct, Some(body), None),
+                    Err(e) => (Some(status), ct, None, Some(describe(&e))),
+                }
+            }
+            Err(e) => (None, String::new(), None, Some(describe(&e))),
+        };
+        if let Some(sid) = call_sid {
+            let kind = CallEventKind::Webhook {
+                purpose: purpose.as_str().into(),
+                method: method.as_str().into(),
+                url: signed_url.clone(),
+                params: params.clone(),
+                response_status: status,
+                response_body: body.clone(),
+                error: transport.clone(),
+            };
+            inner.state.lock().unwrap().call_event(sid, kind);
+        }
+        let fail = |code: u32, message: String| {
+            let mut e = EmulatorError::new(code, message).at_url(&signed_url);
+            if let Some(sid) = call_sid {
+                e = e.on_call(sid);
+            }
+            Err(e)
+        };
+        match (status, transport) {
+            (None, Some(err)) if err.contains("timed out") => fail(
+                11200,
+                format!("HTTP retrieval failure: {} {signed_url} timed out", method.as_str()),
+            ),
+            (None, Some(err)) => fail(
+                11205,
+                format!("HTTP connection failure: {} {signed_url}: {err}", method.as_str()),
+            ),
+            (Some(s), _) if !(200..300).contains(&s) => fail(
+                purpose.callback_error_code(),
+                format!(
+                    "{} {signed_url} answered HTTP {s} ({} request)",
+                    method.as_str(),
+                    purpose.as_str()
+                ),
+            ),
+            (Some(_), Some(err)) => fail(11200, format!("HTTP retrieval failure: {err}")),
+            (Some(_), None) => Ok(Answer { content_type, body: body.unwrap_or_default() }),
+            (None, None) => fail(11200, "HTTP retrieval failure".into()),
+        }
+    }
+
+    /// Starts the task that sends queued callbacks.
+    pub(crate) fn spawn_dispatcher(
+        &self,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<HookJob>,
+    ) -> tokio::task::JoinHandle<()> {
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while let Some(job) = rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                let em = Emulator { inner };
+                tokio::spawn(async move {
+                    let url = match Url::parse(&job.url) {
+                        Ok(u) => u,
+                        Err(e) => {
+                            let mut err = EmulatorError::new(
+                                11100,
+                                format!("invalid callback URL {:?}: {e}", job.url),
+                            );
+                            err.call_sid = job.call_sid.clone();
+                            em.inner.state.lock().unwrap().record_error(err);
+                            return;
+                        }
+                    };
+                    if let Err(e) = em
+                        .request(job.purpose, job.call_sid.as_deref(), &url, job.method, job.params)
+                        .await
+                    {
+                        em.inner.state.lock().unwrap().record_error(e);
+                    }
+                });
+            }
+        })
+    }
+}
+
+/// Twilio's content types for TwiML. Anything else is error 12300.
+pub(crate) fn is_xml(content_type: &str) -> bool {
+    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(ct.as_str(), "text/xml" | "application/xml" | "text/html")
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+fn uuid_like() -> String {
+    let n: u128 = rand::random();
+    let h = format!("{n:032x}");
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}

@@ -1,0 +1,185 @@
+//! The command line: `denwa serve | check | twilio configure`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::twilio_client;
+use crate::startup::{Application, install_crypto_provider};
+use crate::twilio::UpdateIncomingNumber;
+use crate::twiml::HttpMethod;
+
+#[derive(Debug, Parser)]
+#[command(name = "denwa", version, about = "Answer a phone line from chat")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The configuration file; every key can also be set as DENWA_<SECTION>_<KEY>.
+    #[arg(long, short, default_value = "config.toml", env = "DENWA_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ConfigArg),
+    /// Validate the configuration and list every problem (exit code 2 if there are any).
+    Check(ConfigArg),
+    /// Twilio setup helpers.
+    Twilio {
+        #[command(subcommand)]
+        command: TwilioCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TwilioCommand {
+    /// Point the line number's voice webhook and status callback at server.public_url.
+    Configure(ConfigArg),
+}
+
+/// Exit code for configuration problems, distinct from runtime failures (1).
+const EXIT_CONFIG: u8 = 2;
+
+fn load(arg: &ConfigArg) -> Result<Settings, ExitCode> {
+    Settings::load(&arg.config, false).map_err(|errors| {
+        eprint!("{errors}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check(arg) => match load(&arg) {
+            Ok(settings) => {
+                println!(
+                    "{}: OK (line {}, public URL {}, speech strategy {:?})",
+                    arg.config.display(),
+                    settings.twilio.number,
+                    settings.server.public_url,
+                    settings.speech.strategy
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Serve(arg) => {
+            let settings = match load(&arg) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let app = match Application::build(settings, Vec::new()) {
+                Ok(app) => app,
+                Err(e) => {
+                    eprintln!("denwa cannot start: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match app.run_until(shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("denwa stopped: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Twilio {
+            command: TwilioCommand::Configure(arg),
+        } => {
+            let settings = match load(&arg) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            match configure_twilio(&settings).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("denwa twilio configure: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Points the line's number at denwa and prints what changed.
+async fn configure_twilio(settings: &Settings) -> Result<(), String> {
+    install_crypto_provider();
+    let client = twilio_client(&settings.twilio).map_err(|e| e.to_string())?;
+    let number = &settings.twilio.number;
+    let found = client
+        .list_incoming_numbers(number)
+        .await
+        .map_err(|e| format!("cannot list the account's numbers: {e}"))?;
+    let Some(current) = found.into_iter().next() else {
+        return Err(format!(
+            "{number} is not a phone number of account {} (twilio.number)",
+            settings.twilio.account_sid
+        ));
+    };
+    let public = &settings.server.public_url;
+    let join = |path: &str| {
+        let mut url = public.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&[base.as_str(), path].concat());
+        url.to_string()
+    };
+    let update = UpdateIncomingNumber::new()
+        .voice_url(join("/twilio/voice"), HttpMethod::Post)
+        .status_callback(join("/twilio/call-status"), HttpMethod::Post);
+    let updated = client
+        .update_incoming_number(&current.sid, &update)
+        .await
+        .map_err(|e| format!("Twilio refused the update: {e}"))?;
+    println!("Configured {number} ({}):", current.sid);
+    let show = |label: &str, before: &Option<String>, after: &Option<String>| {
+        let before = before.as_deref().unwrap_or("(none)");
+        let after = after.as_deref().unwrap_or("(none)");
+        if before == after {
+            println!("  {label}: {after} (unchanged)");
+        } else {
+            println!("  {label}: {before} -> {after}");
+        }
+    };
+    show("voice webhook", &current.voice_url, &updated.voice_url);
+    show("voice method", &current.voice_method, &updated.voice_method);
+    show(
+        "status callback",
+        &current.status_callback,
+        &updated.status_callback,
+    );
+    show(
+        "status callback method",
+        &current.status_callback_method,
+        &updated.status_callback_method,
+    );
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what orchestrators send before killing a replica).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

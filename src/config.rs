@@ -1,0 +1,650 @@
+//! Settings: `config.toml` plus `DENWA_<SECTION>_<KEY>` environment overrides, loaded once.
+//!
+//! Loading never stops at the first mistake: every problem is collected with the key it concerns,
+//! so `denwa check` can list them all and `denwa serve` can refuse to start with the same list.
+//! Secrets (tokens) are accepted only from the environment and kept in [`SecretString`], which
+//! does not print.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::domain::PhoneNumber;
+
+/// Sections the file may contain, in the order the example documents them.
+const SECTIONS: &[&str] = &["server", "redis", "twilio", "speech", "line", "api"];
+
+/// Keys that hold secrets: never read from the file, only from the environment.
+const SECRET_KEYS: &[(&str, &str)] = &[
+    ("twilio", "auth_token"),
+    ("twilio", "previous_auth_token"),
+    ("api", "token"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub redis: RedisSettings,
+    pub twilio: TwilioSettings,
+    pub speech: SpeechSettings,
+    pub line: LineSettings,
+    pub api: ApiSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// The URL Twilio (and chat services) reach denwa at; webhook signatures are computed over it.
+    pub public_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// May carry a password, so it is kept secret.
+    pub url: SecretString,
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    /// The token being rotated out: webhooks signed with it are still accepted.
+    pub previous_auth_token: Option<SecretString>,
+    /// The line: the Twilio number callers dial, and the number the speaker legs dial.
+    pub number: PhoneNumber,
+    pub api_base: Url,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpeechStrategy {
+    /// Twilio dials the line's own number; that second leg joins the conference and speaks.
+    SelfDial,
+    /// Twilio's conference announce API (no extra call leg).
+    Announce,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpeechSettings {
+    pub strategy: SpeechStrategy,
+    pub voice: Option<String>,
+    pub language: Option<String>,
+    /// How often an unspoken message is tried again before it is reported failed.
+    pub max_attempts: u32,
+    /// How long a speaker leg waits for its inbound half to join the conference.
+    pub join_timeout: Duration,
+    /// The longest message accepted, in characters.
+    pub max_message_chars: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum Greeting {
+    Say(String),
+    Play(Url),
+}
+
+#[derive(Debug, Clone)]
+pub struct LineSettings {
+    pub name: String,
+    pub greeting: Greeting,
+    /// What the caller hears while alone in the conference; `None` = Twilio's default hold
+    /// music, `Some("")`-like silence is written as an empty URL.
+    pub hold_music_url: Option<String>,
+    /// Said to a caller when denwa cannot take the call (its store is unreachable).
+    pub unavailable_message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub token: SecretString,
+}
+
+/// One thing wrong with the configuration, naming the key (`section.key`) it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Every problem found while loading, in the order the keys were read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<Problem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.0.len())?;
+        for p in &self.0 {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a value came from, so messages can say "set in DENWA_X_Y" rather than only the key.
+#[derive(Debug, Clone)]
+enum Source {
+    File(toml::Value),
+    Env(String, String),
+}
+
+/// The merged, still untyped configuration: file values overridden by environment variables.
+struct Raw {
+    values: BTreeMap<(String, String), Source>,
+    problems: Vec<Problem>,
+}
+
+impl Settings {
+    /// Loads `path` (which may be absent only if `file_optional`) and the process environment.
+    pub fn load(path: &Path, file_optional: bool) -> Result<Settings, ConfigErrors> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && file_optional => None,
+            Err(e) => {
+                return Err(ConfigErrors(vec![Problem {
+                    key: path.display().to_string(),
+                    message: format!("cannot read the configuration file: {e}"),
+                }]));
+            }
+        };
+        Self::from_sources(text.as_deref(), &path.display().to_string(), &env)
+    }
+
+    /// Builds settings from a file's text and environment pairs; the testable core of [`load`].
+    pub fn from_sources(
+        file_text: Option<&str>,
+        file_name: &str,
+        env: &[(String, String)],
+    ) -> Result<Settings, ConfigErrors> {
+        let mut raw = Raw {
+            values: BTreeMap::new(),
+            problems: Vec::new(),
+        };
+        if let Some(text) = file_text {
+            raw.read_file(text, file_name);
+        }
+        raw.read_env(env);
+        let settings = raw.settings();
+        match (settings, raw.problems.is_empty()) {
+            (Some(s), true) => Ok(s),
+            _ => Err(ConfigErrors(raw.problems)),
+        }
+    }
+}
+
+impl Raw {
+    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn read_file(&mut self, text: &str, file_name: &str) {
+        let table: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                // toml's message already carries the line and column.
+                self.problem(
+                    file_name,
+                    format!("not valid TOML: {}", e.to_string().trim()),
+                );
+                return;
+            }
+        };
+        for (section, value) in table {
+            let Some(entries) = value.as_table() else {
+                self.problem(&section, "expected a [section] table");
+                continue;
+            };
+            if !SECTIONS.contains(&section.as_str()) {
+                self.problem(
+                    &section,
+                    format!("unknown section (known: {})", SECTIONS.join(", ")),
+                );
+                continue;
+            }
+            for (key, value) in entries {
+                if SECRET_KEYS.contains(&(section.as_str(), key.as_str())) {
+                    self.problem(
+                        format!("{section}.{key}"),
+                        format!(
+                            "secrets are read from the environment only: remove it from the file and set {}",
+                            env_name(&section, key)
+                        ),
+                    );
+                    continue;
+                }
+                self.values
+                    .insert((section.clone(), key.clone()), Source::File(value.clone()));
+            }
+        }
+    }
+
+    fn read_env(&mut self, env: &[(String, String)]) {
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("DENWA_") else {
+                continue;
+            };
+            let rest = rest.to_ascii_lowercase();
+            // Sections have no underscore, so the first one separates section from key.
+            let Some((section, key)) = rest.split_once('_') else {
+                continue;
+            };
+            if !SECTIONS.contains(&section) {
+                // DENWA_LOG and friends are not configuration keys.
+                continue;
+            }
+            self.values.insert(
+                (section.to_owned(), key.to_owned()),
+                Source::Env(name.clone(), value.clone()),
+            );
+        }
+    }
+
+    fn take(&mut self, section: &str, key: &str) -> Option<Source> {
+        self.values.remove(&(section.to_owned(), key.to_owned()))
+    }
+
+    /// A string value; `None` when unset. A wrong type is a problem.
+    fn string(&mut self, section: &str, key: &str) -> Option<String> {
+        match self.take(section, key)? {
+            Source::Env(_, v) => Some(v),
+            Source::File(toml::Value::String(s)) => Some(s),
+            Source::File(other) => {
+                self.problem(
+                    format!("{section}.{key}"),
+                    format!("expected a string, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn required(&mut self, section: &str, key: &str, hint: &str) -> Option<String> {
+        let value = self.string(section, key).filter(|v| !v.trim().is_empty());
+        if value.is_none() && !self.has_problem(section, key) {
+            self.problem(format!("{section}.{key}"), format!("is required: {hint}"));
+        }
+        value
+    }
+
+    fn secret(&mut self, section: &str, key: &str, hint: &str) -> Option<SecretString> {
+        let value = self.string(section, key).filter(|v| !v.is_empty());
+        if value.is_none() {
+            self.problem(
+                format!("{section}.{key}"),
+                format!("is required: set {} ({hint})", env_name(section, key)),
+            );
+        }
+        value.map(SecretString::from)
+    }
+
+    fn has_problem(&self, section: &str, key: &str) -> bool {
+        let k = format!("{section}.{key}");
+        self.problems.iter().any(|p| p.key == k)
+    }
+
+    fn integer(&mut self, section: &str, key: &str, default: u64, range: (u64, u64)) -> u64 {
+        let name = format!("{section}.{key}");
+        let value = match self.take(section, key) {
+            None => return default,
+            Some(Source::File(toml::Value::Integer(i))) => u64::try_from(i).ok(),
+            Some(Source::Env(_, v)) => v.trim().parse::<u64>().ok(),
+            Some(Source::File(other)) => {
+                self.problem(
+                    name,
+                    format!("expected an integer, found {}", other.type_str()),
+                );
+                return default;
+            }
+        };
+        match value {
+            Some(v) if (range.0..=range.1).contains(&v) => v,
+            _ => {
+                self.problem(
+                    name,
+                    format!("must be a whole number from {} to {}", range.0, range.1),
+                );
+                default
+            }
+        }
+    }
+
+    fn url(&mut self, section: &str, key: &str, value: Option<String>) -> Option<Url> {
+        let value = value?;
+        match Url::parse(value.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            Ok(_) => {
+                self.problem(
+                    format!("{section}.{key}"),
+                    format!("{value:?} is not an http(s) URL"),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(
+                    format!("{section}.{key}"),
+                    format!("{value:?} is not a URL: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn settings(&mut self) -> Option<Settings> {
+        let listen = self
+            .string("server", "listen")
+            .unwrap_or_else(|| "0.0.0.0:8080".into());
+        let listen = match listen.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.problem(
+                    "server.listen",
+                    format!("{listen:?} is not an address like 0.0.0.0:8080"),
+                );
+                None
+            }
+        };
+        let public_url = self.required(
+            "server",
+            "public_url",
+            "the https URL Twilio reaches denwa at",
+        );
+        let public_url = self.url("server", "public_url", public_url);
+        if let Some(u) = &public_url
+            && (u.query().is_some() || u.fragment().is_some())
+        {
+            self.problem(
+                "server.public_url",
+                "must not carry a query string or fragment",
+            );
+        }
+
+        let redis_url = self
+            .string("redis", "url")
+            .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+        let redis_url = match redis::IntoConnectionInfo::into_connection_info(redis_url.as_str()) {
+            Ok(_) => Some(SecretString::from(redis_url)),
+            Err(e) => {
+                self.problem(
+                    "redis.url",
+                    format!("not a Redis URL (redis://host:port/db): {e}"),
+                );
+                None
+            }
+        };
+        let key_prefix = self
+            .string("redis", "key_prefix")
+            .unwrap_or_else(|| "denwa".into());
+        if key_prefix.is_empty() || key_prefix.contains(['{', '}', ' ']) {
+            self.problem(
+                "redis.key_prefix",
+                "must be non-empty and contain no braces or spaces",
+            );
+        }
+
+        let account_sid = self.required("twilio", "account_sid", "your Twilio Account SID (AC...)");
+        if let Some(sid) = &account_sid
+            && !(sid.starts_with("AC")
+                && sid.len() == 34
+                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            self.problem(
+                "twilio.account_sid",
+                format!("{sid:?} is not an Account SID (AC + 32 hex digits)"),
+            );
+        }
+        let auth_token = self.secret("twilio", "auth_token", "the account's Auth Token");
+        let previous_auth_token = self
+            .string("twilio", "previous_auth_token")
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from);
+        let number = self.required("twilio", "number", "the line's Twilio number in E.164 form");
+        let number = number.and_then(|n| match PhoneNumber::parse(n.trim()) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.problem("twilio.number", e.to_string());
+                None
+            }
+        });
+        let api_base = self
+            .string("twilio", "api_base")
+            .or_else(|| Some("https://api.twilio.com".into()));
+        let api_base = self.url("twilio", "api_base", api_base);
+
+        let strategy = match self.string("speech", "strategy").as_deref() {
+            None | Some("self-dial") => Some(SpeechStrategy::SelfDial),
+            Some("announce") => Some(SpeechStrategy::Announce),
+            Some(other) => {
+                self.problem(
+                    "speech.strategy",
+                    format!("{other:?} is not one of \"self-dial\", \"announce\""),
+                );
+                None
+            }
+        };
+        let voice = self.string("speech", "voice").filter(|v| !v.is_empty());
+        let language = self.string("speech", "language").filter(|v| !v.is_empty());
+        let max_attempts = self.integer("speech", "max_attempts", 3, (1, 10)) as u32;
+        let join_timeout =
+            Duration::from_secs(self.integer("speech", "join_timeout", 30, (5, 300)));
+        let max_message_chars =
+            self.integer("speech", "max_message_chars", 10_000, (1, 100_000)) as usize;
+
+        let name = self
+            .string("line", "name")
+            .unwrap_or_else(|| "denwa".into());
+        let greeting_text = self.string("line", "greeting");
+        let greeting_url = self.string("line", "greeting_url");
+        let greeting = match (greeting_text, greeting_url) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    "line.greeting_url",
+                    "set line.greeting (spoken) or line.greeting_url (played), not both",
+                );
+                None
+            }
+            (None, Some(url)) => self
+                .url("line", "greeting_url", Some(url))
+                .map(Greeting::Play),
+            (Some(text), None) => Some(Greeting::Say(text)),
+            (None, None) => Some(Greeting::Say(format!(
+                "Thank you for calling {name}. Please stay on the line: the team will answer you here."
+            ))),
+        };
+        let hold_music_url = self.string("line", "hold_music_url");
+        if let Some(u) = hold_music_url.clone().filter(|u| !u.is_empty()) {
+            self.url("line", "hold_music_url", Some(u));
+        }
+        let unavailable_message = self.string("line", "unavailable_message").unwrap_or_else(|| {
+            "Sorry, this line cannot take calls right now. Please try again in a few minutes. Goodbye."
+                .into()
+        });
+
+        let api_token = self.secret("api", "token", "the bearer token for /api");
+
+        // Whatever is left was never asked for: most likely a typo.
+        let leftovers: Vec<_> = std::mem::take(&mut self.values).into_iter().collect();
+        for ((section, key), source) in leftovers {
+            let origin = match source {
+                Source::Env(name, _) => format!(" (from {name})"),
+                Source::File(_) => String::new(),
+            };
+            self.problem(format!("{section}.{key}"), format!("unknown key{origin}"));
+        }
+
+        Some(Settings {
+            server: ServerSettings {
+                listen: listen?,
+                public_url: public_url?,
+            },
+            redis: RedisSettings {
+                url: redis_url?,
+                key_prefix,
+            },
+            twilio: TwilioSettings {
+                account_sid: account_sid?,
+                auth_token: auth_token?,
+                previous_auth_token,
+                number: number?,
+                api_base: api_base?,
+            },
+            speech: SpeechSettings {
+                strategy: strategy?,
+                voice,
+                language,
+                max_attempts,
+                join_timeout,
+                max_message_chars,
+            },
+            line: LineSettings {
+                name,
+                greeting: greeting?,
+                hold_music_url,
+                unavailable_message,
+            },
+            api: ApiSettings { token: api_token? },
+        })
+    }
+}
+
+/// `DENWA_<SECTION>_<KEY>`, the environment variable that sets `section.key`.
+pub fn env_name(section: &str, key: &str) -> String {
+    format!(
+        "DENWA_{}_{}",
+        section.to_ascii_uppercase(),
+        key.to_ascii_uppercase()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+public_url = "https://denwa.example.com"
+[twilio]
+account_sid = "AC0123456789abcdef0123456789abcdef"
+number = "+14155550100"
+"#;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn secrets() -> Vec<(String, String)> {
+        env(&[
+            ("DENWA_TWILIO_AUTH_TOKEN", "t0ken"),
+            ("DENWA_API_TOKEN", "api"),
+        ])
+    }
+
+    fn problems(file: Option<&str>, env: &[(String, String)]) -> Vec<String> {
+        Settings::from_sources(file, "config.toml", env)
+            .err()
+            .map(|e| e.0.iter().map(|p| p.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn loads_a_good_file_with_defaults() {
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &secrets()).unwrap();
+        assert_eq!(s.twilio.number.as_str(), "+14155550100");
+        assert_eq!(s.twilio.api_base.as_str(), "https://api.twilio.com/");
+        assert_eq!(s.speech.strategy, SpeechStrategy::SelfDial);
+        assert_eq!(s.redis.key_prefix, "denwa");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut e = secrets();
+        e.extend(env(&[
+            ("DENWA_TWILIO_NUMBER", "+819012345678"),
+            ("DENWA_SPEECH_MAX_ATTEMPTS", "5"),
+        ]));
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &e).unwrap();
+        assert_eq!(s.twilio.number.as_str(), "+819012345678");
+        assert_eq!(s.speech.max_attempts, 5);
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_key() {
+        let file = r#"
+[server]
+public_url = "not a url"
+[twilio]
+account_sid = "nope"
+number = "0312345678"
+auth_token = "in the file"
+[speech]
+strategy = "shout"
+max_attempts = "many"
+[line]
+greting = "typo"
+"#;
+        let p = problems(Some(file), &[]);
+        for key in [
+            "server.public_url",
+            "twilio.account_sid",
+            "twilio.number",
+            "twilio.auth_token",
+            "speech.strategy",
+            "speech.max_attempts",
+            "line.greting",
+            "api.token",
+        ] {
+            assert!(
+                p.iter().any(|m| m.starts_with(&format!("{key}:"))),
+                "{key} missing from {p:#?}"
+            );
+        }
+        assert!(
+            p.iter().any(|m| m.contains("DENWA_TWILIO_AUTH_TOKEN")),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn bad_toml_is_reported_not_panicked() {
+        let p = problems(Some("[server\nlisten = "), &secrets());
+        assert!(p[0].starts_with("config.toml: not valid TOML"), "{p:?}");
+    }
+
+    #[test]
+    fn missing_required_keys_name_their_env_var() {
+        let p = problems(None, &[]);
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("server.public_url: is required")),
+            "{p:#?}"
+        );
+        assert!(
+            p.iter().any(|m| m.contains("set DENWA_API_TOKEN")),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &secrets()).unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("t0ken"), "{debug}");
+    }
+}

@@ -1,0 +1,60 @@
+//! A call on the line, as denwa keeps it.
+
+use serde::Serialize;
+
+use super::CallId;
+
+/// Where a call is in its life. Only moves forward: ringing -> connected -> ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Twilio asked what to do with the call; the caller is hearing the greeting.
+    Ringing,
+    /// The caller is in the conference.
+    Connected,
+    Ended,
+}
+
+impl CallState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Ringing => "ringing",
+            CallState::Connected => "connected",
+            CallState::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ringing" => CallState::Ringing,
+            "connected" => CallState::Connected,
+            "ended" => CallState::Ended,
+            _ => return None,
+        })
+    }
+}
+
+/// One call to (or from) the line. The caller's number is kept for the team's chat, never put in
+/// a conference name, URL or log line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    pub id: CallId,
+    pub state: CallState,
+    /// The caller's number as Twilio gave it (may be "anonymous" or a client identity).
+    pub from: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_name: Option<String>,
+    /// Twilio's CallSid of the caller's leg.
+    pub call_sid: String,
+    pub conference: String,
+    /// Unix milliseconds.
+    pub started_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
+    pub messages_spoken: u64,
+    pub messages_failed: u64,
+    /// Extra call legs this call has cost (speaker legs): the seed's author warned that each
+    /// spoken message can cost a call.
+    pub speaker_legs: u64,
+}

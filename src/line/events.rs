@@ -1,0 +1,81 @@
+//! Telling the chat bridges what happened.
+
+use denwa_chat::{CallSummary, LineEvent, MessageOrigin};
+
+use super::{Line, Metrics};
+use crate::domain::{Call, CallId, MessageId};
+
+impl Line {
+    /// Hands `event` to every bridge, off the caller's path: a slow or failing chat service must
+    /// never delay an answer to Twilio. Failures are logged and counted.
+    pub(crate) fn publish(&self, event: LineEvent) {
+        for bridge in &self.inner.bridges {
+            let bridge = bridge.clone();
+            let line = self.clone();
+            let event = event.clone();
+            tokio::spawn(async move {
+                if let Err(e) = bridge.on_event(&event).await {
+                    Metrics::add(&line.metrics().bridge_errors, 1);
+                    tracing::warn!(bridge = bridge.name(), error = %e, "bridge failed to handle a line event");
+                }
+            });
+        }
+    }
+
+    pub(crate) fn summary(&self, call: &Call) -> CallSummary {
+        CallSummary {
+            id: call.id.to_string(),
+            line: self.settings().line.name.clone(),
+            from: call.from.clone(),
+            caller_name: call.caller_name.clone(),
+            state: serde_json::to_value(call.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            started_at: call.started_at,
+            ended_at: call.ended_at,
+            messages_spoken: call.messages_spoken,
+            speaker_legs: call.speaker_legs,
+        }
+    }
+
+    /// Publishes receipts for messages that were just spoken or failed.
+    pub(crate) async fn publish_receipts(
+        &self,
+        id: &CallId,
+        spoken: &[MessageId],
+        failed: &[MessageId],
+    ) {
+        Metrics::add(&self.metrics().messages_spoken, spoken.len() as u64);
+        Metrics::add(&self.metrics().messages_failed, failed.len() as u64);
+        if self.inner.bridges.is_empty() || (spoken.is_empty() && failed.is_empty()) {
+            return;
+        }
+        let ids: Vec<&str> = spoken.iter().chain(failed).map(MessageId::as_str).collect();
+        let messages = match self.store().messages_by_id(id, &ids).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "could not read messages for receipts");
+                return;
+            }
+        };
+        for m in messages {
+            let origin = MessageOrigin::decode(&m.source);
+            let event = if spoken.contains(&m.id) {
+                LineEvent::MessageSpoken {
+                    call_id: id.to_string(),
+                    message_id: m.id.to_string(),
+                    origin,
+                }
+            } else {
+                LineEvent::MessageFailed {
+                    call_id: id.to_string(),
+                    message_id: m.id.to_string(),
+                    origin,
+                    reason: m.reason.unwrap_or_else(|| "it could not be spoken".into()),
+                }
+            };
+            self.publish(event);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `/twilio/voice`: a call reaches the line.
+
+use denwa_chat::LineEvent;
+use serde::Deserialize;
+
+use super::{Line, Metrics};
+use crate::config::Greeting;
+use crate::domain::CallId;
+use crate::speech::self_dial;
+use crate::store::NewCall;
+use crate::twiml::{Beep, Conference, ConferenceEvent, Dial, HttpMethod, Play, Say, VoiceResponse};
+
+/// The parameters of Twilio's voice webhook that denwa uses (Twilio sends more; they are ignored).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VoiceParams {
+    pub call_sid: String,
+    pub account_sid: String,
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub caller_name: Option<String>,
+}
+
+impl Line {
+    /// Answers a call to the line. The self-dialled speaker leg arrives here too (From == To ==
+    /// the line's number) and is only asked for its one-time code: a caller ID is trivially
+    /// spoofed, the code is not.
+    pub async fn answer_call(&self, call: VoiceParams) -> VoiceResponse {
+        let number = self.settings().twilio.number.as_str();
+        if call.from == number && call.to == number {
+            return self_dial::ask_for_code(self);
+        }
+        let id = CallId::generate();
+        let caller_name = call.caller_name.as_deref().filter(|n| !n.trim().is_empty());
+        let stored = self
+            .store()
+            .create_call(NewCall {
+                id: &id,
+                call_sid: &call.call_sid,
+                from: &call.from,
+                to: &call.to,
+                caller_name,
+            })
+            .await;
+        if let Err(e) = stored {
+            // Without the store nobody could see or answer the call: say so and let the caller
+            // try again, rather than leave them in a conference nobody will ever join.
+            Metrics::add(&self.metrics().calls_refused_store_down, 1);
+            tracing::error!(call_sid = %call.call_sid, error = %e, "cannot record an incoming call; turning it away");
+            return VoiceResponse::new()
+                .say(self.say(&self.settings().line.unavailable_message))
+                .hangup();
+        }
+        Metrics::add(&self.metrics().calls_answered, 1);
+        tracing::info!(call = %id, call_sid = %call.call_sid, "incoming call");
+        if let Ok(Some(record)) = self.store().call(&id).await {
+            self.publish(LineEvent::CallStarted {
+                call: self.summary(&record),
+            });
+        }
+
+        let greeting = match &self.settings().line.greeting {
+            Greeting::Say(text) => VoiceResponse::new().say(self.say(text)),
+            Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
+        };
+        let mut conference = self
+            .conference(&id)
+            .participant_label("caller")
+            .start_conference_on_enter(true)
+            // The caller leaving ends the call for everyone, speaker legs included.
+            .end_conference_on_exit(true);
+        if let Some(url) = &self.settings().line.hold_music_url {
+            conference = conference.wait_url(url.as_str());
+        }
+        greeting.dial(Dial::conference(conference))
+    }
+
+    /// The conference of call `id`, with the status callbacks denwa follows. Every leg joining it
+    /// carries the callbacks: Twilio takes them from whichever participant joins first.
+    pub(crate) fn conference(&self, id: &CallId) -> Conference {
+        Conference::new(id.conference_name())
+            .beep(Beep::False)
+            .status_callback(self.public_url("/twilio/conference", &[]).as_str())
+            .status_callback_method(HttpMethod::Post)
+            .status_callback_events([
+                ConferenceEvent::Start,
+                ConferenceEvent::End,
+                ConferenceEvent::Join,
+                ConferenceEvent::Leave,
+                ConferenceEvent::Announcement,
+            ])
+    }
+
+    /// A `<Say>` in the configured voice and language.
+    pub(crate) fn say(&self, text: &str) -> Say {
+        let speech = &self.settings().speech;
+        let mut say = Say::new(text);
+        if let Some(voice) = &speech.voice {
+            say = say.voice(voice.as_str());
+        }
+        if let Some(language) = &speech.language {
+            say = say.language(language.as_str());
+        }
+        say
+    }
+}

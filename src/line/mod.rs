@@ -1,0 +1,128 @@
+//! The line: what happens to calls, from Twilio's webhooks and from chat.
+//!
+//! `Line` is the application's shared state (cheap to clone) and the place the flows meet:
+//! [`incoming`] answers calls, [`say`] takes messages, [`conference`] and [`call_status`] follow
+//! Twilio's callbacks, and [`crate::speech`] speaks. Everything it knows lives in the store, so
+//! any replica can handle any webhook.
+
+mod call_status;
+mod conference;
+mod events;
+mod incoming;
+mod say;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use denwa_chat::ChatBridge;
+use url::Url;
+
+use crate::config::Settings;
+use crate::store::Store;
+use crate::twilio::{SignatureValidator, TwilioClient};
+
+pub use call_status::CallStatusParams;
+pub use conference::ConferenceEventParams;
+pub use incoming::VoiceParams;
+
+#[derive(Clone)]
+pub struct Line {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Store,
+    twilio: TwilioClient,
+    validator: SignatureValidator,
+    bridges: Vec<Arc<dyn ChatBridge>>,
+    metrics: Metrics,
+}
+
+/// Counters exposed at `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub calls_answered: AtomicU64,
+    pub calls_refused_store_down: AtomicU64,
+    pub messages_queued: AtomicU64,
+    pub messages_spoken: AtomicU64,
+    pub messages_failed: AtomicU64,
+    pub speaker_legs: AtomicU64,
+    pub speaker_dial_failures: AtomicU64,
+    pub webhooks_rejected: AtomicU64,
+    pub bridge_errors: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Line {
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        twilio: TwilioClient,
+        bridges: Vec<Arc<dyn ChatBridge>>,
+    ) -> Line {
+        let mut validator = SignatureValidator::new(settings.twilio.auth_token.clone());
+        if let Some(previous) = &settings.twilio.previous_auth_token {
+            validator = validator.with_previous_token(previous.clone());
+        }
+        Line {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                twilio,
+                validator,
+                bridges,
+                metrics: Metrics::default(),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn twilio(&self) -> &TwilioClient {
+        &self.inner.twilio
+    }
+
+    pub fn validator(&self) -> &SignatureValidator {
+        &self.inner.validator
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// An absolute URL under `server.public_url` (which may carry a path prefix) with query
+    /// parameters; the URL Twilio will request, and so the one its signature covers.
+    pub fn public_url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.inner.settings.server.public_url.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&[base.as_str(), path].concat());
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// The URL Twilio signed for a request that reached us at `path_and_query`.
+    pub fn signed_url(&self, path_and_query: &str) -> String {
+        let public = self
+            .inner
+            .settings
+            .server
+            .public_url
+            .as_str()
+            .trim_end_matches('/');
+        [public, path_and_query].concat()
+    }
+}

@@ -1,0 +1,110 @@
+//! Taking a message to speak, from the API or a chat bridge.
+
+use denwa_chat::{Accepted, BoxFuture, CallSummary, LineControl, MessageOrigin, SayRefused};
+
+use super::{Line, Metrics};
+use crate::domain::{CallId, CallState, MessageId};
+use crate::store::EnqueueOutcome;
+use crate::twilio::UpdateCall;
+use crate::twilio::params::CallEnd;
+
+impl Line {
+    /// Stores `text` for call `id` and starts speaking it. Returns once the message is in the
+    /// store, never before: an id handed back is a message that will be spoken or reported failed.
+    pub async fn say_text(
+        &self,
+        id: &str,
+        text: &str,
+        origin: MessageOrigin,
+    ) -> Result<MessageId, SayRefused> {
+        let id = CallId::parse(id).ok_or(SayRefused::NoSuchCall)?;
+        // Line breaks and runs of spaces mean nothing spoken; one space keeps the words apart.
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return Err(SayRefused::NothingToSay);
+        }
+        let chars = text.chars().count();
+        let limit = self.settings().speech.max_message_chars;
+        if chars > limit {
+            return Err(SayRefused::TooLong { chars, limit });
+        }
+        let message = MessageId::generate();
+        let outcome = self
+            .store()
+            .enqueue(&id, &message, &text, &origin.encode())
+            .await
+            .map_err(|e| {
+                tracing::warn!(call = %id, error = %e, "cannot store a message");
+                SayRefused::Unavailable
+            })?;
+        match outcome {
+            EnqueueOutcome::Queued => {
+                Metrics::add(&self.metrics().messages_queued, 1);
+                tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
+                crate::speech::kick(self, &id);
+                Ok(message)
+            }
+            EnqueueOutcome::NoSuchCall => Err(SayRefused::NoSuchCall),
+            EnqueueOutcome::CallEnded => Err(SayRefused::CallEnded),
+        }
+    }
+
+    /// Hangs the caller up, which ends the conference for everyone.
+    pub async fn hang_up_call(&self, id: &str) -> Result<(), SayRefused> {
+        let id = CallId::parse(id).ok_or(SayRefused::NoSuchCall)?;
+        let call = self
+            .store()
+            .call(&id)
+            .await
+            .map_err(|_| SayRefused::Unavailable)?
+            .ok_or(SayRefused::NoSuchCall)?;
+        if call.state == CallState::Ended {
+            return Err(SayRefused::CallEnded);
+        }
+        if let Err(e) = self
+            .twilio()
+            .update_call(&call.call_sid, &UpdateCall::end(CallEnd::Completed))
+            .await
+        {
+            // Twilio answers 404/400-style errors for calls that already finished: the call is
+            // over either way, and its status callback (or this) ends it here.
+            tracing::warn!(call = %id, error = %e, "Twilio did not complete the call");
+        }
+        self.end_call(&id, "the call was hung up").await;
+        Ok(())
+    }
+
+    pub async fn active_call_summaries(&self) -> Result<Vec<CallSummary>, SayRefused> {
+        let calls = self
+            .store()
+            .active_calls()
+            .await
+            .map_err(|_| SayRefused::Unavailable)?;
+        Ok(calls.iter().map(|c| self.summary(c)).collect())
+    }
+}
+
+impl LineControl for Line {
+    fn say<'a>(
+        &'a self,
+        call_id: &'a str,
+        text: &'a str,
+        origin: MessageOrigin,
+    ) -> BoxFuture<'a, Result<Accepted, SayRefused>> {
+        Box::pin(async move {
+            self.say_text(call_id, text, origin)
+                .await
+                .map(|m| Accepted {
+                    message_id: m.to_string(),
+                })
+        })
+    }
+
+    fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<(), SayRefused>> {
+        Box::pin(self.hang_up_call(call_id))
+    }
+
+    fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
+        Box::pin(self.active_call_summaries())
+    }
+}

@@ -1,0 +1,100 @@
+//! `/api`: the HTTP API for scripts, other tools and the demo console. Bearer token required.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use denwa_chat::MessageOrigin;
+use secrecy::ExposeSecret as _;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+
+use super::ApiError;
+use crate::domain::CallId;
+use crate::line::Line;
+
+pub async fn require_token(State(line): State<Line>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let expected = line.settings().api.token.expose_secret();
+    if presented.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return ApiError::Unauthorized.into_response();
+    }
+    next.run(request).await
+}
+
+fn call_id(raw: &str) -> Result<CallId, ApiError> {
+    CallId::parse(raw).ok_or_else(|| ApiError::NotFound("there is no such call".into()))
+}
+
+pub async fn list_calls(State(line): State<Line>) -> Result<Response, ApiError> {
+    let calls = line.store().active_calls().await?;
+    Ok(Json(json!({ "calls": calls })).into_response())
+}
+
+pub async fn get_call(
+    State(line): State<Line>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = call_id(&id)?;
+    let call = line
+        .store()
+        .call(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("there is no such call".into()))?;
+    Ok(Json(call).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SayRequest {
+    text: String,
+}
+
+pub async fn say(
+    State(line): State<Line>,
+    Path(id): Path<String>,
+    body: Result<Json<SayRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| {
+        ApiError::Invalid(format!(
+            "expected a JSON body {{\"text\": \"...\"}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let message = line
+        .say_text(&id, &body.text, MessageOrigin::new("api", ""))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": message, "state": "queued" })),
+    )
+        .into_response())
+}
+
+pub async fn messages(
+    State(line): State<Line>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = call_id(&id)?;
+    if line.store().call(&id).await?.is_none() {
+        return Err(ApiError::NotFound("there is no such call".into()));
+    }
+    let messages = line.store().messages(&id).await?;
+    Ok(Json(json!({ "messages": messages })).into_response())
+}
+
+pub async fn hangup(
+    State(line): State<Line>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    line.hang_up_call(&id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "state": "ended" }))).into_response())
+}

@@ -1,0 +1,99 @@
+//! The HTTP layer's errors, each knowing its status. Internals are logged, not shown.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use denwa_chat::SayRefused;
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// Errors answering Twilio's webhooks.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// Missing or wrong `X-Twilio-Signature`: not from Twilio, or not for this account.
+    #[error("invalid Twilio signature")]
+    BadSignature,
+    #[error("malformed webhook: {0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            WebhookError::BadSignature => StatusCode::FORBIDDEN,
+            WebhookError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebhookError::Store(e) => {
+                tracing::error!(error = %e, "webhook failed on the store");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        (status, self.to_string()).into_response()
+    }
+}
+
+/// Errors of the `/api` routes, as JSON `{"error": code, "message": text}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    fn code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.code();
+        let mut response = (
+            status,
+            Json(json!({ "error": code, "message": self.to_string() })),
+        )
+            .into_response();
+        if let ApiError::Unauthorized = self {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl From<SayRefused> for ApiError {
+    fn from(refused: SayRefused) -> Self {
+        let message = refused.to_string();
+        match refused {
+            SayRefused::NoSuchCall => ApiError::NotFound(message),
+            SayRefused::CallEnded => ApiError::Conflict(message),
+            SayRefused::NothingToSay | SayRefused::TooLong { .. } => ApiError::Invalid(message),
+            SayRefused::Unavailable => ApiError::Unavailable(message),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "API request failed on the store");
+        ApiError::Unavailable(SayRefused::Unavailable.to_string())
+    }
+}

@@ -1,0 +1,48 @@
+//! HTTP routes: the contracts of DESIGN.md. Handlers are thin: they turn the request into types
+//! (after the signature check) and hand it to the [`Line`].
+
+mod api;
+mod error;
+mod health;
+mod signed;
+mod twilio_call_status;
+mod twilio_conference;
+mod twilio_speak;
+mod twilio_speaker_gate;
+mod twilio_voice;
+mod twiml_response;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+
+pub use error::{ApiError, WebhookError};
+
+use crate::line::Line;
+
+pub fn router(line: Line) -> Router {
+    let api = Router::new()
+        .route("/api/calls", get(api::list_calls))
+        .route("/api/calls/{id}", get(api::get_call))
+        .route("/api/calls/{id}/say", post(api::say))
+        .route("/api/calls/{id}/messages", get(api::messages))
+        .route("/api/calls/{id}/hangup", post(api::hangup))
+        .route_layer(middleware::from_fn_with_state(
+            line.clone(),
+            api::require_token,
+        ));
+    Router::new()
+        .route("/twilio/voice", post(twilio_voice::voice))
+        .route(
+            "/twilio/speaker-gate",
+            post(twilio_speaker_gate::speaker_gate),
+        )
+        .route("/twilio/speak", post(twilio_speak::speak))
+        .route("/twilio/conference", post(twilio_conference::conference))
+        .route("/twilio/call-status", post(twilio_call_status::call_status))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .merge(api)
+        .with_state(line)
+}

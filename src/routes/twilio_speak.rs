@@ -1,0 +1,41 @@
+//! `POST /twilio/speak`: what a speaker leg (or an announcement) says next.
+
+use axum::extract::State;
+use serde::Deserialize;
+
+use super::WebhookError;
+use super::signed::Signed;
+use super::twiml_response::Twiml;
+use crate::domain::CallId;
+use crate::line::Line;
+use crate::speech::{announce, self_dial};
+use crate::twiml::VoiceResponse;
+
+#[derive(Debug, Deserialize)]
+pub struct SpeakQuery {
+    call: String,
+    leg: String,
+    #[serde(default)]
+    waited: u32,
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+/// The form Twilio posts; nothing in it is needed (the URL names the call and leg).
+#[derive(Debug, Deserialize)]
+pub struct AnyForm {}
+
+pub async fn speak(
+    State(line): State<Line>,
+    request: Signed<AnyForm, SpeakQuery>,
+) -> Result<Twiml, WebhookError> {
+    let query = request.query;
+    let Some(id) = CallId::parse(&query.call) else {
+        return Ok(Twiml(VoiceResponse::new().hangup()));
+    };
+    let response = match query.mode.as_deref() {
+        Some("announce") => announce::script(&line, &id, &query.leg).await,
+        _ => self_dial::turn(&line, &id, &query.leg, query.waited).await,
+    };
+    Ok(Twiml(response))
+}

@@ -1,0 +1,103 @@
+//! Building and running the application: the store, the Twilio client, the line, the router and
+//! the listener. `build` binds the listener (port 0 works: tests read [`Application::port`]);
+//! `run_until` serves until the shutdown future resolves.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use denwa_chat::ChatBridge;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::config::TwilioSettings;
+use crate::line::Line;
+use crate::routes;
+use crate::store::{Store, StoreError};
+use crate::twilio::{TwilioClient, TwilioError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("redis.url: {0}")]
+    Store(#[from] StoreError),
+    #[error("twilio: {0}")]
+    Twilio(String),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    line: Line,
+}
+
+impl Application {
+    pub fn build(
+        settings: Settings,
+        bridges: Vec<Arc<dyn ChatBridge>>,
+    ) -> Result<Application, StartupError> {
+        let addr = settings.server.listen;
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|source| StartupError::Listen { addr, source })?;
+        Self::with_listener(settings, bridges, listener)
+    }
+
+    /// Like [`build`](Self::build), on a listener the caller bound (tests and the demo bind
+    /// first, because `server.public_url` must name the port).
+    pub fn with_listener(
+        settings: Settings,
+        bridges: Vec<Arc<dyn ChatBridge>>,
+        listener: std::net::TcpListener,
+    ) -> Result<Application, StartupError> {
+        install_crypto_provider();
+        let store = Store::connect(&settings.redis.url, &settings.redis.key_prefix)?;
+        let twilio =
+            twilio_client(&settings.twilio).map_err(|e| StartupError::Twilio(e.to_string()))?;
+        let addr = settings.server.listen;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| StartupError::Listen { addr, source })?;
+        let listener = TcpListener::from_std(listener)
+            .map_err(|source| StartupError::Listen { addr, source })?;
+        let line = Line::new(settings, store, twilio, bridges);
+        Ok(Application { listener, line })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn line(&self) -> &Line {
+        &self.line
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        if let Err(e) = self.line.store().ping().await {
+            // Not fatal: callers still get a polite answer, and the store reconnects by itself.
+            tracing::warn!(error = %e, "Redis is not reachable yet; calls will be turned away until it is");
+        }
+        tracing::info!(port = self.port(), public_url = %self.line.settings().server.public_url, "denwa is listening");
+        axum::serve(self.listener, routes::router(self.line))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// rustls needs one process-wide crypto provider; ring is the one every dependency agrees on
+/// (PROTOCOLS.md: reqwest would otherwise pick aws-lc-rs and later crates ring, and panic).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The REST client for the configured account and API base.
+pub fn twilio_client(settings: &TwilioSettings) -> Result<TwilioClient, TwilioError> {
+    TwilioClient::builder(settings.account_sid.clone(), settings.auth_token.clone())
+        .api_base(settings.api_base.clone())
+        .build()
+}

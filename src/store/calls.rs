@@ -1,0 +1,183 @@
+//! Call records.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands as _;
+
+use super::{Store, StoreError, StoreResult, scripts};
+use crate::domain::{Call, CallId, CallState, MessageId, now_ms};
+
+/// What `/twilio/voice` knows about a new call.
+pub struct NewCall<'a> {
+    pub id: &'a CallId,
+    pub call_sid: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub caller_name: Option<&'a str>,
+}
+
+/// Whose leg a conference participant event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParticipantRole {
+    Caller,
+    Speaker,
+    Other,
+    /// The conference belongs to no call denwa knows.
+    Unknown,
+}
+
+/// How long a call's records outlive its end: long enough for the team to read receipts.
+const ENDED_CALL_TTL_SECS: i64 = 7 * 24 * 3600;
+
+impl Store {
+    pub async fn create_call(&self, call: NewCall<'_>) -> StoreResult<()> {
+        let key = self.keys.call(call.id);
+        let now = now_ms();
+        let mut fields: Vec<(&str, String)> = vec![
+            ("id", call.id.to_string()),
+            ("state", CallState::Ringing.as_str().into()),
+            ("call_sid", call.call_sid.into()),
+            ("from", call.from.into()),
+            ("to", call.to.into()),
+            ("started_at", now.to_string()),
+        ];
+        if let Some(name) = call.caller_name {
+            fields.push(("caller_name", name.into()));
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(&key, &fields)
+            .ignore()
+            .set_ex(
+                self.keys.call_sid(call.call_sid),
+                call.id.as_str(),
+                ENDED_CALL_TTL_SECS as u64,
+            )
+            .ignore()
+            .zadd(self.keys.active_calls(), call.id.as_str(), now)
+            .ignore();
+        pipe.query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// The call whose caller leg has this Twilio CallSid.
+    pub async fn call_for_sid(&self, call_sid: &str) -> StoreResult<Option<CallId>> {
+        let id: Option<String> = self.conn().get(self.keys.call_sid(call_sid)).await?;
+        Ok(id.and_then(|s| CallId::parse(&s)))
+    }
+
+    pub async fn call(&self, id: &CallId) -> StoreResult<Option<Call>> {
+        let fields: HashMap<String, String> = self.conn().hgetall(self.keys.call(id)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        call_from_fields(id, &fields).map(Some)
+    }
+
+    /// Active calls, oldest first.
+    pub async fn active_calls(&self) -> StoreResult<Vec<Call>> {
+        let ids: Vec<String> = self.conn().zrange(self.keys.active_calls(), 0, -1).await?;
+        let mut calls = Vec::with_capacity(ids.len());
+        for id in ids.iter().filter_map(|s| CallId::parse(s)) {
+            if let Some(call) = self.call(&id).await? {
+                calls.push(call);
+            }
+        }
+        Ok(calls)
+    }
+
+    /// Speaker-leg bookkeeping fields of the call hash, for the speaker's turn decisions.
+    pub(crate) async fn call_field(&self, id: &CallId, field: &str) -> StoreResult<Option<String>> {
+        Ok(self.conn().hget(self.keys.call(id), field).await?)
+    }
+
+    /// Marks the call ended (once) and fails its unspoken messages. Returns whether this call
+    /// did the ending, and the ids it failed.
+    pub async fn end_call(&self, id: &CallId, reason: &str) -> StoreResult<(bool, Vec<MessageId>)> {
+        let (ended, failed): (i64, Vec<String>) = scripts::END_CALL
+            .key(self.keys.call(id))
+            .key(self.keys.queue(id))
+            .key(self.keys.inflight(id))
+            .key(self.keys.active_calls())
+            .arg(id.as_str())
+            .arg(now_ms())
+            .arg(self.keys.message_prefix(id))
+            .arg(reason)
+            .invoke_async(&mut self.conn())
+            .await?;
+        if ended == 1 {
+            self.expire_call(id).await?;
+        }
+        Ok((
+            ended == 1,
+            failed.iter().filter_map(|s| MessageId::parse(s)).collect(),
+        ))
+    }
+
+    async fn expire_call(&self, id: &CallId) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        for key in [
+            self.keys.call(id),
+            self.keys.order(id),
+            self.keys.queue(id),
+            self.keys.inflight(id),
+        ] {
+            pipe.expire(key, ENDED_CALL_TTL_SECS).ignore();
+        }
+        let ids: Vec<String> = self.conn().lrange(self.keys.order(id), 0, -1).await?;
+        let prefix = self.keys.message_prefix(id);
+        for mid in ids {
+            pipe.expire(format!("{prefix}{mid}"), ENDED_CALL_TTL_SECS)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Records a participant joining or leaving the call's conference.
+    pub async fn participant(
+        &self,
+        id: &CallId,
+        call_sid: &str,
+        joined: bool,
+        conference_sid: &str,
+    ) -> StoreResult<ParticipantRole> {
+        let role: String = scripts::PARTICIPANT
+            .key(self.keys.call(id))
+            .arg(call_sid)
+            .arg(if joined { "join" } else { "leave" })
+            .arg(conference_sid)
+            .arg(now_ms())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match role.as_str() {
+            "caller" => ParticipantRole::Caller,
+            "speaker" => ParticipantRole::Speaker,
+            "other" => ParticipantRole::Other,
+            _ => ParticipantRole::Unknown,
+        })
+    }
+}
+
+fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Call> {
+    let text = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let num = |k: &str| f.get(k).and_then(|v| v.parse::<u64>().ok());
+    let state = f
+        .get("state")
+        .and_then(|s| CallState::parse(s))
+        .ok_or_else(|| StoreError::Corrupt(format!("call {id} has no valid state")))?;
+    Ok(Call {
+        id: id.clone(),
+        state,
+        from: text("from"),
+        to: text("to"),
+        caller_name: f.get("caller_name").cloned(),
+        call_sid: text("call_sid"),
+        conference: id.conference_name().to_string(),
+        started_at: num("started_at").unwrap_or(0),
+        ended_at: num("ended_at"),
+        messages_spoken: num("messages_spoken").unwrap_or(0),
+        messages_failed: num("messages_failed").unwrap_or(0),
+        speaker_legs: num("speaker_legs").unwrap_or(0),
+    })
+}

@@ -1,0 +1,83 @@
+//! The one place Redis key names are built.
+
+use crate::domain::CallId;
+
+#[derive(Debug, Clone)]
+pub(super) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub(super) fn new(prefix: &str) -> Self {
+        Keys {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// Hash: the call record and its speaker-leg bookkeeping.
+    pub(super) fn call(&self, id: &CallId) -> String {
+        format!("{}:call:{{{}}}", self.prefix, id)
+    }
+
+    /// List: every message id of the call, in arrival order (for listing).
+    pub(super) fn order(&self, id: &CallId) -> String {
+        format!("{}:order", self.call(id))
+    }
+
+    /// List: ids waiting to be spoken, oldest first.
+    pub(super) fn queue(&self, id: &CallId) -> String {
+        format!("{}:queue", self.call(id))
+    }
+
+    /// List: ids handed to the current speaker leg and not yet confirmed spoken.
+    pub(super) fn inflight(&self, id: &CallId) -> String {
+        format!("{}:inflight", self.call(id))
+    }
+
+    /// String with a TTL: the token of the one speaker leg (or announcement) allowed to speak.
+    pub(super) fn speaker_lock(&self, id: &CallId) -> String {
+        format!("{}:speaker", self.call(id))
+    }
+
+    /// Prefix of the per-message hashes; Lua scripts append the message id.
+    pub(super) fn message_prefix(&self, id: &CallId) -> String {
+        format!("{}:msg:", self.call(id))
+    }
+
+    /// Sorted set of active call ids, scored by start time.
+    pub(super) fn active_calls(&self) -> String {
+        format!("{}:calls:active", self.prefix)
+    }
+
+    /// String: Twilio CallSid of a caller's leg -> call id.
+    pub(super) fn call_sid(&self, sid: &str) -> String {
+        format!("{}:callsid:{}", self.prefix, sid)
+    }
+
+    /// String with a TTL: a speaker leg's one-time code -> "call id:leg token".
+    pub(super) fn speaker_code(&self, code: &str) -> String {
+        format!("{}:speaker-code:{}", self.prefix, code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_one_call_share_its_hash_tag() {
+        let keys = Keys::new("denwa");
+        let id = CallId::parse("abc123").unwrap();
+        for key in [
+            keys.call(&id),
+            keys.order(&id),
+            keys.queue(&id),
+            keys.inflight(&id),
+            keys.speaker_lock(&id),
+            keys.message_prefix(&id) + "m0",
+        ] {
+            assert!(key.starts_with("denwa:call:{abc123}"), "{key}");
+            assert_eq!(key.matches('{').count(), 1, "{key}");
+        }
+    }
+}

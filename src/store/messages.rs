@@ -1,0 +1,98 @@
+//! Messages and the per-call speech queue.
+
+use std::collections::HashMap;
+
+use redis::AsyncCommands as _;
+
+use super::{Store, StoreError, StoreResult, scripts};
+use crate::domain::{CallId, Message, MessageId, MessageState, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnqueueOutcome {
+    Queued,
+    NoSuchCall,
+    CallEnded,
+}
+
+impl Store {
+    /// Stores `text` and queues it for the call. When this returns `Queued` the message is in
+    /// Redis: only then may a chat or API client be told it was accepted.
+    pub async fn enqueue(
+        &self,
+        id: &CallId,
+        message: &MessageId,
+        text: &str,
+        source: &str,
+    ) -> StoreResult<EnqueueOutcome> {
+        let outcome: String = scripts::ENQUEUE
+            .key(self.keys.call(id))
+            .key(self.keys.queue(id))
+            .key(self.keys.order(id))
+            .key(format!("{}{}", self.keys.message_prefix(id), message))
+            .arg(message.as_str())
+            .arg(text)
+            .arg(source)
+            .arg(now_ms())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match outcome.as_str() {
+            "ok" => EnqueueOutcome::Queued,
+            "ended" => EnqueueOutcome::CallEnded,
+            _ => EnqueueOutcome::NoSuchCall,
+        })
+    }
+
+    /// Every message of the call, in the order received.
+    pub async fn messages(&self, id: &CallId) -> StoreResult<Vec<Message>> {
+        let ids: Vec<String> = self.conn().lrange(self.keys.order(id), 0, -1).await?;
+        self.messages_by_id(id, &ids).await
+    }
+
+    /// The named messages of the call, in the order given (unknown ids are skipped).
+    pub async fn messages_by_id<S: AsRef<str>>(
+        &self,
+        id: &CallId,
+        ids: &[S],
+    ) -> StoreResult<Vec<Message>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prefix = self.keys.message_prefix(id);
+        let mut pipe = redis::pipe();
+        for mid in ids {
+            pipe.hgetall(format!("{prefix}{}", mid.as_ref()));
+        }
+        let rows: Vec<HashMap<String, String>> = pipe.query_async(&mut self.conn()).await?;
+        rows.iter()
+            .filter(|r| !r.is_empty())
+            .map(message_from_fields)
+            .collect()
+    }
+
+    pub async fn queue_len(&self, id: &CallId) -> StoreResult<usize> {
+        Ok(self.conn().llen(self.keys.queue(id)).await?)
+    }
+}
+
+fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
+    let corrupt = || StoreError::Corrupt(format!("malformed message record {:?}", f.get("id")));
+    Ok(Message {
+        id: f
+            .get("id")
+            .and_then(|s| MessageId::parse(s))
+            .ok_or_else(corrupt)?,
+        text: f.get("text").cloned().unwrap_or_default(),
+        state: f
+            .get("state")
+            .and_then(|s| MessageState::parse(s))
+            .ok_or_else(corrupt)?,
+        reason: f.get("reason").cloned(),
+        source: f.get("source").cloned().unwrap_or_default(),
+        attempts: f.get("attempts").and_then(|s| s.parse().ok()).unwrap_or(0),
+        created_at: f
+            .get("created_at")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+        finished_at: f.get("finished_at").and_then(|s| s.parse().ok()),
+    })
+}

@@ -1,0 +1,79 @@
+//! The HTTP API's contract: bearer auth, clear errors, message states.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_api_requires_the_bearer_token() {
+    let app = spawn_app().await;
+    let none = app.http.get(app.api("/calls")).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    let wrong = app
+        .http
+        .get(app.api("/calls"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let say = app
+        .http
+        .post(app.api("/calls/abc/say"))
+        .json(&serde_json::json!({"text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(say.status(), 401);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let app = spawn_app().await;
+    let (_, call_id) = app.call_in(CALLER).await;
+    let (status, body) = app.say("nosuchcall", "hello").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = app.say(&call_id, "   \n ").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["message"], "there is nothing to say in that message");
+    let not_json = app
+        .http
+        .post(app.api(&format!("/calls/{call_id}/say")))
+        .bearer_auth(API_TOKEN)
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), 422);
+    let (status, _) = app.say(&call_id, &"a".repeat(10_001)).await;
+    assert_eq!(status, 422);
+    assert!(
+        app.messages(&call_id).await.is_empty(),
+        "nothing refused was stored"
+    );
+}
+
+#[tokio::test]
+async fn hangup_ends_the_call_for_the_caller() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let r = app
+        .http
+        .post(app.api(&format!("/calls/{call_id}/hangup")))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    app.wait_for(
+        "the caller's leg to complete",
+        std::time::Duration::from_secs(10),
+        || async {
+            app.emulator
+                .call(&sid)
+                .filter(|c| c.status == "completed")
+                .map(|_| ())
+        },
+    )
+    .await;
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "ended");
+}

@@ -1,0 +1,237 @@
+//! `spawn_app()`: the real application on a free port, with its own redis-server and a Twilio
+//! emulator whose line number points at it. Everything crosses real HTTP with real signatures.
+
+use std::time::{Duration, Instant};
+
+use denwa::config::Settings;
+use denwa::startup::Application;
+use denwa_twilio_emulator::{Emulator, EmulatorConfig, Heard};
+use serde_json::Value;
+
+use crate::redis_server::RedisServer;
+
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const AUTH_TOKEN: &str = "test-auth-token-0123456789";
+pub const API_TOKEN: &str = "test-api-token";
+pub const LINE: &str = "+15005550006";
+pub const CALLER: &str = "+14155550123";
+pub const GREETING: &str = "Thank you for calling the test line.";
+pub const UNAVAILABLE: &str = "Sorry, the test line is down.";
+
+pub struct TestApp {
+    pub base: String,
+    pub emulator: Emulator,
+    pub redis: RedisServer,
+    pub http: reqwest::Client,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts everything; `extra` are additional `DENWA_*` environment pairs for the settings.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    denwa::startup::install_crypto_provider();
+    let redis = RedisServer::start().await;
+    let emulator = Emulator::start(EmulatorConfig {
+        account_sid: ACCOUNT_SID.into(),
+        auth_token: AUTH_TOKEN.into(),
+        time_scale: 0.01,
+    })
+    .await
+    .expect("the emulator starts");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let file = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "{base}"
+[redis]
+url = "{redis_url}"
+[twilio]
+account_sid = "{ACCOUNT_SID}"
+number = "{LINE}"
+api_base = "{api_base}"
+[speech]
+voice = "Polly.Joanna"
+language = "en-US"
+[line]
+name = "Test line"
+greeting = "{GREETING}"
+hold_music_url = ""
+unavailable_message = "{UNAVAILABLE}"
+"#,
+        redis_url = redis.url(),
+        api_base = emulator.base_url(),
+    );
+    let mut env: Vec<(String, String)> = vec![
+        ("DENWA_TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into()),
+        ("DENWA_API_TOKEN".into(), API_TOKEN.into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings =
+        Settings::from_sources(Some(&file), "test config", &env).expect("test settings are valid");
+    let app = Application::with_listener(settings, Vec::new(), listener).expect("the app builds");
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    emulator.add_number(
+        LINE,
+        &format!("{base}/twilio/voice"),
+        Some(&format!("{base}/twilio/call-status")),
+    );
+    TestApp {
+        base,
+        emulator,
+        redis,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api{}", self.base, path)
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.api(path))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn say(&self, call_id: &str, text: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.api(&format!("/calls/{call_id}/say")))
+            .bearer_auth(API_TOKEN)
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Places a call from `from` to the line and waits until the caller is in the conference.
+    /// Returns (the caller leg's CallSid, denwa's call id).
+    pub async fn call_in(&self, from: &str) -> (String, String) {
+        let sid = self
+            .emulator
+            .place_call(from, LINE, None)
+            .await
+            .expect("the emulator places the call");
+        let call_id = self
+            .wait_for(
+                "the call to be connected",
+                Duration::from_secs(10),
+                || async {
+                    let (_, calls) = self.get_json("/calls").await;
+                    calls["calls"]
+                        .as_array()?
+                        .iter()
+                        .find(|c| c["state"] == "connected" && c["from"] == from)?["id"]
+                        .as_str()
+                        .map(str::to_owned)
+                },
+            )
+            .await;
+        (sid, call_id)
+    }
+
+    /// The texts of every `<Say>` the call's far end heard in full.
+    pub fn heard(&self, call_sid: &str) -> Vec<String> {
+        self.emulator
+            .transcript(call_sid)
+            .into_iter()
+            .filter_map(|h| match h {
+                Heard::Say {
+                    text,
+                    complete: true,
+                    ..
+                } => Some(text),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Polls `probe` until it yields a value, or panics naming `what`.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the caller has heard every text in `expected` (in full), then returns all
+    /// it heard after the greeting.
+    pub async fn wait_heard(&self, call_sid: &str, expected: &[&str]) -> Vec<String> {
+        self.wait_for(
+            &format!("the caller to hear {expected:?}"),
+            Duration::from_secs(30),
+            || async {
+                let heard = self.heard(call_sid);
+                expected
+                    .iter()
+                    .all(|e| heard.iter().any(|h| h == e))
+                    .then_some(heard)
+            },
+        )
+        .await
+    }
+
+    /// Messages of a call as the API reports them.
+    pub async fn messages(&self, call_id: &str) -> Vec<Value> {
+        let (status, body) = self.get_json(&format!("/calls/{call_id}/messages")).await;
+        assert_eq!(status, 200, "{body}");
+        body["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Speaker legs the emulator saw: outbound calls from the line to itself.
+    pub fn speaker_legs(&self) -> usize {
+        self.emulator
+            .calls()
+            .iter()
+            .filter(|c| c.from == LINE && c.to == LINE && c.direction == "outbound-api")
+            .count()
+    }
+
+    /// A form POST signed like Twilio signs, with `token`.
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        token: &str,
+    ) -> reqwest::Response {
+        let url = format!("{}{}", self.base, path);
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let signature = denwa_twilio_emulator::sign(token, &url, &owned);
+        self.http
+            .post(&url)
+            .header("X-Twilio-Signature", signature)
+            .form(params)
+            .send()
+            .await
+            .unwrap()
+    }
+}

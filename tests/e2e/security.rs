@@ -1,0 +1,132 @@
+//! Webhooks without Twilio's signature change nothing; a spoofed self-dial never gets in.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+fn voice_params<'a>(from: &'a str, sid: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("CallSid", sid),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", from),
+        ("To", LINE),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+}
+
+#[tokio::test]
+async fn unsigned_forged_or_misdirected_webhooks_are_rejected_and_change_nothing() {
+    let app = spawn_app().await;
+    let params = voice_params(CALLER, "CA00000000000000000000000000000001");
+
+    let unsigned = app
+        .http
+        .post(format!("{}/twilio/voice", app.base))
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    let forged = app
+        .post_signed("/twilio/voice", &params, "not-the-auth-token")
+        .await;
+    assert_eq!(forged.status(), 403);
+    // Signed for another URL: the signature covers the path.
+    let url = format!("{}/twilio/other", app.base);
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let misdirected = app
+        .http
+        .post(format!("{}/twilio/voice", app.base))
+        .header(
+            "X-Twilio-Signature",
+            denwa_twilio_emulator::sign(AUTH_TOKEN, &url, &owned),
+        )
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(misdirected.status(), 403);
+    let (_, calls) = app.get_json("/calls").await;
+    assert_eq!(
+        calls["calls"].as_array().unwrap().len(),
+        0,
+        "no call was recorded"
+    );
+
+    // A forged conference-end cannot end a real call.
+    let (_, call_id) = app.call_in(CALLER).await;
+    let conference = format!("denwa-{call_id}");
+    for path in [
+        "/twilio/conference",
+        "/twilio/call-status",
+        "/twilio/speak",
+        "/twilio/speaker-gate",
+    ] {
+        let r = app
+            .post_signed(
+                path,
+                &[
+                    ("ConferenceSid", "CF0"),
+                    ("FriendlyName", &conference),
+                    ("StatusCallbackEvent", "conference-end"),
+                    ("AccountSid", ACCOUNT_SID),
+                    ("CallSid", "CA1"),
+                    ("CallStatus", "completed"),
+                ],
+                "wrong-token",
+            )
+            .await;
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "connected");
+}
+
+#[tokio::test]
+async fn a_spoofed_self_dial_never_hears_or_speaks_in_a_conference() {
+    let app = spawn_app().await;
+    let (caller_sid, call_id) = app.call_in(CALLER).await;
+    // Someone spoofs the line's own number as caller ID, and even presses digits.
+    let spoof = app.emulator.place_call(LINE, LINE, None).await.unwrap();
+    app.emulator.press(&spoof, "12345678").await;
+    app.emulator.speak(&spoof, "I am an intruder").await;
+    app.wait_for(
+        "the spoofed call to be hung up",
+        Duration::from_secs(20),
+        || async {
+            app.emulator
+                .call(&spoof)
+                .filter(|c| c.status == "completed")
+                .map(|_| ())
+        },
+    )
+    .await;
+    assert!(
+        app.emulator
+            .conferences()
+            .iter()
+            .all(|c| c.participants.iter().all(|p| p.call_sid != spoof))
+    );
+    assert!(
+        app.emulator.transcript(&spoof).is_empty(),
+        "the spoofed call heard nothing"
+    );
+    assert!(
+        app.heard(&caller_sid)
+            .iter()
+            .all(|t| !t.contains("intruder"))
+    );
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["speaker_legs"], 0);
+    let (_, calls) = app.get_json("/calls").await;
+    assert_eq!(
+        calls["calls"].as_array().unwrap().len(),
+        1,
+        "the spoof was not taken for a caller"
+    );
+}

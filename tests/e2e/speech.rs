@@ -1,0 +1,198 @@
+//! Messages posted to the API are heard by the caller: exactly, in order, once, cheaply.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_message_is_heard_exactly_and_receipted() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+
+    let (status, body) = app
+        .say(
+            &call_id,
+            "Hello, this is the support team. How can we help?",
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let message_id = body["id"].as_str().unwrap().to_owned();
+
+    let heard = app
+        .wait_heard(&sid, &["Hello, this is the support team. How can we help?"])
+        .await;
+    assert_eq!(
+        heard,
+        vec![
+            GREETING,
+            "Hello, this is the support team. How can we help?"
+        ]
+    );
+
+    let messages = app
+        .wait_for("the receipt", Duration::from_secs(10), || async {
+            let m = app.messages(&call_id).await;
+            (m[0]["state"] == "spoken").then_some(m)
+        })
+        .await;
+    assert_eq!(messages[0]["id"], message_id.as_str());
+    assert!(
+        app.emulator.errors().is_empty(),
+        "{:?}",
+        app.emulator.errors()
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_ten_costs_one_leg_and_is_heard_in_order_once_each() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let texts: Vec<String> = (1..=10)
+        .map(|i| format!("Message number {i} of the burst."))
+        .collect();
+    for text in &texts {
+        let (status, _) = app.say(&call_id, text).await;
+        assert_eq!(status, 202);
+    }
+    let expected: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let heard = app.wait_heard(&sid, &expected).await;
+    let after_greeting: Vec<&str> = heard.iter().skip(1).map(String::as_str).collect();
+    assert_eq!(after_greeting, expected, "in order, each once");
+    assert_eq!(app.speaker_legs(), 1, "one speaker leg for the whole burst");
+
+    app.wait_for("all receipts", Duration::from_secs(10), || async {
+        app.messages(&call_id)
+            .await
+            .iter()
+            .all(|m| m["state"] == "spoken")
+            .then_some(())
+    })
+    .await;
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["messages_spoken"], 10);
+    assert_eq!(call["speaker_legs"], 1);
+}
+
+#[tokio::test]
+async fn messages_after_the_leg_hung_up_get_a_new_leg() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    app.say(&call_id, "First.").await;
+    app.wait_heard(&sid, &["First."]).await;
+    app.wait_for("the first leg to end", Duration::from_secs(10), || async {
+        app.emulator
+            .calls()
+            .iter()
+            .filter(|c| c.from == LINE && c.to == LINE)
+            .all(|c| c.status == "completed")
+            .then_some(())
+    })
+    .await;
+    app.say(&call_id, "Second.").await;
+    let heard = app.wait_heard(&sid, &["Second."]).await;
+    assert_eq!(heard, vec![GREETING, "First.", "Second."]);
+    assert_eq!(app.speaker_legs(), 2);
+}
+
+#[tokio::test]
+async fn two_concurrent_calls_never_hear_each_other() {
+    let app = spawn_app().await;
+    let (sid_a, call_a) = app.call_in("+14155550001").await;
+    let (sid_b, call_b) = app.call_in("+14155550002").await;
+    for i in 0..3 {
+        app.say(&call_a, &format!("For caller A, part {i}.")).await;
+        app.say(&call_b, &format!("For caller B, part {i}.")).await;
+    }
+    let heard_a = app
+        .wait_heard(
+            &sid_a,
+            &[
+                "For caller A, part 0.",
+                "For caller A, part 1.",
+                "For caller A, part 2.",
+            ],
+        )
+        .await;
+    let heard_b = app
+        .wait_heard(
+            &sid_b,
+            &[
+                "For caller B, part 0.",
+                "For caller B, part 1.",
+                "For caller B, part 2.",
+            ],
+        )
+        .await;
+    assert!(
+        heard_a.iter().all(|t| !t.contains("caller B")),
+        "{heard_a:?}"
+    );
+    assert!(
+        heard_b.iter().all(|t| !t.contains("caller A")),
+        "{heard_b:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_hostile_message_is_spoken_literally() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let hostile = r#"</Say><Dial>+19005550000</Dial><Say>"&'"#;
+    let (status, _) = app.say(&call_id, hostile).await;
+    assert_eq!(status, 202);
+    app.wait_heard(&sid, &[hostile]).await;
+    assert!(
+        app.emulator.calls().iter().all(|c| c.to != "+19005550000"),
+        "no call was placed to the injected number"
+    );
+    assert!(
+        app.emulator.errors().is_empty(),
+        "{:?}",
+        app.emulator.errors()
+    );
+}
+
+#[tokio::test]
+async fn a_long_japanese_message_is_heard_whole_in_valid_pieces() {
+    let app = spawn_app_with(&[
+        ("DENWA_SPEECH_VOICE", "Polly.Mizuki"),
+        ("DENWA_SPEECH_LANGUAGE", "ja-JP"),
+    ])
+    .await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let sentence =
+        "お電話ありがとうございます。担当者が順番にお答えしますので、このままお待ちください。";
+    let mut text = String::new();
+    while text.chars().count() < 2000 {
+        text.push_str(sentence);
+    }
+    let text: String = text.chars().take(2000).collect();
+    let (status, body) = app.say(&call_id, &text).await;
+    assert_eq!(status, 202, "{body}");
+
+    let pieces = app
+        .wait_for("the whole message", Duration::from_secs(60), || async {
+            let heard: Vec<String> = app.heard(&sid).into_iter().skip(1).collect();
+            (heard.concat() == text).then_some(heard)
+        })
+        .await;
+    assert!(
+        pieces.len() >= 4,
+        "2,000 Japanese characters need several <Say>s, got {}",
+        pieces.len()
+    );
+    for piece in &pieces {
+        assert!(piece.len() <= 3000, "Polly limit: {} bytes", piece.len());
+        let encoded: String = url::form_urlencoded::byte_serialize(piece.as_bytes()).collect();
+        assert!(
+            encoded.len() <= 4500,
+            "URL-encoded limit: {}",
+            encoded.len()
+        );
+    }
+    assert!(
+        app.emulator.errors().is_empty(),
+        "{:?}",
+        app.emulator.errors()
+    );
+}
