@@ -18,7 +18,8 @@ pub const TOKEN_SECS: f64 = 0.3;
 /// is assumed to be this long).
 pub const PLAY_SECS: f64 = 1.0;
 /// The URL recorded as heard while waiting in a conference with the default `waitUrl`.
-pub const DEFAULT_HOLD_MUSIC: &str = "http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical";
+pub const DEFAULT_HOLD_MUSIC: &str =
+    "http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical";
 
 /// Something a call's far end heard, in the order it began to hear it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -27,9 +28,18 @@ pub enum Heard {
     /// Text-to-speech from a `<Say>` (of this call, or of another leg or participant that reached
     /// this far end). `text` is the exact substring of the `<Say>` text (trimmed of surrounding
     /// whitespace) covering the tokens heard; `complete` is true when every token was heard.
-    Say { text: String, voice: Option<String>, language: Option<String>, complete: bool },
+    Say {
+        text: String,
+        voice: Option<String>,
+        language: Option<String>,
+        complete: bool,
+    },
     /// Another party's far end speaking (see [`Emulator::speak`](crate::Emulator::speak)).
-    Speech { speaker: String, text: String, complete: bool },
+    Speech {
+        speaker: String,
+        text: String,
+        complete: bool,
+    },
     /// A `<Play>` (or the conference hold music, see [`DEFAULT_HOLD_MUSIC`]).
     Play { url: String },
     /// A conference entry/exit beep or the `<Record>` beep.
@@ -57,8 +67,13 @@ impl Heard {
 /// Who produced an utterance.
 #[derive(Debug, Clone)]
 pub(crate) enum Voice {
-    Say { voice: Option<String>, language: Option<String> },
-    Speech { speaker: String },
+    Say {
+        voice: Option<String>,
+        language: Option<String>,
+    },
+    Speech {
+        speaker: String,
+    },
 }
 
 /// One spoken text, cut into tokens. Every `<Say>` loop iteration is a new utterance, so each
@@ -75,7 +90,12 @@ impl Utterance {
     pub(crate) fn new(id: u64, text: &str, voice: Voice) -> Arc<Self> {
         let text = text.trim().to_string();
         let spans = tokenize(&text);
-        Arc::new(Utterance { id, text, spans, voice })
+        Arc::new(Utterance {
+            id,
+            text,
+            spans,
+            voice,
+        })
     }
 
     fn heard(&self, first: usize, last: usize) -> Heard {
@@ -88,7 +108,11 @@ impl Utterance {
                 language: language.clone(),
                 complete,
             },
-            Voice::Speech { speaker } => Heard::Speech { speaker: speaker.clone(), text, complete },
+            Voice::Speech { speaker } => Heard::Speech {
+                speaker: speaker.clone(),
+                text,
+                complete,
+            },
         }
     }
 }
@@ -172,7 +196,10 @@ impl Transcript {
             }
             Sound::Play { url } => {
                 self.entries.push(Heard::Play { url: url.clone() });
-                (self.entries.len() - 1, self.entries[self.entries.len() - 1].clone())
+                (
+                    self.entries.len() - 1,
+                    self.entries[self.entries.len() - 1].clone(),
+                )
             }
             Sound::Beep => {
                 self.entries.push(Heard::Beep);
@@ -183,7 +210,11 @@ impl Transcript {
 
     /// The words heard, entries joined by a space (used for transcriptions and speech results).
     pub(crate) fn text(&self) -> String {
-        self.entries.iter().filter_map(Heard::text).collect::<Vec<_>>().join(" ")
+        self.entries
+            .iter()
+            .filter_map(Heard::text)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -192,37 +223,68 @@ mod tests {
     use super::*;
 
     fn words(text: &str) -> Vec<&str> {
-        tokenize(text).into_iter().map(|(a, b)| &text[a..b]).collect()
+        tokenize(text)
+            .into_iter()
+            .map(|(a, b)| &text[a..b])
+            .collect()
     }
 
     #[test]
     fn tokenizes_words_and_cjk() {
         assert_eq!(words("  Hello,  world "), vec!["Hello,", "world"]);
-        assert_eq!(words("こんにちは世界"), vec!["こ", "ん", "に", "ち", "は", "世", "界"]);
-        assert_eq!(words("call 田中さん now"), vec!["call", "田", "中", "さ", "ん", "now"]);
+        assert_eq!(
+            words("こんにちは世界"),
+            vec!["こ", "ん", "に", "ち", "は", "世", "界"]
+        );
+        assert_eq!(
+            words("call 田中さん now"),
+            vec!["call", "田", "中", "さ", "ん", "now"]
+        );
         assert!(words("   ").is_empty());
     }
 
     #[test]
     fn transcript_keeps_exact_substrings() {
-        let utt = Utterance::new(1, " one  two three ", Voice::Speech { speaker: "x".into() });
+        let utt = Utterance::new(
+            1,
+            " one  two three ",
+            Voice::Speech {
+                speaker: "x".into(),
+            },
+        );
         let mut t = Transcript::default();
         for idx in 0..3 {
-            t.hear(&Sound::Token { utt: utt.clone(), idx });
+            t.hear(&Sound::Token {
+                utt: utt.clone(),
+                idx,
+            });
         }
         assert_eq!(
             t.entries,
-            vec![Heard::Speech { speaker: "x".into(), text: "one  two three".into(), complete: true }]
+            vec![Heard::Speech {
+                speaker: "x".into(),
+                text: "one  two three".into(),
+                complete: true
+            }]
         );
 
         let mut late = Transcript::default();
-        late.hear(&Sound::Token { utt: utt.clone(), idx: 1 });
-        late.hear(&Sound::Token { utt: utt.clone(), idx: 2 });
+        late.hear(&Sound::Token {
+            utt: utt.clone(),
+            idx: 1,
+        });
+        late.hear(&Sound::Token {
+            utt: utt.clone(),
+            idx: 2,
+        });
         assert_eq!(late.entries[0].text(), Some("two three"));
         assert!(!late.entries[0].is_complete());
 
         let mut gap = Transcript::default();
-        gap.hear(&Sound::Token { utt: utt.clone(), idx: 0 });
+        gap.hear(&Sound::Token {
+            utt: utt.clone(),
+            idx: 0,
+        });
         gap.hear(&Sound::Token { utt, idx: 2 });
         assert_eq!(gap.entries.len(), 2);
         assert_eq!(gap.text(), "one three");

@@ -20,7 +20,11 @@ use crate::twiml::{self, ConferenceNoun, Dial, DialTarget, Gather, HttpMethod, R
 use crate::webhook::{HookJob, HookPurpose, is_xml};
 
 /// What the caller hears when the application fails (Twilio's own words).
-pub const APPLICATION_ERROR_MESSAGE: &str = "We're sorry, an application error has occurred. Goodbye.";
+pub const APPLICATION_ERROR_MESSAGE: &str =
+    "We're sorry, an application error has occurred. Goodbye.";
+
+/// Call-seconds between the end of a `<Record>` and its transcription callback.
+const TRANSCRIPTION_SECS: f64 = 2.0;
 
 /// Messages to a call task.
 #[derive(Debug)]
@@ -36,9 +40,11 @@ pub(crate) enum Ctl {
     /// REST `Url`/`Twiml` update.
     Redirect(Source),
     /// Removed from its conference (the conference ended or the participant was kicked).
-    Kicked(String),
+    Kicked,
     /// Outbound: the far end answered.
-    FarAnswered { machine: bool },
+    FarAnswered {
+        machine: bool,
+    },
     /// Outbound: the far end never answered.
     FarFailed(CallStatus),
     /// `<Dial><Number>`: the child leg answered / ended.
@@ -49,7 +55,12 @@ pub(crate) enum Ctl {
 /// Where the next TwiML document comes from.
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
-    Fetch { url: Url, method: HttpMethod, extra: Vec<(String, String)>, purpose: HookPurpose },
+    Fetch {
+        url: Url,
+        method: HttpMethod,
+        extra: Vec<(String, String)>,
+        purpose: HookPurpose,
+    },
     Inline(String),
 }
 
@@ -73,7 +84,9 @@ pub(crate) enum End {
     /// TwiML ran out or said `<Hangup/>`.
     Hangup,
     /// `<Reject>` before answering.
-    Rejected { busy: bool },
+    Rejected {
+        busy: bool,
+    },
     Stopped(Stop),
 }
 
@@ -87,7 +100,12 @@ pub(crate) struct Exec {
 
 impl Exec {
     pub(crate) fn new(em: Emulator, sid: String, rx: mpsc::UnboundedReceiver<Ctl>) -> Self {
-        Exec { em, sid, rx, doc_url: None }
+        Exec {
+            em,
+            sid,
+            rx,
+            doc_url: None,
+        }
     }
 
     pub(crate) fn st(&self) -> MutexGuard<'_, State> {
@@ -103,11 +121,11 @@ impl Exec {
     }
 
     fn status(&self) -> CallStatus {
-        self.st().calls.get(&self.sid).map(|c| c.status).unwrap_or(CallStatus::Completed)
-    }
-
-    fn answered(&self) -> bool {
-        self.st().calls.get(&self.sid).is_some_and(|c| c.answered_at.is_some())
+        self.st()
+            .calls
+            .get(&self.sid)
+            .map(|c| c.status)
+            .unwrap_or(CallStatus::Completed)
     }
 
     fn set_activity(&self, a: Activity) {
@@ -119,7 +137,11 @@ impl Exec {
     /// Answers an inbound leg: Twilio answers when it starts executing the leg's TwiML.
     pub(crate) fn answer(&self) {
         let mut st = self.st();
-        if st.calls.get(&self.sid).is_none_or(|c| c.status != CallStatus::Ringing) {
+        if st
+            .calls
+            .get(&self.sid)
+            .is_none_or(|c| c.status != CallStatus::Ringing)
+        {
             return;
         }
         st.set_status(&self.sid, CallStatus::InProgress);
@@ -146,38 +168,47 @@ impl Exec {
     /// the caller must interpret.
     fn common(&mut self, ctl: Ctl) -> Result<Option<Ctl>, Stop> {
         match ctl {
-            Ctl::FarHangup => Err(Stop::FarHangup),
+            // A far leg that failed before answering is, for an answered call, a hang-up.
+            Ctl::FarHangup | Ctl::FarFailed(_) => Err(Stop::FarHangup),
             Ctl::Complete => Err(Stop::Completed),
             Ctl::Redirect(s) => Err(Stop::Redirect(s)),
             other => Ok(Some(other)),
         }
     }
 
-    /// Drains pending messages without waiting.
-    fn poll(&mut self) -> Result<(), Stop> {
+    /// Drains pending messages without waiting. With `barge_in`, caller input is handed back
+    /// (otherwise it is dropped: nobody is listening for it).
+    fn poll_input(&mut self, barge_in: bool) -> Result<Option<Ctl>, Stop> {
         while let Ok(ctl) = self.rx.try_recv() {
-            self.common(ctl)?;
+            match self.common(ctl)? {
+                Some(input @ (Ctl::Dtmf(_) | Ctl::Heard(_))) if barge_in => return Ok(Some(input)),
+                _ => {}
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
-    /// Waits until `deadline`; with `barge_in`, a DTMF key ends the wait early and is returned.
-    async fn wait_until(&mut self, deadline: Instant, barge_in: bool) -> Result<Option<char>, Stop> {
+    fn poll(&mut self) -> Result<(), Stop> {
+        self.poll_input(false).map(|_| ())
+    }
+
+    /// Waits until `deadline`; with `barge_in`, caller input (a key, or speech while a speech
+    /// `<Gather>` listens) ends the wait early and is returned.
+    async fn wait_until(&mut self, deadline: Instant, barge_in: bool) -> Result<Option<Ctl>, Stop> {
         loop {
             match self.recv_until(Some(deadline)).await {
                 None => return Ok(None),
-                Some(ctl) => {
-                    if let Some(Ctl::Dtmf(d)) = self.common(ctl)? {
-                        if barge_in {
-                            return Ok(Some(d));
-                        }
+                Some(ctl) => match self.common(ctl)? {
+                    Some(input @ (Ctl::Dtmf(_) | Ctl::Heard(_))) if barge_in => {
+                        return Ok(Some(input));
                     }
-                }
+                    _ => {}
+                },
             }
         }
     }
 
-    async fn wait(&mut self, secs: f64, barge_in: bool) -> Result<Option<char>, Stop> {
+    async fn wait(&mut self, secs: f64, barge_in: bool) -> Result<Option<Ctl>, Stop> {
         let deadline = self.em.inner.clock.deadline(secs);
         self.wait_until(deadline, barge_in).await
     }
@@ -208,10 +239,19 @@ impl Exec {
         match src {
             Source::Inline(xml) => {
                 self.doc_url = None;
-                twiml::parse(&xml)
-                    .map_err(|e| Some(EmulatorError::new(e.code, format!("inline TwiML: {}", e.message))))
+                twiml::parse(&xml).map_err(|e| {
+                    Some(EmulatorError::new(
+                        e.code,
+                        format!("inline TwiML: {}", e.message),
+                    ))
+                })
             }
-            Source::Fetch { url, method, extra, purpose } => {
+            Source::Fetch {
+                url,
+                method,
+                extra,
+                purpose,
+            } => {
                 let mut params = self.st().call_params(&self.sid);
                 params.extend(extra);
                 let answer = self
@@ -232,9 +272,8 @@ impl Exec {
                     ));
                 }
                 self.doc_url = Some(url.clone());
-                twiml::parse(&answer.body).map_err(|e| {
-                    Some(EmulatorError::new(e.code, e.message).at_url(url.as_str()))
-                })
+                twiml::parse(&answer.body)
+                    .map_err(|e| Some(EmulatorError::new(e.code, e.message).at_url(url.as_str())))
             }
         }
     }
@@ -289,11 +328,15 @@ impl Exec {
             if let Err(stop) = self.poll() {
                 return Flow::Stop(stop);
             }
-            self.event(CallEventKind::Verb { verb: verb.name().into() });
+            self.event(CallEventKind::Verb {
+                verb: verb.name().into(),
+            });
             let flow = match verb {
                 Verb::Say(s) => self.say(s, false).await.map(|_| Flow::Next),
                 Verb::Play(p) => self.play(p, false).await.map(|_| Flow::Next),
-                Verb::Pause { length } => self.wait(*length as f64, false).await.map(|_| Flow::Next),
+                Verb::Pause { length } => {
+                    self.wait(*length as f64, false).await.map(|_| Flow::Next)
+                }
                 Verb::Gather(g) => self.gather(g).await,
                 Verb::Dial(d) => self.dial(d).await,
                 Verb::Record(r) => self.record(r).await,
@@ -322,9 +365,9 @@ impl Exec {
 
     // ----- Say / Play -----
 
-    /// Speaks a `<Say>` token by token to the far end. With `barge_in`, a key press stops it and
+    /// Speaks a `<Say>` token by token to the far end. With `barge_in`, caller input stops it and
     /// is returned.
-    pub(crate) async fn say(&mut self, say: &Say, barge_in: bool) -> Result<Option<char>, Stop> {
+    pub(crate) async fn say(&mut self, say: &Say, barge_in: bool) -> Result<Option<Ctl>, Stop> {
         if let Some(why) = say_limit_violation(&say.text, say.voice.as_deref()) {
             // Twilio logs warning 13521 and skips the verb: nothing of the text is spoken.
             self.error(EmulatorError::new(13521, why));
@@ -338,12 +381,23 @@ impl Exec {
         for _ in 0..loops {
             let utt = self.st().utterance(
                 &say.text,
-                Voice::Say { voice: say.voice.clone(), language: say.language.clone() },
+                Voice::Say {
+                    voice: say.voice.clone(),
+                    language: say.language.clone(),
+                },
             );
             let start = Instant::now();
             for idx in 0..utt.spans.len() {
-                self.poll()?;
-                self.st().to_far_end(&self.sid, &Sound::Token { utt: utt.clone(), idx });
+                if let Some(input) = self.poll_input(barge_in)? {
+                    return Ok(Some(input));
+                }
+                self.st().send_to_far_end(
+                    &self.sid,
+                    &Sound::Token {
+                        utt: utt.clone(),
+                        idx,
+                    },
+                );
                 let deadline = start + self.em.inner.clock.dur(TOKEN_SECS * (idx + 1) as f64);
                 if let Some(d) = self.wait_until(deadline, barge_in).await? {
                     return Ok(Some(d));
@@ -353,12 +407,14 @@ impl Exec {
         Ok(None)
     }
 
-    async fn play(&mut self, play: &twiml::Play, barge_in: bool) -> Result<Option<char>, Stop> {
+    async fn play(&mut self, play: &twiml::Play, barge_in: bool) -> Result<Option<Ctl>, Stop> {
         let loops = if play.loops == 0 { 1000 } else { play.loops };
         if let Some(digits) = &play.digits {
             self.send_digits(digits).await?;
         }
-        let Some(url) = &play.url else { return Ok(None) };
+        let Some(url) = &play.url else {
+            return Ok(None);
+        };
         let url = match self.resolve(url) {
             Ok(u) => u.to_string(),
             Err(e) => {
@@ -367,8 +423,11 @@ impl Exec {
             }
         };
         for _ in 0..loops {
-            self.poll()?;
-            self.st().to_far_end(&self.sid, &Sound::Play { url: url.clone() });
+            if let Some(input) = self.poll_input(barge_in)? {
+                return Ok(Some(input));
+            }
+            self.st()
+                .send_to_far_end(&self.sid, &Sound::Play { url: url.clone() });
             if let Some(d) = self.wait(PLAY_SECS, barge_in).await? {
                 return Ok(Some(d));
             }
@@ -382,7 +441,7 @@ impl Exec {
             if c == 'w' || c == 'W' {
                 self.wait(0.5, false).await?;
             } else {
-                self.st().dtmf_to_far_end(&self.sid, c);
+                self.st().send_dtmf_to_far_end(&self.sid, c);
                 self.wait(0.1, false).await?;
             }
         }
@@ -398,7 +457,9 @@ impl Exec {
         if g.speech {
             self.set_activity(Activity::Listening);
         }
-        let result = self.gather_inner(g, &mut digits, &mut finished_on_key, &mut speech).await;
+        let result = self
+            .gather_inner(g, &mut digits, &mut finished_on_key, &mut speech)
+            .await;
         self.set_activity(Activity::Idle);
         result?;
         let speech_text = speech.text();
@@ -429,7 +490,12 @@ impl Exec {
             extra.push(("Confidence".to_string(), "0.9".to_string()));
         }
         extra.push(("msg".to_string(), "Gather End".to_string()));
-        Ok(Flow::Goto(Source::Fetch { url, method: g.method, extra, purpose: HookPurpose::Action }))
+        Ok(Flow::Goto(Source::Fetch {
+            url,
+            method: g.method,
+            extra,
+            purpose: HookPurpose::Action,
+        }))
     }
 
     async fn gather_inner(
@@ -446,27 +512,45 @@ impl Exec {
                 return true;
             }
             digits.push(d);
-            g.num_digits.is_some_and(|n| digits.chars().count() as u32 >= n)
+            g.num_digits
+                .is_some_and(|n| digits.chars().count() as u32 >= n)
         };
-        // Prompts: a key press interrupts them (barge-in) and counts.
+        let clock = self.em.inner.clock.clone();
+        // After speech, silence of speechTimeout (auto: about a second) ends the gather.
+        let after_speech = g
+            .speech_timeout
+            .map(f64::from)
+            .unwrap_or(1.0)
+            .max(TOKEN_SECS * 2.0);
+        let mut deadline = None;
+        // Prompts: caller input interrupts them (barge-in) and counts.
         for prompt in &g.prompts {
-            let pressed = match prompt {
-                Verb::Say(s) => self.say(s, g.dtmf).await?,
-                Verb::Play(p) => self.play(p, g.dtmf).await?,
-                Verb::Pause { length } => self.wait(*length as f64, g.dtmf).await?,
+            let input = match prompt {
+                Verb::Say(s) => self.say(s, true).await?,
+                Verb::Play(p) => self.play(p, true).await?,
+                Verb::Pause { length } => self.wait(*length as f64, true).await?,
                 _ => None,
             };
-            if let Some(d) = pressed {
-                if take(d, digits, finished_on_key) {
-                    return Ok(());
+            match input {
+                Some(Ctl::Dtmf(d)) if g.dtmf => {
+                    if take(d, digits, finished_on_key) {
+                        return Ok(());
+                    }
+                    break;
                 }
-                break;
+                Some(Ctl::Heard(sound)) if g.speech => {
+                    speech.hear(&sound);
+                    deadline = Some(clock.deadline(after_speech));
+                    break;
+                }
+                _ => {}
             }
         }
-        let clock = self.em.inner.clock.clone();
-        let mut deadline = clock.deadline(g.timeout as f64);
+        let mut deadline = deadline.unwrap_or_else(|| clock.deadline(g.timeout as f64));
         loop {
-            let Some(ctl) = self.recv_until(Some(deadline)).await else { return Ok(()) };
+            let Some(ctl) = self.recv_until(Some(deadline)).await else {
+                return Ok(());
+            };
             match self.common(ctl)? {
                 Some(Ctl::Dtmf(d)) if g.dtmf => {
                     if take(d, digits, finished_on_key) {
@@ -476,9 +560,7 @@ impl Exec {
                 }
                 Some(Ctl::Heard(sound)) if g.speech => {
                     speech.hear(&sound);
-                    // After speech, silence of speechTimeout (auto: about a second) ends it.
-                    let after = g.speech_timeout.map(f64::from).unwrap_or(1.0).max(TOKEN_SECS * 2.0);
-                    deadline = clock.deadline(after);
+                    deadline = clock.deadline(after_speech);
                 }
                 _ => {}
             }
@@ -489,7 +571,7 @@ impl Exec {
 
     async fn record(&mut self, r: &Record) -> Result<Flow, Stop> {
         if r.play_beep {
-            self.st().to_far_end(&self.sid, &Sound::Beep);
+            self.st().send_to_far_end(&self.sid, &Sound::Beep);
             self.wait(0.5, false).await?;
         }
         let clock = self.em.inner.clock.clone();
@@ -499,14 +581,15 @@ impl Exec {
         let mut pressed = String::new();
         let mut stop = None;
         self.set_activity(Activity::Listening);
-        let mut silence_deadline =
-            (r.timeout > 0).then(|| clock.deadline(r.timeout as f64));
+        let mut silence_deadline = (r.timeout > 0).then(|| clock.deadline(r.timeout as f64));
         loop {
             let deadline = match silence_deadline {
                 Some(s) => s.min(max_deadline),
                 None => max_deadline,
             };
-            let Some(ctl) = self.recv_until(Some(deadline)).await else { break };
+            let Some(ctl) = self.recv_until(Some(deadline)).await else {
+                break;
+            };
             match self.common(ctl) {
                 Err(s) => {
                     if matches!(s, Stop::FarHangup) {
@@ -538,7 +621,9 @@ impl Exec {
                 None => Ok(Flow::Next),
             };
         }
-        let (rec_sid, rec_url) = self.st().new_recording(Some(&self.sid), None, duration, text.clone(), "RecordVerb");
+        let (rec_sid, rec_url) =
+            self.st()
+                .new_recording(Some(&self.sid), None, duration, text.clone(), "RecordVerb");
         let action_url = match &r.action {
             Some(a) => self.resolve(a).ok(),
             None => self.doc_url.clone(),
@@ -550,49 +635,56 @@ impl Exec {
             ("Digits".to_string(), pressed),
         ];
         {
-            let mut st = self.st();
+            let st = self.st();
             let base = st.call_params(&self.sid);
-            if let Some(cb) = &r.recording_status_callback {
-                if let Ok(url) = self.resolve(cb) {
-                    let mut p = base.clone();
-                    p.extend([
-                        ("RecordingSid".to_string(), rec_sid.clone()),
-                        ("RecordingUrl".to_string(), rec_url.clone()),
-                        ("RecordingStatus".to_string(), "completed".to_string()),
-                        ("RecordingDuration".to_string(), duration.to_string()),
-                        ("RecordingChannels".to_string(), "1".to_string()),
-                        ("RecordingSource".to_string(), "RecordVerb".to_string()),
-                        ("ErrorCode".to_string(), "0".to_string()),
-                    ]);
-                    let _ = st.hooks.send(HookJob {
-                        purpose: HookPurpose::RecordingStatus,
-                        call_sid: Some(self.sid.clone()),
-                        url: url.to_string(),
-                        method: r.recording_status_callback_method,
-                        params: p,
-                    });
-                }
+            if let Some(cb) = &r.recording_status_callback
+                && let Ok(url) = self.resolve(cb)
+            {
+                let mut p = base.clone();
+                p.extend([
+                    ("RecordingSid".to_string(), rec_sid.clone()),
+                    ("RecordingUrl".to_string(), rec_url.clone()),
+                    ("RecordingStatus".to_string(), "completed".to_string()),
+                    ("RecordingDuration".to_string(), duration.to_string()),
+                    ("RecordingChannels".to_string(), "1".to_string()),
+                    ("RecordingSource".to_string(), "RecordVerb".to_string()),
+                    ("ErrorCode".to_string(), "0".to_string()),
+                ]);
+                let _ = st.hooks.send(HookJob {
+                    purpose: HookPurpose::RecordingStatus,
+                    call_sid: Some(self.sid.clone()),
+                    url: url.to_string(),
+                    method: r.recording_status_callback_method,
+                    params: p,
+                });
             }
-            if r.transcribe || r.transcribe_callback.is_some() {
-                if let Some(Ok(url)) = r.transcribe_callback.as_ref().map(|u| self.resolve(u)) {
-                    let mut p = base.clone();
-                    p.extend([
-                        ("TranscriptionSid".to_string(), crate::clock::new_sid("TR")),
-                        ("TranscriptionText".to_string(), text.clone()),
-                        ("TranscriptionStatus".to_string(), "completed".to_string()),
-                        ("TranscriptionType".to_string(), "fast".to_string()),
-                        ("RecordingSid".to_string(), rec_sid.clone()),
-                        ("RecordingUrl".to_string(), rec_url.clone()),
-                        ("url".to_string(), url.to_string()),
-                    ]);
-                    let _ = st.hooks.send(HookJob {
-                        purpose: HookPurpose::Transcription,
-                        call_sid: Some(self.sid.clone()),
-                        url: url.to_string(),
-                        method: HttpMethod::Post,
-                        params: p,
-                    });
-                }
+            if (r.transcribe || r.transcribe_callback.is_some())
+                && let Some(Ok(url)) = r.transcribe_callback.as_ref().map(|u| self.resolve(u))
+            {
+                let mut p = base.clone();
+                p.extend([
+                    ("TranscriptionSid".to_string(), crate::clock::new_sid("TR")),
+                    ("TranscriptionText".to_string(), text.clone()),
+                    ("TranscriptionStatus".to_string(), "completed".to_string()),
+                    ("TranscriptionType".to_string(), "fast".to_string()),
+                    ("RecordingSid".to_string(), rec_sid.clone()),
+                    ("RecordingUrl".to_string(), rec_url.clone()),
+                    ("url".to_string(), url.to_string()),
+                ]);
+                let job = HookJob {
+                    purpose: HookPurpose::Transcription,
+                    call_sid: Some(self.sid.clone()),
+                    url: url.to_string(),
+                    method: HttpMethod::Post,
+                    params: p,
+                };
+                // Transcription is asynchronous at Twilio: it arrives after the action request.
+                let hooks = st.hooks.clone();
+                let delay = self.em.inner.clock.dur(TRANSCRIPTION_SECS);
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = hooks.send(job);
+                });
             }
         }
         let Some(url) = action_url else {
@@ -601,15 +693,30 @@ impl Exec {
                 None => Ok(Flow::Next),
             };
         };
-        let src = Source::Fetch { url, method: r.method, extra, purpose: HookPurpose::Action };
+        let src = Source::Fetch {
+            url,
+            method: r.method,
+            extra,
+            purpose: HookPurpose::Action,
+        };
         match stop {
             // Twilio still reports a recording the caller hung up on; the TwiML it gets back is
             // not executed because there is no call left to execute it on.
             Some(s) => {
-                if let Source::Fetch { url, method, extra, purpose } = src {
+                if let Source::Fetch {
+                    url,
+                    method,
+                    extra,
+                    purpose,
+                } = src
+                {
                     let mut params = self.st().call_params(&self.sid);
                     params.extend(extra);
-                    if let Err(e) = self.em.request(purpose, Some(&self.sid), &url, method, params).await {
+                    if let Err(e) = self
+                        .em
+                        .request(purpose, Some(&self.sid), &url, method, params)
+                        .await
+                    {
                         self.error(e);
                     }
                 }
@@ -626,9 +733,23 @@ impl Exec {
         let started = clock.now();
         let (mut extra, stop) = match &d.target {
             DialTarget::Conference(noun) => {
+                // Callback URLs are resolved now, against this document, like every other URL.
+                let mut noun = noun.clone();
+                if let Some(cb) = &noun.status_callback {
+                    match self.resolve(cb) {
+                        Ok(u) => noun.status_callback = Some(u.to_string()),
+                        Err(e) => {
+                            self.error(e);
+                            noun.status_callback = None;
+                        }
+                    }
+                }
                 let conf_sid = self.st().conference_for(&noun.name);
-                let stop = self.conference(&conf_sid, noun, Some(d)).await;
-                (vec![("DialCallStatus".to_string(), "completed".to_string())], stop)
+                let stop = self.conference(&conf_sid, &noun, Some(d)).await;
+                (
+                    vec![("DialCallStatus".to_string(), "completed".to_string())],
+                    stop,
+                )
             }
             DialTarget::Number(n) => self.dial_number(d, n).await,
         };
@@ -669,10 +790,11 @@ impl Exec {
             self.error(EmulatorError::new(16001, why));
             return None;
         }
-        if let Some(url) = noun.wait_url.as_deref().filter(|u| !u.is_empty()) {
-            if let Ok(u) = self.resolve(url) {
-                self.em.spawn_wait_music(&self.sid, conf_sid, u, noun.wait_method);
-            }
+        if let Some(url) = noun.wait_url.as_deref().filter(|u| !u.is_empty())
+            && let Ok(u) = self.resolve(url)
+        {
+            self.em
+                .spawn_wait_music(&self.sid, conf_sid, u, noun.wait_method);
         }
         let time_limit = dial.map(|d| self.em.inner.clock.deadline(d.time_limit as f64));
         let hangup_on_star = dial.is_some_and(|d| d.hangup_on_star);
@@ -684,13 +806,14 @@ impl Exec {
             match self.common(ctl) {
                 Err(stop) => {
                     let reason = match stop {
-                        Stop::FarHangup => "participant_hung_up",
-                        _ => "participant_updated_via_api",
+                        // The call ended (either side hung up, or the API completed it).
+                        Stop::FarHangup | Stop::Completed => "participant_hung_up",
+                        Stop::Redirect(_) => "participant_updated_via_api",
                     };
                     self.st().leave_conference(&self.sid, reason);
                     return Some(stop);
                 }
-                Ok(Some(Ctl::Kicked(_))) => return None,
+                Ok(Some(Ctl::Kicked)) => return None,
                 Ok(Some(Ctl::Dtmf('*'))) if hangup_on_star => {
                     self.st().leave_conference(&self.sid, "participant_hung_up");
                     return None;
@@ -708,10 +831,17 @@ impl Exec {
         let from = d.caller_id.clone().unwrap_or_else(|| {
             let st = self.st();
             let c = &st.calls[&self.sid];
-            if c.direction == crate::state::Direction::Inbound { c.from.clone() } else { c.to.clone() }
+            if c.direction == crate::state::Direction::Inbound {
+                c.from.clone()
+            } else {
+                c.to.clone()
+            }
         });
-        let callback = n.status_callback.as_ref().and_then(|u| self.resolve(u).ok()).map(|url| {
-            crate::state::StatusCallback {
+        let callback = n
+            .status_callback
+            .as_ref()
+            .and_then(|u| self.resolve(u).ok())
+            .map(|url| crate::state::StatusCallback {
                 url: url.to_string(),
                 method: n.status_callback_method,
                 events: if n.status_callback_event.is_empty() {
@@ -719,8 +849,7 @@ impl Exec {
                 } else {
                     n.status_callback_event.clone()
                 },
-            }
-        });
+            });
         let child = self.em.start_outbound(crate::outbound::Outbound {
             from,
             to: n.number.clone(),
@@ -730,7 +859,9 @@ impl Exec {
             send_digits: n.send_digits.clone(),
             machine_detection: false,
             callback,
-            on_answer: crate::outbound::OnAnswer::Bridge { parent: self.sid.clone() },
+            on_answer: crate::outbound::OnAnswer::Bridge {
+                parent: self.sid.clone(),
+            },
             paced: false,
         });
         let clock = self.em.inner.clock.clone();
@@ -769,11 +900,20 @@ impl Exec {
             }
         };
         self.set_activity(Activity::Idle);
-        let duration = answered_at.map(|a| (clock.now() - a).max(0.0).round() as u64).unwrap_or(0);
-        let dial_status = if answered_at.is_some() { CallStatus::Completed } else { status };
+        let duration = answered_at
+            .map(|a| (clock.now() - a).max(0.0).round() as u64)
+            .unwrap_or(0);
+        let dial_status = if answered_at.is_some() {
+            CallStatus::Completed
+        } else {
+            status
+        };
         (
             vec![
-                ("DialCallStatus".to_string(), dial_status.as_str().to_string()),
+                (
+                    "DialCallStatus".to_string(),
+                    dial_status.as_str().to_string(),
+                ),
                 ("DialCallSid".to_string(), child),
                 ("DialCallDuration".to_string(), duration.to_string()),
             ],
@@ -784,7 +924,9 @@ impl Exec {
     /// Ends the call: leaves any conference, sets the final status, tells the far end.
     pub(crate) fn finish(&mut self, status: CallStatus) {
         let mut st = self.st();
-        let Some(c) = st.calls.get(&self.sid) else { return };
+        let Some(c) = st.calls.get(&self.sid) else {
+            return;
+        };
         if c.status.is_final() {
             return;
         }
@@ -801,12 +943,20 @@ impl Exec {
             }
             _ => {}
         }
+        st.drop_pending_participant(&self.sid);
         st.set_status(&self.sid, status);
         if let FarEnd::Leg(other) = far {
             if let Some(o) = st.calls.get_mut(&other) {
                 o.far_gone = true;
             }
-            st.send_ctl(&other, if answered { Ctl::FarHangup } else { Ctl::FarFailed(status) });
+            st.send_ctl(
+                &other,
+                if answered {
+                    Ctl::FarHangup
+                } else {
+                    Ctl::FarFailed(status)
+                },
+            );
         }
         if let Some(p) = parent {
             st.send_ctl(&p, Ctl::ChildEnded(self.sid.clone(), status));
@@ -819,14 +969,24 @@ impl Exec {
 pub(crate) fn say_limit_violation(text: &str, voice: Option<&str>) -> Option<String> {
     let chars = text.chars().count();
     if chars > 4096 {
-        return Some(format!("<Say> text has {chars} characters, over the limit of 4096"));
+        return Some(format!(
+            "<Say> text has {chars} characters, over the limit of 4096"
+        ));
     }
     let encoded: usize = text
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { 1 } else { 3 })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                1
+            } else {
+                3
+            }
+        })
         .sum();
     if encoded > 4500 {
-        return Some(format!("<Say> text is {encoded} characters URL-encoded, over the limit of 4500"));
+        return Some(format!(
+            "<Say> text is {encoded} characters URL-encoded, over the limit of 4500"
+        ));
     }
     let bytes = text.len();
     match voice {

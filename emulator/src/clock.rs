@@ -17,8 +17,15 @@ impl Clock {
     pub(crate) fn new(scale: f64) -> Self {
         // A zero or negative scale would make every wait instant and collapse the ordering the audio
         // model depends on; clamp to a tiny positive value instead of rejecting the config.
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1e-4 };
-        Clock { scale, origin: Instant::now() }
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1e-4
+        };
+        Clock {
+            scale,
+            origin: Instant::now(),
+        }
     }
 
     /// The real duration of `secs` call-seconds.
@@ -44,7 +51,10 @@ pub(crate) fn new_sid(prefix: &str) -> String {
 
 /// RFC 2822 date as Twilio writes it in JSON and callbacks: `Tue, 31 Aug 2010 20:36:28 +0000`.
 pub(crate) fn rfc2822(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);

@@ -58,11 +58,9 @@ fn participant_params(p: &PartRec) -> Vec<(String, String)> {
 impl State {
     /// The live conference called `name`, created (status `init`, no participants) if needed.
     pub(crate) fn conference_for(&mut self, name: &str) -> String {
-        if let Some(sid) = self
-            .conf_order
-            .iter()
-            .find(|s| self.confs[*s].friendly_name == name && self.confs[*s].status != ConfStatus::Completed)
-        {
+        if let Some(sid) = self.conf_order.iter().find(|s| {
+            self.confs[*s].friendly_name == name && self.confs[*s].status != ConfStatus::Completed
+        }) {
             return sid.clone();
         }
         let sid = new_sid("CF");
@@ -100,7 +98,9 @@ impl State {
         extra: Vec<(String, String)>,
     ) {
         let account = self.account_sid.clone();
-        let Some(conf) = self.confs.get_mut(conf_sid) else { return };
+        let Some(conf) = self.confs.get_mut(conf_sid) else {
+            return;
+        };
         let _ = self.tx.send(EmulatorEvent::Conference {
             conference_sid: conf_sid.to_string(),
             friendly_name: conf.friendly_name.clone(),
@@ -160,10 +160,13 @@ impl State {
         if conf.participants.len() as u32 >= conf.max_participants {
             return Err(format!("conference {} is full", conf.friendly_name));
         }
-        if let Some(label) = &noun.participant_label {
-            if conf.participants.iter().any(|p| p.label.as_ref() == Some(label)) {
-                return Err(format!("participantLabel {label:?} is already in use"));
-            }
+        if let Some(label) = &noun.participant_label
+            && conf
+                .participants
+                .iter()
+                .any(|p| p.label.as_ref() == Some(label))
+        {
+            return Err(format!("participantLabel {label:?} is already in use"));
         }
         let now = SystemTime::now();
         let part = PartRec {
@@ -178,7 +181,11 @@ impl State {
             date_updated: now,
         };
         let beep_others = noun.beep.on_enter() && conf.status == ConfStatus::InProgress;
-        let others: Vec<String> = conf.participants.iter().map(|p| p.call_sid.clone()).collect();
+        let others: Vec<String> = conf
+            .participants
+            .iter()
+            .map(|p| p.call_sid.clone())
+            .collect();
         conf.participants.push(part);
         conf.pending.retain(|c| c != call_sid);
         conf.date_updated = now;
@@ -191,13 +198,16 @@ impl State {
         }
         self.call_event(
             call_sid,
-            CallEventKind::ConferenceJoin { conference_sid: conf_sid.into(), friendly_name: name },
+            CallEventKind::ConferenceJoin {
+                conference_sid: conf_sid.into(),
+                friendly_name: name,
+            },
         );
         let snapshot = self.part_snapshot(conf_sid, call_sid);
         self.conf_event(conf_sid, "participant-join", snapshot.as_ref(), Vec::new());
         if beep_others {
             for o in &others {
-                self.to_far_end(o, &Sound::Beep);
+                self.send_to_far_end(o, &Sound::Beep);
             }
         }
         if starts {
@@ -210,9 +220,11 @@ impl State {
             // Waiting for the conference to start: the default wait music (a custom waitUrl is
             // fetched and played by its own task, see `spawn_wait_music`).
             if noun.wait_url.is_none() {
-                self.to_far_end(
+                self.send_to_far_end(
                     call_sid,
-                    &Sound::Play { url: DEFAULT_HOLD_MUSIC.to_string() },
+                    &Sound::Play {
+                        url: DEFAULT_HOLD_MUSIC.to_string(),
+                    },
                 );
             }
         }
@@ -220,17 +232,22 @@ impl State {
     }
 
     fn part_snapshot(&self, conf_sid: &str, call_sid: &str) -> Option<PartRec> {
-        self.confs.get(conf_sid)?.participants.iter().find(|p| p.call_sid == call_sid).map(|p| PartRec {
-            call_sid: p.call_sid.clone(),
-            label: p.label.clone(),
-            muted: p.muted,
-            hold: p.hold,
-            start_on_enter: p.start_on_enter,
-            end_on_exit: p.end_on_exit,
-            beep: p.beep,
-            date_created: p.date_created,
-            date_updated: p.date_updated,
-        })
+        self.confs
+            .get(conf_sid)?
+            .participants
+            .iter()
+            .find(|p| p.call_sid == call_sid)
+            .map(|p| PartRec {
+                call_sid: p.call_sid.clone(),
+                label: p.label.clone(),
+                muted: p.muted,
+                hold: p.hold,
+                start_on_enter: p.start_on_enter,
+                end_on_exit: p.end_on_exit,
+                beep: p.beep,
+                date_created: p.date_created,
+                date_updated: p.date_updated,
+            })
     }
 
     /// The conference `call_sid` is in, if any.
@@ -243,13 +260,21 @@ impl State {
 
     /// Removes `call_sid` from its conference, which may end the conference.
     pub(crate) fn leave_conference(&mut self, call_sid: &str, reason: &str) {
-        let Some(conf_sid) = self.conference_of(call_sid) else { return };
-        let Some(part) = self.remove_participant(&conf_sid, call_sid, reason) else { return };
+        let Some(conf_sid) = self.conference_of(call_sid) else {
+            return;
+        };
+        let Some(part) = self.remove_participant(&conf_sid, call_sid, reason) else {
+            return;
+        };
         let conf = &self.confs[&conf_sid];
         if part.beep.on_exit() && conf.status == ConfStatus::InProgress {
-            let others: Vec<String> = conf.participants.iter().map(|p| p.call_sid.clone()).collect();
+            let others: Vec<String> = conf
+                .participants
+                .iter()
+                .map(|p| p.call_sid.clone())
+                .collect();
             for o in others {
-                self.to_far_end(&o, &Sound::Beep);
+                self.send_to_far_end(&o, &Sound::Beep);
             }
         }
         let conf = &self.confs[&conf_sid];
@@ -266,22 +291,37 @@ impl State {
         }
     }
 
-    fn remove_participant(&mut self, conf_sid: &str, call_sid: &str, reason: &str) -> Option<PartRec> {
+    fn remove_participant(
+        &mut self,
+        conf_sid: &str,
+        call_sid: &str,
+        reason: &str,
+    ) -> Option<PartRec> {
         let conf = self.confs.get_mut(conf_sid)?;
-        let idx = conf.participants.iter().position(|p| p.call_sid == call_sid)?;
+        let idx = conf
+            .participants
+            .iter()
+            .position(|p| p.call_sid == call_sid)?;
         let part = conf.participants.remove(idx);
         conf.date_updated = SystemTime::now();
         let call_status = match self.calls.get_mut(call_sid) {
             Some(c) => {
                 c.activity = Activity::Idle;
                 // A participant leaving because its call ended reports the call as completed.
-                if reason == "participant_hung_up" { "completed" } else { c.status.as_str() }
+                if reason == "participant_hung_up" {
+                    "completed"
+                } else {
+                    c.status.as_str()
+                }
             }
             None => "completed",
         };
         self.call_event(
             call_sid,
-            CallEventKind::ConferenceLeave { conference_sid: conf_sid.into(), reason: reason.into() },
+            CallEventKind::ConferenceLeave {
+                conference_sid: conf_sid.into(),
+                reason: reason.into(),
+            },
         );
         self.conf_event(
             conf_sid,
@@ -296,8 +336,15 @@ impl State {
     }
 
     /// Ends a conference: everyone still in is removed and continues after their `<Dial>`.
-    pub(crate) fn end_conference(&mut self, conf_sid: &str, reason: &str, ending_call: Option<&str>) {
-        let Some(conf) = self.confs.get_mut(conf_sid) else { return };
+    pub(crate) fn end_conference(
+        &mut self,
+        conf_sid: &str,
+        reason: &str,
+        ending_call: Option<&str>,
+    ) {
+        let Some(conf) = self.confs.get_mut(conf_sid) else {
+            return;
+        };
         if conf.status == ConfStatus::Completed {
             return;
         }
@@ -305,7 +352,11 @@ impl State {
         conf.reason_ended = Some(reason.to_string());
         conf.call_sid_ending = ending_call.map(str::to_string);
         conf.date_updated = SystemTime::now();
-        let remaining: Vec<String> = conf.participants.iter().map(|p| p.call_sid.clone()).collect();
+        let remaining: Vec<String> = conf
+            .participants
+            .iter()
+            .map(|p| p.call_sid.clone())
+            .collect();
         let pending = std::mem::take(&mut conf.pending);
         let record = conf.record.then(|| conf.recording.text());
         let leave_reason = match reason {
@@ -317,7 +368,7 @@ impl State {
         };
         for call in &remaining {
             self.remove_participant(conf_sid, call, leave_reason);
-            self.send_ctl(call, Ctl::Kicked(reason.to_string()));
+            self.send_ctl(call, Ctl::Kicked);
         }
         for call in &pending {
             self.send_ctl(call, Ctl::Complete);
@@ -332,6 +383,28 @@ impl State {
         }
     }
 
+    /// A Participants-API call ended before answering: it no longer holds its conference open.
+    pub(crate) fn drop_pending_participant(&mut self, call_sid: &str) {
+        let Some(conf_sid) = self
+            .confs
+            .values()
+            .find(|c| c.pending.iter().any(|p| p == call_sid))
+            .map(|c| c.sid.clone())
+        else {
+            return;
+        };
+        let conf = self.confs.get_mut(&conf_sid).expect("found above");
+        conf.pending.retain(|p| p != call_sid);
+        if conf.participants.is_empty() && conf.pending.is_empty() {
+            if conf.configured {
+                self.end_conference(&conf_sid, "last-participant-left", None);
+            } else {
+                // Nobody ever joined: for Twilio the conference never existed.
+                conf.status = ConfStatus::Completed;
+            }
+        }
+    }
+
     /// Mutes/unmutes or holds/unholds a participant (REST).
     pub(crate) fn update_participant(
         &mut self,
@@ -340,24 +413,38 @@ impl State {
         muted: Option<bool>,
         hold: Option<bool>,
     ) -> bool {
-        let Some(conf) = self.confs.get_mut(conf_sid) else { return false };
-        let Some(p) = conf.participants.iter_mut().find(|p| p.call_sid == call_sid) else {
+        let Some(conf) = self.confs.get_mut(conf_sid) else {
+            return false;
+        };
+        let Some(p) = conf
+            .participants
+            .iter_mut()
+            .find(|p| p.call_sid == call_sid)
+        else {
             return false;
         };
         let mut events = Vec::new();
-        if let Some(m) = muted {
-            if p.muted != m {
-                p.muted = m;
-                events.push(if m { "participant-mute" } else { "participant-unmute" });
-            }
+        if let Some(m) = muted
+            && p.muted != m
+        {
+            p.muted = m;
+            events.push(if m {
+                "participant-mute"
+            } else {
+                "participant-unmute"
+            });
         }
         let mut now_on_hold = false;
-        if let Some(h) = hold {
-            if p.hold != h {
-                p.hold = h;
-                now_on_hold = h;
-                events.push(if h { "participant-hold" } else { "participant-unhold" });
-            }
+        if let Some(h) = hold
+            && p.hold != h
+        {
+            p.hold = h;
+            now_on_hold = h;
+            events.push(if h {
+                "participant-hold"
+            } else {
+                "participant-unhold"
+            });
         }
         p.date_updated = SystemTime::now();
         for e in events {
@@ -365,14 +452,21 @@ impl State {
             self.conf_event(conf_sid, e, snap.as_ref(), Vec::new());
         }
         if now_on_hold {
-            self.to_far_end(call_sid, &Sound::Play { url: DEFAULT_HOLD_MUSIC.to_string() });
+            self.send_to_far_end(
+                call_sid,
+                &Sound::Play {
+                    url: DEFAULT_HOLD_MUSIC.to_string(),
+                },
+            );
         }
         true
     }
 
     /// Sound played into a conference by the REST API: every participant not on hold hears it.
     fn announce_sound(&mut self, conf_sid: &str, target: Option<&str>, sound: &Sound) {
-        let Some(conf) = self.confs.get(conf_sid) else { return };
+        let Some(conf) = self.confs.get(conf_sid) else {
+            return;
+        };
         let listeners: Vec<String> = conf
             .participants
             .iter()
@@ -380,7 +474,7 @@ impl State {
             .map(|p| p.call_sid.clone())
             .collect();
         for l in listeners {
-            self.to_far_end(&l, sound);
+            self.send_to_far_end(&l, sound);
         }
     }
 }
@@ -397,9 +491,13 @@ impl Emulator {
     ) {
         let em = self.clone();
         tokio::spawn(async move {
-            let result = em.announce(&conf_sid, target.as_deref(), url.clone(), method).await;
+            let result = em
+                .announce(&conf_sid, target.as_deref(), url.clone(), method)
+                .await;
             let mut st = em.inner.state.lock().unwrap();
-            let part = target.as_deref().and_then(|t| st.part_snapshot(&conf_sid, t));
+            let part = target
+                .as_deref()
+                .and_then(|t| st.part_snapshot(&conf_sid, t));
             let mut extra = vec![("AnnounceUrl".to_string(), url.to_string())];
             match result {
                 Ok(()) => st.conf_event(&conf_sid, "announcement-end", part.as_ref(), extra),
@@ -421,7 +519,7 @@ impl Emulator {
     ) -> Result<(), EmulatorError> {
         let clock = self.inner.clock.clone();
         for _redirect in 0..10 {
-            let (params, friendly) = {
+            let params = {
                 let st = self.inner.state.lock().unwrap();
                 let conf = &st.confs[conf_sid];
                 let mut p = vec![
@@ -433,14 +531,18 @@ impl Emulator {
                 if let Some(t) = target {
                     p.push(("CallSid".to_string(), t.to_string()));
                 }
-                (p, conf.friendly_name.clone())
+                p
             };
-            let _ = friendly;
-            let answer = self.request(HookPurpose::Announce, target, &url, method, params).await?;
+            let answer = self
+                .request(HookPurpose::Announce, target, &url, method, params)
+                .await?;
             if !crate::webhook::is_xml(&answer.content_type) {
                 return Err(EmulatorError::new(
                     12300,
-                    format!("Invalid Content-Type {:?} for announcement TwiML", answer.content_type),
+                    format!(
+                        "Invalid Content-Type {:?} for announcement TwiML",
+                        answer.content_type
+                    ),
                 )
                 .at_url(url.as_str()));
             }
@@ -448,36 +550,53 @@ impl Emulator {
                 .map_err(|e| EmulatorError::new(e.code, e.message).at_url(url.as_str()))?;
             let mut next = None;
             for verb in &doc.verbs {
-                if self.inner.state.lock().unwrap().confs[conf_sid].status == ConfStatus::Completed {
+                if self.inner.state.lock().unwrap().confs[conf_sid].status == ConfStatus::Completed
+                {
                     return Ok(());
                 }
                 match verb {
                     Verb::Say(s) => {
                         if let Some(why) = say_limit_violation(&s.text, s.voice.as_deref()) {
-                            self.inner.state.lock().unwrap().record_error(EmulatorError::new(13521, why));
+                            self.inner
+                                .state
+                                .lock()
+                                .unwrap()
+                                .record_error(EmulatorError::new(13521, why));
                             continue;
                         }
                         let loops = if s.loops == 0 { 1000 } else { s.loops };
                         for _ in 0..loops {
                             let utt = self.inner.state.lock().unwrap().utterance(
                                 &s.text,
-                                Voice::Say { voice: s.voice.clone(), language: s.language.clone() },
+                                Voice::Say {
+                                    voice: s.voice.clone(),
+                                    language: s.language.clone(),
+                                },
                             );
                             let start = tokio::time::Instant::now();
                             for idx in 0..utt.spans.len() {
                                 self.inner.state.lock().unwrap().announce_sound(
                                     conf_sid,
                                     target,
-                                    &Sound::Token { utt: utt.clone(), idx },
+                                    &Sound::Token {
+                                        utt: utt.clone(),
+                                        idx,
+                                    },
                                 );
-                                tokio::time::sleep_until(start + clock.dur(TOKEN_SECS * (idx + 1) as f64)).await;
+                                tokio::time::sleep_until(
+                                    start + clock.dur(TOKEN_SECS * (idx + 1) as f64),
+                                )
+                                .await;
                             }
                         }
                     }
                     Verb::Play(p) => {
                         let loops = if p.loops == 0 { 1000 } else { p.loops };
                         if let Some(u) = &p.url {
-                            let u = url.join(u).map(|u| u.to_string()).unwrap_or_else(|_| u.clone());
+                            let u = url
+                                .join(u)
+                                .map(|u| u.to_string())
+                                .unwrap_or_else(|_| u.clone());
                             for _ in 0..loops {
                                 self.inner.state.lock().unwrap().announce_sound(
                                     conf_sid,
@@ -491,7 +610,8 @@ impl Emulator {
                     Verb::Pause { length } => tokio::time::sleep(clock.dur(*length as f64)).await,
                     Verb::Redirect { url: u, method: m } => {
                         next = Some((
-                            url.join(u).map_err(|e| EmulatorError::new(11100, e.to_string()))?,
+                            url.join(u)
+                                .map_err(|e| EmulatorError::new(11100, e.to_string()))?,
                             *m,
                         ));
                         break;
@@ -507,12 +627,21 @@ impl Emulator {
                 None => return Ok(()),
             }
         }
-        Err(EmulatorError::new(12400, "announcement redirected too many times"))
+        Err(EmulatorError::new(
+            12400,
+            "announcement redirected too many times",
+        ))
     }
 
     /// A custom `waitUrl`: fetched like Twilio does and its `<Say>`/`<Play>`/`<Pause>`/`<Redirect>`
     /// played to the waiting participant, looping, until the conference starts or they leave.
-    pub(crate) fn spawn_wait_music(&self, call_sid: &str, conf_sid: &str, url: Url, method: HttpMethod) {
+    pub(crate) fn spawn_wait_music(
+        &self,
+        call_sid: &str,
+        conf_sid: &str,
+        url: Url,
+        method: HttpMethod,
+    ) {
         let em = self.clone();
         let call_sid = call_sid.to_string();
         let conf_sid = conf_sid.to_string();
@@ -520,7 +649,9 @@ impl Emulator {
             let clock = em.inner.clock.clone();
             let waiting = |em: &Emulator| {
                 let st = em.inner.state.lock().unwrap();
-                st.confs.get(&conf_sid).is_some_and(|c| c.status == ConfStatus::Init)
+                st.confs
+                    .get(&conf_sid)
+                    .is_some_and(|c| c.status == ConfStatus::Init)
                     && st.conference_of(&call_sid).as_deref() == Some(conf_sid.as_str())
             };
             let (mut url, mut method) = (url, method);
@@ -532,10 +663,16 @@ impl Emulator {
                     let st = em.inner.state.lock().unwrap();
                     let mut p = st.call_params(&call_sid);
                     p.push(("ConferenceSid".to_string(), conf_sid.clone()));
-                    p.push(("FriendlyName".to_string(), st.confs[&conf_sid].friendly_name.clone()));
+                    p.push((
+                        "FriendlyName".to_string(),
+                        st.confs[&conf_sid].friendly_name.clone(),
+                    ));
                     p
                 };
-                let answer = match em.request(HookPurpose::Wait, Some(&call_sid), &url, method, params).await {
+                let answer = match em
+                    .request(HookPurpose::Wait, Some(&call_sid), &url, method, params)
+                    .await
+                {
                     Ok(a) => a,
                     Err(e) => {
                         em.inner.state.lock().unwrap().record_error(e);
@@ -562,27 +699,42 @@ impl Emulator {
                         Verb::Say(s) => {
                             let utt = em.inner.state.lock().unwrap().utterance(
                                 &s.text,
-                                Voice::Say { voice: s.voice.clone(), language: s.language.clone() },
+                                Voice::Say {
+                                    voice: s.voice.clone(),
+                                    language: s.language.clone(),
+                                },
                             );
                             for idx in 0..utt.spans.len() {
                                 if !waiting(&em) {
                                     return;
                                 }
-                                em.inner.state.lock().unwrap().to_far_end(
+                                em.inner.state.lock().unwrap().send_to_far_end(
                                     &call_sid,
-                                    &Sound::Token { utt: utt.clone(), idx },
+                                    &Sound::Token {
+                                        utt: utt.clone(),
+                                        idx,
+                                    },
                                 );
                                 tokio::time::sleep(clock.dur(TOKEN_SECS)).await;
                             }
                         }
                         Verb::Play(p) => {
                             if let Some(u) = &p.url {
-                                let u = url.join(u).map(|u| u.to_string()).unwrap_or_else(|_| u.clone());
-                                em.inner.state.lock().unwrap().to_far_end(&call_sid, &Sound::Play { url: u });
+                                let u = url
+                                    .join(u)
+                                    .map(|u| u.to_string())
+                                    .unwrap_or_else(|_| u.clone());
+                                em.inner
+                                    .state
+                                    .lock()
+                                    .unwrap()
+                                    .send_to_far_end(&call_sid, &Sound::Play { url: u });
                                 tokio::time::sleep(clock.dur(PLAY_SECS)).await;
                             }
                         }
-                        Verb::Pause { length } => tokio::time::sleep(clock.dur(*length as f64)).await,
+                        Verb::Pause { length } => {
+                            tokio::time::sleep(clock.dur(*length as f64)).await
+                        }
                         Verb::Redirect { url: u, method: m } => {
                             if let Ok(u) = url.join(u) {
                                 url = u;

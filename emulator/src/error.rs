@@ -21,7 +21,12 @@ pub struct EmulatorError {
 
 impl EmulatorError {
     pub(crate) fn new(code: u32, message: impl Into<String>) -> Self {
-        EmulatorError { code, message: message.into(), call_sid: None, url: None }
+        EmulatorError {
+            code,
+            message: message.into(),
+            call_sid: None,
+            url: None,
+        }
     }
 
     pub(crate) fn on_call(mut self, sid: &str) -> Self {
@@ -46,7 +51,11 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn bad_request(code: u32, message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code, message: message.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn not_found(path: &str) -> Self {
@@ -58,7 +67,11 @@ impl ApiError {
     }
 
     pub(crate) fn unauthorized() -> Self {
-        ApiError { status: StatusCode::UNAUTHORIZED, code: 20003, message: "Authenticate".into() }
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: 20003,
+            message: "Authenticate".into(),
+        }
     }
 }
 

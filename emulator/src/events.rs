@@ -42,8 +42,14 @@ pub enum CallEventKind {
     FarEndSpoke { text: String },
     /// The far end hung up.
     FarEndHungUp,
-    ConferenceJoin { conference_sid: String, friendly_name: String },
-    ConferenceLeave { conference_sid: String, reason: String },
+    ConferenceJoin {
+        conference_sid: String,
+        friendly_name: String,
+    },
+    ConferenceLeave {
+        conference_sid: String,
+        reason: String,
+    },
     /// An error recorded against this call (also in [`Emulator::errors`](crate::Emulator::errors)).
     Error { code: u32, message: String },
 }
@@ -52,10 +58,17 @@ pub enum CallEventKind {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EmulatorEvent {
-    Call { call_sid: String, event: CallEvent },
+    Call {
+        call_sid: String,
+        event: CallEvent,
+    },
     /// A transcript entry of `call_sid` was created or grew (`index` is its position, so a
     /// display can update it in place as tokens arrive).
-    Heard { call_sid: String, index: usize, heard: Heard },
+    Heard {
+        call_sid: String,
+        index: usize,
+        heard: Heard,
+    },
     Conference {
         conference_sid: String,
         friendly_name: String,

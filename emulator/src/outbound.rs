@@ -21,7 +21,10 @@ pub(crate) enum OnAnswer {
     /// Be bridged to the leg that `<Dial>`ed it.
     Bridge { parent: String },
     /// Join a conference directly (Participants API).
-    Conference { conf_sid: String, noun: Box<ConferenceNoun> },
+    Conference {
+        conf_sid: String,
+        noun: Box<ConferenceNoun>,
+    },
 }
 
 pub(crate) struct Outbound {
@@ -71,7 +74,7 @@ impl Emulator {
             let mut exec = Exec::new(em.clone(), sid2, rx);
             em.run_outbound(&mut exec, o, start_at).await;
         });
-        self.inner.tasks.lock().unwrap().push(handle);
+        self.track(handle);
         sid
     }
 
@@ -79,17 +82,24 @@ impl Emulator {
         let sid = exec.sid.clone();
         let clock = self.inner.clock.clone();
         // Queued: the pacing delay plus a moment of setup.
-        if let Err(stop) = wait_simple(exec, queued_for + 0.05).await {
-            let _ = stop;
+        if wait_simple(exec, queued_for + 0.05).await.is_err() {
             exec.finish(CallStatus::Canceled);
             return;
         }
-        self.inner.state.lock().unwrap().set_status(&sid, CallStatus::Initiated);
-        if let Err(_stop) = wait_simple(exec, 0.1).await {
+        self.inner
+            .state
+            .lock()
+            .unwrap()
+            .set_status(&sid, CallStatus::Initiated);
+        if wait_simple(exec, 0.1).await.is_err() {
             exec.finish(CallStatus::Canceled);
             return;
         }
-        self.inner.state.lock().unwrap().set_status(&sid, CallStatus::Ringing);
+        self.inner
+            .state
+            .lock()
+            .unwrap()
+            .set_status(&sid, CallStatus::Ringing);
         let ring_deadline = clock.deadline(o.timeout as f64);
 
         let owned = self.inner.state.lock().unwrap().number(&o.to).is_some();
@@ -107,13 +117,21 @@ impl Emulator {
                 };
                 match ctl {
                     None => {
-                        self.inner.state.lock().unwrap().send_ctl(&inbound, Ctl::Complete);
+                        self.inner
+                            .state
+                            .lock()
+                            .unwrap()
+                            .send_ctl(&inbound, Ctl::Complete);
                         break Err(CallStatus::NoAnswer);
                     }
                     Some(Ctl::FarAnswered { machine }) => break Ok(machine),
                     Some(Ctl::FarFailed(st)) => break Err(st),
                     Some(Ctl::Complete) | Some(Ctl::FarHangup) => {
-                        self.inner.state.lock().unwrap().send_ctl(&inbound, Ctl::Complete);
+                        self.inner
+                            .state
+                            .lock()
+                            .unwrap()
+                            .send_ctl(&inbound, Ctl::Complete);
                         break Err(CallStatus::Canceled);
                     }
                     Some(_) => {}
@@ -128,7 +146,11 @@ impl Emulator {
                 PhoneBehaviour::Voicemail => (RING_SECS, Ok(true)),
                 _ => (RING_SECS, Ok(false)),
             };
-            let ring_end = if ring.is_finite() { clock.deadline(ring).min(ring_deadline) } else { ring_deadline };
+            let ring_end = if ring.is_finite() {
+                clock.deadline(ring).min(ring_deadline)
+            } else {
+                ring_deadline
+            };
             let answers_in_time = ring.is_finite() && clock.deadline(ring) <= ring_deadline;
             let stopped = loop {
                 let ctl = tokio::select! {
@@ -136,13 +158,16 @@ impl Emulator {
                     c = exec.rx.recv() => Some(c.unwrap_or(Ctl::Complete)),
                 };
                 match ctl {
-                    None => break false,
-                    Some(Ctl::Complete) | Some(Ctl::FarHangup) => break true,
+                    None => break None,
+                    // The caller gave up.
+                    Some(Ctl::Complete) => break Some(CallStatus::Canceled),
+                    // The phone declined the ringing call.
+                    Some(Ctl::FarHangup) => break Some(CallStatus::Busy),
                     Some(_) => {}
                 }
             };
-            if stopped {
-                Err(CallStatus::Canceled)
+            if let Some(status) = stopped {
+                Err(status)
             } else if result.is_ok() && !answers_in_time {
                 Err(CallStatus::NoAnswer)
             } else {
@@ -159,10 +184,10 @@ impl Emulator {
         };
         {
             let mut st = self.inner.state.lock().unwrap();
-            if o.machine_detection {
-                if let Some(c) = st.calls.get_mut(&sid) {
-                    c.answered_by = Some(if machine { "machine_start" } else { "human" }.into());
-                }
+            if o.machine_detection
+                && let Some(c) = st.calls.get_mut(&sid)
+            {
+                c.answered_by = Some(if machine { "machine_start" } else { "human" }.into());
             }
             st.set_status(&sid, CallStatus::InProgress);
         }
@@ -176,7 +201,11 @@ impl Emulator {
                 End::Stopped(_) => CallStatus::Completed,
             },
             OnAnswer::Bridge { parent } => {
-                self.inner.state.lock().unwrap().send_ctl(&parent, Ctl::ChildAnswered(sid.clone()));
+                self.inner
+                    .state
+                    .lock()
+                    .unwrap()
+                    .send_ctl(&parent, Ctl::ChildAnswered(sid.clone()));
                 exec.wait_forever().await;
                 CallStatus::Completed
             }
@@ -199,7 +228,16 @@ impl Emulator {
         let (tx, rx) = mpsc::unbounded_channel();
         let (sid, voice) = {
             let mut st = self.inner.state.lock().unwrap();
-            let sid = st.new_call(from, to, Direction::Inbound, CallStatus::Ringing, far, None, None, tx);
+            let sid = st.new_call(
+                from,
+                to,
+                Direction::Inbound,
+                CallStatus::Ringing,
+                far,
+                None,
+                None,
+                tx,
+            );
             if let Some(c) = st.calls.get_mut(&sid) {
                 c.caller_name = caller_name.map(str::to_string);
             }
@@ -226,17 +264,25 @@ impl Emulator {
                         purpose: HookPurpose::Voice,
                     };
                     let end = exec.run_twiml(src).await;
-                    let answered = exec.st().calls.get(&exec.sid).is_some_and(|c| c.answered_at.is_some());
+                    let answered = exec
+                        .st()
+                        .calls
+                        .get(&exec.sid)
+                        .is_some_and(|c| c.answered_at.is_some());
                     match end {
-                        End::Rejected { busy: _ } => CallStatus::Busy,
-                        End::Stopped(Stop::FarHangup | Stop::Completed) if !answered => CallStatus::Canceled,
+                        // Twilio: `busy` for reason="busy", `no-answer` for "rejected".
+                        End::Rejected { busy: true } => CallStatus::Busy,
+                        End::Rejected { busy: false } => CallStatus::NoAnswer,
+                        End::Stopped(Stop::FarHangup | Stop::Completed) if !answered => {
+                            CallStatus::Canceled
+                        }
                         _ => CallStatus::Completed,
                     }
                 }
             };
             exec.finish(status);
         });
-        self.inner.tasks.lock().unwrap().push(handle);
+        self.track(handle);
         sid
     }
 
@@ -245,7 +291,9 @@ impl Emulator {
         let (number, behaviour) = {
             let st = self.inner.state.lock().unwrap();
             let Some(c) = st.calls.get(sid) else { return };
-            let FarEnd::Phone(number) = &c.far else { return };
+            let FarEnd::Phone(number) = &c.far else {
+                return;
+            };
             (number.clone(), st.phones.get(number).cloned())
         };
         let em = self.clone();
@@ -261,7 +309,11 @@ impl Emulator {
                 tokio::spawn(async move {
                     tokio::time::sleep(em.inner.clock.dur(0.3)).await;
                     em.far_end_speak(&sid, &number, VOICEMAIL_GREETING).await;
-                    em.inner.state.lock().unwrap().into_twilio_side(&sid, &Sound::Beep);
+                    em.inner
+                        .state
+                        .lock()
+                        .unwrap()
+                        .enter_twilio_side(&sid, &Sound::Beep);
                 });
             }
             _ => {}
@@ -277,7 +329,7 @@ impl Emulator {
                 if c == 'w' || c == 'W' {
                     tokio::time::sleep(clock.dur(0.5)).await;
                 } else {
-                    em.inner.state.lock().unwrap().dtmf_to_far_end(&sid, c);
+                    em.inner.state.lock().unwrap().send_dtmf_to_far_end(&sid, c);
                     tokio::time::sleep(clock.dur(0.1)).await;
                 }
             }
@@ -291,7 +343,11 @@ impl Emulator {
             if c == 'w' || c == 'W' {
                 tokio::time::sleep(clock.dur(0.5)).await;
             } else {
-                self.inner.state.lock().unwrap().dtmf_into_twilio_side(sid, c);
+                self.inner
+                    .state
+                    .lock()
+                    .unwrap()
+                    .dtmf_enters_twilio_side(sid, c);
                 tokio::time::sleep(clock.dur(0.1)).await;
             }
         }
@@ -302,16 +358,28 @@ impl Emulator {
         let clock = self.inner.clock.clone();
         let utt = {
             let mut st = self.inner.state.lock().unwrap();
-            st.call_event(sid, CallEventKind::FarEndSpoke { text: text.to_string() });
-            st.utterance(text, Voice::Speech { speaker: speaker.to_string() })
+            st.call_event(
+                sid,
+                CallEventKind::FarEndSpoke {
+                    text: text.to_string(),
+                },
+            );
+            st.utterance(
+                text,
+                Voice::Speech {
+                    speaker: speaker.to_string(),
+                },
+            )
         };
         let start = tokio::time::Instant::now();
         for idx in 0..utt.spans.len() {
-            self.inner
-                .state
-                .lock()
-                .unwrap()
-                .into_twilio_side(sid, &Sound::Token { utt: utt.clone(), idx });
+            self.inner.state.lock().unwrap().enter_twilio_side(
+                sid,
+                &Sound::Token {
+                    utt: utt.clone(),
+                    idx,
+                },
+            );
             tokio::time::sleep_until(start + clock.dur(TOKEN_SECS * (idx + 1) as f64)).await;
         }
     }

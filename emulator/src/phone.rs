@@ -29,7 +29,9 @@ pub const VOICEMAIL_GREETING: &str =
 
 /// E.164: `+`, a non-zero digit, at most 15 digits in all.
 pub(crate) fn is_e164(s: &str) -> bool {
-    let Some(digits) = s.strip_prefix('+') else { return false };
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
     (2..=15).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit())
         && !digits.starts_with('0')

@@ -17,7 +17,10 @@ impl State {
         source: &'static str,
     ) -> (String, String) {
         let sid = new_sid("RE");
-        let url = format!("{}/2010-04-01/Accounts/{}/Recordings/{sid}", self.base_url, self.account_sid);
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Recordings/{sid}",
+            self.base_url, self.account_sid
+        );
         self.recordings.insert(
             sid.clone(),
             RecordingRec {

@@ -32,12 +32,7 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
 /// Checks a signature the way a careful receiver does: against the URL as given, the URL with its
 /// default port removed, and the URL with the scheme's default port added (Twilio is inconsistent
 /// about ports). Compares in constant time.
-pub fn validate(
-    auth_token: &str,
-    url: &str,
-    params: &[(String, String)],
-    signature: &str,
-) -> bool {
+pub fn validate(auth_token: &str, url: &str, params: &[(String, String)], signature: &str) -> bool {
     url_variants(url)
         .iter()
         .any(|u| constant_time_eq(sign(auth_token, u, params).as_bytes(), signature.as_bytes()))
@@ -83,7 +78,10 @@ mod tests {
     use super::*;
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn vector_params() -> Vec<(String, String)> {
@@ -107,15 +105,27 @@ mod tests {
         );
         assert_eq!(sign("12345", base, &params), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
         assert_eq!(
-            sign("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", &params),
+            sign(
+                "12345",
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+                &params
+            ),
             "kvajT1Ptam85bY51eRf/AJRuM3w="
         );
         assert_eq!(
-            sign("12345", "http://mycompany.com:80/myapp.php?foo=1&bar=2", &params),
+            sign(
+                "12345",
+                "http://mycompany.com:80/myapp.php?foo=1&bar=2",
+                &params
+            ),
             "0ZXoZLH/DfblKGATFgpif+LLRf4="
         );
         assert_eq!(
-            sign("12345", "http://mycompany.com:1234/myapp.php?foo=1&bar=2", &params),
+            sign(
+                "12345",
+                "http://mycompany.com:1234/myapp.php?foo=1&bar=2",
+                &params
+            ),
             "Zmvh+3yNM1Phv2jhDCwEM3q5ebU="
         );
         let repeated = p(&[
@@ -124,17 +134,45 @@ mod tests {
             ("Digits", "5678"),
             ("Digits", "1234"),
         ]);
-        assert_eq!(sign("12345", base, &repeated), "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
+        assert_eq!(
+            sign("12345", base, &repeated),
+            "IK+Dwps556ElfBT0I3Rgjkr1wJU="
+        );
     }
 
     #[test]
     fn validation_tolerates_ports() {
         let params = vector_params();
         let sig = "RSOYDt4T1cUTdK1PDd93/VVr8B8=";
-        assert!(validate("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params, sig));
-        assert!(validate("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", &params, sig));
-        assert!(validate("12345", "https://mycompany.com:1234/myapp.php?foo=1&bar=2", &params, sig));
-        assert!(!validate("12345", "https://mycompany.com/myapp.php?foo=1&bar=3", &params, sig));
-        assert!(!validate("54321", "https://mycompany.com/myapp.php?foo=1&bar=2", &params, sig));
+        assert!(validate(
+            "12345",
+            "https://mycompany.com/myapp.php?foo=1&bar=2",
+            &params,
+            sig
+        ));
+        assert!(validate(
+            "12345",
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            &params,
+            sig
+        ));
+        assert!(validate(
+            "12345",
+            "https://mycompany.com:1234/myapp.php?foo=1&bar=2",
+            &params,
+            sig
+        ));
+        assert!(!validate(
+            "12345",
+            "https://mycompany.com/myapp.php?foo=1&bar=3",
+            &params,
+            sig
+        ));
+        assert!(!validate(
+            "54321",
+            "https://mycompany.com/myapp.php?foo=1&bar=2",
+            &params,
+            sig
+        ));
     }
 }

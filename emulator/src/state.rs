@@ -284,7 +284,10 @@ impl State {
     }
 
     pub(crate) fn phone_behaviour(&self, number: &str) -> PhoneBehaviour {
-        self.phones.get(number).cloned().unwrap_or(PhoneBehaviour::Answer)
+        self.phones
+            .get(number)
+            .cloned()
+            .unwrap_or(PhoneBehaviour::Answer)
     }
 
     /// Creates a call record in its initial status.
@@ -335,7 +338,12 @@ impl State {
             },
         );
         self.call_order.push(sid.clone());
-        self.call_event(&sid, CallEventKind::Status { status: status.as_str().into() });
+        self.call_event(
+            &sid,
+            CallEventKind::Status {
+                status: status.as_str().into(),
+            },
+        );
         sid
     }
 
@@ -344,7 +352,10 @@ impl State {
         if let Some(c) = self.calls.get_mut(sid) {
             let event = CallEvent { at, kind };
             c.events.push(event.clone());
-            let _ = self.tx.send(EmulatorEvent::Call { call_sid: sid.to_string(), event });
+            let _ = self.tx.send(EmulatorEvent::Call {
+                call_sid: sid.to_string(),
+                event,
+            });
         }
     }
 
@@ -353,7 +364,10 @@ impl State {
         if let Some(sid) = err.call_sid.clone() {
             self.call_event(
                 &sid,
-                CallEventKind::Error { code: err.code, message: err.message.clone() },
+                CallEventKind::Error {
+                    code: err.code,
+                    message: err.message.clone(),
+                },
             );
         }
         let _ = self.tx.send(EmulatorEvent::Error(err.clone()));
@@ -368,7 +382,9 @@ impl State {
 
     /// The parameters Twilio sends with every request about a call.
     pub(crate) fn call_params(&self, sid: &str) -> Vec<(String, String)> {
-        let Some(c) = self.calls.get(sid) else { return Vec::new() };
+        let Some(c) = self.calls.get(sid) else {
+            return Vec::new();
+        };
         let mut p = vec![
             ("AccountSid".to_string(), self.account_sid.clone()),
             ("ApiVersion".into(), "2010-04-01".into()),
@@ -395,7 +411,9 @@ impl State {
     /// Moves a call to `status`, stamps times, and sends the status callbacks subscribed to it.
     pub(crate) fn set_status(&mut self, sid: &str, status: CallStatus) {
         let now = self.clock.now();
-        let Some(c) = self.calls.get_mut(sid) else { return };
+        let Some(c) = self.calls.get_mut(sid) else {
+            return;
+        };
         if c.status == status || c.status.is_final() {
             return;
         }
@@ -407,54 +425,70 @@ impl State {
         }
         if status.is_final() {
             c.end_time = Some(SystemTime::now());
-            c.duration = Some(c.answered_at.map(|a| (now - a).max(0.0).round() as u64).unwrap_or(0));
+            c.duration = Some(
+                c.answered_at
+                    .map(|a| (now - a).max(0.0).round() as u64)
+                    .unwrap_or(0),
+            );
             c.ctl = None;
             c.activity = Activity::Idle;
         }
-        self.call_event(sid, CallEventKind::Status { status: status.as_str().into() });
+        self.call_event(
+            sid,
+            CallEventKind::Status {
+                status: status.as_str().into(),
+            },
+        );
         self.status_callbacks(sid, status);
     }
 
     fn status_callbacks(&mut self, sid: &str, status: CallStatus) {
-        let Some(event) = status.callback_event() else { return };
+        let Some(event) = status.callback_event() else {
+            return;
+        };
         let mut params = self.call_params(sid);
-        let Some(c) = self.calls.get_mut(sid) else { return };
+        let Some(c) = self.calls.get_mut(sid) else {
+            return;
+        };
         let mut jobs = Vec::new();
         params.push(("CallbackSource".into(), "call-progress-events".into()));
         params.push(("Timestamp".into(), crate::clock::rfc2822(SystemTime::now())));
         if status.is_final() {
             params.push(("CallDuration".into(), c.duration.unwrap_or(0).to_string()));
-            params.push(("Duration".into(), c.duration.unwrap_or(0).div_ceil(60).to_string()));
+            params.push((
+                "Duration".into(),
+                c.duration.unwrap_or(0).div_ceil(60).to_string(),
+            ));
         }
-        if let Some(cb) = &c.callback {
-            if cb.events.iter().any(|e| e == event) {
-                let mut p = params.clone();
-                p.push(("SequenceNumber".into(), c.callback_seq.to_string()));
-                c.callback_seq += 1;
-                jobs.push(HookJob {
-                    purpose: HookPurpose::StatusCallback,
-                    call_sid: Some(sid.to_string()),
-                    url: cb.url.clone(),
-                    method: cb.method,
-                    params: p,
-                });
-            }
+        if let Some(cb) = &c.callback
+            && cb.events.iter().any(|e| e == event)
+        {
+            let mut p = params.clone();
+            p.push(("SequenceNumber".into(), c.callback_seq.to_string()));
+            c.callback_seq += 1;
+            jobs.push(HookJob {
+                purpose: HookPurpose::StatusCallback,
+                call_sid: Some(sid.to_string()),
+                url: cb.url.clone(),
+                method: cb.method,
+                params: p,
+            });
         }
         // A number's own StatusCallback reports only the end of inbound calls.
         if status.is_final() && c.direction == Direction::Inbound {
             let number = c.to.clone();
-            if let Some(n) = self.number(&number) {
-                if let Some(url) = &n.status_callback {
-                    let mut p = params.clone();
-                    p.push(("SequenceNumber".into(), "0".into()));
-                    jobs.push(HookJob {
-                        purpose: HookPurpose::StatusCallback,
-                        call_sid: Some(sid.to_string()),
-                        url: url.clone(),
-                        method: n.status_callback_method,
-                        params: p,
-                    });
-                }
+            if let Some(n) = self.number(&number)
+                && let Some(url) = &n.status_callback
+            {
+                let mut p = params.clone();
+                p.push(("SequenceNumber".into(), "0".into()));
+                jobs.push(HookJob {
+                    purpose: HookPurpose::StatusCallback,
+                    call_sid: Some(sid.to_string()),
+                    url: url.clone(),
+                    method: n.status_callback_method,
+                    params: p,
+                });
             }
         }
         for job in jobs {
@@ -471,33 +505,39 @@ impl State {
 
     /// Sound produced by the Twilio side of `sid` (a `<Say>`, an announcement, a conference mix)
     /// travels to its far end: an emulated phone hears it; another leg's Twilio side receives it.
-    pub(crate) fn to_far_end(&mut self, sid: &str, sound: &Sound) {
+    pub(crate) fn send_to_far_end(&mut self, sid: &str, sound: &Sound) {
         let mut visited = Vec::new();
-        self.to_far_end_inner(sid, sound, &mut visited);
+        self.send_to_far_end_inner(sid, sound, &mut visited);
     }
 
-    fn to_far_end_inner(&mut self, sid: &str, sound: &Sound, visited: &mut Vec<String>) {
+    fn send_to_far_end_inner(&mut self, sid: &str, sound: &Sound, visited: &mut Vec<String>) {
         // A self-dial leg whose other leg is in the same conference would otherwise echo forever.
         if visited.iter().any(|v| v == sid) || !self.carries_audio(sid) {
             return;
         }
         visited.push(sid.to_string());
-        let Some(c) = self.calls.get_mut(sid) else { return };
+        let Some(c) = self.calls.get_mut(sid) else {
+            return;
+        };
         let (index, heard) = c.transcript.hear(sound);
         let far = c.far.clone();
-        let _ = self.tx.send(EmulatorEvent::Heard { call_sid: sid.to_string(), index, heard });
+        let _ = self.tx.send(EmulatorEvent::Heard {
+            call_sid: sid.to_string(),
+            index,
+            heard,
+        });
         if let FarEnd::Leg(other) = far {
-            self.into_twilio_side_inner(&other, sound, visited);
+            self.enter_twilio_side_inner(&other, sound, visited);
         }
     }
 
     /// Sound from the far end of `sid` enters its Twilio side.
-    pub(crate) fn into_twilio_side(&mut self, sid: &str, sound: &Sound) {
+    pub(crate) fn enter_twilio_side(&mut self, sid: &str, sound: &Sound) {
         let mut visited = Vec::new();
-        self.into_twilio_side_inner(sid, sound, &mut visited);
+        self.enter_twilio_side_inner(sid, sound, &mut visited);
     }
 
-    fn into_twilio_side_inner(&mut self, sid: &str, sound: &Sound, visited: &mut Vec<String>) {
+    fn enter_twilio_side_inner(&mut self, sid: &str, sound: &Sound, visited: &mut Vec<String>) {
         if !self.carries_audio(sid) {
             return;
         }
@@ -505,9 +545,11 @@ impl State {
         match c.activity.clone() {
             Activity::Idle => {}
             Activity::Listening => self.send_ctl(sid, Ctl::Heard(sound.clone())),
-            Activity::Bridged(other) => self.to_far_end_inner(&other, sound, visited),
+            Activity::Bridged(other) => self.send_to_far_end_inner(&other, sound, visited),
             Activity::Conference(conf_sid) => {
-                let Some(conf) = self.confs.get_mut(&conf_sid) else { return };
+                let Some(conf) = self.confs.get_mut(&conf_sid) else {
+                    return;
+                };
                 if conf.status != ConfStatus::InProgress {
                     return;
                 }
@@ -527,14 +569,14 @@ impl State {
                     .map(|p| p.call_sid.clone())
                     .collect();
                 for other in others {
-                    self.to_far_end_inner(&other, sound, visited);
+                    self.send_to_far_end_inner(&other, sound, visited);
                 }
             }
         }
     }
 
     /// DTMF from the far end of `sid` reaches its Twilio side.
-    pub(crate) fn dtmf_into_twilio_side(&mut self, sid: &str, digit: char) {
+    pub(crate) fn dtmf_enters_twilio_side(&mut self, sid: &str, digit: char) {
         if !self.carries_audio(sid) {
             return;
         }
@@ -543,13 +585,13 @@ impl State {
     }
 
     /// DTMF sent by the Twilio side of `sid` towards its far end.
-    pub(crate) fn dtmf_to_far_end(&mut self, sid: &str, digit: char) {
+    pub(crate) fn send_dtmf_to_far_end(&mut self, sid: &str, digit: char) {
         if !self.carries_audio(sid) {
             return;
         }
         self.call_event(sid, CallEventKind::DtmfSent { digit });
         if let Some(FarEnd::Leg(other)) = self.calls.get(sid).map(|c| c.far.clone()) {
-            self.dtmf_into_twilio_side(&other, digit);
+            self.dtmf_enters_twilio_side(&other, digit);
         }
     }
 }

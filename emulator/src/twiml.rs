@@ -26,11 +26,17 @@ pub struct TwimlError {
 }
 
 fn parse_err(message: impl Into<String>) -> TwimlError {
-    TwimlError { code: PARSE_FAILURE, message: message.into() }
+    TwimlError {
+        code: PARSE_FAILURE,
+        message: message.into(),
+    }
 }
 
 fn schema_err(message: impl Into<String>) -> TwimlError {
-    TwimlError { code: SCHEMA_VIOLATION, message: message.into() }
+    TwimlError {
+        code: SCHEMA_VIOLATION,
+        message: message.into(),
+    }
 }
 
 /// An HTTP method TwiML may name for a callback.
@@ -70,13 +76,20 @@ pub enum Verb {
     Say(Say),
     Play(Play),
     /// `<Pause length>` in call-seconds.
-    Pause { length: u32 },
+    Pause {
+        length: u32,
+    },
     Gather(Gather),
     Dial(Dial),
-    Redirect { url: String, method: HttpMethod },
+    Redirect {
+        url: String,
+        method: HttpMethod,
+    },
     Hangup,
     /// `<Reject reason>`: `busy` when `busy` is true, otherwise `rejected`.
-    Reject { busy: bool },
+    Reject {
+        busy: bool,
+    },
     Record(Record),
 }
 
@@ -241,7 +254,10 @@ enum Node {
 pub fn parse(xml: &str) -> Result<Document, TwimlError> {
     let root = parse_tree(xml)?;
     if root.name != "Response" {
-        return Err(parse_err(format!("root element must be <Response>, found <{}>", root.name)));
+        return Err(parse_err(format!(
+            "root element must be <Response>, found <{}>",
+            root.name
+        )));
     }
     if let Some((k, _)) = root.attrs.first() {
         return Err(schema_err(format!("<Response> has no attribute '{k}'")));
@@ -251,7 +267,10 @@ pub fn parse(xml: &str) -> Result<Document, TwimlError> {
         match node {
             Node::Text(t) if t.trim().is_empty() => {}
             Node::Text(t) => {
-                return Err(schema_err(format!("text not allowed in <Response>: {:?}", t.trim())));
+                return Err(schema_err(format!(
+                    "text not allowed in <Response>: {:?}",
+                    t.trim()
+                )));
             }
             Node::Element(e) => verbs.push(verb(e)?),
         }
@@ -263,9 +282,15 @@ pub fn parse(xml: &str) -> Result<Document, TwimlError> {
 pub fn parse_announcement(xml: &str) -> Result<Document, TwimlError> {
     let doc = parse(xml)?;
     if let Some(v) = doc.verbs.iter().find(|v| {
-        !matches!(v, Verb::Say(_) | Verb::Play(_) | Verb::Pause { .. } | Verb::Redirect { .. })
+        !matches!(
+            v,
+            Verb::Say(_) | Verb::Play(_) | Verb::Pause { .. } | Verb::Redirect { .. }
+        )
     }) {
-        return Err(schema_err(format!("<{}> is not allowed in an announcement", v.name())));
+        return Err(schema_err(format!(
+            "<{}> is not allowed in an announcement",
+            v.name()
+        )));
     }
     Ok(doc)
 }
@@ -292,14 +317,16 @@ fn parse_tree(xml: &str) -> Result<Element, TwimlError> {
     };
 
     loop {
-        let ev = reader
-            .read_event()
-            .map_err(|e| parse_err(format!("malformed XML at byte {}: {e}", reader.error_position())))?;
+        let ev = reader.read_event().map_err(|e| {
+            parse_err(format!(
+                "malformed XML at byte {}: {e}",
+                reader.error_position()
+            ))
+        })?;
         match ev {
             Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
             Event::DocType(_) => return Err(parse_err("DOCTYPE is not allowed in TwiML")),
-            Event::Start(s) | Event::Empty(s) if root.is_some() => {
-                let _ = s;
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return Err(parse_err("content after the root element"));
             }
             Event::Start(s) => {
@@ -349,22 +376,22 @@ fn parse_tree(xml: &str) -> Result<Element, TwimlError> {
 }
 
 fn element(s: &quick_xml::events::BytesStart<'_>) -> Result<Element, TwimlError> {
-    let name = std::str::from_utf8(s.name().as_ref())
-        .map_err(|_| parse_err("element name is not UTF-8"))?
-        .to_string();
+    let name = s.name().as_ref().to_string();
     let mut attrs = Vec::new();
     for a in s.attributes() {
         let a = a.map_err(|e| parse_err(format!("bad attribute in <{name}>: {e}")))?;
-        let key = std::str::from_utf8(a.key.as_ref())
-            .map_err(|_| parse_err("attribute name is not UTF-8"))?
-            .to_string();
+        let key = a.key.as_ref().to_string();
         let value = a
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|e| parse_err(format!("bad value of {key} in <{name}>: {e}")))?
             .into_owned();
         attrs.push((key, value));
     }
-    Ok(Element { name, attrs, children: Vec::new() })
+    Ok(Element {
+        name,
+        attrs,
+        children: Vec::new(),
+    })
 }
 
 /// Attribute access that remembers which attributes were consumed, so that anything left over is
@@ -384,7 +411,10 @@ impl<'a> Attrs<'a> {
         let mut seen: Vec<&str> = Vec::new();
         for (k, _) in &el.attrs {
             if seen.contains(&k.as_str()) {
-                return Err(parse_err(format!("duplicate attribute '{k}' in <{}>", el.name)));
+                return Err(parse_err(format!(
+                    "duplicate attribute '{k}' in <{}>",
+                    el.name
+                )));
             }
             seen.push(k);
         }
@@ -393,7 +423,11 @@ impl<'a> Attrs<'a> {
 
     fn get(&self, key: &str) -> Option<&'a str> {
         debug_assert!(self.allowed.contains(&key), "{key} not declared");
-        self.el.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.el
+            .attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     fn bad(&self, key: &str, value: &str, expected: &str) -> TwimlError {
@@ -476,10 +510,10 @@ fn check_url(v: &str) -> Result<(), &'static str> {
     if v.contains(char::is_whitespace) {
         return Err("a URL without spaces");
     }
-    if let Ok(u) = url::Url::parse(v) {
-        if !matches!(u.scheme(), "http" | "https") {
-            return Err("an http or https URL");
-        }
+    if let Ok(u) = url::Url::parse(v)
+        && !matches!(u.scheme(), "http" | "https")
+    {
+        return Err("an http or https URL");
     }
     Ok(())
 }
@@ -491,7 +525,10 @@ fn text_only(el: &Element) -> Result<String, TwimlError> {
         match c {
             Node::Text(t) => out.push_str(t),
             Node::Element(e) => {
-                return Err(schema_err(format!("<{}> is not allowed inside <{}>", e.name, el.name)));
+                return Err(schema_err(format!(
+                    "<{}> is not allowed inside <{}>",
+                    e.name, el.name
+                )));
             }
         }
     }
@@ -519,7 +556,9 @@ fn verb(el: &Element) -> Result<Verb, TwimlError> {
         "Pause" => {
             let a = Attrs::new(el, &["length"])?;
             no_content(el)?;
-            Ok(Verb::Pause { length: a.uint("length", 1, 0, 3600)? })
+            Ok(Verb::Pause {
+                length: a.uint("length", 1, 0, 3600)?,
+            })
         }
         "Gather" => gather(el).map(Verb::Gather),
         "Dial" => dial(el).map(Verb::Dial),
@@ -527,7 +566,10 @@ fn verb(el: &Element) -> Result<Verb, TwimlError> {
             let a = Attrs::new(el, &["method"])?;
             let url = text_only(el)?.trim().to_string();
             check_url(&url).map_err(|why| schema_err(format!("<Redirect> needs {why}")))?;
-            Ok(Verb::Redirect { url, method: a.method("method")? })
+            Ok(Verb::Redirect {
+                url,
+                method: a.method("method")?,
+            })
         }
         "Hangup" => {
             Attrs::new(el, &[])?;
@@ -550,7 +592,17 @@ fn verb(el: &Element) -> Result<Verb, TwimlError> {
 
 /// SSML elements Twilio allows inside `<Say>`; their text is spoken, the markup is not.
 const SSML: &[&str] = &[
-    "break", "emphasis", "lang", "p", "phoneme", "prosody", "s", "say-as", "sub", "w", "amazon:domain",
+    "break",
+    "emphasis",
+    "lang",
+    "p",
+    "phoneme",
+    "prosody",
+    "s",
+    "say-as",
+    "sub",
+    "w",
+    "amazon:domain",
     "amazon:effect",
 ];
 
@@ -563,11 +615,17 @@ fn say(el: &Element) -> Result<Say, TwimlError> {
             || v.strip_prefix("Polly.").is_some_and(|n| !n.is_empty())
             || v.strip_prefix("Google.").is_some_and(|n| !n.is_empty());
         if !ok {
-            return Err(a.bad("voice", v, "man, woman, alice, Polly.<name> or Google.<name>"));
+            return Err(a.bad(
+                "voice",
+                v,
+                "man, woman, alice, Polly.<name> or Google.<name>",
+            ));
         }
     }
     if let Some(l) = a.get("language") {
-        let ok = l.split('-').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        let ok = l
+            .split('-')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
             && (2..=10).contains(&l.len());
         if !ok {
             return Err(a.bad("language", l, "a language tag such as en-US"));
@@ -594,9 +652,16 @@ fn ssml_text(el: &Element, out: &mut String) -> Result<(), TwimlError> {
                     }
                 }
                 ssml_text(e, out)?;
+                // Paragraphs, sentences and breaks separate words even when written back to back.
+                if matches!(e.name.as_str(), "p" | "s" | "break") {
+                    out.push(' ');
+                }
             }
             Node::Element(e) => {
-                return Err(schema_err(format!("<{}> is not allowed inside <Say>", e.name)));
+                return Err(schema_err(format!(
+                    "<{}> is not allowed inside <Say>",
+                    e.name
+                )));
             }
         }
     }
@@ -607,10 +672,10 @@ fn play(el: &Element) -> Result<Play, TwimlError> {
     let a = Attrs::new(el, &["loop", "digits"])?;
     let url = text_only(el)?.trim().to_string();
     let digits = a.get("digits").map(str::to_string);
-    if let Some(d) = &digits {
-        if d.is_empty() || !d.chars().all(|c| "0123456789*#wW".contains(c)) {
-            return Err(a.bad("digits", d, "DTMF digits 0-9 * # and w"));
-        }
+    if let Some(d) = &digits
+        && (d.is_empty() || !d.chars().all(|c| "0123456789*#wW".contains(c)))
+    {
+        return Err(a.bad("digits", d, "DTMF digits 0-9 * # and w"));
     }
     let url = if url.is_empty() {
         if digits.is_none() {
@@ -621,24 +686,45 @@ fn play(el: &Element) -> Result<Play, TwimlError> {
         check_url(&url).map_err(|why| schema_err(format!("<Play> needs {why}")))?;
         Some(url)
     };
-    Ok(Play { url, digits, loops: a.uint("loop", 1, 0, 1000)? })
+    Ok(Play {
+        url,
+        digits,
+        loops: a.uint("loop", 1, 0, 1000)?,
+    })
 }
 
 fn gather(el: &Element) -> Result<Gather, TwimlError> {
     let a = Attrs::new(
         el,
         &[
-            "input", "action", "method", "timeout", "speechTimeout", "maxSpeechTime",
-            "profanityFilter", "finishOnKey", "numDigits", "partialResultCallback",
-            "partialResultCallbackMethod", "language", "hints", "bargeIn", "debug",
-            "actionOnEmptyResult", "speechModel", "enhanced",
+            "input",
+            "action",
+            "method",
+            "timeout",
+            "speechTimeout",
+            "maxSpeechTime",
+            "profanityFilter",
+            "finishOnKey",
+            "numDigits",
+            "partialResultCallback",
+            "partialResultCallbackMethod",
+            "language",
+            "hints",
+            "bargeIn",
+            "debug",
+            "actionOnEmptyResult",
+            "speechModel",
+            "enhanced",
         ],
     )?;
     let input = a.words("input", &["dtmf", "speech"])?;
     let (dtmf, speech) = if input.is_empty() {
         (true, false)
     } else {
-        (input.iter().any(|w| w == "dtmf"), input.iter().any(|w| w == "speech"))
+        (
+            input.iter().any(|w| w == "dtmf"),
+            input.iter().any(|w| w == "speech"),
+        )
     };
     let finish_on_key = match a.get("finishOnKey") {
         None => Some('#'),
@@ -648,7 +734,10 @@ fn gather(el: &Element) -> Result<Gather, TwimlError> {
     };
     let speech_timeout = match a.get("speechTimeout") {
         None | Some("auto") => None,
-        Some(v) => Some(v.parse::<u32>().map_err(|_| a.bad("speechTimeout", v, "auto or seconds"))?),
+        Some(v) => Some(
+            v.parse::<u32>()
+                .map_err(|_| a.bad("speechTimeout", v, "auto or seconds"))?,
+        ),
     };
     a.bool("profanityFilter", true)?;
     a.bool("bargeIn", true)?;
@@ -665,7 +754,9 @@ fn gather(el: &Element) -> Result<Gather, TwimlError> {
             Node::Element(e) => match e.name.as_str() {
                 "Say" | "Play" | "Pause" => prompts.push(verb(e)?),
                 other => {
-                    return Err(schema_err(format!("<{other}> is not allowed inside <Gather>")));
+                    return Err(schema_err(format!(
+                        "<{other}> is not allowed inside <Gather>"
+                    )));
                 }
             },
         }
@@ -691,17 +782,36 @@ fn dial(el: &Element) -> Result<Dial, TwimlError> {
     let a = Attrs::new(
         el,
         &[
-            "action", "method", "timeout", "hangupOnStar", "timeLimit", "callerId", "record", "trim",
-            "recordingStatusCallback", "recordingStatusCallbackMethod",
-            "recordingStatusCallbackEvent", "answerOnBridge", "ringTone", "recordingTrack",
-            "sequential", "referUrl", "referMethod", "events",
+            "action",
+            "method",
+            "timeout",
+            "hangupOnStar",
+            "timeLimit",
+            "callerId",
+            "record",
+            "trim",
+            "recordingStatusCallback",
+            "recordingStatusCallbackMethod",
+            "recordingStatusCallbackEvent",
+            "answerOnBridge",
+            "ringTone",
+            "recordingTrack",
+            "sequential",
+            "referUrl",
+            "referMethod",
+            "events",
         ],
     )?;
     a.one_of(
         "record",
         &[
-            "do-not-record", "record-from-answer", "record-from-ringing", "record-from-answer-dual",
-            "record-from-ringing-dual", "true", "false",
+            "do-not-record",
+            "record-from-answer",
+            "record-from-ringing",
+            "record-from-answer-dual",
+            "record-from-ringing-dual",
+            "true",
+            "false",
         ],
     )?;
     a.one_of("trim", &["trim-silence", "do-not-trim"])?;
@@ -728,7 +838,11 @@ fn dial(el: &Element) -> Result<Dial, TwimlError> {
                         e.name
                     )));
                 }
-                other => return Err(schema_err(format!("<{other}> is not allowed inside <Dial>"))),
+                other => {
+                    return Err(schema_err(format!(
+                        "<{other}> is not allowed inside <Dial>"
+                    )));
+                }
             },
         }
     }
@@ -770,23 +884,35 @@ fn number(el: &Element) -> Result<NumberNoun, TwimlError> {
     let a = Attrs::new(
         el,
         &[
-            "sendDigits", "url", "method", "statusCallbackEvent", "statusCallback",
-            "statusCallbackMethod", "byoc", "machineDetection", "amdStatusCallbackMethod",
-            "amdStatusCallback", "machineDetectionTimeout", "machineDetectionSpeechThreshold",
-            "machineDetectionSpeechEndThreshold", "machineDetectionSilenceTimeout",
+            "sendDigits",
+            "url",
+            "method",
+            "statusCallbackEvent",
+            "statusCallback",
+            "statusCallbackMethod",
+            "byoc",
+            "machineDetection",
+            "amdStatusCallbackMethod",
+            "amdStatusCallback",
+            "machineDetectionTimeout",
+            "machineDetectionSpeechThreshold",
+            "machineDetectionSpeechEndThreshold",
+            "machineDetectionSilenceTimeout",
         ],
     )?;
     let number = text_only(el)?.trim().to_string();
     if number.is_empty() {
         return Err(schema_err("<Number> needs a phone number"));
     }
-    if let Some(d) = a.get("sendDigits") {
-        if !d.chars().all(|c| "0123456789*#wW".contains(c)) {
-            return Err(a.bad("sendDigits", d, "DTMF digits 0-9 * # and w"));
-        }
+    if let Some(d) = a.get("sendDigits")
+        && !d.chars().all(|c| "0123456789*#wW".contains(c))
+    {
+        return Err(a.bad("sendDigits", d, "DTMF digits 0-9 * # and w"));
     }
     if a.get("url").is_some() {
-        return Err(schema_err("<Number url> (whisper) is not executed by this emulator"));
+        return Err(schema_err(
+            "<Number url> (whisper) is not executed by this emulator",
+        ));
     }
     a.method("method")?;
     a.one_of("machineDetection", &["Enable", "DetectMessageEnd"])?;
@@ -802,7 +928,13 @@ fn number(el: &Element) -> Result<NumberNoun, TwimlError> {
 fn client(el: &Element) -> Result<NumberNoun, TwimlError> {
     let a = Attrs::new(
         el,
-        &["url", "method", "statusCallbackEvent", "statusCallback", "statusCallbackMethod"],
+        &[
+            "url",
+            "method",
+            "statusCallbackEvent",
+            "statusCallback",
+            "statusCallbackMethod",
+        ],
     )?;
     let mut identity = String::new();
     for c in &el.children {
@@ -813,7 +945,10 @@ fn client(el: &Element) -> Result<NumberNoun, TwimlError> {
                 Attrs::new(e, &["name", "value"])?;
             }
             Node::Element(e) => {
-                return Err(schema_err(format!("<{}> is not allowed inside <Client>", e.name)));
+                return Err(schema_err(format!(
+                    "<{}> is not allowed inside <Client>",
+                    e.name
+                )));
             }
         }
     }
@@ -835,18 +970,41 @@ fn client(el: &Element) -> Result<NumberNoun, TwimlError> {
 }
 
 /// Event groups `<Conference statusCallbackEvent>` accepts.
-pub const CONFERENCE_EVENT_GROUPS: &[&str] =
-    &["start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement"];
+pub const CONFERENCE_EVENT_GROUPS: &[&str] = &[
+    "start",
+    "end",
+    "join",
+    "leave",
+    "mute",
+    "hold",
+    "modify",
+    "speaker",
+    "announcement",
+];
 
 fn conference(el: &Element) -> Result<ConferenceNoun, TwimlError> {
     let a = Attrs::new(
         el,
         &[
-            "muted", "beep", "startConferenceOnEnter", "endConferenceOnExit", "waitUrl",
-            "waitMethod", "maxParticipants", "record", "region", "coach", "trim",
-            "statusCallbackEvent", "statusCallback", "statusCallbackMethod",
-            "recordingStatusCallback", "recordingStatusCallbackMethod",
-            "recordingStatusCallbackEvent", "eventCallbackUrl", "jitterBufferSize",
+            "muted",
+            "beep",
+            "startConferenceOnEnter",
+            "endConferenceOnExit",
+            "waitUrl",
+            "waitMethod",
+            "maxParticipants",
+            "record",
+            "region",
+            "coach",
+            "trim",
+            "statusCallbackEvent",
+            "statusCallback",
+            "statusCallbackMethod",
+            "recordingStatusCallback",
+            "recordingStatusCallbackMethod",
+            "recordingStatusCallbackEvent",
+            "eventCallbackUrl",
+            "jitterBufferSize",
             "participantLabel",
         ],
     )?;
@@ -856,14 +1014,17 @@ fn conference(el: &Element) -> Result<ConferenceNoun, TwimlError> {
     }
     let beep = match a.get("beep") {
         None => Beep::Both,
-        Some(v) => Beep::parse(v).ok_or_else(|| a.bad("beep", v, "true, false, onEnter or onExit"))?,
+        Some(v) => {
+            Beep::parse(v).ok_or_else(|| a.bad("beep", v, "true, false, onEnter or onExit"))?
+        }
     };
     let wait_url = match a.get("waitUrl") {
         None => None,
         Some("") => Some(String::new()),
         Some(_) => a.url("waitUrl")?,
     };
-    let record = a.one_of("record", &["do-not-record", "record-from-start"])? == Some("record-from-start");
+    let record =
+        a.one_of("record", &["do-not-record", "record-from-start"])? == Some("record-from-start");
     a.one_of("trim", &["trim-silence", "do-not-trim"])?;
     a.one_of("jitterBufferSize", &["small", "medium", "large", "off"])?;
     a.one_of(
@@ -872,12 +1033,15 @@ fn conference(el: &Element) -> Result<ConferenceNoun, TwimlError> {
     )?;
     a.url("recordingStatusCallback")?;
     a.method("recordingStatusCallbackMethod")?;
-    a.words("recordingStatusCallbackEvent", &["in-progress", "completed", "absent", "failed"])?;
+    a.words(
+        "recordingStatusCallbackEvent",
+        &["in-progress", "completed", "absent", "failed"],
+    )?;
     a.url("eventCallbackUrl")?;
-    if let Some(l) = a.get("participantLabel") {
-        if l.is_empty() || l.chars().count() > 128 {
-            return Err(a.bad("participantLabel", l, "1 to 128 characters"));
-        }
+    if let Some(l) = a.get("participantLabel")
+        && (l.is_empty() || l.chars().count() > 128)
+    {
+        return Err(a.bad("participantLabel", l, "1 to 128 characters"));
     }
     Ok(ConferenceNoun {
         name,
@@ -901,9 +1065,19 @@ fn record(el: &Element) -> Result<Record, TwimlError> {
     let a = Attrs::new(
         el,
         &[
-            "action", "method", "timeout", "finishOnKey", "maxLength", "playBeep", "trim",
-            "recordingStatusCallback", "recordingStatusCallbackMethod",
-            "recordingStatusCallbackEvent", "transcribe", "transcribeCallback", "storageUrl",
+            "action",
+            "method",
+            "timeout",
+            "finishOnKey",
+            "maxLength",
+            "playBeep",
+            "trim",
+            "recordingStatusCallback",
+            "recordingStatusCallbackMethod",
+            "recordingStatusCallbackEvent",
+            "transcribe",
+            "transcribeCallback",
+            "storageUrl",
             "storageUrlMethod",
         ],
     )?;
@@ -913,7 +1087,10 @@ fn record(el: &Element) -> Result<Record, TwimlError> {
         return Err(a.bad("finishOnKey", &finish_on_key, "keys from 0-9 * #"));
     }
     a.one_of("trim", &["trim-silence", "do-not-trim"])?;
-    a.words("recordingStatusCallbackEvent", &["in-progress", "completed", "absent"])?;
+    a.words(
+        "recordingStatusCallbackEvent",
+        &["in-progress", "completed", "absent"],
+    )?;
     a.url("storageUrl")?;
     a.method("storageUrlMethod")?;
     Ok(Record {
@@ -964,11 +1141,17 @@ mod tests {
             v => panic!("{v:?}"),
         }
         match &doc.verbs[2] {
-            Verb::Dial(Dial { target: DialTarget::Conference(c), .. }) => {
+            Verb::Dial(Dial {
+                target: DialTarget::Conference(c),
+                ..
+            }) => {
                 assert_eq!(c.name, "denwa-abc");
                 assert!(c.muted);
                 assert_eq!(c.wait_url.as_deref(), Some(""));
-                assert_eq!(c.status_callback_event, vec!["start", "end", "join", "leave"]);
+                assert_eq!(
+                    c.status_callback_event,
+                    vec!["start", "end", "join", "leave"]
+                );
             }
             v => panic!("{v:?}"),
         }
@@ -983,17 +1166,44 @@ mod tests {
             ("", PARSE_FAILURE),
             ("<Reply><Say>hi</Say></Reply>", PARSE_FAILURE),
             ("<Response><Speak>hi</Speak></Response>", SCHEMA_VIOLATION),
-            ("<Response><Say colour=\"red\">hi</Say></Response>", SCHEMA_VIOLATION),
-            ("<Response><Say loop=\"-1\">hi</Say></Response>", SCHEMA_VIOLATION),
-            ("<Response><Say voice=\"robot\">hi</Say></Response>", SCHEMA_VIOLATION),
-            ("<Response><Pause length=\"x\"/></Response>", SCHEMA_VIOLATION),
-            ("<Response><Gather finishOnKey=\"ab\"/></Response>", SCHEMA_VIOLATION),
-            ("<Response><Gather><Dial>+1</Dial></Gather></Response>", SCHEMA_VIOLATION),
-            ("<Response><Dial><Conference beep=\"loud\">x</Conference></Dial></Response>", SCHEMA_VIOLATION),
+            (
+                "<Response><Say colour=\"red\">hi</Say></Response>",
+                SCHEMA_VIOLATION,
+            ),
+            (
+                "<Response><Say loop=\"-1\">hi</Say></Response>",
+                SCHEMA_VIOLATION,
+            ),
+            (
+                "<Response><Say voice=\"robot\">hi</Say></Response>",
+                SCHEMA_VIOLATION,
+            ),
+            (
+                "<Response><Pause length=\"x\"/></Response>",
+                SCHEMA_VIOLATION,
+            ),
+            (
+                "<Response><Gather finishOnKey=\"ab\"/></Response>",
+                SCHEMA_VIOLATION,
+            ),
+            (
+                "<Response><Gather><Dial>+1</Dial></Gather></Response>",
+                SCHEMA_VIOLATION,
+            ),
+            (
+                "<Response><Dial><Conference beep=\"loud\">x</Conference></Dial></Response>",
+                SCHEMA_VIOLATION,
+            ),
             ("<Response><Dial></Dial></Response>", SCHEMA_VIOLATION),
             ("<Response>hello</Response>", SCHEMA_VIOLATION),
-            ("<Response><Hangup>now</Hangup></Response>", SCHEMA_VIOLATION),
-            ("<Response><Enqueue>q</Enqueue></Response>", SCHEMA_VIOLATION),
+            (
+                "<Response><Hangup>now</Hangup></Response>",
+                SCHEMA_VIOLATION,
+            ),
+            (
+                "<Response><Enqueue>q</Enqueue></Response>",
+                SCHEMA_VIOLATION,
+            ),
             ("<Response><Say>&nbsp;</Say></Response>", PARSE_FAILURE),
         ];
         for (xml, code) in cases {

@@ -104,8 +104,7 @@ impl Emulator {
             }
             HttpMethod::Post => (target.to_string(), params.clone()),
         };
-        let signature =
-            crate::signature::sign(&inner.cfg.auth_token, &signed_url, &signed_params);
+        let signature = crate::signature::sign(&inner.cfg.auth_token, &signed_url, &signed_params);
         let mut req = match method {
             HttpMethod::Get => inner.http.get(target.clone()),
             HttpMethod::Post => inner
@@ -164,11 +163,17 @@ impl Emulator {
         match (status, transport) {
             (None, Some(err)) if err.contains("timed out") => fail(
                 11200,
-                format!("HTTP retrieval failure: {} {signed_url} timed out", method.as_str()),
+                format!(
+                    "HTTP retrieval failure: {} {signed_url} timed out",
+                    method.as_str()
+                ),
             ),
             (None, Some(err)) => fail(
                 11205,
-                format!("HTTP connection failure: {} {signed_url}: {err}", method.as_str()),
+                format!(
+                    "HTTP connection failure: {} {signed_url}: {err}",
+                    method.as_str()
+                ),
             ),
             (Some(s), _) if !(200..300).contains(&s) => fail(
                 purpose.callback_error_code(),
@@ -179,7 +184,10 @@ impl Emulator {
                 ),
             ),
             (Some(_), Some(err)) => fail(11200, format!("HTTP retrieval failure: {err}")),
-            (Some(_), None) => Ok(Answer { content_type, body: body.unwrap_or_default() }),
+            (Some(_), None) => Ok(Answer {
+                content_type,
+                body: body.unwrap_or_default(),
+            }),
             (None, None) => fail(11200, "HTTP retrieval failure".into()),
         }
     }
@@ -208,7 +216,13 @@ impl Emulator {
                         }
                     };
                     if let Err(e) = em
-                        .request(job.purpose, job.call_sid.as_deref(), &url, job.method, job.params)
+                        .request(
+                            job.purpose,
+                            job.call_sid.as_deref(),
+                            &url,
+                            job.method,
+                            job.params,
+                        )
                         .await
                     {
                         em.inner.state.lock().unwrap().record_error(e);
@@ -221,7 +235,12 @@ impl Emulator {
 
 /// Twilio's content types for TwiML. Anything else is error 12300.
 pub(crate) fn is_xml(content_type: &str) -> bool {
-    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     matches!(ct.as_str(), "text/xml" | "application/xml" | "text/html")
 }
 
@@ -242,5 +261,12 @@ fn describe(e: &reqwest::Error) -> String {
 fn uuid_like() -> String {
     let n: u128 = rand::random();
     let h = format!("{n:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

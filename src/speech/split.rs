@@ -161,6 +161,15 @@ impl Size {
             url_encoded: self.url_encoded + url_encoded,
         }
     }
+
+    /// The size without one trailing ASCII space (1 character, 1 byte, `+`).
+    fn minus_space(self) -> Self {
+        Self {
+            chars: self.chars - 1,
+            bytes: self.bytes - 1,
+            url_encoded: self.url_encoded - 1,
+        }
+    }
 }
 
 /// Where the piece starting at `start` (never a space) should end: the byte offset just past its
@@ -210,7 +219,7 @@ fn next_cut(normalized: &Normalized, start: usize, limits: SayLimits) -> usize {
                 .or(cluster)
                 .or(any_char)
                 .unwrap_or_else(|| {
-                    // Not even the first character fits: give it a piece of its own rather than lose it.
+                    // Not even the first character fits: a piece of its own beats losing it.
                     at.max(start + c.len_utf8())
                 });
         }
@@ -225,16 +234,6 @@ fn next_cut(normalized: &Normalized, start: usize, limits: SayLimits) -> usize {
         prev = Some(c);
     }
     s.len()
-}
-
-impl Size {
-    fn minus_space(self) -> Self {
-        Self {
-            chars: self.chars - 1,
-            bytes: self.bytes - 1,
-            url_encoded: self.url_encoded - 1,
-        }
-    }
 }
 
 /// Whether a sentence ends between `before` and `next` (at byte offset `at`).
@@ -488,7 +487,14 @@ mod tests {
     fn a_single_10000_character_word() {
         let word = "a".repeat(10_000);
         for (voice, pieces) in split_all_voices(&word) {
-            assert_eq!(pieces.len(), 3, "{voice:?}");
+            // ASCII letters are one character, one byte and one URL-encoded character each, so
+            // every piece but the last is as long as the tightest limit allows.
+            let limits = SayLimits::for_voice(voice);
+            let tightest = limits
+                .max_chars
+                .min(limits.max_url_encoded_chars)
+                .min(limits.max_utf8_bytes.unwrap_or(usize::MAX));
+            assert_eq!(pieces.len(), word.len().div_ceil(tightest), "{voice:?}");
             assert_eq!(pieces.concat(), word, "{voice:?}");
         }
         // Between spaced words, the long one still falls apart at character boundaries.

@@ -56,7 +56,7 @@ pub enum TwilioError {
     Transport(reqwest::Error),
     /// A success status with a body that is not the expected JSON.
     #[error("unexpected answer from Twilio: {0}")]
-    Decode(#[source] serde_json::Error),
+    Decode(serde_json::Error),
     /// A request denwa should not send (a malformed SID, TwiML over Twilio's size limit), caught
     /// before it reaches Twilio.
     #[error("invalid Twilio request: {0}")]

@@ -118,8 +118,8 @@ impl SignatureValidator {
     }
 }
 
-/// The URLs Twilio may have signed for a request to `url`: as given, without its port, and with the
-/// scheme's default port added when none is given. Deduplicated, in that order.
+/// The URLs Twilio may have signed for a request to `url`: as given, and either without its port
+/// (when it has one) or with the scheme's default port added (when it has none).
 fn url_variants(url: &str) -> Vec<String> {
     let mut variants = vec![url.to_owned()];
     let Some(parts) = split_authority(url) else {
@@ -138,7 +138,6 @@ fn url_variants(url: &str) -> Vec<String> {
             }
         }
     }
-    variants.dedup();
     variants
 }
 

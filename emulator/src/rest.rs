@@ -1,0 +1,1002 @@
+//! Twilio's REST API (the parts a voice application uses), with Twilio's resource shapes and
+//! error codes.
+//!
+//! Routing is done by hand rather than with axum's router because Twilio's paths put the
+//! extension on a path parameter (`Calls/{CallSid}.json`), and because every request must be
+//! authenticated before the emulator says whether a resource exists.
+
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use base64::Engine;
+use serde_json::{Value, json};
+use std::time::SystemTime;
+use url::Url;
+
+use crate::Emulator;
+use crate::call::{Ctl, Source};
+use crate::clock::rfc2822;
+use crate::error::ApiError;
+use crate::outbound::{OnAnswer, Outbound, method_param};
+use crate::phone::{is_dialable, is_e164};
+use crate::state::{CallStatus, ConfStatus, Direction, State, StatusCallback};
+use crate::twiml::{Beep, ConferenceNoun, HttpMethod};
+use crate::webhook::HookPurpose;
+
+pub(crate) fn router(em: Emulator) -> Router {
+    Router::new().fallback(handle).with_state(em)
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Form or query parameters, in order, repeated names kept.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(bytes: &[u8]) -> Params {
+        Params(url::form_urlencoded::parse(bytes).into_owned().collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::bad_request(
+                    20001,
+                    format!("Invalid {name}: {v:?}"),
+                )),
+            },
+        }
+    }
+
+    fn url(&self, name: &str, code: u32) -> Result<Option<String>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match Url::parse(v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                    Ok(Some(v.to_string()))
+                }
+                _ => Err(ApiError::bad_request(
+                    code,
+                    format!("{name} is not a valid URL: {v}"),
+                )),
+            },
+        }
+    }
+
+    fn method(&self, name: &str) -> Result<HttpMethod, ApiError> {
+        method_param(self.get(name)).ok_or_else(|| {
+            ApiError::bad_request(
+                21200,
+                format!(
+                    "{name} must be GET or POST, not {:?}",
+                    self.get(name).unwrap_or("")
+                ),
+            )
+        })
+    }
+
+    /// A list parameter given repeated or space-separated.
+    fn words(&self, name: &str) -> Vec<String> {
+        self.all(name)
+            .iter()
+            .flat_map(|v| v.split([' ', ',']))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+async fn handle(
+    AxState(em): AxState<Emulator>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match route(&em, &method, &uri, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status != StatusCode::NOT_FOUND && e.status != StatusCode::UNAUTHORIZED {
+                tracing::info!(code = e.code, "REST {method} {uri}: {}", e.message);
+            }
+            e.into_response()
+        }
+    }
+}
+
+fn authenticate(em: &Emulator, headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthorized)?;
+    let encoded = header
+        .strip_prefix("Basic ")
+        .ok_or_else(ApiError::unauthorized)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::unauthorized())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| ApiError::unauthorized())?;
+    let (user, pass) = decoded.split_once(':').ok_or_else(ApiError::unauthorized)?;
+    if user != em.inner.cfg.account_sid || pass != em.inner.cfg.auth_token {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(())
+}
+
+async fn route(
+    em: &Emulator,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult {
+    authenticate(em, headers)?;
+    let path = uri.path();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let not_found = || ApiError::not_found(path);
+    if segs.len() < 4 || segs[0] != "2010-04-01" || segs[1] != "Accounts" {
+        return Err(not_found());
+    }
+    if segs[2] != em.inner.cfg.account_sid {
+        // Credentials of one account cannot reach another.
+        return Err(ApiError::unauthorized());
+    }
+    let query = Params::parse(uri.query().unwrap_or("").as_bytes());
+    let form = Params::parse(body);
+    let rest = &segs[3..];
+    let is = |m: &Method| method == m;
+    match rest {
+        ["Calls.json"] if is(&Method::POST) => create_call(em, &form),
+        ["Calls.json"] if is(&Method::GET) => list_calls(em, &query),
+        ["Calls", id] if id.ends_with(".json") => {
+            let sid = id.trim_end_matches(".json");
+            match *method {
+                Method::GET => fetch_call(em, sid).ok_or_else(not_found),
+                Method::POST => update_call(em, sid, &form, path),
+                _ => Err(not_found()),
+            }
+        }
+        ["Conferences.json"] if is(&Method::GET) => list_conferences(em, &query),
+        ["Conferences", id] if id.ends_with(".json") => {
+            let sid = id.trim_end_matches(".json");
+            match *method {
+                Method::GET => {
+                    let st = em.inner.state.lock().unwrap();
+                    st.confs
+                        .get(sid)
+                        .map(|_| ok(conference_json(&st, sid)))
+                        .ok_or_else(not_found)
+                }
+                Method::POST => update_conference(em, sid, &form, path),
+                _ => Err(not_found()),
+            }
+        }
+        ["Conferences", conf, "Participants.json"] => match *method {
+            Method::GET => list_participants(em, conf, path),
+            Method::POST => create_participant(em, conf, &form),
+            _ => Err(not_found()),
+        },
+        ["Conferences", conf, "Participants", id] if id.ends_with(".json") => {
+            let who = id.trim_end_matches(".json");
+            participant(em, method, conf, who, &form, path)
+        }
+        ["IncomingPhoneNumbers.json"] if is(&Method::GET) => list_numbers(em, &query),
+        ["IncomingPhoneNumbers", id] if id.ends_with(".json") => {
+            let sid = id.trim_end_matches(".json");
+            match *method {
+                Method::GET => {
+                    let st = em.inner.state.lock().unwrap();
+                    st.numbers
+                        .iter()
+                        .find(|n| n.sid == sid)
+                        .map(|n| ok(number_json(&st, n)))
+                        .ok_or_else(not_found)
+                }
+                Method::POST => update_number(em, sid, &form, path),
+                _ => Err(not_found()),
+            }
+        }
+        ["Recordings", id] if is(&Method::GET) => {
+            let sid = id.split('.').next().unwrap_or("");
+            let st = em.inner.state.lock().unwrap();
+            let Some(r) = st.recordings.get(sid) else {
+                return Err(not_found());
+            };
+            if id.ends_with(".json") {
+                Ok(ok(json!({
+                    "account_sid": st.account_sid,
+                    "api_version": "2010-04-01",
+                    "call_sid": r.call_sid,
+                    "conference_sid": r.conference_sid,
+                    "channels": 1,
+                    "date_created": rfc2822(r.date_created),
+                    "duration": r.duration.to_string(),
+                    "sid": r.sid,
+                    "source": r.source,
+                    "status": "completed",
+                    "uri": format!("/2010-04-01/Accounts/{}/Recordings/{}.json", st.account_sid, r.sid),
+                })))
+            } else {
+                // No audio is kept: an empty WAV stands in for the media.
+                Ok((
+                    [(axum::http::header::CONTENT_TYPE, "audio/x-wav")],
+                    empty_wav(),
+                )
+                    .into_response())
+            }
+        }
+        _ => Err(not_found()),
+    }
+}
+
+fn ok(v: Value) -> Response {
+    (StatusCode::OK, Json(v)).into_response()
+}
+
+fn created(v: Value) -> Response {
+    (StatusCode::CREATED, Json(v)).into_response()
+}
+
+fn opt_date(t: Option<SystemTime>) -> Value {
+    t.map(|t| Value::String(rfc2822(t))).unwrap_or(Value::Null)
+}
+
+fn call_json(st: &State, sid: &str) -> Value {
+    let c = &st.calls[sid];
+    let acct = &st.account_sid;
+    let base = format!("/2010-04-01/Accounts/{acct}/Calls/{sid}");
+    json!({
+        "account_sid": acct,
+        "annotation": null,
+        "answered_by": c.answered_by,
+        "api_version": "2010-04-01",
+        "caller_name": c.caller_name,
+        "date_created": rfc2822(c.date_created),
+        "date_updated": rfc2822(c.date_updated),
+        "direction": c.direction.as_str(),
+        "duration": c.duration.map(|d| d.to_string()),
+        "end_time": opt_date(c.end_time),
+        "forwarded_from": null,
+        "from": c.from,
+        "from_formatted": c.from,
+        "group_sid": null,
+        "parent_call_sid": c.parent,
+        "phone_number_sid": c.phone_number_sid,
+        "price": null,
+        "price_unit": "USD",
+        "queue_time": "0",
+        "sid": sid,
+        "start_time": opt_date(c.start_time),
+        "status": c.status.as_str(),
+        "subresource_uris": {
+            "notifications": format!("{base}/Notifications.json"),
+            "recordings": format!("{base}/Recordings.json"),
+            "payments": format!("{base}/Payments.json"),
+            "events": format!("{base}/Events.json"),
+            "siprec": format!("{base}/Siprec.json"),
+            "streams": format!("{base}/Streams.json"),
+            "user_defined_message_subscriptions": format!("{base}/UserDefinedMessageSubscriptions.json"),
+            "user_defined_messages": format!("{base}/UserDefinedMessages.json"),
+        },
+        "to": c.to,
+        "to_formatted": c.to,
+        "trunk_sid": null,
+        "uri": format!("{base}.json"),
+    })
+}
+
+fn page(key: &str, items: Vec<Value>, path: &str) -> Value {
+    let n = items.len();
+    json!({
+        key: items,
+        "end": n.saturating_sub(1),
+        "first_page_uri": format!("{path}?PageSize=50&Page=0"),
+        "next_page_uri": null,
+        "page": 0,
+        "page_size": 50,
+        "previous_page_uri": null,
+        "start": 0,
+        "uri": format!("{path}?PageSize=50&Page=0"),
+    })
+}
+
+fn create_call(em: &Emulator, f: &Params) -> ApiResult {
+    let to = f
+        .get("To")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request(21201, "No 'To' number is specified"))?;
+    let from = f
+        .get("From")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request(21213, "No 'From' number is specified"))?;
+    if !is_dialable(to) {
+        return Err(ApiError::bad_request(
+            21211,
+            format!("Invalid 'To' Phone Number: {to}"),
+        ));
+    }
+    if !is_dialable(from) {
+        return Err(ApiError::bad_request(
+            21212,
+            format!("Invalid 'From' Phone Number: {from}"),
+        ));
+    }
+    if is_e164(from) && em.inner.state.lock().unwrap().number(from).is_none() {
+        return Err(ApiError::bad_request(
+            21210,
+            format!(
+                "The source phone number provided, {from}, is not yet verified for your account"
+            ),
+        ));
+    }
+    let method = f.method("Method")?;
+    let src = match (f.get("Url"), f.get("Twiml"), f.get("ApplicationSid")) {
+        // Twilio: when both are given, Url wins and Twiml is ignored.
+        (Some(u), _, _) => {
+            let url = f.url("Url", 21205)?.ok_or_else(|| {
+                ApiError::bad_request(21205, format!("Url is not a valid URL: {u}"))
+            })?;
+            Source::Fetch {
+                url: Url::parse(&url).expect("validated"),
+                method,
+                extra: Vec::new(),
+                purpose: HookPurpose::Voice,
+            }
+        }
+        (None, Some(t), _) => {
+            if t.chars().count() > 4000 {
+                return Err(ApiError::bad_request(
+                    32018,
+                    "Twiml size exceeded maximum allowed value of 4000 characters",
+                ));
+            }
+            Source::Inline(t.to_string())
+        }
+        (None, None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                21205,
+                "ApplicationSid is not supported by the emulator: give a Url",
+            ));
+        }
+        (None, None, None) => {
+            return Err(ApiError::bad_request(
+                21205,
+                "Url parameter is required. Please provide a Url, Twiml or ApplicationSid",
+            ));
+        }
+    };
+    let callback = call_callback(
+        f,
+        "StatusCallback",
+        "StatusCallbackMethod",
+        "StatusCallbackEvent",
+    )?;
+    let timeout = timeout_param(f, 60)?;
+    let send_digits = f.get("SendDigits").map(str::to_string);
+    if let Some(d) = &send_digits
+        && !d.chars().all(|c| "0123456789*#wW".contains(c))
+    {
+        return Err(ApiError::bad_request(
+            21200,
+            format!("Invalid SendDigits: {d}"),
+        ));
+    }
+    let machine_detection = match f.get("MachineDetection") {
+        None => false,
+        Some("Enable") | Some("DetectMessageEnd") => true,
+        Some(v) => {
+            return Err(ApiError::bad_request(
+                21200,
+                format!("Invalid MachineDetection: {v}"),
+            ));
+        }
+    };
+    let sid = em.start_outbound(Outbound {
+        from: f.get("CallerId").unwrap_or(from).to_string(),
+        to: to.to_string(),
+        direction: Direction::OutboundApi,
+        parent: None,
+        timeout,
+        send_digits,
+        machine_detection,
+        callback,
+        on_answer: OnAnswer::Twiml(src),
+        paced: true,
+    });
+    let st = em.inner.state.lock().unwrap();
+    Ok(created(call_json(&st, &sid)))
+}
+
+fn timeout_param(f: &Params, default: u32) -> Result<u32, ApiError> {
+    match f.get("Timeout") {
+        None => Ok(default),
+        Some(v) => match v.parse::<u32>() {
+            // Twilio caps the ring time at 600 seconds.
+            Ok(n) if n >= 1 => Ok(n.min(600)),
+            _ => Err(ApiError::bad_request(
+                21200,
+                format!("Invalid Timeout: {v}"),
+            )),
+        },
+    }
+}
+
+fn call_callback(
+    f: &Params,
+    url_name: &str,
+    method_name: &str,
+    event_name: &str,
+) -> Result<Option<StatusCallback>, ApiError> {
+    let Some(url) = f.url(url_name, 21502)? else {
+        return Ok(None);
+    };
+    let mut events = f.words(event_name);
+    for e in &events {
+        if !["initiated", "ringing", "answered", "completed"].contains(&e.as_str()) {
+            return Err(ApiError::bad_request(
+                21200,
+                format!("Invalid {event_name}: {e}"),
+            ));
+        }
+    }
+    if events.is_empty() {
+        events.push("completed".into());
+    }
+    Ok(Some(StatusCallback {
+        url,
+        method: f.method(method_name)?,
+        events,
+    }))
+}
+
+fn list_calls(em: &Emulator, q: &Params) -> ApiResult {
+    let st = em.inner.state.lock().unwrap();
+    let items = st
+        .call_order
+        .iter()
+        .rev()
+        .filter(|sid| {
+            let c = &st.calls[*sid];
+            q.get("To").is_none_or(|v| v == c.to)
+                && q.get("From").is_none_or(|v| v == c.from)
+                && q.get("Status").is_none_or(|v| v == c.status.as_str())
+                && q.get("ParentCallSid")
+                    .is_none_or(|v| Some(v) == c.parent.as_deref())
+        })
+        .map(|sid| call_json(&st, sid))
+        .collect();
+    Ok(ok(page(
+        "calls",
+        items,
+        &format!("/2010-04-01/Accounts/{}/Calls.json", st.account_sid),
+    )))
+}
+
+fn fetch_call(em: &Emulator, sid: &str) -> Option<Response> {
+    let st = em.inner.state.lock().unwrap();
+    st.calls.get(sid).map(|_| ok(call_json(&st, sid)))
+}
+
+fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
+    let st = em.inner.state.lock().unwrap();
+    let Some(c) = st.calls.get(sid) else {
+        return Err(ApiError::not_found(path));
+    };
+    let status = c.status;
+    drop(st);
+    let not_live = || ApiError::bad_request(21220, "Call is not in-progress. Cannot redirect.");
+    if let Some(s) = f.get("Status") {
+        match s {
+            "completed" | "canceled" => {
+                if status.is_final() {
+                    return Err(not_live());
+                }
+                let ringing = matches!(
+                    status,
+                    CallStatus::Queued | CallStatus::Initiated | CallStatus::Ringing
+                );
+                // `canceled` only affects calls that are not answered yet.
+                if s == "completed" || ringing {
+                    em.inner.state.lock().unwrap().send_ctl(sid, Ctl::Complete);
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    21218,
+                    format!("Invalid Status: {other}"),
+                ));
+            }
+        }
+    } else if f.get("Url").is_some() || f.get("Twiml").is_some() {
+        if status != CallStatus::InProgress {
+            return Err(not_live());
+        }
+        let method = f.method("Method")?;
+        let src = match (f.url("Url", 21205)?, f.get("Twiml")) {
+            (Some(u), _) => Source::Fetch {
+                url: Url::parse(&u).expect("validated"),
+                method,
+                extra: Vec::new(),
+                purpose: HookPurpose::Redirect,
+            },
+            (None, Some(t)) => Source::Inline(t.to_string()),
+            (None, None) => unreachable!(),
+        };
+        em.inner
+            .state
+            .lock()
+            .unwrap()
+            .send_ctl(sid, Ctl::Redirect(src));
+    }
+    if let Some(cb) = call_callback(
+        f,
+        "StatusCallback",
+        "StatusCallbackMethod",
+        "StatusCallbackEvent",
+    )? && let Some(c) = em.inner.state.lock().unwrap().calls.get_mut(sid)
+    {
+        c.callback = Some(cb);
+    }
+    let st = em.inner.state.lock().unwrap();
+    Ok(ok(call_json(&st, sid)))
+}
+
+fn conference_json(st: &State, sid: &str) -> Value {
+    let c = &st.confs[sid];
+    let base = format!("/2010-04-01/Accounts/{}/Conferences/{sid}", st.account_sid);
+    json!({
+        "account_sid": st.account_sid,
+        "api_version": "2010-04-01",
+        "call_sid_ending_conference": c.call_sid_ending,
+        "date_created": rfc2822(c.date_created),
+        "date_updated": rfc2822(c.date_updated),
+        "friendly_name": c.friendly_name,
+        "label": null,
+        "reason_conference_ended": c.reason_ended,
+        "region": "us1",
+        "sid": sid,
+        "status": c.status.as_str(),
+        "subresource_uris": {
+            "participants": format!("{base}/Participants.json"),
+            "recordings": format!("{base}/Recordings.json"),
+        },
+        "uri": format!("{base}.json"),
+    })
+}
+
+fn list_conferences(em: &Emulator, q: &Params) -> ApiResult {
+    let st = em.inner.state.lock().unwrap();
+    if let Some(s) = q.get("Status")
+        && !["init", "in-progress", "completed"].contains(&s)
+    {
+        return Err(ApiError::bad_request(20001, format!("Invalid Status: {s}")));
+    }
+    let items = st
+        .conf_order
+        .iter()
+        .rev()
+        .filter(|sid| {
+            let c = &st.confs[*sid];
+            // A conference reserved by the Participants API has not been created yet for Twilio.
+            let exists =
+                !(c.participants.is_empty() && !c.configured && c.status != ConfStatus::Completed);
+            exists
+                && q.get("FriendlyName").is_none_or(|v| v == c.friendly_name)
+                && q.get("Status").is_none_or(|v| v == c.status.as_str())
+        })
+        .map(|sid| conference_json(&st, sid))
+        .collect();
+    Ok(ok(page(
+        "conferences",
+        items,
+        &format!("/2010-04-01/Accounts/{}/Conferences.json", st.account_sid),
+    )))
+}
+
+fn update_conference(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
+    let status = match em.inner.state.lock().unwrap().confs.get(sid) {
+        None => return Err(ApiError::not_found(path)),
+        Some(c) => c.status,
+    };
+    if let Some(s) = f.get("Status") {
+        if s != "completed" {
+            return Err(ApiError::bad_request(20001, format!("Invalid Status: {s}")));
+        }
+        if status != ConfStatus::Completed {
+            em.inner
+                .state
+                .lock()
+                .unwrap()
+                .end_conference(sid, "conference-ended-via-api", None);
+        }
+    }
+    if f.get("AnnounceUrl").is_some() {
+        if status == ConfStatus::Completed {
+            return Err(ApiError::bad_request(
+                20001,
+                "Conference is not active: cannot announce",
+            ));
+        }
+        let url = f.url("AnnounceUrl", 21205)?.expect("present");
+        let method = f.method("AnnounceMethod")?;
+        em.spawn_announcement(
+            sid.to_string(),
+            None,
+            Url::parse(&url).expect("validated"),
+            method,
+        );
+    }
+    let st = em.inner.state.lock().unwrap();
+    Ok(ok(conference_json(&st, sid)))
+}
+
+fn participant_json(st: &State, conf_sid: &str, call_sid: &str) -> Value {
+    let conf = &st.confs[conf_sid];
+    let p = conf.participants.iter().find(|p| p.call_sid == call_sid);
+    let now = SystemTime::now();
+    json!({
+        "account_sid": st.account_sid,
+        "call_sid": call_sid,
+        "call_sid_to_coach": null,
+        "coaching": false,
+        "conference_sid": conf_sid,
+        "date_created": rfc2822(p.map(|p| p.date_created).unwrap_or(now)),
+        "date_updated": rfc2822(p.map(|p| p.date_updated).unwrap_or(now)),
+        "end_conference_on_exit": p.map(|p| p.end_on_exit).unwrap_or(false),
+        "hold": p.map(|p| p.hold).unwrap_or(false),
+        "label": p.and_then(|p| p.label.clone()),
+        "muted": p.map(|p| p.muted).unwrap_or(false),
+        "queue_time": "0",
+        "start_conference_on_enter": p.map(|p| p.start_on_enter).unwrap_or(true),
+        "status": if p.is_some() { "connected" } else { "queued" },
+        "uri": format!("/2010-04-01/Accounts/{}/Conferences/{conf_sid}/Participants/{call_sid}.json", st.account_sid),
+    })
+}
+
+fn list_participants(em: &Emulator, conf: &str, path: &str) -> ApiResult {
+    let st = em.inner.state.lock().unwrap();
+    let Some(c) = st.confs.get(conf) else {
+        return Err(ApiError::not_found(path));
+    };
+    let items = c
+        .participants
+        .iter()
+        .map(|p| participant_json(&st, conf, &p.call_sid))
+        .collect();
+    Ok(ok(page(
+        "participants",
+        items,
+        &format!(
+            "/2010-04-01/Accounts/{}/Conferences/{conf}/Participants.json",
+            st.account_sid
+        ),
+    )))
+}
+
+fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
+    let to = f
+        .get("To")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request(21201, "No 'To' number is specified"))?;
+    let from = f
+        .get("From")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request(21213, "No 'From' number is specified"))?;
+    if !is_dialable(to) {
+        return Err(ApiError::bad_request(
+            21211,
+            format!("Invalid 'To' Phone Number: {to}"),
+        ));
+    }
+    if !is_dialable(from) {
+        return Err(ApiError::bad_request(
+            21212,
+            format!("Invalid 'From' Phone Number: {from}"),
+        ));
+    }
+    if is_e164(from) && em.inner.state.lock().unwrap().number(from).is_none() {
+        return Err(ApiError::bad_request(
+            21210,
+            format!(
+                "The source phone number provided, {from}, is not yet verified for your account"
+            ),
+        ));
+    }
+    let beep = match f.get("Beep") {
+        None => Beep::Both,
+        Some(v) => Beep::parse(v)
+            .ok_or_else(|| ApiError::bad_request(20001, format!("Invalid Beep: {v}")))?,
+    };
+    let conf_events = f.words("ConferenceStatusCallbackEvent");
+    for e in &conf_events {
+        if !crate::twiml::CONFERENCE_EVENT_GROUPS.contains(&e.as_str()) {
+            return Err(ApiError::bad_request(
+                20001,
+                format!("Invalid ConferenceStatusCallbackEvent: {e}"),
+            ));
+        }
+    }
+    let wait_url = match f.get("WaitUrl") {
+        None => None,
+        Some("") => Some(String::new()),
+        Some(_) => f.url("WaitUrl", 21205)?,
+    };
+    let label = f.get("Label").map(str::to_string);
+    let max = match f.get("MaxParticipants") {
+        None => 250,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (2..=250).contains(n))
+            .ok_or_else(|| ApiError::bad_request(20001, format!("Invalid MaxParticipants: {v}")))?,
+    };
+    let callback = call_callback(
+        f,
+        "StatusCallback",
+        "StatusCallbackMethod",
+        "StatusCallbackEvent",
+    )?;
+    let timeout = timeout_param(f, 60)?;
+    let conf_sid = {
+        let mut st = em.inner.state.lock().unwrap();
+        match st.confs.get(conf) {
+            Some(c) if c.status == ConfStatus::Completed => {
+                return Err(ApiError::bad_request(20001, "Conference is not active"));
+            }
+            Some(_) => conf.to_string(),
+            // Not a SID: a friendly name, as Twilio allows, creating the conference if needed.
+            None if !conf.starts_with("CF") => st.conference_for(conf),
+            None => {
+                return Err(ApiError::not_found(&format!(
+                    "/2010-04-01/Accounts/{}/Conferences/{conf}",
+                    st.account_sid
+                )));
+            }
+        }
+    };
+    if let Some(l) = &label {
+        let st = em.inner.state.lock().unwrap();
+        if st.confs[&conf_sid]
+            .participants
+            .iter()
+            .any(|p| p.label.as_ref() == Some(l))
+        {
+            return Err(ApiError::bad_request(
+                20001,
+                format!("Label {l:?} is already in use"),
+            ));
+        }
+    }
+    let name = em.inner.state.lock().unwrap().confs[&conf_sid]
+        .friendly_name
+        .clone();
+    let noun = ConferenceNoun {
+        name,
+        muted: f.bool("Muted", false)?,
+        beep,
+        start_conference_on_enter: f.bool("StartConferenceOnEnter", true)?,
+        end_conference_on_exit: f.bool("EndConferenceOnExit", false)?,
+        wait_url,
+        wait_method: f.method("WaitMethod")?,
+        max_participants: max,
+        record: f.bool("ConferenceRecord", false).unwrap_or(false)
+            || f.get("ConferenceRecord") == Some("record-from-start"),
+        status_callback: f.url("ConferenceStatusCallback", 21502)?,
+        status_callback_method: f.method("ConferenceStatusCallbackMethod")?,
+        status_callback_event: conf_events,
+        participant_label: label,
+        coach: None,
+    };
+    let call_sid = em.start_outbound(Outbound {
+        from: f.get("CallerId").unwrap_or(from).to_string(),
+        to: to.to_string(),
+        direction: Direction::OutboundApi,
+        parent: None,
+        timeout,
+        send_digits: None,
+        machine_detection: f.get("MachineDetection").is_some(),
+        callback,
+        on_answer: OnAnswer::Conference {
+            conf_sid: conf_sid.clone(),
+            noun: Box::new(noun),
+        },
+        paced: true,
+    });
+    let mut st = em.inner.state.lock().unwrap();
+    if let Some(c) = st.confs.get_mut(&conf_sid) {
+        c.pending.push(call_sid.clone());
+    }
+    let mut v = participant_json(&st, &conf_sid, &call_sid);
+    v["label"] = f
+        .get("Label")
+        .map(|l| Value::String(l.into()))
+        .unwrap_or(Value::Null);
+    Ok(created(v))
+}
+
+fn participant(
+    em: &Emulator,
+    method: &Method,
+    conf: &str,
+    who: &str,
+    f: &Params,
+    path: &str,
+) -> ApiResult {
+    let call_sid = {
+        let st = em.inner.state.lock().unwrap();
+        let Some(c) = st.confs.get(conf) else {
+            return Err(ApiError::not_found(path));
+        };
+        let Some(p) = c
+            .participants
+            .iter()
+            .find(|p| p.call_sid == who || p.label.as_deref() == Some(who))
+        else {
+            return Err(ApiError::not_found(path));
+        };
+        p.call_sid.clone()
+    };
+    match *method {
+        Method::GET => {
+            let st = em.inner.state.lock().unwrap();
+            Ok(ok(participant_json(&st, conf, &call_sid)))
+        }
+        Method::DELETE => {
+            let mut st = em.inner.state.lock().unwrap();
+            st.leave_conference(&call_sid, "participant_kicked");
+            st.send_ctl(&call_sid, Ctl::Kicked);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Method::POST => {
+            let muted = f.get("Muted").map(|_| f.bool("Muted", false)).transpose()?;
+            let hold = f.get("Hold").map(|_| f.bool("Hold", false)).transpose()?;
+            em.inner
+                .state
+                .lock()
+                .unwrap()
+                .update_participant(conf, &call_sid, muted, hold);
+            if f.get("AnnounceUrl").is_some() {
+                let url = f.url("AnnounceUrl", 21205)?.expect("present");
+                let m = f.method("AnnounceMethod")?;
+                em.spawn_announcement(
+                    conf.to_string(),
+                    Some(call_sid.clone()),
+                    Url::parse(&url).expect("validated"),
+                    m,
+                );
+            }
+            let st = em.inner.state.lock().unwrap();
+            Ok(ok(participant_json(&st, conf, &call_sid)))
+        }
+        _ => Err(ApiError::not_found(path)),
+    }
+}
+
+fn number_json(st: &State, n: &crate::state::OwnedNumber) -> Value {
+    json!({
+        "account_sid": st.account_sid,
+        "address_requirements": "none",
+        "address_sid": null,
+        "api_version": "2010-04-01",
+        "beta": false,
+        "capabilities": { "voice": true, "sms": true, "mms": true, "fax": false },
+        "date_created": rfc2822(n.date_created),
+        "date_updated": rfc2822(n.date_updated),
+        "emergency_status": "Inactive",
+        "friendly_name": n.friendly_name,
+        "origin": "twilio",
+        "phone_number": n.phone_number,
+        "sid": n.sid,
+        "sms_method": "POST",
+        "sms_url": "",
+        "status": "in-use",
+        "status_callback": n.status_callback.clone().unwrap_or_default(),
+        "status_callback_method": n.status_callback_method.as_str(),
+        "trunk_sid": null,
+        "uri": format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", st.account_sid, n.sid),
+        "voice_application_sid": null,
+        "voice_caller_id_lookup": false,
+        "voice_fallback_method": "POST",
+        "voice_fallback_url": null,
+        "voice_method": n.voice_method.as_str(),
+        "voice_url": n.voice_url,
+    })
+}
+
+fn list_numbers(em: &Emulator, q: &Params) -> ApiResult {
+    let st = em.inner.state.lock().unwrap();
+    let items = st
+        .numbers
+        .iter()
+        .filter(|n| {
+            q.get("PhoneNumber")
+                .is_none_or(|p| n.phone_number.contains(p.trim()))
+        })
+        .filter(|n| q.get("FriendlyName").is_none_or(|p| n.friendly_name == p))
+        .map(|n| number_json(&st, n))
+        .collect();
+    Ok(ok(page(
+        "incoming_phone_numbers",
+        items,
+        &format!(
+            "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json",
+            st.account_sid
+        ),
+    )))
+}
+
+fn update_number(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
+    let voice_url = f.url("VoiceUrl", 21502)?;
+    let voice_method = f
+        .get("VoiceMethod")
+        .map(|_| f.method("VoiceMethod"))
+        .transpose()?;
+    let status_callback = match f.get("StatusCallback") {
+        Some("") => Some(None),
+        Some(_) => Some(f.url("StatusCallback", 21502)?),
+        None => None,
+    };
+    let sc_method = f
+        .get("StatusCallbackMethod")
+        .map(|_| f.method("StatusCallbackMethod"))
+        .transpose()?;
+    let mut st = em.inner.state.lock().unwrap();
+    let Some(n) = st.numbers.iter_mut().find(|n| n.sid == sid) else {
+        return Err(ApiError::not_found(path));
+    };
+    if let Some(u) = voice_url {
+        n.voice_url = u;
+    }
+    if let Some(m) = voice_method {
+        n.voice_method = m;
+    }
+    if let Some(sc) = status_callback {
+        n.status_callback = sc;
+    }
+    if let Some(m) = sc_method {
+        n.status_callback_method = m;
+    }
+    if let Some(name) = f.get("FriendlyName") {
+        n.friendly_name = name.to_string();
+    }
+    n.date_updated = SystemTime::now();
+    let n = n.clone();
+    Ok(ok(number_json(&st, &n)))
+}
+
+fn empty_wav() -> Vec<u8> {
+    let mut v = Vec::with_capacity(44);
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&36u32.to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    v.extend_from_slice(&1u16.to_le_bytes()); // mono
+    v.extend_from_slice(&8000u32.to_le_bytes());
+    v.extend_from_slice(&16000u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&0u32.to_le_bytes());
+    v
+}
