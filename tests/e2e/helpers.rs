@@ -162,6 +162,23 @@ impl TestApp {
             .collect()
     }
 
+    /// `<Say>`s the caller heard only part of: words lost because they were said before the
+    /// listener was in the conference. denwa must never produce one.
+    pub fn partly_heard(&self, call_sid: &str) -> Vec<String> {
+        self.emulator
+            .transcript(call_sid)
+            .into_iter()
+            .filter_map(|h| match h {
+                Heard::Say {
+                    text,
+                    complete: false,
+                    ..
+                } => Some(text),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Polls `probe` until it yields a value, or panics naming `what`.
     pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut probe: F) -> T
     where

@@ -58,6 +58,11 @@ async fn a_burst_of_ten_costs_one_leg_and_is_heard_in_order_once_each() {
     let heard = app.wait_heard(&sid, &expected).await;
     let after_greeting: Vec<&str> = heard.iter().skip(1).map(String::as_str).collect();
     assert_eq!(after_greeting, expected, "in order, each once");
+    assert!(
+        app.partly_heard(&sid).is_empty(),
+        "no words lost: {:?}",
+        app.partly_heard(&sid)
+    );
     assert_eq!(app.speaker_legs(), 1, "one speaker leg for the whole burst");
 
     app.wait_for("all receipts", Duration::from_secs(10), || async {
@@ -195,4 +200,66 @@ async fn a_long_japanese_message_is_heard_whole_in_valid_pieces() {
         "{:?}",
         app.emulator.errors()
     );
+}
+
+#[tokio::test]
+async fn the_announce_strategy_speaks_without_an_extra_leg() {
+    let app = spawn_app_with(&[("DENWA_SPEECH_STRATEGY", "announce")]).await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    for text in ["One.", "Two.", "Three."] {
+        let (status, _) = app.say(&call_id, text).await;
+        assert_eq!(status, 202);
+    }
+    let heard = app.wait_heard(&sid, &["One.", "Two.", "Three."]).await;
+    assert_eq!(heard, vec![GREETING, "One.", "Two.", "Three."]);
+    assert_eq!(app.speaker_legs(), 0, "announcements cost no call leg");
+    app.wait_for("all receipts", Duration::from_secs(10), || async {
+        app.messages(&call_id)
+            .await
+            .iter()
+            .all(|m| m["state"] == "spoken")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        app.emulator.errors().is_empty(),
+        "{:?}",
+        app.emulator.errors()
+    );
+}
+
+#[tokio::test]
+async fn messages_cut_off_by_the_caller_hanging_up_are_reported_failed_with_the_reason() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let long = "This is a long answer that the caller will not wait for. ".repeat(20);
+    let (status, _) = app.say(&call_id, &long).await;
+    assert_eq!(status, 202);
+    app.wait_for(
+        "the message to be in the speaker's mouth",
+        Duration::from_secs(20),
+        || async {
+            let m = app.messages(&call_id).await;
+            (m[0]["state"] == "speaking").then_some(())
+        },
+    )
+    .await;
+    app.say(&call_id, "And this one was still waiting.").await;
+    app.emulator.hangup(&sid).await;
+    let messages = app
+        .wait_for("both messages to fail", Duration::from_secs(20), || async {
+            let m = app.messages(&call_id).await;
+            m.iter().all(|m| m["state"] == "failed").then_some(m)
+        })
+        .await;
+    for m in &messages {
+        let reason = m["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("ended") || reason.contains("hung up"),
+            "{reason}"
+        );
+    }
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["messages_failed"], 2);
+    assert_eq!(call["messages_spoken"], 0);
 }
