@@ -36,6 +36,28 @@ pub enum Command {
         #[command(subcommand)]
         command: TwilioCommand,
     },
+    /// Slack setup helpers.
+    Slack {
+        #[command(subcommand)]
+        command: SlackCommand,
+    },
+    /// Discord setup helpers.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlackCommand {
+    /// Print the Slack app manifest (scopes, events, interactivity, slash command) for public_url.
+    Manifest(ConfigArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscordCommand {
+    /// Register the guild's slash commands and print the Interactions Endpoint URL to paste.
+    Register(ConfigArg),
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,7 +96,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let app = match Application::build(settings, Vec::new()) {
+            let app = match Application::build(settings) {
                 Ok(app) => app,
                 Err(e) => {
                     eprintln!("denwa cannot start: {e}");
@@ -88,6 +110,31 @@ pub async fn run(cli: Cli) -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Slack {
+            command: SlackCommand::Manifest(arg),
+        } => {
+            let settings = match load(&arg) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            report(
+                crate::bridges::slack_manifest(&settings),
+                "denwa slack manifest",
+            )
+        }
+        Command::Discord {
+            command: DiscordCommand::Register(arg),
+        } => {
+            let settings = match load(&arg) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            install_crypto_provider();
+            report(
+                crate::bridges::discord_register(&settings).await,
+                "denwa discord register",
+            )
         }
         Command::Twilio {
             command: TwilioCommand::Configure(arg),
@@ -103,6 +150,20 @@ pub async fn run(cli: Cli) -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Prints a helper's output, or its error with the command's name.
+fn report(result: Result<String, String>, command: &str) -> ExitCode {
+    match result {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{command}: {message}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -17,13 +17,19 @@ use url::Url;
 use crate::domain::PhoneNumber;
 
 /// Sections the file may contain, in the order the example documents them.
-const SECTIONS: &[&str] = &["server", "redis", "twilio", "speech", "line", "api"];
+const SECTIONS: &[&str] = &[
+    "server", "redis", "twilio", "speech", "line", "api", "slack", "discord",
+];
 
 /// Keys that hold secrets: never read from the file, only from the environment.
 const SECRET_KEYS: &[(&str, &str)] = &[
     ("twilio", "auth_token"),
     ("twilio", "previous_auth_token"),
     ("api", "token"),
+    ("slack", "bot_token"),
+    ("slack", "signing_secret"),
+    ("slack", "previous_signing_secret"),
+    ("discord", "bot_token"),
 ];
 
 #[derive(Debug, Clone)]
@@ -34,6 +40,40 @@ pub struct Settings {
     pub speech: SpeechSettings,
     pub line: LineSettings,
     pub api: ApiSettings,
+    /// Present when `slack.channel` is set.
+    pub slack: Option<SlackSettings>,
+    /// Present when `discord.application_id` is set.
+    pub discord: Option<DiscordSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackSettings {
+    /// The channel ID (C...) calls are announced in.
+    pub channel: String,
+    pub bot_token: SecretString,
+    pub signing_secret: SecretString,
+    /// Accepted too while a signing secret is rotated.
+    pub previous_signing_secret: Option<SecretString>,
+    pub api_base: Url,
+    /// Slack user IDs allowed to speak; empty = anyone in the channel.
+    pub allowed_users: Vec<String>,
+    /// Slack user group IDs (S...) whose members may speak.
+    pub allowed_user_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscordSettings {
+    pub application_id: String,
+    pub guild_id: String,
+    pub channel_id: String,
+    pub bot_token: SecretString,
+    /// The application's Ed25519 public key, hex (not a secret, but set per deployment).
+    pub public_key: String,
+    pub api_base: Url,
+    /// Role IDs allowed to use the commands; empty = anyone in the guild.
+    pub allowed_roles: Vec<String>,
+    /// Whether thread names and embeds may show the caller's number.
+    pub show_numbers: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -322,6 +362,189 @@ impl Raw {
         }
     }
 
+    /// A list of strings: a TOML array, or a comma-separated environment variable.
+    fn list(&mut self, section: &str, key: &str) -> Vec<String> {
+        let items: Vec<String> = match self.take(section, key) {
+            None => return Vec::new(),
+            Some(Source::Env(_, v)) => v.split(',').map(|s| s.trim().to_owned()).collect(),
+            Some(Source::File(toml::Value::Array(items))) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => out.push(s.trim().to_owned()),
+                        other => {
+                            self.problem(
+                                format!("{section}.{key}"),
+                                format!(
+                                    "expected a list of strings, found a {} in it",
+                                    other.type_str()
+                                ),
+                            );
+                            return Vec::new();
+                        }
+                    }
+                }
+                out
+            }
+            Some(Source::File(other)) => {
+                self.problem(
+                    format!("{section}.{key}"),
+                    format!("expected a list of strings, found {}", other.type_str()),
+                );
+                return Vec::new();
+            }
+        };
+        items.into_iter().filter(|s| !s.is_empty()).collect()
+    }
+
+    fn boolean(&mut self, section: &str, key: &str, default: bool) -> bool {
+        let name = format!("{section}.{key}");
+        match self.take(section, key) {
+            None => default,
+            Some(Source::File(toml::Value::Boolean(b))) => b,
+            Some(Source::Env(_, v)) => match v.trim() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    self.problem(name, format!("{other:?} is not true or false"));
+                    default
+                }
+            },
+            Some(Source::File(other)) => {
+                self.problem(
+                    name,
+                    format!("expected true or false, found {}", other.type_str()),
+                );
+                default
+            }
+        }
+    }
+
+    /// An id made of digits (Discord snowflakes).
+    fn snowflake(&mut self, section: &str, key: &str, hint: &str) -> Option<String> {
+        let value = self.required(section, key, hint)?;
+        if value.bytes().all(|b| b.is_ascii_digit()) {
+            Some(value)
+        } else {
+            self.problem(
+                format!("{section}.{key}"),
+                format!("{value:?} is not a Discord id (digits only)"),
+            );
+            None
+        }
+    }
+
+    /// Drops every key of `section`; true if there were any.
+    fn drain_section(&mut self, section: &str) -> bool {
+        let before = self.values.len();
+        self.values.retain(|(s, _), _| s != section);
+        before != self.values.len()
+    }
+
+    fn slack(&mut self) -> Option<Option<SlackSettings>> {
+        let Some(channel) = self
+            .string("slack", "channel")
+            .filter(|c| !c.trim().is_empty())
+        else {
+            // The other keys make no sense without a channel; say so rather than ignore them.
+            if self.drain_section("slack") {
+                self.problem(
+                    "slack.channel",
+                    "is required to enable Slack (the channel ID, C...)",
+                );
+            }
+            return Some(None);
+        };
+        if !channel.starts_with(['C', 'G']) {
+            self.problem(
+                "slack.channel",
+                format!("{channel:?} is not a channel ID (C... or G...; not the #name)"),
+            );
+        }
+        let bot_token = self.secret(
+            "slack",
+            "bot_token",
+            "the app's Bot User OAuth Token, xoxb-...",
+        );
+        let signing_secret = self.secret("slack", "signing_secret", "the app's Signing Secret");
+        let previous_signing_secret = self
+            .string("slack", "previous_signing_secret")
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from);
+        let api_base = self
+            .string("slack", "api_base")
+            .or_else(|| Some("https://slack.com/api".into()));
+        let api_base = self.url("slack", "api_base", api_base);
+        let allowed_users = self.list("slack", "allowed_users");
+        let allowed_user_groups = self.list("slack", "allowed_user_groups");
+        Some(Some(SlackSettings {
+            channel,
+            bot_token: bot_token?,
+            signing_secret: signing_secret?,
+            previous_signing_secret,
+            api_base: api_base?,
+            allowed_users,
+            allowed_user_groups,
+        }))
+    }
+
+    fn discord(&mut self) -> Option<Option<DiscordSettings>> {
+        let Some(application_id) = self
+            .string("discord", "application_id")
+            .filter(|v| !v.trim().is_empty())
+        else {
+            if self.drain_section("discord") {
+                self.problem(
+                    "discord.application_id",
+                    "is required to enable Discord (the application ID)",
+                );
+            }
+            return Some(None);
+        };
+        if !application_id.bytes().all(|b| b.is_ascii_digit()) {
+            self.problem(
+                "discord.application_id",
+                format!("{application_id:?} is not a Discord id (digits only)"),
+            );
+        }
+        let guild_id = self.snowflake("discord", "guild_id", "the server (guild) ID");
+        let channel_id = self.snowflake(
+            "discord",
+            "channel_id",
+            "the channel ID calls are announced in",
+        );
+        let bot_token = self.secret("discord", "bot_token", "the bot's token");
+        let public_key = self.required(
+            "discord",
+            "public_key",
+            "set DENWA_DISCORD_PUBLIC_KEY (the application's public key, hex)",
+        );
+        if let Some(k) = &public_key
+            && !(k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            self.problem(
+                "discord.public_key",
+                "must be 64 hex digits (General Information > Public Key)",
+            );
+        }
+        let api_base = self
+            .string("discord", "api_base")
+            .or_else(|| Some("https://discord.com".into()));
+        let api_base = self.url("discord", "api_base", api_base);
+        let allowed_roles = self.list("discord", "allowed_roles");
+        let show_numbers = self.boolean("discord", "show_numbers", false);
+        Some(Some(DiscordSettings {
+            application_id,
+            guild_id: guild_id?,
+            channel_id: channel_id?,
+            bot_token: bot_token?,
+            public_key: public_key?,
+            api_base: api_base?,
+            allowed_roles,
+            show_numbers,
+        }))
+    }
+
     fn url(&mut self, section: &str, key: &str, value: Option<String>) -> Option<Url> {
         let value = value?;
         match Url::parse(value.trim()) {
@@ -474,6 +697,8 @@ impl Raw {
         });
 
         let api_token = self.secret("api", "token", "the bearer token for /api");
+        let slack = self.slack();
+        let discord = self.discord();
 
         // Whatever is left was never asked for: most likely a typo.
         let leftovers: Vec<_> = std::mem::take(&mut self.values).into_iter().collect();
@@ -516,6 +741,8 @@ impl Raw {
                 unavailable_message,
             },
             api: ApiSettings { token: api_token? },
+            slack: slack?,
+            discord: discord?,
         })
     }
 }
@@ -639,6 +866,40 @@ greting = "typo"
             p.iter().any(|m| m.contains("set DENWA_API_TOKEN")),
             "{p:#?}"
         );
+    }
+
+    #[test]
+    fn chat_sections_are_optional_and_checked_when_present() {
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &secrets()).unwrap();
+        assert!(s.slack.is_none() && s.discord.is_none());
+
+        let mut e = secrets();
+        e.extend(env(&[
+            ("DENWA_SLACK_CHANNEL", "C0123"),
+            ("DENWA_SLACK_BOT_TOKEN", "xoxb-1"),
+            ("DENWA_SLACK_SIGNING_SECRET", "s"),
+            ("DENWA_SLACK_ALLOWED_USERS", "U1, U2"),
+        ]));
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &e).unwrap();
+        let slack = s.slack.unwrap();
+        assert_eq!(slack.allowed_users, vec!["U1", "U2"]);
+        assert_eq!(slack.api_base.as_str(), "https://slack.com/api");
+
+        let file =
+            format!("{GOOD}\n[slack]\nchannel = \"#general\"\n[discord]\nguild_id = \"1\"\n");
+        let p = problems(Some(&file), &secrets());
+        for key in [
+            "slack.channel",
+            "slack.bot_token",
+            "slack.signing_secret",
+            "discord.application_id",
+        ] {
+            assert!(
+                p.iter().any(|m| m.starts_with(&format!("{key}:"))),
+                "{key} missing from {p:#?}"
+            );
+        }
+        assert!(!p.iter().any(|m| m.contains("unknown key")), "{p:#?}");
     }
 
     #[test]

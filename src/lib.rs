@@ -6,6 +6,7 @@
 //! - [`twiml`]: the TwiML writer; the only way text reaches Twilio's XML.
 //! - [`twilio`]: webhook signatures, the REST client, webhook parameters.
 
+pub mod bridges;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -3,11 +3,9 @@
 //! `run_until` serves until the shutdown future resolves.
 
 use std::future::Future;
-use std::sync::Arc;
-
-use denwa_chat::ChatBridge;
 use tokio::net::TcpListener;
 
+use crate::bridges;
 use crate::config::Settings;
 use crate::config::TwilioSettings;
 use crate::line::Line;
@@ -31,24 +29,21 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     line: Line,
+    bridge_routes: axum::Router,
 }
 
 impl Application {
-    pub fn build(
-        settings: Settings,
-        bridges: Vec<Arc<dyn ChatBridge>>,
-    ) -> Result<Application, StartupError> {
+    pub fn build(settings: Settings) -> Result<Application, StartupError> {
         let addr = settings.server.listen;
         let listener = std::net::TcpListener::bind(addr)
             .map_err(|source| StartupError::Listen { addr, source })?;
-        Self::with_listener(settings, bridges, listener)
+        Self::with_listener(settings, listener)
     }
 
     /// Like [`build`](Self::build), on a listener the caller bound (tests and the demo bind
     /// first, because `server.public_url` must name the port).
     pub fn with_listener(
         settings: Settings,
-        bridges: Vec<Arc<dyn ChatBridge>>,
         listener: std::net::TcpListener,
     ) -> Result<Application, StartupError> {
         install_crypto_provider();
@@ -61,8 +56,13 @@ impl Application {
             .map_err(|source| StartupError::Listen { addr, source })?;
         let listener = TcpListener::from_std(listener)
             .map_err(|source| StartupError::Listen { addr, source })?;
-        let line = Line::new(settings, store, twilio, bridges);
-        Ok(Application { listener, line })
+        let line = Line::new(settings, store, twilio);
+        let bridge_routes = bridges::attach(&line);
+        Ok(Application {
+            listener,
+            line,
+            bridge_routes,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -83,7 +83,8 @@ impl Application {
             tracing::warn!(error = %e, "Redis is not reachable yet; calls will be turned away until it is");
         }
         tracing::info!(port = self.port(), public_url = %self.line.settings().server.public_url, "denwa is listening");
-        axum::serve(self.listener, routes::router(self.line))
+        let app = routes::router(self.line).merge(self.bridge_routes);
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
     }

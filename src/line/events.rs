@@ -9,7 +9,7 @@ impl Line {
     /// Hands `event` to every bridge, off the caller's path: a slow or failing chat service must
     /// never delay an answer to Twilio. Failures are logged and counted.
     pub(crate) fn publish(&self, event: LineEvent) {
-        for bridge in &self.inner.bridges {
+        for bridge in self.bridges() {
             let bridge = bridge.clone();
             let line = self.clone();
             let event = event.clone();
@@ -48,7 +48,7 @@ impl Line {
     ) {
         Metrics::add(&self.metrics().messages_spoken, spoken.len() as u64);
         Metrics::add(&self.metrics().messages_failed, failed.len() as u64);
-        if self.inner.bridges.is_empty() || (spoken.is_empty() && failed.is_empty()) {
+        if self.bridges().is_empty() || (spoken.is_empty() && failed.is_empty()) {
             return;
         }
         let ids: Vec<&str> = spoken.iter().chain(failed).map(MessageId::as_str).collect();

@@ -7,12 +7,13 @@
 
 mod call_status;
 mod conference;
+mod control;
 mod events;
 mod incoming;
 mod say;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use denwa_chat::ChatBridge;
 use url::Url;
@@ -35,7 +36,8 @@ struct Inner {
     store: Store,
     twilio: TwilioClient,
     validator: SignatureValidator,
-    bridges: Vec<Arc<dyn ChatBridge>>,
+    /// Set once at start-up: bridges need the line (to act on it) before the line can hold them.
+    bridges: OnceLock<Vec<Arc<dyn ChatBridge>>>,
     metrics: Metrics,
 }
 
@@ -60,12 +62,7 @@ impl Metrics {
 }
 
 impl Line {
-    pub fn new(
-        settings: Settings,
-        store: Store,
-        twilio: TwilioClient,
-        bridges: Vec<Arc<dyn ChatBridge>>,
-    ) -> Line {
+    pub fn new(settings: Settings, store: Store, twilio: TwilioClient) -> Line {
         let mut validator = SignatureValidator::new(settings.twilio.auth_token.clone());
         if let Some(previous) = &settings.twilio.previous_auth_token {
             validator = validator.with_previous_token(previous.clone());
@@ -76,10 +73,23 @@ impl Line {
                 store,
                 twilio,
                 validator,
-                bridges,
+                bridges: OnceLock::new(),
                 metrics: Metrics::default(),
             }),
         }
+    }
+
+    /// Attaches the chat bridges; only the first call has any effect.
+    pub fn attach_bridges(&self, bridges: Vec<Arc<dyn ChatBridge>>) {
+        let _ = self.inner.bridges.set(bridges);
+    }
+
+    pub fn bridges(&self) -> &[Arc<dyn ChatBridge>] {
+        self.inner
+            .bridges
+            .get()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     pub fn settings(&self) -> &Settings {

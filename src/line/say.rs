@@ -1,6 +1,6 @@
 //! Taking a message to speak, from the API or a chat bridge.
 
-use denwa_chat::{Accepted, BoxFuture, CallSummary, LineControl, MessageOrigin, SayRefused};
+use denwa_chat::{CallSummary, MessageOrigin, SayRefused};
 
 use super::{Line, Metrics};
 use crate::domain::{CallId, CallState, MessageId};
@@ -81,30 +81,5 @@ impl Line {
             .await
             .map_err(|_| SayRefused::Unavailable)?;
         Ok(calls.iter().map(|c| self.summary(c)).collect())
-    }
-}
-
-impl LineControl for Line {
-    fn say<'a>(
-        &'a self,
-        call_id: &'a str,
-        text: &'a str,
-        origin: MessageOrigin,
-    ) -> BoxFuture<'a, Result<Accepted, SayRefused>> {
-        Box::pin(async move {
-            self.say_text(call_id, text, origin)
-                .await
-                .map(|m| Accepted {
-                    message_id: m.to_string(),
-                })
-        })
-    }
-
-    fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<(), SayRefused>> {
-        Box::pin(self.hang_up_call(call_id))
-    }
-
-    fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
-        Box::pin(self.active_call_summaries())
     }
 }

@@ -15,17 +15,29 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready when Redis answers. Bridges report their health alongside (a chat service that cannot
+/// be posted to is worth an operator's attention) but do not make denwa unready: calls still
+/// reach the API and the other bridges.
 pub async fn readyz(State(line): State<Line>) -> impl IntoResponse {
-    match line.store().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "checks": { "redis": "ok" } })),
-        ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "checks": { "redis": e.to_string() } })),
-        ),
-    }
+    let redis = line.store().ping().await;
+    let bridges: serde_json::Map<String, serde_json::Value> = line
+        .bridges()
+        .iter()
+        .map(|b| (b.name().to_owned(), json!(b.status())))
+        .collect();
+    let (status, redis) = match redis {
+        Ok(()) => (StatusCode::OK, "ok".to_owned()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let word = if status == StatusCode::OK {
+        "ready"
+    } else {
+        "unavailable"
+    };
+    (
+        status,
+        Json(json!({ "status": word, "checks": { "redis": redis, "bridges": bridges } })),
+    )
 }
 
 pub async fn metrics(State(line): State<Line>) -> impl IntoResponse {
@@ -83,6 +95,16 @@ pub async fn metrics(State(line): State<Line>) -> impl IntoResponse {
             body,
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
             counter.load(Ordering::Relaxed)
+        );
+    }
+    for bridge in line.bridges() {
+        let status = bridge.status();
+        let name = bridge.name();
+        let _ = writeln!(
+            body,
+            "denwa_bridge_healthy{{bridge=\"{name}\"}} {}\ndenwa_bridge_unannounced_calls{{bridge=\"{name}\"}} {}",
+            u8::from(status.healthy),
+            status.unannounced_calls
         );
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)

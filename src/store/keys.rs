@@ -54,6 +54,32 @@ impl Keys {
         format!("{}:callsid:{}", self.prefix, sid)
     }
 
+    /// String: the thread a bridge posted for a call (under the call's hash tag).
+    pub(super) fn thread_of_call(&self, id: &CallId, bridge: &str) -> String {
+        format!("{}:thread:{}", self.call(id), bridge)
+    }
+
+    /// String: bridge thread -> call id. Thread references are bridge-made and may contain
+    /// anything, so they are kept out of hash tags by escaping braces.
+    pub(super) fn call_of_thread(&self, bridge: &str, thread: &str) -> String {
+        format!(
+            "{}:bridge:{}:thread:{}",
+            self.prefix,
+            bridge,
+            thread.replace(['{', '}'], "_")
+        )
+    }
+
+    /// String with a TTL: a chat delivery id already handled.
+    pub(super) fn delivery(&self, bridge: &str, delivery_id: &str) -> String {
+        format!(
+            "{}:bridge:{}:delivery:{}",
+            self.prefix,
+            bridge,
+            delivery_id.replace(['{', '}'], "_")
+        )
+    }
+
     /// String with a TTL: a speaker leg's one-time code -> "call id:leg token".
     pub(super) fn speaker_code(&self, code: &str) -> String {
         format!("{}:speaker-code:{}", self.prefix, code)

@@ -6,6 +6,7 @@
 //! speak, ending a call, requeueing a failed leg's messages) are Lua scripts, which Redis runs
 //! atomically.
 
+mod bridges;
 mod calls;
 mod keys;
 mod messages;

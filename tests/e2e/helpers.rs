@@ -74,7 +74,7 @@ unavailable_message = "{UNAVAILABLE}"
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings =
         Settings::from_sources(Some(&file), "test config", &env).expect("test settings are valid");
-    let app = Application::with_listener(settings, Vec::new(), listener).expect("the app builds");
+    let app = Application::with_listener(settings, listener).expect("the app builds");
     tokio::spawn(app.run_until(std::future::pending()));
 
     emulator.add_number(

@@ -124,6 +124,11 @@ pub trait ChatBridge: Send + Sync + 'static {
     /// Handles one event. Called off the webhook's path: a slow chat service never delays
     /// Twilio. Errors are logged and counted by the line.
     fn on_event<'a>(&'a self, event: &'a LineEvent) -> BoxFuture<'a, Result<(), BridgeError>>;
+
+    /// The bridge's health, reported at `/readyz`.
+    fn status(&self) -> BridgeStatus {
+        BridgeStatus::default()
+    }
 }
 
 /// Why the line would not take a message. Each variant's text is written for the chat user.
@@ -161,6 +166,65 @@ pub trait LineControl: Send + Sync + 'static {
     fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<(), SayRefused>>;
 
     fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>>;
+
+    /// One call by id (also after it ended, while its record is kept).
+    fn call<'a>(
+        &'a self,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CallSummary>, SayRefused>>;
+
+    /// Remembers that `thread` (bridge-specific: a Slack `channel:ts`, a Discord thread id) is
+    /// call `call_id`'s thread in `bridge`. Kept in the line's store, so it survives restarts and
+    /// is shared by every replica.
+    fn link_thread<'a>(
+        &'a self,
+        bridge: &'a str,
+        call_id: &'a str,
+        thread: &'a str,
+    ) -> BoxFuture<'a, Result<(), SayRefused>>;
+
+    /// The thread linked to a call in `bridge`.
+    fn thread_of_call<'a>(
+        &'a self,
+        bridge: &'a str,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SayRefused>>;
+
+    /// The call linked to a thread in `bridge`.
+    fn call_of_thread<'a>(
+        &'a self,
+        bridge: &'a str,
+        thread: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SayRefused>>;
+
+    /// True the first time `delivery_id` (e.g. a Slack `event_id`) is seen by `bridge`, false on
+    /// every retry of it, across replicas (kept a day).
+    fn first_delivery<'a>(
+        &'a self,
+        bridge: &'a str,
+        delivery_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, SayRefused>>;
+}
+
+/// How a bridge is doing, for `/readyz` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BridgeStatus {
+    pub healthy: bool,
+    /// The last failure worth an operator's attention (e.g. an announcement that could not be
+    /// posted after retries), or "ok".
+    pub detail: String,
+    /// Calls whose announcement could not be posted.
+    pub unannounced_calls: u64,
+}
+
+impl Default for BridgeStatus {
+    fn default() -> Self {
+        Self {
+            healthy: true,
+            detail: "ok".into(),
+            unannounced_calls: 0,
+        }
+    }
 }
 
 #[cfg(test)]

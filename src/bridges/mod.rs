@@ -1,0 +1,30 @@
+//! Wiring the chat bridges in: each configured bridge is built with the line (to act on it),
+//! registered with the line (to hear its events), and contributes its HTTP routes.
+
+mod discord;
+mod slack;
+
+use std::sync::Arc;
+
+use axum::Router;
+use denwa_chat::ChatBridge;
+
+use crate::line::Line;
+
+pub use discord::register_commands as discord_register;
+pub use slack::manifest as slack_manifest;
+
+/// Builds the configured bridges, attaches them to `line` and returns their routes.
+pub fn attach(line: &Line) -> Router {
+    let mut bridges: Vec<Arc<dyn ChatBridge>> = Vec::new();
+    let mut routes = Router::new();
+    for built in [slack::build(line), discord::build(line)]
+        .into_iter()
+        .flatten()
+    {
+        bridges.push(built.0);
+        routes = routes.merge(built.1);
+    }
+    line.attach_bridges(bridges);
+    routes
+}

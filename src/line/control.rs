@@ -1,0 +1,109 @@
+//! `LineControl`: what chat bridges may ask of the line.
+
+use denwa_chat::{Accepted, BoxFuture, CallSummary, LineControl, MessageOrigin, SayRefused};
+
+use super::Line;
+use crate::domain::CallId;
+use crate::store::StoreError;
+
+fn unavailable(e: StoreError) -> SayRefused {
+    tracing::warn!(error = %e, "a bridge request failed on the store");
+    SayRefused::Unavailable
+}
+
+impl LineControl for Line {
+    fn say<'a>(
+        &'a self,
+        call_id: &'a str,
+        text: &'a str,
+        origin: MessageOrigin,
+    ) -> BoxFuture<'a, Result<Accepted, SayRefused>> {
+        Box::pin(async move {
+            self.say_text(call_id, text, origin)
+                .await
+                .map(|m| Accepted {
+                    message_id: m.to_string(),
+                })
+        })
+    }
+
+    fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<(), SayRefused>> {
+        Box::pin(self.hang_up_call(call_id))
+    }
+
+    fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
+        Box::pin(self.active_call_summaries())
+    }
+
+    fn call<'a>(
+        &'a self,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CallSummary>, SayRefused>> {
+        Box::pin(async move {
+            let Some(id) = CallId::parse(call_id) else {
+                return Ok(None);
+            };
+            let call = self.store().call(&id).await.map_err(unavailable)?;
+            Ok(call.map(|c| self.summary(&c)))
+        })
+    }
+
+    fn link_thread<'a>(
+        &'a self,
+        bridge: &'a str,
+        call_id: &'a str,
+        thread: &'a str,
+    ) -> BoxFuture<'a, Result<(), SayRefused>> {
+        Box::pin(async move {
+            let id = CallId::parse(call_id).ok_or(SayRefused::NoSuchCall)?;
+            self.store()
+                .link_thread(bridge, &id, thread)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn thread_of_call<'a>(
+        &'a self,
+        bridge: &'a str,
+        call_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SayRefused>> {
+        Box::pin(async move {
+            let Some(id) = CallId::parse(call_id) else {
+                return Ok(None);
+            };
+            self.store()
+                .thread_of_call(bridge, &id)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn call_of_thread<'a>(
+        &'a self,
+        bridge: &'a str,
+        thread: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SayRefused>> {
+        Box::pin(async move {
+            let id = self
+                .store()
+                .call_of_thread(bridge, thread)
+                .await
+                .map_err(unavailable)?;
+            Ok(id.map(|i| i.to_string()))
+        })
+    }
+
+    fn first_delivery<'a>(
+        &'a self,
+        bridge: &'a str,
+        delivery_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, SayRefused>> {
+        Box::pin(async move {
+            self.store()
+                .first_delivery(bridge, delivery_id)
+                .await
+                .map_err(unavailable)
+        })
+    }
+}
