@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::config::TwilioSettings;
 use crate::line::Line;
 use crate::routes;
+use crate::speech;
 use crate::store::{Store, StoreError};
 use crate::twilio::{TwilioClient, TwilioError};
 
@@ -83,9 +84,22 @@ impl Application {
             tracing::warn!(error = %e, "Redis is not reachable yet; calls will be turned away until it is");
         }
         tracing::info!(port = self.port(), public_url = %self.line.settings().server.public_url, "denwa is listening");
+        // One shutdown signal, seen by both the server and the sweep.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        tokio::spawn(speech::sweep(
+            self.line.clone(),
+            until_stopped(stopped.clone()),
+        ));
         let app = routes::router(self.line).merge(self.bridge_routes);
         axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(until_stopped(stopped))
             .await
     }
 }

@@ -40,11 +40,11 @@ impl Line {
                     }
                     other => format!("the speaker call could not be connected ({other})"),
                 };
-                speech::self_dial::leg_ended(self, &id, &leg, &reason).await;
+                speech::leg_ended(self, &id, &leg, &reason).await;
             }
             None => {
                 if let Some(id) = self.store().call_for_sid(&status.call_sid).await? {
-                    self.end_call(&id, "the caller hung up").await;
+                    self.end_call(&id, "the caller hung up", None).await;
                 }
             }
         }

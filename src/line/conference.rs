@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::Line;
 use crate::domain::{CallId, ConferenceName};
 use crate::speech;
-use crate::store::ParticipantRole;
+use crate::store::{ConferenceChange, ParticipantRole};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -16,6 +16,9 @@ pub struct ConferenceEventParams {
     pub status_callback_event: String,
     #[serde(default)]
     pub call_sid: Option<String>,
+    /// Twilio numbers a conference's callbacks; they may arrive out of order.
+    #[serde(default)]
+    pub sequence_number: Option<u64>,
     #[serde(default)]
     pub announce_url: Option<String>,
     #[serde(default)]
@@ -32,33 +35,46 @@ impl Line {
             return Ok(());
         };
         tracing::debug!(call = %id, event = %event.status_callback_event, "conference event");
-        match event.status_callback_event.as_str() {
-            "participant-join" | "participant-leave" => {
-                let joined = event.status_callback_event == "participant-join";
-                let Some(sid) = event.call_sid.as_deref() else {
-                    return Ok(());
-                };
-                let role = self
-                    .store()
-                    .participant(&id, sid, joined, &event.conference_sid)
-                    .await?;
-                match (role, joined) {
-                    (ParticipantRole::Caller, true) => {
-                        if let Some(call) = self.store().call(&id).await? {
-                            self.publish(LineEvent::CallConnected {
-                                call: self.summary(&call),
-                            });
-                        }
-                        // Messages may have arrived while the caller heard the greeting.
-                        speech::kick(self, &id);
+        let change = match (
+            event.status_callback_event.as_str(),
+            event.call_sid.as_deref(),
+        ) {
+            ("conference-start", _) => Some(ConferenceChange::Started),
+            ("participant-join", Some(sid)) => Some(ConferenceChange::Joined(sid)),
+            ("participant-leave", Some(sid)) => Some(ConferenceChange::Left(sid)),
+            _ => None,
+        };
+        if let Some(change) = change {
+            let role = self
+                .store()
+                .conference_event(&id, change, &event.conference_sid, event.sequence_number)
+                .await?;
+            match (role, change) {
+                (
+                    ParticipantRole::Caller,
+                    ConferenceChange::Joined(_) | ConferenceChange::Started,
+                ) => {
+                    if let Some(call) = self.store().call(&id).await? {
+                        self.publish(LineEvent::CallConnected {
+                            call: self.summary(&call),
+                        });
                     }
-                    (ParticipantRole::Caller, false) => {
-                        self.end_call(&id, "the caller hung up").await
-                    }
-                    _ => {}
+                    // Messages may have arrived while the caller heard the greeting.
+                    speech::kick(self, &id);
                 }
+                (ParticipantRole::Caller, ConferenceChange::Left(_)) => {
+                    self.end_call(&id, "the caller hung up", Some(&event.conference_sid))
+                        .await
+                }
+                _ => {}
             }
-            "conference-end" => self.end_call(&id, "the call ended").await,
+            return Ok(());
+        }
+        match event.status_callback_event.as_str() {
+            "conference-end" => {
+                self.end_call(&id, "the call ended", Some(&event.conference_sid))
+                    .await
+            }
             "announcement-end" | "announcement-fail" => {
                 speech::announce::finished(self, &id, &event).await;
             }
@@ -67,9 +83,10 @@ impl Line {
         Ok(())
     }
 
-    /// Ends call `id` once: its unspoken messages fail with `reason`, bridges hear of it.
-    pub(crate) async fn end_call(&self, id: &CallId, reason: &str) {
-        match self.store().end_call(id, reason).await {
+    /// Ends call `id` once: its unspoken messages fail with `reason`, bridges hear of it. With
+    /// `conference`, only if that is the call's conference.
+    pub(crate) async fn end_call(&self, id: &CallId, reason: &str, conference: Option<&str>) {
+        match self.store().end_call(id, reason, conference).await {
             Ok((true, failed)) => {
                 tracing::info!(call = %id, reason, "call ended");
                 self.publish_receipts(id, &[], &failed).await;

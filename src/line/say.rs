@@ -70,7 +70,7 @@ impl Line {
             // over either way, and its status callback (or this) ends it here.
             tracing::warn!(call = %id, error = %e, "Twilio did not complete the call");
         }
-        self.end_call(&id, "the call was hung up").await;
+        self.end_call(&id, "the call was hung up", None).await;
         Ok(())
     }
 

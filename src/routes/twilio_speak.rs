@@ -15,10 +15,16 @@ use crate::twiml::VoiceResponse;
 pub struct SpeakQuery {
     call: String,
     leg: String,
+    #[serde(default = "first_turn")]
+    turn: u64,
     #[serde(default)]
     waited: u32,
     #[serde(default)]
     mode: Option<String>,
+}
+
+fn first_turn() -> u64 {
+    1
 }
 
 /// The form Twilio posts; nothing in it is needed (the URL names the call and leg).
@@ -34,8 +40,8 @@ pub async fn speak(
         return Ok(Twiml(VoiceResponse::new().hangup()));
     };
     let response = match query.mode.as_deref() {
-        Some("announce") => announce::script(&line, &id, &query.leg).await,
-        _ => self_dial::turn(&line, &id, &query.leg, query.waited).await,
+        Some("announce") => announce::script(&line, &id, &query.leg, query.turn).await,
+        _ => self_dial::turn(&line, &id, &query.leg, query.turn, query.waited).await,
     };
     Ok(Twiml(response))
 }

@@ -1,60 +1,66 @@
 //! The announce speaker: Twilio plays the messages into the conference itself
 //! (`POST Conferences/{sid}.json` with `AnnounceUrl`), no extra call leg.
 //!
-//! The batch is taken when the announcement is requested, so the `AnnounceUrl` fetch only reads
-//! what is in flight; `announcement-end` settles it as spoken and requests the next one,
-//! `announcement-fail` requeues it (bounded) like a failed speaker leg.
+//! A batch is taken (turn T) when its announcement is requested, so the `AnnounceUrl` fetch only
+//! reads what is in flight for turn T; `announcement-end` for turn T settles it as spoken and
+//! requests turn T+1; `announcement-fail` requeues it (bounded) like a failed speaker leg.
 
 use rand::RngExt as _;
 
-use crate::domain::{CallId, CallState};
+use crate::domain::CallId;
 use crate::line::{ConferenceEventParams, Line};
 use crate::store::Turn;
 use crate::twilio::UpdateConference;
 use crate::twiml::{HttpMethod, VoiceResponse};
 
 pub async fn start(line: &Line, id: &CallId) {
-    let store = line.store();
-    // An announcement needs a running conference: until the caller is in, wait for the
-    // participant-join that kicks the pipeline again.
-    let ready = match store.call(id).await {
-        Ok(Some(call)) => call.state == CallState::Connected,
-        _ => false,
-    };
-    if !ready {
-        return;
-    }
     let leg = format!("a{:012x}", rand::rng().random::<u64>() >> 16);
+    let store = line.store();
+    let max_attempts = line.settings().speech.max_attempts;
+    // The store only hands out the lease once the caller is in the conference; the caller's
+    // participant-join kicks the pipeline again.
     match store
-        .acquire_speaker(id, &leg, line.settings().speech.max_attempts)
+        .acquire_speaker(id, &leg, max_attempts, super::base_lease(line))
         .await
     {
         Ok((true, failed)) => {
             line.publish_receipts(id, &[], &failed).await;
-            next(line, id, &leg).await;
+            next(line, id, &leg, 1).await;
         }
         Ok((false, failed)) => line.publish_receipts(id, &[], &failed).await,
-        Err(e) => tracing::warn!(call = %id, error = %e, "cannot take the speaker lock"),
+        Err(e) => tracing::warn!(call = %id, error = %e, "cannot take the speaker lease"),
     }
 }
 
-/// Settles the announcement just played (if any) and requests the next one.
-async fn next(line: &Line, id: &CallId, leg: &str) {
+/// Settles the announcement of turn `turn - 1` (if any) and requests turn `turn`.
+async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
     let max_attempts = line.settings().speech.max_attempts;
-    let turn = match line
+    let lease = super::base_lease(line);
+    let outcome = line
         .store()
-        .speaker_turn(id, leg, max_attempts, false)
-        .await
-    {
-        Ok(turn) => turn,
+        .speaker_turn(id, leg, turn, max_attempts, false, lease)
+        .await;
+    let turn_result = match outcome {
+        Ok(t) => t,
         Err(e) => {
+            // The lease lapses and the sweep starts over with whatever was in flight.
             tracing::warn!(call = %id, error = %e, "announce turn failed");
             return;
         }
     };
-    match turn {
-        Turn::Stale => {}
-        Turn::Done { spoken, failed } => line.publish_receipts(id, &spoken, &failed).await,
+    match turn_result {
+        // A repeated announcement-end: that turn was settled already.
+        Turn::Stale | Turn::Again { .. } => {}
+        Turn::Done {
+            spoken,
+            failed,
+            more,
+        } => {
+            line.publish_receipts(id, &spoken, &failed).await;
+            if more {
+                super::kick(line, id);
+            }
+        }
         Turn::Speak { spoken, failed, .. } => {
             line.publish_receipts(id, &spoken, &failed).await;
             let conference_sid = line
@@ -64,13 +70,18 @@ async fn next(line: &Line, id: &CallId, leg: &str) {
                 .ok()
                 .flatten();
             let Some(conference_sid) = conference_sid else {
-                super::self_dial::leg_ended(line, id, leg, "the call's conference is not running")
-                    .await;
+                super::leg_ended(line, id, leg, "the call's conference is not running").await;
                 return;
             };
+            let turn = turn.to_string();
             let url = line.public_url(
                 "/twilio/speak",
-                &[("call", id.as_str()), ("leg", leg), ("mode", "announce")],
+                &[
+                    ("call", id.as_str()),
+                    ("leg", leg),
+                    ("turn", &turn),
+                    ("mode", "announce"),
+                ],
             );
             let update = UpdateConference::announce(url.as_str(), HttpMethod::Post);
             if let Err(e) = line
@@ -79,30 +90,30 @@ async fn next(line: &Line, id: &CallId, leg: &str) {
                 .await
             {
                 let reason = format!("Twilio did not play the announcement: {e}");
-                super::self_dial::leg_ended(line, id, leg, &reason).await;
+                super::leg_ended(line, id, leg, &reason).await;
             }
         }
     }
 }
 
-/// The `AnnounceUrl` fetch: says the batch in flight.
-pub async fn script(line: &Line, id: &CallId, leg: &str) -> VoiceResponse {
+/// The `AnnounceUrl` fetch for turn `turn`: says the batch in flight for that turn.
+pub async fn script(line: &Line, id: &CallId, leg: &str, turn: u64) -> VoiceResponse {
     let store = line.store();
     let messages = async {
-        if !store.holds_speaker(id, leg).await? {
+        if !store.is_speaker(id, leg).await? || store.speaker_turn_number(id).await? != turn {
             return Ok(Vec::new());
         }
         let ids = store.inflight(id).await?;
         store.messages_by_id(id, &ids).await
     };
-    match messages.await {
+    let messages: Result<_, crate::store::StoreError> = messages.await;
+    match messages {
         Ok(messages) => super::say_all(
             line,
             VoiceResponse::new(),
             messages.iter().map(|m| m.text.as_str()),
         ),
         Err(e) => {
-            let e: crate::store::StoreError = e;
             tracing::warn!(call = %id, error = %e, "cannot read the announcement");
             VoiceResponse::new()
         }
@@ -111,24 +122,32 @@ pub async fn script(line: &Line, id: &CallId, leg: &str) -> VoiceResponse {
 
 /// `announcement-end` / `announcement-fail` for one of our announcements.
 pub async fn finished(line: &Line, id: &CallId, event: &ConferenceEventParams) {
-    let leg = event
+    let Some(url) = event
         .announce_url
         .as_deref()
         .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == "leg")
-                .map(|(_, v)| v.into_owned())
-        });
-    let Some(leg) = leg else { return };
+    else {
+        return;
+    };
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let (Some(leg), Some(turn)) = (
+        param("leg"),
+        param("turn").and_then(|t| t.parse::<u64>().ok()),
+    ) else {
+        return;
+    };
     if event.status_callback_event == "announcement-end" {
-        next(line, id, &leg).await;
+        next(line, id, &leg, turn + 1).await;
     } else {
         let why = event
             .reason_announcement_failed
             .as_deref()
             .unwrap_or("no reason given");
         let reason = format!("Twilio could not play the announcement: {why}");
-        super::self_dial::leg_ended(line, id, &leg, &reason).await;
+        super::leg_ended(line, id, &leg, &reason).await;
     }
 }

@@ -1,27 +1,44 @@
 //! The speech pipeline: queued messages become words in the caller's conference.
 //!
-//! Messages wait in a per-call queue in the store. One speaker at a time per call (a lock in the
-//! store) takes everything queued and says it, in order:
+//! Messages wait in a per-call queue in the store. One speaker at a time per call (a lease in the
+//! store) takes everything queued and says it, in order, in numbered turns:
 //! - [`self_dial`] (default): Twilio dials the line's own number; that leg proves itself with a
 //!   one-time code, joins the conference, and its twin says the messages.
 //! - [`announce`]: Twilio's conference announcement API plays the messages.
 //!
-//! [`split`] cuts long texts into pieces every `<Say>` accepts.
+//! [`sweep`] restarts any call whose pipeline lost its kick (a crash, a webhook answered while
+//! Redis was down). [`split`] cuts long texts into pieces every `<Say>` accepts.
 
 pub mod announce;
 pub mod self_dial;
 pub mod split;
+mod sweep;
+
+use std::time::Duration;
+
+pub use sweep::sweep;
 
 use crate::config::SpeechStrategy;
 use crate::domain::CallId;
 use crate::line::Line;
+use crate::twiml::VoiceResponse;
+
+/// Pause before a new speaker follows a failed one, so a failing Twilio is not hammered.
+const RESTART_DELAY: Duration = Duration::from_millis(500);
 
 /// Starts a speaker for call `id` if something is queued and nobody is speaking. Runs in the
 /// background: dialling Twilio must not hold up the chat user or the webhook that triggered it.
 pub fn kick(line: &Line, id: &CallId) {
+    kick_after(line, id, Duration::ZERO);
+}
+
+fn kick_after(line: &Line, id: &CallId, delay: Duration) {
     let line = line.clone();
     let id = id.clone();
     tokio::spawn(async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         match line.settings().speech.strategy {
             SpeechStrategy::SelfDial => self_dial::start(&line, &id).await,
             SpeechStrategy::Announce => announce::start(&line, &id).await,
@@ -29,13 +46,38 @@ pub fn kick(line: &Line, id: &CallId) {
     });
 }
 
+/// The base lease of a speaker: long enough to dial and wait for the join (each turn adds its
+/// batch's speaking time). Shorter, and a slow join would look like a lost leg.
+pub(crate) fn base_lease(line: &Line) -> Duration {
+    line.settings().speech.join_timeout + Duration::from_secs(90)
+}
+
+/// Speaker `leg` of call `id` is over: settle what it held and start another speaker (of the
+/// configured strategy) if messages wait.
+pub(crate) async fn leg_ended(line: &Line, id: &CallId, leg: &str, reason: &str) {
+    let max_attempts = line.settings().speech.max_attempts;
+    match line
+        .store()
+        .speaker_leg_ended(id, leg, max_attempts, reason)
+        .await
+    {
+        Ok(end) => {
+            line.publish_receipts(id, &[], &end.failed).await;
+            if end.more_to_say {
+                kick_after(line, id, RESTART_DELAY);
+            }
+        }
+        Err(e) => tracing::warn!(call = %id, error = %e, "cannot settle an ended speaker"),
+    }
+}
+
 /// Appends `<Say>`s for each text, split so that every piece meets Twilio's limits for the
 /// configured voice.
 pub(crate) fn say_all<'a>(
     line: &Line,
-    mut response: crate::twiml::VoiceResponse,
+    mut response: VoiceResponse,
     texts: impl IntoIterator<Item = &'a str>,
-) -> crate::twiml::VoiceResponse {
+) -> VoiceResponse {
     let limits = split::SayLimits::for_voice(line.settings().speech.voice.as_deref());
     for text in texts {
         for piece in split::split_for_say(text, limits) {

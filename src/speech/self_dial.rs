@@ -1,22 +1,20 @@
 //! The self-dial speaker: the 2015 trick, made safe and lossless.
 //!
-//! 1. [`start`] takes the call's speaker lock, issues a one-time code and asks Twilio for a call
+//! 1. [`start`] takes the call's speaker lease, issues a one-time code and asks Twilio for a call
 //!    From = To = the line's number, whose `Url` is `/twilio/speak` and whose `SendDigits` carry
 //!    the code.
 //! 2. Twilio's inbound half of that call reaches `/twilio/voice` From == To and gets
 //!    [`ask_for_code`]; with the right digits, [`admit`] dials it into the caller's conference.
 //! 3. The outbound half fetches `/twilio/speak` ([`turn`]). It waits (`<Pause>` + `<Redirect>`)
 //!    until the inbound half's participant-join has been seen, so no word is said into a line
-//!    nobody hears; then says every queued message and comes back for more; hangs up when the
-//!    queue is empty. A burst of messages costs one leg.
-//! 4. When the leg ends ([`leg_ended`], from its status callback), whatever it had not confirmed
-//!    is requeued (bounded) or failed, and a new leg is dialled if messages are still waiting.
-
-use std::time::Duration;
+//!    nobody hears; then says every queued message and comes back for more (the next turn);
+//!    hangs up when the queue is empty. A burst of messages costs one leg.
+//! 4. When the leg ends ([`super::leg_ended`], from its status callback), whatever it had not
+//!    confirmed is requeued (bounded) or failed, and another speaker starts if messages wait.
 
 use rand::RngExt as _;
 
-use crate::domain::CallId;
+use crate::domain::{CallId, CallState};
 use crate::line::{Line, Metrics};
 use crate::store::{SpeakerState, Turn};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
@@ -32,9 +30,6 @@ const CODE_TIMEOUT_SECS: u32 = 10;
 /// Ring time allowed for the self-dialled leg; it is answered by Twilio itself at once.
 const SPEAKER_DIAL_TIMEOUT_SECS: u32 = 30;
 
-/// Pause between redialling attempts, so a failing Twilio is not hammered.
-const REDIAL_DELAY: Duration = Duration::from_millis(500);
-
 fn random_token(len: usize, alphabet: &[u8]) -> String {
     let mut rng = rand::rng();
     (0..len)
@@ -42,14 +37,30 @@ fn random_token(len: usize, alphabet: &[u8]) -> String {
         .collect()
 }
 
+/// The URL of turn `turn` of leg `leg`; `waited` counts the seconds spent waiting to be heard.
+fn speak_url(line: &Line, id: &CallId, leg: &str, turn: u64, waited: u32) -> String {
+    let turn = turn.to_string();
+    let waited = waited.to_string();
+    let mut query = vec![("call", id.as_str()), ("leg", leg), ("turn", turn.as_str())];
+    if waited != "0" {
+        query.push(("waited", waited.as_str()));
+    }
+    line.public_url("/twilio/speak", &query).to_string()
+}
+
 /// Dials a speaker leg for call `id` if it has queued messages and no leg is speaking.
 pub async fn start(line: &Line, id: &CallId) {
     let leg = random_token(12, b"0123456789abcdefghijklmnopqrstuvwxyz");
     let max_attempts = line.settings().speech.max_attempts;
-    let (acquired, failed) = match line.store().acquire_speaker(id, &leg, max_attempts).await {
+    let lease = super::base_lease(line);
+    let (acquired, failed) = match line
+        .store()
+        .acquire_speaker(id, &leg, max_attempts, lease)
+        .await
+    {
         Ok(outcome) => outcome,
         Err(e) => {
-            tracing::warn!(call = %id, error = %e, "cannot take the speaker lock");
+            tracing::warn!(call = %id, error = %e, "cannot take the speaker lease");
             return;
         }
     };
@@ -60,17 +71,11 @@ pub async fn start(line: &Line, id: &CallId) {
     let code = random_token(CODE_DIGITS, b"0123456789");
     if let Err(e) = line.store().store_speaker_code(&code, id, &leg).await {
         tracing::warn!(call = %id, error = %e, "cannot store the speaker code");
-        Box::pin(leg_ended(
-            line,
-            id,
-            &leg,
-            "denwa could not prepare the speaker call",
-        ))
-        .await;
+        super::leg_ended(line, id, &leg, "denwa could not prepare the speaker call").await;
         return;
     }
     let number = line.settings().twilio.number.clone();
-    let speak = line.public_url("/twilio/speak", &[("call", id.as_str()), ("leg", &leg)]);
+    let speak = speak_url(line, id, &leg, 1, 0);
     let status = line.public_url(
         "/twilio/call-status",
         &[("call", id.as_str()), ("leg", &leg)],
@@ -78,7 +83,7 @@ pub async fn start(line: &Line, id: &CallId) {
     let request = CreateCall::new(
         number.clone(),
         number,
-        CallTarget::url(speak.as_str(), HttpMethod::Post),
+        CallTarget::url(speak, HttpMethod::Post),
     )
     .status_callback(status.as_str(), HttpMethod::Post)
     .status_callback_events([CallEvent::Completed])
@@ -101,7 +106,7 @@ pub async fn start(line: &Line, id: &CallId) {
             Metrics::add(&line.metrics().speaker_dial_failures, 1);
             tracing::warn!(call = %id, error = %e, "Twilio did not place the speaker call");
             let reason = format!("Twilio did not place the speaker call: {e}");
-            Box::pin(leg_ended(line, id, &leg, &reason)).await;
+            super::leg_ended(line, id, &leg, &reason).await;
         }
     }
 }
@@ -152,12 +157,12 @@ pub async fn admit(line: &Line, digits: &str, inbound_sid: &str) -> VoiceRespons
         .hangup()
 }
 
-/// One fetch of `/twilio/speak` by the outbound half of leg `leg`.
-pub async fn turn(line: &Line, id: &CallId, leg: &str, waited: u32) -> VoiceResponse {
-    match try_turn(line, id, leg, waited).await {
+/// Turn `turn` of leg `leg`: one fetch of `/twilio/speak` by the outbound half.
+pub async fn turn(line: &Line, id: &CallId, leg: &str, turn: u64, waited: u32) -> VoiceResponse {
+    match try_turn(line, id, leg, turn, waited).await {
         Ok(response) => response,
         Err(e) => {
-            // The lock lapses and the next leg takes over whatever this one held.
+            // The lease lapses and the next speaker (or the sweep) takes over what this one held.
             tracing::warn!(call = %id, error = %e, "speaker turn failed; hanging up the leg");
             VoiceResponse::new().hangup()
         }
@@ -168,40 +173,62 @@ async fn try_turn(
     line: &Line,
     id: &CallId,
     leg: &str,
+    turn: u64,
     waited: u32,
 ) -> Result<VoiceResponse, crate::store::StoreError> {
     let store = line.store();
-    if !store.holds_speaker(id, leg).await? {
+    let state = store.call(id).await?.map(|c| c.state);
+    if matches!(state, None | Some(CallState::Ended)) {
         return Ok(VoiceResponse::new().hangup());
     }
-    let caller_in =
-        matches!(store.call(id).await?, Some(c) if c.state == crate::domain::CallState::Connected);
     let speaker = store.speaker_state(id).await?;
-    if !(caller_in && speaker == Some(SpeakerState::Joined)) {
-        if speaker == Some(SpeakerState::Left)
-            || u64::from(waited) >= line.settings().speech.join_timeout.as_secs()
+    if !(state == Some(CallState::Connected) && speaker == Some(SpeakerState::Joined)) {
+        let gave_up = u64::from(waited) >= line.settings().speech.join_timeout.as_secs();
+        if speaker == Some(SpeakerState::Left) || gave_up {
+            return Ok(VoiceResponse::new().hangup());
+        }
+        if !store
+            .renew_speaker(id, leg, super::base_lease(line))
+            .await?
         {
             return Ok(VoiceResponse::new().hangup());
         }
         // Not heard yet: wait a second and ask again rather than speak into the void.
-        let again = line.public_url(
-            "/twilio/speak",
-            &[
-                ("call", id.as_str()),
-                ("leg", leg),
-                ("waited", &(waited + 1).to_string()),
-            ],
-        );
+        let again = speak_url(line, id, leg, turn, waited + 1);
         return Ok(VoiceResponse::new()
             .pause(1)
-            .redirect(Redirect::new(again.as_str()).method(HttpMethod::Post)));
+            .redirect(Redirect::new(again).method(HttpMethod::Post)));
     }
     let max_attempts = line.settings().speech.max_attempts;
-    match store.speaker_turn(id, leg, max_attempts, true).await? {
+    let lease = super::base_lease(line);
+    let next = speak_url(line, id, leg, turn + 1, 0);
+    match store
+        .speaker_turn(id, leg, turn, max_attempts, true, lease)
+        .await?
+    {
         Turn::Stale => Ok(VoiceResponse::new().hangup()),
-        Turn::Done { spoken, failed } => {
+        Turn::Done {
+            spoken,
+            failed,
+            more,
+        } => {
             line.publish_receipts(id, &spoken, &failed).await;
+            if more {
+                super::kick(line, id);
+            }
             Ok(VoiceResponse::new().hangup())
+        }
+        Turn::Again { batch } | Turn::Speak { batch, .. } if batch.is_empty() => {
+            Ok(VoiceResponse::new().hangup())
+        }
+        Turn::Again { batch } => {
+            let messages = store.messages_by_id(id, &batch).await?;
+            let response = super::say_all(
+                line,
+                VoiceResponse::new(),
+                messages.iter().map(|m| m.text.as_str()),
+            );
+            Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }
         Turn::Speak {
             spoken,
@@ -209,35 +236,13 @@ async fn try_turn(
             batch,
         } => {
             line.publish_receipts(id, &spoken, &failed).await;
-            let messages = store
-                .messages_by_id(id, &batch.iter().map(|m| m.as_str()).collect::<Vec<_>>())
-                .await?;
-            let again = line.public_url("/twilio/speak", &[("call", id.as_str()), ("leg", leg)]);
+            let messages = store.messages_by_id(id, &batch).await?;
             let response = super::say_all(
                 line,
                 VoiceResponse::new(),
                 messages.iter().map(|m| m.text.as_str()),
             );
-            Ok(response.redirect(Redirect::new(again.as_str()).method(HttpMethod::Post)))
+            Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }
-    }
-}
-
-/// Leg `leg` of call `id` is over: settle what it held and dial again if messages wait.
-pub async fn leg_ended(line: &Line, id: &CallId, leg: &str, reason: &str) {
-    let max_attempts = line.settings().speech.max_attempts;
-    match line
-        .store()
-        .speaker_leg_ended(id, leg, max_attempts, reason)
-        .await
-    {
-        Ok(end) => {
-            line.publish_receipts(id, &[], &end.failed).await;
-            if end.more_to_say {
-                tokio::time::sleep(REDIAL_DELAY).await;
-                Box::pin(start(line, id)).await;
-            }
-        }
-        Err(e) => tracing::warn!(call = %id, error = %e, "cannot settle an ended speaker leg"),
     }
 }

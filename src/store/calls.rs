@@ -24,6 +24,8 @@ pub enum ParticipantRole {
     Other,
     /// The conference belongs to no call denwa knows.
     Unknown,
+    /// Out of order (older than an event already seen), or the call has ended: nothing to do.
+    Ignored,
 }
 
 /// How long a call's records outlive its end: long enough for the team to read receipts.
@@ -93,7 +95,13 @@ impl Store {
 
     /// Marks the call ended (once) and fails its unspoken messages. Returns whether this call
     /// did the ending, and the ids it failed.
-    pub async fn end_call(&self, id: &CallId, reason: &str) -> StoreResult<(bool, Vec<MessageId>)> {
+    /// With `conference`, only if that is the call's conference (see END_CALL).
+    pub async fn end_call(
+        &self,
+        id: &CallId,
+        reason: &str,
+        conference: Option<&str>,
+    ) -> StoreResult<(bool, Vec<MessageId>)> {
         let (ended, failed): (i64, Vec<String>) = scripts::END_CALL
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
@@ -103,6 +111,7 @@ impl Store {
             .arg(now_ms())
             .arg(self.keys.message_prefix(id))
             .arg(reason)
+            .arg(conference.unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await?;
         if ended == 1 {
@@ -134,29 +143,45 @@ impl Store {
         Ok(())
     }
 
-    /// Records a participant joining or leaving the call's conference.
-    pub async fn participant(
+    /// Records a conference event about a participant of the call's conference, or the
+    /// conference's start. `sequence` is Twilio's SequenceNumber, to drop late arrivals.
+    pub async fn conference_event(
         &self,
         id: &CallId,
-        call_sid: &str,
-        joined: bool,
+        event: ConferenceChange<'_>,
         conference_sid: &str,
+        sequence: Option<u64>,
     ) -> StoreResult<ParticipantRole> {
+        let (call_sid, kind) = match event {
+            ConferenceChange::Started => ("", "start"),
+            ConferenceChange::Joined(sid) => (sid, "join"),
+            ConferenceChange::Left(sid) => (sid, "leave"),
+        };
         let role: String = scripts::PARTICIPANT
             .key(self.keys.call(id))
             .arg(call_sid)
-            .arg(if joined { "join" } else { "leave" })
+            .arg(kind)
             .arg(conference_sid)
             .arg(now_ms())
+            .arg(sequence.map(|s| s.to_string()).unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match role.as_str() {
             "caller" => ParticipantRole::Caller,
             "speaker" => ParticipantRole::Speaker,
             "other" => ParticipantRole::Other,
+            "old" | "ended" => ParticipantRole::Ignored,
             _ => ParticipantRole::Unknown,
         })
     }
+}
+
+/// A change in a call's conference.
+#[derive(Debug, Clone, Copy)]
+pub enum ConferenceChange<'a> {
+    Started,
+    Joined(&'a str),
+    Left(&'a str),
 }
 
 fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Call> {

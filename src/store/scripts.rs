@@ -67,16 +67,17 @@ return 'ok'
     )
 });
 
-/// Takes the speaker lock for a new leg if there is something to say and nobody is saying it.
-/// Messages left in flight by a leg that vanished without a status callback (its lock expired)
-/// go back to the front of the queue first.
-/// KEYS: call, queue, inflight, lock. ARGV: leg, ttl ms, prefix, max attempts, now.
+/// Takes the speaker lease for a new leg if the caller is in the conference, there is something
+/// to say and no leg holds the lease. Messages left in flight by a leg that vanished without a
+/// status callback (its lease lapsed) go back to the front of the queue first.
+/// KEYS: call, queue, inflight, lock. ARGV: leg, lease ms, prefix, max attempts, now.
 /// Returns {acquired (0/1), failed ids}.
 pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local state = redis.call('HGET', KEYS[1], 'state')
-if (not state) or state == 'ended' then return {0, {}} end
+-- Only once the caller is in: a speaker alone in a conference would start (and, leaving, end)
+-- a conference of the call's name without the caller.
+if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return {0, {}} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {0, {}} end
 local orphans = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
@@ -84,7 +85,7 @@ local failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[3], orphans, tonumber(ARGV
   'the speaker leg was lost', ARGV[5])
 if redis.call('LLEN', KEYS[2]) == 0 then return {0, failed} end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
-redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', 'dialing')
+redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', 'dialing', 'speaker_turn', 0)
 redis.call('HDEL', KEYS[1], 'speaker_in_sid')
 redis.call('HINCRBY', KEYS[1], 'speaker_legs', 1)
 return {1, failed}
@@ -92,80 +93,117 @@ return {1, failed}
     )
 });
 
-/// One turn of the speaker: settles the batch said last turn, then takes the next one.
-/// The last batch counts as spoken only if the speaker was still in the conference with the
-/// caller (`heard`); otherwise it is requeued or failed. An empty queue releases the lock, in the
-/// same atomic step, so a message enqueued a moment later finds the lock free and dials anew.
-/// KEYS: call, queue, inflight, lock. ARGV: leg, now, lock ttl ms, max attempts, prefix,
+/// Renews the lease of leg `leg` while it waits to be heard; false if it is no longer the
+/// call's speaker (it must hang up).
+/// KEYS: call, lock. ARGV: leg, lease ms.
+pub(super) static RENEW_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// One turn of the speaker. Turn `T` says "I have finished batch T-1, give me batch T".
+/// - T = current + 1: the batch in flight counts as spoken if the speaker was in the conference
+///   with the caller (`heard`), else it is requeued or failed; then the next batch is taken. An
+///   empty queue releases the lease in the same atomic step, so a message enqueued a moment
+///   later finds it free and dials anew.
+/// - T = current: the answer to this turn was lost and Twilio asked again: the same batch, not
+///   settled (it was not said).
+/// - otherwise, or not the call's speaker: stale.
+/// The lease is renewed for the batch's speaking time: a long batch must not outlive it.
+/// KEYS: call, queue, inflight, lock. ARGV: leg, turn, now, base lease ms, max attempts, prefix,
 /// batch limit, heard-mode ("joined" = require the speaker to be joined, "always").
-/// Returns {status ("stale"|"done"|"speak"), spoken ids, failed ids, batch ids}.
+/// Returns {status ("stale"|"again"|"done"|"speak"), spoken ids, failed ids, batch ids,
+/// more to say (0/1; with "done")}.
 pub(super) static SPEAKER_TURN: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {'stale', {}, {}, {}} end
+local function lease(ids)
+  -- About 10 bytes of text a second is slower than any voice speaks, so the lease outlasts the
+  -- speech (Japanese: 3 bytes a character, 0.3 s; Twilio's voices are faster).
+  local bytes = 0
+  for _, id in ipairs(ids) do
+    bytes = bytes + string.len(redis.call('HGET', ARGV[6] .. id, 'text') or '')
+  end
+  return tonumber(ARGV[4]) + bytes * 100
+end
+
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {'stale', {}, {}, {}, 0} end
+local current = tonumber(redis.call('HGET', KEYS[1], 'speaker_turn') or '0')
+local turn = tonumber(ARGV[2])
+if turn == current then
+  local again = redis.call('LRANGE', KEYS[3], 0, -1)
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', lease(again))
+  return {'again', {}, {}, again, 0}
+end
+if turn ~= current + 1 then return {'stale', {}, {}, {}, 0} end
 local state = redis.call('HGET', KEYS[1], 'state')
-local heard = ARGV[7] == 'always' or
+local heard = ARGV[8] == 'always' or
   (redis.call('HGET', KEYS[1], 'speaker_state') == 'joined' and state == 'connected')
 local spoken, failed = {}, {}
 local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
 if heard then
   for _, id in ipairs(inflight) do
-    redis.call('HSET', ARGV[5] .. id, 'state', 'spoken', 'finished_at', ARGV[2])
+    redis.call('HSET', ARGV[6] .. id, 'state', 'spoken', 'finished_at', ARGV[3])
     table.insert(spoken, id)
   end
-  redis.call('HINCRBY', KEYS[1], 'messages_spoken', #inflight)
+  if #inflight > 0 then
+    redis.call('HINCRBY', KEYS[1], 'messages_spoken', #inflight)
+    redis.call('HSET', KEYS[1], 'speaker_misses', 0)
+  end
 else
-  failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[5], inflight, tonumber(ARGV[4]),
-    'the call ended before the message was spoken', ARGV[2])
+  failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[6], inflight, tonumber(ARGV[5]),
+    'the call ended before the message was spoken', ARGV[3])
 end
 local batch = {}
 if state ~= 'ended' and heard then
-  batch = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+  batch = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[7]) - 1)
   redis.call('LTRIM', KEYS[2], #batch, -1)
 end
 if #batch == 0 then
   redis.call('DEL', KEYS[4])
-  redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid')
-  return {'done', spoken, failed, {}}
+  redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
+  local more = 0
+  if state ~= 'ended' and redis.call('LLEN', KEYS[2]) > 0 then more = 1 end
+  return {'done', spoken, failed, {}, more}
 end
 for _, id in ipairs(batch) do
-  redis.call('HSET', ARGV[5] .. id, 'state', 'speaking')
-  redis.call('HINCRBY', ARGV[5] .. id, 'attempts', 1)
+  redis.call('HSET', ARGV[6] .. id, 'state', 'speaking')
+  redis.call('HINCRBY', ARGV[6] .. id, 'attempts', 1)
   redis.call('RPUSH', KEYS[3], id)
 end
-redis.call('PEXPIRE', KEYS[4], ARGV[3])
-return {'speak', spoken, failed, batch}
+redis.call('HSET', KEYS[1], 'speaker_turn', turn)
+redis.call('SET', KEYS[4], ARGV[1], 'PX', lease(batch))
+return {'speak', spoken, failed, batch, 0}
 "#,
     )
 });
 
 /// A speaker leg's call ended (status callback) or gave up. If it is still the call's current
-/// leg: its unconfirmed messages are requeued or failed, the lock is released, and a leg that
-/// never reached the conference counts as a miss; after `max attempts` misses in a row the queue
-/// is failed rather than dialled forever.
+/// leg: its unconfirmed messages are requeued or failed, the lease is released, and the leg
+/// counts as a miss (a leg that spoke resets the count in SPEAKER_TURN); after `max attempts`
+/// misses in a row the queue is failed rather than dialled forever.
 /// KEYS: call, queue, inflight, lock. ARGV: leg, now, max attempts, prefix, reason.
 /// Returns {current (0/1), more to say (0/1), failed ids}.
 pub(super) static SPEAKER_LEG_ENDED: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {0, 0, {}} end
-local reached = redis.call('HGET', KEYS[1], 'speaker_state')
-reached = reached == 'joined' or reached == 'left'
 local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
 local failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[4], inflight, tonumber(ARGV[3]), ARGV[5], ARGV[2])
-if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
-redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid')
-if reached then
+redis.call('DEL', KEYS[4])
+redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
+local misses = redis.call('HINCRBY', KEYS[1], 'speaker_misses', 1)
+if misses >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'speaker_misses', 0)
-else
-  local misses = redis.call('HINCRBY', KEYS[1], 'speaker_misses', 1)
-  if misses >= tonumber(ARGV[3]) then
-    redis.call('HSET', KEYS[1], 'speaker_misses', 0)
-    for _, id in ipairs(fail_all(KEYS[1], KEYS[2], ARGV[4], ARGV[5], ARGV[2])) do
-      table.insert(failed, id)
-    end
+  for _, id in ipairs(fail_all(KEYS[1], KEYS[2], ARGV[4], ARGV[5], ARGV[2])) do
+    table.insert(failed, id)
   end
 end
 local more = 0
@@ -175,15 +213,47 @@ return {1, more, failed}
     )
 });
 
+/// Lets a self-dialled leg's inbound half in, if its leg is still the call's speaker and the
+/// caller is still there. (The one-time code was consumed before, on its own key.)
+/// KEYS: call. ARGV: leg, inbound CallSid. Returns 1 if admitted.
+pub(super) static ADMIT_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return 0 end
+redis.call('HSET', KEYS[1], 'speaker_in_sid', ARGV[2], 'speaker_state', 'gated')
+return 1
+"#,
+    )
+});
+
+/// Whether the call has messages waiting or in flight and no speaker holds the lease: the
+/// sweep's test for a pipeline that lost its kick.
+/// KEYS: call, queue, inflight, lock. Returns 0/1.
+pub(super) static NEEDS_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return 0 end
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+if redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) > 0 then return 1 end
+return 0
+"#,
+    )
+});
+
 /// Ends a call once: marks it ended, drops it from the active set and fails whatever was still
 /// waiting or in flight.
-/// KEYS: call, queue, inflight, active set. ARGV: call id, now, prefix, reason.
-/// Returns {ended now (0/1), failed ids}.
+/// With a conference sid, only that conference's end ends the call: an unrelated conference of
+/// the same name (a leg that joined after the call) must not.
+/// KEYS: call, queue, inflight, active set. ARGV: call id, now, prefix, reason, conference sid
+/// or "". Returns {ended now (0/1), failed ids}.
 pub(super) static END_CALL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local state = redis.call('HGET', KEYS[1], 'state')
 if (not state) or state == 'ended' then return {0, {}} end
+local conference = redis.call('HGET', KEYS[1], 'conference_sid')
+if ARGV[5] ~= '' and conference and conference ~= ARGV[5] then return {0, {}} end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[1])
 local failed = fail_all(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[2])
@@ -195,24 +265,43 @@ return {1, failed}
     )
 });
 
-/// Records a participant joining or leaving the call's conference and says whose leg it was.
-/// KEYS: call. ARGV: CallSid, "join"|"leave", conference sid, now.
-/// Returns "caller", "speaker", "other" or "missing".
+/// Records a conference event about a participant (or the conference's start) and says whose
+/// leg it was. Twilio does not promise arrival order: an event older (by SequenceNumber) than
+/// one already seen for the same participant is dropped. The caller's join (or the
+/// conference's start: only the caller starts it) connects the call and records the
+/// conference; the speaker counts as joined only in that same conference.
+/// KEYS: call. ARGV: CallSid (or "" for start), "join"|"leave"|"start", conference sid, now,
+/// SequenceNumber or "".
+/// Returns "caller", "speaker", "other", "old", "ended" or "missing".
 pub(super) static PARTICIPANT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local call = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'speaker_in_sid')
+local call = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'speaker_in_sid', 'conference_sid')
 if not call[1] then return 'missing' end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'conference_sid', ARGV[3]) end
-if call[2] == ARGV[1] then
-  if ARGV[2] == 'join' and call[1] == 'ringing' then
+if ARGV[5] ~= '' then
+  local seq_key = 'seq:' .. ARGV[1]
+  local last = redis.call('HGET', KEYS[1], seq_key)
+  if last and tonumber(last) >= tonumber(ARGV[5]) then return 'old' end
+  redis.call('HSET', KEYS[1], seq_key, ARGV[5])
+end
+if call[1] == 'ended' then return 'ended' end
+local function connect()
+  redis.call('HSET', KEYS[1], 'conference_sid', ARGV[3])
+  if call[1] == 'ringing' then
     redis.call('HSET', KEYS[1], 'state', 'connected', 'connected_at', ARGV[4])
   end
+end
+if ARGV[2] == 'start' then
+  if not call[4] then connect() end
   return 'caller'
 end
-if call[3] == ARGV[1] then
+if call[2] == ARGV[1] then
+  if ARGV[2] == 'join' then connect() end
+  return 'caller'
+end
+if call[3] and call[3] == ARGV[1] then
   if ARGV[2] == 'join' then
-    redis.call('HSET', KEYS[1], 'speaker_state', 'joined')
+    if call[4] == ARGV[3] then redis.call('HSET', KEYS[1], 'speaker_state', 'joined') end
   else
     redis.call('HSET', KEYS[1], 'speaker_state', 'left')
   end

@@ -1,15 +1,16 @@
-//! The speaker lock, one-time codes and the speaker's turns.
+//! The speaker lease, one-time codes and the speaker's turns.
+//!
+//! `speaker_leg` in the call hash names the call's one speaker; the lock key beside it is its
+//! lease, renewed on every turn for as long as that turn's speech lasts. A leg that vanishes
+//! without a status callback lets its lease lapse, and the next speaker (or the sweep) takes
+//! over what it held.
+
+use std::time::Duration;
 
 use redis::AsyncCommands as _;
 
 use super::{Store, StoreResult, scripts};
 use crate::domain::{CallId, MessageId, now_ms};
-
-/// How long the speaker lock lives without a turn refreshing it. A leg refreshes it every time it
-/// fetches `/twilio/speak`; if a leg vanishes without a status callback, the lock lapses and the
-/// next message dials a fresh leg instead of waiting forever. Long enough to cover a leg's dialling
-/// and join wait, short enough that a lost leg costs at most this much delay.
-pub const SPEAKER_LOCK_TTL_MS: u64 = 120_000;
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
 /// issued; anything later is not ours.
@@ -26,7 +27,7 @@ pub enum SpeakerState {
     Dialing,
     /// Its inbound half presented a valid code and is joining the conference.
     Gated,
-    /// Its inbound half is in the conference: speech is heard from now on.
+    /// Its inbound half is in the caller's conference: speech is heard from now on.
     Joined,
     /// Its inbound half left the conference.
     Left,
@@ -35,14 +36,18 @@ pub enum SpeakerState {
 /// The outcome of one speaker turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Turn {
-    /// This leg no longer holds the lock: it must hang up without speaking.
+    /// This leg is no longer the call's speaker: it must hang up without speaking.
     Stale,
-    /// Nothing left to say; the lock is released.
+    /// A repeated request for the turn already handed out: say this batch (still in flight) again.
+    Again { batch: Vec<MessageId> },
+    /// Nothing left to say; the lease is released. `more`: messages are waiting all the same
+    /// (the last batch was not heard and went back to the queue): start another speaker.
     Done {
         spoken: Vec<MessageId>,
         failed: Vec<MessageId>,
+        more: bool,
     },
-    /// Say these (in order), then come back.
+    /// Say these (in order), then come back for the next turn.
     Speak {
         spoken: Vec<MessageId>,
         failed: Vec<MessageId>,
@@ -55,7 +60,7 @@ pub enum Turn {
 pub struct LegEnd {
     /// Whether the leg was still the call's current speaker (else: nothing changed).
     pub was_current: bool,
-    /// Messages are still waiting: dial another leg.
+    /// Messages are still waiting: start another speaker.
     pub more_to_say: bool,
     pub failed: Vec<MessageId>,
 }
@@ -64,13 +69,19 @@ fn ids(raw: Vec<String>) -> Vec<MessageId> {
     raw.iter().filter_map(|s| MessageId::parse(s)).collect()
 }
 
+fn millis(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
 impl Store {
-    /// Takes the speaker lock for `leg` if the call has something to say and no leg is speaking.
+    /// Takes the speaker lease for `leg` if the caller is in, the call has something to say and
+    /// no leg is speaking. `lease` must cover dialling and the wait to join.
     pub async fn acquire_speaker(
         &self,
         id: &CallId,
         leg: &str,
         max_attempts: u32,
+        lease: Duration,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
         let (acquired, failed): (i64, Vec<String>) = scripts::ACQUIRE_SPEAKER
             .key(self.keys.call(id))
@@ -78,7 +89,7 @@ impl Store {
             .key(self.keys.inflight(id))
             .key(self.keys.speaker_lock(id))
             .arg(leg)
-            .arg(SPEAKER_LOCK_TTL_MS)
+            .arg(millis(lease))
             .arg(self.keys.message_prefix(id))
             .arg(max_attempts)
             .arg(now_ms())
@@ -87,10 +98,47 @@ impl Store {
         Ok((acquired == 1, ids(failed)))
     }
 
-    /// Whether `leg` still holds the call's speaker lock.
-    pub async fn holds_speaker(&self, id: &CallId, leg: &str) -> StoreResult<bool> {
-        let holder: Option<String> = self.conn().get(self.keys.speaker_lock(id)).await?;
-        Ok(holder.as_deref() == Some(leg))
+    /// Renews `leg`'s lease while it waits; false if it is no longer the call's speaker.
+    pub async fn renew_speaker(
+        &self,
+        id: &CallId,
+        leg: &str,
+        lease: Duration,
+    ) -> StoreResult<bool> {
+        let held: i64 = scripts::RENEW_SPEAKER
+            .key(self.keys.call(id))
+            .key(self.keys.speaker_lock(id))
+            .arg(leg)
+            .arg(millis(lease))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(held == 1)
+    }
+
+    /// Whether `leg` is the call's current speaker.
+    pub async fn is_speaker(&self, id: &CallId, leg: &str) -> StoreResult<bool> {
+        Ok(self.call_field(id, "speaker_leg").await?.as_deref() == Some(leg))
+    }
+
+    /// The turn the current speaker is on (the batch in flight).
+    pub async fn speaker_turn_number(&self, id: &CallId) -> StoreResult<u64> {
+        Ok(self
+            .call_field(id, "speaker_turn")
+            .await?
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Whether the call has messages waiting or in flight and no speaker: the sweep's test.
+    pub async fn needs_speaker(&self, id: &CallId) -> StoreResult<bool> {
+        let needs: i64 = scripts::NEEDS_SPEAKER
+            .key(self.keys.call(id))
+            .key(self.keys.queue(id))
+            .key(self.keys.inflight(id))
+            .key(self.keys.speaker_lock(id))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(needs == 1)
     }
 
     pub async fn speaker_state(&self, id: &CallId) -> StoreResult<Option<SpeakerState>> {
@@ -106,17 +154,18 @@ impl Store {
             }))
     }
 
-    /// Records the Twilio CallSid of the speaker leg's outbound half (for status callbacks).
+    /// Records the Twilio CallSid of the speaker leg's outbound half (for operators).
     pub async fn set_speaker_outbound(
         &self,
         id: &CallId,
         leg: &str,
         call_sid: &str,
     ) -> StoreResult<()> {
-        let key = self.keys.call(id);
-        let current: Option<String> = self.conn().hget(&key, "speaker_leg").await?;
-        if current.as_deref() == Some(leg) {
-            let _: () = self.conn().hset(&key, "speaker_out_sid", call_sid).await?;
+        if self.is_speaker(id, leg).await? {
+            let _: () = self
+                .conn()
+                .hset(self.keys.call(id), "speaker_out_sid", call_sid)
+                .await?;
         }
         Ok(())
     }
@@ -131,8 +180,9 @@ impl Store {
         Ok(())
     }
 
-    /// Consumes a code (it works once) and, if it belongs to the call's current speaker leg,
-    /// lets `inbound_sid` through: it is now the leg's inbound half. Returns the call it opens.
+    /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker
+    /// leg and the caller is still in, lets `inbound_sid` through as that leg's inbound half.
+    /// Returns the call it opens.
     pub async fn redeem_speaker_code(
         &self,
         code: &str,
@@ -145,64 +195,67 @@ impl Store {
         let Some(id) = CallId::parse(id) else {
             return Ok(None);
         };
-        let key = self.keys.call(&id);
-        let (state, current): (Option<String>, Option<String>) = redis::pipe()
-            .hget(&key, "state")
-            .hget(&key, "speaker_leg")
-            .query_async(&mut self.conn())
+        // The code lives on its own key (looked up by digits alone), so the check of the call
+        // is a second, atomic step on the call's own keys.
+        let admitted: i64 = scripts::ADMIT_SPEAKER
+            .key(self.keys.call(&id))
+            .arg(leg)
+            .arg(inbound_sid)
+            .invoke_async(&mut self.conn())
             .await?;
-        if state.as_deref() == Some("ended") || current.as_deref() != Some(leg) {
-            return Ok(None);
-        }
-        let _: () = self
-            .conn()
-            .hset_multiple(
-                &key,
-                &[("speaker_in_sid", inbound_sid), ("speaker_state", "gated")],
-            )
-            .await?;
-        Ok(Some(id))
+        Ok((admitted == 1).then_some(id))
     }
 
-    /// One turn of the speaker leg `leg`: see [`Turn`]. `require_join` is false for the announce
-    /// strategy, where Twilio plays the announcement into the conference itself.
+    /// Turn `turn` of the speaker leg `leg`: see [`Turn`]. `require_join` is false for the
+    /// announce strategy, where Twilio plays the announcement into the conference itself.
+    /// `lease` is the base lease; the script adds the batch's speaking time.
     pub async fn speaker_turn(
         &self,
         id: &CallId,
         leg: &str,
+        turn: u64,
         max_attempts: u32,
         require_join: bool,
+        lease: Duration,
     ) -> StoreResult<Turn> {
-        let (status, spoken, failed, batch): (String, Vec<String>, Vec<String>, Vec<String>) =
-            scripts::SPEAKER_TURN
-                .key(self.keys.call(id))
-                .key(self.keys.queue(id))
-                .key(self.keys.inflight(id))
-                .key(self.keys.speaker_lock(id))
-                .arg(leg)
-                .arg(now_ms())
-                .arg(SPEAKER_LOCK_TTL_MS)
-                .arg(max_attempts)
-                .arg(self.keys.message_prefix(id))
-                .arg(BATCH_LIMIT)
-                .arg(if require_join { "joined" } else { "always" })
-                .invoke_async(&mut self.conn())
-                .await?;
+        let (status, spoken, failed, batch, more): (
+            String,
+            Vec<String>,
+            Vec<String>,
+            Vec<String>,
+            i64,
+        ) = scripts::SPEAKER_TURN
+            .key(self.keys.call(id))
+            .key(self.keys.queue(id))
+            .key(self.keys.inflight(id))
+            .key(self.keys.speaker_lock(id))
+            .arg(leg)
+            .arg(turn)
+            .arg(now_ms())
+            .arg(millis(lease))
+            .arg(max_attempts)
+            .arg(self.keys.message_prefix(id))
+            .arg(BATCH_LIMIT)
+            .arg(if require_join { "joined" } else { "always" })
+            .invoke_async(&mut self.conn())
+            .await?;
         Ok(match status.as_str() {
             "speak" => Turn::Speak {
                 spoken: ids(spoken),
                 failed: ids(failed),
                 batch: ids(batch),
             },
+            "again" => Turn::Again { batch: ids(batch) },
             "done" => Turn::Done {
                 spoken: ids(spoken),
                 failed: ids(failed),
+                more: more == 1,
             },
             _ => Turn::Stale,
         })
     }
 
-    /// The speaker leg `leg` is over (its call ended, or it gave up waiting).
+    /// The speaker leg `leg` is over (its call ended, or it gave up).
     pub async fn speaker_leg_ended(
         &self,
         id: &CallId,
@@ -228,9 +281,7 @@ impl Store {
             failed: ids(failed),
         })
     }
-}
 
-impl Store {
     /// The ids the current speaker holds in flight, in order.
     pub async fn inflight(&self, id: &CallId) -> StoreResult<Vec<String>> {
         Ok(self.conn().lrange(self.keys.inflight(id), 0, -1).await?)

@@ -263,3 +263,82 @@ async fn messages_cut_off_by_the_caller_hanging_up_are_reported_failed_with_the_
     assert_eq!(call["messages_failed"], 2);
     assert_eq!(call["messages_spoken"], 0);
 }
+
+#[tokio::test]
+async fn a_message_sent_during_the_greeting_waits_for_the_caller() {
+    let app = spawn_app().await;
+    let sid = app.emulator.place_call(CALLER, LINE, None).await.unwrap();
+    // As soon as the call exists (the caller still hearing the greeting), say something.
+    let call_id = app
+        .wait_for(
+            "the call to be recorded",
+            Duration::from_secs(10),
+            || async {
+                let (_, calls) = app.get_json("/calls").await;
+                calls["calls"].as_array()?.first()?["id"]
+                    .as_str()
+                    .map(str::to_owned)
+            },
+        )
+        .await;
+    let (status, _) = app.say(&call_id, "Thanks for waiting.").await;
+    assert_eq!(status, 202);
+    let heard = app.wait_heard(&sid, &["Thanks for waiting."]).await;
+    assert_eq!(heard, vec![GREETING, "Thanks for waiting."]);
+    assert!(
+        app.partly_heard(&sid).is_empty(),
+        "{:?}",
+        app.partly_heard(&sid)
+    );
+    assert_eq!(app.speaker_legs(), 1);
+}
+
+#[tokio::test]
+async fn late_out_of_order_conference_events_do_not_undo_newer_ones() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let conference = app.emulator.conferences()[0].clone();
+    let friendly = format!("denwa-{call_id}");
+    // A participant-leave for the caller numbered before the join Twilio already sent.
+    let r = app
+        .post_signed(
+            "/twilio/conference",
+            &[
+                ("AccountSid", ACCOUNT_SID),
+                ("ConferenceSid", &conference.sid),
+                ("FriendlyName", &friendly),
+                ("StatusCallbackEvent", "participant-leave"),
+                ("CallSid", &sid),
+                ("SequenceNumber", "0"),
+                ("Muted", "false"),
+                ("Hold", "false"),
+            ],
+            AUTH_TOKEN,
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(
+        call["state"], "connected",
+        "a stale leave must not end the call"
+    );
+    // A conference-end for some other conference of the same name is not this call's end.
+    let r = app
+        .post_signed(
+            "/twilio/conference",
+            &[
+                ("AccountSid", ACCOUNT_SID),
+                ("ConferenceSid", "CF00000000000000000000000000000000"),
+                ("FriendlyName", &friendly),
+                ("StatusCallbackEvent", "conference-end"),
+                ("SequenceNumber", "99"),
+            ],
+            AUTH_TOKEN,
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "connected");
+    app.say(&call_id, "Still here.").await;
+    app.wait_heard(&sid, &["Still here."]).await;
+}
