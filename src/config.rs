@@ -137,6 +137,55 @@ pub struct LineSettings {
     pub hold_music_url: Option<String>,
     /// Said to a caller when denwa cannot take the call (its store is unreachable).
     pub unavailable_message: String,
+    /// The people who answer the line.
+    pub responders: Vec<Responder>,
+    pub ring: RingMode,
+    /// Seconds each responder's phone rings.
+    pub ring_timeout: u32,
+    /// Responders join listen-only (they reply from chat), as in the original hack.
+    pub responders_muted: bool,
+    /// Caller ID shown to responders: the line's number (default) or the caller's.
+    pub ring_caller_id: RingCallerId,
+    pub announce_joins: bool,
+    pub announce_leaves: bool,
+    /// Ask callers to say their name, and play it when announcing them.
+    pub record_names: bool,
+    /// Seconds without an accepting responder or a chat reply before the caller is offered
+    /// voicemail; `None` = never.
+    pub voicemail_after: Option<Duration>,
+}
+
+/// Someone who answers the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Responder {
+    pub name: String,
+    pub phone: PhoneNumber,
+    pub slack_user: Option<String>,
+    pub discord_user: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingMode {
+    /// Every available responder at once; the first to accept gets the call.
+    All,
+    /// One after another, `ring_timeout` seconds each.
+    InOrder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingCallerId {
+    Line,
+    Caller,
+}
+
+impl LineSettings {
+    /// The responder with this phone number.
+    pub fn responder_by_phone(&self, phone: &str) -> Option<(usize, &Responder)> {
+        self.responders
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.phone.as_str() == phone)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -441,6 +490,84 @@ impl Raw {
         before != self.values.len()
     }
 
+    /// `[[line.responders]]`: name, phone (E.164), optional slack_user / discord_user.
+    fn responders(&mut self) -> Vec<Responder> {
+        let items = match self.take("line", "responders") {
+            None => return Vec::new(),
+            Some(Source::File(toml::Value::Array(items))) => items,
+            Some(Source::Env(name, _)) => {
+                self.problem(
+                    "line.responders",
+                    format!("cannot be set from the environment ({name}): list them in the file"),
+                );
+                return Vec::new();
+            }
+            Some(Source::File(other)) => {
+                self.problem(
+                    "line.responders",
+                    format!(
+                        "expected [[line.responders]] tables, found {}",
+                        other.type_str()
+                    ),
+                );
+                return Vec::new();
+            }
+        };
+        let mut responders: Vec<Responder> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let key = |k: &str| format!("line.responders[{i}].{k}");
+            let Some(table) = item.as_table() else {
+                self.problem(
+                    format!("line.responders[{i}]"),
+                    "expected a table with name and phone",
+                );
+                continue;
+            };
+            for unknown in table
+                .keys()
+                .filter(|k| !["name", "phone", "slack_user", "discord_user"].contains(&k.as_str()))
+            {
+                self.problem(key(unknown), "unknown key");
+            }
+            let text = |k: &str| {
+                table
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            let name = text("name");
+            if name.is_none() {
+                self.problem(key("name"), "is required (how the responder is announced)");
+            }
+            let phone = match text("phone").map(PhoneNumber::parse) {
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => {
+                    self.problem(key("phone"), e.to_string());
+                    None
+                }
+                None => {
+                    self.problem(key("phone"), "is required (E.164, e.g. +14155550100)");
+                    None
+                }
+            };
+            if let Some(p) = &phone
+                && responders.iter().any(|r| &r.phone == p)
+            {
+                self.problem(key("phone"), format!("{p} is listed twice"));
+            }
+            if let (Some(name), Some(phone)) = (name, phone) {
+                responders.push(Responder {
+                    name: name.to_owned(),
+                    phone,
+                    slack_user: text("slack_user").map(str::to_owned),
+                    discord_user: text("discord_user").map(str::to_owned),
+                });
+            }
+        }
+        responders
+    }
+
     fn slack(&mut self) -> Option<Option<SlackSettings>> {
         let Some(channel) = self
             .string("slack", "channel")
@@ -696,6 +823,39 @@ impl Raw {
                 .into()
         });
 
+        let responders = self.responders();
+        let ring = match self.string("line", "ring").as_deref() {
+            None | Some("all") => RingMode::All,
+            Some("in-order") => RingMode::InOrder,
+            Some(other) => {
+                self.problem(
+                    "line.ring",
+                    format!("{other:?} is not one of \"all\", \"in-order\""),
+                );
+                RingMode::All
+            }
+        };
+        let ring_timeout = self.integer("line", "ring_timeout", 20, (5, 120)) as u32;
+        let responders_muted = self.boolean("line", "responders_muted", true);
+        let ring_caller_id = match self.string("line", "ring_caller_id").as_deref() {
+            None | Some("line") => RingCallerId::Line,
+            Some("caller") => RingCallerId::Caller,
+            Some(other) => {
+                self.problem(
+                    "line.ring_caller_id",
+                    format!("{other:?} is not one of \"line\", \"caller\""),
+                );
+                RingCallerId::Line
+            }
+        };
+        let announce_joins = self.boolean("line", "announce_joins", true);
+        let announce_leaves = self.boolean("line", "announce_leaves", false);
+        let record_names = self.boolean("line", "record_names", false);
+        let voicemail_after = match self.integer("line", "voicemail_after", 120, (0, 3600)) {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        };
+
         let api_token = self.secret("api", "token", "the bearer token for /api");
         let slack = self.slack();
         let discord = self.discord();
@@ -739,6 +899,15 @@ impl Raw {
                 greeting: greeting?,
                 hold_music_url,
                 unavailable_message,
+                responders,
+                ring,
+                ring_timeout,
+                responders_muted,
+                ring_caller_id,
+                announce_joins,
+                announce_leaves,
+                record_names,
+                voicemail_after,
             },
             api: ApiSettings { token: api_token? },
             slack: slack?,
@@ -900,6 +1069,23 @@ greting = "typo"
             );
         }
         assert!(!p.iter().any(|m| m.contains("unknown key")), "{p:#?}");
+    }
+
+    #[test]
+    fn responders_are_read_and_checked() {
+        let file = format!(
+            "{GOOD}\n[line]\nring = \"in-order\"\nvoicemail_after = 0\n[[line.responders]]\nname = \"Alice\"\nphone = \"+14155550101\"\nslack_user = \"U1\"\n[[line.responders]]\nname = \"Bob\"\nphone = \"555\"\n"
+        );
+        let p = problems(Some(&file), &secrets());
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].starts_with("line.responders[1].phone:"), "{p:#?}");
+        let file = file.replace("\"555\"", "\"+14155550102\"");
+        let s = Settings::from_sources(Some(&file), "config.toml", &secrets()).unwrap();
+        assert_eq!(s.line.responders.len(), 2);
+        assert_eq!(s.line.responders[0].slack_user.as_deref(), Some("U1"));
+        assert_eq!(s.line.ring, RingMode::InOrder);
+        assert_eq!(s.line.voicemail_after, None);
+        assert!(s.line.responders_muted);
     }
 
     #[test]

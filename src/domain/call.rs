@@ -57,4 +57,15 @@ pub struct Call {
     /// Extra call legs this call has cost (speaker legs): the seed's author warned that each
     /// spoken message can cost a call.
     pub speaker_legs: u64,
+    /// Responder legs dialled for this call (each costs a call too).
+    pub responder_legs: u64,
+    /// "inbound" (someone called the line) or "outbound" (the line called someone).
+    pub direction: String,
+    /// Everyone who joined the caller in the conference, in order.
+    pub joined: Vec<String>,
+    /// The voicemail the caller left, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voicemail_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voicemail_transcript: Option<String>,
 }

@@ -64,6 +64,9 @@ impl MessageState {
 pub struct Message {
     pub id: MessageId,
     pub text: String,
+    /// A recording played before the text (a caller's recorded name in an announcement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_url: Option<String>,
     pub state: MessageState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -1,4 +1,4 @@
-//! `/twilio/call-status`: Twilio's call status callbacks, for callers' and speaker legs.
+//! `/twilio/call-status`: Twilio's call status callbacks, for every kind of leg denwa follows.
 
 use serde::Deserialize;
 
@@ -13,6 +13,17 @@ pub struct CallStatusParams {
     pub call_status: String,
 }
 
+/// Which leg a status callback is about; denwa puts it in the callback URL when it dials.
+#[derive(Debug, Clone)]
+pub enum LegKind {
+    /// A caller's leg (the number's status callback, or an outbound call's).
+    Caller,
+    /// A self-dialled speaker leg: (call, leg token).
+    Speaker(CallId, String),
+    /// A responder's leg: (call, responder index).
+    Responder(CallId, usize),
+}
+
 /// Statuses after which the call leg is gone.
 fn is_final(status: &str) -> bool {
     matches!(
@@ -22,18 +33,16 @@ fn is_final(status: &str) -> bool {
 }
 
 impl Line {
-    /// `speaker` is `(call id, leg token)` when the callback is for a speaker leg (denwa put them
-    /// in the callback URL); otherwise the callback is for a caller's leg.
     pub async fn call_status(
         &self,
         status: CallStatusParams,
-        speaker: Option<(CallId, String)>,
+        leg: LegKind,
     ) -> Result<(), crate::store::StoreError> {
         if !is_final(&status.call_status) {
             return Ok(());
         }
-        match speaker {
-            Some((id, leg)) => {
+        match leg {
+            LegKind::Speaker(id, leg) => {
                 let reason = match status.call_status.as_str() {
                     "completed" => {
                         "the speaker call ended before the message was spoken".to_owned()
@@ -42,9 +51,17 @@ impl Line {
                 };
                 speech::leg_ended(self, &id, &leg, &reason).await;
             }
-            None => {
+            LegKind::Responder(id, index) => {
+                self.responder_leg_ended(&id, index, &status.call_status)
+                    .await
+            }
+            LegKind::Caller => {
                 if let Some(id) = self.store().call_for_sid(&status.call_sid).await? {
-                    self.end_call(&id, "the caller hung up", None).await;
+                    let reason = match status.call_status.as_str() {
+                        "completed" => "the caller hung up".to_owned(),
+                        other => format!("the call could not be connected ({other})"),
+                    };
+                    self.end_call(&id, &reason, None).await;
                 }
             }
         }

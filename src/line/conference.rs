@@ -59,12 +59,26 @@ impl Line {
                             call: self.summary(&call),
                         });
                     }
+                    if let ConferenceChange::Joined(sid) = change {
+                        self.announce_participant(&id, sid, true).await;
+                    }
                     // Messages may have arrived while the caller heard the greeting.
                     speech::kick(self, &id);
                 }
-                (ParticipantRole::Caller, ConferenceChange::Left(_)) => {
-                    self.end_call(&id, "the caller hung up", Some(&event.conference_sid))
-                        .await
+                (ParticipantRole::Caller, ConferenceChange::Left(sid)) => {
+                    // Sent to voicemail, the caller leaves the conference but not the call.
+                    if !self.store().in_voicemail(&id).await? {
+                        self.end_call(&id, "the caller hung up", Some(&event.conference_sid))
+                            .await;
+                    } else {
+                        self.announce_participant(&id, sid, false).await;
+                    }
+                }
+                (ParticipantRole::Other, ConferenceChange::Joined(sid)) => {
+                    self.announce_participant(&id, sid, true).await;
+                }
+                (ParticipantRole::Other, ConferenceChange::Left(sid)) => {
+                    self.announce_participant(&id, sid, false).await;
                 }
                 _ => {}
             }
@@ -72,8 +86,10 @@ impl Line {
         }
         match event.status_callback_event.as_str() {
             "conference-end" => {
-                self.end_call(&id, "the call ended", Some(&event.conference_sid))
-                    .await
+                if !self.store().in_voicemail(&id).await? {
+                    self.end_call(&id, "the call ended", Some(&event.conference_sid))
+                        .await
+                }
             }
             "announcement-end" | "announcement-fail" => {
                 speech::announce::finished(self, &id, &event).await;
@@ -89,6 +105,10 @@ impl Line {
         match self.store().end_call(id, reason, conference).await {
             Ok((true, failed)) => {
                 tracing::info!(call = %id, reason, "call ended");
+                // Responders still ringing for a call that is over must stop ringing.
+                let line = self.clone();
+                let cancel_id = id.clone();
+                tokio::spawn(async move { line.cancel_responder_legs(&cancel_id, None).await });
                 self.publish_receipts(id, &[], &failed).await;
                 if let Ok(Some(call)) = self.store().call(id).await {
                     self.publish(LineEvent::CallEnded {

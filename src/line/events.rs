@@ -36,6 +36,9 @@ impl Line {
             ended_at: call.ended_at,
             messages_spoken: call.messages_spoken,
             speaker_legs: call.speaker_legs,
+            responder_legs: call.responder_legs,
+            joined: call.joined.clone(),
+            direction: call.direction.clone(),
         }
     }
 

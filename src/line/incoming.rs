@@ -8,7 +8,9 @@ use crate::config::Greeting;
 use crate::domain::CallId;
 use crate::speech::self_dial;
 use crate::store::NewCall;
-use crate::twiml::{Beep, Conference, ConferenceEvent, Dial, HttpMethod, Play, Say, VoiceResponse};
+use crate::twiml::{
+    Beep, Conference, ConferenceEvent, Dial, HttpMethod, Play, Record, Say, VoiceResponse,
+};
 
 /// The parameters of Twilio's voice webhook that denwa uses (Twilio sends more; they are ignored).
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +43,7 @@ impl Line {
                 from: &call.from,
                 to: &call.to,
                 caller_name,
+                direction: "inbound",
             })
             .await;
         if let Err(e) = stored {
@@ -54,18 +57,61 @@ impl Line {
         }
         Metrics::add(&self.metrics().calls_answered, 1);
         tracing::info!(call = %id, call_sid = %call.call_sid, "incoming call");
+        // How the caller is announced: a responder calling in by name, else the name Twilio
+        // looked up, else (below) their own recorded voice, else "The caller".
+        let name = self
+            .settings()
+            .line
+            .responder_by_phone(&call.from)
+            .map(|(_, r)| r.name.clone())
+            .or_else(|| caller_name.map(str::to_owned))
+            .unwrap_or_else(|| "The caller".into());
+        let _ = self
+            .store()
+            .set_participant_name(&id, &call.call_sid, &name)
+            .await;
         if let Ok(Some(record)) = self.store().call(&id).await {
             self.publish(LineEvent::CallStarted {
                 call: self.summary(&record),
             });
         }
+        let line = self.clone();
+        let ring_id = id.clone();
+        tokio::spawn(async move { line.ring_responders(&ring_id).await });
 
         let greeting = match &self.settings().line.greeting {
             Greeting::Say(text) => VoiceResponse::new().say(self.say(text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
+        let unknown = caller_name.is_none()
+            && self
+                .settings()
+                .line
+                .responder_by_phone(&call.from)
+                .is_none();
+        if self.settings().line.record_names && unknown {
+            return greeting
+                .say(self.say("After the tone, please say your name, then press the pound key."))
+                .record(
+                    Record::new()
+                        .action(
+                            self.public_url("/twilio/caller-name", &[("call", id.as_str())])
+                                .as_str(),
+                        )
+                        .method(HttpMethod::Post)
+                        .max_length(5)
+                        .timeout(3)
+                        .play_beep(true)
+                        .finish_on_key("#"),
+                );
+        }
+        greeting.dial(Dial::conference(self.caller_conference(&id)))
+    }
+
+    /// The caller's place in the conference: it starts it, and its leaving ends it.
+    pub(crate) fn caller_conference(&self, id: &CallId) -> Conference {
         let mut conference = self
-            .conference(&id)
+            .conference(id)
             .participant_label("caller")
             .start_conference_on_enter(true)
             // The caller leaving ends the call for everyone, speaker legs included.
@@ -73,7 +119,20 @@ impl Line {
         if let Some(url) = &self.settings().line.hold_music_url {
             conference = conference.wait_url(url.as_str());
         }
-        greeting.dial(Dial::conference(conference))
+        conference
+    }
+
+    /// The caller recorded their name: keep it for announcements, then into the conference.
+    pub async fn caller_named(&self, id: &CallId, recording_url: Option<&str>) -> VoiceResponse {
+        if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
+            let _ = self.store().set_name_recording(id, url).await;
+        }
+        match self.store().call(id).await {
+            Ok(Some(call)) if call.state != crate::domain::CallState::Ended => {
+                VoiceResponse::new().dial(Dial::conference(self.caller_conference(id)))
+            }
+            _ => VoiceResponse::new().hangup(),
+        }
     }
 
     /// The conference of call `id`, with the status callbacks denwa follows. Every leg joining it

@@ -10,7 +10,10 @@ mod conference;
 mod control;
 mod events;
 mod incoming;
+mod outbound;
+mod responders;
 mod say;
+mod voicemail;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -22,9 +25,10 @@ use crate::config::Settings;
 use crate::store::Store;
 use crate::twilio::{SignatureValidator, TwilioClient};
 
-pub use call_status::CallStatusParams;
+pub use call_status::{CallStatusParams, LegKind};
 pub use conference::ConferenceEventParams;
 pub use incoming::VoiceParams;
+pub use outbound::DialError;
 
 #[derive(Clone)]
 pub struct Line {

@@ -17,6 +17,17 @@ impl Line {
         text: &str,
         origin: MessageOrigin,
     ) -> Result<MessageId, SayRefused> {
+        self.say_with_audio(id, None, text, origin).await
+    }
+
+    /// Like [`say_text`](Self::say_text), with a recording played before the text.
+    pub(crate) async fn say_with_audio(
+        &self,
+        id: &str,
+        audio_url: Option<&str>,
+        text: &str,
+        origin: MessageOrigin,
+    ) -> Result<MessageId, SayRefused> {
         let id = CallId::parse(id).ok_or(SayRefused::NoSuchCall)?;
         // Line breaks and runs of spaces mean nothing spoken; one space keeps the words apart.
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -31,7 +42,7 @@ impl Line {
         let message = MessageId::generate();
         let outcome = self
             .store()
-            .enqueue(&id, &message, &text, &origin.encode())
+            .enqueue(&id, &message, &text, audio_url, &origin.encode())
             .await
             .map_err(|e| {
                 tracing::warn!(call = %id, error = %e, "cannot store a message");

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::ApiError;
 use crate::domain::CallId;
-use crate::line::Line;
+use crate::line::{DialError, Line};
 
 pub async fn require_token(State(line): State<Line>, request: Request, next: Next) -> Response {
     let presented = request
@@ -97,4 +97,29 @@ pub async fn hangup(
 ) -> Result<Response, ApiError> {
     line.hang_up_call(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "state": "ended" }))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialRequest {
+    to: String,
+}
+
+/// `POST /api/calls {"to": "+E.164"}`: the line calls someone.
+pub async fn dial(
+    State(line): State<Line>,
+    body: Result<Json<DialRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| {
+        ApiError::Invalid(format!(
+            "expected a JSON body {{\"to\": \"+14155550100\"}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let call = line.dial_out(&body.to).await.map_err(|e| match e {
+        DialError::BadNumber(m) => ApiError::Invalid(m),
+        DialError::Refused(r) => ApiError::from(r),
+        DialError::Twilio(m) => ApiError::BadGateway(m),
+    })?;
+    Ok((StatusCode::CREATED, Json(call)).into_response())
 }

@@ -47,6 +47,9 @@ pub enum ApiError {
     Invalid(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Twilio refused or failed a request made on the client's behalf.
+    #[error("{0}")]
+    BadGateway(String),
 }
 
 impl ApiError {
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "twilio"),
         }
     }
 }

@@ -7,9 +7,11 @@ mod health;
 mod signed;
 mod twilio_call_status;
 mod twilio_conference;
+mod twilio_responder;
 mod twilio_speak;
 mod twilio_speaker_gate;
 mod twilio_voice;
+mod twilio_voicemail;
 mod twiml_response;
 
 use axum::Router;
@@ -22,7 +24,7 @@ use crate::line::Line;
 
 pub fn router(line: Line) -> Router {
     let api = Router::new()
-        .route("/api/calls", get(api::list_calls))
+        .route("/api/calls", get(api::list_calls).post(api::dial))
         .route("/api/calls/{id}", get(api::get_call))
         .route("/api/calls/{id}/say", post(api::say))
         .route("/api/calls/{id}/messages", get(api::messages))
@@ -40,6 +42,22 @@ pub fn router(line: Line) -> Router {
         .route("/twilio/speak", post(twilio_speak::speak))
         .route("/twilio/conference", post(twilio_conference::conference))
         .route("/twilio/call-status", post(twilio_call_status::call_status))
+        .route("/twilio/responder", post(twilio_responder::answered))
+        .route("/twilio/responder-accept", post(twilio_responder::accept))
+        .route("/twilio/voicemail", post(twilio_voicemail::prompt))
+        .route(
+            "/twilio/voicemail-recorded",
+            post(twilio_voicemail::recorded),
+        )
+        .route(
+            "/twilio/voicemail-transcribed",
+            post(twilio_voicemail::transcribed),
+        )
+        .route("/twilio/caller-name", post(twilio_voicemail::caller_named))
+        .route(
+            "/twilio/outbound",
+            post(twilio_voicemail::outbound_answered),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -1,5 +1,5 @@
 //! `POST /twilio/call-status`: call status callbacks, for callers (set on the number by
-//! `denwa twilio configure`) and for speaker legs (their URL names the call and leg).
+//! `denwa twilio configure`), speaker legs and responder legs (their URL names the call and leg).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,25 +8,29 @@ use serde::Deserialize;
 use super::WebhookError;
 use super::signed::Signed;
 use crate::domain::CallId;
-use crate::line::{CallStatusParams, Line};
+use crate::line::{CallStatusParams, LegKind, Line};
 
 #[derive(Debug, Deserialize)]
 pub struct LegQuery {
     call: Option<String>,
     leg: Option<String>,
+    responder: Option<usize>,
 }
 
 pub async fn call_status(
     State(line): State<Line>,
     request: Signed<CallStatusParams, LegQuery>,
 ) -> Result<StatusCode, WebhookError> {
-    let speaker = match (
-        request.query.call.as_deref().and_then(CallId::parse),
-        request.query.leg,
+    let query = request.query;
+    let leg = match (
+        query.call.as_deref().and_then(CallId::parse),
+        query.leg,
+        query.responder,
     ) {
-        (Some(id), Some(leg)) => Some((id, leg)),
-        _ => None,
+        (Some(id), Some(leg), _) => LegKind::Speaker(id, leg),
+        (Some(id), None, Some(index)) => LegKind::Responder(id, index),
+        _ => LegKind::Caller,
     };
-    line.call_status(request.form, speaker).await?;
+    line.call_status(request.form, leg).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -108,11 +108,7 @@ pub async fn script(line: &Line, id: &CallId, leg: &str, turn: u64) -> VoiceResp
     };
     let messages: Result<_, crate::store::StoreError> = messages.await;
     match messages {
-        Ok(messages) => super::say_all(
-            line,
-            VoiceResponse::new(),
-            messages.iter().map(|m| m.text.as_str()),
-        ),
+        Ok(messages) => super::say_all(line, VoiceResponse::new(), &messages),
         Err(e) => {
             tracing::warn!(call = %id, error = %e, "cannot read the announcement");
             VoiceResponse::new()

@@ -20,8 +20,9 @@ pub use sweep::sweep;
 
 use crate::config::SpeechStrategy;
 use crate::domain::CallId;
+use crate::domain::Message;
 use crate::line::Line;
-use crate::twiml::VoiceResponse;
+use crate::twiml::{Play, VoiceResponse};
 
 /// Pause before a new speaker follows a failed one, so a failing Twilio is not hammered.
 const RESTART_DELAY: Duration = Duration::from_millis(500);
@@ -71,16 +72,19 @@ pub(crate) async fn leg_ended(line: &Line, id: &CallId, leg: &str, reason: &str)
     }
 }
 
-/// Appends `<Say>`s for each text, split so that every piece meets Twilio's limits for the
-/// configured voice.
-pub(crate) fn say_all<'a>(
+/// Appends each message: its recording (if any) as `<Play>`, its text as `<Say>`s split so that
+/// every piece meets Twilio's limits for the configured voice.
+pub(crate) fn say_all(
     line: &Line,
     mut response: VoiceResponse,
-    texts: impl IntoIterator<Item = &'a str>,
+    messages: &[Message],
 ) -> VoiceResponse {
     let limits = split::SayLimits::for_voice(line.settings().speech.voice.as_deref());
-    for text in texts {
-        for piece in split::split_for_say(text, limits) {
+    for message in messages {
+        if let Some(url) = &message.audio_url {
+            response = response.play(Play::new(url.as_str()));
+        }
+        for piece in split::split_for_say(&message.text, limits) {
             response = response.say(line.say(&piece));
         }
     }

@@ -223,11 +223,7 @@ async fn try_turn(
         }
         Turn::Again { batch } => {
             let messages = store.messages_by_id(id, &batch).await?;
-            let response = super::say_all(
-                line,
-                VoiceResponse::new(),
-                messages.iter().map(|m| m.text.as_str()),
-            );
+            let response = super::say_all(line, VoiceResponse::new(), &messages);
             Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }
         Turn::Speak {
@@ -237,11 +233,7 @@ async fn try_turn(
         } => {
             line.publish_receipts(id, &spoken, &failed).await;
             let messages = store.messages_by_id(id, &batch).await?;
-            let response = super::say_all(
-                line,
-                VoiceResponse::new(),
-                messages.iter().map(|m| m.text.as_str()),
-            );
+            let response = super::say_all(line, VoiceResponse::new(), &messages);
             Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }
     }

@@ -1,4 +1,5 @@
-//! The sweep: a periodic look at every active call for messages nobody is speaking.
+//! The sweep: a periodic look at every active call for messages nobody is speaking, and for
+//! callers nobody answered (voicemail).
 //!
 //! Every kick is a background task, and a process can die between storing a message and
 //! dialling, or a status callback can arrive while Redis is down. Rather than trust every path,
@@ -8,13 +9,22 @@ use std::time::Duration;
 
 use crate::line::Line;
 
-/// How often the sweep runs: a lost message waits at most this long plus a dial.
+/// How often the sweep runs at most: a lost message waits at most this long plus a dial.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// The sweep also offers voicemail when it is due, so it runs often enough to do that within a
+/// quarter of `line.voicemail_after` (but not more than four times a second).
+fn interval(line: &Line) -> Duration {
+    match line.settings().line.voicemail_after {
+        Some(after) => (after / 4).clamp(Duration::from_millis(250), SWEEP_EVERY),
+        None => SWEEP_EVERY,
+    }
+}
 
 /// Runs until `shutdown` resolves.
 pub async fn sweep(line: Line, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    let mut tick = tokio::time::interval(interval(&line));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -29,6 +39,7 @@ async fn sweep_once(line: &Line) {
         return; // Redis is down: the next tick will see.
     };
     for call in calls {
+        line.offer_voicemail_if_due(&call).await;
         if let Ok(true) = line.store().needs_speaker(&call.id).await {
             tracing::info!(call = %call.id, "messages waiting with no speaker: starting one");
             super::kick(line, &call.id);

@@ -14,6 +14,8 @@ pub struct NewCall<'a> {
     pub from: &'a str,
     pub to: &'a str,
     pub caller_name: Option<&'a str>,
+    /// "inbound" or "outbound".
+    pub direction: &'a str,
 }
 
 /// Whose leg a conference participant event is about.
@@ -42,6 +44,7 @@ impl Store {
             ("from", call.from.into()),
             ("to", call.to.into()),
             ("started_at", now.to_string()),
+            ("direction", call.direction.into()),
         ];
         if let Some(name) = call.caller_name {
             fields.push(("caller_name", name.into()));
@@ -62,6 +65,22 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the caller leg's CallSid once Twilio has it (outbound calls are recorded before).
+    pub async fn set_call_sid(&self, id: &CallId, call_sid: &str) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(self.keys.call(id), "call_sid", call_sid)
+            .ignore()
+            .set_ex(
+                self.keys.call_sid(call_sid),
+                id.as_str(),
+                ENDED_CALL_TTL_SECS as u64,
+            )
+            .ignore();
+        pipe.query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+
     /// The call whose caller leg has this Twilio CallSid.
     pub async fn call_for_sid(&self, call_sid: &str) -> StoreResult<Option<CallId>> {
         let id: Option<String> = self.conn().get(self.keys.call_sid(call_sid)).await?;
@@ -73,7 +92,9 @@ impl Store {
         if fields.is_empty() {
             return Ok(None);
         }
-        call_from_fields(id, &fields).map(Some)
+        let mut call = call_from_fields(id, &fields)?;
+        call.joined = self.joined_names(id).await?;
+        Ok(Some(call))
     }
 
     /// Active calls, oldest first.
@@ -130,6 +151,7 @@ impl Store {
             self.keys.order(id),
             self.keys.queue(id),
             self.keys.inflight(id),
+            self.keys.joined(id),
         ] {
             pipe.expire(key, ENDED_CALL_TTL_SECS).ignore();
         }
@@ -204,5 +226,13 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
         messages_spoken: num("messages_spoken").unwrap_or(0),
         messages_failed: num("messages_failed").unwrap_or(0),
         speaker_legs: num("speaker_legs").unwrap_or(0),
+        responder_legs: num("responder_legs").unwrap_or(0),
+        direction: f
+            .get("direction")
+            .cloned()
+            .unwrap_or_else(|| "inbound".into()),
+        joined: Vec::new(),
+        voicemail_url: f.get("voicemail_recording").cloned(),
+        voicemail_transcript: f.get("voicemail_transcript").cloned(),
     })
 }

@@ -44,6 +44,16 @@ impl Keys {
         format!("{}:msg:", self.call(id))
     }
 
+    /// List: names of everyone who joined the call, in order.
+    pub(super) fn joined(&self, id: &CallId) -> String {
+        format!("{}:joined", self.call(id))
+    }
+
+    /// String with a TTL: the call a responder is busy with (by phone number).
+    pub(super) fn responder_busy(&self, phone: &str) -> String {
+        format!("{}:responder-busy:{}", self.prefix, phone)
+    }
+
     /// Sorted set of active call ids, scored by start time.
     pub(super) fn active_calls(&self) -> String {
         format!("{}:calls:active", self.prefix)

@@ -22,6 +22,7 @@ impl Store {
         id: &CallId,
         message: &MessageId,
         text: &str,
+        audio_url: Option<&str>,
         source: &str,
     ) -> StoreResult<EnqueueOutcome> {
         let outcome: String = scripts::ENQUEUE
@@ -33,6 +34,7 @@ impl Store {
             .arg(text)
             .arg(source)
             .arg(now_ms())
+            .arg(audio_url.unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {
@@ -82,6 +84,7 @@ fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
             .and_then(|s| MessageId::parse(s))
             .ok_or_else(corrupt)?,
         text: f.get("text").cloned().unwrap_or_default(),
+        audio_url: f.get("audio_url").cloned(),
         state: f
             .get("state")
             .and_then(|s| MessageState::parse(s))

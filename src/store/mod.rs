@@ -9,6 +9,7 @@
 mod bridges;
 mod calls;
 mod keys;
+mod legs;
 mod messages;
 mod scripts;
 mod speaker;

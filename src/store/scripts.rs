@@ -50,7 +50,7 @@ fn script(body: &str) -> Script {
 }
 
 /// Stores a message and queues it, unless the call is unknown or over.
-/// KEYS: call, queue, order, message hash. ARGV: id, text, source, now.
+/// KEYS: call, queue, order, message hash. ARGV: id, text, source, now, audio URL or "".
 /// Returns "ok", "missing" or "ended".
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -60,6 +60,7 @@ if not state then return 'missing' end
 if state == 'ended' then return 'ended' end
 redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'source', ARGV[3],
   'state', 'queued', 'attempts', 0, 'created_at', ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end
 redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[1])
 return 'ok'

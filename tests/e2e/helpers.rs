@@ -31,6 +31,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts everything; `extra` are additional `DENWA_*` environment pairs for the settings.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_with_file("", extra).await
+}
+
+/// Like [`spawn_app_with`], with `extra_file` appended to the configuration file (for what the
+/// environment cannot set, such as `[[line.responders]]`).
+pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
     denwa::startup::install_crypto_provider();
     let redis = RedisServer::start().await;
     let emulator = Emulator::start(EmulatorConfig {
@@ -63,6 +69,7 @@ name = "Test line"
 greeting = "{GREETING}"
 hold_music_url = ""
 unavailable_message = "{UNAVAILABLE}"
+{extra_file}
 "#,
         redis_url = redis.url(),
         api_base = emulator.base_url(),

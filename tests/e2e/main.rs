@@ -7,6 +7,7 @@ mod redis_server;
 mod api;
 mod calls;
 mod cli;
+mod oncall;
 mod resilience;
 mod security;
 mod speech;

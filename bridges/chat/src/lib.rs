@@ -35,6 +35,12 @@ pub struct CallSummary {
     pub messages_spoken: u64,
     /// Extra call legs spent speaking into this call.
     pub speaker_legs: u64,
+    /// Responder legs dialled for this call.
+    pub responder_legs: u64,
+    /// Everyone who joined the caller, in order.
+    pub joined: Vec<String>,
+    /// "inbound" or "outbound".
+    pub direction: String,
 }
 
 /// Who asked for a message to be spoken, so the receipt finds its way back.
@@ -106,6 +112,12 @@ pub enum LineEvent {
         message_id: String,
         origin: MessageOrigin,
         reason: String,
+    },
+    /// The caller left a voicemail; the transcript follows in a second event when Twilio has it.
+    Voicemail {
+        call_id: String,
+        recording_url: String,
+        transcript: Option<String>,
     },
 }
 

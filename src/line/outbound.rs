@@ -1,0 +1,97 @@
+//! Outbound calls: the line calls someone, who then gets the same conference, thread, speech
+//! and announcements as a caller.
+
+use denwa_chat::{LineEvent, SayRefused};
+
+use super::Line;
+use crate::domain::{Call, CallId, PhoneNumber};
+use crate::store::NewCall;
+use crate::twilio::{CallEvent, CallTarget, CreateCall};
+use crate::twiml::{Dial, HttpMethod, VoiceResponse};
+
+/// Why an outbound call could not be placed.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error("{0}")]
+    BadNumber(String),
+    #[error(transparent)]
+    Refused(#[from] SayRefused),
+    #[error("Twilio did not place the call: {0}")]
+    Twilio(String),
+}
+
+/// Ring time for the person called.
+const OUTBOUND_TIMEOUT_SECS: u32 = 45;
+
+impl Line {
+    /// Calls `to` from the line. Returns the call once Twilio has accepted it.
+    pub async fn dial_out(&self, to: &str) -> Result<Call, DialError> {
+        let to = PhoneNumber::parse(to.trim()).map_err(|e| DialError::BadNumber(e.to_string()))?;
+        if &to == &self.settings().twilio.number {
+            return Err(DialError::BadNumber("the line cannot call itself".into()));
+        }
+        let id = CallId::generate();
+        let line_number = self.settings().twilio.number.clone();
+        // Recorded before Twilio is asked, so the answer webhook always finds the call.
+        let pending = ["pending-", id.as_str()].concat();
+        self.store()
+            .create_call(NewCall {
+                id: &id,
+                call_sid: &pending,
+                from: to.as_str(),
+                to: line_number.as_str(),
+                caller_name: None,
+                direction: "outbound",
+            })
+            .await
+            .map_err(|_| SayRefused::Unavailable)?;
+        let answer = self.public_url("/twilio/outbound", &[("call", id.as_str())]);
+        let status = self.public_url("/twilio/call-status", &[]);
+        let request = CreateCall::new(
+            to.clone(),
+            line_number,
+            CallTarget::url(answer, HttpMethod::Post),
+        )
+        .status_callback(status.as_str(), HttpMethod::Post)
+        .status_callback_events([CallEvent::Completed])
+        .timeout(OUTBOUND_TIMEOUT_SECS);
+        let created = match self.twilio().create_call(&request).await {
+            Ok(created) => created,
+            Err(e) => {
+                self.end_call(&id, "Twilio did not place the call", None)
+                    .await;
+                return Err(DialError::Twilio(e.to_string()));
+            }
+        };
+        self.store()
+            .set_call_sid(&id, &created.sid)
+            .await
+            .map_err(|_| SayRefused::Unavailable)?;
+        let _ = self
+            .store()
+            .set_participant_name(&id, &created.sid, "The person called")
+            .await;
+        let call = self
+            .store()
+            .call(&id)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(SayRefused::Unavailable)?;
+        tracing::info!(call = %id, call_sid = %created.sid, "outbound call placed");
+        self.publish(LineEvent::CallStarted {
+            call: self.summary(&call),
+        });
+        Ok(call)
+    }
+
+    /// The person called answered: into the conference, as a caller.
+    pub async fn outbound_answered(&self, id: &CallId) -> VoiceResponse {
+        match self.store().call(id).await {
+            Ok(Some(call)) if call.state != crate::domain::CallState::Ended => {
+                VoiceResponse::new().dial(Dial::conference(self.caller_conference(id)))
+            }
+            _ => VoiceResponse::new().hangup(),
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Ringing responders: dial them, let the first to press 1 take the call, cancel the rest.
+//!
+//! Every step is driven by Twilio's callbacks and kept in the store (who was dialled, who
+//! accepted, the next responder in order), so any replica continues a call another one began.
+//! A responder's own phone answering (voicemail box included) is not acceptance: only pressing 1
+//! is, so a voicemail box never "takes" the call.
+
+use denwa_chat::LineEvent;
+
+use super::Line;
+use crate::config::{RingCallerId, RingMode};
+use crate::domain::{CallId, CallState, PhoneNumber};
+use crate::twilio::params::CallEnd;
+use crate::twilio::{CallEvent, CallTarget, CreateCall, UpdateCall};
+use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, VoiceResponse};
+
+/// How long a responder has to press 1 once they hear who is calling.
+const ACCEPT_TIMEOUT_SECS: u32 = 10;
+
+impl Line {
+    /// Starts ringing the responders for a new call (all at once, or the first in order).
+    pub(crate) async fn ring_responders(&self, id: &CallId) {
+        let line = &self.settings().line;
+        if line.responders.is_empty() {
+            return;
+        }
+        match line.ring {
+            RingMode::All => {
+                for index in 0..line.responders.len() {
+                    self.dial_responder(id, index).await;
+                }
+            }
+            RingMode::InOrder => self.ring_next_responder(id).await,
+        }
+    }
+
+    /// In-order ringing: dials the next available responder, if any remain.
+    async fn ring_next_responder(&self, id: &CallId) {
+        let count = self.settings().line.responders.len();
+        loop {
+            let index = match self.store().next_ring_index(id).await {
+                Ok(i) => i,
+                Err(e) => {
+                    tracing::warn!(call = %id, error = %e, "cannot pick the next responder");
+                    return;
+                }
+            };
+            if index >= count {
+                tracing::info!(call = %id, "every responder was rung");
+                return;
+            }
+            if self.dial_responder(id, index).await {
+                return;
+            }
+        }
+    }
+
+    /// Dials responder `index` unless they are busy on another denwa call. Returns whether a
+    /// leg was placed.
+    async fn dial_responder(&self, id: &CallId, index: usize) -> bool {
+        let Some(responder) = self.settings().line.responders.get(index) else {
+            return false;
+        };
+        let store = self.store();
+        let call = match store.call(id).await {
+            Ok(Some(call)) if call.state != CallState::Ended => call,
+            _ => return false,
+        };
+        match store.claim_responder(responder.phone.as_str(), id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(call = %id, responder = index, "responder is busy on another call: not rung");
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "cannot claim a responder");
+                return false;
+            }
+        }
+        let line_number = self.settings().twilio.number.clone();
+        let caller_id = match self.settings().line.ring_caller_id {
+            RingCallerId::Caller => PhoneNumber::parse(&call.from).unwrap_or(line_number),
+            RingCallerId::Line => line_number,
+        };
+        let index_text = index.to_string();
+        let query = [("call", id.as_str()), ("responder", index_text.as_str())];
+        let answer = self.public_url("/twilio/responder", &query);
+        let status = self.public_url("/twilio/call-status", &query);
+        let request = CreateCall::new(
+            responder.phone.clone(),
+            caller_id,
+            CallTarget::url(answer, HttpMethod::Post),
+        )
+        .status_callback(status.as_str(), HttpMethod::Post)
+        .status_callback_events([CallEvent::Completed])
+        .timeout(self.settings().line.ring_timeout);
+        match self.twilio().create_call(&request).await {
+            Ok(created) => {
+                tracing::info!(call = %id, responder = index, leg = %created.sid, "ringing responder");
+                let _ = store.record_responder_leg(id, index, &created.sid).await;
+                let _ = store
+                    .set_participant_name(id, &created.sid, &responder.name)
+                    .await;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(call = %id, responder = index, error = %e, "Twilio did not ring the responder");
+                let _ = store.release_responder(responder.phone.as_str(), id).await;
+                false
+            }
+        }
+    }
+
+    /// A responder picked up: tell them who is calling and ask for 1.
+    pub async fn responder_answered(&self, id: &CallId, index: usize) -> VoiceResponse {
+        let call = match self.store().call(id).await {
+            Ok(Some(call)) if call.state != CallState::Ended => call,
+            _ => {
+                return VoiceResponse::new()
+                    .say(self.say("The caller has already hung up. Goodbye."))
+                    .hangup();
+            }
+        };
+        if let Ok(Some(_)) = self.store().accepted_by(id).await {
+            return VoiceResponse::new()
+                .say(self.say("Someone else has already taken this call. Goodbye."))
+                .hangup();
+        }
+        let who = call
+            .caller_name
+            .clone()
+            .unwrap_or_else(|| spoken_number(&call.from));
+        let prompt = [
+            "Call for ",
+            self.settings().line.name.as_str(),
+            " from ",
+            who.as_str(),
+            ". Press 1 to accept.",
+        ]
+        .concat();
+        let index_text = index.to_string();
+        let action = self.public_url(
+            "/twilio/responder-accept",
+            &[("call", id.as_str()), ("responder", &index_text)],
+        );
+        VoiceResponse::new()
+            .gather(
+                Gather::new()
+                    .input(GatherInput::Dtmf)
+                    .num_digits(1)
+                    .timeout(ACCEPT_TIMEOUT_SECS)
+                    .action(action.as_str())
+                    .method(HttpMethod::Post)
+                    .say(self.say(&prompt)),
+            )
+            .say(self.say("The call was not accepted. Goodbye."))
+            .hangup()
+    }
+
+    /// A responder pressed a key: 1 takes the call (if nobody else did), anything else declines.
+    pub async fn responder_pressed(
+        &self,
+        id: &CallId,
+        index: usize,
+        digits: &str,
+    ) -> VoiceResponse {
+        if digits != "1" {
+            return VoiceResponse::new()
+                .say(self.say("Declined. Goodbye."))
+                .hangup();
+        }
+        let won = self
+            .store()
+            .accept_call(id, index)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(call = %id, error = %e, "cannot record an acceptance");
+                false
+            });
+        if !won {
+            return VoiceResponse::new()
+                .say(self.say("This call has already been taken or has ended. Goodbye."))
+                .hangup();
+        }
+        tracing::info!(call = %id, responder = index, "responder accepted the call");
+        let line = self.clone();
+        let id_for_cancel = id.clone();
+        tokio::spawn(async move {
+            line.cancel_responder_legs(&id_for_cancel, Some(index))
+                .await
+        });
+        let conference = self
+            .conference(id)
+            .participant_label(["responder-", &index.to_string()].concat())
+            .muted(self.settings().line.responders_muted)
+            .start_conference_on_enter(true)
+            .end_conference_on_exit(false)
+            .wait_url("");
+        let mut response = VoiceResponse::new();
+        if self.settings().line.responders_muted {
+            response = response
+                .say(self.say("You are listening. Reply from chat to speak to the caller."));
+        }
+        response.dial(Dial::conference(conference)).hangup()
+    }
+
+    /// Cancels the responder legs of a call, except `keep`'s (the one who accepted).
+    pub(crate) async fn cancel_responder_legs(&self, id: &CallId, keep: Option<usize>) {
+        let Ok(legs) = self.store().responder_legs(id).await else {
+            return;
+        };
+        for (index, sid) in legs.into_iter().filter(|(i, _)| Some(*i) != keep) {
+            // A ringing leg is cancelled; one already answered (deciding, or a voicemail box) is
+            // completed. Twilio refuses the wrong one for the leg's state, so try both.
+            let cancelled = self
+                .twilio()
+                .update_call(&sid, &UpdateCall::end(CallEnd::Canceled))
+                .await;
+            if cancelled.is_err() {
+                let _ = self
+                    .twilio()
+                    .update_call(&sid, &UpdateCall::end(CallEnd::Completed))
+                    .await;
+            }
+            tracing::debug!(call = %id, responder = index, "responder leg cancelled");
+        }
+    }
+
+    /// A responder leg ended (status callback): free the responder, ring the next in order.
+    pub(crate) async fn responder_leg_ended(&self, id: &CallId, index: usize, status: &str) {
+        if let Some(responder) = self.settings().line.responders.get(index) {
+            let _ = self
+                .store()
+                .release_responder(responder.phone.as_str(), id)
+                .await;
+        }
+        let accepted = self.store().accepted_by(id).await.ok().flatten();
+        let live =
+            matches!(self.store().call(id).await, Ok(Some(c)) if c.state != CallState::Ended);
+        let in_voicemail = self.store().in_voicemail(id).await.unwrap_or(false);
+        tracing::info!(call = %id, responder = index, status, "responder leg ended");
+        if accepted.is_none()
+            && live
+            && !in_voicemail
+            && self.settings().line.ring == RingMode::InOrder
+        {
+            self.ring_next_responder(id).await;
+        }
+    }
+
+    /// Publishes a participant's join or leave to the bridges and, when configured and someone is
+    /// there to hear it, announces it into the conference.
+    pub(crate) async fn announce_participant(&self, id: &CallId, call_sid: &str, joined: bool) {
+        let store = self.store();
+        let name = store
+            .participant_name(id, call_sid)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "Someone".into());
+        let settings = &self.settings().line;
+        let call = store.call(id).await.ok().flatten();
+        let is_caller = call.as_ref().is_some_and(|c| c.call_sid == call_sid);
+        if joined {
+            // The call's list of who joined is about who joined the caller.
+            let listed = if is_caller { "" } else { name.as_str() };
+            let Ok(Some(before)) = store.human_joined(id, call_sid, listed).await else {
+                return;
+            };
+            self.publish(LineEvent::ParticipantJoined {
+                call_id: id.to_string(),
+                name: name.clone(),
+            });
+            if settings.announce_joins && before > 0 {
+                // A caller who recorded their name is announced in their own voice.
+                let recording = if is_caller {
+                    store.call_field(id, "name_recording").await.ok().flatten()
+                } else {
+                    None
+                };
+                let origin = denwa_chat::MessageOrigin::new("line", "");
+                let queued = match &recording {
+                    Some(url) => {
+                        self.say_with_audio(id.as_str(), Some(url), "joined the call.", origin)
+                            .await
+                    }
+                    None => {
+                        self.say_text(
+                            id.as_str(),
+                            &[name.as_str(), " joined the call."].concat(),
+                            origin,
+                        )
+                        .await
+                    }
+                };
+                if let Err(e) = queued {
+                    tracing::warn!(call = %id, error = %e, "cannot queue a join announcement");
+                }
+            }
+        } else {
+            if !store.human_left(id, call_sid).await.unwrap_or(false) {
+                return;
+            }
+            self.publish(LineEvent::ParticipantLeft {
+                call_id: id.to_string(),
+                name: name.clone(),
+            });
+            if settings.announce_leaves {
+                self.announce(id, &[name.as_str(), " left the call."].concat())
+                    .await;
+            }
+        }
+    }
+
+    /// Speaks a line announcement through the same pipeline as chat messages.
+    async fn announce(&self, id: &CallId, text: &str) {
+        if let Err(e) = self
+            .say_text(
+                id.as_str(),
+                text,
+                denwa_chat::MessageOrigin::new("line", ""),
+            )
+            .await
+        {
+            tracing::warn!(call = %id, error = %e, "cannot queue an announcement");
+        }
+    }
+}
+
+/// A phone number as a voice reads it best: digit by digit, in groups.
+fn spoken_number(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.is_empty() {
+        return "an unknown number".into();
+    }
+    let groups: Vec<String> = digits
+        .chunks(3)
+        .map(|g| {
+            g.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    groups.join(", ")
+}

@@ -1,0 +1,97 @@
+//! Voicemail: when nobody accepts and nobody writes from chat within `line.voicemail_after`,
+//! the caller is moved out of the conference to leave a message; the recording and its
+//! transcript go to the call's thread.
+
+use denwa_chat::LineEvent;
+
+use super::Line;
+use crate::domain::{Call, CallState, now_ms};
+use crate::twilio::{CallTarget, UpdateCall};
+use crate::twiml::{HttpMethod, Record, VoiceResponse};
+
+/// The longest voicemail, in seconds.
+const VOICEMAIL_MAX_SECS: u32 = 120;
+
+impl Line {
+    /// Offers voicemail if the call has waited long enough with nobody on it. Called by the
+    /// sweep; safe from every replica at once (the store lets one start it).
+    pub(crate) async fn offer_voicemail_if_due(&self, call: &Call) {
+        let Some(after) = self.settings().line.voicemail_after else {
+            return;
+        };
+        if call.direction != "inbound"
+            || call.state == CallState::Ended
+            || now_ms().saturating_sub(call.started_at) < after.as_millis() as u64
+        {
+            return;
+        }
+        match self.store().start_voicemail(&call.id).await {
+            Ok(true) => {}
+            _ => return,
+        }
+        tracing::info!(call = %call.id, "nobody answered: offering voicemail");
+        self.cancel_responder_legs(&call.id, None).await;
+        let url = self.public_url("/twilio/voicemail", &[("call", call.id.as_str())]);
+        let update = UpdateCall::redirect(CallTarget::url(url, HttpMethod::Post));
+        if let Err(e) = self.twilio().update_call(&call.call_sid, &update).await {
+            tracing::warn!(call = %call.id, error = %e, "Twilio did not move the caller to voicemail");
+        }
+    }
+
+    /// The voicemail prompt and recording.
+    pub fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
+        let query = [("call", id.as_str())];
+        VoiceResponse::new()
+            .say(self.say("Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done."))
+            .record(
+                Record::new()
+                    .action(self.public_url("/twilio/voicemail-recorded", &query).as_str())
+                    .method(HttpMethod::Post)
+                    .max_length(VOICEMAIL_MAX_SECS)
+                    .play_beep(true)
+                    .finish_on_key("#")
+                    .transcribe(true)
+                    .transcribe_callback(self.public_url("/twilio/voicemail-transcribed", &query).as_str()),
+            )
+            .say(self.say("We did not get a message. Goodbye."))
+            .hangup()
+    }
+
+    /// The caller finished recording: keep it, post it to the thread, end the call.
+    pub async fn voicemail_recorded(
+        &self,
+        id: &crate::domain::CallId,
+        recording_url: Option<&str>,
+    ) -> VoiceResponse {
+        if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
+            let _ = self.store().set_voicemail(id, "recording", url).await;
+            self.publish(LineEvent::Voicemail {
+                call_id: id.to_string(),
+                recording_url: url.to_owned(),
+                transcript: None,
+            });
+        }
+        self.end_call(id, "the caller left a voicemail", None).await;
+        VoiceResponse::new()
+            .say(self.say("Thank you. We will get back to you. Goodbye."))
+            .hangup()
+    }
+
+    /// Twilio's transcript of the voicemail.
+    pub async fn voicemail_transcribed(
+        &self,
+        id: &crate::domain::CallId,
+        recording_url: &str,
+        text: Option<&str>,
+    ) {
+        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+            return;
+        };
+        let _ = self.store().set_voicemail(id, "transcript", text).await;
+        self.publish(LineEvent::Voicemail {
+            call_id: id.to_string(),
+            recording_url: recording_url.to_owned(),
+            transcript: Some(text.to_owned()),
+        });
+    }
+}

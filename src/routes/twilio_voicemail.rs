@@ -1,0 +1,87 @@
+//! `POST /twilio/voicemail` (the prompt), `/twilio/voicemail-recorded` (Record's action) and
+//! `/twilio/voicemail-transcribed` (Record's transcribeCallback).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::WebhookError;
+use super::signed::Signed;
+use super::twiml_response::Twiml;
+use crate::domain::CallId;
+use crate::line::Line;
+use crate::twiml::VoiceResponse;
+
+#[derive(Debug, Deserialize)]
+pub struct CallQuery {
+    call: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Recording {
+    #[serde(default)]
+    recording_url: Option<String>,
+    #[serde(default)]
+    transcription_text: Option<String>,
+}
+
+pub async fn prompt(
+    State(line): State<Line>,
+    request: Signed<Recording, CallQuery>,
+) -> Result<Twiml, WebhookError> {
+    Ok(Twiml(match CallId::parse(&request.query.call) {
+        Some(id) => line.voicemail_prompt(&id),
+        None => VoiceResponse::new().hangup(),
+    }))
+}
+
+pub async fn recorded(
+    State(line): State<Line>,
+    request: Signed<Recording, CallQuery>,
+) -> Result<Twiml, WebhookError> {
+    Ok(Twiml(match CallId::parse(&request.query.call) {
+        Some(id) => {
+            line.voicemail_recorded(&id, request.form.recording_url.as_deref())
+                .await
+        }
+        None => VoiceResponse::new().hangup(),
+    }))
+}
+
+pub async fn transcribed(
+    State(line): State<Line>,
+    request: Signed<Recording, CallQuery>,
+) -> Result<StatusCode, WebhookError> {
+    if let Some(id) = CallId::parse(&request.query.call) {
+        let url = request.form.recording_url.as_deref().unwrap_or_default();
+        line.voicemail_transcribed(&id, url, request.form.transcription_text.as_deref())
+            .await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /twilio/caller-name`: the caller recorded their name (Record's action).
+pub async fn caller_named(
+    State(line): State<Line>,
+    request: Signed<Recording, CallQuery>,
+) -> Result<Twiml, WebhookError> {
+    Ok(Twiml(match CallId::parse(&request.query.call) {
+        Some(id) => {
+            line.caller_named(&id, request.form.recording_url.as_deref())
+                .await
+        }
+        None => VoiceResponse::new().hangup(),
+    }))
+}
+
+/// `POST /twilio/outbound`: the person the line called answered.
+pub async fn outbound_answered(
+    State(line): State<Line>,
+    request: Signed<Recording, CallQuery>,
+) -> Result<Twiml, WebhookError> {
+    Ok(Twiml(match CallId::parse(&request.query.call) {
+        Some(id) => line.outbound_answered(&id).await,
+        None => VoiceResponse::new().hangup(),
+    }))
+}

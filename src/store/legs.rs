@@ -1,0 +1,218 @@
+//! Responder legs, participants' names and presence, voicemail: the on-call line's state.
+
+use redis::AsyncCommands as _;
+
+use super::{Store, StoreResult};
+use crate::domain::{CallId, now_ms};
+
+/// How long a responder counts as busy on a call without a release (a lost status callback must
+/// not keep them off the rota forever; no on-call call lasts this long).
+const RESPONDER_BUSY_SECS: u64 = 4 * 3600;
+
+/// Accepting a call: the first responder to press 1 on a live call gets it.
+/// KEYS: call. ARGV: responder index. Returns 1 if this responder won.
+const ACCEPT: &str = r#"
+local state = redis.call('HGET', KEYS[1], 'state')
+if (not state) or state == 'ended' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'accepted_by', ARGV[1])
+"#;
+
+/// A human participant entered the conference (once per CallSid). KEYS: call, joined list.
+/// ARGV: CallSid, name. Returns how many humans were there before, or -1 for a repeat.
+const HUMAN_JOINED: &str = r#"
+if redis.call('HSETNX', KEYS[1], 'present:' .. ARGV[1], 1) == 0 then return -1 end
+local before = tonumber(redis.call('HGET', KEYS[1], 'humans') or '0')
+redis.call('HINCRBY', KEYS[1], 'humans', 1)
+if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+return before
+"#;
+
+/// A human participant left. KEYS: call. ARGV: CallSid. Returns 1 if they were present.
+const HUMAN_LEFT: &str = r#"
+if redis.call('HDEL', KEYS[1], 'present:' .. ARGV[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'humans', -1)
+return 1
+"#;
+
+/// Voicemail starts once: the call is live, nobody accepted, nobody wrote from chat.
+/// KEYS: call, order. ARGV: now. Returns 1 if voicemail starts now.
+const START_VOICEMAIL: &str = r#"
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'connected' and state ~= 'ringing' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'accepted_by') == 1 then return 0 end
+if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'voicemail_started', ARGV[1])
+"#;
+
+impl Store {
+    /// The display name of a participant leg (responder, or the caller).
+    pub async fn set_participant_name(
+        &self,
+        id: &CallId,
+        call_sid: &str,
+        name: &str,
+    ) -> StoreResult<()> {
+        let _: () = self
+            .conn()
+            .hset(self.keys.call(id), format!("name:{call_sid}"), name)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn participant_name(
+        &self,
+        id: &CallId,
+        call_sid: &str,
+    ) -> StoreResult<Option<String>> {
+        self.call_field(id, &format!("name:{call_sid}")).await
+    }
+
+    /// Marks a responder busy with call `id`; false if they already are on a denwa call.
+    pub async fn claim_responder(&self, phone: &str, id: &CallId) -> StoreResult<bool> {
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(self.keys.responder_busy(phone))
+            .arg(id.as_str())
+            .arg("NX")
+            .arg("EX")
+            .arg(RESPONDER_BUSY_SECS)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(claimed.is_some())
+    }
+
+    /// Frees a responder claimed for call `id` (not one since claimed by another call).
+    pub async fn release_responder(&self, phone: &str, id: &CallId) -> StoreResult<()> {
+        let key = self.keys.responder_busy(phone);
+        let holder: Option<String> = self.conn().get(&key).await?;
+        if holder.as_deref() == Some(id.as_str()) {
+            let _: () = self.conn().del(&key).await?;
+        }
+        Ok(())
+    }
+
+    /// Records responder `index`'s leg for the call (it costs a call leg).
+    pub async fn record_responder_leg(
+        &self,
+        id: &CallId,
+        index: usize,
+        call_sid: &str,
+    ) -> StoreResult<()> {
+        let key = self.keys.call(id);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(&key, format!("responder:{index}"), call_sid)
+            .ignore()
+            .hincr(&key, "responder_legs", 1)
+            .ignore();
+        pipe.query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// The call's responder legs: (responder index, CallSid).
+    pub async fn responder_legs(&self, id: &CallId) -> StoreResult<Vec<(usize, String)>> {
+        let fields: std::collections::HashMap<String, String> =
+            self.conn().hgetall(self.keys.call(id)).await?;
+        let mut legs: Vec<(usize, String)> = fields
+            .into_iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("responder:")
+                    .and_then(|i| i.parse().ok())
+                    .map(|i| (i, v))
+            })
+            .collect();
+        legs.sort();
+        Ok(legs)
+    }
+
+    /// The next responder index for in-order ringing (0, 1, 2, ...).
+    pub async fn next_ring_index(&self, id: &CallId) -> StoreResult<usize> {
+        let next: i64 = self
+            .conn()
+            .hincr(self.keys.call(id), "ring_next", 1)
+            .await?;
+        Ok((next - 1).max(0) as usize)
+    }
+
+    /// Responder `index` pressed 1: true if they get the call.
+    pub async fn accept_call(&self, id: &CallId, index: usize) -> StoreResult<bool> {
+        let won: i64 = redis::Script::new(ACCEPT)
+            .key(self.keys.call(id))
+            .arg(index)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(won == 1)
+    }
+
+    pub async fn accepted_by(&self, id: &CallId) -> StoreResult<Option<usize>> {
+        Ok(self
+            .call_field(id, "accepted_by")
+            .await?
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// A human joined; returns how many were already there (None for a repeated event).
+    pub async fn human_joined(
+        &self,
+        id: &CallId,
+        call_sid: &str,
+        name: &str,
+    ) -> StoreResult<Option<u64>> {
+        let before: i64 = redis::Script::new(HUMAN_JOINED)
+            .key(self.keys.call(id))
+            .key(self.keys.joined(id))
+            .arg(call_sid)
+            .arg(name)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(u64::try_from(before).ok())
+    }
+
+    /// A human left; true if they had been counted in.
+    pub async fn human_left(&self, id: &CallId, call_sid: &str) -> StoreResult<bool> {
+        let left: i64 = redis::Script::new(HUMAN_LEFT)
+            .key(self.keys.call(id))
+            .arg(call_sid)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(left == 1)
+    }
+
+    /// Names of everyone who joined the call, in order.
+    pub async fn joined_names(&self, id: &CallId) -> StoreResult<Vec<String>> {
+        Ok(self.conn().lrange(self.keys.joined(id), 0, -1).await?)
+    }
+
+    /// Starts voicemail once, if nobody accepted and nobody wrote.
+    pub async fn start_voicemail(&self, id: &CallId) -> StoreResult<bool> {
+        let started: i64 = redis::Script::new(START_VOICEMAIL)
+            .key(self.keys.call(id))
+            .key(self.keys.order(id))
+            .arg(now_ms())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(started == 1)
+    }
+
+    pub async fn in_voicemail(&self, id: &CallId) -> StoreResult<bool> {
+        Ok(self.call_field(id, "voicemail_started").await?.is_some())
+    }
+
+    /// The voicemail's recording (and, later, its transcript).
+    pub async fn set_voicemail(&self, id: &CallId, field: &str, value: &str) -> StoreResult<()> {
+        let _: () = self
+            .conn()
+            .hset(self.keys.call(id), format!("voicemail_{field}"), value)
+            .await?;
+        Ok(())
+    }
+
+    /// The caller's own recording of their name.
+    pub async fn set_name_recording(&self, id: &CallId, url: &str) -> StoreResult<()> {
+        let _: () = self
+            .conn()
+            .hset(self.keys.call(id), "name_recording", url)
+            .await?;
+        Ok(())
+    }
+}
