@@ -1,6 +1,8 @@
 //! `LineControl`: what chat bridges may ask of the line.
 
-use denwa_chat::{Accepted, BoxFuture, CallSummary, LineControl, MessageOrigin, SayRefused};
+use denwa_chat::{
+    Accepted, BoxFuture, CallSummary, LineControl, LineDialing, MessageOrigin, SayRefused,
+};
 
 use super::Line;
 use crate::domain::CallId;
@@ -105,5 +107,38 @@ impl LineControl for Line {
                 .await
                 .map_err(unavailable)
         })
+    }
+}
+
+impl LineDialing for Line {
+    fn dial<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<CallSummary, SayRefused>> {
+        Box::pin(async move {
+            match self.dial_out(number).await {
+                Ok(call) => Ok(self.summary(&call)),
+                Err(super::DialError::BadNumber(m)) => Err(SayRefused::BadNumber(m)),
+                Err(super::DialError::Refused(r)) => Err(r),
+                Err(super::DialError::Twilio(m)) => Err(SayRefused::DialFailed(m)),
+            }
+        })
+    }
+
+    fn join_by_phone<'a>(
+        &'a self,
+        call_id: &'a str,
+        bridge: &'a str,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<String, SayRefused>> {
+        Box::pin(async move {
+            let id = CallId::parse(call_id).ok_or(SayRefused::NoSuchCall)?;
+            let (index, name) = self
+                .responder_of_user(bridge, user)
+                .ok_or(SayRefused::NotAResponder)?;
+            self.join_responder_by_phone(&id, index).await?;
+            Ok(name)
+        })
+    }
+
+    fn responder_name(&self, bridge: &str, user: &str) -> Option<String> {
+        self.responder_of_user(bridge, user).map(|(_, name)| name)
     }
 }

@@ -5,7 +5,7 @@
 //! A responder's own phone answering (voicemail box included) is not acceptance: only pressing 1
 //! is, so a voicemail box never "takes" the call.
 
-use denwa_chat::LineEvent;
+use denwa_chat::{LineEvent, SayRefused};
 
 use super::Line;
 use crate::config::{RingCallerId, RingMode};
@@ -111,6 +111,49 @@ impl Line {
         }
     }
 
+    /// The directory entry of a chat user: (responder index, name).
+    pub(crate) fn responder_of_user(&self, bridge: &str, user: &str) -> Option<(usize, String)> {
+        self.settings()
+            .line
+            .responders
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| {
+                let id = match bridge {
+                    "slack" => r.slack_user.as_deref(),
+                    "discord" => r.discord_user.as_deref(),
+                    _ => None,
+                };
+                (id == Some(user)).then(|| (i, r.name.clone()))
+            })
+    }
+
+    /// "Join by phone": rings responder `index` into call `id`; pressing 1 joins them even if
+    /// someone else accepted the call already (they asked to join).
+    pub(crate) async fn join_responder_by_phone(
+        &self,
+        id: &CallId,
+        index: usize,
+    ) -> Result<(), SayRefused> {
+        match self.store().call(id).await {
+            Ok(Some(call)) if call.state != CallState::Ended => {}
+            Ok(Some(_)) => return Err(SayRefused::CallEnded),
+            Ok(None) => return Err(SayRefused::NoSuchCall),
+            Err(_) => return Err(SayRefused::Unavailable),
+        }
+        self.store()
+            .request_join(id, index)
+            .await
+            .map_err(|_| SayRefused::Unavailable)?;
+        if self.dial_responder(id, index).await {
+            Ok(())
+        } else {
+            Err(SayRefused::DialFailed(
+                "you are on another call, or Twilio refused to call you".into(),
+            ))
+        }
+    }
+
     /// A responder picked up: tell them who is calling and ask for 1.
     pub async fn responder_answered(&self, id: &CallId, index: usize) -> VoiceResponse {
         let call = match self.store().call(id).await {
@@ -121,7 +164,12 @@ impl Line {
                     .hangup();
             }
         };
-        if let Ok(Some(_)) = self.store().accepted_by(id).await {
+        let asked = self
+            .store()
+            .join_requested(id, index)
+            .await
+            .unwrap_or(false);
+        if !asked && let Ok(Some(_)) = self.store().accepted_by(id).await {
             return VoiceResponse::new()
                 .say(self.say("Someone else has already taken this call. Goodbye."))
                 .hangup();
@@ -169,26 +217,35 @@ impl Line {
                 .say(self.say("Declined. Goodbye."))
                 .hangup();
         }
-        let won = self
+        // Someone who asked to join by phone joins; otherwise the first to accept takes the call.
+        let asked = self
             .store()
-            .accept_call(id, index)
+            .join_requested(id, index)
             .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(call = %id, error = %e, "cannot record an acceptance");
-                false
-            });
+            .unwrap_or(false);
+        let won = asked
+            || self
+                .store()
+                .accept_call(id, index)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(call = %id, error = %e, "cannot record an acceptance");
+                    false
+                });
         if !won {
             return VoiceResponse::new()
                 .say(self.say("This call has already been taken or has ended. Goodbye."))
                 .hangup();
         }
-        tracing::info!(call = %id, responder = index, "responder accepted the call");
-        let line = self.clone();
-        let id_for_cancel = id.clone();
-        tokio::spawn(async move {
-            line.cancel_responder_legs(&id_for_cancel, Some(index))
-                .await
-        });
+        tracing::info!(call = %id, responder = index, "responder joins the call");
+        if !asked {
+            let line = self.clone();
+            let id_for_cancel = id.clone();
+            tokio::spawn(async move {
+                line.cancel_responder_legs(&id_for_cancel, Some(index))
+                    .await
+            });
+        }
         let conference = self
             .conference(id)
             .participant_label(["responder-", &index.to_string()].concat())

@@ -91,6 +91,8 @@ impl From<SayRefused> for ApiError {
             SayRefused::CallEnded => ApiError::Conflict(message),
             SayRefused::NothingToSay | SayRefused::TooLong { .. } => ApiError::Invalid(message),
             SayRefused::Unavailable => ApiError::Unavailable(message),
+            SayRefused::BadNumber(_) | SayRefused::NotAResponder => ApiError::Invalid(message),
+            SayRefused::DialFailed(_) => ApiError::BadGateway(message),
         }
     }
 }

@@ -144,6 +144,22 @@ impl Store {
         Ok(won == 1)
     }
 
+    /// Marks responder `index` as having asked to join by phone.
+    pub async fn request_join(&self, id: &CallId, index: usize) -> StoreResult<()> {
+        let _: () = self
+            .conn()
+            .hset(self.keys.call(id), format!("join_requested:{index}"), 1)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn join_requested(&self, id: &CallId, index: usize) -> StoreResult<bool> {
+        Ok(self
+            .call_field(id, &format!("join_requested:{index}"))
+            .await?
+            .is_some())
+    }
+
     pub async fn accepted_by(&self, id: &CallId) -> StoreResult<Option<usize>> {
         Ok(self
             .call_field(id, "accepted_by")

@@ -156,6 +156,14 @@ pub enum SayRefused {
     TooLong { chars: usize, limit: usize },
     #[error("denwa cannot store messages right now; please try again shortly")]
     Unavailable,
+    #[error("{0}")]
+    BadNumber(String),
+    #[error(
+        "you are not in the line's responder directory ([[line.responders]] with your chat user id)"
+    )]
+    NotAResponder,
+    #[error("Twilio did not place the call: {0}")]
+    DialFailed(String),
 }
 
 /// A message the line accepted: it is stored and queued.
@@ -216,6 +224,25 @@ pub trait LineControl: Send + Sync + 'static {
         bridge: &'a str,
         delivery_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, SayRefused>>;
+}
+
+/// What a bridge may ask of the line beyond speaking: calls placed on a user's behalf. Kept apart
+/// from [`LineControl`] so a bridge (or a test double) needs it only where it offers it.
+pub trait LineDialing: Send + Sync + 'static {
+    /// The line calls `number` (E.164); the call gets a thread like any other.
+    fn dial<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<CallSummary, SayRefused>>;
+
+    /// Dials the responder whose `bridge` user id is `user` into call `call_id` (they press 1 to
+    /// join, so a voicemail box cannot). Returns the responder's name.
+    fn join_by_phone<'a>(
+        &'a self,
+        call_id: &'a str,
+        bridge: &'a str,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<String, SayRefused>>;
+
+    /// The responder name of a chat user, if they are in the directory (to offer "Join by phone").
+    fn responder_name(&self, bridge: &str, user: &str) -> Option<String>;
 }
 
 /// How a bridge is doing, for `/readyz` and `/metrics`.
