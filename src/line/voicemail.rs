@@ -12,6 +12,9 @@ use crate::twiml::{HttpMethod, Record, VoiceResponse};
 /// The longest voicemail, in seconds.
 const VOICEMAIL_MAX_SECS: u32 = 120;
 
+/// Silence that ends a voicemail.
+const VOICEMAIL_SILENCE_SECS: u32 = 10;
+
 impl Line {
     /// Offers voicemail if the call has waited long enough with nobody on it. Called by the
     /// sweep; safe from every replica at once (the store lets one start it).
@@ -48,6 +51,9 @@ impl Line {
                     .action(self.public_url("/twilio/voicemail-recorded", &query).as_str())
                     .method(HttpMethod::Post)
                     .max_length(VOICEMAIL_MAX_SECS)
+                    // Callers gather their thoughts: Twilio's default of 5 s of silence cuts
+                    // many of them off before they start.
+                    .timeout(VOICEMAIL_SILENCE_SECS)
                     .play_beep(true)
                     .finish_on_key("#")
                     .transcribe(true)
