@@ -1,12 +1,14 @@
 //! End-to-end tests: the real router on a free port, a real redis-server per test, the Twilio
 //! emulator on the far side of real HTTP with real signatures. One binary, so it links once.
 
+mod fake_discord;
 mod helpers;
 mod redis_server;
 
 mod api;
 mod calls;
 mod cli;
+mod discord;
 mod oncall;
 mod resilience;
 mod security;

@@ -1,0 +1,690 @@
+//! `POST /discord/interactions`: every slash command, button press and autocomplete.
+//!
+//! The signature is checked on the raw body before anything is parsed; then the interaction is
+//! read into the few fields denwa uses. (Our own types rather than serenity's `Interaction`:
+//! serenity's model requires every field Discord documents and fails on any it does not know
+//! yet, and a bridge that refuses a command because Discord added a field is worse than one
+//! that reads only what it needs.)
+//!
+//! Discord wants a first answer within 3 s. Commands run in their own task; if one is not done
+//! after [`crate::DiscordConfig::defer_after`], the answer is "deferred" (type 5, ephemeral) and
+//! the original response is edited when the task ends. Nothing is said to the user before the
+//! line has stored the message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use denwa_chat::{CallSummary, MessageOrigin, SayRefused};
+use serde::Deserialize;
+use serde_json::Value;
+use serenity::all::{
+    AutocompleteChoice, CreateAutocompleteResponse, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EditInteractionResponse,
+};
+
+use crate::announce::{caller_label, no_pings};
+use crate::commands::{CALLS, HANGUP, HANGUP_BUTTON, OPT_CALL, OPT_TEXT, SAY};
+use crate::markup::{self, Names};
+use crate::{BRIDGE, DiscordBridge};
+
+/// How long the names of mentioned users, roles and channels may take to look up before the
+/// generic words are used: the 3 s deadline matters more than a name.
+const NAME_LOOKUP: Duration = Duration::from_millis(800);
+/// The longest text echoed back in "Queued: ...".
+const ECHO_CHARS: usize = 1800;
+
+pub fn router(bridge: Arc<DiscordBridge>) -> Router {
+    Router::new()
+        .route("/discord/interactions", post(interactions))
+        .with_state(bridge)
+}
+
+/// An interaction, as far as denwa reads it.
+#[derive(Debug, Deserialize)]
+pub struct Interaction {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    #[serde(default)]
+    pub token: String,
+    pub data: Option<InteractionData>,
+    pub guild_id: Option<String>,
+    pub channel_id: Option<String>,
+    /// Present in a guild.
+    pub member: Option<Member>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InteractionData {
+    /// The command's name (commands and autocomplete).
+    pub name: Option<String>,
+    #[serde(default)]
+    pub options: Vec<CommandOption>,
+    /// The component's id (buttons).
+    pub custom_id: Option<String>,
+    pub resolved: Option<Resolved>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CommandOption {
+    pub name: String,
+    pub value: Option<Value>,
+    #[serde(default)]
+    pub focused: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Member {
+    pub user: Option<User>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub nick: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub global_name: Option<String>,
+}
+
+/// Users and members Discord resolved for the interaction.
+#[derive(Debug, Default, Deserialize)]
+pub struct Resolved {
+    #[serde(default)]
+    pub users: HashMap<String, User>,
+    #[serde(default)]
+    pub members: HashMap<String, ResolvedMember>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResolvedMember {
+    pub nick: Option<String>,
+}
+
+impl Interaction {
+    fn option(&self, name: &str) -> Option<&CommandOption> {
+        self.data.as_ref()?.options.iter().find(|o| o.name == name)
+    }
+
+    fn string_option(&self, name: &str) -> Option<String> {
+        self.option(name)?
+            .value
+            .as_ref()?
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    }
+}
+
+/// The name Discord shows for a member: server nickname, then display name, then username.
+fn display_name(nick: Option<&str>, user: &User) -> String {
+    nick.or(user.global_name.as_deref())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or(&user.username)
+        .to_owned()
+}
+
+/// A reply to the person who used a command: shown only to them.
+struct Reply(String);
+
+impl Reply {
+    fn new(text: impl Into<String>) -> Self {
+        Reply(text.into())
+    }
+
+    fn refused(refused: &SayRefused) -> Self {
+        Reply(sentence(&refused.to_string()))
+    }
+}
+
+/// "the call has already ended" -> "The call has already ended."
+fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+fn ephemeral(text: impl Into<String>) -> Response {
+    let message = CreateInteractionResponseMessage::new()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(no_pings());
+    axum::Json(CreateInteractionResponse::Message(message)).into_response()
+}
+
+async fn interactions(
+    State(bridge): State<Arc<DiscordBridge>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = bridge.verifier.check(&headers, &body, SystemTime::now()) {
+        tracing::warn!(reason = %e, "refused a Discord interaction");
+        return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
+    }
+    let interaction: Interaction = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(error = %e, "a signed Discord interaction we cannot read");
+            return (StatusCode::BAD_REQUEST, "unreadable interaction").into_response();
+        }
+    };
+    match interaction.kind {
+        // PING: Discord checking the endpoint.
+        1 => axum::Json(serde_json::json!({ "type": 1 })).into_response(),
+        2 | 3 => bridge.clone().act(interaction).await,
+        4 => bridge.autocomplete(&interaction).await,
+        kind => {
+            tracing::debug!(kind, "an interaction type denwa does not use");
+            ephemeral("denwa does not handle that.")
+        }
+    }
+}
+
+impl DiscordBridge {
+    /// Whether the member may use denwa: in the configured guild, and holding an allowed role
+    /// when `allowed_roles` is set.
+    fn allowed(&self, interaction: &Interaction) -> bool {
+        if interaction.guild_id.as_deref() != Some(self.config.guild_id.as_str()) {
+            return false;
+        }
+        let Some(member) = &interaction.member else {
+            return false;
+        };
+        self.config.allowed_roles.is_empty()
+            || member
+                .roles
+                .iter()
+                .any(|r| self.config.allowed_roles.contains(r))
+    }
+
+    /// A command or a button: answered at once if it is quick, deferred otherwise.
+    async fn act(self: Arc<Self>, interaction: Interaction) -> Response {
+        if !self.allowed(&interaction) {
+            tracing::info!(
+                user = interaction
+                    .member
+                    .as_ref()
+                    .and_then(|m| m.user.as_ref())
+                    .map(|u| u.id.as_str()),
+                "refused a Discord interaction from a member without an allowed role"
+            );
+            return ephemeral("Sorry, you are not allowed to use denwa here.");
+        }
+        let token = interaction.token.clone();
+        let bridge = self.clone();
+        let mut work = tokio::spawn(async move { bridge.run(&interaction).await });
+        match tokio::time::timeout(self.config.defer_after, &mut work).await {
+            Ok(Ok(Reply(text))) => ephemeral(text),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a Discord command failed");
+                ephemeral("Something went wrong; please try again.")
+            }
+            Err(_) => {
+                let bridge = self.clone();
+                tokio::spawn(async move {
+                    let text = match work.await {
+                        Ok(Reply(text)) => text,
+                        Err(_) => "Something went wrong; please try again.".into(),
+                    };
+                    bridge.edit_original(&token, text).await;
+                });
+                let defer = CreateInteractionResponseMessage::new().ephemeral(true);
+                axum::Json(CreateInteractionResponse::Defer(defer)).into_response()
+            }
+        }
+    }
+
+    /// Replaces a deferred answer with the real one.
+    async fn edit_original(&self, token: &str, text: String) {
+        let edit = EditInteractionResponse::new()
+            .content(text)
+            .allowed_mentions(no_pings());
+        let path = format!(
+            "/webhooks/{}/{token}/messages/@original",
+            self.config.application_id
+        );
+        if let Err(e) = self.rest.patch::<serde::de::IgnoredAny>(&path, &edit).await {
+            tracing::warn!(error = %e, "could not edit a deferred Discord answer");
+        }
+    }
+
+    async fn run(&self, interaction: &Interaction) -> Reply {
+        // Discord does not resend interactions, but a captured one could be replayed within
+        // the signature's five minutes: run each once.
+        match self.line.first_delivery(BRIDGE, &interaction.id).await {
+            Ok(false) => return Reply::new("That was already done."),
+            Ok(true) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check an interaction for a replay"),
+        }
+        let data = interaction.data.as_ref();
+        if interaction.kind == 3 {
+            let custom_id = data.and_then(|d| d.custom_id.as_deref()).unwrap_or("");
+            return match custom_id.strip_prefix(HANGUP_BUTTON) {
+                Some(call_id) => self.hang_up(call_id).await,
+                None => Reply::new("denwa does not know that button."),
+            };
+        }
+        match data.and_then(|d| d.name.as_deref()) {
+            Some(SAY) => self.say(interaction).await,
+            Some(HANGUP) => match self.target_call(interaction).await {
+                Ok(call_id) => self.hang_up(&call_id).await,
+                Err(reply) => reply,
+            },
+            Some(CALLS) => self.list_calls().await,
+            _ => Reply::new("denwa does not know that command."),
+        }
+    }
+
+    /// The call a command is about: its `call` option, else the thread it was used in, else
+    /// the only active call.
+    async fn target_call(&self, interaction: &Interaction) -> Result<String, Reply> {
+        if let Some(call) = interaction.string_option(OPT_CALL) {
+            return Ok(call);
+        }
+        if let Some(channel) = &interaction.channel_id {
+            match self.line.call_of_thread(BRIDGE, channel).await {
+                Ok(Some(call)) => return Ok(call),
+                Ok(None) => {}
+                Err(e) => return Err(Reply::refused(&e)),
+            }
+        }
+        let calls = self
+            .line
+            .active_calls()
+            .await
+            .map_err(|e| Reply::refused(&e))?;
+        match calls.as_slice() {
+            [] => Err(Reply::new("There is no active call.")),
+            [only] => Ok(only.id.clone()),
+            _ => Err(Reply::new(
+                "Several calls are active: use this in the call's thread, or pick one with the `call` option.",
+            )),
+        }
+    }
+
+    async fn say(&self, interaction: &Interaction) -> Reply {
+        let Some(text) = interaction.string_option(OPT_TEXT) else {
+            return Reply::new("There is nothing to say: `/say text:` needs some words.");
+        };
+        let call_id = match self.target_call(interaction).await {
+            Ok(c) => c,
+            Err(reply) => return reply,
+        };
+        let names = self.names(interaction, &markup::mentions(&text)).await;
+        let spoken = markup::to_speech(&text, &names, chrono::Utc::now());
+        if !markup::is_speakable(&spoken) {
+            return Reply::new(
+                "There is nothing the caller could hear in that message (only emoji, links or formatting). Nothing was queued.",
+            );
+        }
+        let origin = MessageOrigin::new(BRIDGE, interaction.token.clone());
+        match self.line.say(&call_id, &spoken, origin).await {
+            Ok(_) => {
+                let mut echo: String = spoken.chars().take(ECHO_CHARS).collect();
+                if echo.len() < spoken.len() {
+                    echo.push('…');
+                }
+                Reply::new(format!("Queued: {echo}"))
+            }
+            Err(refused) => Reply::refused(&refused),
+        }
+    }
+
+    async fn hang_up(&self, call_id: &str) -> Reply {
+        match self.line.hang_up(call_id).await {
+            Ok(()) => Reply::new("Hung up: the call has ended."),
+            Err(refused) => Reply::refused(&refused),
+        }
+    }
+
+    async fn list_calls(&self) -> Reply {
+        let calls = match self.line.active_calls().await {
+            Ok(c) => c,
+            Err(e) => return Reply::refused(&e),
+        };
+        if calls.is_empty() {
+            return Reply::new("No active calls.");
+        }
+        let mut lines = vec![format!("Active calls ({}):", calls.len())];
+        for call in &calls {
+            let thread = match self.line.thread_of_call(BRIDGE, &call.id).await {
+                Ok(Some(t)) => format!(" in <#{t}>"),
+                _ => String::new(),
+            };
+            lines.push(format!(
+                "• {} · {} since <t:{}:R>{thread} (`{}`)",
+                caller_label(call, self.config.show_numbers),
+                call.state,
+                call.started_at / 1000,
+                call.id
+            ));
+        }
+        Reply::new(lines.join("\n"))
+    }
+
+    /// Names for the mentions in a `/say`, each looked up once, all within [`NAME_LOOKUP`].
+    async fn names(&self, interaction: &Interaction, mentions: &markup::Mentions) -> Names {
+        let mut names = Names::default();
+        if mentions.users.is_empty() && mentions.roles.is_empty() && mentions.channels.is_empty() {
+            return names;
+        }
+        let resolved = interaction.data.as_ref().and_then(|d| d.resolved.as_ref());
+        let me = interaction.member.as_ref();
+        let mut lookups = Vec::new();
+        for id in &mentions.users {
+            if let Some(user) = resolved.and_then(|r| r.users.get(id)) {
+                let nick = resolved
+                    .and_then(|r| r.members.get(id))
+                    .and_then(|m| m.nick.as_deref());
+                names.users.insert(id.clone(), display_name(nick, user));
+            } else if let Some(m) = me
+                && let Some(user) = m.user.as_ref().filter(|u| &u.id == id)
+            {
+                names
+                    .users
+                    .insert(id.clone(), display_name(m.nick.as_deref(), user));
+            } else {
+                lookups.push(id.clone());
+            }
+        }
+        let guild = &self.config.guild_id;
+        let users = futures::future::join_all(lookups.into_iter().map(|id| async move {
+            let member: Result<MemberObject, _> = self
+                .rest
+                .get(&format!("/guilds/{guild}/members/{id}"))
+                .await;
+            (
+                id,
+                member
+                    .ok()
+                    .map(|m| display_name(m.nick.as_deref(), &m.user)),
+            )
+        }));
+        let roles = async {
+            if mentions.roles.is_empty() {
+                return Vec::new();
+            }
+            self.rest
+                .get::<Vec<Named>>(&format!("/guilds/{guild}/roles"))
+                .await
+                .unwrap_or_default()
+        };
+        let channels = futures::future::join_all(mentions.channels.iter().map(|id| async move {
+            let channel: Result<Named, _> = self.rest.get(&format!("/channels/{id}")).await;
+            (id.clone(), channel.ok().map(|c| c.name))
+        }));
+        let looked_up =
+            tokio::time::timeout(NAME_LOOKUP, async { tokio::join!(users, roles, channels) }).await;
+        if let Ok((users, roles, channels)) = looked_up {
+            for (id, name) in users {
+                if let Some(name) = name {
+                    names.users.insert(id, name);
+                }
+            }
+            for role in roles {
+                if mentions.roles.contains(&role.id) {
+                    names.roles.insert(role.id, role.name);
+                }
+            }
+            for (id, name) in channels {
+                if let Some(name) = name {
+                    names.channels.insert(id, name);
+                }
+            }
+        } else {
+            tracing::debug!("Discord name look-ups took too long; using generic words");
+        }
+        names
+    }
+
+    /// Choices for the `call` option: the active calls matching what was typed.
+    async fn autocomplete(&self, interaction: &Interaction) -> Response {
+        let mut response = CreateAutocompleteResponse::new();
+        if self.allowed(interaction) {
+            let typed = interaction
+                .data
+                .as_ref()
+                .and_then(|d| d.options.iter().find(|o| o.focused))
+                .and_then(|o| o.value.as_ref())
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim()
+                .to_lowercase();
+            // Autocomplete has the same 3 s deadline and no deferred form: no choices beat none
+            // at all.
+            let calls = tokio::time::timeout(self.config.defer_after, self.line.active_calls())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            let choices: Vec<AutocompleteChoice> = calls
+                .iter()
+                .map(|c| (self.choice_label(c), c))
+                .filter(|(label, c)| {
+                    typed.is_empty()
+                        || label.to_lowercase().contains(&typed)
+                        || c.id.to_lowercase().contains(&typed)
+                })
+                .take(25)
+                .map(|(label, c)| AutocompleteChoice::new(label, c.id.clone()))
+                .collect();
+            response = response.set_choices(choices);
+        }
+        axum::Json(CreateInteractionResponse::Autocomplete(response)).into_response()
+    }
+
+    fn choice_label(&self, call: &CallSummary) -> String {
+        let when = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(call.started_at as i64)
+            .map(|t| t.format("%H:%M UTC").to_string())
+            .unwrap_or_default();
+        let label = format!(
+            "{} · {} · since {when}",
+            caller_label(call, self.config.show_numbers),
+            call.state
+        );
+        // Discord's limit for a choice's name.
+        label.chars().take(100).collect()
+    }
+}
+
+/// A guild member, as `GET /guilds/{guild}/members/{user}` answers.
+#[derive(Deserialize)]
+struct MemberObject {
+    nick: Option<String>,
+    user: User,
+}
+
+/// Anything with an id and a name (roles, channels).
+#[derive(Deserialize)]
+struct Named {
+    id: String,
+    #[serde(default)]
+    name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_read_as_sentences() {
+        assert_eq!(
+            Reply::refused(&SayRefused::CallEnded).0,
+            "The call has already ended."
+        );
+        assert_eq!(
+            Reply::refused(&SayRefused::TooLong {
+                chars: 12000,
+                limit: 10000
+            })
+            .0,
+            "The message is too long (12000 characters; the limit is 10000)."
+        );
+    }
+
+    /// A line that takes `delay` to store a message: stands in for a slow store, to see the
+    /// 3 s deadline kept. (The end-to-end suite covers the real line; only time is faked here.)
+    struct SlowLine {
+        delay: Duration,
+    }
+
+    impl denwa_chat::LineControl for SlowLine {
+        fn say<'a>(
+            &'a self,
+            _call_id: &'a str,
+            _text: &'a str,
+            _origin: MessageOrigin,
+        ) -> denwa_chat::BoxFuture<'a, Result<denwa_chat::Accepted, SayRefused>> {
+            Box::pin(async move {
+                tokio::time::sleep(self.delay).await;
+                Ok(denwa_chat::Accepted {
+                    message_id: "m1".into(),
+                })
+            })
+        }
+        fn hang_up<'a>(&'a self, _: &'a str) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn active_calls(&self) -> denwa_chat::BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn call<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> denwa_chat::BoxFuture<'a, Result<Option<CallSummary>, SayRefused>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn link_thread<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a str,
+        ) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn thread_of_call<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, SayRefused>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn call_of_thread<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, SayRefused>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn first_delivery<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> denwa_chat::BoxFuture<'a, Result<bool, SayRefused>> {
+            Box::pin(async { Ok(true) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_say_is_deferred_then_the_original_is_edited() {
+        // A stand-in for Discord's webhook endpoint that records the edit.
+        let edits = Arc::new(std::sync::Mutex::new(Vec::<(String, Value)>::new()));
+        let recorder = edits.clone();
+        let app = Router::new().fallback(
+            move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
+                let recorder = recorder.clone();
+                async move {
+                    recorder.lock().unwrap().push((uri.path().to_owned(), body));
+                    axum::Json(serde_json::json!({"id": "1"}))
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let config = crate::DiscordConfig {
+            application_id: "10".into(),
+            guild_id: "20".into(),
+            channel_id: "30".into(),
+            bot_token: "token".to_owned().into(),
+            public_key: "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c".into(),
+            api_base: base,
+            allowed_roles: Vec::new(),
+            show_numbers: false,
+            defer_after: Duration::from_millis(50),
+        };
+        let line = Arc::new(SlowLine {
+            delay: Duration::from_millis(400),
+        });
+        let bridge = DiscordBridge::new(config, line).unwrap();
+        let interaction: Interaction = serde_json::from_value(serde_json::json!({
+            "id": "1", "type": 2, "token": "tok", "guild_id": "20", "channel_id": "30",
+            "member": {"user": {"id": "5", "username": "kenji"}, "roles": []},
+            "data": {"name": "say", "options": [
+                {"name": "text", "type": 3, "value": "Hello"},
+                {"name": "call", "type": 3, "value": "c1"}
+            ]}
+        }))
+        .unwrap();
+
+        let started = std::time::Instant::now();
+        let response = bridge.clone().act(interaction).await;
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "answered in time"
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(answer["type"], 5, "{answer}");
+        assert_eq!(answer["data"]["flags"], 64, "{answer}");
+        assert!(
+            edits.lock().unwrap().is_empty(),
+            "nothing said before it is stored"
+        );
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while edits.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let edits = edits.lock().unwrap();
+        assert_eq!(edits.len(), 1);
+        assert_eq!(edits[0].0, "/api/v10/webhooks/10/tok/messages/@original");
+        assert_eq!(edits[0].1["content"], "Queued: Hello");
+    }
+
+    #[test]
+    fn an_interaction_reads_from_discords_json() {
+        let json = r#"{
+            "id": "1", "application_id": "2", "type": 2, "token": "tok", "version": 1,
+            "guild_id": "3", "channel_id": "4", "locale": "en-US", "app_permissions": "0",
+            "entitlements": [], "authorizing_integration_owners": {"0": "3"}, "context": 0,
+            "member": {"user": {"id": "5", "username": "nelly", "global_name": "Nelly",
+                                "discriminator": "0", "avatar": null},
+                       "roles": ["6"], "nick": null, "joined_at": "2024-01-01T00:00:00Z",
+                       "deaf": false, "mute": false, "flags": 0, "permissions": "0"},
+            "data": {"id": "7", "name": "say", "type": 1,
+                     "options": [{"name": "text", "type": 3, "value": "hi"}]}
+        }"#;
+        let i: Interaction = serde_json::from_str(json).unwrap();
+        assert_eq!(i.string_option("text").as_deref(), Some("hi"));
+        assert_eq!(i.member.unwrap().roles, ["6"]);
+    }
+}

@@ -1,0 +1,159 @@
+//! denwa's Discord bridge: calls announced in a channel, each call a thread, `/say` spoken to the
+//! caller. HTTP interactions only, no gateway: Discord POSTs every slash command, button press
+//! and autocomplete to `POST /discord/interactions`, and the bridge talks back over REST. No
+//! long-lived connection and no state in the process (the thread <-> call link lives in the
+//! line's store through [`LineControl::link_thread`]), so any number of replicas can serve
+//! Discord.
+//!
+//! # Layout
+//! - [`verify`]: the Ed25519 signature and timestamp check, done on the raw bytes before anything
+//!   is parsed.
+//! - [`interactions`]: the interaction types we read and the routing: PING, `/say`, `/hangup`,
+//!   `/calls`, the Hang up button, autocomplete; Discord's 3 s deadline.
+//! - [`commands`]: the command definitions and `denwa discord register`.
+//! - [`announce`]: [`ChatBridge`] for Discord: the call's embed and thread, join/leave/end posts,
+//!   receipts as follow-ups.
+//! - [`markup`]: Discord markup to plain speech.
+//! - [`rest`]: the REST client (bounded retries, 429s and `X-RateLimit-*` honoured).
+//!
+//! # Why serenity's builders and models but not its `Http`
+//! serenity 0.12.5's `Ratelimiter::perform` builds every request with no proxy, so with its rate
+//! limiter on, `HttpBuilder::proxy` (our `discord.api_base`) is silently ignored and requests go
+//! to discord.com; with the rate limiter off, a 429 comes back as an error whose body
+//! (`retry_after`) and headers were thrown away. [`rest`] is a small client that keeps both,
+//! sending serenity's builders (`CreateMessage`, `CreateThread`, `CreateCommand`, ...) as bodies.
+
+pub mod announce;
+pub mod commands;
+pub mod interactions;
+pub mod markup;
+pub mod rest;
+pub mod verify;
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use denwa_chat::{BridgeStatus, LineControl};
+use secrecy::SecretString;
+
+pub use commands::register_commands;
+pub use rest::{Rest, RestError};
+pub use verify::{InteractionVerifier, Rejected};
+
+/// The name of this bridge, also [`denwa_chat::MessageOrigin::bridge`] for its messages.
+pub const BRIDGE: &str = "discord";
+
+/// What the bridge needs to know, from `[discord]` and `DENWA_DISCORD_*`.
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    pub application_id: String,
+    pub guild_id: String,
+    /// The channel calls are announced in; each call's thread hangs off its announcement.
+    pub channel_id: String,
+    pub bot_token: SecretString,
+    /// The application's Ed25519 public key, 64 hex digits.
+    pub public_key: String,
+    /// `https://discord.com` or a stand-in; the client appends `/api/v10/...`.
+    pub api_base: String,
+    /// Role ids allowed to use the commands; empty = anyone in the guild.
+    pub allowed_roles: Vec<String>,
+    /// Whether thread names and embeds may show the caller's number.
+    pub show_numbers: bool,
+    /// How long an interaction may take before it is answered "deferred" and edited later.
+    /// Discord's deadline for the first answer is 3 s.
+    pub defer_after: Duration,
+}
+
+impl DiscordConfig {
+    /// The default for [`DiscordConfig::defer_after`]: a second of margin under Discord's 3 s.
+    pub const DEFER_AFTER: Duration = Duration::from_secs(2);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    #[error("discord.public_key: {0}")]
+    PublicKey(String),
+    #[error("{0}")]
+    Rest(#[from] RestError),
+}
+
+/// The Discord bridge: a [`denwa_chat::ChatBridge`] and the `/discord/interactions` route.
+pub struct DiscordBridge {
+    config: DiscordConfig,
+    rest: Rest,
+    line: Arc<dyn LineControl>,
+    verifier: InteractionVerifier,
+    health: Health,
+}
+
+impl DiscordBridge {
+    pub fn new(
+        config: DiscordConfig,
+        line: Arc<dyn LineControl>,
+    ) -> Result<Arc<DiscordBridge>, DiscordError> {
+        let verifier = InteractionVerifier::new(&config.public_key)
+            .map_err(|e| DiscordError::PublicKey(e.to_string()))?;
+        let rest = Rest::new(&config.api_base, &config.bot_token)?;
+        Ok(Arc::new(DiscordBridge {
+            config,
+            rest,
+            line,
+            verifier,
+            health: Health::default(),
+        }))
+    }
+
+    /// `POST /discord/interactions`, to merge into the application's router.
+    pub fn router(self: &Arc<Self>) -> axum::Router {
+        interactions::router(self.clone())
+    }
+
+    pub fn config(&self) -> &DiscordConfig {
+        &self.config
+    }
+}
+
+/// Announcement failures, for [`denwa_chat::ChatBridge::status`]. Process-local on purpose: it
+/// describes this replica's view of Discord, which is what an operator looking at its
+/// `/readyz` wants.
+#[derive(Default)]
+struct Health {
+    unannounced: AtomicU64,
+    /// True while the latest announcement attempt failed.
+    failing: AtomicBool,
+    last_failure: Mutex<Option<String>>,
+}
+
+impl Health {
+    fn announcement_failed(&self, detail: String) {
+        self.unannounced.fetch_add(1, Ordering::Relaxed);
+        self.failing.store(true, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_failure.lock() {
+            *last = Some(detail);
+        }
+    }
+
+    fn announcement_posted(&self) {
+        self.failing.store(false, Ordering::Relaxed);
+    }
+
+    fn status(&self) -> BridgeStatus {
+        let failing = self.failing.load(Ordering::Relaxed);
+        let detail = if failing {
+            self.last_failure
+                .lock()
+                .ok()
+                .and_then(|l| l.clone())
+                .unwrap_or_else(|| "an announcement could not be posted".into())
+        } else {
+            "ok".into()
+        };
+        BridgeStatus {
+            healthy: !failing,
+            detail,
+            unannounced_calls: self.unannounced.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,629 @@
+//! The Discord bridge end to end: real interactions signed with a test Ed25519 key, a fake
+//! Discord REST server, the Twilio emulator, a real redis-server.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{Value, json};
+
+use crate::fake_discord::FakeDiscord;
+use crate::helpers::*;
+
+const APP: &str = "1100000000000000001";
+const GUILD: &str = "1100000000000000002";
+const CHANNEL: &str = "1100000000000000003";
+const BOT_TOKEN: &str = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.Gx1y2z.test-bot-token";
+const USER: &str = "1150000000000000001";
+const MENTIONED: &str = "1150000000000000002";
+const ROLE_OK: &str = "1170000000000000001";
+const ROLE_OTHER: &str = "1170000000000000002";
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+struct Discord {
+    app: TestApp,
+    fake: FakeDiscord,
+}
+
+async fn spawn_discord(extra: &[(&str, &str)]) -> Discord {
+    let fake = FakeDiscord::start(GUILD).await;
+    let public_key = hex(&key().verifying_key().to_bytes());
+    let mut env = vec![
+        ("DENWA_DISCORD_APPLICATION_ID", APP),
+        ("DENWA_DISCORD_GUILD_ID", GUILD),
+        ("DENWA_DISCORD_CHANNEL_ID", CHANNEL),
+        ("DENWA_DISCORD_BOT_TOKEN", BOT_TOKEN),
+        ("DENWA_DISCORD_PUBLIC_KEY", public_key.as_str()),
+        ("DENWA_DISCORD_API_BASE", fake.base.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let app = spawn_app_with(&env).await;
+    Discord { app, fake }
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// An interaction as Discord sends it, from member `USER` with `roles`, in `channel_id`.
+fn interaction(kind: u8, data: Value, channel_id: &str, roles: &[&str]) -> Value {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    json!({
+        "id": (1_400_000_000_000_000_000u64 + n).to_string(),
+        "application_id": APP,
+        "type": kind,
+        // Real tokens are long base64-ish strings; a colon here checks the receipt's reference
+        // survives the origin's `bridge:reference` form.
+        "token": format!("aW50ZXJhY3Rpb246{n}:dGVzdA-token"),
+        "version": 1,
+        "guild_id": GUILD,
+        "channel_id": channel_id,
+        "channel": {"id": channel_id, "type": 11, "guild_id": GUILD, "parent_id": CHANNEL},
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "app_permissions": "2248473465835073",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": GUILD},
+        "context": 0,
+        "member": {
+            "user": {"id": USER, "username": "kenji", "global_name": "Kenji",
+                     "discriminator": "0", "avatar": null, "public_flags": 0},
+            "roles": roles, "nick": null, "avatar": null, "joined_at": "2024-01-01T00:00:00+00:00",
+            "deaf": false, "mute": false, "flags": 0, "pending": false,
+            "permissions": "2248473465835073"
+        },
+        "data": data
+    })
+}
+
+fn command(name: &str, options: Value) -> Value {
+    json!({"id": "1300000000000000000", "name": name, "type": 1, "guild_id": GUILD, "options": options})
+}
+
+fn say(text: &str, call: Option<&str>, channel_id: &str) -> Value {
+    let mut options = vec![json!({"name": "text", "type": 3, "value": text})];
+    if let Some(call) = call {
+        options.push(json!({"name": "call", "type": 3, "value": call}));
+    }
+    interaction(2, command("say", Value::Array(options)), channel_id, &[])
+}
+
+impl Discord {
+    /// Posts `body` signed with the test key, as Discord would.
+    async fn interact(&self, body: &Value) -> (u16, Value) {
+        let raw = serde_json::to_vec(body).unwrap();
+        let timestamp = now().to_string();
+        let signature = hex(&key()
+            .sign(&[timestamp.as_bytes(), &raw].concat())
+            .to_bytes());
+        self.post_raw(&raw, Some(&signature), Some(&timestamp))
+            .await
+    }
+
+    async fn post_raw(
+        &self,
+        raw: &[u8],
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .app
+            .http
+            .post(format!("{}/discord/interactions", self.app.base))
+            .header("content-type", "application/json")
+            .body(raw.to_vec());
+        if let Some(s) = signature {
+            request = request.header("X-Signature-Ed25519", s);
+        }
+        if let Some(t) = timestamp {
+            request = request.header("X-Signature-Timestamp", t);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The announcement of the call whose Hang up button names `call_id`; returns its id.
+    async fn announcement(&self, call_id: &str) -> (String, Value) {
+        let posted = self
+            .fake
+            .wait_for("the call's announcement", |r| {
+                r.method == "POST"
+                    && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+                    && r.status == 200
+                    && r.body.to_string().contains(&format!("hangup:{call_id}"))
+            })
+            .await;
+        let id = posted.response["id"].as_str().unwrap().to_owned();
+        self.fake
+            .wait_for("the call's thread", |r| {
+                r.method == "POST"
+                    && r.path == format!("/api/v10/channels/{CHANNEL}/messages/{id}/threads")
+            })
+            .await;
+        (id, posted.body)
+    }
+
+    /// Waits until the embed of message `id` shows `state` (so the thread link is stored).
+    async fn embed_state(&self, id: &str, state: &str) -> Value {
+        self.fake
+            .wait_for(&format!("the embed to show {state}"), |r| {
+                r.method == "PATCH"
+                    && r.path == format!("/api/v10/channels/{CHANNEL}/messages/{id}")
+                    && r.body["embeds"][0]["fields"].as_array().is_some_and(|f| {
+                        f.iter()
+                            .any(|f| f["name"] == "State" && f["value"] == state)
+                    })
+            })
+            .await
+            .body
+    }
+}
+
+fn content(reply: &Value) -> String {
+    reply["data"]["content"].as_str().unwrap_or("").to_owned()
+}
+
+fn assert_ephemeral(reply: &Value) {
+    assert_eq!(reply["type"], 4, "{reply}");
+    assert_eq!(reply["data"]["flags"], 64, "{reply}");
+}
+
+#[tokio::test]
+async fn a_call_gets_an_embed_and_a_thread_and_say_there_is_heard_and_receipted() {
+    let d = spawn_discord(&[]).await;
+    d.fake
+        .add_member(MENTIONED, "nelly99", Some("Nelly G"), Some("Nelly"));
+    let (sid_a, call_a) = d.app.call_in("+14155550001").await;
+    let (sid_b, call_b) = d.app.call_in("+14155550002").await;
+
+    let (thread_a, embed) = d.announcement(&call_a).await;
+    let text = embed.to_string();
+    assert!(
+        !text.contains("4155550001"),
+        "no number in the embed: {text}"
+    );
+    assert!(text.contains("a caller"), "{text}");
+    assert_eq!(
+        embed["embeds"][0]["fields"][1]["value"], "Test line",
+        "{text}"
+    );
+    let threads = d.fake.matching("POST", "/threads");
+    assert_eq!(threads.len(), 2);
+    for t in &threads {
+        let name = t.body["name"].as_str().unwrap();
+        assert!((1..=100).contains(&name.chars().count()), "{name}");
+        assert!(
+            !name.contains("415555"),
+            "no number in the thread name: {name}"
+        );
+        assert!(name.starts_with("Call from a caller"), "{name}");
+        assert_eq!(t.headers["authorization"], format!("Bot {BOT_TOKEN}"));
+    }
+    d.embed_state(&thread_a, "connected").await;
+    d.announcement(&call_b).await;
+
+    // In call A's thread: A hears it, cleaned of its markup; B hears nothing.
+    let (status, reply) = d
+        .interact(&say(
+            &format!(
+                "**Hello** <@{MENTIONED}>, we are __here__ 🎉 see [the docs](https://example.com/x)"
+            ),
+            None,
+            &thread_a,
+        ))
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_ephemeral(&reply);
+    let spoken = "Hello Nelly, we are here see the docs";
+    assert_eq!(content(&reply), format!("Queued: {spoken}"));
+    d.app.wait_heard(&sid_a, &[spoken]).await;
+    let messages = d.app.messages(&call_a).await;
+    assert_eq!(messages.len(), 1);
+    assert!(d.app.messages(&call_b).await.is_empty());
+    assert!(d.app.heard(&sid_b).iter().all(|h| h != spoken));
+
+    // The receipt: an ephemeral follow-up on the interaction's webhook.
+    let receipt = d
+        .fake
+        .wait_for("the receipt", |r| {
+            r.method == "POST" && r.path.starts_with(&format!("/api/v10/webhooks/{APP}/"))
+        })
+        .await;
+    assert_eq!(receipt.body["content"], "Spoken ✓");
+    assert_eq!(receipt.body["flags"], 64);
+    assert!(receipt.path.ends_with(":dGVzdA-token"), "{}", receipt.path);
+
+    // A message with nothing to hear is refused and nothing is queued.
+    let (_, reply) = d
+        .interact(&say("🎉 <:blob:123> ||  ||", None, &thread_a))
+        .await;
+    assert_ephemeral(&reply);
+    assert!(
+        content(&reply).contains("nothing the caller could hear"),
+        "{reply}"
+    );
+    assert_eq!(d.app.messages(&call_a).await.len(), 1);
+
+    // Outside a thread, with two calls: the `call` option is needed.
+    let (_, reply) = d.interact(&say("Hi", None, CHANNEL)).await;
+    assert!(content(&reply).contains("Several calls"), "{reply}");
+    let (_, reply) = d.interact(&say("For B.", Some(&call_b), CHANNEL)).await;
+    assert_eq!(content(&reply), "Queued: For B.");
+    d.app.wait_heard(&sid_b, &["For B."]).await;
+}
+
+#[tokio::test]
+async fn autocomplete_lists_the_active_calls_and_calls_lists_them_too() {
+    let d = spawn_discord(&[]).await;
+    let (_, call_a) = d.app.call_in("+14155550001").await;
+    let (_, call_b) = d.app.call_in("+14155550002").await;
+    let data = json!({
+        "id": "1300000000000000000", "name": "say", "type": 1,
+        "options": [
+            {"name": "text", "type": 3, "value": "hello"},
+            {"name": "call", "type": 3, "value": "", "focused": true}
+        ]
+    });
+    let (status, reply) = d.interact(&interaction(4, data, CHANNEL, &[])).await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["type"], 8, "{reply}");
+    let choices = reply["data"]["choices"].as_array().unwrap();
+    let mut values: Vec<&str> = choices
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
+    values.sort();
+    let mut expected = vec![call_a.as_str(), call_b.as_str()];
+    expected.sort();
+    assert_eq!(values, expected);
+    for c in choices {
+        let name = c["name"].as_str().unwrap();
+        assert!(!name.contains("415555"), "{name}");
+        assert!(name.chars().count() <= 100);
+    }
+
+    let (_, reply) = d
+        .interact(&interaction(2, command("calls", json!([])), CHANNEL, &[]))
+        .await;
+    assert_ephemeral(&reply);
+    let listed = content(&reply);
+    assert!(
+        listed.contains(&call_a) && listed.contains(&call_b),
+        "{listed}"
+    );
+    assert!(!listed.contains("415555"), "{listed}");
+}
+
+#[tokio::test]
+async fn forged_unsigned_stale_and_tampered_interactions_get_401_and_change_nothing() {
+    let d = spawn_discord(&[]).await;
+    let (_, call_id) = d.app.call_in(CALLER).await;
+    let body = say("Forged words.", Some(&call_id), CHANNEL);
+    let raw = serde_json::to_vec(&body).unwrap();
+    let ts = now().to_string();
+
+    let forger = SigningKey::from_bytes(&[9; 32]);
+    let forged = hex(&forger.sign(&[ts.as_bytes(), &raw].concat()).to_bytes());
+    assert_eq!(d.post_raw(&raw, Some(&forged), Some(&ts)).await.0, 401);
+
+    assert_eq!(d.post_raw(&raw, None, None).await.0, 401);
+    assert_eq!(d.post_raw(&raw, None, Some(&ts)).await.0, 401);
+
+    let stale = (now() - 600).to_string();
+    let signed_stale = hex(&key().sign(&[stale.as_bytes(), &raw].concat()).to_bytes());
+    assert_eq!(
+        d.post_raw(&raw, Some(&signed_stale), Some(&stale)).await.0,
+        401
+    );
+
+    let future = (now() + 3600).to_string();
+    let signed_future = hex(&key().sign(&[future.as_bytes(), &raw].concat()).to_bytes());
+    assert_eq!(
+        d.post_raw(&raw, Some(&signed_future), Some(&future))
+            .await
+            .0,
+        401
+    );
+
+    let good = hex(&key().sign(&[ts.as_bytes(), &raw].concat()).to_bytes());
+    let mut tampered = raw.clone();
+    let at = tampered.windows(6).position(|w| w == b"Forged").unwrap();
+    tampered[at] = b'f';
+    assert_eq!(d.post_raw(&tampered, Some(&good), Some(&ts)).await.0, 401);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        d.app.messages(&call_id).await.is_empty(),
+        "nothing was queued"
+    );
+    assert!(d.fake.matching("POST", "/webhooks").is_empty());
+
+    // Discord's endpoint check: a signed PING is answered PONG.
+    let (status, pong) = d
+        .interact(&json!({"id": "1", "application_id": APP, "type": 1, "token": "t", "version": 1}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(pong, json!({"type": 1}));
+
+    // The same signed request, replayed, runs once.
+    let (_, first) = d.post_raw(&raw, Some(&good), Some(&ts)).await;
+    assert_eq!(content(&first), "Queued: Forged words.");
+    let (_, again) = d.post_raw(&raw, Some(&good), Some(&ts)).await;
+    assert!(!content(&again).starts_with("Queued"), "{again}");
+    assert_eq!(d.app.messages(&call_id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn members_without_an_allowed_role_are_refused_and_nothing_happens() {
+    let d = spawn_discord(&[("DENWA_DISCORD_ALLOWED_ROLES", ROLE_OK)]).await;
+    let (sid, call_id) = d.app.call_in(CALLER).await;
+
+    let mut body = say("Let me in.", Some(&call_id), CHANNEL);
+    body["member"]["roles"] = json!([ROLE_OTHER]);
+    let (status, reply) = d.interact(&body).await;
+    assert_eq!(status, 200);
+    assert_ephemeral(&reply);
+    assert!(content(&reply).contains("not allowed"), "{reply}");
+
+    let hangup = interaction(
+        2,
+        command(
+            "hangup",
+            json!([{"name": "call", "type": 3, "value": call_id}]),
+        ),
+        CHANNEL,
+        &[ROLE_OTHER],
+    );
+    let (_, reply) = d.interact(&hangup).await;
+    assert!(content(&reply).contains("not allowed"), "{reply}");
+
+    let complete = json!({
+        "id": "1300000000000000000", "name": "say", "type": 1,
+        "options": [{"name": "call", "type": 3, "value": "", "focused": true}]
+    });
+    let (_, reply) = d
+        .interact(&interaction(4, complete, CHANNEL, &[ROLE_OTHER]))
+        .await;
+    assert_eq!(reply["data"]["choices"], json!([]), "{reply}");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(d.app.messages(&call_id).await.is_empty());
+    let (_, call) = d.app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "connected");
+
+    let mut body = say("Hello from support.", Some(&call_id), CHANNEL);
+    body["member"]["roles"] = json!([ROLE_OTHER, ROLE_OK]);
+    let (_, reply) = d.interact(&body).await;
+    assert_eq!(content(&reply), "Queued: Hello from support.");
+    d.app.wait_heard(&sid, &["Hello from support."]).await;
+}
+
+#[tokio::test]
+async fn hangup_in_the_thread_and_the_button_end_calls() {
+    let d = spawn_discord(&[]).await;
+    let (sid_a, call_a) = d.app.call_in("+14155550001").await;
+    let (thread_a, _) = d.announcement(&call_a).await;
+    d.embed_state(&thread_a, "connected").await;
+
+    let (_, reply) = d
+        .interact(&interaction(
+            2,
+            command("hangup", json!([])),
+            &thread_a,
+            &[],
+        ))
+        .await;
+    assert_ephemeral(&reply);
+    assert!(content(&reply).starts_with("Hung up"), "{reply}");
+    d.app
+        .wait_for(
+            "the caller's leg to complete",
+            Duration::from_secs(10),
+            || async {
+                d.app
+                    .emulator
+                    .calls()
+                    .iter()
+                    .any(|c| c.sid == sid_a && c.status == "completed")
+                    .then_some(())
+            },
+        )
+        .await;
+    let ended = d.embed_state(&thread_a, "ended").await;
+    assert_eq!(ended["components"], json!([]), "the button goes: {ended}");
+    d.fake
+        .wait_for("the end posted in the thread", |r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{thread_a}/messages")
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("The call ended"))
+        })
+        .await;
+
+    // The Hang up button on another call's announcement.
+    let (sid_b, call_b) = d.app.call_in("+14155550002").await;
+    d.announcement(&call_b).await;
+    let press = interaction(
+        3,
+        json!({"custom_id": format!("hangup:{call_b}"), "component_type": 2}),
+        CHANNEL,
+        &[],
+    );
+    let (_, reply) = d.interact(&press).await;
+    assert!(content(&reply).starts_with("Hung up"), "{reply}");
+    d.app
+        .wait_for(
+            "the second caller's leg to complete",
+            Duration::from_secs(10),
+            || async {
+                d.app
+                    .emulator
+                    .calls()
+                    .iter()
+                    .any(|c| c.sid == sid_b && c.status == "completed")
+                    .then_some(())
+            },
+        )
+        .await;
+    // A call that has ended refuses politely.
+    let (_, reply) = d.interact(&say("Too late.", Some(&call_b), CHANNEL)).await;
+    assert_eq!(content(&reply), "The call has already ended.");
+}
+
+#[tokio::test]
+async fn a_rate_limited_announcement_is_retried_and_lands() {
+    let d = spawn_discord(&[]).await;
+    let path = format!("/channels/{CHANNEL}/messages");
+    d.fake.rate_limit_once("POST", &path, 0.4);
+    let (_, call_id) = d.app.call_in(CALLER).await;
+    d.announcement(&call_id).await;
+    let posts = d.fake.matching("POST", &path);
+    assert_eq!(posts.len(), 2, "{posts:#?}");
+    assert_eq!(posts[0].status, 429);
+    assert_eq!(posts[1].status, 200);
+    let waited = posts[1].at - posts[0].at;
+    assert!(
+        waited >= Duration::from_millis(380),
+        "waited only {waited:?}"
+    );
+
+    let r = d
+        .app
+        .http
+        .get(format!("{}/readyz", d.app.base))
+        .send()
+        .await
+        .unwrap();
+    let ready: Value = r.json().await.unwrap();
+    assert_eq!(
+        ready["checks"]["bridges"]["discord"]["healthy"], true,
+        "{ready}"
+    );
+    assert_eq!(
+        ready["checks"]["bridges"]["discord"]["unannounced_calls"], 0,
+        "{ready}"
+    );
+}
+
+#[tokio::test]
+async fn an_announcement_that_cannot_be_posted_shows_in_readyz() {
+    let d = spawn_discord(&[]).await;
+    d.fake
+        .break_route("POST", &format!("/channels/{CHANNEL}/messages"));
+    d.app.call_in(CALLER).await;
+    let status = d
+        .app
+        .wait_for(
+            "the bridge to report the failure",
+            Duration::from_secs(20),
+            || async {
+                let r = d
+                    .app
+                    .http
+                    .get(format!("{}/readyz", d.app.base))
+                    .send()
+                    .await
+                    .ok()?;
+                let ready: Value = r.json().await.ok()?;
+                let discord = ready["checks"]["bridges"]["discord"].clone();
+                (discord["unannounced_calls"] == 1).then_some(discord)
+            },
+        )
+        .await;
+    assert_eq!(status["healthy"], false, "{status}");
+    assert!(
+        status["detail"].as_str().unwrap().contains("500"),
+        "{status}"
+    );
+    assert_eq!(
+        d.fake
+            .matching("POST", &format!("/channels/{CHANNEL}/messages"))
+            .len(),
+        5,
+        "bounded retries"
+    );
+}
+
+#[tokio::test]
+async fn register_sends_the_commands_and_prints_the_endpoint() {
+    let fake = FakeDiscord::start(GUILD).await;
+    let dir = std::env::temp_dir().join(format!("denwa-discord-register-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[server]\npublic_url = \"https://denwa.example.org/line\"\n\
+             [twilio]\naccount_sid = \"{ACCOUNT_SID}\"\nnumber = \"{LINE}\"\n\
+             [discord]\napplication_id = \"{APP}\"\nguild_id = \"{GUILD}\"\nchannel_id = \"{CHANNEL}\"\napi_base = \"{}\"\n",
+            fake.base
+        ),
+    )
+    .unwrap();
+    let public_key = hex(&key().verifying_key().to_bytes());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_denwa"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("DENWA_")) {
+            cmd.env_remove(k);
+        }
+        cmd.args(["discord", "register", "--config"])
+            .arg(&file)
+            .env("DENWA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+            .env("DENWA_API_TOKEN", "y")
+            .env("DENWA_DISCORD_BOT_TOKEN", BOT_TOKEN)
+            .env("DENWA_DISCORD_PUBLIC_KEY", public_key)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("https://denwa.example.org/line/discord/interactions"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/say") && stdout.contains("/hangup") && stdout.contains("/calls"),
+        "{stdout}"
+    );
+    let puts = fake.matching(
+        "PUT",
+        &format!("/applications/{APP}/guilds/{GUILD}/commands"),
+    );
+    assert_eq!(puts.len(), 1);
+    let put = &puts[0];
+    assert_eq!(
+        put.path,
+        format!("/api/v10/applications/{APP}/guilds/{GUILD}/commands")
+    );
+    assert_eq!(put.headers["authorization"], format!("Bot {BOT_TOKEN}"));
+    let names: Vec<&str> = put
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["say", "hangup", "calls"]);
+    assert_eq!(put.body[0]["options"][1]["autocomplete"], true);
+}
