@@ -1,0 +1,439 @@
+//! The same command sequences against a real `redis-server` and against `MemStore`: every reply
+//! (values and errors, word for word) must be the same. The scripts use the idioms denwa's store
+//! scripts use.
+
+mod common;
+
+use common::{RealRedis, connect, memstore, raw};
+
+/// A queue step in the style of denwa's scripts: HGET compared with `~=`, nil as false,
+/// `tonumber(x or '0')`, `ipairs` over LRANGE, `table.insert` at the front, keys built by
+/// concatenation, a nested table reply.
+const TURN: &str = r#"
+local function requeue_or_fail(call_key, queue_key, prefix, ids, max_attempts, reason)
+  local failed = {}
+  local ended = redis.call('HGET', call_key, 'state') == 'ended'
+  for i = #ids, 1, -1 do
+    local id = ids[i]
+    local attempts = tonumber(redis.call('HGET', prefix .. id, 'attempts') or '0')
+    if (not ended) and attempts < max_attempts then
+      redis.call('HSET', prefix .. id, 'state', 'queued')
+      redis.call('LPUSH', queue_key, id)
+    else
+      redis.call('HSET', prefix .. id, 'state', 'failed', 'reason', reason)
+      redis.call('HINCRBY', call_key, 'messages_failed', 1)
+      table.insert(failed, 1, id)
+    end
+  end
+  return failed
+end
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {'stale', {}, {}, {}, 0} end
+local current = tonumber(redis.call('HGET', KEYS[1], 'speaker_turn') or '0')
+local turn = tonumber(ARGV[2])
+if turn ~= current + 1 then return {'stale', {}, {}, {}, 0} end
+local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
+redis.call('DEL', KEYS[3])
+local spoken, failed = {}, {}
+if ARGV[4] == 'heard' then
+  for _, id in ipairs(inflight) do
+    redis.call('HSET', ARGV[3] .. id, 'state', 'spoken')
+    table.insert(spoken, id)
+  end
+  if #inflight > 0 then redis.call('HINCRBY', KEYS[1], 'messages_spoken', #inflight) end
+else
+  failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[3], inflight, tonumber(ARGV[5]), 'lost')
+end
+local batch = redis.call('LRANGE', KEYS[2], 0, 1)
+redis.call('LTRIM', KEYS[2], #batch, -1)
+if #batch == 0 then
+  redis.call('DEL', KEYS[4])
+  redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_turn')
+  local more = 0
+  if redis.call('LLEN', KEYS[2]) > 0 then more = 1 end
+  return {'done', spoken, failed, {}, more}
+end
+local bytes = 0
+for _, id in ipairs(batch) do
+  redis.call('HINCRBY', ARGV[3] .. id, 'attempts', 1)
+  redis.call('RPUSH', KEYS[3], id)
+  bytes = bytes + string.len(redis.call('HGET', ARGV[3] .. id, 'text') or '')
+end
+redis.call('HSET', KEYS[1], 'speaker_turn', turn)
+redis.call('SET', KEYS[4], ARGV[1], 'PX', 60000 + bytes * 100)
+return {'speak', spoken, failed, batch, 0}
+"#;
+
+const ENQUEUE: &str = r#"
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'missing' end
+if state == 'ended' then return 'ended' end
+redis.call('HSET', KEYS[3], 'id', ARGV[1], 'text', ARGV[2], 'state', 'queued', 'attempts', 0)
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 'ok'
+"#;
+
+const PARTICIPANT: &str = r#"
+local call = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'speaker_in_sid', 'conference_sid')
+if not call[1] then return 'missing' end
+if ARGV[2] ~= '' then
+  local seq_key = 'seq:' .. ARGV[1]
+  local last = redis.call('HGET', KEYS[1], seq_key)
+  if last and tonumber(last) >= tonumber(ARGV[2]) then return 'old' end
+  redis.call('HSET', KEYS[1], seq_key, ARGV[2])
+end
+if call[3] and call[3] == ARGV[1] then return 'speaker' end
+if call[2] == ARGV[1] then
+  if not call[4] then redis.call('HSET', KEYS[1], 'conference_sid', 'CF1', 'state', 'connected') end
+  return 'caller'
+end
+return 'other'
+"#;
+
+fn steps() -> Vec<Vec<&'static str>> {
+    let s = |v: &[&'static str]| v.to_vec();
+    let turn = |leg: &'static str, n: &'static str, mode: &'static str| {
+        vec![
+            "EVAL", TURN, "4", "c", "q", "inf", "lock", leg, n, "m:", mode, "2",
+        ]
+    };
+    let enqueue =
+        |id: &'static str, text: &'static str| vec!["EVAL", ENQUEUE, "3", "c", "q", id, id, text];
+    let mut steps = vec![
+        // Plain commands and their errors.
+        s(&["PING"]),
+        s(&["PING", "hello"]),
+        s(&["ECHO", "x"]),
+        s(&["SELECT", "0"]),
+        s(&["SET", "s", "1"]),
+        s(&["SET", "s", "2", "NX"]),
+        s(&["SET", "s", "3", "XX"]),
+        s(&["SET", "fresh", "3", "XX"]),
+        s(&["SET", "d", "1", "NX", "EX", "100"]),
+        s(&["SET", "d", "1", "NX", "EX", "100"]),
+        s(&["TTL", "d"]),
+        s(&["SET", "p", "v", "PX", "100000"]),
+        s(&["TTL", "p"]),
+        s(&["SET", "p", "v", "EX", "0"]),
+        s(&["SET", "p", "v", "EX", "x"]),
+        s(&["SET", "p", "v", "NX", "XX"]),
+        s(&["SET", "p", "v", "EX", "10", "PX", "10"]),
+        s(&["SET", "p", "w", "GET"]),
+        s(&["SETEX", "e", "100", "v"]),
+        s(&["TTL", "e"]),
+        s(&["SETEX", "e", "0", "v"]),
+        s(&["GET", "e"]),
+        s(&["GETDEL", "e"]),
+        s(&["GETDEL", "e"]),
+        s(&["GET", "e"]),
+        s(&["TTL", "nope"]),
+        s(&["TTL", "s"]),
+        s(&["EXPIRE", "s", "50"]),
+        s(&["TTL", "s"]),
+        s(&["EXPIRE", "s", "10", "GT"]),
+        s(&["EXPIRE", "s", "10", "LT"]),
+        s(&["EXPIRE", "s", "10", "NX"]),
+        s(&["EXPIRE", "s", "10", "NX", "XX"]),
+        s(&["EXPIRE", "nope", "10"]),
+        s(&["PEXPIRE", "s", "-1"]),
+        s(&["EXISTS", "s"]),
+        s(&["PERSIST", "p"]),
+        s(&["INCR", "n"]),
+        s(&["INCRBY", "n", "41"]),
+        s(&["INCRBY", "n", "x"]),
+        s(&["INCR", "p"]),
+        s(&["SET", "big", "9223372036854775807"]),
+        s(&["INCR", "big"]),
+        s(&["DEL", "n", "big", "nope"]),
+        s(&["EXISTS", "p", "p", "nope"]),
+        s(&["TYPE", "p"]),
+        // Hashes: insertion order, HSET on existing fields, HDEL, HINCRBY errors.
+        s(&["HSET", "h", "a", "1", "b", "2", "c", "3"]),
+        s(&["HSET", "h", "b", "20", "d", "4"]),
+        s(&["HSET", "h", "odd"]),
+        s(&["HSET", "h", "x", "1", "y"]),
+        s(&["HMSET", "h", "e", "5"]),
+        s(&["HGETALL", "h"]),
+        s(&["HGET", "h", "b"]),
+        s(&["HGET", "h", "zz"]),
+        s(&["HGET", "nope", "zz"]),
+        s(&["HMGET", "h", "a", "zz", "c"]),
+        s(&["HMGET", "nope", "a"]),
+        s(&["HDEL", "h", "a", "zz", "c"]),
+        s(&["HGETALL", "h"]),
+        s(&["HSET", "h", "a", "again"]),
+        s(&["HGETALL", "h"]),
+        s(&["HINCRBY", "h", "d", "10"]),
+        s(&["HINCRBY", "h", "new", "-3"]),
+        s(&["HINCRBY", "h", "a", "1"]),
+        s(&["HINCRBY", "h", "d", "1.5"]),
+        s(&["HEXISTS", "h", "a"]),
+        s(&["HLEN", "h"]),
+        s(&["HDEL", "h", "a", "b", "d", "e", "new"]),
+        s(&["EXISTS", "h"]),
+        s(&["HGETALL", "h"]),
+        // Lists.
+        s(&["RPUSH", "l", "a", "b", "c"]),
+        s(&["LPUSH", "l", "x", "y"]),
+        s(&["LRANGE", "l", "0", "-1"]),
+        s(&["LRANGE", "l", "-2", "100"]),
+        s(&["LRANGE", "l", "3", "1"]),
+        s(&["LRANGE", "l", "0", "x"]),
+        s(&["LRANGE", "nope", "0", "-1"]),
+        s(&["LLEN", "l"]),
+        s(&["LTRIM", "l", "1", "-2"]),
+        s(&["LRANGE", "l", "0", "-1"]),
+        s(&["LPOP", "l"]),
+        s(&["RPOP", "l", "5"]),
+        s(&["LPOP", "l"]),
+        s(&["LPOP", "l", "2"]),
+        s(&["RPUSH", "l", "a", "b", "c"]),
+        s(&["LTRIM", "l", "5", "10"]),
+        s(&["EXISTS", "l"]),
+        s(&["LLEN", "l"]),
+        // Sorted sets.
+        s(&["ZADD", "z", "3", "c", "1", "a", "2", "b"]),
+        s(&["ZADD", "z", "1", "b"]),
+        s(&["ZADD", "z", "1.5", "d", "1700000000000", "e"]),
+        s(&["ZADD", "z", "CH", "5", "a"]),
+        s(&["ZADD", "z", "NX", "9", "a"]),
+        s(&["ZADD", "z", "XX", "GT", "1", "a"]),
+        s(&["ZADD", "z", "x", "a"]),
+        s(&["ZADD", "z", "1"]),
+        s(&["ZADD", "z", "NX", "XX", "1", "a"]),
+        s(&["ZADD", "z", "INCR", "2", "a"]),
+        s(&["ZRANGE", "z", "0", "-1"]),
+        s(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+        s(&["ZRANGE", "z", "1", "2"]),
+        s(&["ZRANGE", "z", "0", "0", "REV"]),
+        s(&["ZSCORE", "z", "d"]),
+        s(&["ZCARD", "z"]),
+        s(&["ZREM", "z", "a", "nope"]),
+        s(&["ZREM", "z", "b", "c", "d", "e"]),
+        s(&["EXISTS", "z"]),
+        s(&["ZRANGE", "nope", "0", "-1"]),
+        // Wrong types.
+        s(&["RPUSH", "list", "x"]),
+        s(&["GET", "list"]),
+        s(&["HGET", "list", "f"]),
+        s(&["HSET", "list", "f", "v"]),
+        s(&["ZADD", "list", "1", "a"]),
+        s(&["LPUSH", "p", "x"]),
+        s(&["SET", "list", "now a string"]),
+        s(&["GET", "list"]),
+        // Unknown commands, arity.
+        s(&["NOSUCH", "a", "b"]),
+        s(&["nosuch"]),
+        s(&["GET"]),
+        s(&["GET", "a", "b"]),
+        s(&["hget", "a"]),
+        // Transactions.
+        s(&["MULTI"]),
+        s(&["SET", "t", "1"]),
+        s(&["INCR", "t"]),
+        s(&["HSET", "t", "f", "v"]),
+        s(&["GET", "t"]),
+        s(&["EXEC"]),
+        s(&["MULTI"]),
+        s(&["SET", "t", "9"]),
+        s(&["NOSUCH"]),
+        s(&["EXEC"]),
+        s(&["GET", "t"]),
+        s(&["MULTI"]),
+        s(&["MULTI"]),
+        s(&["DISCARD"]),
+        s(&["EXEC"]),
+        s(&["DISCARD"]),
+        // Scripts: loading, NOSCRIPT, errors.
+        s(&["SCRIPT", "LOAD", "return 1"]),
+        s(&["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"]),
+        s(&["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"]),
+        s(&["EVALSHA", "0000000000000000000000000000000000000000", "0"]),
+        s(&["EVALSHA", "short", "0"]),
+        s(&[
+            "SCRIPT",
+            "EXISTS",
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+            "ffff",
+        ]),
+        s(&["EVAL", "return 1", "2", "a"]),
+        s(&["EVAL", "return 1", "-1"]),
+        s(&["EVAL", "return 1", "x"]),
+        s(&[
+            "EVAL",
+            "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}",
+            "2",
+            "k1",
+            "k2",
+            "a1",
+        ]),
+        // Lua <-> RESP conversions.
+        s(&[
+            "EVAL",
+            "return {1, 2.7, -2.7, 'x', true, false, nil, 5}",
+            "0",
+        ]),
+        s(&["EVAL", "return 3.99", "0"]),
+        s(&["EVAL", "return -3.99", "0"]),
+        s(&["EVAL", "return nil", "0"]),
+        s(&["EVAL", "return false", "0"]),
+        s(&["EVAL", "return true", "0"]),
+        s(&["EVAL", "local t = {} t[1] = 'a' t[3] = 'c' return t", "0"]),
+        s(&["EVAL", "return {err='My Error'}", "0"]),
+        s(&["EVAL", "return redis.error_reply('My Error')", "0"]),
+        s(&["EVAL", "return redis.error_reply('-X bad')", "0"]),
+        s(&["EVAL", "return redis.status_reply('FINE')", "0"]),
+        s(&["EVAL", "return {ok='fine'}", "0"]),
+        s(&["EVAL", "return {1, {2, {3, {'deep'}}}, {}}", "0"]),
+        s(&["EVAL", "return redis.call('PING')", "0"]),
+        s(&["EVAL", "return type(redis.call('PING'))", "0"]),
+        s(&["EVAL", "return redis.call('PING').ok", "0"]),
+        s(&["EVAL", "return redis.call('GET', 'nothing')", "0"]),
+        s(&["EVAL", "return tostring(redis.call('GET', 'nothing'))", "0"]),
+        s(&[
+            "EVAL",
+            "return type(redis.call('INCR', KEYS[1]))",
+            "1",
+            "counter",
+        ]),
+        s(&[
+            "EVAL",
+            "return redis.call('INCR', KEYS[1]) + 0.5",
+            "1",
+            "counter",
+        ]),
+        s(&["EVAL", "return redis.call('SET', 'num', 0.1)", "0"]),
+        s(&["GET", "num"]),
+        s(&["EVAL", "return redis.call('SET', 'num', 1e20)", "0"]),
+        s(&["GET", "num"]),
+        s(&["EVAL", "return redis.call('SET', 'num', 3)", "0"]),
+        s(&["GET", "num"]),
+        s(&[
+            "EVAL",
+            "return redis.call('HMGET', 'nohash', 'a', 'b')",
+            "0",
+        ]),
+        s(&["EVAL", "return redis.call('EXISTS', 'num') == 1", "0"]),
+        s(&["EVAL", "return redis.sha1hex('')", "0"]),
+        s(&["EVAL", "return 'a' .. 1 .. tostring(2.5)", "0"]),
+        s(&[
+            "EVAL",
+            "return string.format('%d-%s', 7, 'x') .. string.len('abc') .. math.floor(2.5)",
+            "0",
+        ]),
+        s(&[
+            "EVAL",
+            "local t = {} table.insert(t, 'b') table.insert(t, 1, 'a') return table.concat(t, ',')",
+            "0",
+        ]),
+        // Script errors.
+        s(&["EVAL", "error('boom')", "0"]),
+        s(&["EVAL", "\n\nerror('boom on three')", "0"]),
+        s(&["EVAL", "error({err='TAB boom'})", "0"]),
+        s(&["EVAL", "return redis.call('GET', KEYS[1])", "1", "list"]),
+        s(&[
+            "EVAL",
+            "return redis.call('HGET', KEYS[1], 'f')",
+            "1",
+            "list",
+        ]),
+        s(&[
+            "EVAL",
+            "local t = redis.pcall('HGET', KEYS[1], 'f'); return {type(t), t.err}",
+            "1",
+            "list",
+        ]),
+        s(&[
+            "EVAL",
+            "return redis.pcall('HGET', KEYS[1], 'f')",
+            "1",
+            "list",
+        ]),
+        s(&["EVAL", "x = 1", "0"]),
+        s(&["EVAL", "return undefined_thing", "0"]),
+        s(&["EVAL", "return loadfile", "0"]),
+        s(&["EVAL", "return redis.call('NOPE')", "0"]),
+        s(&["EVAL", "return redis.call('EVAL', 'return 1', '0')", "0"]),
+        s(&["EVAL", "return redis.call('MULTI')", "0"]),
+        s(&["EVAL", "return redis.call('GET', {})", "0"]),
+        s(&["EVAL", "return redis.call()", "0"]),
+        s(&["EVAL", "return redis.call('GET', 'a', 'b')", "0"]),
+        s(&["EVAL", "return (", "0"]),
+        s(&["EVAL", "local a = nil; return a.b", "0"]),
+        s(&["EVAL", "return 1 + {}", "0"]),
+        // A script in a transaction.
+        s(&["MULTI"]),
+        s(&["EVAL", "return redis.call('INCR', KEYS[1])", "1", "counter"]),
+        s(&[
+            "EVAL",
+            "return redis.call('HGET', KEYS[1], 'f')",
+            "1",
+            "list",
+        ]),
+        s(&["EXEC"]),
+        // denwa-style flow: a call, messages, turns, participants.
+        enqueue("m1", "hello"),
+        s(&[
+            "HSET",
+            "c",
+            "state",
+            "connected",
+            "speaker_leg",
+            "L1",
+            "call_sid",
+            "CA1",
+        ]),
+        enqueue("m1", "hello"),
+        enqueue("m2", "world"),
+        enqueue("m3", "third message"),
+        turn("L2", "1", "heard"),
+        turn("L1", "2", "heard"),
+        turn("L1", "1", "heard"),
+        s(&["LRANGE", "inf", "0", "-1"]),
+        s(&["HGETALL", "m:m1"]),
+        s(&["TTL", "lock"]),
+        turn("L1", "2", "lost"),
+        s(&["LRANGE", "q", "0", "-1"]),
+        turn("L1", "3", "heard"),
+        turn("L1", "4", "heard"),
+        turn("L1", "5", "heard"),
+        s(&["HSET", "c", "speaker_leg", "L1"]),
+        s(&["RPUSH", "inf", "m1", "m2"]),
+        s(&["HSET", "m:m1", "attempts", "5"]),
+        turn("L1", "1", "lost"),
+        s(&["HGETALL", "c"]),
+        s(&["HGETALL", "m:m1"]),
+        s(&["EXISTS", "lock"]),
+        vec!["EVAL", PARTICIPANT, "1", "c", "CA1", "3"],
+        vec!["EVAL", PARTICIPANT, "1", "c", "CA1", "2"],
+        vec!["EVAL", PARTICIPANT, "1", "c", "CA9", ""],
+        vec!["EVAL", PARTICIPANT, "1", "nocall", "CA1", ""],
+        s(&["HGETALL", "c"]),
+        s(&["SCRIPT", "FLUSH"]),
+        s(&["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"]),
+        s(&["DBSIZE"]),
+    ];
+    steps.insert(0, s(&["FLUSHALL"]));
+    steps
+}
+
+#[tokio::test]
+async fn memstore_answers_as_redis_does() {
+    let real = RealRedis::start().await;
+    let (_store, mut mem) = memstore().await;
+    let mut redis = connect(&real.url()).await;
+    let mut mismatches = Vec::new();
+    for step in steps() {
+        let want = raw(&mut redis, &step).await;
+        let got = raw(&mut mem, &step).await;
+        let (want, got) = (format!("{want:?}"), format!("{got:?}"));
+        if want != got {
+            mismatches.push(format!("{step:?}\n  redis:    {want}\n  memstore: {got}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
