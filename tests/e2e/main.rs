@@ -2,6 +2,7 @@
 //! emulator on the far side of real HTTP with real signatures. One binary, so it links once.
 
 mod fake_discord;
+mod fake_slack;
 mod helpers;
 mod redis_server;
 
@@ -12,4 +13,5 @@ mod discord;
 mod oncall;
 mod resilience;
 mod security;
+mod slack;
 mod speech;

@@ -1,0 +1,310 @@
+//! What the line tells the bridge ([`LineEvent`]) and how it shows in Slack: the announcement and
+//! its updates, notes in the call's thread, and the receipts on replies.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use denwa_chat::{BridgeError, BridgeStatus, CallSummary, LineEvent, MessageOrigin};
+
+use crate::api::ApiError;
+use crate::blocks::{self, escape};
+use crate::reference::{MessageRef, Origin};
+use crate::{BRIDGE, Bridge};
+
+/// Receipts: the caller heard it / it will never be spoken.
+pub const SPOKEN: &str = "white_check_mark";
+pub const NOT_SPOKEN: &str = "x";
+
+/// How long an event that belongs in a call's thread waits for the announcement to be posted:
+/// events are delivered concurrently, and the announcement may be retrying a 429.
+const THREAD_WAIT: Duration = Duration::from_secs(60);
+/// Calls remembered as unannounced, so their events do not wait for a thread that will not come.
+const REMEMBERED: usize = 1000;
+
+/// The bridge's health: announcements that could not be posted.
+#[derive(Default)]
+pub struct Health(Mutex<HealthState>);
+
+#[derive(Default)]
+struct HealthState {
+    unannounced: u64,
+    /// Whether the latest announcement failed; a later success makes the bridge healthy again
+    /// (the count stays, for the operator to see).
+    failing: bool,
+    detail: Option<String>,
+    recent: VecDeque<String>,
+}
+
+impl Health {
+    pub fn status(&self) -> BridgeStatus {
+        let s = self.lock();
+        BridgeStatus {
+            healthy: !s.failing,
+            detail: s.detail.clone().unwrap_or_else(|| "ok".into()),
+            unannounced_calls: s.unannounced,
+        }
+    }
+
+    fn unannounced(&self, call_id: &str, detail: String) {
+        let mut s = self.lock();
+        s.unannounced += 1;
+        s.failing = true;
+        s.detail = Some(detail);
+        s.recent.push_back(call_id.to_owned());
+        if s.recent.len() > REMEMBERED {
+            s.recent.pop_front();
+        }
+    }
+
+    fn announced(&self) {
+        self.lock().failing = false;
+    }
+
+    fn is_unannounced(&self, call_id: &str) -> bool {
+        self.lock().recent.iter().any(|c| c == call_id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn failed(message: impl Into<String>) -> BridgeError {
+    BridgeError {
+        bridge: BRIDGE.into(),
+        message: message.into(),
+    }
+}
+
+impl From<ApiError> for BridgeError {
+    fn from(e: ApiError) -> Self {
+        failed(e.to_string())
+    }
+}
+
+impl Bridge {
+    pub(crate) async fn on_event(&self, event: &LineEvent) -> Result<(), BridgeError> {
+        match event {
+            LineEvent::CallStarted { call } => self.announce(call).await,
+            LineEvent::CallConnected { call } => match self.thread_of(&call.id).await {
+                Some(thread) => self.refresh(&call.id, &thread).await,
+                None => Ok(()),
+            },
+            LineEvent::CallEnded { call } => {
+                let Some(thread) = self.thread_of(&call.id).await else {
+                    return Ok(());
+                };
+                self.refresh(&call.id, &thread).await?;
+                self.api
+                    .reply(&thread.channel, &thread.ts, &blocks::ended_note(call))
+                    .await?;
+                Ok(())
+            }
+            LineEvent::ParticipantJoined { call_id, name } => {
+                self.note(
+                    call_id,
+                    &format!(":inbox_tray: {} joined the call.", escape(name)),
+                )
+                .await
+            }
+            LineEvent::ParticipantLeft { call_id, name } => {
+                self.note(
+                    call_id,
+                    &format!(":outbox_tray: {} left the call.", escape(name)),
+                )
+                .await
+            }
+            LineEvent::MessageSpoken { origin, .. } if origin.bridge == BRIDGE => {
+                self.receipt(origin, None).await
+            }
+            LineEvent::MessageFailed {
+                call_id,
+                origin,
+                reason,
+                ..
+            } if origin.bridge == BRIDGE => self.receipt(origin, Some((call_id, reason))).await,
+            LineEvent::Voicemail {
+                call_id,
+                recording_url,
+                transcript,
+            } => {
+                let text = match transcript {
+                    Some(t) => format!(":memo: Voicemail transcript: “{}”", escape(t)),
+                    None => format!(
+                        ":mailbox_with_mail: The caller left a <{}|voicemail>.",
+                        escape(recording_url)
+                    ),
+                };
+                self.note(call_id, &text).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Posts the announcement and links its thread to the call. A failure after the API
+    /// client's retries is logged and counted in [`Health`]: never silent.
+    async fn announce(&self, call: &CallSummary) -> Result<(), BridgeError> {
+        let turn = self.turns.take(&format!("call:{}", call.id));
+        turn.ready().await;
+        let rendered = blocks::announcement(call);
+        let ts = match self
+            .api
+            .post_message(&self.channel, &rendered.text, Some(rendered.blocks), None)
+            .await
+        {
+            Ok(ts) => ts,
+            Err(e) => {
+                let detail = format!("could not announce a call in {}: {e}", self.channel);
+                tracing::error!(call = %call.id, channel = %self.channel, error = %e, "could not announce a call");
+                self.health.unannounced(&call.id, detail.clone());
+                return Err(failed(detail));
+            }
+        };
+        let thread = MessageRef::new(&self.channel, ts);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self
+                .line
+                .link_thread(BRIDGE, &call.id, &thread.encode())
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if tries < 3 => {
+                    tracing::warn!(call = %call.id, error = %e, "cannot link the call's thread yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                }
+                Err(e) => {
+                    let detail = format!("announced a call but could not link its thread: {e}");
+                    tracing::error!(call = %call.id, error = %e, "could not link the call's thread");
+                    self.health.unannounced(&call.id, detail.clone());
+                    return Err(failed(detail));
+                }
+            }
+        }
+        self.health.announced();
+        tracing::info!(call = %call.id, channel = %self.channel, "call announced in Slack");
+        // Later events may have overtaken the post: show the call as it is now.
+        match self.line.call(&call.id).await {
+            Ok(Some(now)) if now.state != call.state => self.update(&now, &thread).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Re-renders the announcement from the call's current state.
+    pub(crate) async fn refresh(
+        &self,
+        call_id: &str,
+        thread: &MessageRef,
+    ) -> Result<(), BridgeError> {
+        let turn = self.turns.take(&format!("call:{call_id}"));
+        turn.ready().await;
+        match self.line.call(call_id).await {
+            Ok(Some(call)) => self.update(&call, thread).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(failed(format!("cannot read the call: {e}"))),
+        }
+    }
+
+    async fn update(&self, call: &CallSummary, thread: &MessageRef) -> Result<(), BridgeError> {
+        let rendered = blocks::announcement(call);
+        self.api
+            .update_message(&thread.channel, &thread.ts, &rendered.text, rendered.blocks)
+            .await?;
+        Ok(())
+    }
+
+    /// The call's thread, waiting (bounded) for an announcement still being posted.
+    pub(crate) async fn thread_of(&self, call_id: &str) -> Option<MessageRef> {
+        let deadline = Instant::now() + THREAD_WAIT;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            if let Ok(Some(thread)) = self.line.thread_of_call(BRIDGE, call_id).await {
+                return MessageRef::decode(&thread);
+            }
+            if self.health.is_unannounced(call_id) || Instant::now() > deadline {
+                tracing::warn!(call = %call_id, "the call has no Slack thread; nothing posted");
+                return None;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// A line in the call's thread.
+    async fn note(&self, call_id: &str, text: &str) -> Result<(), BridgeError> {
+        if let Some(thread) = self.thread_of(call_id).await {
+            self.api.reply(&thread.channel, &thread.ts, text).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks a message the bridge queued: spoken, or failed with `reason`.
+    async fn receipt(
+        &self,
+        origin: &MessageOrigin,
+        failure: Option<(&String, &String)>,
+    ) -> Result<(), BridgeError> {
+        let Some(origin) = Origin::decode(&origin.reference) else {
+            return Ok(());
+        };
+        match (origin, failure) {
+            (Origin::Reply(message), None) => {
+                self.api
+                    .add_reaction(&message.channel, &message.ts, SPOKEN)
+                    .await?
+            }
+            (Origin::Reply(message), Some((call_id, reason))) => {
+                let thread = self.thread_of(call_id).await;
+                let thread_ts = thread.as_ref().map_or(message.ts.as_str(), |t| &t.ts);
+                self.refuse(&message, thread_ts, reason).await?
+            }
+            (Origin::Command { channel, user }, None) => {
+                self.api
+                    .post_ephemeral(
+                        &channel,
+                        &user,
+                        ":white_check_mark: Your `/denwa say` message was spoken to the caller.",
+                        None,
+                    )
+                    .await?
+            }
+            (Origin::Command { channel, user }, Some((_, reason))) => {
+                self.api
+                    .post_ephemeral(
+                        &channel,
+                        &user,
+                        &format!(
+                            ":x: Your `/denwa say` message was not spoken: {}.",
+                            escape(reason)
+                        ),
+                        None,
+                    )
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the thread that `message` was not (and will not be) spoken, and why.
+    pub(crate) async fn refuse(
+        &self,
+        message: &MessageRef,
+        thread_ts: &str,
+        reason: &str,
+    ) -> Result<(), ApiError> {
+        let reaction = self
+            .api
+            .add_reaction(&message.channel, &message.ts, NOT_SPOKEN)
+            .await;
+        self.api
+            .reply(
+                &message.channel,
+                thread_ts,
+                &format!(":x: Not spoken: {}.", escape(reason)),
+            )
+            .await?;
+        reaction
+    }
+}

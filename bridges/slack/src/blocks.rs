@@ -1,0 +1,227 @@
+//! The announcement message: what a call looks like in the channel, in Block Kit.
+//!
+//! The message is rendered from a [`CallSummary`] alone, so any event (on any replica) can
+//! re-render it from the call's current state with `chat.update`. The caller's number appears in
+//! the message's text only: never in a button value, an action or block id, or a log.
+
+use denwa_chat::CallSummary;
+use slack_morphism::prelude::*;
+
+use crate::phone_format::format_number;
+
+/// The `action_id` of the Hang up button; its `value` is the call id.
+pub const HANG_UP: &str = "hangup";
+
+pub struct Rendered {
+    /// The notification text (and what clients without blocks show).
+    pub text: String,
+    pub blocks: Vec<SlackBlock>,
+}
+
+/// The announcement of `call`, as it stands.
+pub fn announcement(call: &CallSummary) -> Rendered {
+    let who = caller(call);
+    // `from` is the far end's number either way: the caller, or whom the line called.
+    let kind = if call.direction == "outbound" {
+        "Call to"
+    } else {
+        "Call from"
+    };
+    let text = format!("{kind} {who} on {}", escape(&call.line));
+    let headline = format!(
+        ":telephone_receiver: *{kind} {who}*\n*Line:* {}   *Started:* {}",
+        escape(&call.line),
+        slack_date(call.started_at / 1000),
+    );
+    let status = match call.state.as_str() {
+        "ringing" => ":hourglass_flowing_sand: Answering…".to_owned(),
+        "connected" => {
+            ":large_green_circle: Connected. Reply in this thread to speak to the caller."
+                .to_owned()
+        }
+        "ended" => format!(
+            ":red_circle: Ended after {}. {}.",
+            duration(call),
+            spoken(call.messages_spoken)
+        ),
+        other => escape(other),
+    };
+    let mut blocks = vec![
+        SlackSectionBlock::new()
+            .with_block_id("call".into())
+            .with_text(md!(headline))
+            .into(),
+        SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+            SlackBlockMarkDownText::new(status),
+        )])
+        .with_block_id("status".into())
+        .into(),
+    ];
+    let actions = buttons(call);
+    if !actions.is_empty() {
+        blocks.push(
+            SlackActionsBlock::new(actions)
+                .with_block_id("actions".into())
+                .into(),
+        );
+    }
+    Rendered { text, blocks }
+}
+
+/// The buttons a call offers while it lasts. This is where further actions go (a "Join by phone"
+/// button is planned): give each its own `action_id`, put only the call id in its `value`, and
+/// handle it in `interactions.rs`.
+fn buttons(call: &CallSummary) -> Vec<SlackActionBlockElement> {
+    if call.state == "ended" {
+        return Vec::new();
+    }
+    let hang_up = SlackBlockButtonElement::new(pt!("Hang up"))
+        .with_action_id(HANG_UP.into())
+        .with_value(call.id.clone())
+        .with_style(SlackBlockButtonStyle::Danger)
+        .with_confirm(SlackBlockConfirmItem::new(
+            pt!("Hang up?"),
+            md!("This ends the call for the caller and everyone in it."),
+            pt!("Hang up"),
+            pt!("Cancel"),
+        ));
+    vec![hang_up.into()]
+}
+
+/// "*+1 415-555-0123* (Jane Doe)", escaped for mrkdwn.
+pub fn caller(call: &CallSummary) -> String {
+    let number = escape(&format_number(&call.from));
+    match call
+        .caller_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) => format!("{number} ({})", escape(name)),
+        None => number,
+    }
+}
+
+/// What the end of a call says in its thread.
+pub fn ended_note(call: &CallSummary) -> String {
+    format!(
+        ":red_circle: The call ended after {}. {}.",
+        duration(call),
+        spoken(call.messages_spoken)
+    )
+}
+
+fn spoken(n: u64) -> String {
+    match n {
+        0 => "No message was spoken".into(),
+        1 => "1 message was spoken".into(),
+        n => format!("{n} messages were spoken"),
+    }
+}
+
+/// "3 min 12 s", from the call's start to its end.
+pub fn duration(call: &CallSummary) -> String {
+    let secs = call
+        .ended_at
+        .unwrap_or(call.started_at)
+        .saturating_sub(call.started_at)
+        / 1000;
+    match (secs / 3600, secs / 60 % 60, secs % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
+/// Slack's date token: every reader sees their own time zone; the fallback is UTC.
+pub fn slack_date(unix_secs: u64) -> String {
+    format!(
+        "<!date^{unix_secs}^{{date_short_pretty}} at {{time}}|{}>",
+        utc(unix_secs)
+    )
+}
+
+/// "2023-11-14 22:13 UTC" (civil-from-days, Howard Hinnant's algorithm).
+fn utc(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let (hour, minute) = (unix_secs / 3600 % 24, unix_secs / 60 % 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
+/// Escapes text for Slack's mrkdwn: `&`, `<` and `>` are the only control characters.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(state: &str) -> CallSummary {
+        CallSummary {
+            id: "c123".into(),
+            line: "Support & Sales".into(),
+            from: "+14155550123".into(),
+            caller_name: Some("<Jane>".into()),
+            state: state.into(),
+            started_at: 1_700_000_000_000,
+            ended_at: (state == "ended").then_some(1_700_000_192_000),
+            messages_spoken: 2,
+            speaker_legs: 1,
+            responder_legs: 0,
+            joined: Vec::new(),
+            direction: "inbound".into(),
+        }
+    }
+
+    #[test]
+    fn a_ringing_call_shows_who_where_when_and_a_hang_up_button() {
+        let r = announcement(&call("ringing"));
+        assert_eq!(
+            r.text,
+            "Call from +1 415-555-0123 (&lt;Jane&gt;) on Support &amp; Sales"
+        );
+        let json = serde_json::to_value(&r.blocks).unwrap();
+        let headline = json[0]["text"]["text"].as_str().unwrap();
+        assert!(headline.contains("+1 415-555-0123"), "{headline}");
+        assert!(
+            headline
+                .contains("<!date^1700000000^{date_short_pretty} at {time}|2023-11-14 22:13 UTC>"),
+            "{headline}"
+        );
+        let button = &json[2]["elements"][0];
+        assert_eq!(button["action_id"], HANG_UP);
+        assert_eq!(button["value"], "c123");
+        assert_eq!(button["type"], "button");
+    }
+
+    #[test]
+    fn an_ended_call_shows_its_duration_and_has_no_buttons() {
+        let r = announcement(&call("ended"));
+        let json = serde_json::to_value(&r.blocks).unwrap();
+        assert_eq!(json.as_array().unwrap().len(), 2);
+        assert!(
+            json[1]["elements"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("Ended after 3 min 12 s. 2 messages were spoken")
+        );
+    }
+
+    #[test]
+    fn dates_fall_back_to_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
+}

@@ -1,0 +1,200 @@
+//! `POST /slack/commands`: `/denwa calls`, `/denwa say [call id] <text>`, `/denwa help`.
+//!
+//! Slack wants the answer within 3 s. The command runs in a task; if it is done within
+//! [`INLINE_WINDOW`] its answer is the HTTP response, otherwise the response says "working on
+//! it" and the answer follows through the command's `response_url`. Answers are ephemeral.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use denwa_chat::{CallSummary, MessageOrigin};
+use serde::Deserialize;
+use tokio::sync::oneshot;
+use url::Url;
+
+use crate::access::NOT_ALLOWED;
+use crate::blocks::{caller, escape, slack_date};
+use crate::reference::Origin;
+use crate::{BRIDGE, Bridge};
+
+const INLINE_WINDOW: Duration = Duration::from_millis(2000);
+
+pub const HELP: &str = "*denwa* answers the phone line from Slack.\n\
+• Reply in a call's thread to speak to the caller.\n\
+• `/denwa calls`: the active calls.\n\
+• `/denwa say <text>`: speak into the active call (`/denwa say <call id> <text>` when there are several).\n\
+• `/denwa help`: this help.";
+
+#[derive(Debug, Deserialize)]
+struct CommandForm {
+    #[serde(default)]
+    text: String,
+    user_id: String,
+    channel_id: String,
+    response_url: Option<String>,
+}
+
+pub(crate) async fn handle(
+    State(bridge): State<Arc<Bridge>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !bridge.verified(&headers, &body) {
+        return crate::unauthorized();
+    }
+    let form: CommandForm = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(error = %e, "a signed slash command without its fields");
+            return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
+        }
+    };
+    let (tx, mut rx) = oneshot::channel();
+    let task_bridge = bridge.clone();
+    tokio::spawn(async move {
+        let response_url = form
+            .response_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok());
+        let answer = task_bridge.command(&form).await;
+        if let Err(answer) = tx.send(answer) {
+            // The HTTP response has gone ("working on it"): answer through Slack's response_url.
+            match response_url {
+                Some(url) => {
+                    if let Err(e) = task_bridge.api.respond(&url, &answer).await {
+                        tracing::warn!(error = %e, "could not answer a slash command late");
+                    }
+                }
+                None => tracing::warn!("a slow slash command had no response_url to answer on"),
+            }
+        }
+    });
+    let answer = match tokio::time::timeout(INLINE_WINDOW, &mut rx).await {
+        Ok(Ok(answer)) => answer,
+        _ => {
+            rx.close();
+            // An answer that arrived as the window closed is still answered inline.
+            rx.try_recv()
+                .unwrap_or_else(|_| "Working on it…".to_owned())
+        }
+    };
+    Json(serde_json::json!({ "response_type": "ephemeral", "text": answer })).into_response()
+}
+
+impl Bridge {
+    async fn command(&self, form: &CommandForm) -> String {
+        let text = form.text.trim();
+        let (word, rest) = text
+            .split_once(char::is_whitespace)
+            .map_or((text, ""), |(w, r)| (w, r.trim()));
+        match word.to_lowercase().as_str() {
+            "" | "help" => HELP.to_owned(),
+            "calls" | "say" if !self.access.allows(&self.api, &form.user_id).await => {
+                NOT_ALLOWED.to_owned()
+            }
+            "calls" => match self.line.active_calls().await {
+                Ok(calls) if calls.is_empty() => "No call is active right now.".to_owned(),
+                Ok(calls) => format!("Active calls:\n{}", list(&calls)),
+                Err(e) => format!("Cannot list the calls: {e}."),
+            },
+            "say" => self.say_command(form, rest).await,
+            _ => format!("I don't know `{}`.\n{HELP}", escape(word)),
+        }
+    }
+
+    async fn say_command(&self, form: &CommandForm, rest: &str) -> String {
+        if rest.is_empty() {
+            return "Say what? `/denwa say <text>`".to_owned();
+        }
+        let calls = match self.line.active_calls().await {
+            Ok(calls) => calls,
+            Err(e) => return format!("Cannot list the calls: {e}."),
+        };
+        let (first, after_first) = rest
+            .split_once(char::is_whitespace)
+            .map_or((rest, ""), |(w, r)| (w, r.trim()));
+        let (call, text) = if let Some(call) = calls.iter().find(|c| c.id == first) {
+            (call, after_first)
+        } else if let Ok(Some(ended)) = self.line.call(first).await {
+            return format!("The call from {} has already ended.", caller(&ended));
+        } else {
+            match calls.as_slice() {
+                [] => return "No call is active right now.".to_owned(),
+                [only] => (only, rest),
+                several => {
+                    return format!(
+                        "{} calls are active; say which one: `/denwa say <call id> <text>`\n{}",
+                        several.len(),
+                        list(several)
+                    );
+                }
+            }
+        };
+        if text.is_empty() {
+            return "Say what? `/denwa say <call id> <text>`".to_owned();
+        }
+        let speech = self.speakable(text).await;
+        if speech.is_empty() {
+            return format!("Not spoken: {}.", denwa_chat::SayRefused::NothingToSay);
+        }
+        let origin = Origin::Command {
+            channel: form.channel_id.clone(),
+            user: form.user_id.clone(),
+        };
+        match self
+            .line
+            .say(
+                &call.id,
+                &speech,
+                MessageOrigin::new(BRIDGE, origin.encode()),
+            )
+            .await
+        {
+            Ok(_) => {
+                // The thread keeps the record of what the caller was told, whoever said it.
+                if let Some(thread) = self.thread_of_now(&call.id).await {
+                    let note = format!("<@{}> via `/denwa say`: {}", form.user_id, escape(&speech));
+                    let _ = self.api.reply(&thread.channel, &thread.ts, &note).await;
+                }
+                format!(
+                    "Queued for the call from {}: “{}”. You will hear back once it has been spoken.",
+                    caller(call),
+                    escape(&speech)
+                )
+            }
+            Err(refused) => format!("Not spoken: {refused}."),
+        }
+    }
+
+    /// The call's thread if it is already known (no waiting: a command answers now).
+    async fn thread_of_now(&self, call_id: &str) -> Option<crate::reference::MessageRef> {
+        self.line
+            .thread_of_call(BRIDGE, call_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|t| crate::reference::MessageRef::decode(&t))
+    }
+}
+
+/// One line per call: id, caller, state, since when.
+fn list(calls: &[CallSummary]) -> String {
+    calls
+        .iter()
+        .map(|c| {
+            format!(
+                "• `{}` from {}, {} since {}",
+                c.id,
+                caller(c),
+                c.state,
+                slack_date(c.started_at / 1000)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

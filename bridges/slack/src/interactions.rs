@@ -1,0 +1,159 @@
+//! `POST /slack/interactions`: buttons on the announcement. Slack posts a form whose `payload`
+//! field is JSON (`block_actions`); it wants a 200 within 3 s, so the work runs in a task.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::access::NOT_ALLOWED;
+use crate::blocks::{HANG_UP, escape};
+use crate::reference::MessageRef;
+use crate::{BRIDGE, Bridge};
+
+#[derive(Deserialize)]
+struct Form {
+    payload: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Payload {
+    #[serde(rename = "type")]
+    kind: String,
+    user: Option<Id>,
+    #[serde(default)]
+    actions: Vec<Action>,
+    channel: Option<Id>,
+    container: Option<Container>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Id {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Action {
+    action_id: String,
+    value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Container {
+    message_ts: Option<String>,
+    channel_id: Option<String>,
+}
+
+/// A click on a button of ours.
+struct Click {
+    action: String,
+    call_id: String,
+    user: String,
+    /// The message the button is on, when Slack says.
+    message: Option<MessageRef>,
+}
+
+impl Payload {
+    fn clicks(self) -> Vec<Click> {
+        if self.kind != "block_actions" {
+            return Vec::new();
+        }
+        let Some(user) = self.user.map(|u| u.id) else {
+            return Vec::new();
+        };
+        let container = self.container;
+        let channel = container
+            .as_ref()
+            .and_then(|c| c.channel_id.clone())
+            .or(self.channel.map(|c| c.id));
+        let message = channel
+            .zip(container.and_then(|c| c.message_ts))
+            .map(|(channel, ts)| MessageRef::new(channel, ts));
+        self.actions
+            .into_iter()
+            .filter_map(|a| {
+                Some(Click {
+                    action: a.action_id,
+                    call_id: a.value?,
+                    user: user.clone(),
+                    message: message.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+pub(crate) async fn handle(
+    State(bridge): State<Arc<Bridge>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !bridge.verified(&headers, &body) {
+        return crate::unauthorized();
+    }
+    let payload = serde_urlencoded::from_bytes::<Form>(&body)
+        .ok()
+        .and_then(|f| serde_json::from_str::<Payload>(&f.payload).ok());
+    let Some(payload) = payload else {
+        tracing::warn!("a signed Slack interaction without a readable payload");
+        return (StatusCode::BAD_REQUEST, "no interaction payload").into_response();
+    };
+    for click in payload.clicks() {
+        let bridge = bridge.clone();
+        tokio::spawn(async move { bridge.clicked(click).await });
+    }
+    StatusCode::OK.into_response()
+}
+
+impl Bridge {
+    async fn clicked(&self, click: Click) {
+        match click.action.as_str() {
+            HANG_UP => self.hang_up_clicked(click).await,
+            other => tracing::debug!(action = other, "an interaction this bridge does not offer"),
+        }
+    }
+
+    async fn hang_up_clicked(&self, click: Click) {
+        let channel = click
+            .message
+            .as_ref()
+            .map_or(self.channel.clone(), |m| m.channel.clone());
+        if !self.access.allows(&self.api, &click.user).await {
+            let _ = self
+                .api
+                .post_ephemeral(&channel, &click.user, NOT_ALLOWED, None)
+                .await;
+            return;
+        }
+        let result = self.line.hang_up(&click.call_id).await;
+        let thread = match click.message {
+            Some(m) => Some(m),
+            None => self.thread_of(&click.call_id).await,
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(call = %click.call_id, "hung up from Slack");
+                if let Some(thread) = &thread {
+                    let note = format!(":no_entry: <@{}> hung up the call.", click.user);
+                    let _ = self.api.reply(&thread.channel, &thread.ts, &note).await;
+                }
+            }
+            Err(refused) => {
+                let text = format!("Could not hang up: {}.", escape(&refused.to_string()));
+                let _ = self
+                    .api
+                    .post_ephemeral(&channel, &click.user, &text, None)
+                    .await;
+            }
+        }
+        // Either way the message should show the call as it is (and lose a stale button).
+        if let Some(thread) = thread
+            && let Err(e) = self.refresh(&click.call_id, &thread).await
+        {
+            tracing::warn!(call = %click.call_id, bridge = BRIDGE, error = %e, "could not update the announcement");
+        }
+    }
+}

@@ -1,0 +1,908 @@
+//! The Slack bridge end to end: the real app, a fake Slack Web API, the Twilio emulator, a real
+//! redis-server, and requests signed exactly as Slack signs them.
+
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::fake_slack::FakeSlack;
+use crate::helpers::*;
+
+const CHANNEL: &str = "C0CALLS01";
+const BOT_TOKEN: &str = "xoxb-test-bot-token";
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const ALICE: &str = "UALICE001";
+const BOB: &str = "UBOB00001";
+const MALLORY: &str = "UMALLORY1";
+
+struct SlackTest {
+    app: TestApp,
+    slack: FakeSlack,
+    http: reqwest::Client,
+}
+
+async fn spawn(extra: &[(&str, &str)]) -> SlackTest {
+    let slack = FakeSlack::start(BOT_TOKEN, CHANNEL).await;
+    slack.add_user(ALICE, "alice", "Alice Liddell");
+    slack.add_user(BOB, "", "Bob Builder");
+    let api_base = slack.api_base();
+    let mut env = vec![
+        ("DENWA_SLACK_CHANNEL", CHANNEL),
+        ("DENWA_SLACK_BOT_TOKEN", BOT_TOKEN),
+        ("DENWA_SLACK_SIGNING_SECRET", SIGNING_SECRET),
+        ("DENWA_SLACK_API_BASE", api_base.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let app = spawn_app_with(&env).await;
+    SlackTest {
+        app,
+        slack,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `v0=` + hex(HMAC-SHA256(secret, "v0:{ts}:{body}")), as Slack computes it.
+fn sign(secret: &str, ts: u64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("v0={hex}")
+}
+
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn unique() -> u64 {
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl SlackTest {
+    /// POSTs `body` to `path` on `base`, signed with `secret` at `ts` (unsigned with `None`).
+    async fn post_to(
+        &self,
+        base: &str,
+        path: &str,
+        body: &str,
+        content_type: &str,
+        signed: Option<(&str, u64)>,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{base}{path}"))
+            .header("Content-Type", content_type)
+            .body(body.to_owned());
+        if let Some((secret, ts)) = signed {
+            request = request
+                .header("X-Slack-Request-Timestamp", ts.to_string())
+                .header("X-Slack-Signature", sign(secret, ts, body));
+        }
+        for (k, v) in extra {
+            request = request.header(*k, *v);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, body: &str, content_type: &str) -> reqwest::Response {
+        self.post_to(
+            &self.app.base,
+            path,
+            body,
+            content_type,
+            Some((SIGNING_SECRET, now())),
+            &[],
+        )
+        .await
+    }
+
+    fn event_body(event_id: &str, event: Value) -> String {
+        json!({
+            "token": "legacy", "team_id": "T0TEST", "api_app_id": "A0DENWA", "type": "event_callback",
+            "event_id": event_id, "event_time": now(), "event": event,
+        })
+        .to_string()
+    }
+
+    async fn send_event(&self, event_id: &str, event: Value) -> u16 {
+        self.post(
+            "/slack/events",
+            &Self::event_body(event_id, event),
+            "application/json",
+        )
+        .await
+        .status()
+        .as_u16()
+    }
+
+    fn message(user: &str, text: &str, thread_ts: &str) -> (String, Value) {
+        let ts = format!("1800000000.{:06}", unique());
+        let event = json!({ "type": "message", "channel": CHANNEL, "channel_type": "channel",
+            "user": user, "text": text, "ts": ts, "thread_ts": thread_ts, "event_ts": ts });
+        (ts, event)
+    }
+
+    /// A reply in a thread; returns its `ts`.
+    async fn reply(&self, user: &str, thread_ts: &str, text: &str) -> String {
+        let (ts, event) = Self::message(user, text, thread_ts);
+        let status = self.send_event(&format!("Ev{}", unique()), event).await;
+        assert_eq!(status, 200);
+        ts
+    }
+
+    async fn wait_for<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        self.app
+            .wait_for(what, Duration::from_secs(20), || {
+                let found = probe();
+                async move { found }
+            })
+            .await
+    }
+
+    /// The announcement of `call_id`: (its ts, the chat.postMessage parameters).
+    async fn announcement(&self, call_id: &str) -> (String, Value) {
+        let call = self
+            .wait_for("the announcement", || {
+                self.slack
+                    .answered("chat.postMessage")
+                    .into_iter()
+                    .find(|c| c.params["blocks"].to_string().contains(call_id))
+            })
+            .await;
+        (
+            call.response["ts"].as_str().unwrap().to_owned(),
+            call.params,
+        )
+    }
+
+    /// A call that is connected and announced: (caller leg sid, call id, thread ts).
+    async fn call_in(&self, from: &str) -> (String, String, String) {
+        let (sid, call_id) = self.app.call_in(from).await;
+        let (ts, _) = self.announcement(&call_id).await;
+        (sid, call_id, ts)
+    }
+
+    /// Thread replies the bot posted in `thread_ts`.
+    fn thread_posts(&self, thread_ts: &str) -> Vec<String> {
+        self.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .filter(|p| p["thread_ts"] == thread_ts)
+            .map(|p| p["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    fn reactions(&self, ts: &str) -> Vec<String> {
+        self.slack
+            .calls("reactions.add")
+            .into_iter()
+            .filter(|p| p["timestamp"] == ts && p["channel"] == CHANNEL)
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn command(&self, user: &str, text: &str) -> Value {
+        let body = serde_urlencoded::to_string([
+            ("token", "legacy"),
+            ("team_id", "T0TEST"),
+            ("channel_id", CHANNEL),
+            ("user_id", user),
+            ("command", "/denwa"),
+            ("text", text),
+            ("response_url", &self.slack.response_url()),
+            ("trigger_id", "1.2.3"),
+        ])
+        .unwrap();
+        let r = self
+            .post(
+                "/slack/commands",
+                &body,
+                "application/x-www-form-urlencoded",
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_call_is_announced_and_a_thread_reply_is_spoken_and_receipted() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+
+    let (_, post) = t.announcement(&call_id).await;
+    assert_eq!(post["channel"], CHANNEL);
+    let text = post["text"].as_str().unwrap();
+    assert!(text.contains("+1 415-555-0123"), "{text}");
+    assert!(text.contains("Test line"), "{text}");
+    let blocks = post["blocks"].as_array().unwrap();
+    let headline = blocks[0]["text"]["text"].as_str().unwrap();
+    assert!(headline.contains("+1 415-555-0123"), "{headline}");
+    assert!(headline.contains("<!date^"), "{headline}");
+    let button = blocks
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .and_then(|b| b["elements"].as_array())
+        .and_then(|e| e.iter().find(|e| e["action_id"] == "hangup"))
+        .expect("a Hang up button");
+    assert_eq!(button["value"], call_id.as_str());
+    assert_eq!(button["text"]["text"], "Hang up");
+    // The number is in the message's text, and nowhere else: not in buttons, ids or values.
+    assert!(!post.to_string().contains(CALLER), "no raw E.164 anywhere");
+    for block in blocks.iter().filter(|b| b["type"] != "section") {
+        assert!(!block.to_string().contains("415"), "{block}");
+    }
+
+    // The message follows the call.
+    t.wait_for("the announcement to show the call connected", || {
+        t.slack
+            .calls("chat.update")
+            .into_iter()
+            .find(|p| p["ts"] == thread.as_str() && p["blocks"].to_string().contains("Connected"))
+    })
+    .await;
+
+    let reply = t
+        .reply(
+            ALICE,
+            &thread,
+            "Hi <@UALICE001> here, *thanks* for calling :wave: &amp; welcome",
+        )
+        .await;
+    t.app
+        .wait_heard(&sid, &["Hi alice here, thanks for calling & welcome"])
+        .await;
+    t.wait_for("the ✅ receipt", || {
+        t.reactions(&reply)
+            .contains(&"white_check_mark".to_owned())
+            .then_some(())
+    })
+    .await;
+    let messages = t.app.messages(&call_id).await;
+    assert_eq!(messages.len(), 1);
+
+    // A mention of someone Slack does not know falls back politely; display name > real name.
+    let reply = t
+        .reply(BOB, &thread, "<@UBOB00001> and <@UNOBODY1> agree")
+        .await;
+    t.app
+        .wait_heard(&sid, &["Bob Builder and someone agree"])
+        .await;
+    t.wait_for("the second receipt", || {
+        (!t.reactions(&reply).is_empty()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retried_event_is_spoken_once() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let (_, event) = SlackTest::message(ALICE, "Only once, please.", &thread);
+    let body = SlackTest::event_body("Ev0RETRIED", event);
+    for retry in ["", "1", "2"] {
+        let extra: Vec<(&str, &str)> = if retry.is_empty() {
+            vec![]
+        } else {
+            vec![
+                ("X-Slack-Retry-Num", retry),
+                ("X-Slack-Retry-Reason", "http_timeout"),
+            ]
+        };
+        let r = t
+            .post_to(
+                &t.app.base,
+                "/slack/events",
+                &body,
+                "application/json",
+                Some((SIGNING_SECRET, now())),
+                &extra,
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    t.app.wait_heard(&sid, &["Only once, please."]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(t.app.messages(&call_id).await.len(), 1);
+    let heard = t.app.heard(&sid);
+    assert_eq!(
+        heard.iter().filter(|h| *h == "Only once, please.").count(),
+        1,
+        "{heard:?}"
+    );
+}
+
+#[tokio::test]
+async fn unsigned_forged_and_stale_requests_are_refused_and_change_nothing() {
+    let t = spawn(&[]).await;
+    let (_, call_id, thread) = t.call_in(CALLER).await;
+    let (_, event) = SlackTest::message(ALICE, "Let me in.", &thread);
+    let body = SlackTest::event_body("Ev0FORGED", event);
+    let base = t.app.base.clone();
+    for signed in [
+        None,
+        Some(("not-the-signing-secret", now())),
+        Some((SIGNING_SECRET, now() - 600)),
+    ] {
+        let r = t
+            .post_to(
+                &base,
+                "/slack/events",
+                &body,
+                "application/json",
+                signed,
+                &[],
+            )
+            .await;
+        assert_eq!(r.status(), 401, "{signed:?}");
+    }
+    // A tampered body under a valid signature.
+    let ts = now();
+    let r = t
+        .http
+        .post(format!("{base}/slack/events"))
+        .header("Content-Type", "application/json")
+        .header("X-Slack-Request-Timestamp", ts.to_string())
+        .header("X-Slack-Signature", sign(SIGNING_SECRET, ts, &body))
+        .body(body.replace("Let me in.", "Let me in!"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    for path in ["/slack/commands", "/slack/interactions"] {
+        let r = t
+            .post_to(
+                &base,
+                path,
+                "payload=%7B%7D&text=calls",
+                "application/x-www-form-urlencoded",
+                Some(("forged", now())),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(t.app.messages(&call_id).await.is_empty());
+
+    // The same event, properly signed, is taken: the forgeries did not burn its event_id.
+    let r = t.post("/slack/events", &body, "application/json").await;
+    assert_eq!(r.status(), 200);
+    t.app
+        .wait_for("the genuine event", Duration::from_secs(10), || async {
+            (t.app.messages(&call_id).await.len() == 1).then_some(())
+        })
+        .await;
+
+    // url_verification is answered with the challenge, signed like everything else.
+    let challenge = json!({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).to_string();
+    let r = t
+        .post_to(
+            &base,
+            "/slack/events",
+            &challenge,
+            "application/json",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let r = t
+        .post("/slack/events", &challenge, "application/json")
+        .await;
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        answer["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+}
+
+#[tokio::test]
+async fn only_allowed_users_and_groups_may_speak() {
+    let t = spawn(&[
+        ("DENWA_SLACK_ALLOWED_USERS", ALICE),
+        ("DENWA_SLACK_ALLOWED_USER_GROUPS", "S0ONCALL1"),
+    ])
+    .await;
+    t.slack.add_group("S0ONCALL1", &[BOB]);
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+
+    t.reply(MALLORY, &thread, "I should not be heard.").await;
+    let refusal = t
+        .wait_for("the ephemeral refusal", || {
+            t.slack
+                .calls("chat.postEphemeral")
+                .into_iter()
+                .find(|p| p["user"] == MALLORY)
+        })
+        .await;
+    assert!(refusal["text"].as_str().unwrap().contains("not allowed"));
+    assert_eq!(refusal["thread_ts"], thread.as_str());
+
+    t.reply(BOB, &thread, "Bob is on call.").await;
+    t.reply(ALICE, &thread, "Alice too.").await;
+    let heard = t
+        .app
+        .wait_heard(&sid, &["Bob is on call.", "Alice too."])
+        .await;
+    assert!(
+        !heard.iter().any(|h| h.contains("not be heard")),
+        "{heard:?}"
+    );
+    assert_eq!(t.app.messages(&call_id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_reply_to_an_ended_call_is_refused_visibly() {
+    let t = spawn(&[]).await;
+    let (_, call_id, thread) = t.call_in(CALLER).await;
+    let r = t
+        .app
+        .http
+        .post(t.app.api(&format!("/calls/{call_id}/hangup")))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    t.wait_for("the end posted in the thread", || {
+        t.thread_posts(&thread)
+            .into_iter()
+            .find(|p| p.contains("The call ended"))
+    })
+    .await;
+    t.wait_for("the announcement to show the end", || {
+        t.slack.calls("chat.update").into_iter().find(|p| {
+            p["ts"] == thread.as_str()
+                && p["blocks"].to_string().contains("Ended after")
+                && !p["blocks"].to_string().contains("hangup")
+        })
+    })
+    .await;
+
+    let reply = t.reply(ALICE, &thread, "Hello? Are you there?").await;
+    t.wait_for("the ❌ reaction", || {
+        t.reactions(&reply).contains(&"x".to_owned()).then_some(())
+    })
+    .await;
+    t.wait_for("the reason in the thread", || {
+        t.thread_posts(&thread)
+            .into_iter()
+            .find(|p| p.contains("the call has already ended"))
+    })
+    .await;
+    assert!(t.app.messages(&call_id).await.is_empty());
+
+    // A reply with nothing speakable in a live call is answered too.
+    let (_, live, live_thread) = t.call_in("+14155550199").await;
+    let reply = t.reply(ALICE, &live_thread, ":thumbsup: :tada:").await;
+    t.wait_for("the nothing-to-say answer", || {
+        t.thread_posts(&live_thread)
+            .into_iter()
+            .find(|p| p.contains("nothing to say"))
+    })
+    .await;
+    assert!(t.reactions(&reply).contains(&"x".to_owned()));
+    assert!(t.app.messages(&live).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_hang_up_button_ends_the_call() {
+    let t = spawn(&[("DENWA_SLACK_ALLOWED_USERS", ALICE)]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let click = |user: &str| {
+        let payload = json!({
+            "type": "block_actions", "user": {"id": user, "username": "x", "team_id": "T0TEST"},
+            "api_app_id": "A0DENWA", "token": "legacy", "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": thread, "channel_id": CHANNEL, "is_ephemeral": false},
+            "channel": {"id": CHANNEL, "name": "calls"},
+            "message": {"type": "message", "ts": thread, "text": "Call"},
+            "response_url": t.slack.response_url(),
+            "actions": [{"action_id": "hangup", "block_id": "actions", "value": call_id,
+                "type": "button", "action_ts": "1.2", "text": {"type": "plain_text", "text": "Hang up"}}],
+        });
+        serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+    };
+    // Someone who may not: refused, the call goes on.
+    let r = t
+        .post(
+            "/slack/interactions",
+            &click(MALLORY),
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    t.wait_for("the refusal", || {
+        t.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .find(|p| p["user"] == MALLORY)
+    })
+    .await;
+    let caller_leg = || {
+        t.app
+            .emulator
+            .calls()
+            .into_iter()
+            .find(|c| c.sid == sid)
+            .unwrap()
+    };
+    assert_ne!(caller_leg().status, "completed");
+
+    let r = t
+        .post(
+            "/slack/interactions",
+            &click(ALICE),
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    t.wait_for("the caller's leg to complete", || {
+        (caller_leg().status == "completed").then_some(())
+    })
+    .await;
+    t.wait_for("who hung up, in the thread", || {
+        t.thread_posts(&thread)
+            .into_iter()
+            .find(|p| p.contains(&format!("<@{ALICE}> hung up")))
+    })
+    .await;
+    t.wait_for("the announcement to lose its button", || {
+        t.slack
+            .calls("chat.update")
+            .into_iter()
+            .find(|p| p["ts"] == thread.as_str() && p["blocks"].to_string().contains("Ended after"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn slash_commands_list_calls_and_speak() {
+    let t = spawn(&[]).await;
+    let help = t.command(ALICE, "help").await;
+    assert_eq!(help["response_type"], "ephemeral");
+    assert!(help["text"].as_str().unwrap().contains("/denwa say"));
+    let none = t.command(ALICE, "calls").await;
+    assert_eq!(none["text"], "No call is active right now.");
+
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let calls = t.command(ALICE, "calls").await;
+    let listed = calls["text"].as_str().unwrap();
+    assert!(
+        listed.contains(&call_id) && listed.contains("+1 415-555-0123"),
+        "{listed}"
+    );
+
+    let said = t.command(ALICE, "say We are *on* our way.").await;
+    assert!(said["text"].as_str().unwrap().contains("Queued"), "{said}");
+    t.app.wait_heard(&sid, &["We are on our way."]).await;
+    t.wait_for("the spoken note to the sender", || {
+        t.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .find(|p| p["user"] == ALICE && p["text"].as_str().unwrap().contains("was spoken"))
+    })
+    .await;
+    assert!(
+        t.thread_posts(&thread)
+            .iter()
+            .any(|p| p.contains("via `/denwa say`: We are on our way."))
+    );
+
+    // Two calls: say asks which, then takes the id.
+    let (sid2, call_id2, _) = t.call_in("+442079460958").await;
+    let ask = t.command(ALICE, "say Which one?").await;
+    let ask = ask["text"].as_str().unwrap();
+    assert!(
+        ask.contains("say which one") && ask.contains(&call_id) && ask.contains(&call_id2),
+        "{ask}"
+    );
+    assert!(ask.contains("+44 207 946 0958"), "{ask}");
+    let said = t
+        .command(ALICE, &format!("say {call_id2} Hello from London."))
+        .await;
+    assert!(said["text"].as_str().unwrap().contains("Queued"), "{said}");
+    t.app.wait_heard(&sid2, &["Hello from London."]).await;
+    assert_eq!(t.app.messages(&call_id).await.len(), 1);
+    assert_eq!(t.app.messages(&call_id2).await.len(), 1);
+
+    let unknown = t.command(ALICE, "dance").await;
+    assert!(unknown["text"].as_str().unwrap().contains("I don't know"));
+}
+
+#[tokio::test]
+async fn a_rate_limited_announcement_is_retried_and_lands() {
+    let t = spawn(&[]).await;
+    t.slack.rate_limit_next("chat.postMessage", 1);
+    let (_, call_id) = t.app.call_in(CALLER).await;
+    t.announcement(&call_id).await;
+    let posts: Vec<u16> = t
+        .slack
+        .all_calls()
+        .iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(&posts[..2], &[429, 200], "{posts:?}");
+    let ready: Value = t
+        .http
+        .get(format!("{}/readyz", t.app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["checks"]["bridges"]["slack"]["healthy"], true,
+        "{ready}"
+    );
+}
+
+#[tokio::test]
+async fn an_announcement_that_cannot_be_posted_shows_in_readyz_and_metrics() {
+    // A channel the workspace does not have: Slack answers channel_not_found, no retry helps.
+    let t = spawn(&[("DENWA_SLACK_CHANNEL", "C0NOWHERE")]).await;
+    let (_, _call_id) = t.app.call_in(CALLER).await;
+    let ready = t.wait_for_async_ready().await;
+    let slack = &ready["checks"]["bridges"]["slack"];
+    assert_eq!(slack["healthy"], false, "{ready}");
+    assert_eq!(slack["unannounced_calls"], 1, "{ready}");
+    assert!(
+        slack["detail"]
+            .as_str()
+            .unwrap()
+            .contains("channel_not_found"),
+        "{ready}"
+    );
+    let metrics = t
+        .http
+        .get(format!("{}/metrics", t.app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("denwa_bridge_unannounced_calls{bridge=\"slack\"} 1"),
+        "{metrics}"
+    );
+}
+
+impl SlackTest {
+    async fn wait_for_async_ready(&self) -> Value {
+        self.app
+            .wait_for(
+                "the failure in /readyz",
+                Duration::from_secs(20),
+                || async {
+                    let ready: Value = self
+                        .http
+                        .get(format!("{}/readyz", self.app.base))
+                        .send()
+                        .await
+                        .ok()?
+                        .json()
+                        .await
+                        .ok()?;
+                    (ready["checks"]["bridges"]["slack"]["unannounced_calls"] == 1).then_some(ready)
+                },
+            )
+            .await
+    }
+}
+
+#[tokio::test]
+async fn bot_messages_edits_and_other_threads_are_not_spoken() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let ts = |n: u64| format!("1800000001.{n:06}");
+    let events = [
+        // Our own (or any bot's) message in the thread.
+        json!({"type": "message", "channel": CHANNEL, "user": "UDENWABOT", "bot_id": "BDENWABOT",
+            "text": "bot says", "ts": ts(1), "thread_ts": thread}),
+        json!({"type": "message", "subtype": "bot_message", "channel": CHANNEL, "bot_id": "B2",
+            "text": "bot message", "ts": ts(2), "thread_ts": thread}),
+        // An edit and a deletion of a reply.
+        json!({"type": "message", "subtype": "message_changed", "channel": CHANNEL, "hidden": true,
+            "ts": ts(3), "message": {"type": "message", "user": ALICE, "text": "edited", "ts": ts(4),
+            "thread_ts": thread}, "previous_message": {"type": "message", "user": ALICE, "text": "old", "ts": ts(4)}}),
+        json!({"type": "message", "subtype": "message_deleted", "channel": CHANNEL, "hidden": true,
+            "ts": ts(5), "deleted_ts": ts(4)}),
+        // A broadcast to the channel of an old reply, a file share, a top-level message.
+        json!({"type": "message", "subtype": "thread_broadcast", "channel": CHANNEL, "user": ALICE,
+            "text": "broadcast", "ts": ts(6), "thread_ts": thread}),
+        json!({"type": "message", "subtype": "file_share", "channel": CHANNEL, "user": ALICE,
+            "text": "a file", "ts": ts(7), "thread_ts": thread}),
+        json!({"type": "message", "channel": CHANNEL, "user": ALICE, "text": "top level", "ts": ts(8)}),
+        // Another channel, and a thread that is not a call.
+        json!({"type": "message", "channel": "C0ELSEWHERE", "user": ALICE, "text": "elsewhere",
+            "ts": ts(9), "thread_ts": thread}),
+        json!({"type": "message", "channel": CHANNEL, "user": ALICE, "text": "not a call",
+            "ts": ts(10), "thread_ts": "1600000000.000001"}),
+        json!({"type": "reaction_added", "user": ALICE, "reaction": "eyes",
+            "item": {"type": "message", "channel": CHANNEL, "ts": thread}, "event_ts": ts(11)}),
+    ];
+    for (i, event) in events.into_iter().enumerate() {
+        assert_eq!(t.send_event(&format!("Ev0IGNORED{i}"), event).await, 200);
+    }
+    t.reply(ALICE, &thread, "The only one.").await;
+    let heard = t.app.wait_heard(&sid, &["The only one."]).await;
+    assert_eq!(heard, vec![GREETING, "The only one."]);
+    let messages = t.app.messages(&call_id).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+}
+
+/// A second denwa on the same Redis (a restart, or a replica): it has never seen the call, yet
+/// knows its thread.
+#[tokio::test]
+async fn the_thread_mapping_survives_a_restart() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let file = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[redis]\nurl = \"{}\"\n\
+         [twilio]\naccount_sid = \"{ACCOUNT_SID}\"\nnumber = \"{LINE}\"\napi_base = \"{}\"\n\
+         [speech]\nvoice = \"Polly.Joanna\"\nlanguage = \"en-US\"\n[line]\nname = \"Test line\"\n\
+         greeting = \"{GREETING}\"\nhold_music_url = \"\"\n",
+        t.app.redis.url(),
+        t.app.emulator.base_url(),
+    );
+    let env: Vec<(String, String)> = [
+        ("DENWA_TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+        ("DENWA_API_TOKEN", API_TOKEN),
+        ("DENWA_SLACK_CHANNEL", CHANNEL),
+        ("DENWA_SLACK_BOT_TOKEN", BOT_TOKEN),
+        ("DENWA_SLACK_SIGNING_SECRET", SIGNING_SECRET),
+        ("DENWA_SLACK_API_BASE", &t.slack.api_base()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let settings = denwa::config::Settings::from_sources(Some(&file), "second", &env).unwrap();
+    let second = denwa::startup::Application::with_listener(settings, listener).unwrap();
+    tokio::spawn(second.run_until(std::future::pending()));
+
+    let (_, event) = SlackTest::message(ALICE, "Heard through the second instance.", &thread);
+    let r = t
+        .post_to(
+            &base,
+            "/slack/events",
+            &SlackTest::event_body("Ev0SECOND", event),
+            "application/json",
+            Some((SIGNING_SECRET, now())),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    t.app
+        .wait_heard(&sid, &["Heard through the second instance."])
+        .await;
+    assert_eq!(t.app.messages(&call_id).await.len(), 1);
+}
+
+#[test]
+fn slack_manifest_prints_the_app_with_the_public_url() {
+    let dir = std::env::temp_dir().join(format!("denwa-slack-manifest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[server]\npublic_url = \"https://denwa.example.org/line\"\n[twilio]\naccount_sid = \"{ACCOUNT_SID}\"\nnumber = \"{LINE}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_denwa"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("DENWA_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args(["slack", "manifest", "--config"])
+        .arg(&file)
+        .env("DENWA_TWILIO_AUTH_TOKEN", "x")
+        .env("DENWA_API_TOKEN", "y")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: Value = serde_json::from_slice(&out.stdout).expect("the manifest is JSON");
+    let settings = &manifest["settings"];
+    assert_eq!(
+        settings["event_subscriptions"]["request_url"],
+        "https://denwa.example.org/line/slack/events"
+    );
+    assert_eq!(
+        settings["event_subscriptions"]["bot_events"],
+        json!(["message.channels", "message.groups"])
+    );
+    assert_eq!(
+        settings["interactivity"]["request_url"],
+        "https://denwa.example.org/line/slack/interactions"
+    );
+    let command = &manifest["features"]["slash_commands"][0];
+    assert_eq!(command["command"], "/denwa");
+    assert_eq!(
+        command["url"],
+        "https://denwa.example.org/line/slack/commands"
+    );
+    let scopes = manifest["oauth_config"]["scopes"]["bot"]
+        .as_array()
+        .unwrap();
+    for scope in [
+        "chat:write",
+        "reactions:write",
+        "users:read",
+        "usergroups:read",
+        "channels:history",
+        "groups:history",
+        "commands",
+    ] {
+        assert!(scopes.contains(&json!(scope)), "{scope}");
+    }
+}
+
+#[tokio::test]
+async fn replies_are_spoken_in_the_order_they_were_written() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    // The first needs a users.info lookup, so its work takes longer than the second's.
+    t.reply(ALICE, &thread, "First, <@UALICE001> speaking.")
+        .await;
+    t.reply(ALICE, &thread, "Second.").await;
+    t.reply(ALICE, &thread, "Third.").await;
+    let heard = t
+        .app
+        .wait_heard(&sid, &["First, alice speaking.", "Second.", "Third."])
+        .await;
+    assert_eq!(
+        heard[1..],
+        ["First, alice speaking.", "Second.", "Third."],
+        "{heard:?}"
+    );
+    assert_eq!(t.app.messages(&call_id).await.len(), 3);
+}
+
+#[tokio::test]
+async fn the_previous_signing_secret_is_accepted_during_a_rotation() {
+    let t = spawn(&[("DENWA_SLACK_PREVIOUS_SIGNING_SECRET", "the-old-secret")]).await;
+    let challenge = json!({"type": "url_verification", "challenge": "rotated"}).to_string();
+    for (secret, status) in [
+        ("the-old-secret", 200),
+        (SIGNING_SECRET, 200),
+        ("another-secret", 401),
+    ] {
+        let r = t
+            .post_to(
+                &t.app.base,
+                "/slack/events",
+                &challenge,
+                "application/json",
+                Some((secret, now())),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status(), status, "{secret}");
+    }
+}
