@@ -5,6 +5,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use denwa_twilio_emulator::PhoneBehaviour;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 
@@ -19,6 +20,8 @@ const USER: &str = "1150000000000000001";
 const MENTIONED: &str = "1150000000000000002";
 const ROLE_OK: &str = "1170000000000000001";
 const ROLE_OTHER: &str = "1170000000000000002";
+/// Alice, the responder whose Discord user is `USER`.
+const ALICE_PHONE: &str = "+14155550101";
 
 fn key() -> SigningKey {
     SigningKey::from_bytes(&[42; 32])
@@ -41,6 +44,11 @@ struct Discord {
 }
 
 async fn spawn_discord(extra: &[(&str, &str)]) -> Discord {
+    spawn_discord_with_file("", extra).await
+}
+
+/// Like [`spawn_discord`], with `extra_file` appended to the configuration file.
+async fn spawn_discord_with_file(extra_file: &str, extra: &[(&str, &str)]) -> Discord {
     let fake = FakeDiscord::start(GUILD).await;
     let public_key = hex(&key().verifying_key().to_bytes());
     let mut env = vec![
@@ -52,7 +60,7 @@ async fn spawn_discord(extra: &[(&str, &str)]) -> Discord {
         ("DENWA_DISCORD_API_BASE", fake.base.as_str()),
     ];
     env.extend_from_slice(extra);
-    let app = spawn_app_with(&env).await;
+    let app = spawn_app_with_file(extra_file, &env).await;
     Discord { app, fake }
 }
 
@@ -101,7 +109,39 @@ fn say(text: &str, call: Option<&str>, channel_id: &str) -> Value {
     interaction(2, command("say", Value::Array(options)), channel_id, &[])
 }
 
+fn dial(number: &str, roles: &[&str]) -> Value {
+    interaction(
+        2,
+        command(
+            "dial",
+            json!([{"name": "number", "type": 3, "value": number}]),
+        ),
+        CHANNEL,
+        roles,
+    )
+}
+
+/// A press of the Join by phone button on call `call_id`'s announcement.
+fn join_button(call_id: &str) -> Value {
+    interaction(
+        3,
+        json!({"custom_id": format!("join:{call_id}"), "component_type": 2}),
+        CHANNEL,
+        &[],
+    )
+}
+
 impl Discord {
+    /// The legs the line placed to `phone`.
+    fn legs_to(&self, phone: &str) -> Vec<denwa_twilio_emulator::CallSnapshot> {
+        self.app
+            .emulator
+            .calls()
+            .into_iter()
+            .filter(|c| c.to == phone && c.from == LINE)
+            .collect()
+    }
+
     /// Posts `body` signed with the test key, as Discord would.
     async fn interact(&self, body: &Value) -> (u16, Value) {
         let raw = serde_json::to_vec(body).unwrap();
@@ -391,6 +431,14 @@ async fn members_without_an_allowed_role_are_refused_and_nothing_happens() {
     let (_, reply) = d.interact(&hangup).await;
     assert!(content(&reply).contains("not allowed"), "{reply}");
 
+    let (_, reply) = d.interact(&dial("+14155550188", &[ROLE_OTHER])).await;
+    assert_ephemeral(&reply);
+    assert!(content(&reply).contains("not allowed"), "{reply}");
+    let mut press = join_button(&call_id);
+    press["member"]["roles"] = json!([ROLE_OTHER]);
+    let (_, reply) = d.interact(&press).await;
+    assert!(content(&reply).contains("not allowed"), "{reply}");
+
     let complete = json!({
         "id": "1300000000000000000", "name": "say", "type": 1,
         "options": [{"name": "call", "type": 3, "value": "", "focused": true}]
@@ -402,6 +450,7 @@ async fn members_without_an_allowed_role_are_refused_and_nothing_happens() {
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(d.app.messages(&call_id).await.is_empty());
+    assert!(d.legs_to("+14155550188").is_empty(), "nothing was dialled");
     let (_, call) = d.app.get_json(&format!("/calls/{call_id}")).await;
     assert_eq!(call["state"], "connected");
 
@@ -603,7 +652,10 @@ async fn register_sends_the_commands_and_prints_the_endpoint() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("/say") && stdout.contains("/hangup") && stdout.contains("/calls"),
+        stdout.contains("/say")
+            && stdout.contains("/hangup")
+            && stdout.contains("/calls")
+            && stdout.contains("/dial"),
         "{stdout}"
     );
     let puts = fake.matching(
@@ -624,6 +676,153 @@ async fn register_sends_the_commands_and_prints_the_endpoint() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["say", "hangup", "calls"]);
+    assert_eq!(names, ["say", "hangup", "calls", "dial"]);
     assert_eq!(put.body[0]["options"][1]["autocomplete"], true);
+}
+
+#[tokio::test]
+async fn dial_calls_out_and_the_call_gets_its_thread_and_a_bad_number_is_refused() {
+    let d = spawn_discord(&[]).await;
+    let callee = "+14155550188";
+    d.app.emulator.add_phone(callee, PhoneBehaviour::Answer);
+
+    let (status, reply) = d.interact(&dial(callee, &[])).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_ephemeral(&reply);
+    let text = content(&reply);
+    assert!(text.starts_with(&format!("Calling {callee}…")), "{reply}");
+    let call_id = text.split('`').nth(1).expect("the call id").to_owned();
+    let legs = d.legs_to(callee);
+    assert_eq!(legs.len(), 1, "{legs:#?}");
+    assert_eq!(legs[0].direction, "outbound-api");
+
+    // Announced like any call, with a thread; the person called hears /say there.
+    let (thread, embed) = d.announcement(&call_id).await;
+    assert!(
+        !embed.to_string().contains("4155550188"),
+        "no number in the embed: {embed}"
+    );
+    d.embed_state(&thread, "connected").await;
+    let words = "Hello, this is support calling you back.";
+    let (_, reply) = d.interact(&say(words, None, &thread)).await;
+    assert_eq!(content(&reply), format!("Queued: {words}"));
+    d.app.wait_heard(&legs[0].sid, &[words]).await;
+
+    // Not a number: refused with the line's reason, and nothing is dialled.
+    let before = d.app.emulator.calls().len();
+    let (_, reply) = d.interact(&dial("12345", &[])).await;
+    assert_ephemeral(&reply);
+    assert!(
+        content(&reply).contains("is not an E.164 phone number"),
+        "{reply}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(d.legs_to("12345").is_empty());
+    assert_eq!(
+        d.app
+            .emulator
+            .calls()
+            .iter()
+            .skip(before)
+            .filter(|c| !(c.from == LINE && c.to == LINE))
+            .count(),
+        0,
+        "no call but speaker legs"
+    );
+}
+
+#[tokio::test]
+async fn join_by_phone_rings_the_responder_who_presses_1_to_join_the_caller() {
+    let responders = format!(
+        "[[line.responders]]\nname = \"Alice\"\nphone = \"{ALICE_PHONE}\"\ndiscord_user = \"{USER}\"\n"
+    );
+    let d = spawn_discord_with_file(&responders, &[]).await;
+    // Busy when the call comes in, so the line's own ringing does not reach her.
+    d.app.emulator.add_phone(ALICE_PHONE, PhoneBehaviour::Busy);
+    let (sid, call_id) = d.app.call_in(CALLER).await;
+    let (thread, embed) = d.announcement(&call_id).await;
+    let buttons = &embed["components"][0]["components"];
+    assert_eq!(
+        buttons[0]["custom_id"],
+        format!("hangup:{call_id}"),
+        "{embed}"
+    );
+    assert_eq!(
+        buttons[1]["custom_id"],
+        format!("join:{call_id}"),
+        "{embed}"
+    );
+    assert_eq!(buttons[1]["label"], "Join by phone", "{embed}");
+    d.embed_state(&thread, "connected").await;
+    d.app
+        .wait_for(
+            "the line's ring to Alice to end busy",
+            Duration::from_secs(20),
+            || async {
+                d.legs_to(ALICE_PHONE)
+                    .last()
+                    .is_some_and(|l| l.status == "busy")
+                    .then_some(())
+            },
+        )
+        .await;
+    let rung = d.legs_to(ALICE_PHONE).len();
+
+    // A member who is not in the directory is told so, and nobody is dialled.
+    let mut stranger = join_button(&call_id);
+    stranger["member"]["user"]["id"] = json!(MENTIONED);
+    let (status, reply) = d.interact(&stranger).await;
+    assert_eq!(status, 200);
+    assert_ephemeral(&reply);
+    assert!(
+        content(&reply).starts_with("You are not in the line's responder directory"),
+        "{reply}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(d.legs_to(ALICE_PHONE).len(), rung);
+
+    // Alice presses the button: her phone rings, she presses 1 and is in the caller's
+    // conference; the caller hears who joined.
+    d.app.emulator.add_phone(
+        ALICE_PHONE,
+        PhoneBehaviour::AnswerAndPress {
+            digits: "1".into(),
+            after_secs: 8.0,
+        },
+    );
+    let (_, reply) = d.interact(&join_button(&call_id)).await;
+    assert_ephemeral(&reply);
+    assert_eq!(
+        content(&reply),
+        "Calling your phone, Alice: press 1 to join."
+    );
+    let legs = d.legs_to(ALICE_PHONE);
+    assert_eq!(legs.len(), rung + 1, "{legs:#?}");
+    let leg = legs.last().unwrap().sid.clone();
+    d.app.wait_heard(&sid, &["Alice joined the call."]).await;
+    d.app
+        .wait_for(
+            "Alice in the caller's conference",
+            Duration::from_secs(10),
+            || async {
+                d.app
+                    .emulator
+                    .conferences()
+                    .into_iter()
+                    .find(|c| c.status != "completed" && c.friendly_name.contains(&call_id))
+                    .filter(|c| {
+                        let in_it = |s: &str| c.participants.iter().any(|p| p.call_sid == s);
+                        in_it(&sid) && in_it(&leg)
+                    })
+                    .map(|_| ())
+            },
+        )
+        .await;
+    d.fake
+        .wait_for("the join posted in the thread", |r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{thread}/messages")
+                && r.body["content"] == "Alice joined the call."
+        })
+        .await;
 }

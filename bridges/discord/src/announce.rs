@@ -1,5 +1,6 @@
 //! The line's events in Discord: each call is an embed in the channel with a thread on it
-//! (thread id == message id), edited as the call moves on; joins, leaves and the end are posted
+//! (thread id == message id) and, while it lasts, Hang up and Join by phone buttons, edited as
+//! the call moves on; joins, leaves and the end are posted
 //! in the thread; receipts go back to whoever typed `/say`, as an ephemeral follow-up.
 //!
 //! The thread <-> call link is stored through [`LineControl::link_thread`], so any replica can
@@ -17,7 +18,7 @@ use serenity::all::{
     EditMessage, Timestamp,
 };
 
-use crate::commands::HANGUP_BUTTON;
+use crate::commands::{HANGUP_BUTTON, JOIN_BUTTON};
 use crate::{BRIDGE, DiscordBridge};
 
 /// How long a later event waits for the call's announcement to be linked.
@@ -84,7 +85,7 @@ fn duration_words(ms: u64) -> String {
     }
 }
 
-/// The call's embed and its components (the Hang up button while the call lasts).
+/// The call's embed and its components (Hang up and Join by phone while the call lasts).
 pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<CreateActionRow>) {
     let (title, colour) = match call.state.as_str() {
         "ringing" if call.direction == "outbound" => ("📞 Outgoing call", Colour::GOLD),
@@ -124,6 +125,9 @@ pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<C
             CreateButton::new(format!("{HANGUP_BUTTON}{}", call.id))
                 .label("Hang up")
                 .style(ButtonStyle::Danger),
+            CreateButton::new(format!("{JOIN_BUTTON}{}", call.id))
+                .label("Join by phone")
+                .style(ButtonStyle::Primary),
         ])]
     };
     (embed, components)
@@ -299,7 +303,7 @@ impl DiscordBridge {
 }
 
 /// A name from outside (a caller's CNAM, a responder directory) shown as plain text in Discord.
-fn plain(name: &str) -> String {
+pub(crate) fn plain(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         if "*_~|`<>[]()#\\@".contains(c) {
@@ -363,10 +367,12 @@ mod tests {
     }
 
     #[test]
-    fn the_button_goes_when_the_call_ends() {
+    fn the_buttons_go_when_the_call_ends() {
         let mut c = call();
         let json = serde_json::to_value(call_embed(&c, false).1).unwrap();
         assert_eq!(json[0]["components"][0]["custom_id"], "hangup:c123");
+        assert_eq!(json[0]["components"][1]["custom_id"], "join:c123");
+        assert_eq!(json[0]["components"][1]["label"], "Join by phone");
         c.state = "ended".into();
         c.ended_at = Some(c.started_at + 133_000);
         c.messages_spoken = 3;

@@ -12,11 +12,16 @@ use crate::rest::{Rest, RestError};
 pub const SAY: &str = "say";
 pub const HANGUP: &str = "hangup";
 pub const CALLS: &str = "calls";
+pub const DIAL: &str = "dial";
 /// The option naming a call (autocompleted over the active calls).
 pub const OPT_CALL: &str = "call";
 pub const OPT_TEXT: &str = "text";
+/// `/dial`'s number, E.164.
+pub const OPT_NUMBER: &str = "number";
 /// The Hang up button's `custom_id` is this prefix followed by the call id.
 pub const HANGUP_BUTTON: &str = "hangup:";
+/// The Join by phone button's `custom_id` is this prefix followed by the call id.
+pub const JOIN_BUTTON: &str = "join:";
 
 fn call_option(what: &str) -> CreateCommandOption {
     CreateCommandOption::new(
@@ -51,6 +56,18 @@ pub fn definitions() -> Vec<CreateCommand> {
         CreateCommand::new(CALLS)
             .kind(CommandType::ChatInput)
             .description("List the active calls"),
+        CreateCommand::new(DIAL)
+            .kind(CommandType::ChatInput)
+            .description("Call a number from the line; the call gets a thread")
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    OPT_NUMBER,
+                    "The number to call, in E.164 form (+14155550123)",
+                )
+                .required(true)
+                .max_length(32),
+            ),
     ]
 }
 
@@ -89,6 +106,11 @@ mod tests {
         assert_eq!(say["options"][0]["required"], true);
         assert_eq!(say["options"][1]["name"], "call");
         assert_eq!(say["options"][1]["autocomplete"], true);
+        let dial = &json[3];
+        assert_eq!(dial["name"], "dial");
+        assert_eq!(dial["options"][0]["name"], "number");
+        assert_eq!(dial["options"][0]["type"], 3);
+        assert_eq!(dial["options"][0]["required"], true);
         for c in json.as_array().unwrap() {
             let d = c["description"].as_str().unwrap();
             assert!((1..=100).contains(&d.chars().count()), "{d}");

@@ -1,4 +1,5 @@
-//! `POST /discord/interactions`: every slash command, button press and autocomplete.
+//! `POST /discord/interactions`: every slash command (`/say`, `/hangup`, `/calls`, `/dial`),
+//! button press (Hang up, Join by phone) and autocomplete.
 //!
 //! The signature is checked on the raw body before anything is parsed; then the interaction is
 //! read into the few fields denwa uses. (Our own types rather than serenity's `Interaction`:
@@ -29,8 +30,10 @@ use serenity::all::{
     CreateInteractionResponseMessage, EditInteractionResponse,
 };
 
-use crate::announce::{caller_label, no_pings};
-use crate::commands::{CALLS, HANGUP, HANGUP_BUTTON, OPT_CALL, OPT_TEXT, SAY};
+use crate::announce::{caller_label, no_pings, plain};
+use crate::commands::{
+    CALLS, DIAL, HANGUP, HANGUP_BUTTON, JOIN_BUTTON, OPT_CALL, OPT_NUMBER, OPT_TEXT, SAY,
+};
 use crate::markup::{self, Names};
 use crate::{BRIDGE, DiscordBridge};
 
@@ -274,10 +277,13 @@ impl DiscordBridge {
         let data = interaction.data.as_ref();
         if interaction.kind == 3 {
             let custom_id = data.and_then(|d| d.custom_id.as_deref()).unwrap_or("");
-            return match custom_id.strip_prefix(HANGUP_BUTTON) {
-                Some(call_id) => self.hang_up(call_id).await,
-                None => Reply::new("denwa does not know that button."),
-            };
+            if let Some(call_id) = custom_id.strip_prefix(HANGUP_BUTTON) {
+                return self.hang_up(call_id).await;
+            }
+            if let Some(call_id) = custom_id.strip_prefix(JOIN_BUTTON) {
+                return self.join_by_phone(interaction, call_id).await;
+            }
+            return Reply::new("denwa does not know that button.");
         }
         match data.and_then(|d| d.name.as_deref()) {
             Some(SAY) => self.say(interaction).await,
@@ -286,6 +292,7 @@ impl DiscordBridge {
                 Err(reply) => reply,
             },
             Some(CALLS) => self.list_calls().await,
+            Some(DIAL) => self.dial(interaction).await,
             _ => Reply::new("denwa does not know that command."),
         }
     }
@@ -348,6 +355,41 @@ impl DiscordBridge {
     async fn hang_up(&self, call_id: &str) -> Reply {
         match self.line.hang_up(call_id).await {
             Ok(()) => Reply::new("Hung up: the call has ended."),
+            Err(refused) => Reply::refused(&refused),
+        }
+    }
+
+    /// `/dial number:`: the line calls the number; the call is announced like any other.
+    async fn dial(&self, interaction: &Interaction) -> Reply {
+        let Some(number) = interaction.string_option(OPT_NUMBER) else {
+            return Reply::new(
+                "Whom should denwa call? `/dial number:` needs a number (+14155550123).",
+            );
+        };
+        match self.dialing.dial(&number).await {
+            Ok(call) => Reply::new(format!(
+                "Calling {}… The call (`{}`) gets its thread in <#{}>.",
+                call.from, call.id, self.config.channel_id
+            )),
+            Err(refused) => Reply::refused(&refused),
+        }
+    }
+
+    /// The Join by phone button: rings the member's phone from the responder directory into the
+    /// call; they press 1 to join.
+    async fn join_by_phone(&self, interaction: &Interaction, call_id: &str) -> Reply {
+        let Some(user) = interaction.member.as_ref().and_then(|m| m.user.as_ref()) else {
+            return Reply::refused(&SayRefused::NotAResponder);
+        };
+        if self.dialing.responder_name(BRIDGE, &user.id).is_none() {
+            tracing::info!(user = %user.id, "Join by phone from a member not in the responder directory");
+            return Reply::refused(&SayRefused::NotAResponder);
+        }
+        match self.dialing.join_by_phone(call_id, BRIDGE, &user.id).await {
+            Ok(name) => Reply::new(format!(
+                "Calling your phone, {}: press 1 to join.",
+                plain(&name)
+            )),
             Err(refused) => Reply::refused(&refused),
         }
     }
@@ -600,6 +642,26 @@ mod tests {
         }
     }
 
+    impl denwa_chat::LineDialing for SlowLine {
+        fn dial<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> denwa_chat::BoxFuture<'a, Result<CallSummary, SayRefused>> {
+            Box::pin(async { Err(SayRefused::Unavailable) })
+        }
+        fn join_by_phone<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a str,
+        ) -> denwa_chat::BoxFuture<'a, Result<String, SayRefused>> {
+            Box::pin(async { Err(SayRefused::NotAResponder) })
+        }
+        fn responder_name(&self, _: &str, _: &str) -> Option<String> {
+            None
+        }
+    }
+
     #[tokio::test]
     async fn a_slow_say_is_deferred_then_the_original_is_edited() {
         // A stand-in for Discord's webhook endpoint that records the edit.
@@ -632,7 +694,7 @@ mod tests {
         let line = Arc::new(SlowLine {
             delay: Duration::from_millis(400),
         });
-        let bridge = DiscordBridge::new(config, line).unwrap();
+        let bridge = DiscordBridge::new(config, line.clone(), line).unwrap();
         let interaction: Interaction = serde_json::from_value(serde_json::json!({
             "id": "1", "type": 2, "token": "tok", "guild_id": "20", "channel_id": "30",
             "member": {"user": {"id": "5", "username": "kenji"}, "roles": []},

@@ -9,7 +9,8 @@
 //! - [`verify`]: the Ed25519 signature and timestamp check, done on the raw bytes before anything
 //!   is parsed.
 //! - [`interactions`]: the interaction types we read and the routing: PING, `/say`, `/hangup`,
-//!   `/calls`, the Hang up button, autocomplete; Discord's 3 s deadline.
+//!   `/calls`, `/dial`, the Hang up and Join by phone buttons, autocomplete; Discord's 3 s
+//!   deadline.
 //! - [`commands`]: the command definitions and `denwa discord register`.
 //! - [`announce`]: [`ChatBridge`] for Discord: the call's embed and thread, join/leave/end posts,
 //!   receipts as follow-ups.
@@ -35,7 +36,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use denwa_chat::{BridgeStatus, LineControl};
+use denwa_chat::{BridgeStatus, LineControl, LineDialing};
 use secrecy::SecretString;
 
 pub use commands::register_commands;
@@ -84,6 +85,8 @@ pub struct DiscordBridge {
     config: DiscordConfig,
     rest: Rest,
     line: Arc<dyn LineControl>,
+    /// `/dial` and "Join by phone".
+    dialing: Arc<dyn LineDialing>,
     verifier: InteractionVerifier,
     health: Health,
 }
@@ -92,6 +95,7 @@ impl DiscordBridge {
     pub fn new(
         config: DiscordConfig,
         line: Arc<dyn LineControl>,
+        dialing: Arc<dyn LineDialing>,
     ) -> Result<Arc<DiscordBridge>, DiscordError> {
         let verifier = InteractionVerifier::new(&config.public_key)
             .map_err(|e| DiscordError::PublicKey(e.to_string()))?;
@@ -100,6 +104,7 @@ impl DiscordBridge {
             config,
             rest,
             line,
+            dialing,
             verifier,
             health: Health::default(),
         }))
