@@ -50,6 +50,7 @@ const COMMANDS: &[(&str, i32, bool)] = &[
     ("PTTL", 2, true),
     ("PERSIST", 2, true),
     ("HSET", -4, true),
+    ("HSETNX", 4, true),
     ("HMSET", -4, true),
     ("HGET", 3, true),
     ("HMGET", -3, true),
@@ -462,6 +463,15 @@ impl Db {
                 } else {
                     Reply::ok()
                 })
+            }
+            "HSETNX" => {
+                let hash = self.hash_mut(&a[1], true)?.expect("created");
+                Ok(Reply::Int(if hash.get(&a[2]).is_some() {
+                    0
+                } else {
+                    hash.set(&a[2], a[3].clone());
+                    1
+                }))
             }
             "HGET" => Ok(self
                 .hash(&a[1])?
