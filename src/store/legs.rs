@@ -2,48 +2,12 @@
 
 use redis::AsyncCommands as _;
 
-use super::{Store, StoreResult};
+use super::{Store, StoreResult, scripts};
 use crate::domain::{CallId, now_ms};
 
 /// How long a responder counts as busy on a call without a release (a lost status callback must
 /// not keep them off the rota forever; no on-call call lasts this long).
 const RESPONDER_BUSY_SECS: u64 = 4 * 3600;
-
-/// Accepting a call: the first responder to press 1 on a live call gets it.
-/// KEYS: call. ARGV: responder index. Returns 1 if this responder won.
-const ACCEPT: &str = r#"
-local state = redis.call('HGET', KEYS[1], 'state')
-if (not state) or state == 'ended' then return 0 end
-if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 0 end
-return redis.call('HSETNX', KEYS[1], 'accepted_by', ARGV[1])
-"#;
-
-/// A human participant entered the conference (once per CallSid). KEYS: call, joined list.
-/// ARGV: CallSid, name. Returns how many humans were there before, or -1 for a repeat.
-const HUMAN_JOINED: &str = r#"
-if redis.call('HSETNX', KEYS[1], 'present:' .. ARGV[1], 1) == 0 then return -1 end
-local before = tonumber(redis.call('HGET', KEYS[1], 'humans') or '0')
-redis.call('HINCRBY', KEYS[1], 'humans', 1)
-if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
-return before
-"#;
-
-/// A human participant left. KEYS: call. ARGV: CallSid. Returns 1 if they were present.
-const HUMAN_LEFT: &str = r#"
-if redis.call('HDEL', KEYS[1], 'present:' .. ARGV[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'humans', -1)
-return 1
-"#;
-
-/// Voicemail starts once: the call is live, nobody accepted, nobody wrote from chat.
-/// KEYS: call, order. ARGV: now. Returns 1 if voicemail starts now.
-const START_VOICEMAIL: &str = r#"
-local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'connected' and state ~= 'ringing' then return 0 end
-if redis.call('HEXISTS', KEYS[1], 'accepted_by') == 1 then return 0 end
-if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
-return redis.call('HSETNX', KEYS[1], 'voicemail_started', ARGV[1])
-"#;
 
 impl Store {
     /// The display name of a participant leg (responder, or the caller).
@@ -136,7 +100,7 @@ impl Store {
 
     /// Responder `index` pressed 1: true if they get the call.
     pub async fn accept_call(&self, id: &CallId, index: usize) -> StoreResult<bool> {
-        let won: i64 = redis::Script::new(ACCEPT)
+        let won: i64 = scripts::ACCEPT
             .key(self.keys.call(id))
             .arg(index)
             .invoke_async(&mut self.conn())
@@ -174,7 +138,7 @@ impl Store {
         call_sid: &str,
         name: &str,
     ) -> StoreResult<Option<u64>> {
-        let before: i64 = redis::Script::new(HUMAN_JOINED)
+        let before: i64 = scripts::HUMAN_JOINED
             .key(self.keys.call(id))
             .key(self.keys.joined(id))
             .arg(call_sid)
@@ -186,7 +150,7 @@ impl Store {
 
     /// A human left; true if they had been counted in.
     pub async fn human_left(&self, id: &CallId, call_sid: &str) -> StoreResult<bool> {
-        let left: i64 = redis::Script::new(HUMAN_LEFT)
+        let left: i64 = scripts::HUMAN_LEFT
             .key(self.keys.call(id))
             .arg(call_sid)
             .invoke_async(&mut self.conn())
@@ -201,7 +165,7 @@ impl Store {
 
     /// Starts voicemail once, if nobody accepted and nobody wrote.
     pub async fn start_voicemail(&self, id: &CallId) -> StoreResult<bool> {
-        let started: i64 = redis::Script::new(START_VOICEMAIL)
+        let started: i64 = scripts::START_VOICEMAIL
             .key(self.keys.call(id))
             .key(self.keys.order(id))
             .arg(now_ms())

@@ -312,3 +312,55 @@ return 'other'
 "#,
     )
 });
+
+/// Accepting a call: the first responder to press 1 on a live call gets it.
+/// KEYS: call. ARGV: responder index. Returns 1 if this responder won.
+pub(super) static ACCEPT: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local state = redis.call('HGET', KEYS[1], 'state')
+if (not state) or state == 'ended' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'accepted_by', ARGV[1])
+"#,
+    )
+});
+
+/// A human participant entered the conference (once per CallSid). KEYS: call, joined list.
+/// ARGV: CallSid, name. Returns how many humans were there before, or -1 for a repeat.
+pub(super) static HUMAN_JOINED: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HSETNX', KEYS[1], 'present:' .. ARGV[1], 1) == 0 then return -1 end
+local before = tonumber(redis.call('HGET', KEYS[1], 'humans') or '0')
+redis.call('HINCRBY', KEYS[1], 'humans', 1)
+if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+return before
+"#,
+    )
+});
+
+/// A human participant left. KEYS: call. ARGV: CallSid. Returns 1 if they were present.
+pub(super) static HUMAN_LEFT: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HDEL', KEYS[1], 'present:' .. ARGV[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'humans', -1)
+return 1
+"#,
+    )
+});
+
+/// Voicemail starts once: the call is live, nobody accepted, nobody wrote from chat.
+/// KEYS: call, order. ARGV: now. Returns 1 if voicemail starts now.
+pub(super) static START_VOICEMAIL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'connected' and state ~= 'ringing' then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'accepted_by') == 1 then return 0 end
+if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'voicemail_started', ARGV[1])
+"#,
+    )
+});
