@@ -387,3 +387,54 @@ async fn the_line_can_call_out_and_speak_to_the_person_called() {
         .unwrap();
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test]
+async fn a_caller_is_announced_by_the_name_twilio_looked_up() {
+    // A long greeting: Alice (a short prompt, a quick 1) is in the conference before the caller.
+    let greeting = "Thank you for calling. ".repeat(12);
+    let app = spawn_app_with_file(
+        r#"
+[[line.responders]]
+name = "Alice"
+phone = "+14155550101"
+"#,
+        &[
+            ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
+            ("DENWA_LINE_GREETING", greeting.trim()),
+        ],
+    )
+    .await;
+    app.emulator.add_phone(
+        ALICE,
+        PhoneBehaviour::AnswerAndPress {
+            digits: "1".into(),
+            after_secs: 4.0,
+        },
+    );
+    app.emulator
+        .place_call(CALLER, LINE, Some("Jane Roe"))
+        .await
+        .unwrap();
+    let alice = app
+        .wait_for("Alice to be rung", Duration::from_secs(10), || async {
+            app.legs_to(ALICE).pop()
+        })
+        .await;
+    let heard = app
+        .wait_for(
+            "Alice to hear who joined",
+            Duration::from_secs(20),
+            || async {
+                let heard = app.heard(&alice.sid);
+                heard
+                    .iter()
+                    .any(|t| t == "Jane Roe joined the call.")
+                    .then_some(heard)
+            },
+        )
+        .await;
+    assert!(
+        heard[0].starts_with("Call for Test line from Jane Roe."),
+        "{heard:?}"
+    );
+}
