@@ -4,6 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use denwa_twilio_emulator::PhoneBehaviour;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -17,6 +18,8 @@ const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const ALICE: &str = "UALICE001";
 const BOB: &str = "UBOB00001";
 const MALLORY: &str = "UMALLORY1";
+/// Alice's phone, when she is in the responder directory (`slack_user = ALICE`).
+const ALICE_PHONE: &str = "+14155550101";
 
 struct SlackTest {
     app: TestApp,
@@ -25,6 +28,11 @@ struct SlackTest {
 }
 
 async fn spawn(extra: &[(&str, &str)]) -> SlackTest {
+    spawn_with_file("", extra).await
+}
+
+/// Like [`spawn`], with `extra_file` appended to the configuration file.
+async fn spawn_with_file(extra_file: &str, extra: &[(&str, &str)]) -> SlackTest {
     let slack = FakeSlack::start(BOT_TOKEN, CHANNEL).await;
     slack.add_user(ALICE, "alice", "Alice Liddell");
     slack.add_user(BOB, "", "Bob Builder");
@@ -36,7 +44,7 @@ async fn spawn(extra: &[(&str, &str)]) -> SlackTest {
         ("DENWA_SLACK_API_BASE", api_base.as_str()),
     ];
     env.extend_from_slice(extra);
-    let app = spawn_app_with(&env).await;
+    let app = spawn_app_with_file(extra_file, &env).await;
     SlackTest {
         app,
         slack,
@@ -192,6 +200,60 @@ impl SlackTest {
             .filter(|p| p["timestamp"] == ts && p["channel"] == CHANNEL)
             .map(|p| p["name"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    /// The legs the line placed to `phone`.
+    fn legs_to(&self, phone: &str) -> Vec<denwa_twilio_emulator::CallSnapshot> {
+        self.app
+            .emulator
+            .calls()
+            .into_iter()
+            .filter(|c| c.to == phone && c.from == LINE)
+            .collect()
+    }
+
+    /// `user` clicks the button `action_id` on call `call_id`'s announcement (`thread`).
+    async fn click(&self, user: &str, action_id: &str, call_id: &str, thread: &str) {
+        let payload = json!({
+            "type": "block_actions", "user": {"id": user, "username": "x", "team_id": "T0TEST"},
+            "api_app_id": "A0DENWA", "token": "legacy", "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": thread, "channel_id": CHANNEL, "is_ephemeral": false},
+            "channel": {"id": CHANNEL, "name": "calls"},
+            "message": {"type": "message", "ts": thread, "text": "Call"},
+            "response_url": self.slack.response_url(),
+            "actions": [{"action_id": action_id, "block_id": "actions", "value": call_id,
+                "type": "button", "action_ts": "1.2", "text": {"type": "plain_text", "text": "x"}}],
+        });
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        let r = self
+            .post(
+                "/slack/interactions",
+                &body,
+                "application/x-www-form-urlencoded",
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    /// The next ephemeral message to `user` after the first `seen` of them.
+    async fn ephemeral_to(&self, user: &str, seen: usize) -> String {
+        self.wait_for("an ephemeral message", || {
+            self.slack
+                .calls("chat.postEphemeral")
+                .into_iter()
+                .filter(|p| p["user"] == user)
+                .nth(seen)
+                .map(|p| p["text"].as_str().unwrap_or_default().to_owned())
+        })
+        .await
+    }
+
+    fn ephemerals_to(&self, user: &str) -> usize {
+        self.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .filter(|p| p["user"] == user)
+            .count()
     }
 
     async fn command(&self, user: &str, text: &str) -> Value {
@@ -561,13 +623,18 @@ async fn the_hang_up_button_ends_the_call() {
             .find(|p| p.contains(&format!("<@{ALICE}> hung up")))
     })
     .await;
-    t.wait_for("the announcement to lose its button", || {
-        t.slack
-            .calls("chat.update")
-            .into_iter()
-            .find(|p| p["ts"] == thread.as_str() && p["blocks"].to_string().contains("Ended after"))
-    })
-    .await;
+    let ended = t
+        .wait_for("the announcement to lose its buttons", || {
+            t.slack.calls("chat.update").into_iter().find(|p| {
+                p["ts"] == thread.as_str() && p["blocks"].to_string().contains("Ended after")
+            })
+        })
+        .await;
+    let blocks = ended["blocks"].to_string();
+    assert!(
+        !blocks.contains("hangup") && !blocks.contains("Join by phone"),
+        "{blocks}"
+    );
 }
 
 #[tokio::test]
@@ -843,6 +910,13 @@ fn slack_manifest_prints_the_app_with_the_public_url() {
     );
     let command = &manifest["features"]["slash_commands"][0];
     assert_eq!(command["command"], "/denwa");
+    assert!(
+        command["usage_hint"]
+            .as_str()
+            .unwrap()
+            .contains("dial <number>"),
+        "{command}"
+    );
     assert_eq!(
         command["url"],
         "https://denwa.example.org/line/slack/commands"
@@ -905,4 +979,180 @@ async fn the_previous_signing_secret_is_accepted_during_a_rotation() {
             .await;
         assert_eq!(r.status(), status, "{secret}");
     }
+}
+
+#[tokio::test]
+async fn dial_calls_out_and_the_call_gets_its_thread_and_a_bad_number_is_refused() {
+    let t = spawn(&[("DENWA_SLACK_ALLOWED_USERS", ALICE)]).await;
+    let help = t.command(ALICE, "help").await;
+    assert!(
+        help["text"].as_str().unwrap().contains("/denwa dial"),
+        "{help}"
+    );
+    let callee = "+14155550188";
+    t.app.emulator.add_phone(callee, PhoneBehaviour::Answer);
+
+    let answer = t.command(ALICE, &format!("dial {callee}")).await;
+    assert_eq!(answer["response_type"], "ephemeral");
+    let text = answer["text"].as_str().unwrap();
+    assert!(text.starts_with("Calling +1 415-555-0188…"), "{answer}");
+    let call_id = text.split('`').nth(1).expect("the call id").to_owned();
+    let legs = t.legs_to(callee);
+    assert_eq!(legs.len(), 1, "{legs:#?}");
+    assert_eq!(legs[0].direction, "outbound-api");
+
+    // Announced like any call, with a thread; a reply there is heard by the person called.
+    let (thread, post) = t.announcement(&call_id).await;
+    let headline = post["text"].as_str().unwrap();
+    assert!(headline.contains("Call to +1 415-555-0188"), "{headline}");
+    t.wait_for("the announcement to show the call connected", || {
+        t.slack
+            .calls("chat.update")
+            .into_iter()
+            .find(|p| p["ts"] == thread.as_str() && p["blocks"].to_string().contains("Connected"))
+    })
+    .await;
+    let words = "Hello, this is support calling you back.";
+    t.reply(ALICE, &thread, words).await;
+    t.app.wait_heard(&legs[0].sid, &[words]).await;
+
+    // Not allowed: refused, nothing dialled.
+    let other = "+14155550199";
+    let refused = t.command(MALLORY, &format!("dial {other}")).await;
+    assert!(
+        refused["text"].as_str().unwrap().contains("not allowed"),
+        "{refused}"
+    );
+    // Not a number: refused with the line's reason, and nothing is dialled.
+    let before = t.app.emulator.calls().len();
+    let bad = t.command(ALICE, "dial 12345").await;
+    assert_eq!(bad["response_type"], "ephemeral");
+    assert!(
+        bad["text"]
+            .as_str()
+            .unwrap()
+            .contains("is not an E.164 phone number"),
+        "{bad}"
+    );
+    let missing = t.command(ALICE, "dial").await;
+    assert!(
+        missing["text"]
+            .as_str()
+            .unwrap()
+            .contains("/denwa dial <number>"),
+        "{missing}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(t.legs_to(other).is_empty());
+    assert!(t.legs_to("12345").is_empty());
+    assert_eq!(
+        t.app
+            .emulator
+            .calls()
+            .iter()
+            .skip(before)
+            .filter(|c| !(c.from == LINE && c.to == LINE))
+            .count(),
+        0,
+        "no call but speaker legs"
+    );
+}
+
+#[tokio::test]
+async fn join_by_phone_rings_the_responder_who_presses_1_to_join_the_caller() {
+    let responders = format!(
+        "[[line.responders]]\nname = \"Alice\"\nphone = \"{ALICE_PHONE}\"\nslack_user = \"{ALICE}\"\n"
+    );
+    let t = spawn_with_file(
+        &responders,
+        &[("DENWA_SLACK_ALLOWED_USERS", &format!("{ALICE}, {BOB}"))],
+    )
+    .await;
+    // Busy when the call comes in, so the line's own ringing does not reach her.
+    t.app.emulator.add_phone(ALICE_PHONE, PhoneBehaviour::Busy);
+    let (sid, call_id) = t.app.call_in(CALLER).await;
+    let (thread, post) = t.announcement(&call_id).await;
+    let buttons = post["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .and_then(|b| b["elements"].as_array())
+        .expect("the buttons")
+        .clone();
+    assert_eq!(buttons[0]["action_id"], "hangup", "{buttons:?}");
+    assert_eq!(buttons[1]["action_id"], "join", "{buttons:?}");
+    assert_eq!(buttons[1]["value"], call_id.as_str());
+    assert_eq!(buttons[1]["text"]["text"], "Join by phone");
+    t.app
+        .wait_for(
+            "the line's ring to Alice to end busy",
+            Duration::from_secs(20),
+            || async {
+                t.legs_to(ALICE_PHONE)
+                    .last()
+                    .is_some_and(|l| l.status == "busy")
+                    .then_some(())
+            },
+        )
+        .await;
+    let rung = t.legs_to(ALICE_PHONE).len();
+
+    // Someone who may not act is refused; an allowed user who is not in the directory is told
+    // so; nobody is dialled.
+    t.click(MALLORY, "join", &call_id, &thread).await;
+    let refusal = t.ephemeral_to(MALLORY, 0).await;
+    assert!(refusal.contains("not allowed"), "{refusal}");
+    t.click(BOB, "join", &call_id, &thread).await;
+    let refusal = t.ephemeral_to(BOB, 0).await;
+    assert!(
+        refusal.starts_with("You are not in the line's responder directory"),
+        "{refusal}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(t.legs_to(ALICE_PHONE).len(), rung);
+
+    // Alice clicks: her phone rings, she presses 1 and is in the caller's conference; the
+    // caller hears who joined.
+    t.app.emulator.add_phone(
+        ALICE_PHONE,
+        PhoneBehaviour::AnswerAndPress {
+            digits: "1".into(),
+            after_secs: 8.0,
+        },
+    );
+    let seen = t.ephemerals_to(ALICE);
+    t.click(ALICE, "join", &call_id, &thread).await;
+    assert_eq!(
+        t.ephemeral_to(ALICE, seen).await,
+        "Calling your phone, Alice: press 1 to join."
+    );
+    let legs = t.legs_to(ALICE_PHONE);
+    assert_eq!(legs.len(), rung + 1, "{legs:#?}");
+    let leg = legs.last().unwrap().sid.clone();
+    t.app.wait_heard(&sid, &["Alice joined the call."]).await;
+    t.app
+        .wait_for(
+            "Alice in the caller's conference",
+            Duration::from_secs(10),
+            || async {
+                t.app
+                    .emulator
+                    .conferences()
+                    .into_iter()
+                    .find(|c| c.status != "completed" && c.friendly_name.contains(&call_id))
+                    .filter(|c| {
+                        let in_it = |s: &str| c.participants.iter().any(|p| p.call_sid == s);
+                        in_it(&sid) && in_it(&leg)
+                    })
+                    .map(|_| ())
+            },
+        )
+        .await;
+    t.wait_for("the join posted in the thread", || {
+        t.thread_posts(&thread)
+            .into_iter()
+            .find(|p| p.contains("Alice joined the call."))
+    })
+    .await;
 }

@@ -11,6 +11,8 @@ use crate::phone_format::format_number;
 
 /// The `action_id` of the Hang up button; its `value` is the call id.
 pub const HANG_UP: &str = "hangup";
+/// The `action_id` of the Join by phone button; its `value` is the call id.
+pub const JOIN: &str = "join";
 
 pub struct Rendered {
     /// The notification text (and what clients without blocks show).
@@ -68,9 +70,9 @@ pub fn announcement(call: &CallSummary) -> Rendered {
     Rendered { text, blocks }
 }
 
-/// The buttons a call offers while it lasts. This is where further actions go (a "Join by phone"
-/// button is planned): give each its own `action_id`, put only the call id in its `value`, and
-/// handle it in `interactions.rs`.
+/// The buttons a call offers while it lasts: Hang up, and Join by phone (rings the clicking
+/// user's phone from the responder directory into the call). Further actions go here: give each
+/// its own `action_id`, put only the call id in its `value`, and handle it in `interactions.rs`.
 fn buttons(call: &CallSummary) -> Vec<SlackActionBlockElement> {
     if call.state == "ended" {
         return Vec::new();
@@ -85,7 +87,10 @@ fn buttons(call: &CallSummary) -> Vec<SlackActionBlockElement> {
             pt!("Hang up"),
             pt!("Cancel"),
         ));
-    vec![hang_up.into()]
+    let join = SlackBlockButtonElement::new(pt!("Join by phone"))
+        .with_action_id(JOIN.into())
+        .with_value(call.id.clone());
+    vec![hang_up.into(), join.into()]
 }
 
 /// "*+1 415-555-0123* (Jane Doe)", escaped for mrkdwn.
@@ -164,6 +169,21 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A refusal as a sentence for Slack: "the call has already ended" -> "The call has already
+/// ended.", escaped for mrkdwn.
+pub fn refusal(refused: &denwa_chat::SayRefused) -> String {
+    let text = refused.to_string();
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    escape(&out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ringing_call_shows_who_where_when_and_a_hang_up_button() {
+    fn a_ringing_call_shows_who_where_when_and_its_buttons() {
         let r = announcement(&call("ringing"));
         assert_eq!(
             r.text,
@@ -204,6 +224,10 @@ mod tests {
         assert_eq!(button["action_id"], HANG_UP);
         assert_eq!(button["value"], "c123");
         assert_eq!(button["type"], "button");
+        let join = &json[2]["elements"][1];
+        assert_eq!(join["action_id"], JOIN);
+        assert_eq!(join["value"], "c123");
+        assert_eq!(join["text"]["text"], "Join by phone");
     }
 
     #[test]

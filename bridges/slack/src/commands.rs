@@ -1,4 +1,5 @@
-//! `POST /slack/commands`: `/denwa calls`, `/denwa say [call id] <text>`, `/denwa help`.
+//! `POST /slack/commands`: `/denwa calls`, `/denwa say [call id] <text>`, `/denwa dial <number>`,
+//! `/denwa help`.
 //!
 //! Slack wants the answer within 3 s. The command runs in a task; if it is done within
 //! [`INLINE_WINDOW`] its answer is the HTTP response, otherwise the response says "working on
@@ -18,7 +19,8 @@ use tokio::sync::oneshot;
 use url::Url;
 
 use crate::access::NOT_ALLOWED;
-use crate::blocks::{caller, escape, slack_date};
+use crate::blocks::{caller, escape, refusal, slack_date};
+use crate::phone_format::format_number;
 use crate::reference::Origin;
 use crate::{BRIDGE, Bridge};
 
@@ -28,6 +30,8 @@ pub const HELP: &str = "*denwa* answers the phone line from Slack.\n\
 • Reply in a call's thread to speak to the caller.\n\
 • `/denwa calls`: the active calls.\n\
 • `/denwa say <text>`: speak into the active call (`/denwa say <call id> <text>` when there are several).\n\
+• `/denwa dial <number>`: the line calls that number (E.164, e.g. `+14155550123`); the call gets its thread here like any other.\n\
+• *Join by phone* on a call: denwa rings your phone (from the line's responder directory); press 1 to join.\n\
 • `/denwa help`: this help.";
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +98,7 @@ impl Bridge {
             .map_or((text, ""), |(w, r)| (w, r.trim()));
         match word.to_lowercase().as_str() {
             "" | "help" => HELP.to_owned(),
-            "calls" | "say" if !self.access.allows(&self.api, &form.user_id).await => {
+            "calls" | "say" | "dial" if !self.access.allows(&self.api, &form.user_id).await => {
                 NOT_ALLOWED.to_owned()
             }
             "calls" => match self.line.active_calls().await {
@@ -103,6 +107,7 @@ impl Bridge {
                 Err(e) => format!("Cannot list the calls: {e}."),
             },
             "say" => self.say_command(form, rest).await,
+            "dial" => self.dial_command(rest).await,
             _ => format!("I don't know `{}`.\n{HELP}", escape(word)),
         }
     }
@@ -168,6 +173,27 @@ impl Bridge {
                 )
             }
             Err(refused) => format!("Not spoken: {refused}."),
+        }
+    }
+
+    /// `/denwa dial <number>`: the line calls the number; the call is announced, with its thread,
+    /// like any other (the line's `CallStarted` event).
+    async fn dial_command(&self, rest: &str) -> String {
+        if rest.is_empty() {
+            return "Whom should denwa call? `/denwa dial <number>`, e.g. `/denwa dial +14155550123`"
+                .to_owned();
+        }
+        match self.dialing.dial(rest).await {
+            Ok(call) => {
+                tracing::info!(call = %call.id, "dialled out from Slack");
+                format!(
+                    "Calling {}… The call (`{}`) gets its thread in <#{}>.",
+                    escape(&format_number(&call.from)),
+                    call.id,
+                    self.channel
+                )
+            }
+            Err(refused) => refusal(&refused),
         }
     }
 

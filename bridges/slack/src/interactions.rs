@@ -1,5 +1,6 @@
-//! `POST /slack/interactions`: buttons on the announcement. Slack posts a form whose `payload`
-//! field is JSON (`block_actions`); it wants a 200 within 3 s, so the work runs in a task.
+//! `POST /slack/interactions`: buttons on the announcement (Hang up, Join by phone). Slack posts a
+//! form whose `payload` field is JSON (`block_actions`); it wants a 200 within 3 s, so the work
+//! runs in a task. What only the clicking user should see is a `chat.postEphemeral`.
 
 use std::sync::Arc;
 
@@ -7,10 +8,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use denwa_chat::SayRefused;
 use serde::Deserialize;
 
 use crate::access::NOT_ALLOWED;
-use crate::blocks::{HANG_UP, escape};
+use crate::blocks::{HANG_UP, JOIN, escape, refusal};
 use crate::reference::MessageRef;
 use crate::{BRIDGE, Bridge};
 
@@ -112,6 +114,7 @@ impl Bridge {
     async fn clicked(&self, click: Click) {
         match click.action.as_str() {
             HANG_UP => self.hang_up_clicked(click).await,
+            JOIN => self.join_clicked(click).await,
             other => tracing::debug!(action = other, "an interaction this bridge does not offer"),
         }
     }
@@ -155,5 +158,43 @@ impl Bridge {
         {
             tracing::warn!(call = %click.call_id, bridge = BRIDGE, error = %e, "could not update the announcement");
         }
+    }
+
+    /// Join by phone: rings the clicking user's phone (from `[[line.responders]]`, matched by
+    /// their Slack user id) into the call; they press 1 to join. Every answer is ephemeral.
+    async fn join_clicked(&self, click: Click) {
+        let channel = click
+            .message
+            .as_ref()
+            .map_or(self.channel.clone(), |m| m.channel.clone());
+        let tell = |text: String| {
+            let (channel, user) = (channel.clone(), click.user.clone());
+            async move {
+                if let Err(e) = self.api.post_ephemeral(&channel, &user, &text, None).await {
+                    tracing::warn!(error = %e, "could not answer a Join by phone click");
+                }
+            }
+        };
+        if !self.access.allows(&self.api, &click.user).await {
+            tell(NOT_ALLOWED.to_owned()).await;
+            return;
+        }
+        if self.dialing.responder_name(BRIDGE, &click.user).is_none() {
+            tracing::info!(user = %click.user, "Join by phone from a user not in the responder directory");
+            tell(refusal(&SayRefused::NotAResponder)).await;
+            return;
+        }
+        let answer = match self
+            .dialing
+            .join_by_phone(&click.call_id, BRIDGE, &click.user)
+            .await
+        {
+            Ok(name) => {
+                tracing::info!(call = %click.call_id, "joining a responder by phone from Slack");
+                format!("Calling your phone, {}: press 1 to join.", escape(&name))
+            }
+            Err(refused) => refusal(&refused),
+        };
+        tell(answer).await;
     }
 }

@@ -4,12 +4,15 @@
 //!
 //! # What a user sees
 //! - A call comes in: a message in `slack.channel` says who is calling (number and caller name),
-//!   on which line, since when, with a Hang up button ([`blocks`]). It is updated as the call is
-//!   connected and when it ends; joins, leaves and the end are posted in its thread.
+//!   on which line, since when, with Hang up and Join by phone buttons ([`blocks`]). It is
+//!   updated as the call is connected and when it ends; joins, leaves and the end are posted in
+//!   its thread.
 //! - A reply in that thread by an allowed user is cleaned of Slack markup ([`to_speech`]) and
 //!   queued on the line; a ✅ reaction follows once the caller has heard it, an ❌ and a reply
 //!   with the reason if it could not be spoken or was refused ([`events`], [`announce`]).
-//! - `/denwa calls`, `/denwa say [call id] <text>`, `/denwa help` ([`commands`]).
+//! - `/denwa calls`, `/denwa say [call id] <text>`, `/denwa dial <number>`, `/denwa help`
+//!   ([`commands`]). Join by phone rings the clicking user's phone from the line's responder
+//!   directory into the call ([`interactions`]).
 //!
 //! # How it holds
 //! - Every request to `/slack/events`, `/slack/interactions` and `/slack/commands` is verified
@@ -48,7 +51,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{ChatBridge, LineControl};
+use denwa_chat::{ChatBridge, LineControl, LineDialing};
 use secrecy::SecretString;
 use url::Url;
 
@@ -93,13 +96,19 @@ pub(crate) struct Bridge {
     api: SlackApi,
     verifier: Verifier,
     line: Arc<dyn LineControl>,
+    /// `/denwa dial` and "Join by phone".
+    dialing: Arc<dyn LineDialing>,
     access: Access,
     turns: Turns,
     health: Health,
 }
 
 impl SlackBridge {
-    pub fn new(config: SlackConfig, line: Arc<dyn LineControl>) -> Arc<SlackBridge> {
+    pub fn new(
+        config: SlackConfig,
+        line: Arc<dyn LineControl>,
+        dialing: Arc<dyn LineDialing>,
+    ) -> Arc<SlackBridge> {
         Arc::new(SlackBridge(Arc::new(Bridge {
             api: SlackApi::new(&config.api_base, &config.bot_token),
             verifier: Verifier::new(
@@ -109,6 +118,7 @@ impl SlackBridge {
             access: Access::new(config.allowed_users, config.allowed_user_groups),
             channel: config.channel,
             line,
+            dialing,
             turns: Turns::default(),
             health: Health::default(),
         })))

@@ -32,8 +32,8 @@ pub fn manifest(public_url: &Url, line_name: &str) -> String {
             "slash_commands": [{
                 "command": "/denwa",
                 "url": url("/slack/commands"),
-                "description": "List active calls, or speak to a caller",
-                "usage_hint": "calls | say [call id] <text> | help",
+                "description": "List active calls, speak to a caller, or call a number",
+                "usage_hint": "calls | say [call id] <text> | dial <number> | help",
                 "should_escape": false,
             }],
         },
