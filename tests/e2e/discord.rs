@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_twilio_emulator::PhoneBehaviour;
+use denwa_twilio_emulator::{Heard, PhoneBehaviour};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 
@@ -825,4 +825,164 @@ async fn join_by_phone_rings_the_responder_who_presses_1_to_join_the_caller() {
                 && r.body["content"] == "Alice joined the call."
         })
         .await;
+}
+
+impl Discord {
+    /// What the bot posted in thread `thread`, in order.
+    fn thread_posts(&self, thread: &str) -> Vec<String> {
+        self.fake
+            .matching("POST", &format!("/channels/{thread}/messages"))
+            .into_iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.body["content"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Waits until the thread has a post `pred` accepts; returns its position.
+    async fn wait_post(&self, thread: &str, what: &str, pred: impl Fn(&str) -> bool) -> usize {
+        self.app
+            .wait_for(what, Duration::from_secs(20), || {
+                let at = self.thread_posts(thread).iter().position(|p| pred(p));
+                async move { at }
+            })
+            .await
+    }
+}
+
+#[tokio::test]
+async fn joins_leaves_and_the_end_are_posted_in_the_thread_and_the_embed_sums_the_call_up() {
+    let responders = format!("[[line.responders]]\nname = \"Alice\"\nphone = \"{ALICE_PHONE}\"\n");
+    let d = spawn_discord_with_file(
+        &responders,
+        &[
+            ("DENWA_LINE_ANNOUNCE_LEAVES", "true"),
+            ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
+        ],
+    )
+    .await;
+    d.app.emulator.add_phone(
+        ALICE_PHONE,
+        PhoneBehaviour::AnswerAndPress {
+            digits: "1".into(),
+            after_secs: 8.0,
+        },
+    );
+    let (sid, call_id) = d.app.call_in(CALLER).await;
+    let (thread, _) = d.announcement(&call_id).await;
+
+    d.app.wait_heard(&sid, &["Alice joined the call."]).await;
+    let joined = d
+        .wait_post(&thread, "the join posted in the thread", |p| {
+            p == "Alice joined the call."
+        })
+        .await;
+    let alice = d.legs_to(ALICE_PHONE).remove(0);
+    d.app.emulator.hangup(&alice.sid).await;
+    let left = d
+        .wait_post(&thread, "the leave posted in the thread", |p| {
+            p == "Alice left the call."
+        })
+        .await;
+    assert!(joined < left, "{:?}", d.thread_posts(&thread));
+    d.app.wait_heard(&sid, &["Alice left the call."]).await;
+    // Heard is not yet settled: the speaker's next turn marks the batch spoken.
+    d.app
+        .wait_for(
+            "both announcements to be settled spoken",
+            Duration::from_secs(20),
+            || async {
+                let messages = d.app.messages(&call_id).await;
+                (messages.len() == 2 && messages.iter().all(|m| m["state"] == "spoken"))
+                    .then_some(())
+            },
+        )
+        .await;
+
+    d.app.emulator.hangup(&sid).await;
+    let ended = d
+        .wait_post(&thread, "the end posted in the thread", |p| {
+            p.starts_with("The call ended after")
+        })
+        .await;
+    assert!(left < ended, "{:?}", d.thread_posts(&thread));
+    let (_, call) = d.app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "ended");
+    assert_eq!(call["joined"], json!(["Alice"]));
+    let spoken = call["messages_spoken"].as_u64().unwrap();
+    assert_eq!(spoken, 2, "both announcements were spoken: {call}");
+    let legs = call["speaker_legs"].as_u64().unwrap() + call["responder_legs"].as_u64().unwrap();
+    assert!(legs >= 2, "Alice's leg and a speaker's: {call}");
+
+    // The embed shows the call ended, with its summary.
+    let embed = d.embed_state(&thread, "ended").await;
+    let fields = embed["embeds"][0]["fields"].as_array().unwrap().clone();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["value"].as_str())
+            .unwrap_or_else(|| panic!("no {name} field: {embed}"))
+            .to_owned()
+    };
+    assert!(field("Duration").ends_with(" s"), "{embed}");
+    assert_eq!(field("Messages spoken"), spoken.to_string(), "{embed}");
+    assert_eq!(field("Joined"), "Alice", "{embed}");
+    assert_eq!(field("Extra call legs"), legs.to_string(), "{embed}");
+    assert_eq!(embed["components"], json!([]), "{embed}");
+}
+
+#[tokio::test]
+async fn a_voicemail_is_posted_in_the_thread_with_its_recording_and_then_its_transcript() {
+    let d = spawn_discord(&[("DENWA_LINE_VOICEMAIL_AFTER", "2")]).await;
+    let (sid, call_id) = d.app.call_in(CALLER).await;
+    let (thread, _) = d.announcement(&call_id).await;
+    // The caller speaks after the prompt and its beep, as a person would.
+    d.app
+        .wait_for(
+            "the voicemail prompt and its beep",
+            Duration::from_secs(20),
+            || async {
+                let heard = d.app.emulator.transcript(&sid);
+                let prompt = heard.iter().position(|h| {
+                    matches!(h, Heard::Say { text, .. } if text.starts_with("Nobody can take your call right now"))
+                })?;
+                heard[prompt..]
+                    .iter()
+                    .any(|h| matches!(h, Heard::Beep))
+                    .then_some(())
+            },
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let words = "Please call me back about my order";
+    d.app.emulator.speak(&sid, words).await;
+    d.app.emulator.press(&sid, "#").await;
+
+    let call = d
+        .app
+        .wait_for(
+            "the voicemail and its transcript",
+            Duration::from_secs(20),
+            || async {
+                let (_, call) = d.app.get_json(&format!("/calls/{call_id}")).await;
+                call["voicemail_transcript"].is_string().then_some(call)
+            },
+        )
+        .await;
+    let url = call["voicemail_url"].as_str().unwrap();
+    assert!(url.starts_with("http"), "{call}");
+    let recording = format!("The caller left a voicemail: {url}");
+    let transcript = format!("Voicemail transcript: {words}");
+    let transcript_at = d
+        .wait_post(&thread, "the voicemail transcript in the thread", |p| {
+            p == transcript
+        })
+        .await;
+    let posts = d.thread_posts(&thread);
+    let recording_at = posts
+        .iter()
+        .position(|p| *p == recording)
+        .unwrap_or_else(|| panic!("no recording link: {posts:#?}"));
+    assert!(recording_at < transcript_at, "{posts:#?}");
+    assert_eq!(posts.iter().filter(|p| **p == recording).count(), 1);
 }

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_twilio_emulator::PhoneBehaviour;
+use denwa_twilio_emulator::{Heard, PhoneBehaviour};
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -1155,4 +1155,170 @@ async fn join_by_phone_rings_the_responder_who_presses_1_to_join_the_caller() {
             .find(|p| p.contains("Alice joined the call."))
     })
     .await;
+}
+
+#[tokio::test]
+async fn joins_leaves_and_the_end_are_posted_in_the_thread_and_the_announcement_sums_the_call_up() {
+    let responders = format!("[[line.responders]]\nname = \"Alice\"\nphone = \"{ALICE_PHONE}\"\n");
+    let t = spawn_with_file(
+        &responders,
+        &[
+            ("DENWA_LINE_ANNOUNCE_LEAVES", "true"),
+            ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
+        ],
+    )
+    .await;
+    t.app.emulator.add_phone(
+        ALICE_PHONE,
+        PhoneBehaviour::AnswerAndPress {
+            digits: "1".into(),
+            after_secs: 8.0,
+        },
+    );
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let (posts, thread_ts) = (&t, thread.as_str());
+    let position = |text: &str| {
+        let text = text.to_owned();
+        move || {
+            posts
+                .thread_posts(thread_ts)
+                .iter()
+                .position(|p| *p == text)
+        }
+    };
+
+    t.app.wait_heard(&sid, &["Alice joined the call."]).await;
+    let joined = t
+        .wait_for(
+            "the join posted in the thread",
+            position(":inbox_tray: Alice joined the call."),
+        )
+        .await;
+    let alice = t.legs_to(ALICE_PHONE).remove(0);
+    t.app.emulator.hangup(&alice.sid).await;
+    let left = t
+        .wait_for(
+            "the leave posted in the thread",
+            position(":outbox_tray: Alice left the call."),
+        )
+        .await;
+    assert!(joined < left, "{:?}", t.thread_posts(&thread));
+    t.app.wait_heard(&sid, &["Alice left the call."]).await;
+    // Heard is not yet settled: the speaker's next turn marks the batch spoken.
+    t.app
+        .wait_for(
+            "both announcements to be settled spoken",
+            Duration::from_secs(20),
+            || async {
+                let messages = t.app.messages(&call_id).await;
+                (messages.len() == 2 && messages.iter().all(|m| m["state"] == "spoken"))
+                    .then_some(())
+            },
+        )
+        .await;
+
+    t.app.emulator.hangup(&sid).await;
+    let ended = t
+        .wait_for("the end posted in the thread", || {
+            t.thread_posts(&thread)
+                .iter()
+                .position(|p| p.starts_with(":red_circle: The call ended after"))
+        })
+        .await;
+    assert!(left < ended, "{:?}", t.thread_posts(&thread));
+    let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "ended");
+    assert_eq!(call["joined"], json!(["Alice"]));
+    let spoken = call["messages_spoken"].as_u64().unwrap();
+    assert_eq!(spoken, 2, "both announcements were spoken: {call}");
+    let legs = call["speaker_legs"].as_u64().unwrap() + call["responder_legs"].as_u64().unwrap();
+    assert!(legs >= 2, "Alice's leg and a speaker's: {call}");
+
+    // The announcement, as it stands last, shows the call ended with its summary.
+    let status = t
+        .wait_for("the announcement to show the call ended", || {
+            let last = t
+                .slack
+                .calls("chat.update")
+                .into_iter()
+                .rfind(|p| p["ts"] == thread.as_str())?;
+            let status = last["blocks"]
+                .as_array()?
+                .iter()
+                .find(|b| b["block_id"] == "status")?["elements"][0]["text"]
+                .as_str()?
+                .to_owned();
+            status.contains("Ended after").then_some(status)
+        })
+        .await;
+    assert!(
+        status.contains(&format!("{spoken} messages were spoken")),
+        "{status}"
+    );
+    assert!(status.contains("Joined: Alice."), "{status}");
+    assert!(
+        status.contains(&format!("{legs} extra call legs")),
+        "{status}"
+    );
+    let duration = status
+        .strip_prefix(":red_circle: Ended after ")
+        .and_then(|s| s.split_once(". "))
+        .map(|(d, _)| d)
+        .unwrap_or_default();
+    assert!(duration.ends_with(" s"), "a duration: {status}");
+}
+
+#[tokio::test]
+async fn a_voicemail_is_posted_in_the_thread_with_its_recording_and_then_its_transcript() {
+    let t = spawn(&[("DENWA_LINE_VOICEMAIL_AFTER", "2")]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    // The caller speaks after the prompt and its beep, as a person would.
+    t.app
+        .wait_for(
+            "the voicemail prompt and its beep",
+            Duration::from_secs(20),
+            || async {
+                let heard = t.app.emulator.transcript(&sid);
+                let prompt = heard.iter().position(|h| {
+                    matches!(h, Heard::Say { text, .. } if text.starts_with("Nobody can take your call right now"))
+                })?;
+                heard[prompt..]
+                    .iter()
+                    .any(|h| matches!(h, Heard::Beep))
+                    .then_some(())
+            },
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let words = "Please call me back about my order";
+    t.app.emulator.speak(&sid, words).await;
+    t.app.emulator.press(&sid, "#").await;
+
+    let call = t
+        .app
+        .wait_for(
+            "the voicemail and its transcript",
+            Duration::from_secs(20),
+            || async {
+                let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
+                call["voicemail_transcript"].is_string().then_some(call)
+            },
+        )
+        .await;
+    let url = call["voicemail_url"].as_str().unwrap();
+    assert!(url.starts_with("http"), "{call}");
+    let recording = format!(":mailbox_with_mail: The caller left a <{url}|voicemail>.");
+    let transcript = format!(":memo: Voicemail transcript: “{words}”");
+    let posts = t
+        .wait_for("the voicemail and its transcript in the thread", || {
+            let posts = t.thread_posts(&thread);
+            posts.contains(&transcript).then_some(posts)
+        })
+        .await;
+    let at = |text: &str| posts.iter().position(|p| p == text);
+    let (Some(recording_at), Some(transcript_at)) = (at(&recording), at(&transcript)) else {
+        panic!("{posts:#?}");
+    };
+    assert!(recording_at < transcript_at, "{posts:#?}");
+    assert_eq!(posts.iter().filter(|p| **p == recording).count(), 1);
 }

@@ -85,6 +85,24 @@ fn duration_words(ms: u64) -> String {
     }
 }
 
+/// Who joined the caller, for an embed field (at most 1024 characters, never empty).
+fn joined(call: &CallSummary) -> String {
+    if call.joined.is_empty() {
+        return "nobody".into();
+    }
+    let names = call
+        .joined
+        .iter()
+        .map(|n| plain(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.chars().count() > 1024 {
+        names.chars().take(1023).collect::<String>() + "…"
+    } else {
+        names
+    }
+}
+
 /// The call's embed and its components (Hang up and Join by phone while the call lasts).
 pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<CreateActionRow>) {
     let (title, colour) = match call.state.as_str() {
@@ -114,7 +132,14 @@ pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<C
                 true,
             );
         }
-        embed = embed.field("Messages spoken", call.messages_spoken.to_string(), true);
+        embed = embed
+            .field("Messages spoken", call.messages_spoken.to_string(), true)
+            .field("Joined", joined(call), true)
+            .field(
+                "Extra call legs",
+                (call.speaker_legs + call.responder_legs).to_string(),
+                true,
+            );
     } else {
         embed = embed.description("Reply with `/say` in this call's thread: the caller hears it.");
     }
@@ -378,7 +403,34 @@ mod tests {
         c.messages_spoken = 3;
         let (embed, components) = call_embed(&c, false);
         assert!(components.is_empty());
-        let embed = serde_json::to_string(&embed).unwrap();
-        assert!(embed.contains("2 min 13 s"), "{embed}");
+        let embed = serde_json::to_value(&embed).unwrap();
+        assert!(embed.to_string().contains("2 min 13 s"), "{embed}");
+        let field = |name: &str| {
+            embed["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["name"] == name)
+                .map(|f| f["value"].clone())
+        };
+        assert_eq!(field("Joined"), Some("nobody".into()), "{embed}");
+        assert_eq!(field("Extra call legs"), Some("0".into()), "{embed}");
+        c.joined = vec!["Alice".into(), "*Bob*".into()];
+        c.speaker_legs = 2;
+        c.responder_legs = 3;
+        let embed = serde_json::to_value(call_embed(&c, false).0).unwrap();
+        let fields = embed["fields"].as_array().unwrap();
+        assert!(
+            fields
+                .iter()
+                .any(|f| f["name"] == "Joined" && f["value"] == "Alice, \\*Bob\\*"),
+            "{embed}"
+        );
+        assert!(
+            fields
+                .iter()
+                .any(|f| f["name"] == "Extra call legs" && f["value"] == "5"),
+            "{embed}"
+        );
     }
 }

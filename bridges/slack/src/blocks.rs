@@ -42,9 +42,11 @@ pub fn announcement(call: &CallSummary) -> Rendered {
                 .to_owned()
         }
         "ended" => format!(
-            ":red_circle: Ended after {}. {}.",
+            ":red_circle: Ended after {}. {}. {}. {}.",
             duration(call),
-            spoken(call.messages_spoken)
+            spoken(call.messages_spoken),
+            joined(call),
+            extra_legs(call)
         ),
         other => escape(other),
     };
@@ -121,6 +123,24 @@ fn spoken(n: u64) -> String {
         0 => "No message was spoken".into(),
         1 => "1 message was spoken".into(),
         n => format!("{n} messages were spoken"),
+    }
+}
+
+/// "Joined: Alice, Bob", escaped for mrkdwn.
+fn joined(call: &CallSummary) -> String {
+    if call.joined.is_empty() {
+        "Nobody joined".into()
+    } else {
+        format!("Joined: {}", escape(&call.joined.join(", ")))
+    }
+}
+
+/// What the call cost beyond the caller's own leg: speaker and responder legs.
+fn extra_legs(call: &CallSummary) -> String {
+    match call.speaker_legs + call.responder_legs {
+        0 => "No extra call legs".into(),
+        1 => "1 extra call leg".into(),
+        n => format!("{n} extra call legs"),
     }
 }
 
@@ -235,11 +255,17 @@ mod tests {
         let r = announcement(&call("ended"));
         let json = serde_json::to_value(&r.blocks).unwrap();
         assert_eq!(json.as_array().unwrap().len(), 2);
+        assert!(json[1]["elements"][0]["text"].as_str().unwrap().contains(
+            "Ended after 3 min 12 s. 2 messages were spoken. Nobody joined. 1 extra call leg."
+        ));
+        let mut c = call("ended");
+        c.joined = vec!["Alice".into(), "<Bob>".into()];
+        c.responder_legs = 2;
+        let json = serde_json::to_value(announcement(&c).blocks).unwrap();
+        let status = json[1]["elements"][0]["text"].as_str().unwrap();
         assert!(
-            json[1]["elements"][0]["text"]
-                .as_str()
-                .unwrap()
-                .contains("Ended after 3 min 12 s. 2 messages were spoken")
+            status.ends_with("Joined: Alice, &lt;Bob&gt;. 3 extra call legs."),
+            "{status}"
         );
     }
 
