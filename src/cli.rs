@@ -1,4 +1,4 @@
-//! The command line: `denwa serve | check | twilio configure`.
+//! The command line: `denwa serve | check | demo | twilio configure`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +31,21 @@ pub enum Command {
     Serve(ConfigArg),
     /// Validate the configuration and list every problem (exit code 2 if there are any).
     Check(ConfigArg),
+    /// Try denwa with no account: the line, a Twilio emulator and a web console, all local.
+    Demo {
+        /// The console's port (default 8080, or the first free port after it).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Redis to use if it answers; otherwise an embedded in-memory store (not durable) serves.
+        #[arg(long, env = "DENWA_REDIS_URL", hide_env_values = true, default_value = crate::demo::DEFAULT_REDIS_URL)]
+        redis: String,
+        /// Use the embedded in-memory store even if Redis answers.
+        #[arg(long)]
+        in_memory: bool,
+        /// Calls run four times faster than real time.
+        #[arg(long)]
+        fast: bool,
+    },
     /// Twilio setup helpers.
     Twilio {
         #[command(subcommand)]
@@ -110,6 +125,20 @@ pub async fn run(cli: Cli) -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Demo {
+            port,
+            redis,
+            in_memory,
+            fast,
+        } => {
+            crate::demo::run(crate::demo::DemoOptions {
+                port,
+                redis_url: Some(redis),
+                in_memory,
+                time_scale: if fast { 0.25 } else { 1.0 },
+            })
+            .await
         }
         Command::Slack {
             command: SlackCommand::Manifest(arg),

@@ -5,10 +5,12 @@
 //! - [`config`]: `config.toml` + `DENWA_<SECTION>_<KEY>` overrides, validated all at once.
 //! - [`twiml`]: the TwiML writer; the only way text reaches Twilio's XML.
 //! - [`twilio`]: webhook signatures, the REST client, webhook parameters.
+//! - [`demo`]: `denwa demo`, the line with the Twilio emulator and a web console, all local.
 
 pub mod bridges;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod line;
 pub mod routes;

@@ -47,6 +47,16 @@ impl Application {
         settings: Settings,
         listener: std::net::TcpListener,
     ) -> Result<Application, StartupError> {
+        Self::with_extra_bridges(settings, listener, |_| Vec::new())
+    }
+
+    /// Like [`with_listener`](Self::with_listener), with bridges that `Settings` does not
+    /// configure (the demo's console), built once the line exists because they act on it.
+    pub fn with_extra_bridges(
+        settings: Settings,
+        listener: std::net::TcpListener,
+        extra: impl FnOnce(&Line) -> Vec<bridges::Built>,
+    ) -> Result<Application, StartupError> {
         install_crypto_provider();
         let store = Store::connect(&settings.redis.url, &settings.redis.key_prefix)?;
         let twilio =
@@ -58,7 +68,8 @@ impl Application {
         let listener = TcpListener::from_std(listener)
             .map_err(|source| StartupError::Listen { addr, source })?;
         let line = Line::new(settings, store, twilio);
-        let bridge_routes = bridges::attach(&line);
+        let extra = extra(&line);
+        let bridge_routes = bridges::attach(&line, extra);
         Ok(Application {
             listener,
             line,

@@ -14,13 +14,18 @@ use crate::line::Line;
 pub use discord::register_commands as discord_register;
 pub use slack::manifest as slack_manifest;
 
-/// Builds the configured bridges, attaches them to `line` and returns their routes.
-pub fn attach(line: &Line) -> Router {
+/// A bridge built for a line, and its HTTP routes.
+pub type Built = (Arc<dyn ChatBridge>, Router);
+
+/// Builds the configured bridges, plus `extra` ones not configured in `Settings` (the demo's
+/// console), attaches them all to `line` and returns their routes.
+pub fn attach(line: &Line, extra: Vec<Built>) -> Router {
     let mut bridges: Vec<Arc<dyn ChatBridge>> = Vec::new();
     let mut routes = Router::new();
     for built in [slack::build(line), discord::build(line)]
         .into_iter()
         .flatten()
+        .chain(extra)
     {
         bridges.push(built.0);
         routes = routes.merge(built.1);

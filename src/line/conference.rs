@@ -85,11 +85,10 @@ impl Line {
             return Ok(());
         }
         match event.status_callback_event.as_str() {
-            "conference-end" => {
-                if !self.store().in_voicemail(&id).await? {
-                    self.end_call(&id, "the call ended", Some(&event.conference_sid))
-                        .await
-                }
+            // Sent to voicemail, the caller's conference ends but the call goes on.
+            "conference-end" if !self.store().in_voicemail(&id).await? => {
+                self.end_call(&id, "the call ended", Some(&event.conference_sid))
+                    .await
             }
             "announcement-end" | "announcement-fail" => {
                 speech::announce::finished(self, &id, &event).await;

@@ -27,7 +27,7 @@ impl Line {
     /// Calls `to` from the line. Returns the call once Twilio has accepted it.
     pub async fn dial_out(&self, to: &str) -> Result<Call, DialError> {
         let to = PhoneNumber::parse(to.trim()).map_err(|e| DialError::BadNumber(e.to_string()))?;
-        if &to == &self.settings().twilio.number {
+        if to == self.settings().twilio.number {
             return Err(DialError::BadNumber("the line cannot call itself".into()));
         }
         let id = CallId::generate();

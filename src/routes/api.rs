@@ -56,7 +56,15 @@ pub async fn get_call(
 #[serde(deny_unknown_fields)]
 pub struct SayRequest {
     text: String,
+    /// The client's own name for the message (e.g. its id in a chat UI). Kept as the message's
+    /// origin `api:<reference>`, shown in `GET .../messages` as `source`, and carried by the
+    /// receipt, so a client sending many messages can tell which one was spoken.
+    #[serde(default)]
+    reference: Option<String>,
 }
+
+/// The longest `reference` accepted: it is an id, not a message.
+const MAX_REFERENCE_CHARS: usize = 128;
 
 pub async fn say(
     State(line): State<Line>,
@@ -69,8 +77,14 @@ pub async fn say(
             e.body_text()
         ))
     })?;
+    let reference = body.reference.unwrap_or_default();
+    if reference.chars().count() > MAX_REFERENCE_CHARS || reference.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(format!(
+            "reference must be at most {MAX_REFERENCE_CHARS} characters, without control characters"
+        )));
+    }
     let message = line
-        .say_text(&id, &body.text, MessageOrigin::new("api", ""))
+        .say_text(&id, &body.text, MessageOrigin::new("api", reference))
         .await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -115,6 +115,7 @@ return 1
 /// - T = current: the answer to this turn was lost and Twilio asked again: the same batch, not
 ///   settled (it was not said).
 /// - otherwise, or not the call's speaker: stale.
+///
 /// The lease is renewed for the batch's speaking time: a long batch must not outlive it.
 /// KEYS: call, queue, inflight, lock. ARGV: leg, turn, now, base lease ms, max attempts, prefix,
 /// batch limit, heard-mode ("joined" = require the speaker to be joined, "always").

@@ -77,3 +77,38 @@ async fn hangup_ends_the_call_for_the_caller() {
     let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
     assert_eq!(call["state"], "ended");
 }
+
+#[tokio::test]
+async fn a_say_reference_becomes_the_messages_origin() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let say = |body: serde_json::Value| {
+        let request = app
+            .http
+            .post(app.api(&format!("/calls/{call_id}/say")))
+            .bearer_auth(API_TOKEN)
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) =
+        say(serde_json::json!({"text": "With a reference.", "reference": "ui:42"})).await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = say(serde_json::json!({"text": "Without one."})).await;
+    assert_eq!(status, 202, "{body}");
+    for bad in ["x".repeat(129), "line\nbreak".into()] {
+        let (status, body) = say(serde_json::json!({"text": "Refused.", "reference": bad})).await;
+        assert_eq!(status, 422, "{body}");
+    }
+    app.wait_heard(&sid, &["With a reference.", "Without one."])
+        .await;
+    let messages = app.messages(&call_id).await;
+    let sources: Vec<&str> = messages
+        .iter()
+        .map(|m| m["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["api:ui:42", "api"], "nothing refused was stored");
+}

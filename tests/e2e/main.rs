@@ -9,6 +9,7 @@ mod redis_server;
 mod api;
 mod calls;
 mod cli;
+mod demo;
 mod discord;
 mod oncall;
 mod resilience;
