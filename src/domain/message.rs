@@ -70,8 +70,13 @@ pub struct Message {
     pub state: MessageState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Who sent it: "api", "slack", "discord", "line" (announcements).
+    /// Who sent it: "api" (with the client's reference: `api:<reference>`), "slack", "discord",
+    /// "line" (announcements). Other bridges' references are not shown: they can be credentials
+    /// (a Discord interaction token, a Slack response URL).
     pub source: String,
+    /// The origin as stored, reference included, for routing the receipt back.
+    #[serde(skip)]
+    pub origin: String,
     pub attempts: u32,
     /// Unix milliseconds.
     pub created_at: u64,

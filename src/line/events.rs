@@ -63,7 +63,7 @@ impl Line {
             }
         };
         for m in messages {
-            let origin = MessageOrigin::decode(&m.source);
+            let origin = MessageOrigin::decode(&m.origin);
             let event = if spoken.contains(&m.id) {
                 LineEvent::MessageSpoken {
                     call_id: id.to_string(),

@@ -90,7 +90,11 @@ fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
             .and_then(|s| MessageState::parse(s))
             .ok_or_else(corrupt)?,
         reason: f.get("reason").cloned(),
-        source: f.get("source").cloned().unwrap_or_default(),
+        source: f
+            .get("source")
+            .map(|raw| public_source(raw))
+            .unwrap_or_default(),
+        origin: f.get("source").cloned().unwrap_or_default(),
         attempts: f.get("attempts").and_then(|s| s.parse().ok()).unwrap_or(0),
         created_at: f
             .get("created_at")
@@ -98,4 +102,32 @@ fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
             .unwrap_or(0),
         finished_at: f.get("finished_at").and_then(|s| s.parse().ok()),
     })
+}
+
+/// What API clients see of a message's origin: the API's own references, other bridges' names.
+fn public_source(raw: &str) -> String {
+    match raw.split_once(':') {
+        Some(("api", _)) | None => raw.to_owned(),
+        Some((bridge, _)) => bridge.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_source;
+
+    #[test]
+    fn only_the_apis_own_references_are_shown() {
+        assert_eq!(public_source("api:console-1"), "api:console-1");
+        assert_eq!(public_source("api"), "api");
+        assert_eq!(public_source("line"), "line");
+        assert_eq!(
+            public_source("discord:1732500000:80351110224678912:aW50ZXJhY3Rpb24"),
+            "discord"
+        );
+        assert_eq!(
+            public_source("slack:https://hooks.slack.com/commands/T1/2/3"),
+            "slack"
+        );
+    }
 }
