@@ -4,9 +4,11 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
-use crate::domain::{CallId, ConferenceName};
+use crate::domain::{CallId, CallState, ConferenceName};
 use crate::speech;
 use crate::store::{ConferenceChange, ParticipantRole};
+use crate::twilio::UpdateCall;
+use crate::twilio::params::CallEnd;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -16,6 +18,9 @@ pub struct ConferenceEventParams {
     pub status_callback_event: String,
     #[serde(default)]
     pub call_sid: Option<String>,
+    /// The label denwa gave the participant (`caller`, `responder-N`, `speaker-...`).
+    #[serde(default)]
+    pub participant_label: Option<String>,
     /// Twilio numbers a conference's callbacks; they may arrive out of order.
     #[serde(default)]
     pub sequence_number: Option<u64>,
@@ -65,20 +70,36 @@ impl Line {
                     // Messages may have arrived while the caller heard the greeting.
                     speech::kick(self, &id);
                 }
-                (ParticipantRole::Caller, ConferenceChange::Left(sid)) => {
-                    // Sent to voicemail, the caller leaves the conference but not the call.
+                (ParticipantRole::Caller, ConferenceChange::Left(_)) => {
+                    // Sent to voicemail, the caller leaves the conference but not the call (and
+                    // is not announced as leaving: they are recording).
                     if !self.store().in_voicemail(&id).await? {
                         self.end_call(&id, "the caller hung up", Some(&event.conference_sid))
                             .await;
-                    } else {
-                        self.announce_participant(&id, sid, false).await;
                     }
                 }
+                // A speaker leg whose turn has passed is still a speaker: never announced.
+                (ParticipantRole::Other, _)
+                    if event
+                        .participant_label
+                        .as_deref()
+                        .is_some_and(|l| l.starts_with("speaker-")) => {}
                 (ParticipantRole::Other, ConferenceChange::Joined(sid)) => {
                     self.announce_participant(&id, sid, true).await;
                 }
                 (ParticipantRole::Other, ConferenceChange::Left(sid)) => {
                     self.announce_participant(&id, sid, false).await;
+                }
+                // Someone joined the conference of a call that is over (a responder who pressed 1
+                // as the caller hung up): hang them up rather than leave them alone in silence.
+                (ParticipantRole::Ignored, ConferenceChange::Joined(sid)) => {
+                    if matches!(self.store().call(&id).await?, Some(c) if c.state == CallState::Ended)
+                    {
+                        let _ = self
+                            .twilio()
+                            .update_call(sid, &UpdateCall::end(CallEnd::Completed))
+                            .await;
+                    }
                 }
                 _ => {}
             }
@@ -107,7 +128,18 @@ impl Line {
                 // Responders still ringing for a call that is over must stop ringing.
                 let line = self.clone();
                 let cancel_id = id.clone();
-                tokio::spawn(async move { line.cancel_responder_legs(&cancel_id, None).await });
+                tokio::spawn(async move {
+                    line.cancel_responder_legs(&cancel_id, None).await;
+                    // Their status callbacks release them too; this covers a lost callback.
+                    let phones: Vec<&str> = line
+                        .settings()
+                        .line
+                        .responders
+                        .iter()
+                        .map(|r| r.phone.as_str())
+                        .collect();
+                    let _ = line.store().release_responders(&phones, &cancel_id).await;
+                });
                 self.publish_receipts(id, &[], &failed).await;
                 if let Ok(Some(call)) = self.store().call(id).await {
                     self.publish(LineEvent::CallEnded {

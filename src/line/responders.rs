@@ -98,6 +98,9 @@ impl Line {
             Ok(created) => {
                 tracing::info!(call = %id, responder = index, leg = %created.sid, "ringing responder");
                 let _ = store.record_responder_leg(id, index, &created.sid).await;
+                if self.settings().line.ring == RingMode::InOrder {
+                    let _ = store.set_ring_current(id, &created.sid).await;
+                }
                 let _ = store
                     .set_participant_name(id, &created.sid, &responder.name)
                     .await;
@@ -217,28 +220,36 @@ impl Line {
                 .say(self.say("Declined. Goodbye."))
                 .hangup();
         }
-        // Someone who asked to join by phone joins; otherwise the first to accept takes the call.
+        // Someone who asked to join by phone joins (and, if nobody had accepted yet, counts as
+        // accepting: the others stop ringing and voicemail is off); otherwise the first to accept
+        // takes the call.
         let asked = self
             .store()
             .join_requested(id, index)
             .await
             .unwrap_or(false);
-        let won = asked
-            || self
-                .store()
-                .accept_call(id, index)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(call = %id, error = %e, "cannot record an acceptance");
-                    false
-                });
-        if !won {
+        let accepted = self
+            .store()
+            .accept_call(id, index)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(call = %id, error = %e, "cannot record an acceptance");
+                false
+            });
+        let live = match self.store().call(id).await {
+            Ok(Some(call)) => {
+                call.state != CallState::Ended
+                    && !self.store().in_voicemail(id).await.unwrap_or(true)
+            }
+            _ => false,
+        };
+        if !(live && (accepted || asked)) {
             return VoiceResponse::new()
                 .say(self.say("This call has already been taken or has ended. Goodbye."))
                 .hangup();
         }
         tracing::info!(call = %id, responder = index, "responder joins the call");
-        if !asked {
+        if accepted {
             let line = self.clone();
             let id_for_cancel = id.clone();
             tokio::spawn(async move {
@@ -267,24 +278,35 @@ impl Line {
             return;
         };
         for (index, sid) in legs.into_iter().filter(|(i, _)| Some(*i) != keep) {
-            // A ringing leg is cancelled; one already answered (deciding, or a voicemail box) is
-            // completed. Twilio refuses the wrong one for the leg's state, so try both.
-            let cancelled = self
+            // `completed` ends a leg in any live state (a ringing one is cancelled); `canceled`
+            // would quietly leave an answered leg (deciding, a voicemail box) running. A leg that
+            // has already ended answers an error, which is fine.
+            let _ = self
                 .twilio()
-                .update_call(&sid, &UpdateCall::end(CallEnd::Canceled))
+                .update_call(&sid, &UpdateCall::end(CallEnd::Completed))
                 .await;
-            if cancelled.is_err() {
-                let _ = self
-                    .twilio()
-                    .update_call(&sid, &UpdateCall::end(CallEnd::Completed))
-                    .await;
-            }
             tracing::debug!(call = %id, responder = index, "responder leg cancelled");
         }
     }
 
     /// A responder leg ended (status callback): free the responder, ring the next in order.
-    pub(crate) async fn responder_leg_ended(&self, id: &CallId, index: usize, status: &str) {
+    pub(crate) async fn responder_leg_ended(
+        &self,
+        id: &CallId,
+        index: usize,
+        call_sid: &str,
+        status: &str,
+    ) {
+        // Twilio may deliver a status callback more than once: each leg ends once, and only the
+        // leg currently being rung moves in-order ringing on.
+        match self.store().responder_leg_done(id, call_sid).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "cannot record a responder leg's end");
+                return;
+            }
+        }
         if let Some(responder) = self.settings().line.responders.get(index) {
             let _ = self
                 .store()
@@ -296,10 +318,17 @@ impl Line {
             matches!(self.store().call(id).await, Ok(Some(c)) if c.state != CallState::Ended);
         let in_voicemail = self.store().in_voicemail(id).await.unwrap_or(false);
         tracing::info!(call = %id, responder = index, status, "responder leg ended");
+        let current = self
+            .store()
+            .call_field(id, "ring_current")
+            .await
+            .ok()
+            .flatten();
         if accepted.is_none()
             && live
             && !in_voicemail
             && self.settings().line.ring == RingMode::InOrder
+            && current.as_deref() == Some(call_sid)
         {
             self.ring_next_responder(id).await;
         }
@@ -352,6 +381,17 @@ impl Line {
                 };
                 if let Err(e) = queued {
                     tracing::warn!(call = %id, error = %e, "cannot queue a join announcement");
+                }
+                // A responder can be in before the caller (they accept during the greeting):
+                // the caller is told who is already there.
+                if is_caller {
+                    for present in store.joined_names(id).await.unwrap_or_default() {
+                        let text = [present.as_str(), " is on the call."].concat();
+                        let origin = denwa_chat::MessageOrigin::new("line", "");
+                        if let Err(e) = self.say_text(id.as_str(), &text, origin).await {
+                            tracing::warn!(call = %id, error = %e, "cannot queue an announcement");
+                        }
+                    }
                 }
             }
         } else {

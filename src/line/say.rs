@@ -57,6 +57,7 @@ impl Line {
             }
             EnqueueOutcome::NoSuchCall => Err(SayRefused::NoSuchCall),
             EnqueueOutcome::CallEnded => Err(SayRefused::CallEnded),
+            EnqueueOutcome::InVoicemail => Err(SayRefused::InVoicemail),
         }
     }
 

@@ -37,7 +37,10 @@ impl Line {
         let url = self.public_url("/twilio/voicemail", &[("call", call.id.as_str())]);
         let update = UpdateCall::redirect(CallTarget::url(url, HttpMethod::Post));
         if let Err(e) = self.twilio().update_call(&call.call_sid, &update).await {
+            // Let the sweep offer it again rather than leave the caller on hold with acceptance
+            // and chat replies refused.
             tracing::warn!(call = %call.id, error = %e, "Twilio did not move the caller to voicemail");
+            let _ = self.store().cancel_voicemail(&call.id).await;
         }
     }
 

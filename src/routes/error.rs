@@ -88,7 +88,7 @@ impl From<SayRefused> for ApiError {
         let message = refused.to_string();
         match refused {
             SayRefused::NoSuchCall => ApiError::NotFound(message),
-            SayRefused::CallEnded => ApiError::Conflict(message),
+            SayRefused::CallEnded | SayRefused::InVoicemail => ApiError::Conflict(message),
             SayRefused::NothingToSay | SayRefused::TooLong { .. } => ApiError::Invalid(message),
             SayRefused::Unavailable => ApiError::Unavailable(message),
             SayRefused::BadNumber(_) | SayRefused::NotAResponder => ApiError::Invalid(message),

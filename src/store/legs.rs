@@ -89,6 +89,41 @@ impl Store {
         Ok(legs)
     }
 
+    /// Records that a responder leg ended; false if it was recorded already (a repeated callback).
+    pub async fn responder_leg_done(&self, id: &CallId, call_sid: &str) -> StoreResult<bool> {
+        let first: i64 = self
+            .conn()
+            .hset_nx(self.keys.call(id), format!("leg_done:{call_sid}"), 1)
+            .await?;
+        Ok(first == 1)
+    }
+
+    /// The leg in-order ringing is waiting on.
+    pub async fn set_ring_current(&self, id: &CallId, call_sid: &str) -> StoreResult<()> {
+        let _: () = self
+            .conn()
+            .hset(self.keys.call(id), "ring_current", call_sid)
+            .await?;
+        Ok(())
+    }
+
+    /// Lets voicemail be offered again (Twilio refused to move the caller).
+    pub async fn cancel_voicemail(&self, id: &CallId) -> StoreResult<()> {
+        let _: () = self
+            .conn()
+            .hdel(self.keys.call(id), "voicemail_started")
+            .await?;
+        Ok(())
+    }
+
+    /// Frees every responder claimed for call `id` (the call is over).
+    pub async fn release_responders(&self, phones: &[&str], id: &CallId) -> StoreResult<()> {
+        for phone in phones {
+            self.release_responder(phone, id).await?;
+        }
+        Ok(())
+    }
+
     /// The next responder index for in-order ringing (0, 1, 2, ...).
     pub async fn next_ring_index(&self, id: &CallId) -> StoreResult<usize> {
         let next: i64 = self

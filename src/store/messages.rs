@@ -12,6 +12,8 @@ pub enum EnqueueOutcome {
     Queued,
     NoSuchCall,
     CallEnded,
+    /// The caller has been sent to voicemail: nobody can speak to them any more.
+    InVoicemail,
 }
 
 impl Store {
@@ -40,6 +42,7 @@ impl Store {
         Ok(match outcome.as_str() {
             "ok" => EnqueueOutcome::Queued,
             "ended" => EnqueueOutcome::CallEnded,
+            "voicemail" => EnqueueOutcome::InVoicemail,
             _ => EnqueueOutcome::NoSuchCall,
         })
     }

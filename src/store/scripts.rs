@@ -58,6 +58,7 @@ pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'missing' end
 if state == 'ended' then return 'ended' end
+if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 'voicemail' end
 redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'source', ARGV[3],
   'state', 'queued', 'attempts', 0, 'created_at', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end

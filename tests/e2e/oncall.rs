@@ -307,6 +307,10 @@ phone = "+14155550103"
         "completed",
         "Carol's answering machine is hung up"
     );
+    // Nobody can speak to a caller who is recording a message: chat is told so.
+    let (status, body) = app.say(&call_id, "Still there?").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["message"], "the caller is leaving a voicemail");
     app.emulator
         .speak(&sid, "Please call me back about my order")
         .await;
@@ -437,4 +441,13 @@ phone = "+14155550101"
         heard[0].starts_with("Call for Test line from Jane Roe."),
         "{heard:?}"
     );
+    // And the caller, joining after her, is told she is there.
+    let caller = app
+        .emulator
+        .calls()
+        .into_iter()
+        .find(|c| c.from == CALLER)
+        .unwrap();
+    app.wait_heard(&caller.sid, &["Alice is on the call."])
+        .await;
 }

@@ -156,6 +156,8 @@ pub enum SayRefused {
     TooLong { chars: usize, limit: usize },
     #[error("denwa cannot store messages right now; please try again shortly")]
     Unavailable,
+    #[error("the caller is leaving a voicemail")]
+    InVoicemail,
     #[error("{0}")]
     BadNumber(String),
     #[error(
