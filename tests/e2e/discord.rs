@@ -49,7 +49,7 @@ async fn spawn_discord(extra: &[(&str, &str)]) -> Discord {
 
 /// Like [`spawn_discord`], with `extra_file` appended to the configuration file.
 async fn spawn_discord_with_file(extra_file: &str, extra: &[(&str, &str)]) -> Discord {
-    let fake = FakeDiscord::start(GUILD).await;
+    let fake = FakeDiscord::start(GUILD, CHANNEL, BOT_TOKEN).await;
     let public_key = hex(&key().verifying_key().to_bytes());
     let mut env = vec![
         ("DENWA_DISCORD_APPLICATION_ID", APP),
@@ -132,6 +132,19 @@ fn join_button(call_id: &str) -> Value {
 }
 
 impl Discord {
+    /// Every request the bridge made was one Discord takes: the fake is as strict as Discord
+    /// (limits, ids, headers), so a 4xx here is a request Discord would refuse too.
+    fn assert_discord_took_everything(&self) {
+        let refused: Vec<String> = self
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| (400..500).contains(&r.status) && r.status != 429)
+            .map(|r| format!("{} {} -> {} {}", r.method, r.path, r.status, r.response))
+            .collect();
+        assert!(refused.is_empty(), "Discord refused: {refused:#?}");
+    }
+
     /// The legs the line placed to `phone`.
     fn legs_to(&self, phone: &str) -> Vec<denwa_twilio_emulator::CallSnapshot> {
         self.app
@@ -304,6 +317,282 @@ async fn a_call_gets_an_embed_and_a_thread_and_say_there_is_heard_and_receipted(
     let (_, reply) = d.interact(&say("For B.", Some(&call_b), CHANNEL)).await;
     assert_eq!(content(&reply), "Queued: For B.");
     d.app.wait_heard(&sid_b, &["For B."]).await;
+    d.assert_discord_took_everything();
+}
+
+#[tokio::test]
+async fn a_receipt_after_the_interaction_token_expired_is_posted_in_the_thread_for_the_user() {
+    let d = spawn_discord(&[]).await;
+    let (sid, call_id) = d.app.call_in(CALLER).await;
+    let (thread, _) = d.announcement(&call_id).await;
+    d.embed_state(&thread, "connected").await;
+    // As if the message waited in the queue past the token's 15 minutes.
+    d.fake.expire_tokens();
+
+    let (_, reply) = d.interact(&say("Still there?", None, &thread)).await;
+    assert_eq!(content(&reply), "Queued: Still there?");
+    d.app.wait_heard(&sid, &["Still there?"]).await;
+
+    // The follow-up is refused as Discord refuses an expired token...
+    let followup = d
+        .fake
+        .wait_for("the follow-up to be tried", |r| {
+            r.method == "POST" && r.path.starts_with(&format!("/api/v10/webhooks/{APP}/"))
+        })
+        .await;
+    assert_eq!(followup.status, 401);
+    assert_eq!(followup.response["code"], 50027);
+    // ...so the receipt goes to the call's thread, pinging only the user who said it.
+    let receipt = d
+        .fake
+        .wait_for("the receipt in the thread", |r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{thread}/messages")
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("Spoken ✓"))
+        })
+        .await;
+    assert_eq!(receipt.status, 200, "{:?}", receipt.response);
+    assert_eq!(receipt.body["content"], format!("<@{USER}> Spoken ✓"));
+    assert_eq!(receipt.body["allowed_mentions"]["users"], json!([USER]));
+    assert_eq!(receipt.body["allowed_mentions"]["parse"], json!([]));
+    // The stored reference stays private: the API shows where a message came from, no more.
+    let messages = d.app.messages(&call_id).await;
+    assert!(
+        !json!(messages).to_string().contains("token"),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_fake_discord_refuses_what_discord_refuses() {
+    // The other tests trust the fake to refuse what Discord would: check that it does.
+    denwa::startup::install_crypto_provider();
+    let fake = FakeDiscord::start(GUILD, CHANNEL, BOT_TOKEN).await;
+    let http = reqwest::Client::new();
+    let send = |method: reqwest::Method,
+                path: String,
+                body: Option<String>,
+                auth: Option<&str>,
+                agent: Option<&str>| {
+        let mut request = http.request(method, format!("{}/api/v10{path}", fake.base));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        if let Some(agent) = agent {
+            request = request.header("user-agent", agent);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let bot = format!("Bot {BOT_TOKEN}");
+    let ua = "DiscordBot (https://example.org, 1.0)";
+    let messages = format!("/channels/{CHANNEL}/messages");
+    let post = |path: &str, body: Value| {
+        send(
+            reqwest::Method::POST,
+            path.to_owned(),
+            Some(body.to_string()),
+            Some(&bot),
+            Some(ua),
+        )
+    };
+
+    let (status, ok) = post(&messages, json!({"content": "hi"})).await;
+    assert_eq!(status, 200, "{ok}");
+    let message_id = ok["id"].as_str().unwrap().to_owned();
+
+    let hi = Some(json!({"content": "hi"}).to_string());
+    let (status, e) = send(
+        reqwest::Method::POST,
+        messages.clone(),
+        hi.clone(),
+        None,
+        Some(ua),
+    )
+    .await;
+    assert_eq!(
+        (status, e),
+        (401, json!({"message": "401: Unauthorized", "code": 0}))
+    );
+    let (status, _) = send(
+        reqwest::Method::POST,
+        messages.clone(),
+        hi.clone(),
+        Some("Bot nope"),
+        Some(ua),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = send(
+        reqwest::Method::POST,
+        messages.clone(),
+        hi.clone(),
+        Some(&bot),
+        Some("reqwest"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, e) = send(
+        reqwest::Method::POST,
+        messages.clone(),
+        Some("{nope".into()),
+        Some(&bot),
+        Some(ua),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        e,
+        json!({"code": 50109, "message": "The request body contains invalid JSON."})
+    );
+
+    let form = |e: &Value| {
+        assert_eq!(e["code"], 50035, "{e}");
+        assert_eq!(e["message"], "Invalid Form Body", "{e}");
+        e["errors"].clone()
+    };
+    let (status, e) = post(&messages, json!({"content": "x".repeat(2001)})).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        form(&e)["content"]["_errors"][0]["code"],
+        "BASE_TYPE_MAX_LENGTH"
+    );
+    let field = |name: &str, value: &str| json!({"name": name, "value": value});
+    for (embed, at) in [
+        (json!({"title": "t".repeat(257)}), "/0/title"),
+        (json!({"description": "d".repeat(4097)}), "/0/description"),
+        (json!({"fields": vec![field("n", "v"); 26]}), "/0/fields"),
+        (json!({"fields": [field("", "v")]}), "/0/fields/0/name"),
+        (json!({"fields": [field("n", "")]}), "/0/fields/0/value"),
+        (
+            json!({"fields": [field("n", &"v".repeat(1025))]}),
+            "/0/fields/0/value",
+        ),
+    ] {
+        let (status, e) = post(&messages, json!({"embeds": [embed]})).await;
+        assert_eq!(status, 400, "{e}");
+        assert!(form(&e)["embeds"].pointer(at).is_some(), "{at}: {e}");
+    }
+    let button = |custom_id: &str, label: &str| {
+        json!({"components": [{"type": 1, "components": [
+            {"type": 2, "style": 1, "custom_id": custom_id, "label": label}]}]})
+    };
+    for body in [
+        button("", "ok"),
+        button(&"c".repeat(101), "ok"),
+        button("ok", &"l".repeat(81)),
+    ] {
+        let (status, e) = post(&messages, body).await;
+        assert_eq!(status, 400, "{e}");
+        form(&e);
+    }
+    let (status, e) = post(
+        &messages,
+        json!({"content": "<@1>", "allowed_mentions": {"parse": ["users"], "users": ["1"]}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+    let (status, e) = post(&messages, json!({})).await;
+    assert_eq!((status, e["code"].clone()), (400, json!(50006)));
+
+    // Threads: a valid name and archive duration, on a message that exists.
+    let threads = format!("{messages}/{message_id}/threads");
+    for body in [
+        json!({"name": ""}),
+        json!({"name": "n".repeat(101)}),
+        json!({"name": "ok", "auto_archive_duration": 120}),
+    ] {
+        let (status, e) = post(&threads, body).await;
+        assert_eq!(status, 400, "{e}");
+        form(&e);
+    }
+    let (status, e) = post(&format!("{messages}/1/threads"), json!({"name": "ok"})).await;
+    assert_eq!((status, e["code"].clone()), (404, json!(10008)));
+    let (status, _) = post(
+        &threads,
+        json!({"name": "ok", "auto_archive_duration": 1440}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = post(
+        &format!("/channels/{message_id}/messages"),
+        json!({"content": "in the thread"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Channels that were never created.
+    let (status, e) = post(
+        "/channels/1199999999999999999/messages",
+        json!({"content": "hi"}),
+    )
+    .await;
+    assert_eq!(
+        (status, e),
+        (404, json!({"message": "Unknown Channel", "code": 10003}))
+    );
+
+    // Command definitions.
+    let commands = format!("/applications/{APP}/guilds/{GUILD}/commands");
+    let put = |body: Value| {
+        send(
+            reqwest::Method::PUT,
+            commands.clone(),
+            Some(body.to_string()),
+            Some(&bot),
+            Some(ua),
+        )
+    };
+    let option = |name: &str, required: bool| json!({"type": 3, "name": name, "description": "d", "required": required});
+    for body in [
+        json!([{"name": "Say", "description": "d"}]),
+        json!([{"name": "has space", "description": "d"}]),
+        json!([{"name": "x".repeat(33), "description": "d"}]),
+        json!([{"name": "say", "description": ""}]),
+        json!([{"name": "say", "description": "d".repeat(101)}]),
+        json!([{"name": "say", "description": "d", "options": [option("Text", true)]}]),
+        json!([{"name": "say", "description": "d", "options": [option("a", false), option("b", true)]}]),
+    ] {
+        let (status, e) = put(body.clone()).await;
+        assert_eq!(status, 400, "{body}: {e}");
+        form(&e);
+    }
+    let (status, e) = put(json!([{"name": "say", "description": "d", "options": [option("a", true), option("b", false)]}])).await;
+    assert_eq!(status, 200, "{e}");
+
+    // Interaction tokens: no bot token needed; refused once expired.
+    let hook = format!("/webhooks/{APP}/tok");
+    let (status, _) = send(
+        reqwest::Method::POST,
+        hook.clone(),
+        hi.clone(),
+        None,
+        Some(ua),
+    )
+    .await;
+    assert_eq!(status, 200);
+    fake.expire_tokens();
+    let (status, e) = send(reqwest::Method::POST, hook, hi, None, Some(ua)).await;
+    assert_eq!(
+        (status, e),
+        (
+            401,
+            json!({"message": "Invalid Webhook Token", "code": 50027})
+        )
+    );
 }
 
 #[tokio::test]
@@ -532,6 +821,7 @@ async fn hangup_in_the_thread_and_the_button_end_calls() {
     // A call that has ended refuses politely.
     let (_, reply) = d.interact(&say("Too late.", Some(&call_b), CHANNEL)).await;
     assert_eq!(content(&reply), "The call has already ended.");
+    d.assert_discord_took_everything();
 }
 
 #[tokio::test]
@@ -610,7 +900,7 @@ async fn an_announcement_that_cannot_be_posted_shows_in_readyz() {
 
 #[tokio::test]
 async fn register_sends_the_commands_and_prints_the_endpoint() {
-    let fake = FakeDiscord::start(GUILD).await;
+    let fake = FakeDiscord::start(GUILD, CHANNEL, BOT_TOKEN).await;
     let dir = std::env::temp_dir().join(format!("denwa-discord-register-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("config.toml");
@@ -678,6 +968,7 @@ async fn register_sends_the_commands_and_prints_the_endpoint() {
         .collect();
     assert_eq!(names, ["say", "hangup", "calls", "dial"]);
     assert_eq!(put.body[0]["options"][1]["autocomplete"], true);
+    assert_eq!(put.status, 200, "{}", put.response);
 }
 
 #[tokio::test]
@@ -825,6 +1116,7 @@ async fn join_by_phone_rings_the_responder_who_presses_1_to_join_the_caller() {
                 && r.body["content"] == "Alice joined the call."
         })
         .await;
+    d.assert_discord_took_everything();
 }
 
 impl Discord {
@@ -929,6 +1221,7 @@ async fn joins_leaves_and_the_end_are_posted_in_the_thread_and_the_embed_sums_th
     assert_eq!(field("Joined"), "Alice", "{embed}");
     assert_eq!(field("Extra call legs"), legs.to_string(), "{embed}");
     assert_eq!(embed["components"], json!([]), "{embed}");
+    d.assert_discord_took_everything();
 }
 
 #[tokio::test]
@@ -985,4 +1278,5 @@ async fn a_voicemail_is_posted_in_the_thread_with_its_recording_and_then_its_tra
         .unwrap_or_else(|| panic!("no recording link: {posts:#?}"));
     assert!(recording_at < transcript_at, "{posts:#?}");
     assert_eq!(posts.iter().filter(|p| **p == recording).count(), 1);
+    d.assert_discord_took_everything();
 }

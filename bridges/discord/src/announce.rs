@@ -1,7 +1,8 @@
 //! The line's events in Discord: each call is an embed in the channel with a thread on it
 //! (thread id == message id) and, while it lasts, Hang up and Join by phone buttons, edited as
 //! the call moves on; joins, leaves and the end are posted
-//! in the thread; receipts go back to whoever typed `/say`, as an ephemeral follow-up.
+//! in the thread; receipts go back to whoever typed `/say`, as an ephemeral follow-up while its
+//! interaction token lasts, else as a post in the call's thread that mentions them.
 //!
 //! The thread <-> call link is stored through [`LineControl::link_thread`], so any replica can
 //! edit the embed or route a `/say`. Events are handled concurrently (the line spawns one task
@@ -9,13 +10,13 @@
 //! events wait (bounded) for the link, and render the embed from the call as the line has it
 //! now rather than from the event's snapshot, so a late edit never shows an older state.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use denwa_chat::{BoxFuture, BridgeError, BridgeStatus, CallSummary, ChatBridge, LineEvent};
 use serenity::all::{
     AutoArchiveDuration, ButtonStyle, Colour, CreateActionRow, CreateAllowedMentions, CreateButton,
     CreateEmbed, CreateEmbedFooter, CreateInteractionResponseFollowup, CreateMessage, CreateThread,
-    EditMessage, Timestamp,
+    EditMessage, Timestamp, UserId,
 };
 
 use crate::commands::{HANGUP_BUTTON, JOIN_BUTTON};
@@ -24,6 +25,129 @@ use crate::{BRIDGE, DiscordBridge};
 /// How long a later event waits for the call's announcement to be linked.
 const LINK_WAIT: Duration = Duration::from_secs(30);
 const LINK_POLL: Duration = Duration::from_millis(200);
+/// How long after its `/say` a receipt still goes out as a follow-up on the interaction token.
+/// Discord keeps the token for 15 minutes; the minute of margin covers the follow-up's own
+/// retries and rate-limit waits, and clock skew between replicas.
+const TOKEN_USABLE: Duration = Duration::from_secs(14 * 60);
+/// The most characters Discord takes in a message's `content`.
+pub(crate) const CONTENT_CHARS: usize = 2000;
+
+/// What a `/say` keeps in its [`denwa_chat::MessageOrigin::reference`] for the receipt, as
+/// `<issued unix secs>:<user id>:<interaction token>`. The token alone would do for 15 minutes;
+/// a message can wait longer than that in the queue, and then the receipt needs to know whom to
+/// mention in the thread instead. (The reference is stored with the message; API clients see
+/// only the bridge's name.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SayReference {
+    /// When the interaction came, in Unix seconds; `None` for a reference from before this form
+    /// (a bare token), whose age is unknown.
+    pub issued: Option<u64>,
+    /// The Discord user who used `/say`.
+    pub user: Option<u64>,
+    pub token: String,
+}
+
+impl SayReference {
+    pub fn new(user_id: Option<&str>, token: &str) -> Self {
+        SayReference {
+            issued: Some(unix_now()),
+            user: user_id.and_then(|u| u.parse().ok()).filter(|&u| u != 0),
+            token: token.to_owned(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        match (self.issued, self.user) {
+            (Some(issued), Some(user)) => format!("{issued}:{user}:{}", self.token),
+            _ => self.token.clone(),
+        }
+    }
+
+    /// Reads both forms. A bare token cannot be mistaken for the new form: tokens are
+    /// base64-like, never two all-digit fields before a colon.
+    pub fn decode(reference: &str) -> Self {
+        let parsed = reference.split_once(':').and_then(|(issued, rest)| {
+            let (user, token) = rest.split_once(':')?;
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            if !(digits(issued) && digits(user)) {
+                return None;
+            }
+            Some(SayReference {
+                issued: Some(issued.parse().ok()?),
+                user: Some(user.parse().ok().filter(|&u| u != 0)?),
+                token: token.to_owned(),
+            })
+        });
+        parsed.unwrap_or_else(|| SayReference {
+            issued: None,
+            user: None,
+            token: reference.to_owned(),
+        })
+    }
+
+    /// Whether the interaction token is still good for a follow-up. Unknown age: try it.
+    fn token_usable(&self, now: u64) -> bool {
+        self.issued
+            .is_none_or(|issued| now.saturating_sub(issued) < TOKEN_USABLE.as_secs())
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `text` cut to what Discord takes in a message's `content` (longer is refused with a 400,
+/// and then nothing at all is shown).
+pub(crate) fn fit_content(text: String) -> String {
+    if text.chars().count() <= CONTENT_CHARS {
+        return text;
+    }
+    text.chars().take(CONTENT_CHARS - 1).collect::<String>() + "…"
+}
+
+/// `text` as one or more messages of at most [`CONTENT_CHARS`], cut at a space or a line
+/// break where there is one: a voicemail transcript is worth all its words.
+pub(crate) fn content_chunks(text: &str) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut rest: Vec<char> = text.chars().collect();
+    while rest.len() > CONTENT_CHARS {
+        let mut cut = rest[..CONTENT_CHARS]
+            .iter()
+            .rposition(|c| c.is_whitespace())
+            .filter(|&i| i > 0)
+            .unwrap_or(CONTENT_CHARS);
+        // Never split `plain`'s escape from the character it escapes: an odd run of
+        // backslashes before the cut ends with an escape.
+        let run = rest[..cut].iter().rev().take_while(|&&c| c == '\\').count();
+        if run % 2 == 1 && cut > 1 {
+            cut -= 1;
+        }
+        chunks.push(rest[..cut].iter().collect::<String>().trim_end().to_owned());
+        rest.drain(..cut);
+        while rest.first().is_some_and(|c| c.is_whitespace()) {
+            rest.remove(0);
+        }
+    }
+    if !rest.is_empty() || chunks.is_empty() {
+        chunks.push(rest.into_iter().collect());
+    }
+    chunks
+}
+
+/// An embed field's value: Discord refuses an empty one (and with it the whole message) and
+/// one over 1024 characters.
+fn field_value(value: &str) -> String {
+    let value = value.trim();
+    if value.is_empty() {
+        return "-".into();
+    }
+    if value.chars().count() > 1024 {
+        return value.chars().take(1023).collect::<String>() + "…";
+    }
+    value.to_owned()
+}
 
 /// What Discord answers for a message or a channel: we only need its id.
 #[derive(serde::Deserialize)]
@@ -115,8 +239,12 @@ pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<C
     let mut embed = CreateEmbed::new()
         .title(title)
         .colour(colour)
-        .field("Caller", caller_label(call, show_numbers), true)
-        .field("Line", call.line.clone(), true)
+        .field(
+            "Caller",
+            field_value(&caller_label(call, show_numbers)),
+            true,
+        )
+        .field("Line", field_value(&call.line), true)
         .field("State", call.state.clone(), true)
         .field("Started", format!("<t:{started}:f>"), true)
         .footer(CreateEmbedFooter::new(format!("call {}", call.id)));
@@ -240,36 +368,81 @@ impl DiscordBridge {
         Ok(())
     }
 
-    /// Posts `text` in the call's thread.
+    /// Posts `text` in the call's thread, as several messages if it is longer than Discord
+    /// takes in one.
     async fn post_in_thread(&self, call_id: &str, text: String) -> Result<(), BridgeError> {
         let Some(thread) = self.thread_of(call_id).await else {
             return Ok(());
         };
-        let message = CreateMessage::new()
-            .content(text)
-            .allowed_mentions(no_pings());
-        self.rest
-            .post::<serde::de::IgnoredAny>(&format!("/channels/{thread}/messages"), &message)
-            .await
-            .map_err(err)?;
+        for chunk in content_chunks(&text)
+            .into_iter()
+            .filter(|c| !c.trim().is_empty())
+        {
+            let message = CreateMessage::new()
+                .content(chunk)
+                .allowed_mentions(no_pings());
+            self.rest
+                .post::<serde::de::IgnoredAny>(&format!("/channels/{thread}/messages"), &message)
+                .await
+                .map_err(err)?;
+        }
         Ok(())
     }
 
-    /// The receipt: an ephemeral follow-up to the `/say` (its interaction token is the origin's
-    /// reference; Discord keeps it valid for 15 minutes).
-    async fn receipt(&self, token: &str, text: String) -> Result<(), BridgeError> {
-        if token.is_empty() {
+    /// The receipt for a `/say` (`reference` is its [`SayReference`]): an ephemeral follow-up
+    /// on the interaction token while Discord still takes it (15 minutes), else a post in the
+    /// call's thread that mentions the user, so a message that waited long in the queue is
+    /// still receipted rather than failing silently.
+    async fn receipt(
+        &self,
+        call_id: &str,
+        reference: &str,
+        text: String,
+    ) -> Result<(), BridgeError> {
+        if reference.is_empty() {
             return Ok(());
         }
-        let followup = CreateInteractionResponseFollowup::new()
-            .content(text)
-            .ephemeral(true)
-            .allowed_mentions(no_pings());
+        let say = SayReference::decode(reference);
+        if say.token_usable(unix_now()) {
+            let followup = CreateInteractionResponseFollowup::new()
+                .content(fit_content(text.clone()))
+                .ephemeral(true)
+                .allowed_mentions(no_pings());
+            let sent = self
+                .rest
+                .post::<serde::de::IgnoredAny>(
+                    &format!("/webhooks/{}/{}", self.config.application_id, say.token),
+                    &followup,
+                )
+                .await;
+            match sent {
+                Ok(_) => return Ok(()),
+                // 401 Invalid Webhook Token / 404 Unknown Webhook: the token expired or was
+                // revoked sooner than we counted (clock skew, a long retry): use the thread.
+                Err(e) if matches!(e.status(), Some(401 | 404)) && say.user.is_some() => {
+                    tracing::info!(call = call_id, error = %e, "the /say's interaction token no longer works; receipting in the thread");
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+        let Some(user) = say.user else {
+            // A reference from before the user was kept: nobody to mention.
+            tracing::debug!(
+                call = call_id,
+                "a receipt whose interaction token has expired"
+            );
+            return Ok(());
+        };
+        let Some(thread) = self.thread_of(call_id).await else {
+            return Ok(());
+        };
+        // Public, unlike the follow-up: it mentions the user so they see it is theirs, and
+        // pings only them (`allowed_mentions.users`; nothing is parsed from the text).
+        let message = CreateMessage::new()
+            .content(fit_content(format!("<@{user}> {text}")))
+            .allowed_mentions(CreateAllowedMentions::new().users([UserId::new(user)]));
         self.rest
-            .post::<serde::de::IgnoredAny>(
-                &format!("/webhooks/{}/{token}", self.config.application_id),
-                &followup,
-            )
+            .post::<serde::de::IgnoredAny>(&format!("/channels/{thread}/messages"), &message)
             .await
             .map_err(err)?;
         Ok(())
@@ -304,11 +477,19 @@ impl DiscordBridge {
                 self.post_in_thread(call_id, format!("{} left the call.", plain(name)))
                     .await
             }
-            LineEvent::MessageSpoken { origin, .. } if origin.bridge == BRIDGE => {
-                self.receipt(&origin.reference, "Spoken ✓".into()).await
+            LineEvent::MessageSpoken {
+                call_id, origin, ..
+            } if origin.bridge == BRIDGE => {
+                self.receipt(call_id, &origin.reference, "Spoken ✓".into())
+                    .await
             }
-            LineEvent::MessageFailed { origin, reason, .. } if origin.bridge == BRIDGE => {
-                self.receipt(&origin.reference, format!("Not spoken: {reason}"))
+            LineEvent::MessageFailed {
+                call_id,
+                origin,
+                reason,
+                ..
+            } if origin.bridge == BRIDGE => {
+                self.receipt(call_id, &origin.reference, format!("Not spoken: {reason}"))
                     .await
             }
             LineEvent::MessageSpoken { .. } | LineEvent::MessageFailed { .. } => Ok(()),
@@ -430,6 +611,64 @@ mod tests {
             fields
                 .iter()
                 .any(|f| f["name"] == "Extra call legs" && f["value"] == "5"),
+            "{embed}"
+        );
+    }
+
+    #[test]
+    fn a_say_reference_keeps_the_user_and_the_time_and_reads_the_old_form() {
+        let r = SayReference::new(Some("1150000000000000001"), "aW50:dGVz");
+        let encoded = r.encode();
+        assert!(
+            encoded.ends_with(":1150000000000000001:aW50:dGVz"),
+            "{encoded}"
+        );
+        assert_eq!(SayReference::decode(&encoded), r);
+        // A bare token, as stored before the user and time were kept; colons and all.
+        let old = SayReference::decode("aW50ZXJhY3Rpb246:dGVzdA-token");
+        assert_eq!(old.token, "aW50ZXJhY3Rpb246:dGVzdA-token");
+        assert_eq!((old.issued, old.user), (None, None));
+        assert!(
+            old.token_usable(u64::MAX),
+            "unknown age: the token is tried"
+        );
+        // No user to mention: the bare token is kept.
+        assert_eq!(SayReference::new(None, "tok").encode(), "tok");
+
+        let issued = r.issued.unwrap();
+        assert!(r.token_usable(issued + 13 * 60));
+        assert!(!r.token_usable(issued + 14 * 60));
+    }
+
+    #[test]
+    fn long_posts_are_split_and_field_values_are_never_empty() {
+        assert_eq!(content_chunks("short"), ["short"]);
+        let words = "word ".repeat(900);
+        let chunks = content_chunks(words.trim());
+        assert_eq!(chunks.len(), 3, "{chunks:?}");
+        assert!(chunks.iter().all(|c| c.chars().count() <= CONTENT_CHARS));
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.starts_with("word") && c.ends_with("word"))
+        );
+        assert_eq!(chunks.join(" "), words.trim());
+        // No space to cut at, and an escape at the limit: it stays with its character.
+        let escaped = "a".repeat(CONTENT_CHARS - 1) + "\\*b";
+        let chunks = content_chunks(&escaped);
+        assert_eq!(chunks[0].chars().count(), CONTENT_CHARS - 1);
+        assert_eq!(chunks[1], "\\*b");
+        assert_eq!(fit_content("x".repeat(2500)).chars().count(), CONTENT_CHARS);
+
+        let mut c = call();
+        c.line = " ".into();
+        let embed = serde_json::to_value(call_embed(&c, false).0).unwrap();
+        assert!(
+            embed["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| !f["value"].as_str().unwrap().is_empty()),
             "{embed}"
         );
     }

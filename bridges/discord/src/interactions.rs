@@ -30,7 +30,7 @@ use serenity::all::{
     CreateInteractionResponseMessage, EditInteractionResponse,
 };
 
-use crate::announce::{caller_label, no_pings, plain};
+use crate::announce::{CONTENT_CHARS, SayReference, caller_label, fit_content, no_pings, plain};
 use crate::commands::{
     CALLS, DIAL, HANGUP, HANGUP_BUTTON, JOIN_BUTTON, OPT_CALL, OPT_NUMBER, OPT_TEXT, SAY,
 };
@@ -40,6 +40,8 @@ use crate::{BRIDGE, DiscordBridge};
 /// How long the names of mentioned users, roles and channels may take to look up before the
 /// generic words are used: the 3 s deadline matters more than a name.
 const NAME_LOOKUP: Duration = Duration::from_millis(800);
+/// Room kept in `/calls` for a last line "… and N more".
+const MORE_ROOM: usize = 24;
 /// The longest text echoed back in "Queued: ...".
 const ECHO_CHARS: usize = 1800;
 
@@ -164,7 +166,7 @@ fn sentence(s: &str) -> String {
 
 fn ephemeral(text: impl Into<String>) -> Response {
     let message = CreateInteractionResponseMessage::new()
-        .content(text)
+        .content(fit_content(text.into()))
         .ephemeral(true)
         .allowed_mentions(no_pings());
     axum::Json(CreateInteractionResponse::Message(message)).into_response()
@@ -255,7 +257,7 @@ impl DiscordBridge {
     /// Replaces a deferred answer with the real one.
     async fn edit_original(&self, token: &str, text: String) {
         let edit = EditInteractionResponse::new()
-            .content(text)
+            .content(fit_content(text))
             .allowed_mentions(no_pings());
         let path = format!(
             "/webhooks/{}/{token}/messages/@original",
@@ -339,7 +341,15 @@ impl DiscordBridge {
                 "There is nothing the caller could hear in that message (only emoji, links or formatting). Nothing was queued.",
             );
         }
-        let origin = MessageOrigin::new(BRIDGE, interaction.token.clone());
+        // The user and the time too, not just the token: the receipt may come after the token's
+        // 15 minutes, and then goes to the call's thread mentioning the user.
+        let user = interaction
+            .member
+            .as_ref()
+            .and_then(|m| m.user.as_ref())
+            .map(|u| u.id.as_str());
+        let reference = SayReference::new(user, &interaction.token).encode();
+        let origin = MessageOrigin::new(BRIDGE, reference);
         match self.line.say(&call_id, &spoken, origin).await {
             Ok(_) => {
                 let mut echo: String = spoken.chars().take(ECHO_CHARS).collect();
@@ -403,18 +413,29 @@ impl DiscordBridge {
             return Reply::new("No active calls.");
         }
         let mut lines = vec![format!("Active calls ({}):", calls.len())];
-        for call in &calls {
+        let mut used = lines[0].chars().count();
+        for (i, call) in calls.iter().enumerate() {
             let thread = match self.line.thread_of_call(BRIDGE, &call.id).await {
                 Ok(Some(t)) => format!(" in <#{t}>"),
                 _ => String::new(),
             };
-            lines.push(format!(
+            let line = format!(
                 "• {} · {} since <t:{}:R>{thread} (`{}`)",
                 caller_label(call, self.config.show_numbers),
                 call.state,
                 call.started_at / 1000,
                 call.id
-            ));
+            );
+            // Whole lines only, within Discord's 2000 characters (a longer answer is refused
+            // and the user sees nothing), keeping room to say how many did not fit.
+            let after = used + 1 + line.chars().count();
+            let reserve = if i + 1 == calls.len() { 0 } else { MORE_ROOM };
+            if after + reserve > CONTENT_CHARS {
+                lines.push(format!("… and {} more", calls.len() - i));
+                break;
+            }
+            used = after;
+            lines.push(line);
         }
         Reply::new(lines.join("\n"))
     }
@@ -583,6 +604,8 @@ mod tests {
     /// 3 s deadline kept. (The end-to-end suite covers the real line; only time is faked here.)
     struct SlowLine {
         delay: Duration,
+        /// Every call's thread.
+        thread: Option<String>,
     }
 
     impl denwa_chat::LineControl for SlowLine {
@@ -624,7 +647,7 @@ mod tests {
             _: &'a str,
             _: &'a str,
         ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, SayRefused>> {
-            Box::pin(async { Ok(None) })
+            Box::pin(async { Ok(self.thread.clone()) })
         }
         fn call_of_thread<'a>(
             &'a self,
@@ -693,6 +716,7 @@ mod tests {
         };
         let line = Arc::new(SlowLine {
             delay: Duration::from_millis(400),
+            thread: None,
         });
         let bridge = DiscordBridge::new(config, line.clone(), line).unwrap();
         let interaction: Interaction = serde_json::from_value(serde_json::json!({
@@ -730,6 +754,63 @@ mod tests {
         assert_eq!(edits.len(), 1);
         assert_eq!(edits[0].0, "/api/v10/webhooks/10/tok/messages/@original");
         assert_eq!(edits[0].1["content"], "Queued: Hello");
+    }
+
+    /// A receipt for a `/say` older than the token's 15 minutes goes to the call's thread,
+    /// mentioning (and pinging) only the user; the token is not tried.
+    #[tokio::test]
+    async fn a_receipt_after_the_tokens_lifetime_is_posted_in_the_thread() {
+        use denwa_chat::{ChatBridge, LineEvent};
+        let posts = Arc::new(std::sync::Mutex::new(Vec::<(String, Value)>::new()));
+        let recorder = posts.clone();
+        let app = Router::new().fallback(
+            move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
+                let recorder = recorder.clone();
+                async move {
+                    recorder.lock().unwrap().push((uri.path().to_owned(), body));
+                    axum::Json(serde_json::json!({"id": "1"}))
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = crate::DiscordConfig {
+            application_id: "10".into(),
+            guild_id: "20".into(),
+            channel_id: "30".into(),
+            bot_token: "token".to_owned().into(),
+            public_key: "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c".into(),
+            api_base: base,
+            allowed_roles: Vec::new(),
+            show_numbers: false,
+            defer_after: Duration::from_millis(50),
+        };
+        let line = Arc::new(SlowLine {
+            delay: Duration::ZERO,
+            thread: Some("40".into()),
+        });
+        let bridge = DiscordBridge::new(config, line.clone(), line).unwrap();
+        let mut reference = SayReference::new(Some("5"), "tok");
+        reference.issued = reference.issued.map(|t| t - 15 * 60);
+        let event = LineEvent::MessageSpoken {
+            call_id: "c1".into(),
+            message_id: "m1".into(),
+            origin: MessageOrigin::new(BRIDGE, reference.encode()),
+        };
+        bridge.on_event(&event).await.unwrap();
+        let posts = posts.lock().unwrap();
+        assert_eq!(posts.len(), 1, "{posts:?}");
+        assert_eq!(posts[0].0, "/api/v10/channels/40/messages");
+        assert_eq!(posts[0].1["content"], "<@5> Spoken ✓");
+        assert_eq!(
+            posts[0].1["allowed_mentions"]["users"],
+            serde_json::json!(["5"])
+        );
+        assert_eq!(
+            posts[0].1["allowed_mentions"]["parse"],
+            serde_json::json!([])
+        );
     }
 
     #[test]
