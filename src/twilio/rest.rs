@@ -95,6 +95,35 @@ impl TwilioError {
     }
 }
 
+/// Hides all but the last four digits of every phone-number-like run (7 or more digits, with an
+/// optional leading `+`) in `text`.
+fn redact_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        let count = digits.chars().filter(char::is_ascii_digit).count();
+        if count >= 7 {
+            let keep = &digits[digits.len() - 4..];
+            out.push_str(if digits.starts_with('+') { "+" } else { "" });
+            out.extend(std::iter::repeat_n('*', count - 4));
+            out.push_str(keep);
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (c == '+' && digits.is_empty()) {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
 /// Displays an error with its causes (`reqwest::Error` alone says only "error sending request").
 struct ErrorChain<'a>(&'a reqwest::Error);
 
@@ -518,9 +547,11 @@ impl TwilioClient {
         let error = TwilioError::Api {
             status: status.as_u16(),
             code: parsed.as_ref().and_then(|b| b.code),
+            // Twilio quotes the numbers it refuses ("The 'To' number +1415... is not valid"); the
+            // message ends up in logs and chat replies, which carry no phone numbers.
             message: parsed
                 .as_ref()
-                .and_then(|b| b.message.clone())
+                .and_then(|b| b.message.as_deref().map(redact_numbers))
                 .unwrap_or_else(|| {
                     status
                         .canonical_reason()
@@ -556,6 +587,21 @@ fn check_sid(kind: &str, sid: &str) -> Result<(), TwilioError> {
 fn sid_json(kind: &str, sid: &str) -> Result<String, TwilioError> {
     check_sid(kind, sid)?;
     Ok(format!("{sid}.json"))
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_numbers;
+
+    #[test]
+    fn phone_numbers_in_twilio_messages_are_hidden() {
+        assert_eq!(
+            redact_numbers("The 'To' number +14155550123 is not a valid phone number."),
+            "The 'To' number +*******0123 is not a valid phone number."
+        );
+        assert_eq!(redact_numbers("Error 21211 on call CA123"), "Error 21211 on call CA123");
+        assert_eq!(redact_numbers("+ 5"), "+ 5");
+    }
 }
 
 #[cfg(test)]
