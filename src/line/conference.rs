@@ -88,6 +88,7 @@ impl Line {
                     self.announce_participant(&id, sid, true).await;
                 }
                 (ParticipantRole::Other, ConferenceChange::Left(sid)) => {
+                    self.responder_left(&id, sid).await;
                     self.announce_participant(&id, sid, false).await;
                 }
                 // Someone joined the conference of a call that is over (a responder who pressed 1

@@ -334,6 +334,17 @@ impl Line {
         }
     }
 
+    /// A responder's leg left the conference: if they were the one who accepted, the call is
+    /// no longer taken (voicemail and Join by phone are open again).
+    pub(crate) async fn responder_left(&self, id: &CallId, call_sid: &str) {
+        let Ok(legs) = self.store().responder_legs(id).await else {
+            return;
+        };
+        if let Some((index, _)) = legs.iter().find(|(_, sid)| sid == call_sid) {
+            let _ = self.store().responder_left(id, *index).await;
+        }
+    }
+
     /// Publishes a participant's join or leave to the bridges and, when configured and someone is
     /// there to hear it, announces it into the conference.
     pub(crate) async fn announce_participant(&self, id: &CallId, call_sid: &str, joined: bool) {

@@ -107,6 +107,17 @@ impl Store {
         Ok(())
     }
 
+    /// The responder who accepted left: the call is open again (to voicemail, or another
+    /// responder joining by phone) rather than held by someone who is gone.
+    pub async fn responder_left(&self, id: &CallId, index: usize) -> StoreResult<()> {
+        let key = self.keys.call(id);
+        let accepted: Option<String> = self.conn().hget(&key, "accepted_by").await?;
+        if accepted.as_deref() == Some(index.to_string().as_str()) {
+            let _: () = self.conn().hdel(&key, "accepted_by").await?;
+        }
+        Ok(())
+    }
+
     /// Lets voicemail be offered again (Twilio refused to move the caller).
     pub async fn cancel_voicemail(&self, id: &CallId) -> StoreResult<()> {
         let _: () = self
@@ -202,7 +213,6 @@ impl Store {
     pub async fn start_voicemail(&self, id: &CallId) -> StoreResult<bool> {
         let started: i64 = scripts::START_VOICEMAIL
             .key(self.keys.call(id))
-            .key(self.keys.order(id))
             .arg(now_ms())
             .invoke_async(&mut self.conn())
             .await?;

@@ -62,6 +62,8 @@ if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 'voicema
 redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'source', ARGV[3],
   'state', 'queued', 'attempts', 0, 'created_at', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end
+-- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
+if string.sub(ARGV[3], 1, 4) ~= 'line' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
 redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[1])
 return 'ok'
@@ -354,14 +356,14 @@ return 1
 });
 
 /// Voicemail starts once: the call is live, nobody accepted, nobody wrote from chat.
-/// KEYS: call, order. ARGV: now. Returns 1 if voicemail starts now.
+/// KEYS: call. ARGV: now. Returns 1 if voicemail starts now.
 pub(super) static START_VOICEMAIL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'connected' and state ~= 'ringing' then return 0 end
 if redis.call('HEXISTS', KEYS[1], 'accepted_by') == 1 then return 0 end
-if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'chat_replies') or '0') > 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'voicemail_started', ARGV[1])
 "#,
     )

@@ -451,3 +451,29 @@ phone = "+14155550101"
     app.wait_heard(&caller.sid, &["Alice is on the call."])
         .await;
 }
+
+#[tokio::test]
+async fn a_responder_who_accepts_then_hangs_up_does_not_leave_the_caller_on_hold() {
+    let app = spawn_app_with_file(
+        r#"
+[[line.responders]]
+name = "Alice"
+phone = "+14155550101"
+"#,
+        &[("DENWA_LINE_VOICEMAIL_AFTER", "2")],
+    )
+    .await;
+    app.emulator.add_phone(ALICE, accepts());
+    let (sid, _) = app.call_in(CALLER).await;
+    app.wait_heard(&sid, &["Alice joined the call."]).await;
+    let alice = app.legs_to(ALICE).remove(0);
+    app.emulator.hangup(&alice.sid).await;
+    // Nobody wrote from chat and nobody is left: the caller is offered voicemail.
+    app.wait_for("the voicemail prompt", Duration::from_secs(20), || async {
+        app.heard(&sid)
+            .iter()
+            .any(|t| t.starts_with("Nobody can take your call right now"))
+            .then_some(())
+    })
+    .await;
+}
