@@ -19,10 +19,20 @@ const ACCEPT_TIMEOUT_SECS: u32 = 10;
 
 impl Line {
     /// Starts ringing the responders for a new call (all at once, or the first in order).
+    /// Once per call: the store records that ringing began, so the sweep can start it for a
+    /// call whose answering replica stopped before it could.
     pub(crate) async fn ring_responders(&self, id: &CallId) {
         let line = &self.settings().line;
         if line.responders.is_empty() {
             return;
+        }
+        match self.store().start_ringing(id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "cannot start ringing responders");
+                return;
+            }
         }
         match line.ring {
             RingMode::All => {
@@ -53,6 +63,23 @@ impl Line {
                 return;
             }
         }
+    }
+
+    /// The sweep's check: an inbound call whose responders were never rung (the replica that
+    /// answered it stopped first) gets rung now.
+    pub(crate) async fn ring_if_never_rung(&self, call: &crate::domain::Call) {
+        // Give the answering replica a moment to start ringing itself.
+        const GRACE_MS: u64 = 5_000;
+        if self.settings().line.responders.is_empty()
+            || call.direction != "inbound"
+            || call.state == CallState::Ended
+            || crate::domain::now_ms().saturating_sub(call.started_at) < GRACE_MS
+            || self.store().ringing_started(&call.id).await.unwrap_or(true)
+        {
+            return;
+        }
+        tracing::info!(call = %call.id, "responders were never rung: ringing them now");
+        self.ring_responders(&call.id).await;
     }
 
     /// Dials responder `index` unless they are busy on another denwa call. Returns whether a

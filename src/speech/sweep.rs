@@ -40,6 +40,7 @@ async fn sweep_once(line: &Line) {
     };
     for call in calls {
         line.offer_voicemail_if_due(&call).await;
+        line.ring_if_never_rung(&call).await;
         if let Ok(true) = line.store().needs_speaker(&call.id).await {
             tracing::info!(call = %call.id, "messages waiting with no speaker: starting one");
             super::kick(line, &call.id);

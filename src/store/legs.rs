@@ -135,6 +135,20 @@ impl Store {
         Ok(())
     }
 
+    /// Records that ringing the responders began; false if it had already.
+    pub async fn start_ringing(&self, id: &CallId) -> StoreResult<bool> {
+        let first: i64 = self
+            .conn()
+            .hset_nx(self.keys.call(id), "ring_started", now_ms())
+            .await?;
+        Ok(first == 1)
+    }
+
+    /// Whether ringing the responders began for the call.
+    pub async fn ringing_started(&self, id: &CallId) -> StoreResult<bool> {
+        Ok(self.call_field(id, "ring_started").await?.is_some())
+    }
+
     /// The next responder index for in-order ringing (0, 1, 2, ...).
     pub async fn next_ring_index(&self, id: &CallId) -> StoreResult<usize> {
         let next: i64 = self
