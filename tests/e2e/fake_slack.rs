@@ -1,7 +1,9 @@
 //! A fake Slack Web API: an axum server on 127.0.0.1:0 answering the methods denwa uses with
 //! Slack's real JSON shapes, checking the bot token and the parameters as Slack does, and
 //! recording every call. It can answer a method with one 429 + `Retry-After`, like Slack's rate
-//! limiter. Also answers as a slash command's `response_url`.
+//! limiter. Also answers as a slash command's `response_url` (recorded as method `response_url`),
+//! and as one that has expired. Blocks are checked against the Block Kit limits denwa could
+//! break, answered `invalid_blocks` as Slack does.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -61,6 +63,7 @@ impl FakeSlack {
         let app = Router::new()
             .route("/api/{method}", any(api))
             .route("/response", post(response_url))
+            .route("/response/expired", post(expired_response_url))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -75,6 +78,11 @@ impl FakeSlack {
 
     pub fn response_url(&self) -> String {
         format!("{}/response", self.base)
+    }
+
+    /// A `response_url` past its 30 minutes (or its 5 uses): Slack answers 404.
+    pub fn expired_response_url(&self) -> String {
+        format!("{}/response/expired", self.base)
     }
 
     pub fn add_user(&self, id: &str, display_name: &str, real_name: &str) {
@@ -126,9 +134,95 @@ impl FakeSlack {
 
 type Shared = Arc<Mutex<State_>>;
 
-/// Slack's `response_url` answers a plain "ok".
-async fn response_url() -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "ok").into_response()
+/// Slack's `response_url` answers a plain "ok" to a JSON message; the message is recorded.
+async fn response_url(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut s = state.lock().unwrap();
+    let (status, error) = match params(None, &headers, &body) {
+        Ok(p) if p.get("text").and_then(Value::as_str).is_some() => {
+            let params = Value::Object(p);
+            s.calls.push(ApiCall {
+                method: "response_url".into(),
+                params,
+                status: 200,
+                error: None,
+                response: Value::Null,
+            });
+            return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "ok").into_response();
+        }
+        Ok(_) => (StatusCode::BAD_REQUEST, "no_text"),
+        Err(_) => (StatusCode::BAD_REQUEST, "invalid_payload"),
+    };
+    s.calls.push(ApiCall {
+        method: "response_url".into(),
+        params: Value::Null,
+        status: status.as_u16(),
+        error: Some(error.into()),
+        response: Value::Null,
+    });
+    (status, [(header::CONTENT_TYPE, "text/plain")], error).into_response()
+}
+
+async fn expired_response_url(State(state): State<Shared>) -> Response {
+    state.lock().unwrap().calls.push(ApiCall {
+        method: "response_url".into(),
+        params: Value::Null,
+        status: 404,
+        error: Some("expired_url".into()),
+        response: Value::Null,
+    });
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "expired_url",
+    )
+        .into_response()
+}
+
+/// Whether `blocks` keeps the Block Kit limits denwa could run into (docs.slack.dev, Block Kit
+/// reference): a section's text at most 3000 characters; a button's text plain_text of at most
+/// 75, its `action_id` at most 255 and `value` at most 2000; a confirmation dialog's `text`
+/// plain_text of at most 300. Slack refuses the whole message with `invalid_blocks` otherwise.
+fn valid_blocks(blocks: &Value) -> bool {
+    fn chars(v: &Value) -> usize {
+        v.as_str().map_or(0, |s| s.chars().count())
+    }
+    fn plain(text: &Value, max: usize) -> bool {
+        text["type"] == "plain_text" && text["text"].is_string() && chars(&text["text"]) <= max
+    }
+    fn walk(v: &Value) -> bool {
+        match v {
+            Value::Array(items) => items.iter().all(walk),
+            Value::Object(o) => {
+                let kind = o.get("type").and_then(Value::as_str);
+                let ok = match kind {
+                    Some("section") => o.get("text").is_none_or(|t| chars(&t["text"]) <= 3000),
+                    Some("button") => {
+                        plain(&v["text"], 75)
+                            && chars(&v["action_id"]) <= 255
+                            && chars(&v["value"]) <= 2000
+                    }
+                    _ => true,
+                };
+                // An element's `confirm` is a dialog; the dialog's own `confirm` is its button
+                // label (plain text), which has no dialog of its own.
+                let dialog_ok = match (kind, o.get("confirm")) {
+                    (Some(_), Some(dialog))
+                        if dialog.is_object() && dialog.get("type").is_none() =>
+                    {
+                        plain(&dialog["text"], 300)
+                            && dialog.as_object().unwrap().values().all(walk)
+                    }
+                    _ => true,
+                };
+                ok && dialog_ok
+                    && o.iter()
+                        .filter(|(k, _)| *k != "confirm")
+                        .all(|(_, v)| walk(v))
+            }
+            _ => true,
+        }
+    }
+    blocks.is_array() && walk(blocks)
 }
 
 /// Parameters as Slack reads them: the query string, then a JSON or form body; form fields
@@ -242,6 +336,9 @@ async fn api(
             if text.is_none() && blocks.is_none() {
                 return Err("no_text");
             }
+            if blocks.as_ref().is_some_and(|b| !valid_blocks(b)) {
+                return Err("invalid_blocks");
+            }
             if let Some(thread) = p("thread_ts")
                 && !s.messages.contains(&format!("{channel}:{thread}"))
             {
@@ -265,6 +362,9 @@ async fn api(
             let ts = p("ts").ok_or("message_not_found")?;
             if !s.messages.contains(&format!("{channel}:{ts}")) {
                 return Err("message_not_found");
+            }
+            if params.get("blocks").is_some_and(|b| !valid_blocks(b)) {
+                return Err("invalid_blocks");
             }
             let text = p("text").unwrap_or_default();
             Ok(json!({ "channel": channel, "ts": ts, "text": text,
@@ -330,4 +430,35 @@ fn record(
         response: response.clone(),
     });
     axum::Json(response).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fake_slack_refuses_blocks_slack_would_refuse() {
+        let button = |confirm_type: &str, text: &str| {
+            json!([{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}},
+                {"type": "actions", "elements": [{"type": "button", "action_id": "a", "value": "v",
+                "text": {"type": "plain_text", "text": text},
+                "confirm": {"title": {"type": "plain_text", "text": "Sure?"},
+                    "text": {"type": confirm_type, "text": "Really."},
+                    "confirm": {"type": "plain_text", "text": "Yes"},
+                    "deny": {"type": "plain_text", "text": "No"}}}]}])
+        };
+        assert!(valid_blocks(&button("plain_text", "Hang up")));
+        assert!(!valid_blocks(&button("mrkdwn", "Hang up")));
+        assert!(!valid_blocks(&button("plain_text", &"x".repeat(76))));
+        let long_section =
+            json!([{"type": "section", "text": {"type": "mrkdwn", "text": "x".repeat(3001)}}]);
+        assert!(!valid_blocks(&long_section));
+        let mut long_value = button("plain_text", "ok");
+        long_value[1]["elements"][0]["value"] = "v".repeat(2001).into();
+        assert!(!valid_blocks(&long_value));
+        let mut long_action = button("plain_text", "ok");
+        long_action[1]["elements"][0]["action_id"] = "a".repeat(256).into();
+        assert!(!valid_blocks(&long_action));
+        assert!(!valid_blocks(&json!("not blocks")));
+    }
 }

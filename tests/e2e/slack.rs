@@ -257,14 +257,26 @@ impl SlackTest {
     }
 
     async fn command(&self, user: &str, text: &str) -> Value {
+        self.command_from(user, CHANNEL, &self.slack.response_url(), text)
+            .await
+    }
+
+    /// `/denwa <text>` run by `user` in `channel` (any channel or DM), with `response_url`.
+    async fn command_from(
+        &self,
+        user: &str,
+        channel: &str,
+        response_url: &str,
+        text: &str,
+    ) -> Value {
         let body = serde_urlencoded::to_string([
             ("token", "legacy"),
             ("team_id", "T0TEST"),
-            ("channel_id", CHANNEL),
+            ("channel_id", channel),
             ("user_id", user),
             ("command", "/denwa"),
             ("text", text),
-            ("response_url", &self.slack.response_url()),
+            ("response_url", response_url),
             ("trigger_id", "1.2.3"),
         ])
         .unwrap();
@@ -657,13 +669,17 @@ async fn slash_commands_list_calls_and_speak() {
     let said = t.command(ALICE, "say We are *on* our way.").await;
     assert!(said["text"].as_str().unwrap().contains("Queued"), "{said}");
     t.app.wait_heard(&sid, &["We are on our way."]).await;
-    t.wait_for("the spoken note to the sender", || {
-        t.slack
-            .calls("chat.postEphemeral")
-            .into_iter()
-            .find(|p| p["user"] == ALICE && p["text"].as_str().unwrap().contains("was spoken"))
-    })
-    .await;
+    // The receipt goes through the command's response_url, ephemeral and as a new message.
+    let receipt = t
+        .wait_for("the spoken note to the sender", || {
+            t.slack
+                .calls("response_url")
+                .into_iter()
+                .find(|p| p["text"].as_str().unwrap().contains("was spoken"))
+        })
+        .await;
+    assert_eq!(receipt["response_type"], "ephemeral", "{receipt}");
+    assert_eq!(receipt["replace_original"], false, "{receipt}");
     assert!(
         t.thread_posts(&thread)
             .iter()
@@ -791,11 +807,13 @@ async fn bot_messages_edits_and_other_threads_are_not_spoken() {
             "thread_ts": thread}, "previous_message": {"type": "message", "user": ALICE, "text": "old", "ts": ts(4)}}),
         json!({"type": "message", "subtype": "message_deleted", "channel": CHANNEL, "hidden": true,
             "ts": ts(5), "deleted_ts": ts(4)}),
-        // A broadcast to the channel of an old reply, a file share, a top-level message.
-        json!({"type": "message", "subtype": "thread_broadcast", "channel": CHANNEL, "user": ALICE,
-            "text": "broadcast", "ts": ts(6), "thread_ts": thread}),
-        json!({"type": "message", "subtype": "file_share", "channel": CHANNEL, "user": ALICE,
-            "text": "a file", "ts": ts(7), "thread_ts": thread}),
+        // An edit of a reply that was also sent to the channel is still an edit; a top-level
+        // message.
+        json!({"type": "message", "subtype": "message_changed", "channel": CHANNEL, "hidden": true,
+            "ts": ts(6), "message": {"type": "message", "subtype": "thread_broadcast", "user": ALICE,
+            "text": "edited broadcast", "ts": ts(7), "thread_ts": thread},
+            "previous_message": {"type": "message", "subtype": "thread_broadcast", "user": ALICE,
+            "text": "broadcast", "ts": ts(7), "thread_ts": thread}}),
         json!({"type": "message", "channel": CHANNEL, "user": ALICE, "text": "top level", "ts": ts(8)}),
         // Another channel, and a thread that is not a call.
         json!({"type": "message", "channel": "C0ELSEWHERE", "user": ALICE, "text": "elsewhere",
@@ -813,6 +831,192 @@ async fn bot_messages_edits_and_other_threads_are_not_spoken() {
     assert_eq!(heard, vec![GREETING, "The only one."]);
     let messages = t.app.messages(&call_id).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
+}
+
+#[tokio::test]
+async fn replies_also_sent_to_the_channel_and_replies_with_files_are_spoken() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let reply = |subtype: &str, text: &str| {
+        let (ts, mut event) = SlackTest::message(ALICE, text, &thread);
+        event["subtype"] = subtype.into();
+        if subtype == "file_share" {
+            event["files"] = json!([{"id": "F0001", "name": "photo.png", "mimetype": "image/png"}]);
+        } else {
+            event["root"] = json!({"type": "message", "user": "UDENWABOT", "ts": thread});
+        }
+        (ts, event)
+    };
+    let (broadcast, event) = reply("thread_broadcast", "Also for the channel: we are on it.");
+    assert_eq!(t.send_event(&format!("Ev{}", unique()), event).await, 200);
+    let (shared, event) = reply("file_share", "Here is a photo of the door.");
+    assert_eq!(t.send_event(&format!("Ev{}", unique()), event).await, 200);
+    t.app
+        .wait_heard(
+            &sid,
+            &[
+                "Also for the channel: we are on it.",
+                "Here is a photo of the door.",
+            ],
+        )
+        .await;
+    for ts in [&broadcast, &shared] {
+        t.wait_for("the ✅ reaction", || {
+            t.reactions(ts)
+                .contains(&"white_check_mark".to_owned())
+                .then_some(())
+        })
+        .await;
+    }
+    // A file without a word: nothing to say, answered like any empty reply.
+    let (bare, event) = reply("file_share", "");
+    assert_eq!(t.send_event(&format!("Ev{}", unique()), event).await, 200);
+    t.wait_for("the nothing-to-say answer", || {
+        t.thread_posts(&thread)
+            .into_iter()
+            .find(|p| p.contains("nothing to say"))
+    })
+    .await;
+    assert!(t.reactions(&bare).contains(&"x".to_owned()));
+    assert_eq!(t.app.messages(&call_id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn without_allow_lists_commands_and_buttons_count_only_in_the_calls_channel() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let callee = "+14155550188";
+    t.app.emulator.add_phone(callee, PhoneBehaviour::Answer);
+    let url = t.slack.response_url();
+    for elsewhere in ["C0ELSEWHERE", "D0DIRECT01"] {
+        for text in [
+            "calls".to_owned(),
+            "say Nobody should hear this.".to_owned(),
+            format!("dial {callee}"),
+        ] {
+            let answer = t.command_from(MALLORY, elsewhere, &url, &text).await;
+            let said = answer["text"].as_str().unwrap();
+            assert!(
+                said.contains(&format!("work in <#{CHANNEL}>")),
+                "{elsewhere} {text}: {answer}"
+            );
+            assert!(!said.contains(&call_id), "{said}");
+        }
+        // help still answers anywhere.
+        let help = t.command_from(MALLORY, elsewhere, &url, "help").await;
+        assert!(help["text"].as_str().unwrap().contains("/denwa say"));
+    }
+    // A Hang up click on a copy of the announcement outside the channel changes nothing.
+    let payload = json!({
+        "type": "block_actions", "user": {"id": MALLORY, "username": "x", "team_id": "T0TEST"},
+        "api_app_id": "A0DENWA", "token": "legacy", "trigger_id": "1.2.3",
+        "container": {"type": "message", "message_ts": "1800000009.000001", "channel_id": "C0ELSEWHERE", "is_ephemeral": false},
+        "channel": {"id": "C0ELSEWHERE", "name": "random"},
+        "response_url": url,
+        "actions": [{"action_id": "hangup", "block_id": "actions", "value": call_id,
+            "type": "button", "action_ts": "1.2", "text": {"type": "plain_text", "text": "Hang up"}}],
+    });
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let r = t
+        .post(
+            "/slack/interactions",
+            &body,
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(t.legs_to(callee).is_empty(), "nothing dialled");
+    assert!(t.app.messages(&call_id).await.is_empty(), "nothing said");
+    let caller_leg = t
+        .app
+        .emulator
+        .calls()
+        .into_iter()
+        .find(|c| c.sid == sid)
+        .unwrap();
+    assert_ne!(caller_leg.status, "completed", "not hung up");
+
+    // In the channel, anyone may.
+    let said = t.command(MALLORY, "say Hello from the channel.").await;
+    assert!(said["text"].as_str().unwrap().contains("Queued"), "{said}");
+    t.app.wait_heard(&sid, &["Hello from the channel."]).await;
+    assert!(
+        t.thread_posts(&thread)
+            .iter()
+            .any(|p| p.contains("via `/denwa say`"))
+    );
+}
+
+#[tokio::test]
+async fn an_allowed_user_may_say_from_a_dm_and_hears_back_there() {
+    let t = spawn(&[("DENWA_SLACK_ALLOWED_USERS", ALICE)]).await;
+    let (sid, _, _) = t.call_in(CALLER).await;
+    let dm = "D0ALICEDM1";
+    let said = t
+        .command_from(ALICE, dm, &t.slack.response_url(), "say From my DM.")
+        .await;
+    assert!(said["text"].as_str().unwrap().contains("Queued"), "{said}");
+    t.app.wait_heard(&sid, &["From my DM."]).await;
+    let receipt = t
+        .wait_for("the receipt through the response_url", || {
+            t.slack
+                .calls("response_url")
+                .into_iter()
+                .find(|p| p["text"].as_str().unwrap().contains("was spoken"))
+        })
+        .await;
+    assert_eq!(receipt["response_type"], "ephemeral");
+    assert!(
+        t.slack
+            .all_calls()
+            .iter()
+            .all(|c| c.method != "chat.postEphemeral"),
+        "no chat.postEphemeral to the DM the bot is not in"
+    );
+    // Someone not allowed is refused from a DM too.
+    let refused = t
+        .command_from(MALLORY, "D0MALLORY1", &t.slack.response_url(), "calls")
+        .await;
+    assert!(
+        refused["text"].as_str().unwrap().contains("not allowed"),
+        "{refused}"
+    );
+
+    // A response_url that no longer works: the receipt falls back to the calls channel.
+    let said = t
+        .command_from(ALICE, dm, &t.slack.expired_response_url(), "say Once more.")
+        .await;
+    assert!(said["text"].as_str().unwrap().contains("Queued"), "{said}");
+    t.app.wait_heard(&sid, &["From my DM.", "Once more."]).await;
+    let fallback = t
+        .wait_for("the receipt in the channel", || {
+            t.slack
+                .calls("chat.postEphemeral")
+                .into_iter()
+                .find(|p| p["user"] == ALICE && p["text"].as_str().unwrap().contains("was spoken"))
+        })
+        .await;
+    assert_eq!(fallback["channel"], CHANNEL);
+}
+
+#[tokio::test]
+async fn slacks_ssl_check_on_the_command_url_gets_an_empty_200() {
+    let t = spawn(&[]).await;
+    // Unsigned, as Slack sends it.
+    let r = t
+        .post_to(
+            &t.app.base,
+            "/slack/commands",
+            "ssl_check=1&token=legacy",
+            "application/x-www-form-urlencoded",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "");
+    assert!(t.slack.all_calls().is_empty(), "{:?}", t.slack.all_calls());
 }
 
 /// A second denwa on the same Redis (a restart, or a replica): it has never seen the call, yet

@@ -260,31 +260,53 @@ impl Bridge {
                 let thread_ts = thread.as_ref().map_or(message.ts.as_str(), |t| &t.ts);
                 self.refuse(&message, thread_ts, reason).await?
             }
-            (Origin::Command { channel, user }, None) => {
-                self.api
-                    .post_ephemeral(
-                        &channel,
-                        &user,
-                        ":white_check_mark: Your `/denwa say` message was spoken to the caller.",
-                        None,
-                    )
-                    .await?
-            }
-            (Origin::Command { channel, user }, Some((_, reason))) => {
-                self.api
-                    .post_ephemeral(
-                        &channel,
-                        &user,
-                        &format!(
-                            ":x: Your `/denwa say` message was not spoken: {}.",
-                            escape(reason)
-                        ),
-                        None,
-                    )
+            (
+                Origin::Command {
+                    user, response_url, ..
+                },
+                failure,
+            ) => {
+                let text = match failure {
+                    None => {
+                        ":white_check_mark: Your `/denwa say` message was spoken to the caller."
+                            .to_owned()
+                    }
+                    Some((_, reason)) => format!(
+                        ":x: Your `/denwa say` message was not spoken: {}.",
+                        escape(reason)
+                    ),
+                };
+                self.command_receipt(&user, response_url.as_deref(), &text)
                     .await?
             }
         }
         Ok(())
+    }
+
+    /// Tells the sender of a `/denwa say` what became of it: through the command's
+    /// `response_url`, which reaches them wherever they ran it (a DM, a channel without the bot,
+    /// where chat.postEphemeral fails), else (none stored, expired after 30 minutes, used up)
+    /// ephemerally in the configured channel.
+    async fn command_receipt(
+        &self,
+        user: &str,
+        response_url: Option<&str>,
+        text: &str,
+    ) -> Result<(), ApiError> {
+        if let Some(url) = response_url {
+            match url::Url::parse(url) {
+                Ok(url) => match self.api.respond(&url, text).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        tracing::info!(error = %e, "a /denwa say receipt could not use its response_url; posting it in the channel")
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "a stored response_url does not parse"),
+            }
+        }
+        self.api
+            .post_ephemeral(&self.channel, user, text, None)
+            .await
     }
 
     /// Tells the thread that `message` was not (and will not be) spoken, and why.

@@ -5,11 +5,15 @@
 //! https, a local stand-in is plain http. rustls uses ring, the provider the whole process agrees
 //! on (PROTOCOLS.md).
 //!
-//! Retries: a 429 waits for its `Retry-After` (at most 30 s); a 5xx, a connection failure, a
-//! request without an answer in 10 s or one of Slack's transient error codes backs off from
-//! 250 ms; at most [`MAX_ATTEMPTS`] tries. Other `ok:false` answers (`channel_not_found`,
-//! `not_in_channel`, `invalid_auth`, ...) are configuration problems a retry cannot fix. Every
-//! failed try is logged with Slack's error.
+//! Retries: a 429 waits for its `Retry-After` (a wait over 30 s is not cut short: the call gives
+//! up, since retrying early only earns another 429); a refused connection (the request never
+//! left), a 5xx, a request without an answer in 10 s or one of Slack's transient error codes backs
+//! off from 250 ms; at most [`MAX_ATTEMPTS`] tries. Methods that are not idempotent
+//! ([`NOT_IDEMPOTENT`]: `chat.postMessage`) are retried only when Slack surely did nothing (a 429
+//! or `ratelimited`, a refused connection): after a timeout, a 5xx or a broken connection the
+//! message may have been posted, and a retry would announce a call twice. Other `ok:false`
+//! answers (`channel_not_found`, `not_in_channel`, `invalid_auth`, ...) are configuration
+//! problems a retry cannot fix. Every failed try is logged with Slack's error.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +34,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Names change rarely; group membership a little more often. Minutes are fine for both.
 const NAME_TTL: Duration = Duration::from_secs(600);
 const GROUP_TTL: Duration = Duration::from_secs(60);
+/// Methods whose retry after an unknown outcome could repeat what Slack already did.
+const NOT_IDEMPOTENT: &[&str] = &["chat.postMessage"];
 /// Slack's error codes that mean "try again later", not "you asked wrongly".
 const TRANSIENT: &[&str] = &[
     "ratelimited",
@@ -48,6 +54,10 @@ pub enum ApiError {
     RateLimited { retry_after: Option<Duration> },
     #[error("Slack answered HTTP {0}")]
     Http(u16),
+    /// The connection was refused: the request was never sent, so any method may be retried.
+    #[error("cannot connect to Slack: {0}")]
+    Unreachable(String),
+    /// No answer (a timeout, a broken connection): Slack may or may not have acted.
     #[error("cannot reach Slack: {0}")]
     Transport(String),
 }
@@ -57,21 +67,41 @@ impl ApiError {
         matches!(self, ApiError::Refused { code: c } if c == code)
     }
 
-    /// How long to wait before try `tries + 1`, or `None` if a retry cannot help.
-    fn retry_delay(&self, tries: u32) -> Option<Duration> {
+    /// How long to wait before try `tries + 1`, or `None` if a retry cannot help (or, for a
+    /// method that is not `idempotent`, could do twice what Slack may already have done).
+    fn retry_delay(&self, tries: u32, idempotent: bool) -> Option<Duration> {
         let backoff = Duration::from_millis(250 * 2u64.pow(tries.saturating_sub(1)));
         match self {
-            ApiError::RateLimited { retry_after } => Some(
-                retry_after
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(MAX_RETRY_AFTER),
-            ),
+            // A rate-limited request was not acted on. Retrying before Retry-After only earns
+            // another 429, so a wait beyond the cap is a give-up, not a shorter wait.
+            ApiError::RateLimited { retry_after } => {
+                let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                (wait <= MAX_RETRY_AFTER).then_some(wait)
+            }
+            ApiError::Refused { code } if code == "ratelimited" => Some(backoff),
+            ApiError::Unreachable(_) => Some(backoff),
+            _ if !idempotent => None,
             ApiError::Http(status) if *status >= 500 => Some(backoff),
             ApiError::Transport(_) => Some(backoff),
             ApiError::Refused { code } if TRANSIENT.contains(&code.as_str()) => Some(backoff),
             _ => None,
         }
     }
+}
+
+/// Whether `error` (a hyper client error, in slack-morphism's wrapper) is a refused connection:
+/// the request was never sent.
+fn connection_refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 impl From<SlackClientError> for ApiError {
@@ -82,6 +112,14 @@ impl From<SlackClientError> for ApiError {
                 retry_after: e.retry_after,
             },
             SlackClientError::HttpError(e) => ApiError::Http(e.status_code.as_u16()),
+            SlackClientError::HttpProtocolError(ref protocol)
+                if protocol
+                    .cause
+                    .as_deref()
+                    .is_some_and(|cause| connection_refused(cause)) =>
+            {
+                ApiError::Unreachable(e.to_string())
+            }
             other => ApiError::Transport(other.to_string()),
         }
     }
@@ -147,7 +185,7 @@ impl SlackApi {
                 Ok(Err(e)) => ApiError::from(e),
                 Err(_) => ApiError::Transport(format!("no answer within {REQUEST_TIMEOUT:?}")),
             };
-            match error.retry_delay(tries) {
+            match error.retry_delay(tries, !NOT_IDEMPOTENT.contains(&method)) {
                 Some(delay) if tries < MAX_ATTEMPTS => {
                     tracing::warn!(method, attempt = tries, error = %error, retry_in = ?delay, "Slack API call failed; retrying");
                     tokio::time::sleep(delay).await;
@@ -314,16 +352,34 @@ impl SlackApi {
         Ok(members)
     }
 
-    /// Answers a slash command or an interaction later, through its `response_url`
-    /// (ephemeral: Slack's default for these).
+    /// Answers a slash command or an interaction later, through its `response_url`: ephemeral,
+    /// and as a new message. Both are said explicitly rather than left to Slack's defaults
+    /// (slack-morphism's webhook request has no `response_type`, hence the own body).
     pub async fn respond(&self, response_url: &Url, text: &str) -> Result<(), ApiError> {
-        let request = SlackApiPostWebhookMessageRequest::new(
-            SlackMessageContent::new().with_text(text.into()),
-        );
-        self.call("response_url", || async {
+        #[derive(serde::Serialize)]
+        struct Response<'a> {
+            text: &'a str,
+            response_type: &'static str,
+            replace_original: bool,
+        }
+        let request = Response {
+            text,
+            response_type: "ephemeral",
+            replace_original: false,
+        };
+        let span = tracing::debug_span!("Slack response_url");
+        self.call("response_url", || {
+            let context = SlackClientApiCallContext {
+                rate_control_params: None,
+                token: None,
+                tracing_span: &span,
+                // The URL is a credential for the conversation: keep it out of the logs.
+                is_sensitive_url: true,
+            };
             self.client
-                .post_webhook_message(response_url, &request)
-                .await
+                .http_api
+                .connector
+                .http_post_uri::<_, serde_json::Value>(response_url.clone(), &request, context)
         })
         .await
         .map(drop)
@@ -332,4 +388,50 @@ impl SlackApi {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_posted_again_only_when_slack_surely_did_nothing() {
+        let secs = Duration::from_secs;
+        let limited = |s| ApiError::RateLimited {
+            retry_after: Some(secs(s)),
+        };
+        for idempotent in [true, false] {
+            assert_eq!(limited(3).retry_delay(1, idempotent), Some(secs(3)));
+            assert_eq!(
+                limited(31).retry_delay(1, idempotent),
+                None,
+                "a Retry-After beyond the cap is a give-up, not an early retry"
+            );
+            assert!(
+                ApiError::Unreachable("refused".into())
+                    .retry_delay(1, idempotent)
+                    .is_some()
+            );
+        }
+        for unknown_outcome in [
+            ApiError::Transport("no answer within 10s".into()),
+            ApiError::Http(503),
+            ApiError::Refused {
+                code: "internal_error".into(),
+            },
+        ] {
+            assert!(unknown_outcome.retry_delay(1, true).is_some());
+            assert_eq!(unknown_outcome.retry_delay(1, false), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_told_apart() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = Url::parse(&format!("http://{}/api", listener.local_addr().unwrap())).unwrap();
+        drop(listener);
+        let api = SlackApi::new(&base, &SecretString::from("xoxb-test"));
+        let error = api.post_message("C1", "hi", None, None).await.unwrap_err();
+        assert!(matches!(error, ApiError::Unreachable(_)), "{error:?}");
+    }
 }

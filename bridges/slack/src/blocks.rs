@@ -83,9 +83,11 @@ fn buttons(call: &CallSummary) -> Vec<SlackActionBlockElement> {
         .with_action_id(HANG_UP.into())
         .with_value(call.id.clone())
         .with_style(SlackBlockButtonStyle::Danger)
+        // A confirmation dialog's `text` is plain_text only (at most 300 characters): Slack's
+        // composition-objects/confirmation-dialog-object. mrkdwn there gets `invalid_blocks`.
         .with_confirm(SlackBlockConfirmItem::new(
             pt!("Hang up?"),
-            md!("This ends the call for the caller and everyone in it."),
+            pt!("This ends the call for the caller and everyone in it."),
             pt!("Hang up"),
             pt!("Cancel"),
         ));
@@ -244,6 +246,7 @@ mod tests {
         assert_eq!(button["action_id"], HANG_UP);
         assert_eq!(button["value"], "c123");
         assert_eq!(button["type"], "button");
+        assert_eq!(button["confirm"]["text"]["type"], "plain_text");
         let join = &json[2]["elements"][1];
         assert_eq!(join["action_id"], JOIN);
         assert_eq!(join["value"], "c123");

@@ -18,7 +18,6 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 use url::Url;
 
-use crate::access::NOT_ALLOWED;
 use crate::blocks::{caller, escape, refusal, slack_date};
 use crate::phone_format::format_number;
 use crate::reference::Origin;
@@ -48,6 +47,12 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Slack checks a command URL's certificate with an unsigned `ssl_check=1` POST and wants a
+    // 200 (Bolt's SslCheck middleware answers it before verifying signatures). It asks for
+    // nothing: an empty 200, and nothing is done.
+    if is_ssl_check(&body) {
+        return StatusCode::OK.into_response();
+    }
     if !bridge.verified(&headers, &body) {
         return crate::unauthorized();
     }
@@ -90,17 +95,38 @@ pub(crate) async fn handle(
     Json(serde_json::json!({ "response_type": "ephemeral", "text": answer })).into_response()
 }
 
+/// Whether the form is Slack's `ssl_check=1` probe.
+fn is_ssl_check(body: &[u8]) -> bool {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .is_ok_and(|fields| fields.iter().any(|(k, v)| k == "ssl_check" && v == "1"))
+}
+
 impl Bridge {
     async fn command(&self, form: &CommandForm) -> String {
         let text = form.text.trim();
         let (word, rest) = text
             .split_once(char::is_whitespace)
             .map_or((text, ""), |(w, r)| (w, r.trim()));
-        match word.to_lowercase().as_str() {
-            "" | "help" => HELP.to_owned(),
-            "calls" | "say" | "dial" if !self.access.allows(&self.api, &form.user_id).await => {
-                NOT_ALLOWED.to_owned()
+        let command = word.to_lowercase();
+        if matches!(command.as_str(), "calls" | "say" | "dial") {
+            // A slash command runs from any channel or DM: without allow-lists "anyone in the
+            // channel" means the command must come from the configured channel.
+            if let Err(refusal) = self
+                .access
+                .permits(
+                    &self.api,
+                    &form.user_id,
+                    Some(&form.channel_id),
+                    &self.channel,
+                )
+                .await
+            {
+                tracing::info!(%command, "a slash command from someone who may not act here was refused");
+                return refusal;
             }
+        }
+        match command.as_str() {
+            "" | "help" => HELP.to_owned(),
             "calls" => match self.line.active_calls().await {
                 Ok(calls) if calls.is_empty() => "No call is active right now.".to_owned(),
                 Ok(calls) => format!("Active calls:\n{}", list(&calls)),
@@ -147,9 +173,12 @@ impl Bridge {
         if speech.is_empty() {
             return format!("Not spoken: {}.", denwa_chat::SayRefused::NothingToSay);
         }
+        // The receipt goes to the command's response_url: chat.postEphemeral to the command's
+        // channel fails from a DM or a channel the bot is not in.
         let origin = Origin::Command {
             channel: form.channel_id.clone(),
             user: form.user_id.clone(),
+            response_url: form.response_url.clone(),
         };
         match self
             .line

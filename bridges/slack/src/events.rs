@@ -55,12 +55,22 @@ pub struct Reply {
     pub text: String,
 }
 
+/// The message subtypes that are a person writing in the thread: a reply also sent to the
+/// channel (`thread_broadcast`, docs.slack.dev/reference/events/message/thread_broadcast) and a
+/// reply with files (`file_share`, whose text is the person's message). Both are spoken like a
+/// plain reply; every other subtype (edits, deletions, joins, bots, ...) is not a new message.
+const SPOKEN_SUBTYPES: &[&str] = &["thread_broadcast", "file_share"];
+
 impl MessageEvent {
-    /// A plain thread reply by a person in `channel`, or `None`: bot messages (ours included),
-    /// edits, deletions, broadcasts and every other subtype, top-level messages, and other
-    /// channels are not spoken.
+    /// A thread reply by a person in `channel`, or `None`: bot messages (ours included), edits
+    /// (`message_changed`, also of a broadcast), deletions and every subtype but
+    /// [`SPOKEN_SUBTYPES`], top-level messages, and other channels are not spoken.
     fn into_reply(self, channel: &str) -> Option<Reply> {
-        if self.kind != "message" || self.subtype.is_some() || self.bot_id.is_some() {
+        let by_a_person = match self.subtype.as_deref() {
+            None => true,
+            Some(subtype) => SPOKEN_SUBTYPES.contains(&subtype),
+        };
+        if self.kind != "message" || !by_a_person || self.bot_id.is_some() {
             return None;
         }
         if self.channel.as_deref() != Some(channel) {
@@ -189,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_thread_replies_by_people_in_the_channel_are_replies() {
+    fn only_thread_replies_by_people_in_the_channel_are_replies() {
         let reply = serde_json::json!({"type": "message", "channel": "C1", "user": "U1",
             "text": "hi", "ts": "2.0", "thread_ts": "1.0", "blocks": [{"type": "rich_text_v9"}]});
         assert_eq!(
@@ -208,7 +218,16 @@ mod tests {
         };
         assert_eq!(event(with("bot_id", "B1".into())), None);
         assert_eq!(event(with("subtype", "message_changed".into())), None);
-        assert_eq!(event(with("subtype", "thread_broadcast".into())), None);
+        // "Also send to channel" and a reply with a file are a person's replies.
+        for subtype in ["thread_broadcast", "file_share"] {
+            assert_eq!(
+                event(with("subtype", subtype.into())).map(|r| r.text),
+                Some("hi".into()),
+                "{subtype}"
+            );
+        }
+        assert_eq!(event(with("subtype", "message_deleted".into())), None);
+        assert_eq!(event(with("subtype", "channel_join".into())), None);
         assert_eq!(event(with("channel", "C2".into())), None);
         assert_eq!(event(with("thread_ts", "2.0".into())), None, "a parent");
         assert_eq!(event(with("thread_ts", serde_json::Value::Null)), None);

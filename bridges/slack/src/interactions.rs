@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use denwa_chat::SayRefused;
 use serde::Deserialize;
 
-use crate::access::NOT_ALLOWED;
 use crate::blocks::{HANG_UP, JOIN, escape, refusal};
 use crate::reference::MessageRef;
 use crate::{BRIDGE, Bridge};
@@ -119,15 +118,25 @@ impl Bridge {
         }
     }
 
+    /// Whether the clicking user may act; `Err` holds what they are told. The buttons are only
+    /// on announcements in the configured channel, so without allow-lists a click must come
+    /// from a message there (an announcement shared or forwarded elsewhere does not count).
+    async fn click_permitted(&self, click: &Click) -> Result<(), String> {
+        let from = click.message.as_ref().map(|m| m.channel.as_str());
+        self.access
+            .permits(&self.api, &click.user, from, &self.channel)
+            .await
+    }
+
     async fn hang_up_clicked(&self, click: Click) {
         let channel = click
             .message
             .as_ref()
             .map_or(self.channel.clone(), |m| m.channel.clone());
-        if !self.access.allows(&self.api, &click.user).await {
+        if let Err(refusal) = self.click_permitted(&click).await {
             let _ = self
                 .api
-                .post_ephemeral(&channel, &click.user, NOT_ALLOWED, None)
+                .post_ephemeral(&channel, &click.user, &refusal, None)
                 .await;
             return;
         }
@@ -175,8 +184,8 @@ impl Bridge {
                 }
             }
         };
-        if !self.access.allows(&self.api, &click.user).await {
-            tell(NOT_ALLOWED.to_owned()).await;
+        if let Err(refusal) = self.click_permitted(&click).await {
+            tell(refusal).await;
             return;
         }
         if self.dialing.responder_name(BRIDGE, &click.user).is_none() {
