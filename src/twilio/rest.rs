@@ -599,7 +599,10 @@ mod redaction_tests {
             redact_numbers("The 'To' number +14155550123 is not a valid phone number."),
             "The 'To' number +*******0123 is not a valid phone number."
         );
-        assert_eq!(redact_numbers("Error 21211 on call CA123"), "Error 21211 on call CA123");
+        assert_eq!(
+            redact_numbers("Error 21211 on call CA123"),
+            "Error 21211 on call CA123"
+        );
         assert_eq!(redact_numbers("+ 5"), "+ 5");
     }
 }
