@@ -70,13 +70,13 @@ impl Line {
                     // Messages may have arrived while the caller heard the greeting.
                     speech::kick(self, &id);
                 }
-                (ParticipantRole::Caller, ConferenceChange::Left(_)) => {
-                    // Sent to voicemail, the caller leaves the conference but not the call (and
-                    // is not announced as leaving: they are recording).
-                    if !self.store().in_voicemail(&id).await? {
-                        self.end_call(&id, "the caller hung up", Some(&event.conference_sid))
-                            .await;
-                    }
+                // Sent to voicemail, the caller leaves the conference but not the call (and is
+                // not announced as leaving: they are recording).
+                (ParticipantRole::Caller, ConferenceChange::Left(_))
+                    if !self.store().in_voicemail(&id).await? =>
+                {
+                    self.end_call(&id, "the caller hung up", Some(&event.conference_sid))
+                        .await;
                 }
                 // A speaker leg whose turn has passed is still a speaker: never announced.
                 (ParticipantRole::Other, _)
