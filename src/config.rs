@@ -120,6 +120,9 @@ pub struct SpeechSettings {
     pub join_timeout: Duration,
     /// The longest message accepted, in characters.
     pub max_message_chars: usize,
+    /// How long a speaker leg with nothing left to say waits for more before hanging up: people
+    /// type in bursts, and a few idle seconds cost less than another leg.
+    pub linger: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -792,6 +795,7 @@ impl Raw {
             Duration::from_secs(self.integer("speech", "join_timeout", 30, (5, 300)));
         let max_message_chars =
             self.integer("speech", "max_message_chars", 10_000, (1, 100_000)) as usize;
+        let linger = Duration::from_secs(self.integer("speech", "linger", 3, (0, 30)));
 
         let name = self
             .string("line", "name")
@@ -893,6 +897,7 @@ impl Raw {
                 max_attempts,
                 join_timeout,
                 max_message_chars,
+                linger,
             },
             line: LineSettings {
                 name,

@@ -38,7 +38,7 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
     let lease = super::base_lease(line);
     let outcome = line
         .store()
-        .speaker_turn(id, leg, turn, max_attempts, false, lease)
+        .speaker_turn(id, leg, turn, max_attempts, false, false, lease)
         .await;
     let turn_result = match outcome {
         Ok(t) => t,
@@ -51,6 +51,8 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
     match turn_result {
         // A repeated announcement-end: that turn was settled already.
         Turn::Stale | Turn::Again { .. } => {}
+        // Announcements do not linger (the script only lingers when asked to).
+        Turn::Linger { spoken, failed } => line.publish_receipts(id, &spoken, &failed).await,
         Turn::Done {
             spoken,
             failed,

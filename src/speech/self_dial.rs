@@ -202,11 +202,20 @@ async fn try_turn(
     let max_attempts = line.settings().speech.max_attempts;
     let lease = super::base_lease(line);
     let next = speak_url(line, id, leg, turn + 1, 0);
+    // Once in the conference, `waited` counts the seconds the leg has idled with nothing to say.
+    let linger = u64::from(waited) < line.settings().speech.linger.as_secs();
     match store
-        .speaker_turn(id, leg, turn, max_attempts, true, lease)
+        .speaker_turn(id, leg, turn, max_attempts, true, linger, lease)
         .await?
     {
         Turn::Stale => Ok(VoiceResponse::new().hangup()),
+        Turn::Linger { spoken, failed } => {
+            line.publish_receipts(id, &spoken, &failed).await;
+            let again = speak_url(line, id, leg, turn + 1, waited + 1);
+            Ok(VoiceResponse::new()
+                .pause(1)
+                .redirect(Redirect::new(again).method(HttpMethod::Post)))
+        }
         Turn::Done {
             spoken,
             failed,

@@ -121,8 +121,9 @@ return 1
 ///
 /// The lease is renewed for the batch's speaking time: a long batch must not outlive it.
 /// KEYS: call, queue, inflight, lock. ARGV: leg, turn, now, base lease ms, max attempts, prefix,
-/// batch limit, heard-mode ("joined" = require the speaker to be joined, "always").
-/// Returns {status ("stale"|"again"|"done"|"speak"), spoken ids, failed ids, batch ids,
+/// batch limit, heard-mode ("joined" = require the speaker to be joined, "always"), "linger" to
+/// keep the lease when the queue is empty (the leg waits a moment for more) or "".
+/// Returns {status ("stale"|"again"|"done"|"linger"|"speak"), spoken ids, failed ids, batch ids,
 /// more to say (0/1; with "done")}.
 pub(super) static SPEAKER_TURN: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -169,6 +170,12 @@ local batch = {}
 if state ~= 'ended' and heard then
   batch = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[7]) - 1)
   redis.call('LTRIM', KEYS[2], #batch, -1)
+end
+if #batch == 0 and heard and state ~= 'ended' and ARGV[9] == 'linger' then
+  -- Nothing queued, but more may be on its way (people type in bursts): keep the leg a moment.
+  redis.call('HSET', KEYS[1], 'speaker_turn', turn)
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4])
+  return {'linger', spoken, failed, {}, 0}
 end
 if #batch == 0 then
   redis.call('DEL', KEYS[4])

@@ -40,6 +40,11 @@ pub enum Turn {
     Stale,
     /// A repeated request for the turn already handed out: say this batch (still in flight) again.
     Again { batch: Vec<MessageId> },
+    /// Nothing queued right now; the leg keeps the lease and waits a moment for more.
+    Linger {
+        spoken: Vec<MessageId>,
+        failed: Vec<MessageId>,
+    },
     /// Nothing left to say; the lease is released. `more`: messages are waiting all the same
     /// (the last batch was not heard and went back to the queue): start another speaker.
     Done {
@@ -216,6 +221,7 @@ impl Store {
         turn: u64,
         max_attempts: u32,
         require_join: bool,
+        linger: bool,
         lease: Duration,
     ) -> StoreResult<Turn> {
         let (status, spoken, failed, batch, more): (
@@ -237,6 +243,7 @@ impl Store {
             .arg(self.keys.message_prefix(id))
             .arg(BATCH_LIMIT)
             .arg(if require_join { "joined" } else { "always" })
+            .arg(if linger { "linger" } else { "" })
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match status.as_str() {
@@ -246,6 +253,10 @@ impl Store {
                 batch: ids(batch),
             },
             "again" => Turn::Again { batch: ids(batch) },
+            "linger" => Turn::Linger {
+                spoken: ids(spoken),
+                failed: ids(failed),
+            },
             "done" => Turn::Done {
                 spoken: ids(spoken),
                 failed: ids(failed),

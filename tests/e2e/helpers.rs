@@ -77,6 +77,9 @@ unavailable_message = "{UNAVAILABLE}"
     let mut env: Vec<(String, String)> = vec![
         ("DENWA_TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into()),
         ("DENWA_API_TOKEN".into(), API_TOKEN.into()),
+        // The emulator runs 100x faster than life but HTTP does not: a burst posted one request
+        // at a time takes more emulated seconds than it would take a person's fingers.
+        ("DENWA_SPEECH_LINGER".into(), "20".into()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings =

@@ -342,3 +342,25 @@ async fn late_out_of_order_conference_events_do_not_undo_newer_ones() {
     app.say(&call_id, "Still here.").await;
     app.wait_heard(&sid, &["Still here."]).await;
 }
+
+#[tokio::test]
+async fn a_reply_typed_a_moment_after_the_last_shares_its_leg() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    app.say(&call_id, "One moment please.").await;
+    app.wait_heard(&sid, &["One moment please."]).await;
+    // The leg lingers (speech.linger) rather than hanging up the instant the queue is empty.
+    app.say(&call_id, "Found it: your order ships today.").await;
+    let heard = app
+        .wait_heard(&sid, &["Found it: your order ships today."])
+        .await;
+    assert_eq!(
+        heard,
+        vec![
+            GREETING,
+            "One moment please.",
+            "Found it: your order ships today."
+        ]
+    );
+    assert_eq!(app.speaker_legs(), 1);
+}
