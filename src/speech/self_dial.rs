@@ -8,7 +8,8 @@
 //! 3. The outbound half fetches `/twilio/speak` ([`turn`]). It waits (`<Pause>` + `<Redirect>`)
 //!    until the inbound half's participant-join has been seen, so no word is said into a line
 //!    nobody hears; then says every queued message and comes back for more (the next turn);
-//!    hangs up when the queue is empty. A burst of messages costs one leg.
+//!    hangs up once the queue has stayed empty for `speech.linger` seconds. A burst of messages
+//!    costs one leg.
 //! 4. When the leg ends ([`super::leg_ended`], from its status callback), whatever it had not
 //!    confirmed is requeued (bounded) or failed, and another speaker starts if messages wait.
 
