@@ -290,8 +290,12 @@ pub(super) static PARTICIPANT: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local call = redis.call('HMGET', KEYS[1], 'state', 'call_sid', 'speaker_in_sid', 'conference_sid')
 if not call[1] then return 'missing' end
+-- Once the call's conference is known, events of another conference of the same name (a leg
+-- that dialled in after the call's conference ended) are not about this call.
+if call[4] and call[4] ~= ARGV[3] then return 'old' end
 if ARGV[5] ~= '' then
-  local seq_key = 'seq:' .. ARGV[1]
+  -- SequenceNumber counts per conference: kept per conference and participant.
+  local seq_key = 'seq:' .. ARGV[3] .. ':' .. ARGV[1]
   local last = redis.call('HGET', KEYS[1], seq_key)
   if last and tonumber(last) >= tonumber(ARGV[5]) then return 'old' end
   redis.call('HSET', KEYS[1], seq_key, ARGV[5])
