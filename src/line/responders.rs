@@ -113,15 +113,27 @@ impl Line {
         let query = [("call", id.as_str()), ("responder", index_text.as_str())];
         let answer = self.public_url("/twilio/responder", &query);
         let status = self.public_url("/twilio/call-status", &query);
-        let request = CreateCall::new(
-            responder.phone.clone(),
-            caller_id,
-            CallTarget::url(answer, HttpMethod::Post),
-        )
-        .status_callback(status.as_str(), HttpMethod::Post)
-        .status_callback_events([CallEvent::Completed])
-        .timeout(self.settings().line.ring_timeout);
-        match self.twilio().create_call(&request).await {
+        let request = |from: PhoneNumber| {
+            CreateCall::new(
+                responder.phone.clone(),
+                from,
+                CallTarget::url(answer.as_str(), HttpMethod::Post),
+            )
+            .status_callback(status.as_str(), HttpMethod::Post)
+            .status_callback_events([CallEvent::Completed])
+            .timeout(self.settings().line.ring_timeout)
+        };
+        let mut placed = self.twilio().create_call(&request(caller_id.clone())).await;
+        // Twilio only lets a call show a number the account owns or has verified: a caller's
+        // number usually is neither. Ringing from the line's own number beats not ringing.
+        if placed.is_err() && caller_id != self.settings().twilio.number {
+            tracing::warn!(call = %id, "Twilio refused the caller's number as caller ID; ringing from the line's");
+            placed = self
+                .twilio()
+                .create_call(&request(self.settings().twilio.number.clone()))
+                .await;
+        }
+        match placed {
             Ok(created) => {
                 tracing::info!(call = %id, responder = index, leg = %created.sid, "ringing responder");
                 let _ = store.record_responder_leg(id, index, &created.sid).await;

@@ -477,3 +477,25 @@ phone = "+14155550101"
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_caller_id_twilio_refuses_falls_back_to_the_lines_number() {
+    let app = spawn_app_with_file(
+        r#"
+[[line.responders]]
+name = "Alice"
+phone = "+14155550101"
+"#,
+        &[
+            ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
+            ("DENWA_LINE_RING_CALLER_ID", "caller"),
+        ],
+    )
+    .await;
+    app.emulator.add_phone(ALICE, accepts());
+    let (sid, _) = app.call_in(CALLER).await;
+    // The emulator, like Twilio, refuses a From the account does not own (error 21210).
+    app.wait_heard(&sid, &["Alice joined the call."]).await;
+    let alice = app.legs_to(ALICE);
+    assert_eq!(alice.len(), 1, "rung once, from the line's number");
+}
