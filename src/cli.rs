@@ -1,4 +1,5 @@
-//! The command line: `denwa serve | check | demo | twilio configure`.
+//! The command line: `denwa serve | check | demo | twilio configure | slack manifest |
+//! discord register`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

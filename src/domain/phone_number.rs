@@ -32,13 +32,6 @@ impl PhoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The number with all but the last four digits hidden, for logs: `+1******0100`.
-    pub fn redacted(&self) -> String {
-        let keep = 4.min(self.0.len() - 1);
-        let hidden = self.0.len() - 1 - keep;
-        format!("+{}{}", "*".repeat(hidden), &self.0[self.0.len() - keep..])
-    }
 }
 
 impl fmt::Display for PhoneNumber {
@@ -86,13 +79,5 @@ mod tests {
         ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn redacts_for_logs() {
-        assert_eq!(
-            PhoneNumber::parse("+14155550100").unwrap().redacted(),
-            "+*******0100"
-        );
     }
 }

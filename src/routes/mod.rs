@@ -1,4 +1,4 @@
-//! HTTP routes: the contracts of DESIGN.md. Handlers are thin: they turn the request into types
+//! HTTP routes: the contracts listed in README.md (Twilio webhooks, `/api`, health). Handlers are thin: they turn the request into types
 //! (after the signature check) and hand it to the [`Line`].
 
 mod api;
