@@ -9,7 +9,7 @@ use rand::RngExt as _;
 
 use crate::domain::CallId;
 use crate::line::{ConferenceEventParams, Line};
-use crate::store::Turn;
+use crate::store::{Turn, TurnRequest};
 use crate::twilio::UpdateConference;
 use crate::twiml::{HttpMethod, VoiceResponse};
 
@@ -38,7 +38,17 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
     let lease = super::base_lease(line);
     let outcome = line
         .store()
-        .speaker_turn(id, leg, turn, max_attempts, false, false, lease)
+        .speaker_turn(
+            id,
+            &TurnRequest {
+                leg,
+                turn,
+                max_attempts,
+                require_join: false,
+                linger: false,
+                lease,
+            },
+        )
         .await;
     let turn_result = match outcome {
         Ok(t) => t,

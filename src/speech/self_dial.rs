@@ -17,7 +17,7 @@ use rand::RngExt as _;
 
 use crate::domain::{CallId, CallState};
 use crate::line::{Line, Metrics};
-use crate::store::{SpeakerState, Turn};
+use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Redirect, VoiceResponse};
 
@@ -206,7 +206,17 @@ async fn try_turn(
     // Once in the conference, `waited` counts the seconds the leg has idled with nothing to say.
     let linger = u64::from(waited) < line.settings().speech.linger.as_secs();
     match store
-        .speaker_turn(id, leg, turn, max_attempts, true, linger, lease)
+        .speaker_turn(
+            id,
+            &TurnRequest {
+                leg,
+                turn,
+                max_attempts,
+                require_join: true,
+                linger,
+                lease,
+            },
+        )
         .await?
     {
         Turn::Stale => Ok(VoiceResponse::new().hangup()),

@@ -21,7 +21,7 @@ use secrecy::ExposeSecret as _;
 
 pub use calls::{ConferenceChange, NewCall, ParticipantRole};
 pub use messages::EnqueueOutcome;
-pub use speaker::{LegEnd, SpeakerState, Turn};
+pub use speaker::{LegEnd, SpeakerState, Turn, TurnRequest};
 
 use keys::Keys;
 

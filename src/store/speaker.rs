@@ -33,6 +33,22 @@ pub enum SpeakerState {
     Left,
 }
 
+/// What a speaker asks for in one turn.
+#[derive(Debug, Clone, Copy)]
+pub struct TurnRequest<'a> {
+    pub leg: &'a str,
+    /// Turn N settles batch N-1 and takes batch N.
+    pub turn: u64,
+    pub max_attempts: u32,
+    /// False for the announce strategy, where Twilio plays the announcement into the
+    /// conference itself.
+    pub require_join: bool,
+    /// Keep the lease when the queue is empty (the leg waits a moment for more).
+    pub linger: bool,
+    /// The base lease; the script adds the batch's speaking time.
+    pub lease: Duration,
+}
+
 /// The outcome of one speaker turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Turn {
@@ -211,19 +227,16 @@ impl Store {
         Ok((admitted == 1).then_some(id))
     }
 
-    /// Turn `turn` of the speaker leg `leg`: see [`Turn`]. `require_join` is false for the
-    /// announce strategy, where Twilio plays the announcement into the conference itself.
-    /// `lease` is the base lease; the script adds the batch's speaking time.
-    pub async fn speaker_turn(
-        &self,
-        id: &CallId,
-        leg: &str,
-        turn: u64,
-        max_attempts: u32,
-        require_join: bool,
-        linger: bool,
-        lease: Duration,
-    ) -> StoreResult<Turn> {
+    /// A turn of a speaker: see [`Turn`] and [`TurnRequest`].
+    pub async fn speaker_turn(&self, id: &CallId, request: &TurnRequest<'_>) -> StoreResult<Turn> {
+        let TurnRequest {
+            leg,
+            turn,
+            max_attempts,
+            require_join,
+            linger,
+            lease,
+        } = *request;
         let (status, spoken, failed, batch, more): (
             String,
             Vec<String>,
