@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_twilio_emulator::{Heard, PhoneBehaviour};
+use denwa_twilio_emulator::PhoneBehaviour;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 
@@ -1229,27 +1229,8 @@ async fn a_voicemail_is_posted_in_the_thread_with_its_recording_and_then_its_tra
     let d = spawn_discord(&[("DENWA_LINE_VOICEMAIL_AFTER", "2")]).await;
     let (sid, call_id) = d.app.call_in(CALLER).await;
     let (thread, _) = d.announcement(&call_id).await;
-    // The caller speaks after the prompt and its beep, as a person would.
-    d.app
-        .wait_for(
-            "the voicemail prompt and its beep",
-            Duration::from_secs(20),
-            || async {
-                let heard = d.app.emulator.transcript(&sid);
-                let prompt = heard.iter().position(|h| {
-                    matches!(h, Heard::Say { text, .. } if text.starts_with("Nobody can take your call right now"))
-                })?;
-                heard[prompt..]
-                    .iter()
-                    .any(|h| matches!(h, Heard::Beep))
-                    .then_some(())
-            },
-        )
-        .await;
-    tokio::time::sleep(Duration::from_millis(30)).await;
     let words = "Please call me back about my order";
-    d.app.emulator.speak(&sid, words).await;
-    d.app.emulator.press(&sid, "#").await;
+    d.app.leave_voicemail(&sid, words).await;
 
     let call = d
         .app

@@ -189,6 +189,29 @@ impl TestApp {
             .collect()
     }
 
+    /// Waits for the voicemail prompt and its beep on the caller's leg `sid`, as a person would
+    /// before speaking.
+    pub async fn wait_for_the_beep(&self, sid: &str) {
+        self.wait_for("the voicemail prompt and its beep", Duration::from_secs(20), || async {
+            let heard = self.emulator.transcript(sid);
+            let prompt = heard.iter().position(|h| {
+                matches!(h, Heard::Say { text, .. } if text.starts_with("Nobody can take your call right now"))
+            })?;
+            heard[prompt..].iter().any(|h| matches!(h, Heard::Beep)).then_some(())
+        })
+        .await;
+        // A breath after the beep, as a person takes (the emulator runs 100x faster than life).
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+
+    /// Leaves a voicemail saying `words` on the caller's leg `sid`: waits for the beep, speaks,
+    /// presses #.
+    pub async fn leave_voicemail(&self, sid: &str, words: &str) {
+        self.wait_for_the_beep(sid).await;
+        self.emulator.speak(sid, words).await;
+        self.emulator.press(sid, "#").await;
+    }
+
     /// Polls `probe` until it yields a value, or panics naming `what`.
     pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut probe: F) -> T
     where

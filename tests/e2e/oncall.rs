@@ -291,17 +291,7 @@ phone = "+14155550103"
     .await;
     app.emulator.add_phone(CAROL, PhoneBehaviour::Voicemail);
     let (sid, call_id) = app.call_in(CALLER).await;
-    // The caller speaks after the prompt and its beep, as a person would.
-    app.wait_for("the voicemail prompt and its beep", Duration::from_secs(20), || async {
-        let heard = app.emulator.transcript(&sid);
-        let prompt = heard.iter().position(|h| {
-            matches!(h, Heard::Say { text, .. } if text.starts_with("Nobody can take your call right now"))
-        })?;
-        heard[prompt..].iter().any(|h| matches!(h, Heard::Beep)).then_some(())
-    })
-    .await;
-    // A breath after the beep, as a person takes (the emulator runs 100x faster than life).
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    app.wait_for_the_beep(&sid).await;
     assert_eq!(
         app.wait_leg_ended(CAROL).await,
         "completed",

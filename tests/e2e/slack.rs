@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_twilio_emulator::{Heard, PhoneBehaviour};
+use denwa_twilio_emulator::PhoneBehaviour;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -1476,27 +1476,8 @@ async fn joins_leaves_and_the_end_are_posted_in_the_thread_and_the_announcement_
 async fn a_voicemail_is_posted_in_the_thread_with_its_recording_and_then_its_transcript() {
     let t = spawn(&[("DENWA_LINE_VOICEMAIL_AFTER", "2")]).await;
     let (sid, call_id, thread) = t.call_in(CALLER).await;
-    // The caller speaks after the prompt and its beep, as a person would.
-    t.app
-        .wait_for(
-            "the voicemail prompt and its beep",
-            Duration::from_secs(20),
-            || async {
-                let heard = t.app.emulator.transcript(&sid);
-                let prompt = heard.iter().position(|h| {
-                    matches!(h, Heard::Say { text, .. } if text.starts_with("Nobody can take your call right now"))
-                })?;
-                heard[prompt..]
-                    .iter()
-                    .any(|h| matches!(h, Heard::Beep))
-                    .then_some(())
-            },
-        )
-        .await;
-    tokio::time::sleep(Duration::from_millis(30)).await;
     let words = "Please call me back about my order";
-    t.app.emulator.speak(&sid, words).await;
-    t.app.emulator.press(&sid, "#").await;
+    t.app.leave_voicemail(&sid, words).await;
 
     let call = t
         .app
