@@ -685,11 +685,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_slow_say_is_deferred_then_the_original_is_edited() {
-        // A stand-in for Discord's webhook endpoint that records the edit.
-        let edits = Arc::new(std::sync::Mutex::new(Vec::<(String, Value)>::new()));
-        let recorder = edits.clone();
+    type Recorded = Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+    /// A stand-in for Discord's REST API that records every request's path and JSON body.
+    async fn recording_server() -> (String, Recorded) {
+        let records: Recorded = Arc::default();
+        let recorder = records.clone();
         let app = Router::new().fallback(
             move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
                 let recorder = recorder.clone();
@@ -702,8 +703,11 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
+        (base, records)
+    }
 
-        let config = crate::DiscordConfig {
+    fn test_config(base: String) -> crate::DiscordConfig {
+        crate::DiscordConfig {
             application_id: "10".into(),
             guild_id: "20".into(),
             channel_id: "30".into(),
@@ -713,7 +717,14 @@ mod tests {
             allowed_roles: Vec::new(),
             show_numbers: false,
             defer_after: Duration::from_millis(50),
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_say_is_deferred_then_the_original_is_edited() {
+        // A stand-in for Discord's webhook endpoint that records the edit.
+        let (base, edits) = recording_server().await;
+        let config = test_config(base);
         let line = Arc::new(SlowLine {
             delay: Duration::from_millis(400),
             thread: None,
@@ -761,31 +772,8 @@ mod tests {
     #[tokio::test]
     async fn a_receipt_after_the_tokens_lifetime_is_posted_in_the_thread() {
         use denwa_chat::{ChatBridge, LineEvent};
-        let posts = Arc::new(std::sync::Mutex::new(Vec::<(String, Value)>::new()));
-        let recorder = posts.clone();
-        let app = Router::new().fallback(
-            move |uri: axum::http::Uri, axum::Json(body): axum::Json<Value>| {
-                let recorder = recorder.clone();
-                async move {
-                    recorder.lock().unwrap().push((uri.path().to_owned(), body));
-                    axum::Json(serde_json::json!({"id": "1"}))
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let config = crate::DiscordConfig {
-            application_id: "10".into(),
-            guild_id: "20".into(),
-            channel_id: "30".into(),
-            bot_token: "token".to_owned().into(),
-            public_key: "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c".into(),
-            api_base: base,
-            allowed_roles: Vec::new(),
-            show_numbers: false,
-            defer_after: Duration::from_millis(50),
-        };
+        let (base, posts) = recording_server().await;
+        let config = test_config(base);
         let line = Arc::new(SlowLine {
             delay: Duration::ZERO,
             thread: Some("40".into()),
