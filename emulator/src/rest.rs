@@ -320,7 +320,9 @@ fn page(key: &str, items: Vec<Value>, path: &str) -> Value {
     })
 }
 
-fn create_call(em: &Emulator, f: &Params) -> ApiResult {
+/// `To` and `From` of a request that places a call, checked as Twilio checks them (both present,
+/// dialable, and `From` a number of the account).
+fn to_and_from<'f>(em: &Emulator, f: &'f Params) -> Result<(&'f str, &'f str), ApiError> {
     let to = f
         .get("To")
         .filter(|s| !s.is_empty())
@@ -349,6 +351,11 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
             ),
         ));
     }
+    Ok((to, from))
+}
+
+fn create_call(em: &Emulator, f: &Params) -> ApiResult {
+    let (to, from) = to_and_from(em, f)?;
     let method = f.method("Method")?;
     let src = match (f.get("Url"), f.get("Twiml"), f.get("ApplicationSid")) {
         // Twilio: when both are given, Url wins and Twiml is ignored.
@@ -694,34 +701,7 @@ fn list_participants(em: &Emulator, conf: &str, path: &str) -> ApiResult {
 }
 
 fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
-    let to = f
-        .get("To")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::bad_request(21201, "No 'To' number is specified"))?;
-    let from = f
-        .get("From")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::bad_request(21213, "No 'From' number is specified"))?;
-    if !is_dialable(to) {
-        return Err(ApiError::bad_request(
-            21211,
-            format!("Invalid 'To' Phone Number: {to}"),
-        ));
-    }
-    if !is_dialable(from) {
-        return Err(ApiError::bad_request(
-            21212,
-            format!("Invalid 'From' Phone Number: {from}"),
-        ));
-    }
-    if is_e164(from) && em.inner.state.lock().unwrap().number(from).is_none() {
-        return Err(ApiError::bad_request(
-            21210,
-            format!(
-                "The source phone number provided, {from}, is not yet verified for your account"
-            ),
-        ));
-    }
+    let (to, from) = to_and_from(em, f)?;
     let beep = match f.get("Beep") {
         None => Beep::Both,
         Some(v) => Beep::parse(v)
