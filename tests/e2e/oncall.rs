@@ -22,6 +22,12 @@ name = "Carol"
 phone = "+14155550103"
 "#;
 
+const ALICE_ONLY: &str = r#"
+[[line.responders]]
+name = "Alice"
+phone = "+14155550101"
+"#;
+
 fn accepts() -> PhoneBehaviour {
     // Presses 1 once the prompt has said who is calling (about 6 call-seconds).
     PhoneBehaviour::AnswerAndPress {
@@ -228,11 +234,7 @@ async fn leaves_are_announced_when_configured() {
 async fn a_recorded_name_is_played_when_the_caller_joins_someone() {
     // Alice accepts while the caller is still recording their name, so she is in first.
     let app = spawn_app_with_file(
-        r#"
-[[line.responders]]
-name = "Alice"
-phone = "+14155550101"
-"#,
+        ALICE_ONLY,
         &[
             ("DENWA_LINE_RECORD_NAMES", "true"),
             ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
@@ -387,11 +389,7 @@ async fn a_caller_is_announced_by_the_name_twilio_looked_up() {
     // A long greeting: Alice (a short prompt, a quick 1) is in the conference before the caller.
     let greeting = "Thank you for calling. ".repeat(12);
     let app = spawn_app_with_file(
-        r#"
-[[line.responders]]
-name = "Alice"
-phone = "+14155550101"
-"#,
+        ALICE_ONLY,
         &[
             ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
             ("DENWA_LINE_GREETING", greeting.trim()),
@@ -444,15 +442,7 @@ phone = "+14155550101"
 
 #[tokio::test]
 async fn a_responder_who_accepts_then_hangs_up_does_not_leave_the_caller_on_hold() {
-    let app = spawn_app_with_file(
-        r#"
-[[line.responders]]
-name = "Alice"
-phone = "+14155550101"
-"#,
-        &[("DENWA_LINE_VOICEMAIL_AFTER", "2")],
-    )
-    .await;
+    let app = spawn_app_with_file(ALICE_ONLY, &[("DENWA_LINE_VOICEMAIL_AFTER", "2")]).await;
     app.emulator.add_phone(ALICE, accepts());
     let (sid, _) = app.call_in(CALLER).await;
     app.wait_heard(&sid, &["Alice joined the call."]).await;
@@ -471,11 +461,7 @@ phone = "+14155550101"
 #[tokio::test]
 async fn a_caller_id_twilio_refuses_falls_back_to_the_lines_number() {
     let app = spawn_app_with_file(
-        r#"
-[[line.responders]]
-name = "Alice"
-phone = "+14155550101"
-"#,
+        ALICE_ONLY,
         &[
             ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
             ("DENWA_LINE_RING_CALLER_ID", "caller"),
