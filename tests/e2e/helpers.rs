@@ -34,27 +34,18 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with_file("", extra).await
 }
 
-/// Like [`spawn_app_with`], with `extra_file` appended to the configuration file (for what the
-/// environment cannot set, such as `[[line.responders]]`).
-pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    denwa::startup::install_crypto_provider();
-    let redis = RedisServer::start().await;
-    let emulator = Emulator::start(EmulatorConfig {
-        account_sid: ACCOUNT_SID.into(),
-        auth_token: AUTH_TOKEN.into(),
-        time_scale: 0.01,
-    })
-    .await
-    .expect("the emulator starts");
-
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
+/// The test settings for an app reached at `public_base`.
+fn settings_for(
+    public_base: &str,
+    redis: &RedisServer,
+    emulator: &Emulator,
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> Settings {
     let file = format!(
         r#"
 [server]
-listen = "127.0.0.1:{port}"
-public_url = "{base}"
+public_url = "{public_base}"
 [redis]
 url = "{redis_url}"
 [twilio]
@@ -82,8 +73,108 @@ unavailable_message = "{UNAVAILABLE}"
         ("DENWA_SPEECH_LINGER".into(), "20".into()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let settings =
-        Settings::from_sources(Some(&file), "test config", &env).expect("test settings are valid");
+    Settings::from_sources(Some(&file), "test config", &env).expect("test settings are valid")
+}
+
+/// `replicas` instances of the app on one Redis, behind a round-robin proxy at the public URL:
+/// every request (webhook or API) goes to the next replica, so no flow can lean on one
+/// process's memory.
+pub async fn spawn_replicas(replicas: usize, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
+    denwa::startup::install_crypto_provider();
+    let redis = RedisServer::start().await;
+    let emulator = Emulator::start(EmulatorConfig {
+        account_sid: ACCOUNT_SID.into(),
+        auth_token: AUTH_TOKEN.into(),
+        time_scale: 0.01,
+    })
+    .await
+    .expect("the emulator starts");
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", proxy.local_addr().unwrap());
+    let mut backends = Vec::new();
+    for _ in 0..replicas {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        backends.push(format!("http://{}", listener.local_addr().unwrap()));
+        let settings = settings_for(&base, &redis, &emulator, extra_file, extra);
+        let app = Application::with_listener(settings, listener).expect("the app builds");
+        tokio::spawn(app.run_until(std::future::pending()));
+    }
+    tokio::spawn(round_robin(proxy, backends));
+    emulator.add_number(
+        LINE,
+        &format!("{base}/twilio/voice"),
+        Some(&format!("{base}/twilio/call-status")),
+    );
+    TestApp {
+        base,
+        emulator,
+        redis,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// A reverse proxy that sends each request to the next backend in turn, as a load balancer
+/// without session affinity does.
+async fn round_robin(listener: tokio::net::TcpListener, backends: Vec<String>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = std::sync::Arc::new(AtomicUsize::new(0));
+    let client = reqwest::Client::new();
+    let proxy = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let backend = backends[next.fetch_add(1, Ordering::Relaxed) % backends.len()].clone();
+        let client = client.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let url = format!(
+                "{backend}{}",
+                parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/")
+            );
+            let mut forwarded = client.request(parts.method, url).body(body);
+            for (name, value) in &parts.headers {
+                if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
+                    forwarded = forwarded.header(name, value);
+                }
+            }
+            let answer = forwarded.send().await.unwrap();
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let bytes = answer.bytes().await.unwrap();
+            let mut response = axum::response::Response::new(axum::body::Body::from(bytes));
+            *response.status_mut() = status;
+            for (name, value) in &headers {
+                if name != axum::http::header::CONTENT_LENGTH
+                    && name != axum::http::header::TRANSFER_ENCODING
+                {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            response
+        }
+    });
+    axum::serve(listener, proxy).await.unwrap();
+}
+
+/// Like [`spawn_app_with`], with `extra_file` appended to the configuration file (for what the
+/// environment cannot set, such as `[[line.responders]]`).
+pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
+    denwa::startup::install_crypto_provider();
+    let redis = RedisServer::start().await;
+    let emulator = Emulator::start(EmulatorConfig {
+        account_sid: ACCOUNT_SID.into(),
+        auth_token: AUTH_TOKEN.into(),
+        time_scale: 0.01,
+    })
+    .await
+    .expect("the emulator starts");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let settings = settings_for(&base, &redis, &emulator, extra_file, extra);
     let app = Application::with_listener(settings, listener).expect("the app builds");
     tokio::spawn(app.run_until(std::future::pending()));
 

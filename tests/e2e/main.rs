@@ -12,6 +12,7 @@ mod cli;
 mod demo;
 mod discord;
 mod oncall;
+mod replicas;
 mod resilience;
 mod security;
 mod slack;
