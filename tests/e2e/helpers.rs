@@ -34,6 +34,20 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with_file("", extra).await
 }
 
+/// What every test app talks to: a private redis-server and the Twilio emulator (100x life).
+async fn far_side() -> (RedisServer, Emulator) {
+    denwa::startup::install_crypto_provider();
+    let redis = RedisServer::start().await;
+    let emulator = Emulator::start(EmulatorConfig {
+        account_sid: ACCOUNT_SID.into(),
+        auth_token: AUTH_TOKEN.into(),
+        time_scale: 0.01,
+    })
+    .await
+    .expect("the emulator starts");
+    (redis, emulator)
+}
+
 /// The test settings for an app reached at `public_base`.
 fn settings_for(
     public_base: &str,
@@ -80,15 +94,7 @@ unavailable_message = "{UNAVAILABLE}"
 /// every request (webhook or API) goes to the next replica, so no flow can lean on one
 /// process's memory.
 pub async fn spawn_replicas(replicas: usize, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    denwa::startup::install_crypto_provider();
-    let redis = RedisServer::start().await;
-    let emulator = Emulator::start(EmulatorConfig {
-        account_sid: ACCOUNT_SID.into(),
-        auth_token: AUTH_TOKEN.into(),
-        time_scale: 0.01,
-    })
-    .await
-    .expect("the emulator starts");
+    let (redis, emulator) = far_side().await;
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", proxy.local_addr().unwrap());
     let mut backends = Vec::new();
@@ -161,15 +167,7 @@ async fn round_robin(listener: tokio::net::TcpListener, backends: Vec<String>) {
 /// Like [`spawn_app_with`], with `extra_file` appended to the configuration file (for what the
 /// environment cannot set, such as `[[line.responders]]`).
 pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    denwa::startup::install_crypto_provider();
-    let redis = RedisServer::start().await;
-    let emulator = Emulator::start(EmulatorConfig {
-        account_sid: ACCOUNT_SID.into(),
-        auth_token: AUTH_TOKEN.into(),
-        time_scale: 0.01,
-    })
-    .await
-    .expect("the emulator starts");
+    let (redis, emulator) = far_side().await;
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
