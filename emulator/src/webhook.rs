@@ -39,6 +39,19 @@ impl HookPurpose {
         }
     }
 
+    /// Whether the answer is TwiML Twilio will execute (so its size and type matter), rather than
+    /// a callback whose body is ignored.
+    fn expects_twiml(self) -> bool {
+        matches!(
+            self,
+            HookPurpose::Voice
+                | HookPurpose::Action
+                | HookPurpose::Redirect
+                | HookPurpose::Announce
+                | HookPurpose::Wait
+        )
+    }
+
     /// Twilio's code for a callback whose answer was not 2xx (the body is ignored).
     fn callback_error_code(self) -> u32 {
         match self {
@@ -50,6 +63,10 @@ impl HookPurpose {
         }
     }
 }
+
+/// The largest TwiML document Twilio accepts: 64 kB. Twilio does not say whether it means 64,000
+/// or 65,536 bytes; the emulator takes the stricter reading.
+pub(crate) const MAX_TWIML_BYTES: usize = 64_000;
 
 /// A fire-and-forget callback (status, conference event, transcription): sent by the dispatcher
 /// task, each in its own task, so, as with Twilio, arrival order is not guaranteed.
@@ -184,6 +201,20 @@ impl Emulator {
                 ),
             ),
             (Some(_), Some(err)) => fail(11200, format!("HTTP retrieval failure: {err}")),
+            // "11750 TwiML response body too large": Twilio reads at most 64 kB of TwiML
+            // (https://www.twilio.com/docs/api/errors/11750).
+            (Some(_), None)
+                if purpose.expects_twiml()
+                    && body.as_ref().is_some_and(|b| b.len() > MAX_TWIML_BYTES) =>
+            {
+                fail(
+                    11750,
+                    format!(
+                        "TwiML response body too large: {} bytes from {signed_url} (the limit is {MAX_TWIML_BYTES})",
+                        body.as_ref().map_or(0, String::len)
+                    ),
+                )
+            }
             (Some(_), None) => Ok(Answer {
                 content_type,
                 body: body.unwrap_or_default(),

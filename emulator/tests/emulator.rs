@@ -1085,3 +1085,34 @@ async fn custom_wait_url_is_played_until_the_conference_starts() {
     }
     assert!(em.errors().is_empty(), "{:?}", em.errors());
 }
+
+/// Twilio reads at most 64 kB of TwiML (error 11750), for a call's first document as for every
+/// later one; a document just under the limit is executed.
+#[tokio::test]
+async fn twiml_over_64_kb_is_refused_with_11750() {
+    for (padding, refused) in [(64_000, true), (63_000, false)] {
+        let body = format!(
+            "<Response><Say>Hello.</Say><!--{}--></Response>",
+            "x".repeat(padding)
+        );
+        let em = emulator().await;
+        let app = spawn_app(em.auth_token(), move |_| twiml(&body)).await;
+        em.add_number(LINE, &app.url("/twilio/voice"), None);
+        let call = em.place_call(ALICE, LINE, None).await.unwrap();
+        assert!(
+            em.wait_until(WAIT, |em| call_status(em, &call) == "completed")
+                .await
+        );
+        let codes: Vec<u32> = em.errors().iter().map(|e| e.code).collect();
+        if refused {
+            assert_eq!(codes, vec![11750]);
+            assert_eq!(
+                em.heard_texts(&call),
+                vec![APPLICATION_ERROR_MESSAGE.to_string()]
+            );
+        } else {
+            assert!(codes.is_empty(), "{codes:?}");
+            assert_eq!(em.heard_texts(&call), vec!["Hello.".to_string()]);
+        }
+    }
+}

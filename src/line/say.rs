@@ -40,9 +40,10 @@ impl Line {
             return Err(SayRefused::TooLong { chars, limit });
         }
         let message = MessageId::generate();
+        let pieces = crate::speech::pieces::plan(self, &text, audio_url);
         let outcome = self
             .store()
-            .enqueue(&id, &message, &text, audio_url, &origin.encode())
+            .enqueue(&id, &message, &text, audio_url, &pieces, &origin.encode())
             .await
             .map_err(|e| {
                 tracing::warn!(call = %id, error = %e, "cannot store a message");

@@ -10,6 +10,7 @@
 //! Redis was down). [`split`] cuts long texts into pieces every `<Say>` accepts.
 
 pub mod announce;
+pub mod pieces;
 pub mod self_dial;
 pub mod split;
 mod sweep;
@@ -72,20 +73,30 @@ pub(crate) async fn leg_ended(line: &Line, id: &CallId, leg: &str, reason: &str)
     }
 }
 
-/// Appends each message: its recording (if any) as `<Play>`, its text as `<Say>`s split so that
-/// every piece meets Twilio's limits for the configured voice.
+/// Appends what each message of a turn says: the pieces in flight (all of them for a message
+/// stored before pieces were kept), its recording first as `<Play>` when the turn starts the
+/// message.
 pub(crate) fn say_all(
     line: &Line,
     mut response: VoiceResponse,
     messages: &[Message],
 ) -> VoiceResponse {
-    let limits = split::SayLimits::for_voice(line.settings().speech.voice.as_deref());
     for message in messages {
-        if let Some(url) = &message.audio_url {
+        let pieces = if message.pieces.is_empty() {
+            pieces::plan(line, &message.text, message.audio_url.as_deref())
+        } else {
+            message.pieces.clone()
+        };
+        let range = message.saying.clone().unwrap_or(0..pieces.len());
+        if range.start == 0
+            && let Some(url) = &message.audio_url
+        {
             response = response.play(Play::new(url.as_str()));
         }
-        for piece in split::split_for_say(&message.text, limits) {
-            response = response.say(line.say(&piece));
+        for piece in pieces.get(range).unwrap_or_default() {
+            if let Some(text) = message.text.get(piece.start..piece.end) {
+                response = response.say(line.say(text));
+            }
         }
     }
     response

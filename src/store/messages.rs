@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use redis::AsyncCommands as _;
 
 use super::{Store, StoreError, StoreResult, scripts};
-use crate::domain::{CallId, Message, MessageId, MessageState, now_ms};
+use crate::domain::{CallId, Message, MessageId, MessageState, Piece, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnqueueOutcome {
@@ -25,6 +25,7 @@ impl Store {
         message: &MessageId,
         text: &str,
         audio_url: Option<&str>,
+        pieces: &[Piece],
         source: &str,
     ) -> StoreResult<EnqueueOutcome> {
         let outcome: String = scripts::ENQUEUE
@@ -37,6 +38,7 @@ impl Store {
             .arg(source)
             .arg(now_ms())
             .arg(audio_url.unwrap_or_default())
+            .arg(Piece::encode_all(pieces))
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {
@@ -81,6 +83,7 @@ impl Store {
 
 fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
     let corrupt = || StoreError::Corrupt(format!("malformed message record {:?}", f.get("id")));
+    let number = |key: &str| f.get(key).and_then(|s| s.parse::<usize>().ok());
     Ok(Message {
         id: f
             .get("id")
@@ -104,6 +107,15 @@ fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0),
         finished_at: f.get("finished_at").and_then(|s| s.parse().ok()),
+        pieces: f
+            .get("pieces")
+            .zip(f.get("text"))
+            .and_then(|(stored, text)| Piece::decode_all(stored, text))
+            .unwrap_or_default(),
+        pieces_heard: number("pieces_heard").unwrap_or(0),
+        saying: number("saying_from")
+            .zip(number("saying_to"))
+            .map(|(from, to)| from..to),
     })
 }
 

@@ -22,6 +22,7 @@ local function requeue_or_fail(call_key, queue_key, prefix, ids, max_attempts, r
   for i = #ids, 1, -1 do
     local id = ids[i]
     local attempts = tonumber(redis.call('HGET', prefix .. id, 'attempts') or '0')
+    redis.call('HDEL', prefix .. id, 'saying_from', 'saying_to')
     if (not ended) and attempts < max_attempts then
       redis.call('HSET', prefix .. id, 'state', 'queued')
       redis.call('LPUSH', queue_key, id)
@@ -32,6 +33,19 @@ local function requeue_or_fail(call_key, queue_key, prefix, ids, max_attempts, r
     end
   end
   return failed
+end
+
+-- The TwiML cost of each piece of a message (see speech::pieces), from its `pieces` field
+-- (`start:end:cost,...`). A message stored before pieces were kept is one piece as long as its
+-- text.
+local function piece_costs(prefix, id)
+  local costs = {}
+  local stored = redis.call('HGET', prefix .. id, 'pieces')
+  if stored then
+    for cost in string.gmatch(stored, '%d+:%d+:(%d+)') do table.insert(costs, tonumber(cost)) end
+  end
+  if #costs == 0 then costs[1] = string.len(redis.call('HGET', prefix .. id, 'text') or '') end
+  return costs
 end
 
 local function fail_all(call_key, list_key, prefix, reason, now)
@@ -50,7 +64,8 @@ fn script(body: &str) -> Script {
 }
 
 /// Stores a message and queues it, unless the call is unknown or over.
-/// KEYS: call, queue, order, message hash. ARGV: id, text, source, now, audio URL or "".
+/// KEYS: call, queue, order, message hash. ARGV: id, text, source, now, audio URL or "", pieces
+/// (see speech::pieces).
 /// Returns "ok", "missing" or "ended".
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -62,6 +77,7 @@ if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 'voicema
 redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'source', ARGV[3],
   'state', 'queued', 'attempts', 0, 'created_at', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end
+redis.call('HSET', KEYS[4], 'pieces', ARGV[6], 'pieces_heard', 0)
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
 if string.sub(ARGV[3], 1, 4) ~= 'line' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
 redis.call('RPUSH', KEYS[3], ARGV[1])
@@ -111,7 +127,7 @@ return 1
 });
 
 /// One turn of the speaker. Turn `T` says "I have finished batch T-1, give me batch T".
-/// - T = current + 1: the batch in flight counts as spoken if the speaker was in the conference
+/// - T = current + 1: the batch in flight counts as heard if the speaker was in the conference
 ///   with the caller (`heard`), else it is requeued or failed; then the next batch is taken. An
 ///   empty queue releases the lease in the same atomic step, so a message enqueued a moment
 ///   later finds it free and dials anew.
@@ -119,21 +135,31 @@ return 1
 ///   settled (it was not said).
 /// - otherwise, or not the call's speaker: stale.
 ///
+/// A batch is the queue's first messages, at most `batch limit` of them, whose remaining pieces
+/// fit `budget` TwiML bytes (at least one piece, so a turn always moves on). The last message may
+/// be taken in part (`saying_from`..`saying_to`); once heard, its `pieces_heard` advances and it
+/// goes back to the front of the queue for the rest: it is spoken (and receipted) only when its
+/// last piece has been heard.
+///
 /// The lease is renewed for the batch's speaking time: a long batch must not outlive it.
 /// KEYS: call, queue, inflight, lock. ARGV: leg, turn, now, base lease ms, max attempts, prefix,
 /// batch limit, heard-mode ("joined" = require the speaker to be joined, "always"), "linger" to
-/// keep the lease when the queue is empty (the leg waits a moment for more) or "".
+/// keep the lease when the queue is empty (the leg waits a moment for more) or "", budget bytes.
 /// Returns {status ("stale"|"again"|"done"|"linger"|"speak"), spoken ids, failed ids, batch ids,
 /// more to say (0/1; with "done")}.
 pub(super) static SPEAKER_TURN: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
+local prefix = ARGV[6]
 local function lease(ids)
-  -- About 10 bytes of text a second is slower than any voice speaks, so the lease outlasts the
+  -- About 10 bytes of TwiML a second is slower than any voice speaks, so the lease outlasts the
   -- speech (Japanese: 3 bytes a character, 0.3 s; Twilio's voices are faster).
   local bytes = 0
   for _, id in ipairs(ids) do
-    bytes = bytes + string.len(redis.call('HGET', ARGV[6] .. id, 'text') or '')
+    local costs = piece_costs(prefix, id)
+    local from = tonumber(redis.call('HGET', prefix .. id, 'saying_from') or '0')
+    local to = tonumber(redis.call('HGET', prefix .. id, 'saying_to') or #costs)
+    for i = from + 1, math.min(to, #costs) do bytes = bytes + costs[i] end
   end
   return tonumber(ARGV[4]) + bytes * 100
 end
@@ -154,21 +180,48 @@ local spoken, failed = {}, {}
 local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
 if heard then
+  local unfinished = nil
   for _, id in ipairs(inflight) do
-    redis.call('HSET', ARGV[6] .. id, 'state', 'spoken', 'finished_at', ARGV[3])
-    table.insert(spoken, id)
+    local key = prefix .. id
+    local total = #piece_costs(prefix, id)
+    local to = tonumber(redis.call('HGET', key, 'saying_to') or total)
+    redis.call('HDEL', key, 'saying_from', 'saying_to')
+    if to < total then
+      -- Partly said (only a batch's last message can be): the rest is said next.
+      redis.call('HSET', key, 'pieces_heard', to, 'state', 'queued', 'attempts', 0)
+      unfinished = id
+    else
+      redis.call('HSET', key, 'state', 'spoken', 'finished_at', ARGV[3])
+      table.insert(spoken, id)
+    end
   end
+  if unfinished then redis.call('LPUSH', KEYS[2], unfinished) end
   if #inflight > 0 then
-    redis.call('HINCRBY', KEYS[1], 'messages_spoken', #inflight)
+    redis.call('HINCRBY', KEYS[1], 'messages_spoken', #spoken)
     redis.call('HSET', KEYS[1], 'speaker_misses', 0)
   end
 else
-  failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[6], inflight, tonumber(ARGV[5]),
+  failed = requeue_or_fail(KEYS[1], KEYS[2], prefix, inflight, tonumber(ARGV[5]),
     'the call ended before the message was spoken', ARGV[3])
 end
 local batch = {}
 if state ~= 'ended' and heard then
-  batch = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[7]) - 1)
+  local budget = tonumber(ARGV[10])
+  local used = 0
+  for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[7]) - 1)) do
+    local costs = piece_costs(prefix, id)
+    local from = tonumber(redis.call('HGET', prefix .. id, 'pieces_heard') or '0')
+    local to = from
+    while to < #costs and (used == 0 or used + costs[to + 1] <= budget) do
+      used = used + costs[to + 1]
+      to = to + 1
+    end
+    -- Nothing more of it fits: it opens the next turn.
+    if to == from and from < #costs then break end
+    redis.call('HSET', prefix .. id, 'saying_from', from, 'saying_to', to)
+    table.insert(batch, id)
+    if to < #costs then break end
+  end
   redis.call('LTRIM', KEYS[2], #batch, -1)
 end
 if #batch == 0 and heard and state ~= 'ended' and ARGV[9] == 'linger' then
@@ -185,8 +238,8 @@ if #batch == 0 then
   return {'done', spoken, failed, {}, more}
 end
 for _, id in ipairs(batch) do
-  redis.call('HSET', ARGV[6] .. id, 'state', 'speaking')
-  redis.call('HINCRBY', ARGV[6] .. id, 'attempts', 1)
+  redis.call('HSET', prefix .. id, 'state', 'speaking')
+  redis.call('HINCRBY', prefix .. id, 'attempts', 1)
   redis.call('RPUSH', KEYS[3], id)
 end
 redis.call('HSET', KEYS[1], 'speaker_turn', turn)

@@ -11,13 +11,14 @@ use redis::AsyncCommands as _;
 
 use super::{Store, StoreResult, scripts};
 use crate::domain::{CallId, MessageId, now_ms};
+use crate::speech::pieces::TURN_BUDGET_BYTES;
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
 /// issued; anything later is not ours.
 const CODE_TTL_SECS: u64 = 120;
 
-/// The most messages one turn says; the rest wait for the next turn (a `<Redirect>` away), which
-/// keeps each TwiML document small.
+/// The most messages one turn says; the rest wait for the next turn (a `<Redirect>` away). The
+/// turn's size in bytes is bounded by [`TURN_BUDGET_BYTES`] as well.
 const BATCH_LIMIT: usize = 20;
 
 /// Where the current speaker leg is, per the call hash.
@@ -257,6 +258,7 @@ impl Store {
             .arg(BATCH_LIMIT)
             .arg(if require_join { "joined" } else { "always" })
             .arg(if linger { "linger" } else { "" })
+            .arg(TURN_BUDGET_BYTES)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match status.as_str() {

@@ -34,14 +34,18 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with_file("", extra).await
 }
 
-/// What every test app talks to: a private redis-server and the Twilio emulator (100x life).
-async fn far_side() -> (RedisServer, Emulator) {
+/// Real seconds per call-second in the emulator: 100x faster than life.
+pub const TIME_SCALE: f64 = 0.01;
+
+/// What every test app talks to: a private redis-server and the Twilio emulator running at
+/// `time_scale` (see [`TIME_SCALE`]).
+async fn far_side(time_scale: f64) -> (RedisServer, Emulator) {
     denwa::startup::install_crypto_provider();
     let redis = RedisServer::start().await;
     let emulator = Emulator::start(EmulatorConfig {
         account_sid: ACCOUNT_SID.into(),
         auth_token: AUTH_TOKEN.into(),
-        time_scale: 0.01,
+        time_scale,
     })
     .await
     .expect("the emulator starts");
@@ -94,7 +98,7 @@ unavailable_message = "{UNAVAILABLE}"
 /// every request (webhook or API) goes to the next replica, so no flow can lean on one
 /// process's memory.
 pub async fn spawn_replicas(replicas: usize, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    let (redis, emulator) = far_side().await;
+    let (redis, emulator) = far_side(TIME_SCALE).await;
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", proxy.local_addr().unwrap());
     let mut backends = Vec::new();
@@ -167,7 +171,13 @@ async fn round_robin(listener: tokio::net::TcpListener, backends: Vec<String>) {
 /// Like [`spawn_app_with`], with `extra_file` appended to the configuration file (for what the
 /// environment cannot set, such as `[[line.responders]]`).
 pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    let (redis, emulator) = far_side().await;
+    spawn_app_at(TIME_SCALE, extra_file, extra).await
+}
+
+/// Like [`spawn_app_with_file`], with the emulator at `time_scale` (a test that speaks tens of
+/// thousands of words runs it faster still).
+pub async fn spawn_app_at(time_scale: f64, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
+    let (redis, emulator) = far_side(time_scale).await;
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
