@@ -27,6 +27,10 @@ pub enum StartupError {
     Twilio(String),
 }
 
+/// How long shutdown waits for background work (posting to chat, releasing a speaker lease)
+/// once the server has stopped.
+const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub struct Application {
     listener: TcpListener,
     line: Line,
@@ -97,8 +101,11 @@ impl Application {
         tracing::info!(port = self.port(), public_url = %self.line.settings().server.public_url, "denwa is listening");
         // One shutdown signal, seen by both the server and the sweep.
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let line = self.line.clone();
         tokio::spawn(async move {
             shutdown.await;
+            // Dials in flight release their leases now, not when the last client has gone.
+            line.begin_shutdown();
             let _ = stop.send(true);
         });
         let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -108,10 +115,14 @@ impl Application {
             self.line.clone(),
             until_stopped(stopped.clone()),
         ));
-        let app = routes::router(self.line).merge(self.bridge_routes);
-        axum::serve(self.listener, app)
+        let app = routes::router(self.line.clone()).merge(self.bridge_routes);
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(until_stopped(stopped))
-            .await
+            .await;
+        // What the last requests started (receipts to post, a dial to release) is finished or
+        // given up within a bound, so the process exits promptly.
+        self.line.finish_background(BACKGROUND_GRACE).await;
+        served
     }
 }
 

@@ -158,6 +158,8 @@ pub(crate) struct Inner {
     pub base_url: String,
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
     pub tx: broadcast::Sender<EmulatorEvent>,
+    /// Fault injection: how long every REST request waits before it is handled.
+    pub rest_delay: Mutex<Duration>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -271,6 +273,7 @@ impl Emulator {
             base_url,
             tasks: Mutex::new(Vec::new()),
             tx,
+            rest_delay: Mutex::new(Duration::ZERO),
         });
         let em = Emulator { inner };
         let dispatcher = em.spawn_dispatcher(hook_rx);
@@ -507,6 +510,13 @@ impl Emulator {
             .collect();
         v.sort_by(|a, b| a.sid.cmp(&b.sid));
         v
+    }
+
+    /// Fault injection: every REST request from now on waits `delay` (real time) before it is
+    /// handled, as during a slow moment at Twilio's edge. A client that gives up meanwhile gets
+    /// nothing done (the request is dropped with its connection). `Duration::ZERO` ends it.
+    pub fn delay_rest(&self, delay: Duration) {
+        *self.inner.rest_delay.lock().unwrap() = delay;
     }
 
     /// Every error and strictness violation so far.

@@ -113,6 +113,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let delay = *em.inner.rest_delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match route(&em, &method, &uri, &headers, &body).await {
         Ok(r) => r,
         Err(e) => {

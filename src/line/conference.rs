@@ -129,7 +129,7 @@ impl Line {
                 // Responders still ringing for a call that is over must stop ringing.
                 let line = self.clone();
                 let cancel_id = id.clone();
-                tokio::spawn(async move {
+                self.spawn(async move {
                     line.cancel_responder_legs(&cancel_id, None).await;
                     // Their status callbacks release them too; this covers a lost callback.
                     let phones: Vec<&str> = line

@@ -13,7 +13,7 @@ impl Line {
             let bridge = bridge.clone();
             let line = self.clone();
             let event = event.clone();
-            tokio::spawn(async move {
+            self.spawn(async move {
                 if let Err(e) = bridge.on_event(&event).await {
                     Metrics::add(&line.metrics().bridge_errors, 1);
                     tracing::warn!(bridge = bridge.name(), error = %e, "bridge failed to handle a line event");

@@ -77,7 +77,7 @@ impl Line {
         }
         let line = self.clone();
         let ring_id = id.clone();
-        tokio::spawn(async move { line.ring_responders(&ring_id).await });
+        self.spawn(async move { line.ring_responders(&ring_id).await });
 
         let greeting = match &self.settings().line.greeting {
             Greeting::Say(text) => VoiceResponse::new().say(self.say(text)),

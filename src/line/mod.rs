@@ -5,6 +5,7 @@
 //! Twilio's callbacks, and [`crate::speech`] speaks. Everything it knows lives in the store, so
 //! any replica can handle any webhook.
 
+mod background;
 mod call_status;
 mod conference;
 mod control;
@@ -43,6 +44,7 @@ struct Inner {
     /// Set once at start-up: bridges need the line (to act on it) before the line can hold them.
     bridges: OnceLock<Vec<Arc<dyn ChatBridge>>>,
     metrics: Metrics,
+    background: background::Background,
 }
 
 /// Counters exposed at `/metrics`.
@@ -79,6 +81,7 @@ impl Line {
                 validator,
                 bridges: OnceLock::new(),
                 metrics: Metrics::default(),
+                background: Default::default(),
             }),
         }
     }

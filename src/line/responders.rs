@@ -291,7 +291,7 @@ impl Line {
         if accepted {
             let line = self.clone();
             let id_for_cancel = id.clone();
-            tokio::spawn(async move {
+            self.spawn(async move {
                 line.cancel_responder_legs(&id_for_cancel, Some(index))
                     .await
             });

@@ -20,6 +20,8 @@ pub struct SpeakQuery {
     #[serde(default)]
     waited: u32,
     #[serde(default)]
+    stalled: Option<u64>,
+    #[serde(default)]
     mode: Option<String>,
 }
 
@@ -41,7 +43,14 @@ pub async fn speak(
     };
     let response = match query.mode.as_deref() {
         Some("announce") => announce::script(&line, &id, &query.leg, query.turn).await,
-        _ => self_dial::turn(&line, &id, &query.leg, query.turn, query.waited).await,
+        _ => {
+            let step = self_dial::Step {
+                turn: query.turn,
+                waited: query.waited,
+                stalled_since: query.stalled,
+            };
+            self_dial::turn(&line, &id, &query.leg, step).await
+        }
     };
     Ok(Twiml(response))
 }

@@ -5,6 +5,8 @@
 //! reads what is in flight for turn T; `announcement-end` for turn T settles it as spoken and
 //! requests turn T+1; `announcement-fail` requeues it (bounded) like a failed speaker leg.
 
+use std::time::Duration;
+
 use rand::RngExt as _;
 
 use crate::domain::CallId;
@@ -20,7 +22,7 @@ pub async fn start(line: &Line, id: &CallId) {
     // The store only hands out the lease once the caller is in the conference; the caller's
     // participant-join kicks the pipeline again.
     match store
-        .acquire_speaker(id, &leg, max_attempts, super::base_lease(line))
+        .acquire_speaker(id, &leg, max_attempts, super::DIAL_LEASE)
         .await
     {
         Ok((true, failed)) => {
@@ -32,30 +34,35 @@ pub async fn start(line: &Line, id: &CallId) {
     }
 }
 
+/// How long settling an announcement is retried while the store cannot be reached. The
+/// announcement was heard: giving up would let the lease lapse and the sweep say it again.
+const STORE_RETRY_FOR: Duration = Duration::from_secs(30);
+const STORE_RETRY_EVERY: Duration = Duration::from_millis(500);
+
 /// Settles the announcement of turn `turn - 1` (if any) and requests turn `turn`.
 async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
     let max_attempts = line.settings().speech.max_attempts;
-    let lease = super::base_lease(line);
-    let outcome = line
-        .store()
-        .speaker_turn(
-            id,
-            &TurnRequest {
-                leg,
-                turn,
-                max_attempts,
-                require_join: false,
-                linger: false,
-                lease,
-            },
-        )
-        .await;
-    let turn_result = match outcome {
-        Ok(t) => t,
-        Err(e) => {
-            // The lease lapses and the sweep starts over with whatever was in flight.
-            tracing::warn!(call = %id, error = %e, "announce turn failed");
-            return;
+    let request = TurnRequest {
+        leg,
+        turn,
+        max_attempts,
+        require_join: false,
+        linger: false,
+        lease: super::BASE_LEASE,
+    };
+    let started = tokio::time::Instant::now();
+    let turn_result = loop {
+        match line.store().speaker_turn(id, &request).await {
+            Ok(t) => break t,
+            Err(e) if started.elapsed() < STORE_RETRY_FOR && !line.is_stopping() => {
+                tracing::warn!(call = %id, error = %e, "announce turn failed; trying again");
+                tokio::time::sleep(STORE_RETRY_EVERY).await;
+            }
+            Err(e) => {
+                // The lease lapses and the sweep starts over with whatever was in flight.
+                tracing::warn!(call = %id, error = %e, "announce turn failed; giving up");
+                return;
+            }
         }
     };
     match turn_result {
@@ -149,7 +156,10 @@ pub async fn finished(line: &Line, id: &CallId, event: &ConferenceEventParams) {
         return;
     };
     if event.status_callback_event == "announcement-end" {
-        next(line, id, &leg, turn + 1).await;
+        // In the background: settling may wait out a store outage, and Twilio's callback must
+        // be answered at once.
+        let (task_line, id) = (line.clone(), id.clone());
+        line.spawn(async move { next(&task_line, &id, &leg, turn + 1).await });
     } else {
         let why = event
             .reason_announcement_failed

@@ -28,6 +28,20 @@ use crate::twiml::{Play, VoiceResponse};
 /// Pause before a new speaker follows a failed one, so a failing Twilio is not hammered.
 const RESTART_DELAY: Duration = Duration::from_millis(500);
 
+/// The lease a speaker holds while it is being dialled, renewed every [`DIAL_HEARTBEAT`] for as
+/// long as the dial takes. Short, because a process that dies mid-dial (SIGKILL, a crash) must
+/// not keep the call silent: within this long another replica's sweep (or the restarted
+/// process's) sees the lease free and dials anew.
+pub(crate) const DIAL_LEASE: Duration = Duration::from_secs(5);
+const DIAL_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// The base lease of a speaker once dialled: the most time expected between two of its turns
+/// while it waits to be heard or lingers (each wait is a one-second `<Pause>`, and every turn
+/// renews it; a turn that speaks adds its batch's speaking time). Long enough for Twilio to answer
+/// the self-dialled call and fetch the first turn, short enough that a leg lost without a status
+/// callback frees the call within seconds.
+pub(crate) const BASE_LEASE: Duration = Duration::from_secs(15);
+
 /// Starts a speaker for call `id` if something is queued and nobody is speaking. Runs in the
 /// background: dialling Twilio must not hold up the chat user or the webhook that triggered it.
 pub fn kick(line: &Line, id: &CallId) {
@@ -35,11 +49,20 @@ pub fn kick(line: &Line, id: &CallId) {
 }
 
 fn kick_after(line: &Line, id: &CallId, delay: Duration) {
-    let line = line.clone();
+    // A process on its way out dials nothing new: the message is in the store, and a live
+    // replica's sweep (or this process, restarted) starts its speaker.
+    if line.is_stopping() {
+        return;
+    }
+    let task_line = line.clone();
     let id = id.clone();
-    tokio::spawn(async move {
+    line.spawn(async move {
+        let line = task_line;
         if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = line.stopping() => return,
+            }
         }
         match line.settings().speech.strategy {
             SpeechStrategy::SelfDial => self_dial::start(&line, &id).await,
@@ -48,10 +71,36 @@ fn kick_after(line: &Line, id: &CallId, delay: Duration) {
     });
 }
 
-/// The base lease of a speaker: long enough to dial and wait for the join (each turn adds its
-/// batch's speaking time). Shorter, and a slow join would look like a lost leg.
-pub(crate) fn base_lease(line: &Line) -> Duration {
-    line.settings().speech.join_timeout + Duration::from_secs(90)
+/// Runs `dial` (a request to Twilio that starts speaker `leg`) while holding the short
+/// [`DIAL_LEASE`], renewed every [`DIAL_HEARTBEAT`]. `None` if shutdown began first: the lease is
+/// then released, so the next process dials at once; should Twilio have placed the call all the
+/// same, that leg finds itself stale at its first turn and hangs up.
+pub(crate) async fn while_dialling<T>(
+    line: &Line,
+    id: &CallId,
+    leg: &str,
+    dial: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(dial);
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + DIAL_HEARTBEAT, DIAL_HEARTBEAT);
+    loop {
+        tokio::select! {
+            outcome = &mut dial => return Some(outcome),
+            () = line.stopping() => {
+                if let Err(e) = line.store().release_dialling_speaker(id, leg).await {
+                    tracing::warn!(call = %id, error = %e, "shutdown: cannot release the speaker lease; it lapses by itself");
+                }
+                tracing::info!(call = %id, "shutdown: speaker dial abandoned, lease released");
+                return None;
+            }
+            _ = heartbeat.tick() => {
+                if let Err(e) = line.store().renew_speaker(id, leg, DIAL_LEASE).await {
+                    tracing::warn!(call = %id, error = %e, "cannot renew the speaker's dial lease");
+                }
+            }
+        }
+    }
 }
 
 /// Speaker `leg` of call `id` is over: settle what it held and start another speaker (of the

@@ -13,9 +13,11 @@
 //! 4. When the leg ends ([`super::leg_ended`], from its status callback), whatever it had not
 //!    confirmed is requeued (bounded) or failed, and another speaker starts if messages wait.
 
+use std::time::Duration;
+
 use rand::RngExt as _;
 
-use crate::domain::{CallId, CallState};
+use crate::domain::{CallId, CallState, now_ms};
 use crate::line::{Line, Metrics};
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
@@ -38,25 +40,78 @@ fn random_token(len: usize, alphabet: &[u8]) -> String {
         .collect()
 }
 
-/// The URL of turn `turn` of leg `leg`; `waited` counts the seconds spent waiting to be heard.
-fn speak_url(line: &Line, id: &CallId, leg: &str, turn: u64, waited: u32) -> String {
-    let turn = turn.to_string();
-    let waited = waited.to_string();
+/// How long a speaker leg keeps asking again when the store cannot be reached (a Redis restart,
+/// a failover) before it gives up and hangs up. The leg holds its place meanwhile: once Redis is
+/// back, its next request settles what it said and goes on, so nothing is said twice and speech
+/// resumes within a second. Longer outages outlast the lease; then the leg hangs up and the
+/// sweep starts over with what it held.
+const STORE_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Where a speaker leg is, carried in its `/twilio/speak` URL (signed by Twilio, so trusted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub turn: u64,
+    /// Seconds spent waiting to be heard, or (once heard) idling with nothing to say.
+    pub waited: u32,
+    /// Unix ms of the first of a run of requests the store could not answer.
+    pub stalled_since: Option<u64>,
+}
+
+impl Step {
+    fn first() -> Self {
+        Step {
+            turn: 1,
+            waited: 0,
+            stalled_since: None,
+        }
+    }
+
+    fn next_turn(self) -> Self {
+        Step {
+            turn: self.turn + 1,
+            waited: 0,
+            stalled_since: None,
+        }
+    }
+
+    fn waited_another_second(self) -> Self {
+        Step {
+            waited: self.waited + 1,
+            stalled_since: None,
+            ..self
+        }
+    }
+}
+
+/// The URL of leg `leg` at `step`.
+fn speak_url(line: &Line, id: &CallId, leg: &str, step: Step) -> String {
+    let turn = step.turn.to_string();
+    let waited = step.waited.to_string();
+    let stalled = step.stalled_since.map(|t| t.to_string());
     let mut query = vec![("call", id.as_str()), ("leg", leg), ("turn", turn.as_str())];
-    if waited != "0" {
+    if step.waited != 0 {
         query.push(("waited", waited.as_str()));
     }
+    if let Some(stalled) = &stalled {
+        query.push(("stalled", stalled.as_str()));
+    }
     line.public_url("/twilio/speak", &query).to_string()
+}
+
+/// A `<Pause>` of a second, then `step` again.
+fn pause_then(line: &Line, id: &CallId, leg: &str, step: Step) -> VoiceResponse {
+    VoiceResponse::new()
+        .pause(1)
+        .redirect(Redirect::new(speak_url(line, id, leg, step)).method(HttpMethod::Post))
 }
 
 /// Dials a speaker leg for call `id` if it has queued messages and no leg is speaking.
 pub async fn start(line: &Line, id: &CallId) {
     let leg = random_token(12, b"0123456789abcdefghijklmnopqrstuvwxyz");
     let max_attempts = line.settings().speech.max_attempts;
-    let lease = super::base_lease(line);
     let (acquired, failed) = match line
         .store()
-        .acquire_speaker(id, &leg, max_attempts, lease)
+        .acquire_speaker(id, &leg, max_attempts, super::DIAL_LEASE)
         .await
     {
         Ok(outcome) => outcome,
@@ -76,7 +131,7 @@ pub async fn start(line: &Line, id: &CallId) {
         return;
     }
     let number = line.settings().twilio.number.clone();
-    let speak = speak_url(line, id, &leg, 1, 0);
+    let speak = speak_url(line, id, &leg, Step::first());
     let status = line.public_url(
         "/twilio/call-status",
         &[("call", id.as_str()), ("leg", &leg)],
@@ -91,16 +146,26 @@ pub async fn start(line: &Line, id: &CallId) {
     // `w` is half a second: give the inbound half time to reach its <Gather>.
     .send_digits(["wwww", code.as_str()].concat())
     .timeout(SPEAKER_DIAL_TIMEOUT_SECS);
-    match line.twilio().create_call(&request).await {
+    let dial = line.twilio().create_call(&request);
+    let Some(outcome) = super::while_dialling(line, id, &leg, dial).await else {
+        return;
+    };
+    match outcome {
         Ok(created) => {
             Metrics::add(&line.metrics().speaker_legs, 1);
             tracing::info!(call = %id, speaker_sid = %created.sid, "speaker leg dialled");
-            if let Err(e) = line
+            match line
                 .store()
-                .set_speaker_outbound(id, &leg, &created.sid)
+                .speaker_dialled(id, &leg, &created.sid, super::BASE_LEASE)
                 .await
             {
-                tracing::warn!(call = %id, error = %e, "cannot record the speaker leg");
+                Ok(true) => {}
+                // Its first turn will find it stale and hang it up.
+                Ok(false) => {
+                    tracing::info!(call = %id, "a slow dial was overtaken by another speaker")
+                }
+                // The dial lease lapses and its first turn renews the lease, if still its own.
+                Err(e) => tracing::warn!(call = %id, error = %e, "cannot record the speaker leg"),
             }
         }
         Err(e) => {
@@ -158,14 +223,27 @@ pub async fn admit(line: &Line, digits: &str, inbound_sid: &str) -> VoiceRespons
         .hangup()
 }
 
-/// Turn `turn` of leg `leg`: one fetch of `/twilio/speak` by the outbound half.
-pub async fn turn(line: &Line, id: &CallId, leg: &str, turn: u64, waited: u32) -> VoiceResponse {
-    match try_turn(line, id, leg, turn, waited).await {
+/// Leg `leg` at `step`: one fetch of `/twilio/speak` by the outbound half.
+pub async fn turn(line: &Line, id: &CallId, leg: &str, step: Step) -> VoiceResponse {
+    match try_turn(line, id, leg, step).await {
         Ok(response) => response,
         Err(e) => {
-            // The lease lapses and the next speaker (or the sweep) takes over what this one held.
-            tracing::warn!(call = %id, error = %e, "speaker turn failed; hanging up the leg");
-            VoiceResponse::new().hangup()
+            let since = step.stalled_since.unwrap_or_else(now_ms);
+            let stalled = Duration::from_millis(now_ms().saturating_sub(since));
+            if stalled >= STORE_RETRY_FOR {
+                // The lease lapses and the next speaker (or the sweep) takes over what it held.
+                tracing::warn!(call = %id, error = %e, "speaker turn failed for a minute; hanging up the leg");
+                return VoiceResponse::new().hangup();
+            }
+            // Ask again in a second, for the same step: a turn is idempotent (a repeat of turn
+            // N says its batch again, unsettled), and hanging up would lose track of what this
+            // leg already said.
+            tracing::warn!(call = %id, error = %e, "speaker turn failed; asking again in a second");
+            let again = Step {
+                stalled_since: Some(since),
+                ..step
+            };
+            pause_then(line, id, leg, again)
         }
     }
 }
@@ -174,9 +252,9 @@ async fn try_turn(
     line: &Line,
     id: &CallId,
     leg: &str,
-    turn: u64,
-    waited: u32,
+    step: Step,
 ) -> Result<VoiceResponse, crate::store::StoreError> {
+    let Step { turn, waited, .. } = step;
     let store = line.store();
     let state = store.call(id).await?.map(|c| c.state);
     if matches!(state, None | Some(CallState::Ended)) {
@@ -188,21 +266,15 @@ async fn try_turn(
         if speaker == Some(SpeakerState::Left) || gave_up {
             return Ok(VoiceResponse::new().hangup());
         }
-        if !store
-            .renew_speaker(id, leg, super::base_lease(line))
-            .await?
-        {
+        if !store.renew_speaker(id, leg, super::BASE_LEASE).await? {
             return Ok(VoiceResponse::new().hangup());
         }
         // Not heard yet: wait a second and ask again rather than speak into the void.
-        let again = speak_url(line, id, leg, turn, waited + 1);
-        return Ok(VoiceResponse::new()
-            .pause(1)
-            .redirect(Redirect::new(again).method(HttpMethod::Post)));
+        return Ok(pause_then(line, id, leg, step.waited_another_second()));
     }
     let max_attempts = line.settings().speech.max_attempts;
-    let lease = super::base_lease(line);
-    let next = speak_url(line, id, leg, turn + 1, 0);
+    let lease = super::BASE_LEASE;
+    let next = speak_url(line, id, leg, step.next_turn());
     // Once in the conference, `waited` counts the seconds the leg has idled with nothing to say.
     let linger = u64::from(waited) < line.settings().speech.linger.as_secs();
     match store
@@ -222,10 +294,11 @@ async fn try_turn(
         Turn::Stale => Ok(VoiceResponse::new().hangup()),
         Turn::Linger { spoken, failed } => {
             line.publish_receipts(id, &spoken, &failed).await;
-            let again = speak_url(line, id, leg, turn + 1, waited + 1);
-            Ok(VoiceResponse::new()
-                .pause(1)
-                .redirect(Redirect::new(again).method(HttpMethod::Post)))
+            let idle = Step {
+                turn: turn + 1,
+                ..step.waited_another_second()
+            };
+            Ok(pause_then(line, id, leg, idle))
         }
         Turn::Done {
             spoken,

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use crate::line::Line;
 
-/// How often the sweep runs at most: a lost message waits at most this long plus a dial.
-const SWEEP_EVERY: Duration = Duration::from_secs(10);
+/// How often the sweep runs at most: a message whose speaker was lost waits at most this long
+/// after its lease lapsed (seconds, see `speech::DIAL_LEASE`), plus a dial. Every replica sweeps,
+/// so with several the wait is shorter still.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// The sweep also offers voicemail when it is due, so it runs often enough to do that within a
 /// quarter of `line.voicemail_after` (but not more than four times a second).

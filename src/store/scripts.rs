@@ -278,6 +278,36 @@ return {1, more, failed}
     )
 });
 
+/// Twilio placed speaker leg `leg`'s call: the lease grows from the dial's to `lease`, and the
+/// outbound half's CallSid is kept (for operators), if the leg is still the call's speaker.
+/// KEYS: call, lock. ARGV: leg, lease ms, CallSid. Returns 1 if it is.
+pub(super) static SPEAKER_DIALLED: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', KEYS[1], 'speaker_out_sid', ARGV[3])
+return 1
+"#,
+    )
+});
+
+/// Gives the call back a speaker lease taken for a dial that was abandoned (shutdown), so the
+/// next speaker need not wait for it to lapse. Only while the leg is still dialling: nothing is
+/// in flight then.
+/// KEYS: call, lock. ARGV: leg. Returns 1 if released.
+pub(super) static RELEASE_DIALLING_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'speaker_state') ~= 'dialing' then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
+return 1
+"#,
+    )
+});
+
 /// Lets a self-dialled leg's inbound half in, if its leg is still the call's speaker and the
 /// caller is still there. (The one-time code was consumed before, on its own key.)
 /// KEYS: call. ARGV: leg, inbound CallSid. Returns 1 if admitted.

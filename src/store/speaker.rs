@@ -176,20 +176,35 @@ impl Store {
             }))
     }
 
-    /// Records the Twilio CallSid of the speaker leg's outbound half (for operators).
-    pub async fn set_speaker_outbound(
+    /// Twilio placed `leg`'s call (outbound half `call_sid`): its lease becomes `lease`. False
+    /// if the leg is no longer the call's speaker (a slow dial outlived its lease).
+    pub async fn speaker_dialled(
         &self,
         id: &CallId,
         leg: &str,
         call_sid: &str,
-    ) -> StoreResult<()> {
-        if self.is_speaker(id, leg).await? {
-            let _: () = self
-                .conn()
-                .hset(self.keys.call(id), "speaker_out_sid", call_sid)
-                .await?;
-        }
-        Ok(())
+        lease: Duration,
+    ) -> StoreResult<bool> {
+        let current: i64 = scripts::SPEAKER_DIALLED
+            .key(self.keys.call(id))
+            .key(self.keys.speaker_lock(id))
+            .arg(leg)
+            .arg(millis(lease))
+            .arg(call_sid)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(current == 1)
+    }
+
+    /// Releases the lease of a speaker whose dial was abandoned; see RELEASE_DIALLING_SPEAKER.
+    pub async fn release_dialling_speaker(&self, id: &CallId, leg: &str) -> StoreResult<bool> {
+        let released: i64 = scripts::RELEASE_DIALLING_SPEAKER
+            .key(self.keys.call(id))
+            .key(self.keys.speaker_lock(id))
+            .arg(leg)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(released == 1)
     }
 
     /// Issues the one-time code the speaker leg will dial in with.

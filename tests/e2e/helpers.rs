@@ -39,9 +39,13 @@ pub const TIME_SCALE: f64 = 0.01;
 
 /// What every test app talks to: a private redis-server and the Twilio emulator running at
 /// `time_scale` (see [`TIME_SCALE`]).
-async fn far_side(time_scale: f64) -> (RedisServer, Emulator) {
+pub async fn far_side(time_scale: f64) -> (RedisServer, Emulator) {
+    far_side_with(RedisServer::start().await, time_scale).await
+}
+
+/// Like [`far_side`], with a Redis the test started its own way (e.g. persistent).
+pub async fn far_side_with(redis: RedisServer, time_scale: f64) -> (RedisServer, Emulator) {
     denwa::startup::install_crypto_provider();
-    let redis = RedisServer::start().await;
     let emulator = Emulator::start(EmulatorConfig {
         account_sid: ACCOUNT_SID.into(),
         auth_token: AUTH_TOKEN.into(),
@@ -52,15 +56,14 @@ async fn far_side(time_scale: f64) -> (RedisServer, Emulator) {
     (redis, emulator)
 }
 
-/// The test settings for an app reached at `public_base`.
-fn settings_for(
+/// The test configuration file for an app reached at `public_base`.
+pub fn config_file(
     public_base: &str,
     redis: &RedisServer,
     emulator: &Emulator,
     extra_file: &str,
-    extra: &[(&str, &str)],
-) -> Settings {
-    let file = format!(
+) -> String {
+    format!(
         r#"
 [server]
 public_url = "{public_base}"
@@ -82,7 +85,11 @@ unavailable_message = "{UNAVAILABLE}"
 "#,
         redis_url = redis.url(),
         api_base = emulator.base_url(),
-    );
+    )
+}
+
+/// The test environment: secrets, then `extra` `DENWA_*` pairs.
+pub fn config_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vec![
         ("DENWA_TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into()),
         ("DENWA_API_TOKEN".into(), API_TOKEN.into()),
@@ -91,7 +98,20 @@ unavailable_message = "{UNAVAILABLE}"
         ("DENWA_SPEECH_LINGER".into(), "20".into()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::from_sources(Some(&file), "test config", &env).expect("test settings are valid")
+    env
+}
+
+/// The test settings for an app reached at `public_base`.
+fn settings_for(
+    public_base: &str,
+    redis: &RedisServer,
+    emulator: &Emulator,
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> Settings {
+    let file = config_file(public_base, redis, emulator, extra_file);
+    Settings::from_sources(Some(&file), "test config", &config_env(extra))
+        .expect("test settings are valid")
 }
 
 /// `replicas` instances of the app on one Redis, behind a round-robin proxy at the public URL:
@@ -177,8 +197,15 @@ pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> Te
 /// Like [`spawn_app_with_file`], with the emulator at `time_scale` (a test that speaks tens of
 /// thousands of words runs it faster still).
 pub async fn spawn_app_at(time_scale: f64, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    let (redis, emulator) = far_side(time_scale).await;
+    spawn_app_on(far_side(time_scale).await, extra_file, extra).await
+}
 
+/// Like [`spawn_app_with_file`], on a far side the test set up (see [`far_side_with`]).
+pub async fn spawn_app_on(
+    (redis, emulator): (RedisServer, Emulator),
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");

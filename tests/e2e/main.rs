@@ -5,6 +5,7 @@ mod fake_discord;
 mod fake_slack;
 mod helpers;
 mod redis_server;
+mod serve_process;
 
 mod api;
 mod calls;
@@ -14,6 +15,7 @@ mod discord;
 mod oncall;
 mod replicas;
 mod resilience;
+mod restarts;
 mod security;
 mod slack;
 mod speech;

@@ -1,22 +1,46 @@
 //! A private `redis-server` per test, on a free port, that a test can stop and restart.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
+    /// With persistence: the directory of its append-only file, kept across restarts.
+    dir: Option<PathBuf>,
 }
 
 impl RedisServer {
+    /// A Redis that forgets everything when stopped.
     pub async fn start() -> RedisServer {
+        Self::start_in(None).await
+    }
+
+    /// A Redis with persistence on (an append-only file, synced on every write), as production
+    /// runs it: a restart keeps what was written.
+    pub async fn start_persistent() -> RedisServer {
+        let dir = std::env::temp_dir().join(format!(
+            "denwa-redis-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory for Redis");
+        Self::start_in(Some(dir)).await
+    }
+
+    async fn start_in(dir: Option<PathBuf>) -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut server = RedisServer { port, child: None };
+        let mut server = RedisServer {
+            port,
+            child: None,
+            dir,
+        };
         server.launch().await;
         server
     }
@@ -35,9 +59,18 @@ impl RedisServer {
                     "127.0.0.1",
                     "--save",
                     "",
-                    "--appendonly",
-                    "no",
                 ])
+                .args(match &self.dir {
+                    Some(dir) => vec![
+                        "--appendonly".into(),
+                        "yes".into(),
+                        "--appendfsync".into(),
+                        "always".into(),
+                        "--dir".into(),
+                        dir.display().to_string(),
+                    ],
+                    None => vec!["--appendonly".into(), "no".into()],
+                })
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -69,5 +102,13 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
 }
