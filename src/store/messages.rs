@@ -1,6 +1,7 @@
 //! Messages and the per-call speech queue.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use redis::AsyncCommands as _;
 
@@ -14,11 +15,32 @@ pub enum EnqueueOutcome {
     CallEnded,
     /// The caller has been sent to voicemail: nobody can speak to them any more.
     InVoicemail,
+    /// The call already has [`SpeechLimits::max_waiting`] messages waiting or being spoken.
+    QueueFull,
+    /// The call accepted [`SpeechLimits::per_minute`] messages in the last minute; the oldest
+    /// of them leaves the window after `retry_after`.
+    RateLimited {
+        retry_after: Duration,
+    },
 }
+
+/// How much one call may be sent (`speech.max_queued`, `speech.max_per_minute`), counted in
+/// Redis so that every replica enforces the same limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpeechLimits {
+    /// Messages queued or in flight.
+    pub max_waiting: usize,
+    /// Messages accepted per rolling [`RATE_WINDOW`].
+    pub per_minute: usize,
+}
+
+/// The window of [`SpeechLimits::per_minute`].
+const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 impl Store {
     /// Stores `text` and queues it for the call. When this returns `Queued` the message is in
-    /// Redis: only then may a chat or API client be told it was accepted.
+    /// Redis: only then may a chat or API client be told it was accepted. Without `limits` (the
+    /// line's own announcements) the message neither counts against the rate nor is refused.
     pub async fn enqueue(
         &self,
         id: &CallId,
@@ -26,23 +48,33 @@ impl Store {
         text: &str,
         audio_url: Option<&str>,
         source: &str,
+        limits: Option<SpeechLimits>,
     ) -> StoreResult<EnqueueOutcome> {
-        let outcome: String = scripts::ENQUEUE
+        let (outcome, wait_ms): (String, u64) = scripts::ENQUEUE
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.order(id))
             .key(format!("{}{}", self.keys.message_prefix(id), message))
+            .key(self.keys.inflight(id))
+            .key(self.keys.accepted(id))
             .arg(message.as_str())
             .arg(text)
             .arg(source)
             .arg(now_ms())
             .arg(audio_url.unwrap_or_default())
+            .arg(limits.map_or(0, |l| l.max_waiting))
+            .arg(limits.map_or(0, |l| l.per_minute))
+            .arg(RATE_WINDOW.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {
             "ok" => EnqueueOutcome::Queued,
             "ended" => EnqueueOutcome::CallEnded,
             "voicemail" => EnqueueOutcome::InVoicemail,
+            "queue_full" => EnqueueOutcome::QueueFull,
+            "rate_limited" => EnqueueOutcome::RateLimited {
+                retry_after: Duration::from_millis(wait_ms),
+            },
             _ => EnqueueOutcome::NoSuchCall,
         })
     }

@@ -227,22 +227,26 @@ impl TestApp {
             .place_call(from, LINE, None)
             .await
             .expect("the emulator places the call");
-        let call_id = self
-            .wait_for(
-                "the call to be connected",
-                Duration::from_secs(10),
-                || async {
-                    let (_, calls) = self.get_json("/calls").await;
-                    calls["calls"]
-                        .as_array()?
-                        .iter()
-                        .find(|c| c["state"] == "connected" && c["from"] == from)?["id"]
-                        .as_str()
-                        .map(str::to_owned)
-                },
-            )
-            .await;
+        let call_id = self.wait_for_call(from, Some("connected")).await;
         (sid, call_id)
+    }
+
+    /// Waits until the API lists a call from `from` in `state` (any state: `None`); its id.
+    pub async fn wait_for_call(&self, from: &str, state: Option<&str>) -> String {
+        self.wait_for(
+            &format!("a call from {from} ({})", state.unwrap_or("any state")),
+            Duration::from_secs(10),
+            || async {
+                let (_, calls) = self.get_json("/calls").await;
+                calls["calls"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["from"] == from && state.is_none_or(|s| c["state"] == s))?["id"]
+                    .as_str()
+                    .map(str::to_owned)
+            },
+        )
+        .await
     }
 
     /// The texts of every `<Say>` the call's far end heard in full.

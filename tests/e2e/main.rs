@@ -17,3 +17,4 @@ mod resilience;
 mod security;
 mod slack;
 mod speech;
+mod speech_limits;
