@@ -37,6 +37,14 @@ pub struct SpeechLimits {
 /// The window of [`SpeechLimits::per_minute`].
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
+/// One page of a call's messages, in the order received.
+#[derive(Debug, Clone)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// The last message of this page when more follow it (the `after` of the next page).
+    pub next: Option<MessageId>,
+}
+
 impl Store {
     /// Stores `text` and queues it for the call. When this returns `Queued` the message is in
     /// Redis: only then may a chat or API client be told it was accepted. Without `limits` (the
@@ -79,10 +87,41 @@ impl Store {
         })
     }
 
-    /// Every message of the call, in the order received.
-    pub async fn messages(&self, id: &CallId) -> StoreResult<Vec<Message>> {
-        let ids: Vec<String> = self.conn().lrange(self.keys.order(id), 0, -1).await?;
-        self.messages_by_id(id, &ids).await
+    /// At most `limit` messages of the call in the order received: the first ones, or those
+    /// after message `after`. `None` if `after` is not a message of this call.
+    ///
+    /// A long call's order list is never read whole: the page starts at `after`'s position,
+    /// which ENQUEUE kept in the message (`seq`), and reads `limit` + 1 ids to know whether
+    /// more follow.
+    pub async fn messages_page(
+        &self,
+        id: &CallId,
+        after: Option<&MessageId>,
+        limit: usize,
+    ) -> StoreResult<Option<MessagePage>> {
+        let start = match after {
+            None => 0,
+            Some(after) => {
+                let key = format!("{}{}", self.keys.message_prefix(id), after);
+                let seq: Option<String> = self.conn().hget(key, "seq").await?;
+                // `seq` is the list's length once the message was pushed: the index after it.
+                match seq.and_then(|s| s.parse::<isize>().ok()) {
+                    Some(seq) => seq,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let mut ids: Vec<String> = self
+            .conn()
+            .lrange(self.keys.order(id), start, start + limit as isize)
+            .await?;
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let messages = self.messages_by_id(id, &ids).await?;
+        let next = more
+            .then(|| ids.last().and_then(|last| MessageId::parse(last)))
+            .flatten();
+        Ok(Some(MessagePage { messages, next }))
     }
 
     /// The named messages of the call, in the order given (unknown ids are skipped).

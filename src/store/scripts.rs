@@ -4,6 +4,13 @@
 //! ended, a message's attempts) and writes depending on it; MULTI cannot branch. Every script's
 //! keys belong to one call, so they share its hash tag and a Redis Cluster slot.
 //!
+//! No script walks a list that grows without limit, since Redis runs nothing else meanwhile:
+//! the queue and the in-flight list together hold at most `speech.max_queued` messages (ENQUEUE
+//! refuses more; only the line's own announcements, one per person joining, go past it), so
+//! END_CALL, SPEAKER_LEG_ENDED and ACQUIRE_SPEAKER walk at most that many, and a turn walks its
+//! batch. The order list grows with the call: no script reads it; the store pages through it
+//! (`messages_page`) and expires a call's messages in chunks (`expire_call`).
+//!
 //! Key and argument conventions shared by the scripts:
 //! KEYS[1] call hash, KEYS[2] queue, KEYS[3] inflight, KEYS[4] speaker lock (when used).
 //! The message hash prefix is always passed as an argument (`prefix`), never built in Lua.
@@ -57,7 +64,8 @@ fn script(body: &str) -> Script {
 ///   accepted set holds one member per accepted message, trimmed to the window here and expiring
 ///   with it, so it never holds more than `max accepted` members.
 ///
-/// A limit of 0 is no limit (the line's own announcements).
+/// A limit of 0 is no limit (the line's own announcements). The message's position in the
+/// order list is kept as `seq`, so a page can continue after it without walking the list.
 /// KEYS: call, queue, order, message hash, inflight, accepted. ARGV: id, text, source, now,
 /// audio URL or "", max waiting, max accepted, window ms.
 /// Returns {status, ms}: "ok", "missing", "ended", "voicemail", "queue_full", or "rate_limited"
@@ -83,12 +91,12 @@ if max_accepted > 0 then
   redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
   redis.call('PEXPIRE', KEYS[6], ARGV[8])
 end
+local seq = redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'source', ARGV[3],
-  'state', 'queued', 'attempts', 0, 'created_at', ARGV[4])
+  'state', 'queued', 'attempts', 0, 'created_at', ARGV[4], 'seq', seq)
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
 if string.sub(ARGV[3], 1, 4) ~= 'line' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
-redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[1])
 return {'ok', 0}
 "#,

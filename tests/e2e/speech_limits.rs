@@ -1,5 +1,6 @@
 //! Speech is bounded: `speech.max_queued` messages waiting per call, `speech.max_per_minute`
-//! accepted per call, both counted in Redis (so they hold across replicas).
+//! accepted per call, both counted in Redis (so they hold across replicas), and a call's
+//! messages read a page at a time.
 
 use std::time::Duration;
 
@@ -17,6 +18,42 @@ fn long_message(n: usize, words: usize) -> String {
         text.push_str(" wait");
     }
     text
+}
+
+/// The ids of every message the API lists for the call, a page of `limit` at a time.
+async fn all_pages(app: &TestApp, call_id: &str, limit: usize) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let query = match &after {
+            Some(after) => format!("?limit={limit}&after={after}"),
+            None => format!("?limit={limit}"),
+        };
+        let (status, page) = app
+            .get_json(&format!("/calls/{call_id}/messages{query}"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let messages = page["messages"].as_array().unwrap();
+        assert!(messages.len() <= limit, "{page}");
+        ids.extend(
+            messages
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => {
+                assert_eq!(messages.len(), limit, "only a full page has a next");
+                assert_eq!(Some(next), ids.last().map(String::as_str));
+                after = Some(next.to_owned());
+            }
+            None => {
+                assert!(page["next"].is_null(), "{page}");
+                return (ids, pages);
+            }
+        }
+    }
 }
 
 /// Sends `text`, which must be refused with 429; the error code.
@@ -212,4 +249,54 @@ async fn the_lines_own_announcements_pass_the_limits_and_do_not_use_them_up() {
         refused(&app, &call_id, "Third from chat.").await,
         "rate_limited"
     );
+}
+
+#[tokio::test]
+async fn messages_are_listed_a_page_at_a_time_each_once() {
+    let app = spawn_app_with(&[
+        ("DENWA_SPEECH_MAX_QUEUED", "1000"),
+        ("DENWA_SPEECH_MAX_PER_MINUTE", "1000"),
+    ])
+    .await;
+    let (_, call_id) = app.call_in(CALLER).await;
+    let mut sent = Vec::new();
+    for n in 1..=101 {
+        sent.push(accepted(&app, &call_id, &format!("Number {n}.")).await);
+    }
+
+    // Without a limit: the first 100, and where to continue.
+    let (status, page) = app.get_json(&format!("/calls/{call_id}/messages")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(page["messages"].as_array().unwrap()), sent[..100]);
+    assert_eq!(page["next"], sent[99].as_str());
+    let (_, last) = app
+        .get_json(&format!("/calls/{call_id}/messages?after={}", sent[99]))
+        .await;
+    assert_eq!(ids(last["messages"].as_array().unwrap()), sent[100..]);
+    assert!(last["next"].is_null(), "{last}");
+
+    for limit in [1, 7, 101, 1000] {
+        let (listed, pages) = all_pages(&app, &call_id, limit).await;
+        assert_eq!(listed, sent, "limit {limit}: every message once, in order");
+        assert_eq!(pages, 101usize.div_ceil(limit), "limit {limit}");
+    }
+
+    let (_, other) = app.call_in("+14155550199").await;
+    let elsewhere = accepted(&app, &other, "Another call's.").await;
+    for query in [
+        "limit=0".to_owned(),
+        "limit=1001".to_owned(),
+        "limit=ten".to_owned(),
+        "limt=10".to_owned(),
+        "after=12345".to_owned(),
+        "after=m0000000000000000".to_owned(),
+        format!("after={elsewhere}"),
+    ] {
+        let (status, body) = app
+            .get_json(&format!("/calls/{call_id}/messages?{query}"))
+            .await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["error"], "invalid", "{query}: {body}");
+        assert!(!body["message"].as_str().unwrap().is_empty(), "{body}");
+    }
 }
