@@ -340,11 +340,23 @@ impl TestApp {
         .await
     }
 
-    /// Messages of a call as the API reports them.
+    /// Every message of a call as the API reports them, page after page.
     pub async fn messages(&self, call_id: &str) -> Vec<Value> {
-        let (status, body) = self.get_json(&format!("/calls/{call_id}/messages")).await;
-        assert_eq!(status, 200, "{body}");
-        body["messages"].as_array().cloned().unwrap_or_default()
+        let mut messages = Vec::new();
+        let mut query = "?limit=1000".to_owned();
+        // 100 pages of 1000: more than any test sends to one call.
+        for _ in 0..100 {
+            let (status, page) = self
+                .get_json(&format!("/calls/{call_id}/messages{query}"))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            messages.extend(page["messages"].as_array().cloned().unwrap_or_default());
+            match page["next"].as_str() {
+                Some(next) => query = format!("?limit=1000&after={next}"),
+                None => return messages,
+            }
+        }
+        panic!("call {call_id} has more than 100 pages of messages");
     }
 
     /// Speaker legs the emulator saw: outbound calls from the line to itself.
