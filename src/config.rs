@@ -123,6 +123,11 @@ pub struct SpeechSettings {
     /// How long a speaker leg with nothing left to say waits for more before hanging up: people
     /// type in bursts, and a few idle seconds cost less than another leg.
     pub linger: Duration,
+    /// The most messages one call may have waiting (queued or being spoken); beyond it a say is
+    /// refused. Every message costs money, and a queue nobody can hear to the end helps no one.
+    pub max_queued: usize,
+    /// The most messages one call accepts per rolling minute.
+    pub max_per_minute: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -796,6 +801,8 @@ impl Raw {
         let max_message_chars =
             self.integer("speech", "max_message_chars", 10_000, (1, 100_000)) as usize;
         let linger = Duration::from_secs(self.integer("speech", "linger", 3, (0, 30)));
+        let max_queued = self.integer("speech", "max_queued", 100, (1, 10_000)) as usize;
+        let max_per_minute = self.integer("speech", "max_per_minute", 60, (1, 10_000)) as usize;
 
         let name = self
             .string("line", "name")
@@ -898,6 +905,8 @@ impl Raw {
                 join_timeout,
                 max_message_chars,
                 linger,
+                max_queued,
+                max_per_minute,
             },
             line: LineSettings {
                 name,
@@ -1018,6 +1027,45 @@ greting = "typo"
         }
         assert!(
             p.iter().any(|m| m.contains("DENWA_TWILIO_AUTH_TOKEN")),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn speech_limits_have_defaults_and_ranges() {
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &secrets()).unwrap();
+        assert_eq!((s.speech.max_queued, s.speech.max_per_minute), (100, 60));
+
+        let with = |queued: &str, per_minute: &str| {
+            let mut e = secrets();
+            e.extend(env(&[
+                ("DENWA_SPEECH_MAX_QUEUED", queued),
+                ("DENWA_SPEECH_MAX_PER_MINUTE", per_minute),
+            ]));
+            e
+        };
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &with("1", "10000")).unwrap();
+        assert_eq!((s.speech.max_queued, s.speech.max_per_minute), (1, 10_000));
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &with("10000", "1")).unwrap();
+        assert_eq!((s.speech.max_queued, s.speech.max_per_minute), (10_000, 1));
+
+        for (queued, per_minute) in [("0", "0"), ("10001", "10001"), ("-1", "lots")] {
+            let p = problems(Some(GOOD), &with(queued, per_minute));
+            for key in ["speech.max_queued", "speech.max_per_minute"] {
+                assert!(
+                    p.contains(&format!("{key}: must be a whole number from 1 to 10000")),
+                    "{key} with {queued}/{per_minute}: {p:#?}"
+                );
+            }
+        }
+        let file = format!("{GOOD}\n[speech]\nmax_queued = 0\nmax_per_minute = \"60\"\n");
+        let p = problems(Some(&file), &secrets());
+        assert!(
+            p.contains(&"speech.max_queued: must be a whole number from 1 to 10000".to_owned()),
+            "{p:#?}"
+        );
+        assert!(
+            p.contains(&"speech.max_per_minute: expected an integer, found string".to_owned()),
             "{p:#?}"
         );
     }

@@ -71,6 +71,7 @@ const COMMANDS: &[(&str, i32, bool)] = &[
     ("ZREM", -3, true),
     ("ZCARD", 2, true),
     ("ZSCORE", 3, true),
+    ("ZREMRANGEBYSCORE", 4, true),
 ];
 
 /// Why a command cannot run at all (before any of it executes).
@@ -576,6 +577,7 @@ impl Db {
                 self.drop_if_empty(&a[1]);
                 Ok(Reply::Int(removed as i64))
             }
+            "ZREMRANGEBYSCORE" => self.zremrangebyscore(a),
             "ZCARD" => Ok(Reply::Int(
                 self.zset(&a[1])?.map_or(0, |z| z.scores.len()) as i64
             )),
@@ -894,6 +896,25 @@ impl Db {
         Ok(Reply::Int(if ch { added + changed } else { added }))
     }
 
+    /// ZREMRANGEBYSCORE key min max; `(` before a bound excludes it.
+    fn zremrangebyscore(&mut self, a: &[Vec<u8>]) -> CmdResult {
+        let (min, max) = (score_bound(&a[2])?, score_bound(&a[3])?);
+        let Some(zset) = self.zset_mut(&a[1], false)? else {
+            return Ok(Reply::Int(0));
+        };
+        let doomed: Vec<Vec<u8>> = zset
+            .order
+            .iter()
+            .filter(|(Score(s), _)| min.below(*s) && max.above(*s))
+            .map(|(_, member)| member.clone())
+            .collect();
+        for member in &doomed {
+            zset.remove(member);
+        }
+        self.drop_if_empty(&a[1]);
+        Ok(Reply::Int(doomed.len() as i64))
+    }
+
     /// ZRANGE key start stop [REV] [WITHSCORES] (by index only).
     fn zrange(&mut self, a: &[Vec<u8>]) -> CmdResult {
         let (mut rev, mut withscores) = (false, false);
@@ -957,6 +978,42 @@ pub fn int(bytes: &[u8]) -> Result<i64, Reply> {
     ok.then(|| std::str::from_utf8(bytes).ok()?.parse::<i64>().ok())
         .flatten()
         .ok_or_else(|| Reply::err(NOT_INTEGER))
+}
+
+/// A bound of a score range: a float, excluded with a leading `(`.
+#[derive(Clone, Copy)]
+struct ScoreBound {
+    value: f64,
+    exclusive: bool,
+}
+
+impl ScoreBound {
+    /// Whether `score` is on the right side of this bound as a minimum.
+    fn below(self, score: f64) -> bool {
+        if self.exclusive {
+            score > self.value
+        } else {
+            score >= self.value
+        }
+    }
+
+    /// Whether `score` is on the right side of this bound as a maximum.
+    fn above(self, score: f64) -> bool {
+        if self.exclusive {
+            score < self.value
+        } else {
+            score <= self.value
+        }
+    }
+}
+
+fn score_bound(bytes: &[u8]) -> Result<ScoreBound, Reply> {
+    let (exclusive, number) = match bytes.strip_prefix(b"(") {
+        Some(rest) => (true, rest),
+        None => (false, bytes),
+    };
+    let value = float(number).map_err(|_| Reply::err("ERR min or max is not a float"))?;
+    Ok(ScoreBound { value, exclusive })
 }
 
 fn float(bytes: &[u8]) -> Result<f64, Reply> {

@@ -89,6 +89,20 @@ end
 return 'other'
 "#;
 
+/// The rate window of denwa's ENQUEUE: times in ms as scores, the cutoff formatted with `%d`,
+/// the oldest score read back with `tonumber`.
+const RATE: &str = r#"
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - window))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {'rate_limited', tonumber(oldest[2]) + window - now}
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {'ok', redis.call('ZCARD', KEYS[1])}
+"#;
+
 fn steps() -> Vec<Vec<&'static str>> {
     let s = |v: &[&'static str]| v.to_vec();
     let turn = |leg: &'static str, n: &'static str, mode: &'static str| {
@@ -98,6 +112,8 @@ fn steps() -> Vec<Vec<&'static str>> {
     };
     let enqueue =
         |id: &'static str, text: &'static str| vec!["EVAL", ENQUEUE, "3", "c", "q", id, id, text];
+    let rate =
+        |now: &'static str, id: &'static str| vec!["EVAL", RATE, "1", "acc", now, "60000", "2", id];
     let mut steps = vec![
         // Plain commands and their errors.
         s(&["PING"]),
@@ -220,12 +236,27 @@ fn steps() -> Vec<Vec<&'static str>> {
         s(&["ZREM", "z", "b", "c", "d", "e"]),
         s(&["EXISTS", "z"]),
         s(&["ZRANGE", "nope", "0", "-1"]),
+        // The rate limit's window: scores are times in ms, trimmed from below.
+        s(&[
+            "ZADD", "w", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
+        ]),
+        s(&["ZREMRANGEBYSCORE", "w", "-inf", "(2"]),
+        s(&["ZREMRANGEBYSCORE", "w", "4", "+inf"]),
+        s(&["ZRANGE", "w", "0", "-1", "WITHSCORES"]),
+        s(&["ZREMRANGEBYSCORE", "w", "(2", "(3"]),
+        s(&["ZREMRANGEBYSCORE", "w", "x", "1"]),
+        s(&["ZREMRANGEBYSCORE", "w", "1", "(y"]),
+        s(&["ZREMRANGEBYSCORE", "nope", "0", "1"]),
+        s(&["ZREMRANGEBYSCORE", "w", "-inf", "1700000000000"]),
+        s(&["EXISTS", "w"]),
+        s(&["ZREMRANGEBYSCORE", "w", "0"]),
         // Wrong types.
         s(&["RPUSH", "list", "x"]),
         s(&["GET", "list"]),
         s(&["HGET", "list", "f"]),
         s(&["HSET", "list", "f", "v"]),
         s(&["ZADD", "list", "1", "a"]),
+        s(&["ZREMRANGEBYSCORE", "list", "0", "1"]),
         s(&["LPUSH", "p", "x"]),
         s(&["SET", "list", "now a string"]),
         s(&["GET", "list"]),
@@ -334,6 +365,11 @@ fn steps() -> Vec<Vec<&'static str>> {
             "local t = {} table.insert(t, 'b') table.insert(t, 1, 'a') return table.concat(t, ',')",
             "0",
         ]),
+        rate("1700000000000", "m1"),
+        rate("1700000010000", "m2"),
+        rate("1700000030000", "m3"),
+        rate("1700000060000", "m3"),
+        s(&["ZRANGE", "acc", "0", "-1", "WITHSCORES"]),
         // Script errors.
         s(&["EVAL", "error('boom')", "0"]),
         s(&["EVAL", "\n\nerror('boom on three')", "0"]),

@@ -8,6 +8,7 @@
 use denwa_chat::{LineEvent, SayRefused};
 
 use super::Line;
+use super::say::LINE_ORIGIN;
 use crate::config::{RingCallerId, RingMode};
 use crate::domain::{CallId, CallState, PhoneNumber};
 use crate::twilio::params::CallEnd;
@@ -414,7 +415,7 @@ impl Line {
                 } else {
                     None
                 };
-                let origin = denwa_chat::MessageOrigin::new("line", "");
+                let origin = denwa_chat::MessageOrigin::new(LINE_ORIGIN, "");
                 let queued = match &recording {
                     Some(url) => {
                         self.say_with_audio(id.as_str(), Some(url), "joined the call.", origin)
@@ -437,7 +438,7 @@ impl Line {
                 if is_caller {
                     for present in store.joined_names(id).await.unwrap_or_default() {
                         let text = [present.as_str(), " is on the call."].concat();
-                        let origin = denwa_chat::MessageOrigin::new("line", "");
+                        let origin = denwa_chat::MessageOrigin::new(LINE_ORIGIN, "");
                         if let Err(e) = self.say_text(id.as_str(), &text, origin).await {
                             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");
                         }
@@ -465,7 +466,7 @@ impl Line {
             .say_text(
                 id.as_str(),
                 text,
-                denwa_chat::MessageOrigin::new("line", ""),
+                denwa_chat::MessageOrigin::new(LINE_ORIGIN, ""),
             )
             .await
         {

@@ -4,9 +4,12 @@ use denwa_chat::{CallSummary, MessageOrigin, SayRefused};
 
 use super::{Line, Metrics};
 use crate::domain::{CallId, CallState, MessageId};
-use crate::store::EnqueueOutcome;
+use crate::store::{EnqueueOutcome, SpeechLimits};
 use crate::twilio::UpdateCall;
 use crate::twilio::params::CallEnd;
+
+/// The origin ([`MessageOrigin::bridge`]) of the line's own announcements.
+pub(super) const LINE_ORIGIN: &str = "line";
 
 impl Line {
     /// Stores `text` for call `id` and starts speaking it. Returns once the message is in the
@@ -39,11 +42,20 @@ impl Line {
         if chars > limit {
             return Err(SayRefused::TooLong { chars, limit });
         }
+        let speech = &self.settings().speech;
+        // The line's own announcements ("Alice joined the call") are neither refused nor
+        // counted: the caller must hear who joined however busy the chat is, and there is one
+        // per person joining, which bounds them. They still wait in the queue like any message,
+        // so chat's messages find less room while they do.
+        let limits = (origin.bridge != LINE_ORIGIN).then_some(SpeechLimits {
+            max_waiting: speech.max_queued,
+            per_minute: speech.max_per_minute,
+        });
         let message = MessageId::generate();
         let pieces = crate::speech::pieces::plan(self, &text, audio_url);
         let outcome = self
             .store()
-            .enqueue(&id, &message, &text, audio_url, &pieces, &origin.encode())
+            .enqueue(&id, &message, &text, audio_url, &pieces, &origin.encode(), limits)
             .await
             .map_err(|e| {
                 tracing::warn!(call = %id, error = %e, "cannot store a message");
@@ -59,6 +71,14 @@ impl Line {
             EnqueueOutcome::NoSuchCall => Err(SayRefused::NoSuchCall),
             EnqueueOutcome::CallEnded => Err(SayRefused::CallEnded),
             EnqueueOutcome::InVoicemail => Err(SayRefused::InVoicemail),
+            EnqueueOutcome::QueueFull => Err(SayRefused::QueueFull {
+                limit: speech.max_queued,
+            }),
+            EnqueueOutcome::RateLimited { retry_after } => Err(SayRefused::RateLimited {
+                limit: speech.max_per_minute,
+                // Whole seconds, rounded up: retrying at the second given must find the slot.
+                retry_after_secs: retry_after.as_millis().div_ceil(1000).max(1) as u64,
+            }),
         }
     }
 

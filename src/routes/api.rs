@@ -1,8 +1,8 @@
 //! `/api`: the HTTP API for scripts, other tools and the demo console. Bearer token required.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use super::ApiError;
-use crate::domain::CallId;
+use crate::domain::{CallId, MessageId};
 use crate::line::{DialError, Line};
 
 pub async fn require_token(State(line): State<Line>, request: Request, next: Next) -> Response {
@@ -93,16 +93,62 @@ pub async fn say(
         .into_response())
 }
 
+/// `GET .../messages` answers pages of this many messages unless asked for fewer or more...
+const DEFAULT_PAGE: usize = 100;
+/// ...and never more than this: a page is built in memory and sent whole, and a long call has
+/// more messages than one response should carry.
+const MAX_PAGE: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    limit: Option<usize>,
+    /// The id of the last message of the previous page (its `next`).
+    after: Option<String>,
+}
+
+/// `GET /api/calls/{id}/messages?limit=N&after=<message id>`: a page of the call's messages, in
+/// the order received, and `next`, the `after` of the next page (null on the last).
 pub async fn messages(
     State(line): State<Line>,
     Path(id): Path<String>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let id = call_id(&id)?;
+    let Query(query) = query.map_err(|e| {
+        ApiError::Invalid(format!(
+            "expected ?limit=N&after=<message id>: {}",
+            e.body_text()
+        ))
+    })?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::Invalid(format!(
+            "limit must be from 1 to {MAX_PAGE} (it was {limit})"
+        )));
+    }
+    let after = match query.after.as_deref() {
+        None => None,
+        Some(raw) => Some(MessageId::parse(raw).ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "after must be a message id such as m0123456789abcdef (it was {raw:?})"
+            ))
+        })?),
+    };
     if line.store().call(&id).await?.is_none() {
         return Err(ApiError::NotFound("there is no such call".into()));
     }
-    let messages = line.store().messages(&id).await?;
-    Ok(Json(json!({ "messages": messages })).into_response())
+    let page = line
+        .store()
+        .messages_page(&id, after.as_ref(), limit)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "after names no message of this call ({})",
+                after.as_ref().map(MessageId::as_str).unwrap_or_default()
+            ))
+        })?;
+    Ok(Json(json!({ "messages": page.messages, "next": page.next })).into_response())
 }
 
 pub async fn hangup(

@@ -50,6 +50,16 @@ pub enum ApiError {
     /// Twilio refused or failed a request made on the client's behalf.
     #[error("{0}")]
     BadGateway(String),
+    /// The call has `speech.max_queued` messages waiting: try again once some were spoken.
+    #[error("{0}")]
+    QueueFull(String),
+    /// The call took `speech.max_per_minute` messages in the last minute.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        /// Seconds until the window has room again (`Retry-After`).
+        retry_after_secs: u64,
+    },
 }
 
 impl ApiError {
@@ -61,6 +71,8 @@ impl ApiError {
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "twilio"),
+            ApiError::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
 }
@@ -73,11 +85,20 @@ impl IntoResponse for ApiError {
             Json(json!({ "error": code, "message": self.to_string() })),
         )
             .into_response();
-        if let ApiError::Unauthorized = self {
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
+        let headers = response.headers_mut();
+        match self {
+            ApiError::Unauthorized => {
+                headers.insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => {
+                headers.insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+            }
+            _ => {}
         }
         response
     }
@@ -93,6 +114,13 @@ impl From<SayRefused> for ApiError {
             SayRefused::Unavailable => ApiError::Unavailable(message),
             SayRefused::BadNumber(_) | SayRefused::NotAResponder => ApiError::Invalid(message),
             SayRefused::DialFailed(_) => ApiError::BadGateway(message),
+            SayRefused::QueueFull { .. } => ApiError::QueueFull(message),
+            SayRefused::RateLimited {
+                retry_after_secs, ..
+            } => ApiError::RateLimited {
+                message,
+                retry_after_secs,
+            },
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum ParticipantRole {
 /// How long a call's records outlive its end: long enough for the team to read receipts.
 const ENDED_CALL_TTL_SECS: i64 = 7 * 24 * 3600;
 
+/// Messages given their expiry per round trip when a call ends.
+const EXPIRE_CHUNK: usize = 1000;
+
 impl Store {
     pub async fn create_call(&self, call: NewCall<'_>) -> StoreResult<()> {
         let key = self.keys.call(call.id);
@@ -144,22 +147,38 @@ impl Store {
         ))
     }
 
+    /// Gives every key of an ended call the same expiry. The messages go first, a chunk per
+    /// round trip: a long call has many, and one pipeline of them all would hold its every id in
+    /// memory at once (the order list no longer grows: the call has ended).
     async fn expire_call(&self, id: &CallId) -> StoreResult<()> {
+        let order = self.keys.order(id);
+        let prefix = self.keys.message_prefix(id);
+        let total: usize = self.conn().llen(&order).await?;
+        for start in (0..total).step_by(EXPIRE_CHUNK) {
+            let end = start + EXPIRE_CHUNK - 1;
+            let ids: Vec<String> = self
+                .conn()
+                .lrange(&order, start as isize, end as isize)
+                .await?;
+            if ids.is_empty() {
+                break;
+            }
+            let mut pipe = redis::pipe();
+            for mid in ids {
+                pipe.expire(format!("{prefix}{mid}"), ENDED_CALL_TTL_SECS)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut self.conn()).await?;
+        }
         let mut pipe = redis::pipe();
         for key in [
             self.keys.call(id),
-            self.keys.order(id),
+            order,
             self.keys.queue(id),
             self.keys.inflight(id),
             self.keys.joined(id),
         ] {
             pipe.expire(key, ENDED_CALL_TTL_SECS).ignore();
-        }
-        let ids: Vec<String> = self.conn().lrange(self.keys.order(id), 0, -1).await?;
-        let prefix = self.keys.message_prefix(id);
-        for mid in ids {
-            pipe.expire(format!("{prefix}{mid}"), ENDED_CALL_TTL_SECS)
-                .ignore();
         }
         pipe.query_async::<()>(&mut self.conn()).await?;
         Ok(())

@@ -34,6 +34,12 @@ impl Keys {
         format!("{}:inflight", self.call(id))
     }
 
+    /// Sorted set with a TTL: the ids of the messages accepted in the last minute, scored by the
+    /// time they were accepted (the rate limit's window; trimmed on every enqueue).
+    pub(super) fn accepted(&self, id: &CallId) -> String {
+        format!("{}:accepted", self.call(id))
+    }
+
     /// String with a TTL: the token of the one speaker leg (or announcement) allowed to speak.
     pub(super) fn speaker_lock(&self, id: &CallId) -> String {
         format!("{}:speaker", self.call(id))
@@ -109,6 +115,7 @@ mod tests {
             keys.order(&id),
             keys.queue(&id),
             keys.inflight(&id),
+            keys.accepted(&id),
             keys.speaker_lock(&id),
             keys.message_prefix(&id) + "m0",
         ] {

@@ -1,6 +1,7 @@
 //! Messages and the per-call speech queue.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use redis::AsyncCommands as _;
 
@@ -14,11 +15,40 @@ pub enum EnqueueOutcome {
     CallEnded,
     /// The caller has been sent to voicemail: nobody can speak to them any more.
     InVoicemail,
+    /// The call already has [`SpeechLimits::max_waiting`] messages waiting or being spoken.
+    QueueFull,
+    /// The call accepted [`SpeechLimits::per_minute`] messages in the last minute; the oldest
+    /// of them leaves the window after `retry_after`.
+    RateLimited {
+        retry_after: Duration,
+    },
+}
+
+/// How much one call may be sent (`speech.max_queued`, `speech.max_per_minute`), counted in
+/// Redis so that every replica enforces the same limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpeechLimits {
+    /// Messages queued or in flight.
+    pub max_waiting: usize,
+    /// Messages accepted per rolling [`RATE_WINDOW`].
+    pub per_minute: usize,
+}
+
+/// The window of [`SpeechLimits::per_minute`].
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// One page of a call's messages, in the order received.
+#[derive(Debug, Clone)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// The last message of this page when more follow it (the `after` of the next page).
+    pub next: Option<MessageId>,
 }
 
 impl Store {
     /// Stores `text` and queues it for the call. When this returns `Queued` the message is in
-    /// Redis: only then may a chat or API client be told it was accepted.
+    /// Redis: only then may a chat or API client be told it was accepted. Without `limits` (the
+    /// line's own announcements) the message neither counts against the rate nor is refused.
     pub async fn enqueue(
         &self,
         id: &CallId,
@@ -27,17 +57,23 @@ impl Store {
         audio_url: Option<&str>,
         pieces: &[Piece],
         source: &str,
+        limits: Option<SpeechLimits>,
     ) -> StoreResult<EnqueueOutcome> {
-        let outcome: String = scripts::ENQUEUE
+        let (outcome, wait_ms): (String, u64) = scripts::ENQUEUE
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.order(id))
             .key(format!("{}{}", self.keys.message_prefix(id), message))
+            .key(self.keys.inflight(id))
+            .key(self.keys.accepted(id))
             .arg(message.as_str())
             .arg(text)
             .arg(source)
             .arg(now_ms())
             .arg(audio_url.unwrap_or_default())
+            .arg(limits.map_or(0, |l| l.max_waiting))
+            .arg(limits.map_or(0, |l| l.per_minute))
+            .arg(RATE_WINDOW.as_millis() as u64)
             .arg(Piece::encode_all(pieces))
             .invoke_async(&mut self.conn())
             .await?;
@@ -45,14 +81,49 @@ impl Store {
             "ok" => EnqueueOutcome::Queued,
             "ended" => EnqueueOutcome::CallEnded,
             "voicemail" => EnqueueOutcome::InVoicemail,
+            "queue_full" => EnqueueOutcome::QueueFull,
+            "rate_limited" => EnqueueOutcome::RateLimited {
+                retry_after: Duration::from_millis(wait_ms),
+            },
             _ => EnqueueOutcome::NoSuchCall,
         })
     }
 
-    /// Every message of the call, in the order received.
-    pub async fn messages(&self, id: &CallId) -> StoreResult<Vec<Message>> {
-        let ids: Vec<String> = self.conn().lrange(self.keys.order(id), 0, -1).await?;
-        self.messages_by_id(id, &ids).await
+    /// At most `limit` messages of the call in the order received: the first ones, or those
+    /// after message `after`. `None` if `after` is not a message of this call.
+    ///
+    /// A long call's order list is never read whole: the page starts at `after`'s position,
+    /// which ENQUEUE kept in the message (`seq`), and reads `limit` + 1 ids to know whether
+    /// more follow.
+    pub async fn messages_page(
+        &self,
+        id: &CallId,
+        after: Option<&MessageId>,
+        limit: usize,
+    ) -> StoreResult<Option<MessagePage>> {
+        let start = match after {
+            None => 0,
+            Some(after) => {
+                let key = format!("{}{}", self.keys.message_prefix(id), after);
+                let seq: Option<String> = self.conn().hget(key, "seq").await?;
+                // `seq` is the list's length once the message was pushed: the index after it.
+                match seq.and_then(|s| s.parse::<isize>().ok()) {
+                    Some(seq) => seq,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let mut ids: Vec<String> = self
+            .conn()
+            .lrange(self.keys.order(id), start, start + limit as isize)
+            .await?;
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let messages = self.messages_by_id(id, &ids).await?;
+        let next = more
+            .then(|| ids.last().and_then(|last| MessageId::parse(last)))
+            .flatten();
+        Ok(Some(MessagePage { messages, next }))
     }
 
     /// The named messages of the call, in the order given (unknown ids are skipped).

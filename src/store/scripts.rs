@@ -4,6 +4,13 @@
 //! ended, a message's attempts) and writes depending on it; MULTI cannot branch. Every script's
 //! keys belong to one call, so they share its hash tag and a Redis Cluster slot.
 //!
+//! No script walks a list that grows without limit, since Redis runs nothing else meanwhile:
+//! the queue and the in-flight list together hold at most `speech.max_queued` messages (ENQUEUE
+//! refuses more; only the line's own announcements, one per person joining, go past it), so
+//! END_CALL, SPEAKER_LEG_ENDED and ACQUIRE_SPEAKER walk at most that many, and a turn walks its
+//! batch. The order list grows with the call: no script reads it; the store pages through it
+//! (`messages_page`) and expires a call's messages in chunks (`expire_call`).
+//!
 //! Key and argument conventions shared by the scripts:
 //! KEYS[1] call hash, KEYS[2] queue, KEYS[3] inflight, KEYS[4] speaker lock (when used).
 //! The message hash prefix is always passed as an argument (`prefix`), never built in Lua.
@@ -63,26 +70,50 @@ fn script(body: &str) -> Script {
     Script::new(&[PRELUDE, body].concat())
 }
 
-/// Stores a message and queues it, unless the call is unknown or over.
-/// KEYS: call, queue, order, message hash. ARGV: id, text, source, now, audio URL or "", pieces
-/// (see speech::pieces).
-/// Returns "ok", "missing" or "ended".
+/// Stores a message and queues it, unless the call is unknown or over, or at one of its speech
+/// limits. Both limits are decided here, in the step that stores, so that replicas sharing the
+/// call cannot each let one more through.
+/// - waiting: the queue and the messages in flight together hold fewer than `max waiting`;
+/// - rate: fewer than `max accepted` messages were accepted in the last `window` ms. The
+///   accepted set holds one member per accepted message, trimmed to the window here and expiring
+///   with it, so it never holds more than `max accepted` members.
+///
+/// A limit of 0 is no limit (the line's own announcements). The message's position in the
+/// order list is kept as `seq`, so a page can continue after it without walking the list.
+/// KEYS: call, queue, order, message hash, inflight, accepted. ARGV: id, text, source, now,
+/// audio URL or "", max waiting, max accepted, window ms, pieces (see speech::pieces).
+/// Returns {status, ms}: "ok", "missing", "ended", "voicemail", "queue_full", or "rate_limited"
+/// with the milliseconds until the oldest acceptance leaves the window.
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'missing' end
-if state == 'ended' then return 'ended' end
-if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 'voicemail' end
+if not state then return {'missing', 0} end
+if state == 'ended' then return {'ended', 0} end
+if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return {'voicemail', 0} end
+local now, max_waiting = tonumber(ARGV[4]), tonumber(ARGV[6])
+local max_accepted, window = tonumber(ARGV[7]), tonumber(ARGV[8])
+if max_waiting > 0 and redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[5]) >= max_waiting then
+  return {'queue_full', 0}
+end
+if max_accepted > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%d', now - window))
+  if redis.call('ZCARD', KEYS[6]) >= max_accepted then
+    local oldest = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+    return {'rate_limited', tonumber(oldest[2]) + window - now}
+  end
+  redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+  redis.call('PEXPIRE', KEYS[6], ARGV[8])
+end
+local seq = redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'source', ARGV[3],
-  'state', 'queued', 'attempts', 0, 'created_at', ARGV[4])
+  'state', 'queued', 'attempts', 0, 'created_at', ARGV[4], 'seq', seq)
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end
-redis.call('HSET', KEYS[4], 'pieces', ARGV[6], 'pieces_heard', 0)
+redis.call('HSET', KEYS[4], 'pieces', ARGV[9], 'pieces_heard', 0)
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
 if string.sub(ARGV[3], 1, 4) ~= 'line' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
-redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[1])
-return 'ok'
+return {'ok', 0}
 "#,
     )
 });

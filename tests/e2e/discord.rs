@@ -321,6 +321,28 @@ async fn a_call_gets_an_embed_and_a_thread_and_say_there_is_heard_and_receipted(
 }
 
 #[tokio::test]
+async fn a_say_beyond_the_speech_limits_is_refused_to_the_user() {
+    let d = spawn_discord(&[("DENWA_SPEECH_MAX_PER_MINUTE", "1")]).await;
+    let (sid, call_id) = d.app.call_in(CALLER).await;
+    let (thread, _) = d.announcement(&call_id).await;
+    d.embed_state(&thread, "connected").await;
+    let (_, reply) = d.interact(&say("First.", None, &thread)).await;
+    assert_eq!(content(&reply), "Queued: First.");
+    d.app.wait_heard(&sid, &["First."]).await;
+
+    let (status, reply) = d.interact(&say("Second.", None, &thread)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_ephemeral(&reply);
+    let text = content(&reply);
+    assert!(
+        text.starts_with("This call takes at most 1 message a minute; try again in "),
+        "{reply}"
+    );
+    assert_eq!(d.app.messages(&call_id).await.len(), 1);
+    d.assert_discord_took_everything();
+}
+
+#[tokio::test]
 async fn a_receipt_after_the_interaction_token_expired_is_posted_in_the_thread_for_the_user() {
     let d = spawn_discord(&[]).await;
     let (sid, call_id) = d.app.call_in(CALLER).await;

@@ -264,22 +264,26 @@ impl TestApp {
             .place_call(from, LINE, None)
             .await
             .expect("the emulator places the call");
-        let call_id = self
-            .wait_for(
-                "the call to be connected",
-                Duration::from_secs(10),
-                || async {
-                    let (_, calls) = self.get_json("/calls").await;
-                    calls["calls"]
-                        .as_array()?
-                        .iter()
-                        .find(|c| c["state"] == "connected" && c["from"] == from)?["id"]
-                        .as_str()
-                        .map(str::to_owned)
-                },
-            )
-            .await;
+        let call_id = self.wait_for_call(from, Some("connected")).await;
         (sid, call_id)
+    }
+
+    /// Waits until the API lists a call from `from` in `state` (any state: `None`); its id.
+    pub async fn wait_for_call(&self, from: &str, state: Option<&str>) -> String {
+        self.wait_for(
+            &format!("a call from {from} ({})", state.unwrap_or("any state")),
+            Duration::from_secs(10),
+            || async {
+                let (_, calls) = self.get_json("/calls").await;
+                calls["calls"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["from"] == from && state.is_none_or(|s| c["state"] == s))?["id"]
+                    .as_str()
+                    .map(str::to_owned)
+            },
+        )
+        .await
     }
 
     /// The texts of every `<Say>` the call's far end heard in full.
@@ -373,11 +377,23 @@ impl TestApp {
         .await
     }
 
-    /// Messages of a call as the API reports them.
+    /// Every message of a call as the API reports them, page after page.
     pub async fn messages(&self, call_id: &str) -> Vec<Value> {
-        let (status, body) = self.get_json(&format!("/calls/{call_id}/messages")).await;
-        assert_eq!(status, 200, "{body}");
-        body["messages"].as_array().cloned().unwrap_or_default()
+        let mut messages = Vec::new();
+        let mut query = "?limit=1000".to_owned();
+        // 100 pages of 1000: more than any test sends to one call.
+        for _ in 0..100 {
+            let (status, page) = self
+                .get_json(&format!("/calls/{call_id}/messages{query}"))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            messages.extend(page["messages"].as_array().cloned().unwrap_or_default());
+            match page["next"].as_str() {
+                Some(next) => query = format!("?limit=1000&after={next}"),
+                None => return messages,
+            }
+        }
+        panic!("call {call_id} has more than 100 pages of messages");
     }
 
     /// Speaker legs the emulator saw: outbound calls from the line to itself.

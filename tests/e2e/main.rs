@@ -19,4 +19,5 @@ mod restarts;
 mod security;
 mod slack;
 mod speech;
+mod speech_limits;
 mod speech_size;

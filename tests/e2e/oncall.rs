@@ -6,7 +6,7 @@ use denwa_twilio_emulator::{Heard, PhoneBehaviour};
 
 use crate::helpers::*;
 
-const ALICE: &str = "+14155550101";
+pub(crate) const ALICE: &str = "+14155550101";
 const BOB: &str = "+14155550102";
 const CAROL: &str = "+14155550103";
 
@@ -22,13 +22,13 @@ name = "Carol"
 phone = "+14155550103"
 "#;
 
-const ALICE_ONLY: &str = r#"
+pub(crate) const ALICE_ONLY: &str = r#"
 [[line.responders]]
 name = "Alice"
 phone = "+14155550101"
 "#;
 
-fn accepts() -> PhoneBehaviour {
+pub(crate) fn accepts() -> PhoneBehaviour {
     // Presses 1 once the prompt has said who is calling (about 6 call-seconds).
     PhoneBehaviour::AnswerAndPress {
         digits: "1".into(),

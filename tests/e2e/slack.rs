@@ -575,6 +575,32 @@ async fn a_reply_to_an_ended_call_is_refused_visibly() {
 }
 
 #[tokio::test]
+async fn a_reply_beyond_the_speech_limits_is_refused_visibly() {
+    let t = spawn(&[("DENWA_SPEECH_MAX_QUEUED", "1")]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    // About half a second of speech: the next reply arrives while it still waits.
+    let first = format!("Please hold{}", " on".repeat(150));
+    t.reply(ALICE, &thread, &first).await;
+    let second = t.reply(ALICE, &thread, "Are you still there?").await;
+    t.wait_for("the reason in the thread", || {
+        t.thread_posts(&thread).into_iter().find(|p| {
+            p == ":x: Not spoken: the caller already has 1 message waiting to be spoken; send it again once some have been heard."
+        })
+    })
+    .await;
+    t.wait_for("the ❌ reaction", || {
+        t.reactions(&second).contains(&"x".to_owned()).then_some(())
+    })
+    .await;
+    let heard = t.app.wait_heard(&sid, &[first.as_str()]).await;
+    assert!(
+        !heard.iter().any(|h| h == "Are you still there?"),
+        "{heard:?}"
+    );
+    assert_eq!(t.app.messages(&call_id).await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_hang_up_button_ends_the_call() {
     let t = spawn(&[("DENWA_SLACK_ALLOWED_USERS", ALICE)]).await;
     let (sid, call_id, thread) = t.call_in(CALLER).await;

@@ -166,6 +166,29 @@ pub enum SayRefused {
     NotAResponder,
     #[error("Twilio did not place the call: {0}")]
     DialFailed(String),
+    /// `speech.max_queued`: the call has this many messages waiting or being spoken.
+    #[error(
+        "the caller already has {} waiting to be spoken; send it again once some have been heard",
+        count(*.limit as u64, "message")
+    )]
+    QueueFull { limit: usize },
+    /// `speech.max_per_minute`: the call accepted this many in the last minute; a slot frees in
+    /// `retry_after_secs` (at least 1).
+    #[error(
+        "this call takes at most {} a minute; try again in {}",
+        count(*.limit as u64, "message"),
+        count(*.retry_after_secs, "second")
+    )]
+    RateLimited { limit: usize, retry_after_secs: u64 },
+}
+
+/// `n` of `unit`: "1 second", "12 seconds".
+fn count(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 /// A message the line accepted: it is stored and queued.
@@ -271,6 +294,31 @@ impl Default for BridgeStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_at_the_speech_limits_say_what_to_do() {
+        assert_eq!(
+            SayRefused::QueueFull { limit: 100 }.to_string(),
+            "the caller already has 100 messages waiting to be spoken; send it again once some have been heard"
+        );
+        assert!(
+            SayRefused::QueueFull { limit: 1 }
+                .to_string()
+                .starts_with("the caller already has 1 message waiting")
+        );
+        let rate = |limit, retry_after_secs| SayRefused::RateLimited {
+            limit,
+            retry_after_secs,
+        };
+        assert_eq!(
+            rate(60, 1).to_string(),
+            "this call takes at most 60 messages a minute; try again in 1 second"
+        );
+        assert_eq!(
+            rate(1, 42).to_string(),
+            "this call takes at most 1 message a minute; try again in 42 seconds"
+        );
+    }
 
     #[test]
     fn origins_round_trip() {
