@@ -33,9 +33,18 @@ pub enum ParticipantRole {
 /// How long a call's records outlive its end: long enough for the team to read receipts.
 const ENDED_CALL_TTL_SECS: i64 = 7 * 24 * 3600;
 
+/// What [`Store::create_call`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The call is recorded, under the id it was given.
+    Created,
+    /// Its CallSid already is this call: Twilio asked again about the same call.
+    Exists(CallId),
+}
+
 impl Store {
-    pub async fn create_call(&self, call: NewCall<'_>) -> StoreResult<()> {
-        let key = self.keys.call(call.id);
+    /// Records a new call, unless its CallSid already is one (see CREATE_CALL).
+    pub async fn create_call(&self, call: NewCall<'_>) -> StoreResult<CreateOutcome> {
         let now = now_ms();
         let mut fields: Vec<(&str, String)> = vec![
             ("id", call.id.to_string()),
@@ -49,20 +58,26 @@ impl Store {
         if let Some(name) = call.caller_name {
             fields.push(("caller_name", name.into()));
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(&key, &fields)
-            .ignore()
-            .set_ex(
-                self.keys.call_sid(call.call_sid),
-                call.id.as_str(),
-                ENDED_CALL_TTL_SECS as u64,
-            )
-            .ignore()
-            .zadd(self.keys.active_calls(), call.id.as_str(), now)
-            .ignore();
-        pipe.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+        let mut script = scripts::CREATE_CALL.prepare_invoke();
+        script
+            .key(self.keys.call_sid(call.call_sid))
+            .key(self.keys.call(call.id))
+            .key(self.keys.active_calls())
+            .arg(call.id.as_str())
+            .arg(ENDED_CALL_TTL_SECS)
+            .arg(now);
+        for (name, value) in &fields {
+            script.arg(*name).arg(value);
+        }
+        let existing: Option<String> = script.invoke_async(&mut self.conn()).await?;
+        match existing {
+            None => Ok(CreateOutcome::Created),
+            Some(id) => CallId::parse(&id)
+                .map(CreateOutcome::Exists)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("CallSid maps to a bad call id {id:?}"))
+                }),
+        }
     }
 
     /// Sets the caller leg's CallSid once Twilio has it (outbound calls are recorded before).

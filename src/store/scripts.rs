@@ -379,3 +379,24 @@ return redis.call('HSETNX', KEYS[1], 'voicemail_started', ARGV[1])
 "#,
     )
 });
+
+/// Records a new call, unless its caller leg's CallSid already is one. Twilio retries its voice
+/// webhook (and a signed webhook can be replayed): one CallSid must stay one call, announced
+/// once, also when the repeats reach several replicas at the same moment. So the CallSid lookup
+/// is claimed in the same atomic step that writes the call. (That lookup and the active set are
+/// keys of their own, outside the call's hash tag: see ARCHITECTURE.md on Redis Cluster.)
+/// KEYS: CallSid lookup, call, active set. ARGV: call id, lookup TTL secs, now, then the call's
+/// fields as name, value pairs.
+/// Returns the id of the call the CallSid already is, or nil if this call was recorded.
+pub(super) static CREATE_CALL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return false
+"#,
+    )
+});

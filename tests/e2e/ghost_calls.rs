@@ -1,0 +1,129 @@
+//! Ghost calls: one Twilio CallSid is one call however often Twilio asks about it, a call whose
+//! final callbacks were lost is ended once Twilio says it is over, and no retry against a dead
+//! call goes on for ever.
+
+use std::time::Duration;
+
+use denwa_twilio_emulator::CallEventKind;
+
+use crate::fake_slack::FakeSlack;
+use crate::helpers::*;
+
+const CHANNEL: &str = "C0GHOSTS1";
+const BOT_TOKEN: &str = "xoxb-ghost-test-token";
+
+/// A fake Slack, and the settings that point denwa at it.
+async fn fake_slack() -> (FakeSlack, Vec<(&'static str, String)>) {
+    let slack = FakeSlack::start(BOT_TOKEN, CHANNEL).await;
+    let env = vec![
+        ("DENWA_SLACK_CHANNEL", CHANNEL.to_owned()),
+        ("DENWA_SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+        (
+            "DENWA_SLACK_SIGNING_SECRET",
+            "ghost-test-signing-secret".to_owned(),
+        ),
+        ("DENWA_SLACK_API_BASE", slack.api_base()),
+    ];
+    (slack, env)
+}
+
+fn borrowed<'a>(pairs: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The announcements (channel messages, not thread replies) of call `call_id`.
+fn announcements(slack: &FakeSlack, call_id: &str) -> Vec<serde_json::Value> {
+    slack
+        .answered("chat.postMessage")
+        .into_iter()
+        .filter(|c| c.params["thread_ts"].is_null())
+        .filter(|c| c.params["blocks"].to_string().contains(call_id))
+        .map(|c| c.response)
+        .collect()
+}
+
+/// The voice webhook Twilio sent for the call `sid`: (its parameters, denwa's answer).
+fn voice_webhook(app: &TestApp, sid: &str) -> (Vec<(String, String)>, String) {
+    app.emulator
+        .events(sid)
+        .into_iter()
+        .find_map(|e| match e.kind {
+            CallEventKind::Webhook {
+                purpose,
+                params,
+                response_body: Some(body),
+                ..
+            } if purpose == "voice" => Some((params, body)),
+            _ => None,
+        })
+        .expect("Twilio asked the line about the call")
+}
+
+/// Ids of the active calls whose caller leg is `sid`.
+async fn calls_of_sid(app: &TestApp, sid: &str) -> Vec<String> {
+    let (status, body) = app.get_json("/calls").await;
+    assert_eq!(status, 200, "{body}");
+    body["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["call_sid"] == sid)
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asks the line about a call as Twilio does, `times` times at once; returns the answers.
+async fn ask_at_once(app: &TestApp, params: &[(String, String)], times: usize) -> Vec<String> {
+    let params: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let asks = (0..times).map(|_| app.post_signed("/twilio/voice", &params, AUTH_TOKEN));
+    let mut answers = Vec::new();
+    for response in futures::future::join_all(asks).await {
+        assert_eq!(response.status(), 200);
+        answers.push(response.text().await.unwrap());
+    }
+    answers
+}
+
+#[tokio::test]
+async fn a_repeated_voice_webhook_is_the_same_call_answered_alike_and_announced_once() {
+    let (slack, env) = fake_slack().await;
+    let app = spawn_replicas(2, "", &borrowed(&env)).await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let (params, first_answer) = voice_webhook(&app, &sid);
+
+    // Twilio retries the webhook: the same caller, the same conference, on either replica.
+    for answer in ask_at_once(&app, &params, 3).await {
+        assert_eq!(answer, first_answer);
+    }
+    assert_eq!(calls_of_sid(&app, &sid).await, vec![call_id.clone()]);
+
+    // A new call whose first webhook arrives three times at once, on both replicas.
+    let new_sid = "CA0123456789abcdef0123456789abc001";
+    let params: Vec<(String, String)> = params
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "CallSid" => (k, new_sid.to_owned()),
+            _ => (k, v),
+        })
+        .collect();
+    let answers = ask_at_once(&app, &params, 3).await;
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:#?}");
+    let new_calls = calls_of_sid(&app, new_sid).await;
+    assert_eq!(new_calls.len(), 1, "{new_calls:?}");
+    assert!(answers[0].contains(&format!("denwa-{}", new_calls[0])));
+
+    for id in [&call_id, &new_calls[0]] {
+        app.wait_for("the announcement", Duration::from_secs(10), || async {
+            (!announcements(&slack, id).is_empty()).then_some(())
+        })
+        .await;
+    }
+    // Announcements are posted off the webhook's path: give a second one time to show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in [&call_id, &new_calls[0]] {
+        assert_eq!(announcements(&slack, id).len(), 1, "call {id}");
+    }
+}
