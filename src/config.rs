@@ -156,6 +156,9 @@ pub struct LineSettings {
     /// Seconds without an accepting responder or a chat reply before the caller is offered
     /// voicemail; `None` = never.
     pub voicemail_after: Option<Duration>,
+    /// How long Twilio may say nothing about a call before denwa asks it whether the call is
+    /// still on: a final callback lost while Redis was down would leave it active for ever.
+    pub status_check_after: Duration,
 }
 
 /// Someone who answers the line.
@@ -859,6 +862,10 @@ impl Raw {
             0 => None,
             secs => Some(Duration::from_secs(secs)),
         };
+        // At most 100 s: with the sweep's own delay, a call whose final callback was lost is
+        // ended within two minutes.
+        let status_check_after =
+            Duration::from_secs(self.integer("line", "status_check_after", 60, (1, 100)));
 
         let api_token = self.secret("api", "token", "the bearer token for /api");
         let slack = self.slack();
@@ -913,6 +920,7 @@ impl Raw {
                 announce_leaves,
                 record_names,
                 voicemail_after,
+                status_check_after,
             },
             api: ApiSettings { token: api_token? },
             slack: slack?,

@@ -92,6 +92,9 @@ impl Line {
         match self.store().call(id).await {
             Ok(Some(record)) if record.state != CallState::Ended => {
                 tracing::info!(call = %id, call_sid = %call.call_sid, "Twilio asked again about a call: same answer");
+                if let Err(e) = self.store().touch_call(id).await {
+                    tracing::warn!(call = %id, error = %e, "cannot record news of a call");
+                }
                 self.welcome(id, call)
             }
             Ok(_) => {

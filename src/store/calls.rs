@@ -1,6 +1,7 @@
 //! Call records.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use redis::AsyncCommands as _;
 
@@ -53,6 +54,7 @@ impl Store {
             ("from", call.from.into()),
             ("to", call.to.into()),
             ("started_at", now.to_string()),
+            ("last_activity_at", now.to_string()),
             ("direction", call.direction.into()),
         ];
         if let Some(name) = call.caller_name {
@@ -122,6 +124,28 @@ impl Store {
             }
         }
         Ok(calls)
+    }
+
+    /// Twilio told denwa about the call's caller leg: it is not lost (see CLAIM_STATUS_CHECK).
+    pub async fn touch_call(&self, id: &CallId) -> StoreResult<()> {
+        let _: () = scripts::TOUCH_CALL
+            .key(self.keys.call(id))
+            .arg(now_ms())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Claims the right to ask Twilio whether the call is still on: true for one replica once
+    /// Twilio has said nothing about it, and nobody has asked, for `quiet`.
+    pub async fn claim_status_check(&self, id: &CallId, quiet: Duration) -> StoreResult<bool> {
+        let claimed: i64 = scripts::CLAIM_STATUS_CHECK
+            .key(self.keys.call(id))
+            .arg(now_ms())
+            .arg(quiet.as_millis() as u64)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(claimed == 1)
     }
 
     /// Speaker-leg bookkeeping fields of the call hash, for the speaker's turn decisions.
@@ -249,5 +273,8 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
         joined: Vec::new(),
         voicemail_url: f.get("voicemail_recording").cloned(),
         voicemail_transcript: f.get("voicemail_transcript").cloned(),
+        // Calls recorded before denwa kept this: their start is the last news of them.
+        last_activity_at: num("last_activity_at").or(num("started_at")).unwrap_or(0),
+        status_checked_at: num("status_checked_at"),
     })
 }

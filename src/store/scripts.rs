@@ -281,7 +281,8 @@ return {1, failed}
 /// leg it was. Twilio does not promise arrival order: an event older (by SequenceNumber) than
 /// one already seen for the same participant is dropped. The caller's join (or the
 /// conference's start: only the caller starts it) connects the call and records the
-/// conference; the speaker counts as joined only in that same conference.
+/// conference; the speaker counts as joined only in that same conference. Events about the
+/// caller's leg are the call's activity.
 /// KEYS: call. ARGV: CallSid (or "" for start), "join"|"leave"|"start", conference sid, now,
 /// SequenceNumber or "".
 /// Returns "caller", "speaker", "other", "old", "ended" or "missing".
@@ -301,6 +302,10 @@ if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], seq_key, ARGV[5])
 end
 if call[1] == 'ended' then return 'ended' end
+if ARGV[2] == 'start' or call[2] == ARGV[1] then
+  -- News of the caller's leg: it is not lost (see CLAIM_STATUS_CHECK).
+  redis.call('HSET', KEYS[1], 'last_activity_at', ARGV[4])
+end
 local function connect()
   redis.call('HSET', KEYS[1], 'conference_sid', ARGV[3])
   if call[1] == 'ringing' then
@@ -397,6 +402,38 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('HSET', KEYS[2], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return false
+"#,
+    )
+});
+
+/// Twilio told denwa about the call's caller leg (see CLAIM_STATUS_CHECK). Only a live call's
+/// record is touched: a late webhook must not bring back a record that has expired.
+/// KEYS: call. ARGV: now.
+pub(super) static TOUCH_CALL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= 'ended' then redis.call('HSET', KEYS[1], 'last_activity_at', ARGV[1]) end
+return 0
+"#,
+    )
+});
+
+/// A call's final callbacks can be lost (they arrive while Redis is down, and Twilio does not
+/// send them again), so the sweep asks Twilio about calls it has heard nothing of for a while.
+/// This claims one such question: only for a live call Twilio has said nothing about, and nobody
+/// has asked about, for `quiet` ms; so each call is asked about at most once per `quiet`, however
+/// many replicas sweep.
+/// KEYS: call. ARGV: now, quiet ms. Returns 1 if the caller is to ask.
+pub(super) static CLAIM_STATUS_CHECK: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'state', 'last_activity_at', 'status_checked_at', 'started_at')
+if (not f[1]) or f[1] == 'ended' then return 0 end
+local last = math.max(tonumber(f[2] or f[4] or '0'), tonumber(f[3] or '0'))
+if tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'status_checked_at', ARGV[1])
+return 1
 "#,
     )
 });

@@ -127,3 +127,109 @@ async fn a_repeated_voice_webhook_is_the_same_call_answered_alike_and_announced_
         assert_eq!(announcements(&slack, id).len(), 1, "call {id}");
     }
 }
+
+/// Whether Twilio's final status callback for `sid` reached denwa and was refused.
+fn final_callback_refused(app: &TestApp, sid: &str) -> bool {
+    app.emulator.events(sid).into_iter().any(|e| {
+        matches!(e.kind, CallEventKind::Webhook { purpose, params, response_status, .. }
+            if purpose == "status-callback"
+                && params.iter().any(|(k, v)| k == "CallStatus" && v == "completed")
+                && response_status.is_some_and(|s| s >= 500))
+    })
+}
+
+/// The questions denwa asked Twilio about call `sid`, and when.
+fn status_checks(app: &TestApp, sid: &str) -> Vec<std::time::SystemTime> {
+    let path = format!("/Calls/{sid}.json");
+    app.emulator
+        .rest_requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&path))
+        .map(|r| r.at)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_call_whose_end_was_lost_while_redis_was_down_is_ended_once_twilio_says_it_is_over() {
+    let (slack, mut env) = fake_slack().await;
+    env.push(("DENWA_LINE_STATUS_CHECK_AFTER", "1".to_owned()));
+    let mut app = spawn_app_persistent(&borrowed(&env)).await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let thread = app
+        .wait_for("the announcement", Duration::from_secs(10), || async {
+            announcements(&slack, &call_id)
+                .first()
+                .map(|a| a["ts"].as_str().unwrap().to_owned())
+        })
+        .await;
+
+    // The caller hangs up while Redis is down: Twilio's callbacks about it are refused, and
+    // Twilio never sends them again.
+    app.redis.stop();
+    app.emulator.hangup(&sid).await;
+    app.wait_for("the final callback", Duration::from_secs(10), || async {
+        final_callback_refused(&app, &sid).then_some(())
+    })
+    .await;
+    app.redis.restart().await;
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "connected", "Redis kept the call: {call}");
+
+    let ended = app
+        .wait_for("the call to be ended", Duration::from_secs(10), || async {
+            let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+            (call["state"] == "ended").then_some(call)
+        })
+        .await;
+    assert!(!status_checks(&app, &sid).is_empty(), "Twilio was asked");
+    assert!(ended["ended_at"].as_u64().is_some(), "{ended}");
+    let (_, active) = app.get_json("/calls").await;
+    assert_eq!(active["calls"], serde_json::json!([]));
+    // The chat hears of the end as of any other.
+    app.wait_for("the end in the thread", Duration::from_secs(10), || async {
+        slack
+            .calls("chat.postMessage")
+            .iter()
+            .any(|p| {
+                p["thread_ts"] == thread && p["text"].as_str().unwrap().contains("The call ended")
+            })
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn twilio_is_asked_about_each_quiet_call_at_most_once_per_period_across_replicas() {
+    let app = spawn_replicas(2, "", &[("DENWA_LINE_STATUS_CHECK_AFTER", "1")]).await;
+    // Calls Twilio keeps no record of: asked about, never ended.
+    let sids: Vec<String> = (0..3)
+        .map(|i| format!("CA0123456789abcdef0123456789abc{i:03}"))
+        .collect();
+    for sid in &sids {
+        let params = [
+            ("AccountSid", ACCOUNT_SID),
+            ("CallSid", sid.as_str()),
+            ("From", CALLER),
+            ("To", LINE),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+            ("ApiVersion", "2010-04-01"),
+        ];
+        let r = app.post_signed("/twilio/voice", &params, AUTH_TOKEN).await;
+        assert_eq!(r.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(3_600)).await;
+    for sid in &sids {
+        let asked = status_checks(&app, sid);
+        assert!((2..=4).contains(&asked.len()), "{sid}: {asked:?}");
+        for pair in asked.windows(2) {
+            let gap = pair[1].duration_since(pair[0]).unwrap();
+            // The claim is taken a moment before each question goes out.
+            assert!(
+                gap >= Duration::from_millis(900),
+                "{sid}: asked again after {gap:?}"
+            );
+        }
+        assert_eq!(calls_of_sid(&app, sid).await.len(), 1, "not ended: {sid}");
+    }
+}

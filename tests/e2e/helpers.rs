@@ -36,8 +36,12 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 
 /// What every test app talks to: a private redis-server and the Twilio emulator (100x life).
 async fn far_side() -> (RedisServer, Emulator) {
+    far_side_on(RedisServer::start().await).await
+}
+
+/// [`far_side`] with `redis`.
+async fn far_side_on(redis: RedisServer) -> (RedisServer, Emulator) {
     denwa::startup::install_crypto_provider();
-    let redis = RedisServer::start().await;
     let emulator = Emulator::start(EmulatorConfig {
         account_sid: ACCOUNT_SID.into(),
         auth_token: AUTH_TOKEN.into(),
@@ -167,7 +171,16 @@ async fn round_robin(listener: tokio::net::TcpListener, backends: Vec<String>) {
 /// Like [`spawn_app_with`], with `extra_file` appended to the configuration file (for what the
 /// environment cannot set, such as `[[line.responders]]`).
 pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    let (redis, emulator) = far_side().await;
+    spawn_app_on(RedisServer::start().await, extra_file, extra).await
+}
+
+/// Like [`spawn_app_with`], on a redis-server that keeps its data across `app.redis.restart()`.
+pub async fn spawn_app_persistent(extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(RedisServer::start_persistent().await, "", extra).await
+}
+
+async fn spawn_app_on(redis: RedisServer, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
+    let (redis, emulator) = far_side_on(redis).await;
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
