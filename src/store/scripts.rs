@@ -371,8 +371,11 @@ return 1
     )
 });
 
-/// Voicemail starts once: the call is live, nobody accepted, nobody wrote from chat.
-/// KEYS: call. ARGV: now. Returns 1 if voicemail starts now.
+/// Voicemail starts once: the call is live, nobody accepted, nobody wrote from chat; and it is
+/// tried at most `max tries` times (Twilio refusing to move the caller again and again means the
+/// call is gone, or Twilio is down: trying for ever would not help).
+/// KEYS: call. ARGV: now, max tries. Returns the number of this try (1, 2, ...), or 0 if
+/// voicemail does not start now.
 pub(super) static START_VOICEMAIL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -380,7 +383,12 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'connected' and state ~= 'ringing' then return 0 end
 if redis.call('HEXISTS', KEYS[1], 'accepted_by') == 1 then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'chat_replies') or '0') > 0 then return 0 end
-return redis.call('HSETNX', KEYS[1], 'voicemail_started', ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'voicemail_tries') or '0') >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'voicemail_started', ARGV[1])
+return redis.call('HINCRBY', KEYS[1], 'voicemail_tries', 1)
 "#,
     )
 });

@@ -42,6 +42,32 @@ fn announcements(slack: &FakeSlack, call_id: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The thread of call `call_id`'s announcement, once it is posted.
+async fn announced_thread(app: &TestApp, slack: &FakeSlack, call_id: &str) -> String {
+    app.wait_for("the announcement", Duration::from_secs(10), || async {
+        announcements(slack, call_id)
+            .first()
+            .map(|a| a["ts"].as_str().unwrap().to_owned())
+    })
+    .await
+}
+
+/// Waits for a post in `thread` that says `words`.
+async fn wait_for_thread_post(app: &TestApp, slack: &FakeSlack, thread: &str, words: &str) {
+    app.wait_for(
+        &format!("{words:?} in the thread"),
+        Duration::from_secs(10),
+        || async {
+            slack
+                .calls("chat.postMessage")
+                .iter()
+                .any(|p| p["thread_ts"] == thread && p["text"].as_str().unwrap().contains(words))
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 /// The voice webhook Twilio sent for the call `sid`: (its parameters, denwa's answer).
 fn voice_webhook(app: &TestApp, sid: &str) -> (Vec<(String, String)>, String) {
     app.emulator
@@ -116,10 +142,7 @@ async fn a_repeated_voice_webhook_is_the_same_call_answered_alike_and_announced_
     assert!(answers[0].contains(&format!("denwa-{}", new_calls[0])));
 
     for id in [&call_id, &new_calls[0]] {
-        app.wait_for("the announcement", Duration::from_secs(10), || async {
-            (!announcements(&slack, id).is_empty()).then_some(())
-        })
-        .await;
+        announced_thread(&app, &slack, id).await;
     }
     // Announcements are posted off the webhook's path: give a second one time to show up.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -155,13 +178,7 @@ async fn a_call_whose_end_was_lost_while_redis_was_down_is_ended_once_twilio_say
     env.push(("DENWA_LINE_STATUS_CHECK_AFTER", "1".to_owned()));
     let mut app = spawn_app_persistent(&borrowed(&env)).await;
     let (sid, call_id) = app.call_in(CALLER).await;
-    let thread = app
-        .wait_for("the announcement", Duration::from_secs(10), || async {
-            announcements(&slack, &call_id)
-                .first()
-                .map(|a| a["ts"].as_str().unwrap().to_owned())
-        })
-        .await;
+    let thread = announced_thread(&app, &slack, &call_id).await;
 
     // The caller hangs up while Redis is down: Twilio's callbacks about it are refused, and
     // Twilio never sends them again.
@@ -186,16 +203,7 @@ async fn a_call_whose_end_was_lost_while_redis_was_down_is_ended_once_twilio_say
     let (_, active) = app.get_json("/calls").await;
     assert_eq!(active["calls"], serde_json::json!([]));
     // The chat hears of the end as of any other.
-    app.wait_for("the end in the thread", Duration::from_secs(10), || async {
-        slack
-            .calls("chat.postMessage")
-            .iter()
-            .any(|p| {
-                p["thread_ts"] == thread && p["text"].as_str().unwrap().contains("The call ended")
-            })
-            .then_some(())
-    })
-    .await;
+    wait_for_thread_post(&app, &slack, &thread, "The call ended").await;
 }
 
 #[tokio::test]
@@ -206,17 +214,7 @@ async fn twilio_is_asked_about_each_quiet_call_at_most_once_per_period_across_re
         .map(|i| format!("CA0123456789abcdef0123456789abc{i:03}"))
         .collect();
     for sid in &sids {
-        let params = [
-            ("AccountSid", ACCOUNT_SID),
-            ("CallSid", sid.as_str()),
-            ("From", CALLER),
-            ("To", LINE),
-            ("CallStatus", "ringing"),
-            ("Direction", "inbound"),
-            ("ApiVersion", "2010-04-01"),
-        ];
-        let r = app.post_signed("/twilio/voice", &params, AUTH_TOKEN).await;
-        assert_eq!(r.status(), 200);
+        ghost_call(&app, sid).await;
     }
     tokio::time::sleep(Duration::from_millis(3_600)).await;
     for sid in &sids {
@@ -232,4 +230,52 @@ async fn twilio_is_asked_about_each_quiet_call_at_most_once_per_period_across_re
         }
         assert_eq!(calls_of_sid(&app, sid).await.len(), 1, "not ended: {sid}");
     }
+}
+
+/// Asks the line about a call Twilio keeps no record of, as Twilio would about a real one.
+async fn ghost_call(app: &TestApp, sid: &str) {
+    let params = [
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", sid),
+        ("From", CALLER),
+        ("To", LINE),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    let r = app.post_signed("/twilio/voice", &params, AUTH_TOKEN).await;
+    assert_eq!(r.status(), 200);
+}
+
+/// The times denwa asked Twilio to move call `sid` to voicemail.
+fn voicemail_redirects(app: &TestApp, sid: &str) -> usize {
+    let path = format!("/Calls/{sid}.json");
+    app.emulator
+        .rest_requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with(&path))
+        .filter(|r| {
+            r.params
+                .iter()
+                .any(|(k, v)| k == "Url" && v.contains("/twilio/voicemail"))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn voicemail_is_tried_a_bounded_number_of_times_on_a_call_twilio_cannot_move() {
+    let (slack, mut env) = fake_slack().await;
+    env.push(("DENWA_LINE_VOICEMAIL_AFTER", "1".to_owned()));
+    let app = spawn_app_with(&borrowed(&env)).await;
+    let sid = "CA0123456789abcdef0123456789abc100";
+    ghost_call(&app, sid).await;
+    let call_id = calls_of_sid(&app, sid).await.remove(0);
+    let thread = announced_thread(&app, &slack, &call_id).await;
+
+    wait_for_thread_post(&app, &slack, &thread, "could not be offered voicemail").await;
+    let tries = voicemail_redirects(&app, sid);
+    assert_eq!(tries, 3);
+    // The sweep runs four times a second here: it would have tried again by now.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(voicemail_redirects(&app, sid), tries);
 }
