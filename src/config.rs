@@ -1031,6 +1031,21 @@ greting = "typo"
     }
 
     #[test]
+    fn the_status_check_period_defaults_within_the_two_minute_promise_and_is_bounded() {
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &secrets()).unwrap();
+        assert_eq!(s.line.status_check_after, Duration::from_secs(60));
+        for bad in ["0", "101"] {
+            let mut e = secrets();
+            e.extend(env(&[("DENWA_LINE_STATUS_CHECK_AFTER", bad)]));
+            let p = problems(Some(GOOD), &e);
+            assert!(
+                p.iter().any(|m| m.starts_with("line.status_check_after:")),
+                "{bad}: {p:#?}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_toml_is_reported_not_panicked() {
         let p = problems(Some("[server\nlisten = "), &secrets());
         assert!(p[0].starts_with("config.toml: not valid TOML"), "{p:?}");

@@ -22,6 +22,11 @@ use crate::domain::{Call, CallState, now_ms};
 /// longest quiet first.
 pub(crate) const MAX_CHECKS_PER_SWEEP: usize = 20;
 
+/// How long placing an outbound call may take before a call Twilio never named counts as never
+/// placed: well beyond the REST client's worst case (4 tries of 10 s, with their pauses), so a
+/// slow Twilio never has a call ended under it.
+const PLACING_TAKES_AT_MOST: Duration = Duration::from_secs(120);
+
 impl Line {
     /// Asks Twilio about the calls (of `calls`) due for it, at once, and ends those that are over.
     pub(crate) async fn check_quiet_calls(&self, calls: &[Call]) {
@@ -40,6 +45,9 @@ impl Line {
             }
         }
         if call.call_sid.starts_with(PENDING_SID_PREFIX) {
+            if now_ms().saturating_sub(call.started_at) < PLACING_TAKES_AT_MOST.as_millis() as u64 {
+                return; // still being placed, perhaps
+            }
             // The replica placing the call stopped before Twilio said which call it is: nothing
             // will ever be heard of it.
             tracing::warn!(call = %call.id, "an outbound call was never placed: ending it");
