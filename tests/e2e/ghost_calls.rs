@@ -204,6 +204,16 @@ async fn a_call_whose_end_was_lost_while_redis_was_down_is_ended_once_twilio_say
     assert_eq!(active["calls"], serde_json::json!([]));
     // The chat hears of the end as of any other.
     wait_for_thread_post(&app, &slack, &thread, "The call ended").await;
+
+    // Twilio asking about the call again now (a late retry, a replay) starts nothing.
+    let (params, _) = voice_webhook(&app, &sid);
+    let answer = ask_at_once(&app, &params, 1).await.remove(0);
+    assert!(
+        answer.contains("<Hangup/>") && !answer.contains("<Dial>"),
+        "{answer}"
+    );
+    let (_, active) = app.get_json("/calls").await;
+    assert_eq!(active["calls"], serde_json::json!([]));
 }
 
 #[tokio::test]
