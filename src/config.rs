@@ -161,6 +161,9 @@ pub struct LineSettings {
     /// Seconds without an accepting responder or a chat reply before the caller is offered
     /// voicemail; `None` = never.
     pub voicemail_after: Option<Duration>,
+    /// How long Twilio may say nothing about a call before denwa asks it whether the call is
+    /// still on: a final callback lost while Redis was down would leave it active for ever.
+    pub status_check_after: Duration,
 }
 
 /// Someone who answers the line.
@@ -866,6 +869,10 @@ impl Raw {
             0 => None,
             secs => Some(Duration::from_secs(secs)),
         };
+        // At most 100 s: with the sweep's own delay, a call whose final callback was lost is
+        // ended within two minutes.
+        let status_check_after =
+            Duration::from_secs(self.integer("line", "status_check_after", 60, (1, 100)));
 
         let api_token = self.secret("api", "token", "the bearer token for /api");
         let slack = self.slack();
@@ -922,6 +929,7 @@ impl Raw {
                 announce_leaves,
                 record_names,
                 voicemail_after,
+                status_check_after,
             },
             api: ApiSettings { token: api_token? },
             slack: slack?,
@@ -1068,6 +1076,21 @@ greting = "typo"
             p.contains(&"speech.max_per_minute: expected an integer, found string".to_owned()),
             "{p:#?}"
         );
+    }
+
+    #[test]
+    fn the_status_check_period_defaults_within_the_two_minute_promise_and_is_bounded() {
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &secrets()).unwrap();
+        assert_eq!(s.line.status_check_after, Duration::from_secs(60));
+        for bad in ["0", "101"] {
+            let mut e = secrets();
+            e.extend(env(&[("DENWA_LINE_STATUS_CHECK_AFTER", bad)]));
+            let p = problems(Some(GOOD), &e);
+            assert!(
+                p.iter().any(|m| m.starts_with("line.status_check_after:")),
+                "{bad}: {p:#?}"
+            );
+        }
     }
 
     #[test]

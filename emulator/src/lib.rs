@@ -102,6 +102,7 @@ mod state;
 pub mod twiml;
 mod webhook;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -160,6 +161,8 @@ pub(crate) struct Inner {
     pub tx: broadcast::Sender<EmulatorEvent>,
     /// Fault injection: how long every REST request waits before it is handled.
     pub rest_delay: Mutex<Duration>,
+    /// The latest REST requests, at most [`REST_LOG_LEN`].
+    pub rest_log: Mutex<VecDeque<RestRequest>>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -244,6 +247,22 @@ pub struct RecordingSnapshot {
     pub transcript: String,
 }
 
+/// A request to the REST API and the status it got, as [`Emulator::rest_requests`] reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RestRequest {
+    pub at: SystemTime,
+    pub method: String,
+    /// The path, e.g. `/2010-04-01/Accounts/AC.../Calls/CA....json`.
+    pub path: String,
+    /// The form parameters of the body, in order.
+    pub params: Vec<(String, String)>,
+    pub status: u16,
+}
+
+/// How many REST requests the emulator remembers (the oldest are forgotten first): `denwa demo`
+/// runs an emulator for hours.
+pub const REST_LOG_LEN: usize = 4096;
+
 impl Emulator {
     /// Starts the emulator on a free port of 127.0.0.1 and serves the REST API.
     pub async fn start(cfg: EmulatorConfig) -> std::io::Result<Emulator> {
@@ -274,6 +293,7 @@ impl Emulator {
             tasks: Mutex::new(Vec::new()),
             tx,
             rest_delay: Mutex::new(Duration::ZERO),
+            rest_log: Mutex::new(VecDeque::new()),
         });
         let em = Emulator { inner };
         let dispatcher = em.spawn_dispatcher(hook_rx);
@@ -517,6 +537,18 @@ impl Emulator {
     /// nothing done (the request is dropped with its connection). `Duration::ZERO` ends it.
     pub fn delay_rest(&self, delay: Duration) {
         *self.inner.rest_delay.lock().unwrap() = delay;
+    }
+
+    /// The latest REST requests (at most [`REST_LOG_LEN`]), oldest first: what the application
+    /// asked Twilio, including what Twilio refused.
+    pub fn rest_requests(&self) -> Vec<RestRequest> {
+        self.inner
+            .rest_log
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Every error and strictness violation so far.

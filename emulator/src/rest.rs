@@ -117,7 +117,7 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    match route(&em, &method, &uri, &headers, &body).await {
+    let response = match route(&em, &method, &uri, &headers, &body).await {
         Ok(r) => r,
         Err(e) => {
             if e.status != StatusCode::NOT_FOUND && e.status != StatusCode::UNAUTHORIZED {
@@ -125,7 +125,23 @@ async fn handle(
             }
             e.into_response()
         }
+    };
+    log_request(&em, &method, &uri, &body, response.status());
+    response
+}
+
+fn log_request(em: &Emulator, method: &Method, uri: &Uri, body: &[u8], status: StatusCode) {
+    let mut log = em.inner.rest_log.lock().unwrap();
+    if log.len() == crate::REST_LOG_LEN {
+        log.pop_front();
     }
+    log.push_back(crate::RestRequest {
+        at: SystemTime::now(),
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        params: Params::parse(body).0,
+        status: status.as_u16(),
+    });
 }
 
 fn authenticate(em: &Emulator, headers: &HeaderMap) -> Result<(), ApiError> {

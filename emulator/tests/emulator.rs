@@ -1116,3 +1116,36 @@ async fn twiml_over_64_kb_is_refused_with_11750() {
         }
     }
 }
+
+#[tokio::test]
+async fn rest_requests_are_logged_with_their_parameters_and_status() {
+    let em = emulator().await;
+    let missing = "/Calls/CA00000000000000000000000000000000.json";
+    rest_get(&em, missing).await;
+    rest_post(&em, missing, &[("Status", "completed")]).await;
+    let log = em.rest_requests();
+    let path = format!("/2010-04-01/Accounts/{}{missing}", em.account_sid());
+    let seen: Vec<_> = log
+        .iter()
+        .map(|r| {
+            (
+                r.method.as_str(),
+                r.path.as_str(),
+                r.params.clone(),
+                r.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("GET", path.as_str(), vec![], 404),
+            (
+                "POST",
+                path.as_str(),
+                vec![("Status".to_owned(), "completed".to_owned())],
+                404
+            ),
+        ]
+    );
+}

@@ -405,6 +405,9 @@ function onChat(item) {
       threadEvent(item.call_id, "voicemail", "📼 Voicemail" +
         (item.transcript ? ": “" + item.transcript + "”" : " (transcript to follow)"));
       break;
+    case "notice":
+      threadEvent(item.call_id, "notice", "⚠ " + item.text);
+      break;
   }
   renderCost();
   pollSoon();

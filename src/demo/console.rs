@@ -59,6 +59,11 @@ pub enum ChatItem {
         recording_url: String,
         transcript: Option<String>,
     },
+    /// Something the team should know about a call.
+    Notice {
+        call_id: String,
+        text: String,
+    },
 }
 
 impl ConsoleBridge {
@@ -108,6 +113,7 @@ pub fn chat_item(event: &LineEvent) -> Option<ChatItem> {
             recording_url,
             transcript,
         },
+        LineEvent::Notice { call_id, text } => ChatItem::Notice { call_id, text },
         // Receipts of other bridges' messages, and of the line's own announcements.
         LineEvent::MessageSpoken { .. } | LineEvent::MessageFailed { .. } => return None,
     })

@@ -68,4 +68,18 @@ pub struct Call {
     pub voicemail_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voicemail_transcript: Option<String>,
+    /// Unix milliseconds: when Twilio last told denwa about the caller's leg (its webhook, its
+    /// conference's events).
+    pub last_activity_at: u64,
+    /// Unix milliseconds: when denwa last asked Twilio whether the call is still on.
+    #[serde(skip)]
+    pub status_checked_at: Option<u64>,
+}
+
+impl Call {
+    /// Since when nobody has heard about the call: neither from Twilio, nor by asking it.
+    pub fn quiet_since(&self) -> u64 {
+        self.last_activity_at
+            .max(self.status_checked_at.unwrap_or(0))
+    }
 }

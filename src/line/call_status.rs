@@ -5,12 +5,13 @@ use serde::Deserialize;
 use super::Line;
 use crate::domain::CallId;
 use crate::speech;
+use crate::twilio::CallStatus;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CallStatusParams {
     pub call_sid: String,
-    pub call_status: String,
+    pub call_status: CallStatus,
 }
 
 /// Which leg a status callback is about; denwa puts it in the callback URL when it dials.
@@ -24,12 +25,12 @@ pub enum LegKind {
     Responder(CallId, usize),
 }
 
-/// Statuses after which the call leg is gone.
-fn is_final(status: &str) -> bool {
-    matches!(
-        status,
-        "completed" | "busy" | "failed" | "no-answer" | "canceled"
-    )
+/// Why a caller's call ended, by its final status: the reason its unspoken messages fail with.
+pub(crate) fn caller_end_reason(status: CallStatus) -> String {
+    match status {
+        CallStatus::Completed => "the caller hung up".to_owned(),
+        other => format!("the call could not be connected ({})", other.as_str()),
+    }
 }
 
 impl Line {
@@ -38,30 +39,30 @@ impl Line {
         status: CallStatusParams,
         leg: LegKind,
     ) -> Result<(), crate::store::StoreError> {
-        if !is_final(&status.call_status) {
+        if !status.call_status.is_final() {
             return Ok(());
         }
         match leg {
             LegKind::Speaker(id, leg) => {
-                let reason = match status.call_status.as_str() {
-                    "completed" => {
+                let reason = match status.call_status {
+                    CallStatus::Completed => {
                         "the speaker call ended before the message was spoken".to_owned()
                     }
-                    other => format!("the speaker call could not be connected ({other})"),
+                    other => format!(
+                        "the speaker call could not be connected ({})",
+                        other.as_str()
+                    ),
                 };
                 speech::leg_ended(self, &id, &leg, &reason).await;
             }
             LegKind::Responder(id, index) => {
-                self.responder_leg_ended(&id, index, &status.call_sid, &status.call_status)
+                self.responder_leg_ended(&id, index, &status.call_sid, status.call_status.as_str())
                     .await
             }
             LegKind::Caller => {
                 if let Some(id) = self.store().call_for_sid(&status.call_sid).await? {
-                    let reason = match status.call_status.as_str() {
-                        "completed" => "the caller hung up".to_owned(),
-                        other => format!("the call could not be connected ({other})"),
-                    };
-                    self.end_call(&id, &reason, None).await;
+                    self.end_call(&id, &caller_end_reason(status.call_status), None)
+                        .await;
                 }
             }
         }

@@ -5,9 +5,9 @@ use serde::Deserialize;
 
 use super::{Line, Metrics};
 use crate::config::Greeting;
-use crate::domain::CallId;
+use crate::domain::{CallId, CallState};
 use crate::speech::self_dial;
-use crate::store::NewCall;
+use crate::store::{CreateOutcome, NewCall};
 use crate::twiml::{
     Beep, Conference, ConferenceEvent, Dial, HttpMethod, Play, Record, Say, VoiceResponse,
 };
@@ -46,14 +46,18 @@ impl Line {
                 direction: "inbound",
             })
             .await;
-        if let Err(e) = stored {
-            // Without the store nobody could see or answer the call: say so and let the caller
-            // try again, rather than leave them in a conference nobody will ever join.
-            Metrics::add(&self.metrics().calls_refused_store_down, 1);
-            tracing::error!(call_sid = %call.call_sid, error = %e, "cannot record an incoming call; turning it away");
-            return VoiceResponse::new()
-                .say(self.say(&self.settings().line.unavailable_message))
-                .hangup();
+        match stored {
+            Ok(CreateOutcome::Created) => {}
+            Ok(CreateOutcome::Exists(existing)) => {
+                return self.answer_again(&existing, &call).await;
+            }
+            Err(e) => {
+                // Without the store nobody could see or answer the call: say so and let the
+                // caller try again, rather than leave them in a conference nobody will ever join.
+                Metrics::add(&self.metrics().calls_refused_store_down, 1);
+                tracing::error!(call_sid = %call.call_sid, error = %e, "cannot record an incoming call; turning it away");
+                return self.unavailable();
+            }
         }
         Metrics::add(&self.metrics().calls_answered, 1);
         tracing::info!(call = %id, call_sid = %call.call_sid, "incoming call");
@@ -78,12 +82,50 @@ impl Line {
         let line = self.clone();
         let ring_id = id.clone();
         self.spawn(async move { line.ring_responders(&ring_id).await });
+        self.welcome(&id, &call)
+    }
 
+    /// Twilio asked again about a call it already told denwa of (a retried webhook, or a replayed
+    /// one): the caller gets the same answer, into the same conference, and nothing is recorded,
+    /// announced or rung twice. A call that is over is not started again.
+    async fn answer_again(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
+        match self.store().call(id).await {
+            Ok(Some(record)) if record.state != CallState::Ended => {
+                tracing::info!(call = %id, call_sid = %call.call_sid, "Twilio asked again about a call: same answer");
+                if let Err(e) = self.store().touch_call(id).await {
+                    tracing::warn!(call = %id, error = %e, "cannot record news of a call");
+                }
+                self.welcome(id, call)
+            }
+            Ok(_) => {
+                tracing::info!(call = %id, call_sid = %call.call_sid, "Twilio asked about a call that is over");
+                VoiceResponse::new().hangup()
+            }
+            Err(e) => {
+                tracing::error!(call = %id, error = %e, "cannot read a call Twilio asked about again");
+                self.unavailable()
+            }
+        }
+    }
+
+    /// Said before hanging up on a caller denwa cannot take (its store is unreachable).
+    fn unavailable(&self) -> VoiceResponse {
+        VoiceResponse::new()
+            .say(self.say(&self.settings().line.unavailable_message))
+            .hangup()
+    }
+
+    /// What a caller hears first: the greeting, then (with `record_names`, for callers nobody
+    /// knows by name) the recording of their name, else straight into the call's conference.
+    fn welcome(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
         let greeting = match &self.settings().line.greeting {
             Greeting::Say(text) => VoiceResponse::new().say(self.say(text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
-        let unknown = caller_name.is_none()
+        let unknown = call
+            .caller_name
+            .as_deref()
+            .is_none_or(|n| n.trim().is_empty())
             && self
                 .settings()
                 .line
@@ -105,7 +147,7 @@ impl Line {
                         .finish_on_key("#"),
                 );
         }
-        greeting.dial(Dial::conference(self.caller_conference(&id)))
+        greeting.dial(Dial::conference(self.caller_conference(id)))
     }
 
     /// The caller's place in the conference: it starts it, and its leaving ends it.
@@ -128,7 +170,7 @@ impl Line {
             let _ = self.store().set_name_recording(id, url).await;
         }
         match self.store().call(id).await {
-            Ok(Some(call)) if call.state != crate::domain::CallState::Ended => {
+            Ok(Some(call)) if call.state != CallState::Ended => {
                 VoiceResponse::new().dial(Dial::conference(self.caller_conference(id)))
             }
             _ => VoiceResponse::new().hangup(),

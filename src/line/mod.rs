@@ -14,6 +14,7 @@ mod incoming;
 mod outbound;
 mod responders;
 mod say;
+mod status_check;
 mod voicemail;
 
 use std::sync::atomic::{AtomicU64, Ordering};

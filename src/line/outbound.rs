@@ -20,6 +20,9 @@ pub enum DialError {
     Twilio(String),
 }
 
+/// The CallSid an outbound call is recorded with until Twilio has placed it, before the call id.
+pub(crate) const PENDING_SID_PREFIX: &str = "pending-";
+
 /// Ring time for the person called.
 const OUTBOUND_TIMEOUT_SECS: u32 = 45;
 
@@ -33,7 +36,7 @@ impl Line {
         let id = CallId::generate();
         let line_number = self.settings().twilio.number.clone();
         // Recorded before Twilio is asked, so the answer webhook always finds the call.
-        let pending = ["pending-", id.as_str()].concat();
+        let pending = [PENDING_SID_PREFIX, id.as_str()].concat();
         self.store()
             .create_call(NewCall {
                 id: &id,

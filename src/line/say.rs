@@ -55,7 +55,15 @@ impl Line {
         let pieces = crate::speech::pieces::plan(self, &text, audio_url);
         let outcome = self
             .store()
-            .enqueue(&id, &message, &text, audio_url, &pieces, &origin.encode(), limits)
+            .enqueue(
+                &id,
+                &message,
+                &text,
+                audio_url,
+                &pieces,
+                &origin.encode(),
+                limits,
+            )
             .await
             .map_err(|e| {
                 tracing::warn!(call = %id, error = %e, "cannot store a message");

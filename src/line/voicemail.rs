@@ -15,6 +15,11 @@ const VOICEMAIL_MAX_SECS: u32 = 120;
 /// Silence that ends a voicemail.
 const VOICEMAIL_SILENCE_SECS: u32 = 10;
 
+/// Tries at moving a caller to voicemail. Twilio's client already retries what may pass (429,
+/// 5xx) within a try; a refusal every sweep after that means the call is gone (its end lost) or
+/// Twilio is down, and trying for ever would only hammer it.
+const VOICEMAIL_TRIES: u32 = 3;
+
 impl Line {
     /// Offers voicemail if the call has waited long enough with nobody on it. Called by the
     /// sweep; safe from every replica at once (the store lets one start it).
@@ -28,19 +33,32 @@ impl Line {
         {
             return;
         }
-        match self.store().start_voicemail(&call.id).await {
-            Ok(true) => {}
-            _ => return,
-        }
+        let Ok(Some(this_try)) = self
+            .store()
+            .start_voicemail(&call.id, VOICEMAIL_TRIES)
+            .await
+        else {
+            return;
+        };
         tracing::info!(call = %call.id, "nobody answered: offering voicemail");
         self.cancel_responder_legs(&call.id, None).await;
         let url = self.public_url("/twilio/voicemail", &[("call", call.id.as_str())]);
         let update = UpdateCall::redirect(CallTarget::url(url, HttpMethod::Post));
         if let Err(e) = self.twilio().update_call(&call.call_sid, &update).await {
-            // Let the sweep offer it again rather than leave the caller on hold with acceptance
-            // and chat replies refused.
-            tracing::warn!(call = %call.id, error = %e, "Twilio did not move the caller to voicemail");
+            // Let the sweep offer it again (up to its tries) rather than leave the caller on hold
+            // with acceptance and chat replies refused.
             let _ = self.store().cancel_voicemail(&call.id).await;
+            if this_try < VOICEMAIL_TRIES {
+                tracing::warn!(call = %call.id, error = %e, this_try, "Twilio did not move the caller to voicemail");
+                return;
+            }
+            tracing::error!(call = %call.id, error = %e, tries = this_try, "Twilio did not move the caller to voicemail: giving up");
+            self.publish(LineEvent::Notice {
+                call_id: call.id.to_string(),
+                text: format!(
+                    "The caller could not be offered voicemail: Twilio refused to move the call {VOICEMAIL_TRIES} times, so denwa has stopped trying."
+                ),
+            });
         }
     }
 

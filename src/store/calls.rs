@@ -1,6 +1,7 @@
 //! Call records.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use redis::AsyncCommands as _;
 
@@ -36,9 +37,18 @@ const ENDED_CALL_TTL_SECS: i64 = 7 * 24 * 3600;
 /// Messages given their expiry per round trip when a call ends.
 const EXPIRE_CHUNK: usize = 1000;
 
+/// What [`Store::create_call`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The call is recorded, under the id it was given.
+    Created,
+    /// Its CallSid already is this call: Twilio asked again about the same call.
+    Exists(CallId),
+}
+
 impl Store {
-    pub async fn create_call(&self, call: NewCall<'_>) -> StoreResult<()> {
-        let key = self.keys.call(call.id);
+    /// Records a new call, unless its CallSid already is one (see CREATE_CALL).
+    pub async fn create_call(&self, call: NewCall<'_>) -> StoreResult<CreateOutcome> {
         let now = now_ms();
         let mut fields: Vec<(&str, String)> = vec![
             ("id", call.id.to_string()),
@@ -47,25 +57,32 @@ impl Store {
             ("from", call.from.into()),
             ("to", call.to.into()),
             ("started_at", now.to_string()),
+            ("last_activity_at", now.to_string()),
             ("direction", call.direction.into()),
         ];
         if let Some(name) = call.caller_name {
             fields.push(("caller_name", name.into()));
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(&key, &fields)
-            .ignore()
-            .set_ex(
-                self.keys.call_sid(call.call_sid),
-                call.id.as_str(),
-                ENDED_CALL_TTL_SECS as u64,
-            )
-            .ignore()
-            .zadd(self.keys.active_calls(), call.id.as_str(), now)
-            .ignore();
-        pipe.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+        let mut script = scripts::CREATE_CALL.prepare_invoke();
+        script
+            .key(self.keys.call_sid(call.call_sid))
+            .key(self.keys.call(call.id))
+            .key(self.keys.active_calls())
+            .arg(call.id.as_str())
+            .arg(ENDED_CALL_TTL_SECS)
+            .arg(now);
+        for (name, value) in &fields {
+            script.arg(*name).arg(value);
+        }
+        let existing: Option<String> = script.invoke_async(&mut self.conn()).await?;
+        match existing {
+            None => Ok(CreateOutcome::Created),
+            Some(id) => CallId::parse(&id)
+                .map(CreateOutcome::Exists)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("CallSid maps to a bad call id {id:?}"))
+                }),
+        }
     }
 
     /// Sets the caller leg's CallSid once Twilio has it (outbound calls are recorded before).
@@ -110,6 +127,28 @@ impl Store {
             }
         }
         Ok(calls)
+    }
+
+    /// Twilio told denwa about the call's caller leg: it is not lost (see CLAIM_STATUS_CHECK).
+    pub async fn touch_call(&self, id: &CallId) -> StoreResult<()> {
+        let _: () = scripts::TOUCH_CALL
+            .key(self.keys.call(id))
+            .arg(now_ms())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Claims the right to ask Twilio whether the call is still on: true for one replica once
+    /// Twilio has said nothing about it, and nobody has asked, for `quiet`.
+    pub async fn claim_status_check(&self, id: &CallId, quiet: Duration) -> StoreResult<bool> {
+        let claimed: i64 = scripts::CLAIM_STATUS_CHECK
+            .key(self.keys.call(id))
+            .arg(now_ms())
+            .arg(quiet.as_millis() as u64)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(claimed == 1)
     }
 
     /// Speaker-leg bookkeeping fields of the call hash, for the speaker's turn decisions.
@@ -253,5 +292,8 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
         joined: Vec::new(),
         voicemail_url: f.get("voicemail_recording").cloned(),
         voicemail_transcript: f.get("voicemail_transcript").cloned(),
+        // Calls recorded before denwa kept this: their start is the last news of them.
+        last_activity_at: num("last_activity_at").or(num("started_at")).unwrap_or(0),
+        status_checked_at: num("status_checked_at"),
     })
 }

@@ -118,7 +118,7 @@ impl Store {
         Ok(())
     }
 
-    /// Lets voicemail be offered again (Twilio refused to move the caller).
+    /// Lets voicemail be offered again (Twilio refused to move the caller), up to its tries.
     pub async fn cancel_voicemail(&self, id: &CallId) -> StoreResult<()> {
         let _: () = self
             .conn()
@@ -223,14 +223,16 @@ impl Store {
         Ok(self.conn().lrange(self.keys.joined(id), 0, -1).await?)
     }
 
-    /// Starts voicemail once, if nobody accepted and nobody wrote.
-    pub async fn start_voicemail(&self, id: &CallId) -> StoreResult<bool> {
-        let started: i64 = scripts::START_VOICEMAIL
+    /// Starts voicemail once, if nobody accepted and nobody wrote, and it was tried fewer than
+    /// `max_tries` times. Returns the number of this try if it starts now.
+    pub async fn start_voicemail(&self, id: &CallId, max_tries: u32) -> StoreResult<Option<u32>> {
+        let this_try: u32 = scripts::START_VOICEMAIL
             .key(self.keys.call(id))
             .arg(now_ms())
+            .arg(max_tries)
             .invoke_async(&mut self.conn())
             .await?;
-        Ok(started == 1)
+        Ok((this_try > 0).then_some(this_try))
     }
 
     pub async fn in_voicemail(&self, id: &CallId) -> StoreResult<bool> {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret as _;
 
-pub use calls::{ConferenceChange, NewCall, ParticipantRole};
+pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
 pub use messages::{EnqueueOutcome, MessagePage, SpeechLimits};
 pub use speaker::{LegEnd, SpeakerState, Turn, TurnRequest};
 

@@ -395,7 +395,8 @@ return {1, failed}
 /// leg it was. Twilio does not promise arrival order: an event older (by SequenceNumber) than
 /// one already seen for the same participant is dropped. The caller's join (or the
 /// conference's start: only the caller starts it) connects the call and records the
-/// conference; the speaker counts as joined only in that same conference.
+/// conference; the speaker counts as joined only in that same conference. Events about the
+/// caller's leg are the call's activity.
 /// KEYS: call. ARGV: CallSid (or "" for start), "join"|"leave"|"start", conference sid, now,
 /// SequenceNumber or "".
 /// Returns "caller", "speaker", "other", "old", "ended" or "missing".
@@ -415,6 +416,10 @@ if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], seq_key, ARGV[5])
 end
 if call[1] == 'ended' then return 'ended' end
+if ARGV[2] == 'start' or call[2] == ARGV[1] then
+  -- News of the caller's leg: it is not lost (see CLAIM_STATUS_CHECK).
+  redis.call('HSET', KEYS[1], 'last_activity_at', ARGV[4])
+end
 local function connect()
   redis.call('HSET', KEYS[1], 'conference_sid', ARGV[3])
   if call[1] == 'ringing' then
@@ -480,8 +485,11 @@ return 1
     )
 });
 
-/// Voicemail starts once: the call is live, nobody accepted, nobody wrote from chat.
-/// KEYS: call. ARGV: now. Returns 1 if voicemail starts now.
+/// Voicemail starts once: the call is live, nobody accepted, nobody wrote from chat; and it is
+/// tried at most `max tries` times (Twilio refusing to move the caller again and again means the
+/// call is gone, or Twilio is down: trying for ever would not help).
+/// KEYS: call. ARGV: now, max tries. Returns the number of this try (1, 2, ...), or 0 if
+/// voicemail does not start now.
 pub(super) static START_VOICEMAIL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -489,7 +497,65 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'connected' and state ~= 'ringing' then return 0 end
 if redis.call('HEXISTS', KEYS[1], 'accepted_by') == 1 then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'chat_replies') or '0') > 0 then return 0 end
-return redis.call('HSETNX', KEYS[1], 'voicemail_started', ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'voicemail_tries') or '0') >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'voicemail_started', ARGV[1])
+return redis.call('HINCRBY', KEYS[1], 'voicemail_tries', 1)
+"#,
+    )
+});
+
+/// Records a new call, unless its caller leg's CallSid already is one. Twilio retries its voice
+/// webhook (and a signed webhook can be replayed): one CallSid must stay one call, announced
+/// once, also when the repeats reach several replicas at the same moment. So the CallSid lookup
+/// is claimed in the same atomic step that writes the call. (That lookup and the active set are
+/// keys of their own, outside the call's hash tag: see ARCHITECTURE.md on Redis Cluster.)
+/// KEYS: CallSid lookup, call, active set. ARGV: call id, lookup TTL secs, now, then the call's
+/// fields as name, value pairs.
+/// Returns the id of the call the CallSid already is, or nil if this call was recorded.
+pub(super) static CREATE_CALL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return false
+"#,
+    )
+});
+
+/// Twilio told denwa about the call's caller leg (see CLAIM_STATUS_CHECK). Only a live call's
+/// record is touched: a late webhook must not bring back a record that has expired.
+/// KEYS: call. ARGV: now.
+pub(super) static TOUCH_CALL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= 'ended' then redis.call('HSET', KEYS[1], 'last_activity_at', ARGV[1]) end
+return 0
+"#,
+    )
+});
+
+/// A call's final callbacks can be lost (they arrive while Redis is down, and Twilio does not
+/// send them again), so the sweep asks Twilio about calls it has heard nothing of for a while.
+/// This claims one such question: only for a live call Twilio has said nothing about, and nobody
+/// has asked about, for `quiet` ms; so each call is asked about at most once per `quiet`, however
+/// many replicas sweep.
+/// KEYS: call. ARGV: now, quiet ms. Returns 1 if the caller is to ask.
+pub(super) static CLAIM_STATUS_CHECK: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'state', 'last_activity_at', 'status_checked_at', 'started_at')
+if (not f[1]) or f[1] == 'ended' then return 0 end
+local last = math.max(tonumber(f[2] or f[4] or '0'), tonumber(f[3] or '0'))
+if tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'status_checked_at', ARGV[1])
+return 1
 "#,
     )
 });

@@ -27,6 +27,36 @@ pub enum CallStatus {
     Unknown,
 }
 
+impl CallStatus {
+    /// The status as Twilio writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Queued => "queued",
+            CallStatus::Initiated => "initiated",
+            CallStatus::Ringing => "ringing",
+            CallStatus::InProgress => "in-progress",
+            CallStatus::Completed => "completed",
+            CallStatus::Busy => "busy",
+            CallStatus::Failed => "failed",
+            CallStatus::NoAnswer => "no-answer",
+            CallStatus::Canceled => "canceled",
+            CallStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the call is over: nothing more will happen on it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CallStatus::Completed
+                | CallStatus::Busy
+                | CallStatus::Failed
+                | CallStatus::NoAnswer
+                | CallStatus::Canceled
+        )
+    }
+}
+
 /// A call (`/Calls/{CallSid}.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CallResource {
@@ -161,6 +191,21 @@ mod tests {
         let call: CallResource =
             serde_json::from_str(r#"{"sid":"CA1","status":"no-answer"}"#).unwrap();
         assert_eq!(call.status, CallStatus::NoAnswer);
+    }
+
+    #[test]
+    fn call_statuses_read_as_twilio_writes_them_and_know_when_a_call_is_over() {
+        let finals = ["completed", "busy", "failed", "no-answer", "canceled"];
+        for text in ["queued", "initiated", "ringing", "in-progress"]
+            .into_iter()
+            .chain(finals)
+        {
+            let status: CallStatus = serde_json::from_value(text.into()).unwrap();
+            assert_eq!(status.as_str(), text);
+            assert_eq!(status.is_final(), finals.contains(&text), "{text}");
+        }
+        let status: CallStatus = serde_json::from_value("on-the-moon".into()).unwrap();
+        assert!(!status.is_final());
     }
 
     #[test]

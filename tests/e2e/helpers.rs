@@ -194,6 +194,12 @@ pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> Te
     spawn_app_at(TIME_SCALE, extra_file, extra).await
 }
 
+/// Like [`spawn_app_with`], on a redis-server that keeps its data across `app.redis.restart()`.
+pub async fn spawn_app_persistent(extra: &[(&str, &str)]) -> TestApp {
+    let far = far_side_with(RedisServer::start_persistent().await, TIME_SCALE).await;
+    spawn_app_on(far, "", extra).await
+}
+
 /// Like [`spawn_app_with_file`], with the emulator at `time_scale` (a test that speaks tens of
 /// thousands of words runs it faster still).
 pub async fn spawn_app_at(time_scale: f64, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {

@@ -12,6 +12,7 @@ mod calls;
 mod cli;
 mod demo;
 mod discord;
+mod ghost_calls;
 mod oncall;
 mod replicas;
 mod resilience;

@@ -13,31 +13,27 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// A Redis that forgets everything when stopped.
+    /// A server that keeps nothing: a restart starts empty.
     pub async fn start() -> RedisServer {
         Self::start_in(None).await
     }
 
-    /// A Redis with persistence on (an append-only file, synced on every write), as production
-    /// runs it: a restart keeps what was written.
+    /// A server that writes every change to an append-only file before answering, so a restart
+    /// (or a kill) finds everything it acknowledged, as a production Redis with
+    /// `appendfsync always` would.
     pub async fn start_persistent() -> RedisServer {
         let dir = std::env::temp_dir().join(format!(
             "denwa-redis-{}-{}",
             std::process::id(),
-            rand_suffix()
+            free_port()
         ));
-        std::fs::create_dir_all(&dir).expect("a temporary directory for Redis");
+        std::fs::create_dir_all(&dir).expect("a temporary directory for redis-server");
         Self::start_in(Some(dir)).await
     }
 
     async fn start_in(dir: Option<PathBuf>) -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut server = RedisServer {
-            port,
+            port: free_port(),
             child: None,
             dir,
         };
@@ -50,27 +46,22 @@ impl RedisServer {
     }
 
     async fn launch(&mut self) {
+        let port = self.port.to_string();
+        let mut args = vec!["--port", &port, "--bind", "127.0.0.1", "--save", ""];
+        match &self.dir {
+            Some(dir) => args.extend([
+                "--dir",
+                dir.to_str().expect("a UTF-8 temporary directory"),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ]),
+            None => args.extend(["--appendonly", "no"]),
+        }
         let child =
             Command::new(std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into()))
-                .args([
-                    "--port",
-                    &self.port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
-                .args(match &self.dir {
-                    Some(dir) => vec![
-                        "--appendonly".into(),
-                        "yes".into(),
-                        "--appendfsync".into(),
-                        "always".into(),
-                        "--dir".into(),
-                        dir.display().to_string(),
-                    ],
-                    None => vec!["--appendonly".into(), "no".into()],
-                })
+                .args(&args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -108,7 +99,10 @@ impl Drop for RedisServer {
     }
 }
 
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

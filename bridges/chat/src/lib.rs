@@ -119,6 +119,12 @@ pub enum LineEvent {
         recording_url: String,
         transcript: Option<String>,
     },
+    /// Something the team should know about a call (denwa gave up on something it tried), in
+    /// plain words: posted in the call's thread.
+    Notice {
+        call_id: String,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -504,6 +504,10 @@ impl DiscordBridge {
                 };
                 self.post_in_thread(call_id, text).await
             }
+            LineEvent::Notice { call_id, text } => {
+                self.post_in_thread(call_id, format!("⚠️ {}", plain(text)))
+                    .await
+            }
         }
     }
 }

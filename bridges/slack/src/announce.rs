@@ -138,6 +138,10 @@ impl Bridge {
                 };
                 self.note(call_id, &text).await
             }
+            LineEvent::Notice { call_id, text } => {
+                self.note(call_id, &format!(":warning: {}", escape(text)))
+                    .await
+            }
             _ => Ok(()),
         }
     }
