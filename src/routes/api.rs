@@ -21,13 +21,22 @@ pub async fn require_token(State(line): State<Line>, request: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or_default();
     let expected = line.settings().api.token.expose_secret();
     if presented.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         return ApiError::Unauthorized.into_response();
     }
     next.run(request).await
+}
+
+/// The token of `Bearer <token>`. The scheme's case does not matter (RFC 9110 11.1: `bearer`,
+/// `BEARER` are the same scheme), nor do extra spaces before the token.
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 fn call_id(raw: &str) -> Result<CallId, ApiError> {
