@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::config::TwilioSettings;
 use crate::line::Line;
 use crate::routes;
+use crate::server;
 use crate::speech;
 use crate::store::{Store, StoreError};
 use crate::twilio::{TwilioClient, TwilioError};
@@ -85,7 +86,8 @@ impl Application {
         &self.line
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// (for at most [`server::DRAIN_TIMEOUT`]) and drops the connections that remain.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -108,10 +110,13 @@ impl Application {
             self.line.clone(),
             until_stopped(stopped.clone()),
         ));
+        let max_connections = self.line.settings().server.max_connections;
         let app = routes::router(self.line).merge(self.bridge_routes);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(until_stopped(stopped))
-            .await
+        server::serve(self.listener, app, max_connections, until_stopped(stopped)).await;
+        // The server has stopped and no request is running. Whatever else must finish before
+        // the process exits waits here, within its own bound: the drain above and it together
+        // stay well under the 10 s an orchestrator allows.
+        Ok(())
     }
 }
 

@@ -35,7 +35,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 }
 
 /// What every test app talks to: a private redis-server and the Twilio emulator (100x life).
-async fn far_side() -> (RedisServer, Emulator) {
+pub async fn far_side() -> (RedisServer, Emulator) {
     denwa::startup::install_crypto_provider();
     let redis = RedisServer::start().await;
     let emulator = Emulator::start(EmulatorConfig {
@@ -56,7 +56,20 @@ fn settings_for(
     extra_file: &str,
     extra: &[(&str, &str)],
 ) -> Settings {
-    let file = format!(
+    let file = config_file(public_base, redis, emulator, extra_file);
+    let mut env = config_env();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::from_sources(Some(&file), "test config", &env).expect("test settings are valid")
+}
+
+/// The test configuration file for an app reached at `public_base`, `extra_file` appended.
+pub fn config_file(
+    public_base: &str,
+    redis: &RedisServer,
+    emulator: &Emulator,
+    extra_file: &str,
+) -> String {
+    format!(
         r#"
 [server]
 public_url = "{public_base}"
@@ -78,16 +91,18 @@ unavailable_message = "{UNAVAILABLE}"
 "#,
         redis_url = redis.url(),
         api_base = emulator.base_url(),
-    );
-    let mut env: Vec<(String, String)> = vec![
+    )
+}
+
+/// The `DENWA_*` environment every test app gets: the secrets, and what suits the emulator.
+pub fn config_env() -> Vec<(String, String)> {
+    vec![
         ("DENWA_TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into()),
         ("DENWA_API_TOKEN".into(), API_TOKEN.into()),
         // The emulator runs 100x faster than life but HTTP does not: a burst posted one request
         // at a time takes more emulated seconds than it would take a person's fingers.
         ("DENWA_SPEECH_LINGER".into(), "20".into()),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::from_sources(Some(&file), "test config", &env).expect("test settings are valid")
+    ]
 }
 
 /// `replicas` instances of the app on one Redis, behind a round-robin proxy at the public URL:

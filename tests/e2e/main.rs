@@ -4,6 +4,7 @@
 mod fake_discord;
 mod fake_slack;
 mod helpers;
+mod raw_http;
 mod redis_server;
 
 mod api;
@@ -16,4 +17,5 @@ mod replicas;
 mod resilience;
 mod security;
 mod slack;
+mod slow_clients;
 mod speech;
