@@ -111,7 +111,9 @@ impl Application {
             until_stopped(stopped.clone()),
         ));
         let max_connections = self.line.settings().server.max_connections;
-        let app = routes::router(self.line).merge(self.bridge_routes);
+        // Chat services post webhooks too: their bodies are held to the same limit.
+        let bridge_routes = self.bridge_routes.layer(routes::webhook_body_limit());
+        let app = routes::router(self.line).merge(bridge_routes);
         server::serve(self.listener, app, max_connections, until_stopped(stopped)).await;
         // The server has stopped and no request is running. Whatever else must finish before
         // the process exits waits here, within its own bound: the drain above and it together

@@ -8,6 +8,7 @@ mod raw_http;
 mod redis_server;
 
 mod api;
+mod body_limits;
 mod calls;
 mod cli;
 mod demo;

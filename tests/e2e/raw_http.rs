@@ -1,5 +1,5 @@
 //! HTTP/1.1 by hand over a raw TCP socket, for the clients a well-behaved library will not be:
-//! half-sent heads, bodies that stall.
+//! half-sent heads, bodies larger than they say, bodies that stall.
 
 use std::time::Duration;
 
@@ -23,19 +23,28 @@ pub fn head(method_and_path: &str, headers: &[(&str, &str)]) -> String {
     head
 }
 
+/// `data` as one chunk of a chunked body.
+pub fn chunk(data: &[u8]) -> Vec<u8> {
+    let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+    chunk.extend_from_slice(data);
+    chunk.extend_from_slice(b"\r\n");
+    chunk
+}
+
 /// Writes `bytes`; a server that has already answered and closed may refuse the rest, which is
 /// what some tests expect.
 pub async fn send(stream: &mut TcpStream, bytes: &[u8]) {
     let _ = stream.write_all(bytes).await;
 }
 
-/// A response: its status.
+/// A response: its status and body.
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    pub body: String,
 }
 
-/// Reads one response's head within `within`, or `None`.
+/// Reads one response (its head and a `Content-Length` body) within `within`, or `None`.
 pub async fn answer(stream: &mut TcpStream, within: Duration) -> Option<Answer> {
     tokio::time::timeout(within, read_answer(stream))
         .await
@@ -55,7 +64,21 @@ async fn read_answer(stream: &mut TcpStream) -> Option<Answer> {
     };
     let head = String::from_utf8_lossy(&bytes[..head_end]).to_string();
     let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some(Answer { status })
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while bytes.len() < head_end + length {
+        if read_more(stream, &mut bytes).await == 0 {
+            break;
+        }
+    }
+    let body = String::from_utf8_lossy(&bytes[head_end..]).to_string();
+    Some(Answer { status, body })
 }
 
 /// Reads what has arrived; 0 when the connection is closed (or reset).
