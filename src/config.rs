@@ -81,6 +81,9 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// The URL Twilio (and chat services) reach denwa at; webhook signatures are computed over it.
     pub public_url: Url,
+    /// Connections served at once; beyond it new ones wait in the listen backlog (see
+    /// `server.rs`).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -732,6 +735,7 @@ impl Raw {
                 "must not carry a query string or fragment",
             );
         }
+        let max_connections = self.integer("server", "max_connections", 1024, (1, 65_536)) as usize;
 
         let redis_url = self
             .string("redis", "url")
@@ -892,6 +896,7 @@ impl Raw {
             server: ServerSettings {
                 listen: listen?,
                 public_url: public_url?,
+                max_connections,
             },
             redis: RedisSettings {
                 url: redis_url?,
@@ -988,6 +993,7 @@ number = "+14155550100"
         assert_eq!(s.twilio.api_base.as_str(), "https://api.twilio.com/");
         assert_eq!(s.speech.strategy, SpeechStrategy::SelfDial);
         assert_eq!(s.redis.key_prefix, "denwa");
+        assert_eq!(s.server.max_connections, 1024);
     }
 
     #[test]
@@ -996,10 +1002,12 @@ number = "+14155550100"
         e.extend(env(&[
             ("DENWA_TWILIO_NUMBER", "+819012345678"),
             ("DENWA_SPEECH_MAX_ATTEMPTS", "5"),
+            ("DENWA_SERVER_MAX_CONNECTIONS", "16"),
         ]));
         let s = Settings::from_sources(Some(GOOD), "config.toml", &e).unwrap();
         assert_eq!(s.twilio.number.as_str(), "+819012345678");
         assert_eq!(s.speech.max_attempts, 5);
+        assert_eq!(s.server.max_connections, 16);
     }
 
     #[test]
@@ -1007,6 +1015,7 @@ number = "+14155550100"
         let file = r#"
 [server]
 public_url = "not a url"
+max_connections = 0
 [twilio]
 account_sid = "nope"
 number = "0312345678"
@@ -1020,6 +1029,7 @@ greting = "typo"
         let p = problems(Some(file), &[]);
         for key in [
             "server.public_url",
+            "server.max_connections",
             "twilio.account_sid",
             "twilio.number",
             "twilio.auth_token",

@@ -5,6 +5,7 @@
 //! - [`config`]: `config.toml` + `DENWA_<SECTION>_<KEY>` overrides, validated all at once.
 //! - [`twiml`]: the TwiML writer; the only way text reaches Twilio's XML.
 //! - [`twilio`]: webhook signatures, the REST client, webhook parameters.
+//! - [`server`]: connections: the cap, header and body deadlines, a bounded drain on shutdown.
 //! - [`demo`]: `denwa demo`, the line with the Twilio emulator and a web console, all local.
 
 pub mod bridges;
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod domain;
 pub mod line;
 pub mod routes;
+pub mod server;
 pub mod speech;
 pub mod startup;
 pub mod store;

@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::config::TwilioSettings;
 use crate::line::Line;
 use crate::routes;
+use crate::server;
 use crate::speech;
 use crate::store::{Store, StoreError};
 use crate::twilio::{TwilioClient, TwilioError};
@@ -89,7 +90,8 @@ impl Application {
         &self.line
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// (for at most [`server::DRAIN_TIMEOUT`]) and drops the connections that remain.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -115,14 +117,16 @@ impl Application {
             self.line.clone(),
             until_stopped(stopped.clone()),
         ));
-        let app = routes::router(self.line.clone()).merge(self.bridge_routes);
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(until_stopped(stopped))
-            .await;
-        // What the last requests started (receipts to post, a dial to release) is finished or
-        // given up within a bound, so the process exits promptly.
+        let max_connections = self.line.settings().server.max_connections;
+        // Chat services post webhooks too: their bodies are held to the same limit.
+        let bridge_routes = self.bridge_routes.layer(routes::webhook_body_limit());
+        let app = routes::router(self.line.clone()).merge(bridge_routes);
+        server::serve(self.listener, app, max_connections, until_stopped(stopped)).await;
+        // The server has stopped and no request is running. What the last requests started
+        // (receipts to post, a dial to release) is finished or given up within its own bound:
+        // the drain above and this together stay well under the 10 s an orchestrator allows.
         self.line.finish_background(BACKGROUND_GRACE).await;
-        served
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@ use denwa_chat::{CallSummary, MessageOrigin, SayRefused};
 
 use super::{Line, Metrics};
 use crate::domain::{CallId, CallState, MessageId};
-use crate::store::{EnqueueOutcome, SpeechLimits};
+use crate::store::{EnqueueOutcome, NewMessage, SpeechLimits};
 use crate::twilio::UpdateCall;
 use crate::twilio::params::CallEnd;
 
@@ -57,11 +57,13 @@ impl Line {
             .store()
             .enqueue(
                 &id,
-                &message,
-                &text,
-                audio_url,
-                &pieces,
-                &origin.encode(),
+                NewMessage {
+                    id: &message,
+                    text: &text,
+                    audio_url,
+                    pieces: &pieces,
+                    source: &origin.encode(),
+                },
                 limits,
             )
             .await

@@ -21,13 +21,43 @@ pub async fn require_token(State(line): State<Line>, request: Request, next: Nex
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or_default();
     let expected = line.settings().api.token.expose_secret();
     if presented.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         return ApiError::Unauthorized.into_response();
     }
     next.run(request).await
+}
+
+/// The token of `Bearer <token>`. The scheme's case does not matter (RFC 9110 11.1: `bearer`,
+/// `BEARER` are the same scheme), nor do extra spaces before the token.
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
+
+/// tower-http refuses a body declared too large with a plain-text 413 before any handler runs;
+/// `/api` answers every error as JSON.
+pub async fn too_large_as_json(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::TooLarge.into_response();
+    }
+    response
+}
+
+/// A JSON body a handler could not take: 413 if it was over the limit, else 422 saying what
+/// was `expected`.
+fn unreadable(rejection: JsonRejection, expected: &str) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::TooLarge;
+    }
+    ApiError::Invalid(format!(
+        "expected a JSON body {expected}: {}",
+        rejection.body_text()
+    ))
 }
 
 fn call_id(raw: &str) -> Result<CallId, ApiError> {
@@ -71,12 +101,7 @@ pub async fn say(
     Path(id): Path<String>,
     body: Result<Json<SayRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| {
-        ApiError::Invalid(format!(
-            "expected a JSON body {{\"text\": \"...\"}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let Json(body) = body.map_err(|e| unreadable(e, r#"{"text": "..."}"#))?;
     let reference = body.reference.unwrap_or_default();
     if reference.chars().count() > MAX_REFERENCE_CHARS || reference.chars().any(char::is_control) {
         return Err(ApiError::Invalid(format!(
@@ -170,12 +195,7 @@ pub async fn dial(
     State(line): State<Line>,
     body: Result<Json<DialRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| {
-        ApiError::Invalid(format!(
-            "expected a JSON body {{\"to\": \"+14155550100\"}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let Json(body) = body.map_err(|e| unreadable(e, r#"{"to": "+14155550100"}"#))?;
     let call = line.dial_out(&body.to).await.map_err(|e| match e {
         DialError::BadNumber(m) => ApiError::Invalid(m),
         DialError::Refused(r) => ApiError::from(r),

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use denwa_chat::SayRefused;
 use serde_json::json;
 
+use super::{API_MAX_BODY, WEBHOOK_MAX_BODY};
 use crate::store::StoreError;
 
 /// Errors answering Twilio's webhooks.
@@ -16,6 +17,8 @@ pub enum WebhookError {
     BadSignature,
     #[error("malformed webhook: {0}")]
     BadRequest(String),
+    #[error("the body is over the {} KiB a webhook may carry", WEBHOOK_MAX_BODY / 1024)]
+    TooLarge,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -25,6 +28,7 @@ impl IntoResponse for WebhookError {
         let status = match &self {
             WebhookError::BadSignature => StatusCode::FORBIDDEN,
             WebhookError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebhookError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebhookError::Store(e) => {
                 tracing::error!(error = %e, "webhook failed on the store");
                 StatusCode::SERVICE_UNAVAILABLE
@@ -45,6 +49,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("the body is over the {} KiB /api accepts", API_MAX_BODY / 1024)]
+    TooLarge,
     #[error("{0}")]
     Unavailable(String),
     /// Twilio refused or failed a request made on the client's behalf.
@@ -69,6 +75,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "twilio"),
             ApiError::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),

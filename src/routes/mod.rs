@@ -2,6 +2,7 @@
 //! (after the signature check) and hand it to the [`Line`].
 
 mod api;
+mod body_limit;
 mod error;
 mod health;
 mod signed;
@@ -18,6 +19,8 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 
+pub use body_limit::webhook_body_limit;
+use body_limit::{API_MAX_BODY, WEBHOOK_MAX_BODY};
 pub use error::{ApiError, WebhookError};
 
 use crate::line::Line;
@@ -32,8 +35,10 @@ pub fn router(line: Line) -> Router {
         .route_layer(middleware::from_fn_with_state(
             line.clone(),
             api::require_token,
-        ));
-    Router::new()
+        ))
+        .layer(body_limit::api_body_limit())
+        .layer(middleware::map_response(api::too_large_as_json));
+    let webhooks = Router::new()
         .route("/twilio/voice", post(twilio_voice::voice))
         .route(
             "/twilio/speaker-gate",
@@ -58,6 +63,9 @@ pub fn router(line: Line) -> Router {
             "/twilio/outbound",
             post(twilio_voicemail::outbound_answered),
         )
+        .layer(body_limit::webhook_body_limit());
+    Router::new()
+        .merge(webhooks)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

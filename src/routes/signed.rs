@@ -3,6 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::WebhookError;
@@ -37,9 +38,13 @@ where
             .map(|p| p.as_str())
             .unwrap_or("/")
             .to_owned();
-        let body = Bytes::from_request(req, line)
-            .await
-            .map_err(|e| WebhookError::BadRequest(format!("unreadable body: {e}")))?;
+        let body = Bytes::from_request(req, line).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                WebhookError::TooLarge
+            } else {
+                WebhookError::BadRequest(format!("unreadable body: {e}"))
+            }
+        })?;
         // Twilio signs the URL it requested: ours as configured, not the listener's address.
         let url = line.signed_url(&path_and_query);
         if !line.validator().validate_form(&url, &body, &signature) {

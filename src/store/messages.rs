@@ -45,6 +45,20 @@ pub struct MessagePage {
     pub next: Option<MessageId>,
 }
 
+/// A message to store, as [`Store::enqueue`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    pub id: &'a MessageId,
+    /// Normalised (single spaces), and within `speech.max_message_chars`.
+    pub text: &'a str,
+    /// A recording played before the text.
+    pub audio_url: Option<&'a str>,
+    /// How the text is said (see `speech::pieces`).
+    pub pieces: &'a [Piece],
+    /// The origin, encoded: who to tell when it is spoken.
+    pub source: &'a str,
+}
+
 impl Store {
     /// Stores `text` and queues it for the call. When this returns `Queued` the message is in
     /// Redis: only then may a chat or API client be told it was accepted. Without `limits` (the
@@ -52,13 +66,16 @@ impl Store {
     pub async fn enqueue(
         &self,
         id: &CallId,
-        message: &MessageId,
-        text: &str,
-        audio_url: Option<&str>,
-        pieces: &[Piece],
-        source: &str,
+        message: NewMessage<'_>,
         limits: Option<SpeechLimits>,
     ) -> StoreResult<EnqueueOutcome> {
+        let NewMessage {
+            id: message,
+            text,
+            audio_url,
+            pieces,
+            source,
+        } = message;
         let (outcome, wait_ms): (String, u64) = scripts::ENQUEUE
             .key(self.keys.call(id))
             .key(self.keys.queue(id))

@@ -20,7 +20,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret as _;
 
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
-pub use messages::{EnqueueOutcome, MessagePage, SpeechLimits};
+pub use messages::{EnqueueOutcome, MessagePage, NewMessage, SpeechLimits};
 pub use speaker::{LegEnd, SpeakerState, Turn, TurnRequest};
 
 use keys::Keys;

@@ -25,6 +25,34 @@ async fn the_api_requires_the_bearer_token() {
     assert_eq!(say.status(), 401);
 }
 
+/// Authentication schemes are case-insensitive (RFC 9110 11.1): `bearer` is `Bearer`.
+#[tokio::test]
+async fn the_bearer_scheme_is_accepted_in_any_case() {
+    let app = spawn_app().await;
+    let status = |authorization: String| {
+        let request = app
+            .http
+            .get(app.api("/calls"))
+            .header("Authorization", authorization);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        assert_eq!(
+            status(format!("{scheme} {API_TOKEN}")).await,
+            200,
+            "{scheme}"
+        );
+    }
+    assert_eq!(
+        status(format!("Bearer  {API_TOKEN}")).await,
+        200,
+        "two spaces"
+    );
+    assert_eq!(status("bearer nope".into()).await, 401);
+    assert_eq!(status(format!("Basic {API_TOKEN}")).await, 401);
+    assert_eq!(status(format!("Bearer{API_TOKEN}")).await, 401);
+}
+
 #[tokio::test]
 async fn bad_requests_get_clear_errors() {
     let app = spawn_app().await;

@@ -4,7 +4,8 @@ use std::process::Command;
 
 use crate::helpers::*;
 
-fn denwa() -> Command {
+/// The `denwa` binary, with none of the developer's `DENWA_*` variables.
+pub fn denwa() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_denwa"));
     // The developer's environment must not leak into the test.
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("DENWA_")) {

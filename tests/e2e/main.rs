@@ -4,10 +4,12 @@
 mod fake_discord;
 mod fake_slack;
 mod helpers;
+mod raw_http;
 mod redis_server;
 mod serve_process;
 
 mod api;
+mod body_limits;
 mod calls;
 mod cli;
 mod demo;
@@ -19,6 +21,7 @@ mod resilience;
 mod restarts;
 mod security;
 mod slack;
+mod slow_clients;
 mod speech;
 mod speech_limits;
 mod speech_size;

@@ -2,17 +2,19 @@
 //! signals, exits and restarts.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use denwa_twilio_emulator::Emulator;
 
+use crate::cli::denwa;
 use crate::helpers::{config_env, config_file};
 use crate::redis_server::RedisServer;
 
 pub struct ServeProcess {
     child: Child,
-    config: PathBuf,
+    /// Its configuration file and log, kept only when a test failed.
+    dir: PathBuf,
 }
 
 /// A free port on localhost, for a process to bind (and bind again after a restart).
@@ -34,24 +36,27 @@ impl ServeProcess {
         emulator: &Emulator,
         extra: &[(&str, &str)],
     ) -> ServeProcess {
-        let config = std::env::temp_dir().join(format!("denwa-serve-{port}.toml"));
+        let dir = std::env::temp_dir().join(format!("denwa-serve-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("config.toml");
         std::fs::write(&config, config_file(public_base, redis, emulator, "")).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_denwa"));
-        // The developer's environment must not leak into the test.
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("DENWA_")) {
-            command.env_remove(k);
-        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("denwa.log"))
+            .unwrap();
         let listen = format!("127.0.0.1:{port}");
-        let child = command
+        // `denwa()` clears the developer's DENWA_* environment.
+        let child = denwa()
             .args(["serve", "--config"])
             .arg(&config)
             .envs(config_env(extra))
             .env("DENWA_SERVER_LISTEN", &listen)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .expect("denwa serve starts");
-        let process = ServeProcess { child, config };
+        let process = ServeProcess { child, dir };
         let health = format!("http://{listen}/healthz");
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -60,12 +65,20 @@ impl ServeProcess {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("denwa serve did not come up on {listen}");
+        panic!(
+            "denwa serve did not come up on {listen}:\n{}",
+            process.log_text()
+        );
+    }
+
+    /// What it logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("denwa.log")).unwrap_or_default()
     }
 
     /// Sends SIGTERM, as an orchestrator stopping the process does.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
+        let status = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill runs");
@@ -87,7 +100,8 @@ impl ServeProcess {
             }
             assert!(
                 Instant::now() < deadline,
-                "denwa serve still running {within:?} after the signal"
+                "denwa serve still running {within:?} after the signal:\n{}",
+                self.log_text()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -98,6 +112,8 @@ impl Drop for ServeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.config);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

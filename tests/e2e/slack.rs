@@ -20,6 +20,8 @@ const BOB: &str = "UBOB00001";
 const MALLORY: &str = "UMALLORY1";
 /// Alice's phone, when she is in the responder directory (`slack_user = ALICE`).
 const ALICE_PHONE: &str = "+14155550101";
+/// How Slack posts commands and clicks.
+const FORM: &str = "application/x-www-form-urlencoded";
 
 struct SlackTest {
     app: TestApp,
@@ -78,6 +80,48 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// A `trigger_id` as Slack makes one for every command and click: never the same twice.
+fn trigger_id() -> String {
+    format!("{}.47445629121.{:032x}", now(), unique())
+}
+
+/// The form Slack posts when `user` runs `/denwa <text>` in `channel`.
+fn command_body(user: &str, channel: &str, response_url: &str, text: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "legacy"),
+        ("team_id", "T0TEST"),
+        ("channel_id", channel),
+        ("user_id", user),
+        ("command", "/denwa"),
+        ("text", text),
+        ("response_url", response_url),
+        ("trigger_id", &trigger_id()),
+    ])
+    .unwrap()
+}
+
+/// The form Slack posts when `user` clicks the button `action_id` (its value `call_id`) on the
+/// message `(channel, ts)`.
+fn click_body(
+    user: &str,
+    action_id: &str,
+    call_id: &str,
+    (channel, ts): (&str, &str),
+    response_url: &str,
+) -> String {
+    let payload = json!({
+        "type": "block_actions", "user": {"id": user, "username": "x", "team_id": "T0TEST"},
+        "api_app_id": "A0DENWA", "token": "legacy", "trigger_id": trigger_id(),
+        "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
+        "channel": {"id": channel, "name": "calls"},
+        "message": {"type": "message", "ts": ts, "text": "Call"},
+        "response_url": response_url,
+        "actions": [{"action_id": action_id, "block_id": "actions", "value": call_id,
+            "type": "button", "action_ts": "1.2", "text": {"type": "plain_text", "text": "x"}}],
+    });
+    serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+}
+
 impl SlackTest {
     /// POSTs `body` to `path` on `base`, signed with `secret` at `ts` (unsigned with `None`).
     async fn post_to(
@@ -103,6 +147,17 @@ impl SlackTest {
             request = request.header(*k, *v);
         }
         request.send().await.unwrap()
+    }
+
+    /// POSTs the form `body` to `path` as Slack signed it at `ts`; sent twice with the same
+    /// `ts`, the second is a replay: the same bytes, the same signature. Returns the answer.
+    async fn post_form_signed_at(&self, path: &str, body: &str, ts: u64) -> String {
+        let signed = Some((SIGNING_SECRET, ts));
+        let r = self
+            .post_to(&self.app.base, path, body, FORM, signed, &[])
+            .await;
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
     }
 
     async fn post(&self, path: &str, body: &str, content_type: &str) -> reqwest::Response {
@@ -214,24 +269,14 @@ impl SlackTest {
 
     /// `user` clicks the button `action_id` on call `call_id`'s announcement (`thread`).
     async fn click(&self, user: &str, action_id: &str, call_id: &str, thread: &str) {
-        let payload = json!({
-            "type": "block_actions", "user": {"id": user, "username": "x", "team_id": "T0TEST"},
-            "api_app_id": "A0DENWA", "token": "legacy", "trigger_id": "1.2.3",
-            "container": {"type": "message", "message_ts": thread, "channel_id": CHANNEL, "is_ephemeral": false},
-            "channel": {"id": CHANNEL, "name": "calls"},
-            "message": {"type": "message", "ts": thread, "text": "Call"},
-            "response_url": self.slack.response_url(),
-            "actions": [{"action_id": action_id, "block_id": "actions", "value": call_id,
-                "type": "button", "action_ts": "1.2", "text": {"type": "plain_text", "text": "x"}}],
-        });
-        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        let r = self
-            .post(
-                "/slack/interactions",
-                &body,
-                "application/x-www-form-urlencoded",
-            )
-            .await;
+        let body = click_body(
+            user,
+            action_id,
+            call_id,
+            (CHANNEL, thread),
+            &self.slack.response_url(),
+        );
+        let r = self.post("/slack/interactions", &body, FORM).await;
         assert_eq!(r.status(), 200);
     }
 
@@ -269,17 +314,7 @@ impl SlackTest {
         response_url: &str,
         text: &str,
     ) -> Value {
-        let body = serde_urlencoded::to_string([
-            ("token", "legacy"),
-            ("team_id", "T0TEST"),
-            ("channel_id", channel),
-            ("user_id", user),
-            ("command", "/denwa"),
-            ("text", text),
-            ("response_url", response_url),
-            ("trigger_id", "1.2.3"),
-        ])
-        .unwrap();
+        let body = command_body(user, channel, response_url, text);
         let r = self
             .post(
                 "/slack/commands",
@@ -605,17 +640,13 @@ async fn the_hang_up_button_ends_the_call() {
     let t = spawn(&[("DENWA_SLACK_ALLOWED_USERS", ALICE)]).await;
     let (sid, call_id, thread) = t.call_in(CALLER).await;
     let click = |user: &str| {
-        let payload = json!({
-            "type": "block_actions", "user": {"id": user, "username": "x", "team_id": "T0TEST"},
-            "api_app_id": "A0DENWA", "token": "legacy", "trigger_id": "1.2.3",
-            "container": {"type": "message", "message_ts": thread, "channel_id": CHANNEL, "is_ephemeral": false},
-            "channel": {"id": CHANNEL, "name": "calls"},
-            "message": {"type": "message", "ts": thread, "text": "Call"},
-            "response_url": t.slack.response_url(),
-            "actions": [{"action_id": "hangup", "block_id": "actions", "value": call_id,
-                "type": "button", "action_ts": "1.2", "text": {"type": "plain_text", "text": "Hang up"}}],
-        });
-        serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap()
+        click_body(
+            user,
+            "hangup",
+            &call_id,
+            (CHANNEL, &thread),
+            &t.slack.response_url(),
+        )
     };
     // Someone who may not: refused, the call goes on.
     let r = t
@@ -731,6 +762,55 @@ async fn slash_commands_list_calls_and_speak() {
 
     let unknown = t.command(ALICE, "dance").await;
     assert!(unknown["text"].as_str().unwrap().contains("I don't know"));
+}
+
+/// A command or click captured and sent again with its signature, within the five minutes the
+/// signature is good for, acts once.
+#[tokio::test]
+async fn a_replayed_slash_command_or_button_click_acts_once() {
+    let responders = format!(
+        "[[line.responders]]\nname = \"Alice\"\nphone = \"{ALICE_PHONE}\"\nslack_user = \"{ALICE}\"\n"
+    );
+    let t = spawn_with_file(&responders, &[("DENWA_SLACK_ALLOWED_USERS", ALICE)]).await;
+    // Busy when the call comes in, so the line's own ringing is over before she clicks.
+    t.app.emulator.add_phone(ALICE_PHONE, PhoneBehaviour::Busy);
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let busy_legs = |more_than: usize| {
+        let legs = t.legs_to(ALICE_PHONE);
+        (legs.len() > more_than && legs.last().unwrap().status == "busy").then_some(())
+    };
+    t.wait_for("the line's ring to Alice to end busy", || busy_legs(0))
+        .await;
+
+    let url = t.slack.response_url();
+    let say = command_body(ALICE, CHANNEL, &url, "say Only once, please.");
+    let ts = now();
+    let first = t.post_form_signed_at("/slack/commands", &say, ts).await;
+    assert!(first.contains("Queued"), "{first}");
+    let replay = t.post_form_signed_at("/slack/commands", &say, ts).await;
+    assert!(replay.contains("That was already done."), "{replay}");
+    t.app.wait_heard(&sid, &["Only once, please."]).await;
+    assert_eq!(t.app.messages(&call_id).await.len(), 1, "stored once");
+
+    // Join by phone rings Alice; the same click replayed once that ring is over does not ring
+    // her again.
+    let rung = t.legs_to(ALICE_PHONE).len();
+    let join = click_body(ALICE, "join", &call_id, (CHANNEL, &thread), &url);
+    let ts = now();
+    t.post_form_signed_at("/slack/interactions", &join, ts)
+        .await;
+    t.wait_for("Alice's phone to ring, and be busy", || busy_legs(rung))
+        .await;
+    t.post_form_signed_at("/slack/interactions", &join, ts)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(t.legs_to(ALICE_PHONE).len(), rung + 1, "rung once");
+    let heard = t.app.heard(&sid);
+    assert_eq!(
+        heard.iter().filter(|h| *h == "Only once, please.").count(),
+        1,
+        "{heard:?}"
+    );
 }
 
 #[tokio::test]
@@ -933,16 +1013,13 @@ async fn without_allow_lists_commands_and_buttons_count_only_in_the_calls_channe
         assert!(help["text"].as_str().unwrap().contains("/denwa say"));
     }
     // A Hang up click on a copy of the announcement outside the channel changes nothing.
-    let payload = json!({
-        "type": "block_actions", "user": {"id": MALLORY, "username": "x", "team_id": "T0TEST"},
-        "api_app_id": "A0DENWA", "token": "legacy", "trigger_id": "1.2.3",
-        "container": {"type": "message", "message_ts": "1800000009.000001", "channel_id": "C0ELSEWHERE", "is_ephemeral": false},
-        "channel": {"id": "C0ELSEWHERE", "name": "random"},
-        "response_url": url,
-        "actions": [{"action_id": "hangup", "block_id": "actions", "value": call_id,
-            "type": "button", "action_ts": "1.2", "text": {"type": "plain_text", "text": "Hang up"}}],
-    });
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let body = click_body(
+        MALLORY,
+        "hangup",
+        &call_id,
+        ("C0ELSEWHERE", "1800000009.000001"),
+        &url,
+    );
     let r = t
         .post(
             "/slack/interactions",

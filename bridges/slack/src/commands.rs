@@ -63,6 +63,10 @@ pub(crate) async fn handle(
             return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
         }
     };
+    if !bridge.first_delivery(&headers).await {
+        tracing::warn!("a slash command was replayed; it ran once");
+        return ephemeral(ALREADY_DONE);
+    }
     let (tx, mut rx) = oneshot::channel();
     let task_bridge = bridge.clone();
     tokio::spawn(async move {
@@ -92,7 +96,15 @@ pub(crate) async fn handle(
                 .unwrap_or_else(|_| "Working on it…".to_owned())
         }
     };
-    Json(serde_json::json!({ "response_type": "ephemeral", "text": answer })).into_response()
+    ephemeral(&answer)
+}
+
+/// The answer to a command delivered a second time.
+const ALREADY_DONE: &str = "That was already done.";
+
+/// An answer only the user who ran the command sees.
+fn ephemeral(text: &str) -> Response {
+    Json(serde_json::json!({ "response_type": "ephemeral", "text": text })).into_response()
 }
 
 /// Whether the form is Slack's `ssl_check=1` probe.

@@ -102,6 +102,11 @@ pub(crate) async fn handle(
         tracing::warn!("a signed Slack interaction without a readable payload");
         return (StatusCode::BAD_REQUEST, "no interaction payload").into_response();
     };
+    if !bridge.first_delivery(&headers).await {
+        // A second Join by phone would ring the phone again. The 200 keeps Slack quiet.
+        tracing::warn!("a button click was replayed; it acted once");
+        return StatusCode::OK.into_response();
+    }
     for click in payload.clicks() {
         let bridge = bridge.clone();
         tokio::spawn(async move { bridge.clicked(click).await });

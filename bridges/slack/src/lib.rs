@@ -22,7 +22,8 @@
 //!   in arrival order per thread ([`turns`]). The user-facing acknowledgement is the reaction,
 //!   which follows the message being stored on the line.
 //! - Slack retries an event it thinks was lost; [`LineControl::first_delivery`] (in Redis, so
-//!   across replicas) makes sure a retried `event_id` is spoken once.
+//!   across replicas) makes sure a retried `event_id` is spoken once, and a command or click
+//!   replayed within the signature's five minutes runs once ([`verify::delivery_id`]).
 //! - The thread <-> call mapping is kept by the line ([`LineControl::link_thread`]) in Redis, as
 //!   `<channel>:<ts>` ([`reference`]): it survives restarts and is shared by replicas.
 //! - The Web API is slack-morphism's client with bounded retries ([`api`]); an announcement that
@@ -142,6 +143,24 @@ impl Bridge {
             Err(rejected) => {
                 tracing::warn!(reason = %rejected, "refused a request that Slack did not sign");
                 false
+            }
+        }
+    }
+
+    /// Whether a verified command or click is seen for the first time, across replicas: a
+    /// request captured and replayed within the signature's five minutes must not act twice.
+    /// Events are told apart by their `event_id` instead (Slack retries them with new
+    /// signatures).
+    async fn first_delivery(&self, headers: &axum::http::HeaderMap) -> bool {
+        let Some(id) = verify::delivery_id(headers) else {
+            return true;
+        };
+        match self.line.first_delivery(BRIDGE, id).await {
+            Ok(first) => first,
+            // Better to risk a repeat than to drop a command; the store being down shows anyway.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check a request for a replay");
+                true
             }
         }
     }

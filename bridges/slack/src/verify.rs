@@ -61,6 +61,18 @@ impl Verifier {
     }
 }
 
+/// The signature of a request [`Verifier::check`] accepted, as the id of that one delivery.
+///
+/// Slash commands and button clicks carry no id of their own that Slack promises unique (events
+/// have `event_id`), but Slack signs each request it sends anew: a fresh timestamp, and a body
+/// with a fresh `trigger_id`. A replay must present the very same signature to pass the check,
+/// since the verifier compares the exact string (lower-case hex) and any other timestamp or byte
+/// of body changes it. So the signature names the request, whichever of its fields a command
+/// happens to carry.
+pub fn delivery_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(SIGNATURE).and_then(|v| v.to_str().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
