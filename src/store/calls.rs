@@ -216,6 +216,7 @@ impl Store {
             self.keys.queue(id),
             self.keys.inflight(id),
             self.keys.joined(id),
+            self.keys.named_messages(id),
         ] {
             pipe.expire(key, ENDED_CALL_TTL_SECS).ignore();
         }

@@ -118,7 +118,16 @@ fn settings_for(
 /// every request (webhook or API) goes to the next replica, so no flow can lean on one
 /// process's memory.
 pub async fn spawn_replicas(replicas: usize, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    let (redis, emulator) = far_side(TIME_SCALE).await;
+    spawn_replicas_on(far_side(TIME_SCALE).await, replicas, extra_file, extra).await
+}
+
+/// Like [`spawn_replicas`], on a far side the test set up (see [`far_side_with`]).
+pub async fn spawn_replicas_on(
+    (redis, emulator): (RedisServer, Emulator),
+    replicas: usize,
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", proxy.local_addr().unwrap());
     let mut backends = Vec::new();

@@ -22,6 +22,7 @@ mod restarts;
 mod security;
 mod slack;
 mod slow_clients;
+mod soak;
 mod speech;
 mod speech_limits;
 mod speech_size;
