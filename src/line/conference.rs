@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::Line;
 use crate::domain::{CallId, CallState, ConferenceName};
 use crate::speech;
+use crate::store::LogFailure as _;
 use crate::store::{ConferenceChange, ParticipantRole};
 use crate::twilio::UpdateCall;
 use crate::twilio::params::CallEnd;
@@ -95,11 +96,12 @@ impl Line {
                 // as the caller hung up): hang them up rather than leave them alone in silence.
                 (ParticipantRole::Ignored, ConferenceChange::Joined(sid)) => {
                     if matches!(self.store().call(&id).await?, Some(c) if c.state == CallState::Ended)
-                    {
-                        let _ = self
+                        && let Err(e) = self
                             .twilio()
                             .update_call(sid, &UpdateCall::end(CallEnd::Completed))
-                            .await;
+                            .await
+                    {
+                        tracing::warn!(call = %id, error = %e, "cannot hang up a leg that joined an ended call");
                     }
                 }
                 _ => {}
@@ -139,7 +141,10 @@ impl Line {
                         .iter()
                         .map(|r| r.phone.as_str())
                         .collect();
-                    let _ = line.store().release_responders(&phones, &cancel_id).await;
+                    line.store()
+                        .release_responders(&phones, &cancel_id)
+                        .await
+                        .or_log("release the call's responders");
                 });
                 self.publish_receipts(id, &[], &failed).await;
                 if let Ok(Some(call)) = self.store().call(id).await {

@@ -7,6 +7,7 @@ use super::{Line, Metrics};
 use crate::config::Greeting;
 use crate::domain::{CallId, CallState};
 use crate::speech::self_dial;
+use crate::store::LogFailure as _;
 use crate::store::{CreateOutcome, NewCall};
 use crate::twiml::{
     Beep, Conference, ConferenceEvent, Dial, HttpMethod, Play, Record, Say, VoiceResponse,
@@ -70,10 +71,10 @@ impl Line {
             .map(|(_, r)| r.name.clone())
             .or_else(|| caller_name.map(str::to_owned))
             .unwrap_or_else(|| "The caller".into());
-        let _ = self
-            .store()
+        self.store()
             .set_participant_name(&id, &call.call_sid, &name)
-            .await;
+            .await
+            .or_log("keep the caller's name for announcements");
         if let Ok(Some(record)) = self.store().call(&id).await {
             self.publish(LineEvent::CallStarted {
                 call: self.summary(&record),
@@ -167,7 +168,10 @@ impl Line {
     /// The caller recorded their name: keep it for announcements, then into the conference.
     pub async fn caller_named(&self, id: &CallId, recording_url: Option<&str>) -> VoiceResponse {
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
-            let _ = self.store().set_name_recording(id, url).await;
+            self.store()
+                .set_name_recording(id, url)
+                .await
+                .or_log("keep the caller's name recording");
         }
         match self.store().call(id).await {
             Ok(Some(call)) if call.state != CallState::Ended => {

@@ -106,8 +106,7 @@ impl Line {
         let call = self
             .store()
             .call(&id)
-            .await
-            .map_err(|_| SayRefused::Unavailable)?
+            .await?
             .ok_or(SayRefused::NoSuchCall)?;
         if call.state == CallState::Ended {
             return Err(SayRefused::CallEnded);
@@ -126,11 +125,7 @@ impl Line {
     }
 
     pub async fn active_call_summaries(&self) -> Result<Vec<CallSummary>, SayRefused> {
-        let calls = self
-            .store()
-            .active_calls()
-            .await
-            .map_err(|_| SayRefused::Unavailable)?;
+        let calls = self.store().active_calls().await?;
         Ok(calls.iter().map(|c| self.summary(c)).collect())
     }
 }

@@ -6,6 +6,7 @@ use denwa_chat::LineEvent;
 
 use super::Line;
 use crate::domain::{Call, CallState, now_ms};
+use crate::store::LogFailure as _;
 use crate::twilio::{CallTarget, UpdateCall};
 use crate::twiml::{HttpMethod, Record, VoiceResponse};
 
@@ -47,7 +48,10 @@ impl Line {
         if let Err(e) = self.twilio().update_call(&call.call_sid, &update).await {
             // Let the sweep offer it again (up to its tries) rather than leave the caller on hold
             // with acceptance and chat replies refused.
-            let _ = self.store().cancel_voicemail(&call.id).await;
+            self.store()
+                .cancel_voicemail(&call.id)
+                .await
+                .or_log("put voicemail back for another try");
             if this_try < VOICEMAIL_TRIES {
                 tracing::warn!(call = %call.id, error = %e, this_try, "Twilio did not move the caller to voicemail");
                 return;
@@ -91,7 +95,10 @@ impl Line {
         recording_url: Option<&str>,
     ) -> VoiceResponse {
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
-            let _ = self.store().set_voicemail(id, "recording", url).await;
+            self.store()
+                .set_voicemail(id, "recording", url)
+                .await
+                .or_log("keep the voicemail recording's URL");
             self.publish(LineEvent::Voicemail {
                 call_id: id.to_string(),
                 recording_url: url.to_owned(),
@@ -114,7 +121,10 @@ impl Line {
         let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
             return;
         };
-        let _ = self.store().set_voicemail(id, "transcript", text).await;
+        self.store()
+            .set_voicemail(id, "transcript", text)
+            .await
+            .or_log("keep the voicemail transcript");
         self.publish(LineEvent::Voicemail {
             call_id: id.to_string(),
             recording_url: recording_url.to_owned(),
