@@ -175,10 +175,6 @@ impl Store {
             .map(message_from_fields)
             .collect()
     }
-
-    pub async fn queue_len(&self, id: &CallId) -> StoreResult<usize> {
-        Ok(self.conn().llen(self.keys.queue(id)).await?)
-    }
 }
 
 fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {

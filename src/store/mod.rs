@@ -20,8 +20,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret as _;
 
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
-pub use messages::{EnqueueOutcome, MessagePage, NewMessage, SpeechLimits};
-pub use speaker::{LegEnd, SpeakerState, Turn, TurnRequest};
+pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
+pub use speaker::{SpeakerState, Turn, TurnRequest};
 
 use keys::Keys;
 

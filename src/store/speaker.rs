@@ -80,8 +80,6 @@ pub enum Turn {
 /// The outcome of a speaker leg ending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegEnd {
-    /// Whether the leg was still the call's current speaker (else: nothing changed).
-    pub was_current: bool,
     /// Messages are still waiting: start another speaker.
     pub more_to_say: bool,
     pub failed: Vec<MessageId>,
@@ -304,7 +302,8 @@ impl Store {
         max_attempts: u32,
         reason: &str,
     ) -> StoreResult<LegEnd> {
-        let (current, more, failed): (i64, i64, Vec<String>) = scripts::SPEAKER_LEG_ENDED
+        // The script also says whether the leg was still the speaker; nothing here needs it.
+        let (_current, more, failed): (i64, i64, Vec<String>) = scripts::SPEAKER_LEG_ENDED
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.inflight(id))
@@ -317,7 +316,6 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(LegEnd {
-            was_current: current == 1,
             more_to_say: more == 1,
             failed: ids(failed),
         })
