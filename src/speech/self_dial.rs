@@ -218,9 +218,13 @@ pub async fn admit(line: &Line, digits: &str, inbound_sid: &str) -> VoiceRespons
     let conference = line
         .conference(&id)
         .participant_label(label)
-        // The speaker never starts a conference alone (if the caller has gone, it must not sit
-        // in a new empty one) and never ends the caller's.
-        .start_conference_on_enter(false)
+        // The speaker is heard however Twilio reads its start rule: with the caller waiting alone
+        // (a conference takes two to start), its own join starts the conference. It never keeps
+        // one going without the caller: the caller's endConferenceOnExit ends the conference,
+        // speaker included; and a speaker that gets in after the caller has gone sits alone in a
+        // new conference of the same name, which cannot start and ends when its next turn finds
+        // the call over and hangs up.
+        .start_conference_on_enter(true)
         .end_conference_on_exit(false)
         .wait_url("");
     VoiceResponse::new()
