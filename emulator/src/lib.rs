@@ -80,7 +80,9 @@
 //! `<Dial>` of several nouns, `<Number url>` whispers. Not emulated: fallback URLs,
 //! `ApplicationSid`, conference coaching, `participant-speech-*` events, recording status
 //! callbacks of conferences, caller geography parameters (`CallerCity`...), list paging beyond
-//! one page, DTMF buffering (keys pressed when no `<Gather>` listens are lost).
+//! one page, DTMF buffering (keys pressed when no `<Gather>` listens are lost), a participant's
+//! `HoldUrl`, `WaitUrl` and `Coaching` updates (ignored), an empty `<Redirect/>` looping a wait
+//! document (refused: give its URL).
 //!
 //! # Layout
 //!
