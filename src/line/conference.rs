@@ -4,7 +4,7 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
-use crate::domain::{CallId, CallState, ConferenceName};
+use crate::domain::{CallId, CallState, ConferenceName, ParticipantLabel};
 use crate::speech;
 use crate::store::LogFailure as _;
 use crate::store::{ConferenceChange, ParticipantRole};
@@ -84,7 +84,7 @@ impl Line {
                     if event
                         .participant_label
                         .as_deref()
-                        .is_some_and(|l| l.starts_with("speaker-")) => {}
+                        .is_some_and(ParticipantLabel::is_speaker) => {}
                 (ParticipantRole::Other, ConferenceChange::Joined(sid)) => {
                     self.announce_participant(&id, sid, true).await;
                 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Line, Metrics};
 use crate::config::Greeting;
-use crate::domain::{CallId, CallState};
+use crate::domain::{CallId, CallState, ParticipantLabel};
 use crate::speech::self_dial;
 use crate::store::LogFailure as _;
 use crate::store::{CreateOutcome, NewCall};
@@ -155,7 +155,7 @@ impl Line {
     pub(crate) fn caller_conference(&self, id: &CallId) -> Conference {
         let mut conference = self
             .conference(id)
-            .participant_label("caller")
+            .participant_label(ParticipantLabel::caller())
             .start_conference_on_enter(true)
             // The caller leaving ends the call for everyone, speaker legs included.
             .end_conference_on_exit(true);

@@ -10,7 +10,7 @@ use denwa_chat::{LineEvent, SayRefused};
 use super::Line;
 use super::say::LINE_ORIGIN;
 use crate::config::{RingCallerId, RingMode};
-use crate::domain::{CallId, CallState, PhoneNumber};
+use crate::domain::{CallId, CallState, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
 use crate::twilio::{CallEvent, CallTarget, CreateCall, UpdateCall};
@@ -307,7 +307,7 @@ impl Line {
         }
         let conference = self
             .conference(id)
-            .participant_label(["responder-", &index.to_string()].concat())
+            .participant_label(ParticipantLabel::responder(index))
             .muted(self.settings().line.responders_muted)
             .start_conference_on_enter(true)
             .end_conference_on_exit(false)

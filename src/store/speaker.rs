@@ -217,12 +217,12 @@ impl Store {
 
     /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker
     /// leg and the caller is still in, lets `inbound_sid` through as that leg's inbound half.
-    /// Returns the call it opens.
+    /// Returns the call it opens and the leg's token.
     pub async fn redeem_speaker_code(
         &self,
         code: &str,
         inbound_sid: &str,
-    ) -> StoreResult<Option<CallId>> {
+    ) -> StoreResult<Option<(CallId, String)>> {
         let value: Option<String> = self.conn().get_del(self.keys.speaker_code(code)).await?;
         let Some((id, leg)) = value.as_deref().and_then(|v| v.split_once(':')) else {
             return Ok(None);
@@ -238,7 +238,7 @@ impl Store {
             .arg(inbound_sid)
             .invoke_async(&mut self.conn())
             .await?;
-        Ok((admitted == 1).then_some(id))
+        Ok((admitted == 1).then(|| (id, leg.to_owned())))
     }
 
     /// A turn of a speaker: see [`Turn`] and [`TurnRequest`].

@@ -12,6 +12,7 @@ mod api;
 mod body_limits;
 mod calls;
 mod cli;
+mod conferences;
 mod demo;
 mod discord;
 mod ghost_calls;
