@@ -119,7 +119,7 @@ impl Line {
     /// What a caller hears first: the greeting, then (with `record_names`, for callers nobody
     /// knows by name) the recording of their name, else straight into the call's conference.
     fn welcome(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
-        let greeting = match &self.settings().line.greeting {
+        let mut greeting = match &self.settings().line.greeting {
             Greeting::Say(text) => VoiceResponse::new().say(self.say(text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
@@ -133,7 +133,10 @@ impl Line {
                 .responder_by_phone(&call.from)
                 .is_none();
         if self.settings().line.record_names && unknown {
-            return greeting
+            // With a recording, Twilio fetches the action (which puts the caller in); without one
+            // (the caller said nothing) it skips the action and goes on with the next verb, so
+            // the conference follows here too: a silent caller is not hung up.
+            greeting = greeting
                 .say(self.say("After the tone, please say your name, then press the pound key."))
                 .record(
                     Record::new()
