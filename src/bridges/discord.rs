@@ -4,31 +4,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use denwa_chat::{ChatBridge, LineControl, LineDialing};
-use denwa_discord::{DiscordBridge, DiscordConfig};
+use denwa_discord::DiscordBridge;
 
-use crate::config::{DiscordSettings, Settings};
+use crate::config::Settings;
 use crate::line::Line;
-
-fn config(settings: &DiscordSettings) -> DiscordConfig {
-    DiscordConfig {
-        application_id: settings.application_id.clone(),
-        guild_id: settings.guild_id.clone(),
-        channel_id: settings.channel_id.clone(),
-        bot_token: settings.bot_token.clone(),
-        public_key: settings.public_key.clone(),
-        api_base: settings.api_base.as_str().to_owned(),
-        allowed_roles: settings.allowed_roles.clone(),
-        show_numbers: settings.show_numbers,
-        defer_after: DiscordConfig::DEFER_AFTER,
-    }
-}
 
 pub fn build(line: &Line) -> Option<(Arc<dyn ChatBridge>, Router)> {
     let settings = line.settings().discord.as_ref()?;
     let line = Arc::new(line.clone());
     let control = line.clone() as Arc<dyn LineControl>;
     let dialing = line as Arc<dyn LineDialing>;
-    match DiscordBridge::new(config(settings), control, dialing) {
+    match DiscordBridge::new(settings.clone(), control, dialing) {
         Ok(bridge) => {
             let routes = bridge.router();
             Some((bridge as Arc<dyn ChatBridge>, routes))
@@ -48,7 +34,7 @@ pub async fn register_commands(settings: &Settings) -> Result<String, String> {
     let Some(discord) = &settings.discord else {
         return Err("[discord] is not configured (set discord.application_id)".into());
     };
-    let registered = denwa_discord::register_commands(&config(discord))
+    let registered = denwa_discord::register_commands(discord)
         .await
         .map_err(|e| format!("Discord refused the commands: {e}"))?;
     let names: Vec<String> = registered.iter().map(|c| format!("/{}", c.name)).collect();

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use denwa_chat::{ChatBridge, LineControl, LineDialing};
-use denwa_slack::{SlackBridge, SlackConfig};
+use denwa_slack::SlackBridge;
 
-use crate::config::{Settings, SlackSettings};
+use crate::config::Settings;
 use crate::line::Line;
 
 pub fn build(line: &Line) -> Option<(Arc<dyn ChatBridge>, Router)> {
@@ -14,21 +14,9 @@ pub fn build(line: &Line) -> Option<(Arc<dyn ChatBridge>, Router)> {
     let line = Arc::new(line.clone());
     let control = line.clone() as Arc<dyn LineControl>;
     let dialing = line as Arc<dyn LineDialing>;
-    let bridge = SlackBridge::new(config(settings), control, dialing);
+    let bridge = SlackBridge::new(settings.clone(), control, dialing);
     let routes = bridge.router();
     Some((bridge, routes))
-}
-
-fn config(s: &SlackSettings) -> SlackConfig {
-    SlackConfig {
-        channel: s.channel.clone(),
-        bot_token: s.bot_token.clone(),
-        signing_secret: s.signing_secret.clone(),
-        previous_signing_secret: s.previous_signing_secret.clone(),
-        api_base: s.api_base.clone(),
-        allowed_users: s.allowed_users.clone(),
-        allowed_user_groups: s.allowed_user_groups.clone(),
-    }
 }
 
 /// The app manifest for `denwa slack manifest`. It needs only `server.public_url` (and the

@@ -70,7 +70,7 @@ use verify::Verifier;
 pub const BRIDGE: &str = "slack";
 
 /// What the bridge needs from `[slack]` (see the README's configuration table).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SlackConfig {
     /// The channel ID (C... or G...) calls are announced in; replies elsewhere are ignored.
     pub channel: String,
