@@ -85,10 +85,12 @@
 //! `lib.rs` (this API), `rest.rs` (REST server), `twiml.rs` (strict parser), `call.rs` (TwiML
 //! executor), `outbound.rs` (placing calls, phones), `conference.rs`, `audio.rs` (tokens and
 //! transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
-//! (requests to the application), `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
+//! (requests to the application), `chaos.rs` (callbacks late, out of order, twice),
+//! `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
 
 mod audio;
 mod call;
+mod chaos;
 mod clock;
 mod conference;
 mod error;
@@ -112,6 +114,7 @@ use tokio::task::JoinHandle;
 
 pub use audio::{DEFAULT_HOLD_MUSIC, Heard, PLAY_SECS, TOKEN_SECS};
 pub use call::APPLICATION_ERROR_MESSAGE;
+pub use chaos::{CallbackChaos, Deliveries};
 pub use error::EmulatorError;
 pub use events::{CallEvent, CallEventKind, EmulatorEvent};
 pub use phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
@@ -163,6 +166,8 @@ pub(crate) struct Inner {
     pub rest_delay: Mutex<Duration>,
     /// The latest REST requests, at most [`REST_LOG_LEN`].
     pub rest_log: Mutex<VecDeque<RestRequest>>,
+    /// How callbacks are delivered (see [`Emulator::chaos_callbacks`]); `None`: once, at once.
+    pub chaos: Mutex<Option<CallbackChaos>>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -294,6 +299,7 @@ impl Emulator {
             tx,
             rest_delay: Mutex::new(Duration::ZERO),
             rest_log: Mutex::new(VecDeque::new()),
+            chaos: Mutex::new(None),
         });
         let em = Emulator { inner };
         let dispatcher = em.spawn_dispatcher(hook_rx);
