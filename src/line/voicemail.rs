@@ -6,6 +6,7 @@ use denwa_chat::LineEvent;
 
 use super::Line;
 use crate::domain::{Call, CallState, now_ms};
+use crate::store::VoicemailPart;
 use crate::twilio::{CallTarget, UpdateCall};
 use crate::twiml::{HttpMethod, Record, VoiceResponse};
 
@@ -91,12 +92,7 @@ impl Line {
         recording_url: Option<&str>,
     ) -> VoiceResponse {
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
-            let _ = self.store().set_voicemail(id, "recording", url).await;
-            self.publish(LineEvent::Voicemail {
-                call_id: id.to_string(),
-                recording_url: url.to_owned(),
-                transcript: None,
-            });
+            self.voicemail_part(id, VoicemailPart::Recording(url)).await;
         }
         self.end_call(id, "the caller left a voicemail", None).await;
         VoiceResponse::new()
@@ -105,20 +101,37 @@ impl Line {
     }
 
     /// Twilio's transcript of the voicemail.
-    pub async fn voicemail_transcribed(
-        &self,
-        id: &crate::domain::CallId,
-        recording_url: &str,
-        text: Option<&str>,
-    ) {
+    pub async fn voicemail_transcribed(&self, id: &crate::domain::CallId, text: Option<&str>) {
         let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
             return;
         };
-        let _ = self.store().set_voicemail(id, "transcript", text).await;
-        self.publish(LineEvent::Voicemail {
-            call_id: id.to_string(),
-            recording_url: recording_url.to_owned(),
-            transcript: Some(text.to_owned()),
-        });
+        self.voicemail_part(id, VoicemailPart::Transcript(text))
+            .await;
+    }
+
+    /// Keeps a part of the voicemail and posts to the thread what is due: the recording once,
+    /// then the transcript once (held back if it came before the recording).
+    async fn voicemail_part(&self, id: &crate::domain::CallId, part: VoicemailPart<'_>) {
+        let news = match self.store().voicemail_part(id, part).await {
+            Ok(news) => news,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "cannot keep the voicemail");
+                return;
+            }
+        };
+        if news.post_recording {
+            self.publish(LineEvent::Voicemail {
+                call_id: id.to_string(),
+                recording_url: news.recording_url.clone(),
+                transcript: None,
+            });
+        }
+        if let Some(transcript) = news.transcript {
+            self.publish(LineEvent::Voicemail {
+                call_id: id.to_string(),
+                recording_url: news.recording_url,
+                transcript: Some(transcript),
+            });
+        }
     }
 }

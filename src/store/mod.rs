@@ -20,6 +20,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret as _;
 
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
+pub use legs::{VoicemailNews, VoicemailPart};
 pub use messages::{EnqueueOutcome, MessagePage, NewMessage, SpeechLimits};
 pub use speaker::{LegEnd, SpeakerState, Turn, TurnRequest};
 

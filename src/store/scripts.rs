@@ -507,6 +507,26 @@ return redis.call('HINCRBY', KEYS[1], 'voicemail_tries', 1)
     )
 });
 
+/// Keeps one part of a call's voicemail, `recording` (its URL) or `transcript`, and says what to
+/// post now. Twilio sends the transcript in the background, in no promised order against the
+/// recording, and may send a callback twice: each part counts once (the first report), and the
+/// transcript is posted only once the recording is known (with it, when it came first).
+/// KEYS: call. ARGV: part name, value.
+/// Returns {recording URL or "", post the recording now (0/1), transcript to post now or ""}.
+pub(super) static VOICEMAIL_PART: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'', 0, ''} end
+if redis.call('HSETNX', KEYS[1], 'voicemail_' .. ARGV[1], ARGV[2]) == 0 then return {'', 0, ''} end
+local f = redis.call('HMGET', KEYS[1], 'voicemail_recording', 'voicemail_transcript')
+if not f[1] then return {'', 0, ''} end
+local post_recording = 0
+if ARGV[1] == 'recording' then post_recording = 1 end
+return {f[1], post_recording, f[2] or ''}
+"#,
+    )
+});
+
 /// Records a new call, unless its caller leg's CallSid already is one. Twilio retries its voice
 /// webhook (and a signed webhook can be replayed): one CallSid must stay one call, announced
 /// once, also when the repeats reach several replicas at the same moment. So the CallSid lookup

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use denwa::config::Settings;
 use denwa::startup::Application;
-use denwa_twilio_emulator::{Emulator, EmulatorConfig, Heard};
+use denwa_twilio_emulator::{CallbackChaos, Emulator, EmulatorConfig, Heard};
 use serde_json::Value;
 
 use crate::redis_server::RedisServer;
@@ -194,6 +194,14 @@ pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> Te
     spawn_app_at(TIME_SCALE, extra_file, extra).await
 }
 
+/// Like [`spawn_app_with_file`], with the emulator delivering Twilio's callbacks as Twilio may:
+/// late, out of order, twice (see [`TestApp::disorder_callbacks`]), as `seed` decides.
+pub async fn spawn_app_chaotic(seed: u64, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
+    let app = spawn_app_with_file(extra_file, extra).await;
+    app.disorder_callbacks(seed);
+    app
+}
+
 /// Like [`spawn_app_with`], on a redis-server that keeps its data across `app.redis.restart()`.
 pub async fn spawn_app_persistent(extra: &[(&str, &str)]) -> TestApp {
     let far = far_side_with(RedisServer::start_persistent().await, TIME_SCALE).await;
@@ -233,6 +241,17 @@ pub async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// From now on the emulator delivers every callback (call status, conference events,
+    /// announcement ends, recordings, transcriptions) up to 3 call-seconds late, so callbacks
+    /// sent close together arrive in any order, and one in three twice; `seed` decides.
+    pub fn disorder_callbacks(&self, seed: u64) {
+        self.emulator.chaos_callbacks(Some(
+            CallbackChaos::seeded(seed)
+                .max_delay_secs(3.0)
+                .duplicate_chance(0.3),
+        ));
+    }
+
     pub fn api(&self, path: &str) -> String {
         format!("{}/api{}", self.base, path)
     }

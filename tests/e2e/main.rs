@@ -11,6 +11,7 @@ mod serve_process;
 mod api;
 mod body_limits;
 mod calls;
+mod chaos;
 mod cli;
 mod demo;
 mod discord;
