@@ -25,8 +25,6 @@ pub struct ConferenceEventParams {
     #[serde(default)]
     pub sequence_number: Option<u64>,
     #[serde(default)]
-    pub announce_url: Option<String>,
-    #[serde(default)]
     pub reason_announcement_failed: Option<String>,
 }
 
@@ -113,7 +111,7 @@ impl Line {
                     .await
             }
             "announcement-end" | "announcement-fail" => {
-                speech::announce::finished(self, &id, &event).await;
+                speech::announce::finished(self, &id, &event).await?;
             }
             _ => {}
         }

@@ -6,6 +6,7 @@
 //! speak, ending a call, requeueing a failed leg's messages) are Lua scripts, which Redis runs
 //! atomically.
 
+mod announcements;
 mod bridges;
 mod calls;
 mod keys;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret as _;
 
+pub use announcements::AnnouncementEnd;
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
 pub use legs::{VoicemailNews, VoicemailPart};
 pub use messages::{EnqueueOutcome, MessagePage, NewMessage, SpeechLimits};

@@ -121,7 +121,8 @@ return {'ok', 0}
 /// Takes the speaker lease for a new leg if the caller is in the conference, there is something
 /// to say and no leg holds the lease. Messages left in flight by a leg that vanished without a
 /// status callback (its lease lapsed) go back to the front of the queue first.
-/// KEYS: call, queue, inflight, lock. ARGV: leg, lease ms, prefix, max attempts, now.
+/// KEYS: call, queue, inflight, lock. ARGV: leg, lease ms, prefix, max attempts, now, the leg's
+/// first state ("dialing" for a self-dialled leg, "announcing" for the announce strategy).
 /// Returns {acquired (0/1), failed ids}.
 pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -136,8 +137,8 @@ local failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[3], orphans, tonumber(ARGV
   'the speaker leg was lost', ARGV[5])
 if redis.call('LLEN', KEYS[2]) == 0 then return {0, failed} end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
-redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', 'dialing', 'speaker_turn', 0)
-redis.call('HDEL', KEYS[1], 'speaker_in_sid')
+redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', ARGV[6], 'speaker_turn', 0)
+redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served')
 redis.call('HINCRBY', KEYS[1], 'speaker_legs', 1)
 return {1, failed}
 "#,
@@ -395,7 +396,8 @@ return {1, failed}
 /// leg it was. Twilio does not promise arrival order: an event older (by SequenceNumber) than
 /// one already seen for the same participant is dropped. The caller's join (or the
 /// conference's start: only the caller starts it) connects the call and records the
-/// conference; the speaker counts as joined only in that same conference. Events about the
+/// conference (and its start, as `conference_started`); the speaker counts as joined only in
+/// that same conference. Events about the
 /// caller's leg are the call's activity.
 /// KEYS: call. ARGV: CallSid (or "" for start), "join"|"leave"|"start", conference sid, now,
 /// SequenceNumber or "".
@@ -428,11 +430,19 @@ local function connect()
 end
 if ARGV[2] == 'start' then
   if not call[4] then connect() end
+  -- Announcements are heard (and taken by Twilio) only in a conference that has started.
+  redis.call('HSET', KEYS[1], 'conference_started', 1)
   return 'caller'
 end
 if call[2] == ARGV[1] then
   if ARGV[2] == 'join' then connect() end
   return 'caller'
+end
+if ARGV[2] == 'join' and call[1] == 'connected' and call[4] == ARGV[3] then
+  -- The caller is in (with startConferenceOnEnter=true): a second participant starts the
+  -- conference (Twilio: two participants, one of them with startConferenceOnEnter), whether
+  -- or not its conference-start has been seen yet.
+  redis.call('HSET', KEYS[1], 'conference_started', 1)
 end
 if call[3] and call[3] == ARGV[1] then
   if ARGV[2] == 'join' then
@@ -443,6 +453,50 @@ if call[3] and call[3] == ARGV[1] then
   return 'speaker'
 end
 return 'other'
+"#,
+    )
+});
+
+/// Twilio fetched the announcement of turn `turn` of announce leg `leg`: if that is still the
+/// call's current turn, it is marked served, so that its `announcement-end` counts it heard
+/// (Twilio reports an announcement it could not fetch or play as ended all the same).
+/// KEYS: call. ARGV: leg, turn. Returns 1 if marked.
+pub(super) static ANNOUNCEMENT_SERVED: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'speaker_leg', 'speaker_turn', 'speaker_state')
+if f[1] ~= ARGV[1] or f[2] ~= ARGV[2] or f[3] ~= 'announcing' then return 0 end
+redis.call('HSET', KEYS[1], 'announce_served', ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// An `announcement-end` or `announcement-fail` in conference `conference`: which announcement
+/// it is about. Twilio's event names no announcement of ours, but a call has at most one in
+/// flight (its announce leg's current turn), so it is that one; an event already seen (its
+/// SequenceNumber is not newer than the last announcement event's) is a repeat and is dropped.
+/// KEYS: call. ARGV: conference sid, SequenceNumber or "".
+/// Returns {"heard" | "unheard" | "none", leg, turn}: "unheard" when Twilio never fetched the
+/// turn's document (so nothing of it was said), "none" when no announcement of the call's is in
+/// flight (or the event is a repeat, or of another conference).
+pub(super) static ANNOUNCEMENT_FINISHED: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'conference_sid', 'speaker_leg', 'speaker_turn',
+  'speaker_state', 'announce_served')
+if f[1] ~= ARGV[1] then return {'none', '', 0} end
+if ARGV[2] ~= '' then
+  local key = 'seq:' .. ARGV[1] .. ':announcement'
+  local last = redis.call('HGET', KEYS[1], key)
+  if last and tonumber(last) >= tonumber(ARGV[2]) then return {'none', '', 0} end
+  redis.call('HSET', KEYS[1], key, ARGV[2])
+end
+local turn = tonumber(f[3] or '0')
+if (not f[2]) or f[4] ~= 'announcing' or turn == 0 then return {'none', '', 0} end
+redis.call('HDEL', KEYS[1], 'announce_served')
+if tonumber(f[5] or '0') == turn then return {'heard', f[2], turn} end
+return {'unheard', f[2], turn}
 "#,
     )
 });

@@ -35,14 +35,7 @@ impl TestApp {
 
     /// Waits until every message of the call is receipted spoken: `count` of them.
     async fn assert_all_spoken(&self, call_id: &str, count: usize, seed: u64) {
-        self.wait_for("all receipts", Duration::from_secs(20), || async {
-            let messages = self.messages(call_id).await;
-            messages
-                .iter()
-                .all(|m| m["state"] == "spoken")
-                .then_some(())
-        })
-        .await;
+        self.wait_all_spoken(call_id).await;
         let (_, call) = self.get_json(&format!("/calls/{call_id}")).await;
         assert_eq!(call["messages_spoken"], count, "seed {seed}: {call}");
         assert_eq!(call["messages_failed"], 0, "seed {seed}: {call}");
@@ -209,11 +202,13 @@ async fn a_transcript_that_comes_before_its_recording_waits_for_it() {
     assert_eq!(posts.iter().filter(|p| **p == transcript).count(), 1);
 }
 
+/// Announcement events are repeated and late too, and (as Twilio may) name no announcement:
+/// a repeated `announcement-end` must not settle the next announcement before it is heard.
 #[tokio::test]
 async fn the_announce_strategy_says_each_message_once_in_order() {
     for seed in SEEDS {
-        let app = spawn_app_chaotic(
-            seed,
+        let app = spawn_app_rewriting(
+            crate::announce::without_announce_url,
             ALICE_ONLY,
             &[
                 ("DENWA_SPEECH_STRATEGY", "announce"),
@@ -221,6 +216,7 @@ async fn the_announce_strategy_says_each_message_once_in_order() {
             ],
         )
         .await;
+        app.disorder_callbacks(seed);
         app.emulator.add_phone(ALICE, accepts());
         let (sid, call_id) = app.call_in(CALLER).await;
         app.wait_heard(&sid, &["Alice joined the call."]).await;

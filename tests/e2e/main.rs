@@ -8,6 +8,7 @@ mod raw_http;
 mod redis_server;
 mod serve_process;
 
+mod announce;
 mod api;
 mod body_limits;
 mod calls;
