@@ -54,6 +54,13 @@
 //! phone picks up, `Timeout`/`<Dial timeout>` for no-answer. Webhook HTTP requests are real-time
 //! (deadline [`WEBHOOK_TIMEOUT`], 15 s like Twilio).
 //!
+//! # Callbacks
+//!
+//! Status callbacks, conference events, recording status callbacks and transcriptions are each
+//! sent in a request of their own, so they may arrive in any order (as at Twilio). With
+//! [`Emulator::chaos_callbacks`] and a seeded [`CallbackChaos`] they are also late, overtake each
+//! other and arrive twice, as Twilio's may; TwiML fetches never are.
+//!
 //! # Strictness
 //!
 //! REST requests are authenticated (HTTP Basic `AccountSid:AuthToken`, 401/20003 otherwise) and
