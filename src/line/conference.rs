@@ -63,7 +63,7 @@ impl Line {
                         });
                     }
                     if let ConferenceChange::Joined(sid) = change {
-                        self.announce_participant(&id, sid, true).await;
+                        self.announce_participant(&id, sid, true, true).await;
                     }
                     // Messages may have arrived while the caller heard the greeting.
                     speech::kick(self, &id);
@@ -77,17 +77,23 @@ impl Line {
                         .await;
                 }
                 // A speaker leg whose turn has passed is still a speaker: never announced.
-                (ParticipantRole::Other, _)
+                (ParticipantRole::Other | ParticipantRole::CameAndWent, _)
                     if event
                         .participant_label
                         .as_deref()
                         .is_some_and(|l| l.starts_with("speaker-")) => {}
                 (ParticipantRole::Other, ConferenceChange::Joined(sid)) => {
-                    self.announce_participant(&id, sid, true).await;
+                    self.announce_participant(&id, sid, true, true).await;
                 }
                 (ParticipantRole::Other, ConferenceChange::Left(sid)) => {
                     self.responder_left(&id, sid).await;
-                    self.announce_participant(&id, sid, false).await;
+                    self.announce_participant(&id, sid, false, true).await;
+                }
+                // Their leave came first (and, nobody having joined, said nothing): the bridges
+                // hear of both now, in order; nothing is said aloud of someone who is gone.
+                (ParticipantRole::CameAndWent, ConferenceChange::Joined(sid)) => {
+                    self.announce_participant(&id, sid, true, false).await;
+                    self.announce_participant(&id, sid, false, false).await;
                 }
                 // Someone joined the conference of a call that is over (a responder who pressed 1
                 // as the caller hung up): hang them up rather than leave them alone in silence.

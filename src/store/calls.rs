@@ -25,6 +25,8 @@ pub enum ParticipantRole {
     Caller,
     Speaker,
     Other,
+    /// Someone else whose join arrived after their leave: they came and went.
+    CameAndWent,
     /// The conference belongs to no call denwa knows.
     Unknown,
     /// Out of order (older than an event already seen), or the call has ended: nothing to do.
@@ -250,6 +252,7 @@ impl Store {
             "caller" => ParticipantRole::Caller,
             "speaker" => ParticipantRole::Speaker,
             "other" => ParticipantRole::Other,
+            "came-and-went" => ParticipantRole::CameAndWent,
             "old" | "ended" => ParticipantRole::Ignored,
             _ => ParticipantRole::Unknown,
         })

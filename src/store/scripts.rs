@@ -394,14 +394,15 @@ return {1, failed}
 
 /// Records a conference event about a participant (or the conference's start) and says whose
 /// leg it was. Twilio does not promise arrival order: an event older (by SequenceNumber) than
-/// one already seen for the same participant is dropped. The caller's join (or the
+/// one already seen for the same participant is dropped, but for the join of someone (neither
+/// the caller nor the speaker) whose leave came first: they came and went. The caller's join (or the
 /// conference's start: only the caller starts it) connects the call and records the
 /// conference (and its start, as `conference_started`); the speaker counts as joined only in
 /// that same conference. Events about the
 /// caller's leg are the call's activity.
 /// KEYS: call. ARGV: CallSid (or "" for start), "join"|"leave"|"start", conference sid, now,
 /// SequenceNumber or "".
-/// Returns "caller", "speaker", "other", "old", "ended" or "missing".
+/// Returns "caller", "speaker", "other", "came-and-went", "old", "ended" or "missing".
 pub(super) static PARTICIPANT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -413,9 +414,18 @@ if call[4] and call[4] ~= ARGV[3] then return 'old' end
 if ARGV[5] ~= '' then
   -- SequenceNumber counts per conference: kept per conference and participant.
   local seq_key = 'seq:' .. ARGV[3] .. ':' .. ARGV[1]
+  -- Set when a participant's first event is its leave: its join, arriving late, is news still.
+  local unjoined_key = 'unjoined:' .. ARGV[3] .. ':' .. ARGV[1]
   local last = redis.call('HGET', KEYS[1], seq_key)
-  if last and tonumber(last) >= tonumber(ARGV[5]) then return 'old' end
+  if last and tonumber(last) >= tonumber(ARGV[5]) then
+    if ARGV[2] == 'join' and call[1] ~= 'ended' and call[2] ~= ARGV[1] and call[3] ~= ARGV[1]
+        and redis.call('HDEL', KEYS[1], unjoined_key) == 1 then
+      return 'came-and-went'
+    end
+    return 'old'
+  end
   redis.call('HSET', KEYS[1], seq_key, ARGV[5])
+  if ARGV[2] == 'leave' and not last then redis.call('HSET', KEYS[1], unjoined_key, 1) end
 end
 if call[1] == 'ended' then return 'ended' end
 if ARGV[2] == 'start' or call[2] == ARGV[1] then

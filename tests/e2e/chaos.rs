@@ -33,6 +33,33 @@ impl TestApp {
         );
     }
 
+    /// Posts conference event `event` about participant `call_sid` of call `call_id`'s
+    /// conference, numbered `seq`, signed as Twilio signs it.
+    async fn conference_event(&self, call_id: &str, event: &str, call_sid: &str, seq: u64) {
+        let conference = self
+            .emulator
+            .conference(&format!("denwa-{call_id}"))
+            .expect("the call's conference");
+        let seq = seq.to_string();
+        let r = self
+            .post_signed(
+                "/twilio/conference",
+                &[
+                    ("AccountSid", ACCOUNT_SID),
+                    ("ConferenceSid", &conference.sid),
+                    ("FriendlyName", &conference.friendly_name),
+                    ("StatusCallbackEvent", event),
+                    ("CallSid", call_sid),
+                    ("SequenceNumber", &seq),
+                    ("Muted", "true"),
+                    ("Hold", "false"),
+                ],
+                AUTH_TOKEN,
+            )
+            .await;
+        assert_eq!(r.status(), 204, "{event}");
+    }
+
     /// Waits until every message of the call is receipted spoken: `count` of them.
     async fn assert_all_spoken(&self, call_id: &str, count: usize, seed: u64) {
         self.wait_all_spoken(call_id).await;
@@ -200,6 +227,46 @@ async fn a_transcript_that_comes_before_its_recording_waits_for_it() {
         "{posts:#?}"
     );
     assert_eq!(posts.iter().filter(|p| **p == transcript).count(), 1);
+}
+
+/// Someone who joins and leaves within moments: Twilio's leave can arrive before the join. The
+/// thread and the call's record still show that they joined and left (in that order), and
+/// nobody is told aloud of someone who is gone.
+#[tokio::test]
+async fn a_leave_that_arrives_before_its_join_still_shows_both() {
+    let t = crate::slack::spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let visitor = "CA0123456789abcdef0123456789abcdef";
+    t.app
+        .conference_event(&call_id, "participant-leave", visitor, 50)
+        .await;
+    t.app
+        .conference_event(&call_id, "participant-join", visitor, 49)
+        .await;
+    let joined = ":inbox_tray: Someone joined the call.".to_owned();
+    let left = ":outbox_tray: Someone left the call.".to_owned();
+    let posts = t
+        .wait_for("the visitor in the thread", || {
+            let posts = t.thread_posts(&thread);
+            posts.contains(&left).then_some(posts)
+        })
+        .await;
+    let at = |text: &str| posts.iter().position(|p| p == text);
+    assert!(
+        matches!((at(&joined), at(&left)), (Some(j), Some(l)) if j < l),
+        "{posts:#?}"
+    );
+    let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["joined"], serde_json::json!(["Someone"]), "{call}");
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(t.app.heard(&sid), vec![GREETING], "nothing said aloud");
+    // A repeat of either changes nothing.
+    let repeats = t.thread_posts(&thread).len();
+    t.app
+        .conference_event(&call_id, "participant-join", visitor, 49)
+        .await;
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(t.thread_posts(&thread).len(), repeats);
 }
 
 /// Announcement events are repeated and late too, and (as Twilio may) name no announcement:
