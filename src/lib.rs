@@ -1,24 +1,32 @@
 //! denwa: answer a phone line from chat.
 //!
 //! # Layout
-//! - [`domain`]: phone numbers, call ids, conference names: input turned into types at the edge.
+//! What other crates (the binary, the end-to-end tests) use is public; the rest is the crate's own,
+//! so the compiler reports what nothing uses.
+//! - [`cli`]: `serve`, `check`, `demo` and the setup helpers; [`telemetry`]: logging.
 //! - [`config`]: `config.toml` + `DENWA_<SECTION>_<KEY>` overrides, validated all at once.
-//! - [`twiml`]: the TwiML writer; the only way text reaches Twilio's XML.
-//! - [`twilio`]: webhook signatures, the REST client, webhook parameters.
+//! - [`startup`]: builds the store, the Twilio client, the line and the router; runs them.
 //! - [`server`]: connections: the cap, header and body deadlines, a bounded drain on shutdown.
 //! - [`demo`]: `denwa demo`, the line with the Twilio emulator and a web console, all local.
+//! - `domain`: phone numbers, call ids, messages: input turned into types at the edge.
+//! - `line`: the flows (answer a call, take a message, ring responders, voicemail, events).
+//! - `speech`: the speakers (self-dial, announce), the pieces a turn says, the sweep.
+//! - `store`: all state, in Redis; only it builds keys; a Lua script per atomic step.
+//! - `routes`: HTTP: Twilio webhooks (signed), `/api`, health; `bridges`: the chat bridges.
+//! - `twiml`: the TwiML writer, the only way text reaches Twilio's XML; `twilio`: webhook
+//!   signatures, the REST client, its parameters and resources.
 
-pub mod bridges;
+mod bridges;
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod domain;
-pub mod line;
-pub mod routes;
+mod domain;
+mod line;
+mod routes;
 pub mod server;
-pub mod speech;
+mod speech;
 pub mod startup;
-pub mod store;
+mod store;
 pub mod telemetry;
-pub mod twilio;
-pub mod twiml;
+mod twilio;
+mod twiml;

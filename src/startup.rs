@@ -131,7 +131,7 @@ impl Application {
 }
 
 /// rustls needs one process-wide crypto provider; ring is the one every dependency agrees on
-/// (PROTOCOLS.md: reqwest would otherwise pick aws-lc-rs and later crates ring, and panic).
+/// (docs/protocols.md: reqwest would otherwise pick aws-lc-rs and later crates ring, and panic).
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

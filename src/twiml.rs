@@ -23,7 +23,7 @@ use std::io;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use crate::domain::{ConferenceName, PhoneNumber};
+use crate::domain::{ConferenceName, ParticipantLabel, PhoneNumber};
 
 /// The HTTP method Twilio uses for a callback URL (TwiML attributes and REST parameters alike).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -598,7 +598,7 @@ pub struct Conference {
     beep: Option<Beep>,
     start_conference_on_enter: Option<bool>,
     end_conference_on_exit: Option<bool>,
-    participant_label: Option<String>,
+    participant_label: Option<ParticipantLabel>,
     wait_url: Option<String>,
     wait_method: Option<HttpMethod>,
     max_participants: Option<u32>,
@@ -647,10 +647,10 @@ impl Conference {
         self
     }
 
-    /// Unique within the conference, at most 128 characters; lets the REST API address the
-    /// participant and comes back in status callbacks.
-    pub fn participant_label(mut self, label: impl Into<String>) -> Self {
-        self.participant_label = Some(label.into());
+    /// Unique within the conference; lets the REST API address the participant and comes back
+    /// in status callbacks.
+    pub fn participant_label(mut self, label: ParticipantLabel) -> Self {
+        self.participant_label = Some(label);
         self
     }
 
@@ -707,7 +707,12 @@ impl Conference {
             .attr("beep", self.beep.map(Beep::as_str))
             .flag("startConferenceOnEnter", self.start_conference_on_enter)
             .flag("endConferenceOnExit", self.end_conference_on_exit)
-            .attr("participantLabel", self.participant_label.as_deref())
+            .attr(
+                "participantLabel",
+                self.participant_label
+                    .as_ref()
+                    .map(ParticipantLabel::as_str),
+            )
             .attr("waitUrl", self.wait_url.as_deref())
             .attr("waitMethod", self.wait_method.map(HttpMethod::as_str))
             .num("maxParticipants", self.max_participants)
@@ -1219,7 +1224,7 @@ mod tests {
                         .beep(Beep::OnEnter)
                         .start_conference_on_enter(false)
                         .end_conference_on_exit(true)
-                        .participant_label("caller")
+                        .participant_label(ParticipantLabel::caller())
                         .wait_url("")
                         .wait_method(HttpMethod::Get)
                         .max_participants(250)

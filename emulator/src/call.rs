@@ -786,8 +786,11 @@ impl Exec {
         noun: &ConferenceNoun,
         dial: Option<&Dial>,
     ) -> Option<Stop> {
-        if let Err(why) = self.st().join_conference(conf_sid, &self.sid, noun) {
-            self.error(EmulatorError::new(16001, why));
+        // A refused join is logged and the call goes on with its next verb, as Twilio documents
+        // for a label in use (https://www.twilio.com/docs/api/errors/16025).
+        let joined = self.st().join_conference(conf_sid, &self.sid, noun);
+        if let Err(e) = joined {
+            self.error(e);
             return None;
         }
         if let Some(url) = noun.wait_url.as_deref().filter(|u| !u.is_empty())
@@ -943,7 +946,7 @@ impl Exec {
             }
             _ => {}
         }
-        st.drop_pending_participant(&self.sid);
+        st.drop_pending_participant(&self.sid, status);
         st.set_status(&self.sid, status);
         if let FarEnd::Leg(other) = far {
             if let Some(o) = st.calls.get_mut(&other) {

@@ -1,11 +1,12 @@
 //! Conferences: membership, start and end rules, status callbacks, announcements and wait music.
 //!
 //! Rules (Twilio's): a conference is created, in status `init`, by its first participant, whose
-//! `statusCallback`/`statusCallbackEvent` then govern it. It starts (`conference-start`) when at
-//! least two participants are in and one has `startConferenceOnEnter=true`; until then everyone
-//! hears the wait music and nobody hears anybody. It ends when a participant with
-//! `endConferenceOnExit=true` leaves (the others are removed and carry on with their TwiML after
-//! `<Dial>`), when the last participant leaves, or through the REST API.
+//! `statusCallback`/`statusCallbackEvent` then govern it. It starts (`conference-start`) when a
+//! participant with `startConferenceOnEnter=true` joins it while someone is already in: the
+//! strictest reading of Twilio's words (see [`State::join_conference`]). Until then everyone
+//! hears the wait music and nobody hears anybody (a participant waiting is muted). It ends when a
+//! participant with `endConferenceOnExit=true` leaves (the others are removed and carry on with
+//! their TwiML after `<Dial>`), when the last participant leaves, or through the REST API.
 
 use std::time::SystemTime;
 
@@ -17,8 +18,9 @@ use crate::call::{Ctl, say_limit_violation};
 use crate::clock::{new_sid, rfc2822};
 use crate::error::{ApiError, EmulatorError};
 use crate::events::{CallEventKind, EmulatorEvent};
-use crate::state::{Activity, ConfCallback, ConfRec, ConfStatus, PartRec, State};
-use crate::twiml::{self, ConferenceNoun, HttpMethod, Verb};
+use crate::participant_label;
+use crate::state::{Activity, CallStatus, ConfCallback, ConfRec, ConfStatus, PartRec, State};
+use crate::twiml::{self, Beep, ConferenceNoun, HttpMethod, Verb};
 use crate::webhook::{HookJob, HookPurpose};
 
 /// The `statusCallbackEvent` group an event belongs to.
@@ -53,6 +55,55 @@ fn participant_params(p: &PartRec) -> Vec<(String, String)> {
         v.push(("ParticipantLabel".to_string(), l.clone()));
     }
     v
+}
+
+/// `beep` with its beep on exit turned on or off (`BeepOnExit`), its beep on entering kept.
+fn beep_with_exit(beep: Beep, on_exit: bool) -> Beep {
+    match (beep.on_enter(), on_exit) {
+        (true, true) => Beep::Both,
+        (true, false) => Beep::OnEnter,
+        (false, true) => Beep::OnExit,
+        (false, false) => Beep::Never,
+    }
+}
+
+/// What a REST update of a participant changes (`None`: left as it is).
+#[derive(Debug, Default)]
+pub(crate) struct ParticipantUpdate {
+    pub muted: Option<bool>,
+    pub hold: Option<bool>,
+    pub end_conference_on_exit: Option<bool>,
+    pub beep_on_exit: Option<bool>,
+}
+
+impl PartRec {
+    /// A participant as `noun` puts it in.
+    pub(crate) fn joining(call_sid: &str, noun: &ConferenceNoun) -> PartRec {
+        let now = SystemTime::now();
+        PartRec {
+            call_sid: call_sid.to_string(),
+            label: noun.participant_label.clone(),
+            muted: noun.muted,
+            hold: false,
+            start_on_enter: noun.start_conference_on_enter,
+            end_on_exit: noun.end_conference_on_exit,
+            beep: noun.beep,
+            date_created: now,
+            date_updated: now,
+        }
+    }
+}
+
+impl ConfRec {
+    /// Whether another participant, in or still being dialled, has `label`: labels are unique
+    /// across both (https://www.twilio.com/docs/api/errors/16025,
+    /// https://www.twilio.com/docs/api/errors/16026).
+    pub(crate) fn label_in_use(&self, label: &str, except: &str) -> bool {
+        self.participants
+            .iter()
+            .chain(&self.pending)
+            .any(|p| p.call_sid != except && p.label.as_deref() == Some(label))
+    }
 }
 
 impl State {
@@ -134,18 +185,35 @@ impl State {
         let _ = self.hooks.send(job);
     }
 
-    /// Puts `call_sid` into the conference.
+    /// Puts `call_sid` into the conference, or says why Twilio would not.
     pub(crate) fn join_conference(
         &mut self,
         conf_sid: &str,
         call_sid: &str,
         noun: &ConferenceNoun,
-    ) -> Result<(), String> {
+    ) -> Result<(), EmulatorError> {
+        let refused = |code, why: String| Err(EmulatorError::new(code, why));
         let Some(conf) = self.confs.get_mut(conf_sid) else {
-            return Err("conference not found".into());
+            return refused(16001, "conference not found".into());
         };
         if conf.status == ConfStatus::Completed {
-            return Err(format!("conference {} has ended", conf.friendly_name));
+            return refused(
+                16001,
+                format!("conference {} has ended", conf.friendly_name),
+            );
+        }
+        if let Some(label) = &noun.participant_label {
+            // 16023: "Dial->Conference: Invalid participant label".
+            if let Some(why) = participant_label::violation(label) {
+                return refused(16023, why);
+            }
+            // 16025: the call is not added and goes on with its next verb.
+            if conf.label_in_use(label, call_sid) {
+                return refused(
+                    16025,
+                    format!("participantLabel {label:?} is already in use"),
+                );
+            }
         }
         if !conf.configured {
             conf.configured = true;
@@ -158,28 +226,12 @@ impl State {
             });
         }
         if conf.participants.len() as u32 >= conf.max_participants {
-            return Err(format!("conference {} is full", conf.friendly_name));
+            return refused(16001, format!("conference {} is full", conf.friendly_name));
         }
-        if let Some(label) = &noun.participant_label
-            && conf
-                .participants
-                .iter()
-                .any(|p| p.label.as_ref() == Some(label))
-        {
-            return Err(format!("participantLabel {label:?} is already in use"));
+        let mut part = PartRec::joining(call_sid, noun);
+        if let Some(dialled) = conf.pending.iter().find(|p| p.call_sid == call_sid) {
+            part.date_created = dialled.date_created;
         }
-        let now = SystemTime::now();
-        let part = PartRec {
-            call_sid: call_sid.to_string(),
-            label: noun.participant_label.clone(),
-            muted: noun.muted,
-            hold: false,
-            start_on_enter: noun.start_conference_on_enter,
-            end_on_exit: noun.end_conference_on_exit,
-            beep: noun.beep,
-            date_created: now,
-            date_updated: now,
-        };
         let beep_others = noun.beep.on_enter() && conf.status == ConfStatus::InProgress;
         let others: Vec<String> = conf
             .participants
@@ -187,12 +239,17 @@ impl State {
             .map(|p| p.call_sid.clone())
             .collect();
         conf.participants.push(part);
-        conf.pending.retain(|c| c != call_sid);
-        conf.date_updated = now;
+        conf.pending.retain(|p| p.call_sid != call_sid);
+        conf.date_updated = SystemTime::now();
         let name = conf.friendly_name.clone();
-        let starts = conf.status == ConfStatus::Init
-            && conf.participants.len() >= 2
-            && conf.participants.iter().any(|p| p.start_on_enter);
+        // Twilio: the start event "occurs when there are at least two participants in the
+        // conference, and at least one of the participants has startConferenceOnEnter=true", but
+        // startConferenceOnEnter "tells a conference to start when this participant joins", and
+        // one joining with false waits "until a participant joins where startConferenceOnEnter
+        // is true". The strictest reading satisfies all three: only the join of a participant
+        // with true starts a conference, and only if someone is already in it.
+        let starts =
+            conf.status == ConfStatus::Init && noun.start_conference_on_enter && !others.is_empty();
         if let Some(c) = self.calls.get_mut(call_sid) {
             c.activity = Activity::Conference(conf_sid.to_string());
         }
@@ -237,17 +294,7 @@ impl State {
             .participants
             .iter()
             .find(|p| p.call_sid == call_sid)
-            .map(|p| PartRec {
-                call_sid: p.call_sid.clone(),
-                label: p.label.clone(),
-                muted: p.muted,
-                hold: p.hold,
-                start_on_enter: p.start_on_enter,
-                end_on_exit: p.end_on_exit,
-                beep: p.beep,
-                date_created: p.date_created,
-                date_updated: p.date_updated,
-            })
+            .cloned()
     }
 
     /// The conference `call_sid` is in, if any.
@@ -370,8 +417,11 @@ impl State {
             self.remove_participant(conf_sid, call, leave_reason);
             self.send_ctl(call, Ctl::Kicked);
         }
-        for call in &pending {
-            self.send_ctl(call, Ctl::Complete);
+        // Participants still being dialled never join: their calls are canceled, and each is
+        // reported leaving, as one that never answered is.
+        for part in &pending {
+            self.never_joined(conf_sid, part, CallStatus::Canceled);
+            self.send_ctl(&part.call_sid, Ctl::Complete);
         }
         let mut extra = vec![("ReasonConferenceEnded".to_string(), reason.to_string())];
         if let Some(c) = ending_call {
@@ -383,18 +433,17 @@ impl State {
         }
     }
 
-    /// A Participants-API call ended before answering: it no longer holds its conference open.
-    pub(crate) fn drop_pending_participant(&mut self, call_sid: &str) {
-        let Some(conf_sid) = self
-            .confs
-            .values()
-            .find(|c| c.pending.iter().any(|p| p == call_sid))
-            .map(|c| c.sid.clone())
-        else {
+    /// A Participants-API call ended (`status`) before it joined: it is reported leaving, and no
+    /// longer holds its conference open.
+    pub(crate) fn drop_pending_participant(&mut self, call_sid: &str, status: CallStatus) {
+        let Some((conf_sid, part)) = self.confs.values_mut().find_map(|c| {
+            let i = c.pending.iter().position(|p| p.call_sid == call_sid)?;
+            Some((c.sid.clone(), c.pending.remove(i)))
+        }) else {
             return;
         };
+        self.never_joined(&conf_sid, &part, status);
         let conf = self.confs.get_mut(&conf_sid).expect("found above");
-        conf.pending.retain(|p| p != call_sid);
         if conf.participants.is_empty() && conf.pending.is_empty() {
             if conf.configured {
                 self.end_conference(&conf_sid, "last-participant-left", None);
@@ -405,13 +454,34 @@ impl State {
         }
     }
 
-    /// Mutes/unmutes or holds/unholds a participant (REST).
+    /// `participant-leave` for a participant dialled in through the API that never joined. Twilio
+    /// sends it so that an application need not match the call's own status callbacks
+    /// (https://www.twilio.com/en-us/changelog/participantcallstatus-and-reasonparticipantleft-attributes-added);
+    /// `participant_add_failed` is the documented reason that fits.
+    fn never_joined(&mut self, conf_sid: &str, part: &PartRec, status: CallStatus) {
+        self.conf_event(
+            conf_sid,
+            "participant-leave",
+            Some(part),
+            vec![
+                (
+                    "ReasonParticipantLeft".to_string(),
+                    "participant_add_failed".to_string(),
+                ),
+                (
+                    "ParticipantCallStatus".to_string(),
+                    status.as_str().to_string(),
+                ),
+            ],
+        );
+    }
+
+    /// Applies a REST update to a participant in the conference; false if it is not in it.
     pub(crate) fn update_participant(
         &mut self,
         conf_sid: &str,
         call_sid: &str,
-        muted: Option<bool>,
-        hold: Option<bool>,
+        update: &ParticipantUpdate,
     ) -> bool {
         let Some(conf) = self.confs.get_mut(conf_sid) else {
             return false;
@@ -424,7 +494,7 @@ impl State {
             return false;
         };
         let mut events = Vec::new();
-        if let Some(m) = muted
+        if let Some(m) = update.muted
             && p.muted != m
         {
             p.muted = m;
@@ -435,7 +505,7 @@ impl State {
             });
         }
         let mut now_on_hold = false;
-        if let Some(h) = hold
+        if let Some(h) = update.hold
             && p.hold != h
         {
             p.hold = h;
@@ -445,6 +515,24 @@ impl State {
             } else {
                 "participant-unhold"
             });
+        }
+        // `modify` reports a change of "BeepOnExit, EndConferenceOnExit, Coaching, WaitUrl"
+        // (https://www.twilio.com/docs/voice/twiml/conference#attributes-status-callback-event).
+        let mut modified = false;
+        if let Some(end) = update.end_conference_on_exit
+            && p.end_on_exit != end
+        {
+            p.end_on_exit = end;
+            modified = true;
+        }
+        if let Some(beep) = update.beep_on_exit
+            && p.beep.on_exit() != beep
+        {
+            p.beep = beep_with_exit(p.beep, beep);
+            modified = true;
+        }
+        if modified {
+            events.push("participant-modify");
         }
         p.date_updated = SystemTime::now();
         for e in events {
@@ -651,7 +739,8 @@ impl Emulator {
     }
 
     /// A custom `waitUrl`: fetched like Twilio does and its `<Say>`/`<Play>`/`<Pause>`/`<Redirect>`
-    /// played to the waiting participant, looping, until the conference starts or they leave.
+    /// played to the waiting participant until the conference starts or they leave; silence once
+    /// the document runs out (https://www.twilio.com/docs/voice/twiml/conference#attributes-waiturl).
     pub(crate) fn spawn_wait_music(
         &self,
         call_sid: &str,
@@ -764,8 +853,9 @@ impl Emulator {
                     }
                 }
                 if !redirected {
-                    // Twilio loops the wait document while the participant waits.
-                    tokio::time::sleep(clock.dur(PLAY_SECS)).await;
+                    // "Once the TwiML document located at the waitUrl runs out of verbs to
+                    // execute, silence will be played" (a `<Redirect>` loops it).
+                    return;
                 }
             }
         });

@@ -41,7 +41,9 @@
 //! * In a conference, participants hear each other's far end (never their own), muted
 //!   participants are not heard, participants on hold hear hold music and nobody, and before the
 //!   conference starts everyone hears the wait music ([`Heard::Play`] with [`DEFAULT_HOLD_MUSIC`],
-//!   or the `waitUrl` document; `waitUrl=""` is silence) and nobody else.
+//!   or the `waitUrl` document, then silence; `waitUrl=""` is silence) and nobody else. A
+//!   conference starts only when a participant with `startConferenceOnEnter=true` joins someone
+//!   already in it (emulator/README.md says why).
 //! * DTMF: `SendDigits` on an outbound call is played after answer (`w` = 0.5 s, each digit
 //!   0.1 s), concurrently with the leg's TwiML; for a self-dial it reaches the inbound leg's
 //!   `<Gather>`. Digits arriving when no `<Gather>`/`<Record>` listens are lost.
@@ -85,12 +87,15 @@
 //! `<Dial>` of several nouns, `<Number url>` whispers. Not emulated: fallback URLs,
 //! `ApplicationSid`, conference coaching, `participant-speech-*` events, recording status
 //! callbacks of conferences, caller geography parameters (`CallerCity`...), list paging beyond
-//! one page, DTMF buffering (keys pressed when no `<Gather>` listens are lost).
+//! one page, DTMF buffering (keys pressed when no `<Gather>` listens are lost), a participant's
+//! `HoldUrl`, `WaitUrl` and `Coaching` updates (ignored), an empty `<Redirect/>` looping a wait
+//! document (refused: give its URL).
 //!
 //! # Layout
 //!
 //! `lib.rs` (this API), `rest.rs` (REST server), `twiml.rs` (strict parser), `call.rs` (TwiML
-//! executor), `outbound.rs` (placing calls, phones), `conference.rs`, `audio.rs` (tokens and
+//! executor), `outbound.rs` (placing calls, phones), `conference.rs`, `participant_label.rs`
+//! (the labels Twilio accepts), `audio.rs` (tokens and
 //! transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
 //! (requests to the application), `chaos.rs` (callbacks late, out of order, twice),
 //! `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
@@ -103,6 +108,7 @@ mod conference;
 mod error;
 mod events;
 mod outbound;
+mod participant_label;
 mod phone;
 mod recording;
 mod rest;

@@ -18,10 +18,12 @@ use url::Url;
 use crate::Emulator;
 use crate::call::{Ctl, Source};
 use crate::clock::rfc2822;
+use crate::conference::ParticipantUpdate;
 use crate::error::ApiError;
 use crate::outbound::{OnAnswer, Outbound, method_param};
+use crate::participant_label;
 use crate::phone::{is_dialable, is_e164};
-use crate::state::{CallStatus, ConfStatus, Direction, State, StatusCallback};
+use crate::state::{CallStatus, ConfStatus, Direction, PartRec, State, StatusCallback};
 use crate::twiml::{Beep, ConferenceNoun, HttpMethod};
 use crate::webhook::HookPurpose;
 
@@ -390,15 +392,7 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
                 purpose: HookPurpose::Voice,
             }
         }
-        (None, Some(t), _) => {
-            if t.chars().count() > 4000 {
-                return Err(ApiError::bad_request(
-                    32018,
-                    "Twiml size exceeded maximum allowed value of 4000 characters",
-                ));
-            }
-            Source::Inline(t.to_string())
-        }
+        (None, Some(t), _) => inline_twiml(t)?,
         (None, None, Some(_)) => {
             return Err(ApiError::bad_request(
                 21205,
@@ -452,6 +446,18 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
     });
     let st = em.inner.state.lock().unwrap();
     Ok(created(call_json(&st, &sid)))
+}
+
+/// A `Twiml` parameter, creating a call or redirecting one: at most 4,000 characters
+/// (https://www.twilio.com/docs/api/errors/32018).
+fn inline_twiml(twiml: &str) -> Result<Source, ApiError> {
+    if twiml.chars().count() > 4000 {
+        return Err(ApiError::bad_request(
+            32018,
+            "Twiml size exceeded maximum allowed value of 4000 characters",
+        ));
+    }
+    Ok(Source::Inline(twiml.to_string()))
 }
 
 fn timeout_param(f: &Params, default: u32) -> Result<u32, ApiError> {
@@ -566,7 +572,7 @@ fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
                 extra: Vec::new(),
                 purpose: HookPurpose::Redirect,
             },
-            (None, Some(t)) => Source::Inline(t.to_string()),
+            (None, Some(t)) => inline_twiml(t)?,
             (None, None) => unreachable!(),
         };
         em.inner
@@ -672,39 +678,58 @@ fn update_conference(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiRes
     Ok(ok(conference_json(&st, sid)))
 }
 
-fn participant_json(st: &State, conf_sid: &str, call_sid: &str) -> Value {
-    let conf = &st.confs[conf_sid];
-    let p = conf.participants.iter().find(|p| p.call_sid == call_sid);
-    let now = SystemTime::now();
+/// A participant as the API shows it, `status` as Twilio names it.
+fn participant_json(st: &State, conf_sid: &str, p: &PartRec, status: &str) -> Value {
     json!({
         "account_sid": st.account_sid,
-        "call_sid": call_sid,
+        "call_sid": p.call_sid,
         "call_sid_to_coach": null,
         "coaching": false,
         "conference_sid": conf_sid,
-        "date_created": rfc2822(p.map(|p| p.date_created).unwrap_or(now)),
-        "date_updated": rfc2822(p.map(|p| p.date_updated).unwrap_or(now)),
-        "end_conference_on_exit": p.map(|p| p.end_on_exit).unwrap_or(false),
-        "hold": p.map(|p| p.hold).unwrap_or(false),
-        "label": p.and_then(|p| p.label.clone()),
-        "muted": p.map(|p| p.muted).unwrap_or(false),
+        "date_created": rfc2822(p.date_created),
+        "date_updated": rfc2822(p.date_updated),
+        "end_conference_on_exit": p.end_on_exit,
+        "hold": p.hold,
+        "label": p.label,
+        "muted": p.muted,
         "queue_time": "0",
-        "start_conference_on_enter": p.map(|p| p.start_on_enter).unwrap_or(true),
-        "status": if p.is_some() { "connected" } else { "queued" },
-        "uri": format!("/2010-04-01/Accounts/{}/Conferences/{conf_sid}/Participants/{call_sid}.json", st.account_sid),
+        "start_conference_on_enter": p.start_on_enter,
+        "status": status,
+        "uri": format!("/2010-04-01/Accounts/{}/Conferences/{conf_sid}/Participants/{}.json", st.account_sid, p.call_sid),
     })
+}
+
+/// The status of a participant still being dialled, from its call's: Twilio lists participants
+/// "either connecting to, or actively connected to" a conference
+/// (https://www.twilio.com/docs/voice/api/conference-participant-resource).
+fn dialling_status(st: &State, call_sid: &str) -> &'static str {
+    match st.calls.get(call_sid).map(|c| c.status) {
+        Some(CallStatus::Queued) => "queued",
+        Some(CallStatus::Ringing) => "ringing",
+        _ => "connecting",
+    }
+}
+
+/// Every participant of a conference, connected first, then those still being dialled.
+fn participants_json(st: &State, conf_sid: &str) -> Vec<Value> {
+    let c = &st.confs[conf_sid];
+    let connected = c
+        .participants
+        .iter()
+        .map(|p| participant_json(st, conf_sid, p, "connected"));
+    let dialling = c
+        .pending
+        .iter()
+        .map(|p| participant_json(st, conf_sid, p, dialling_status(st, &p.call_sid)));
+    connected.chain(dialling).collect()
 }
 
 fn list_participants(em: &Emulator, conf: &str, path: &str) -> ApiResult {
     let st = em.inner.state.lock().unwrap();
-    let Some(c) = st.confs.get(conf) else {
+    if !st.confs.contains_key(conf) {
         return Err(ApiError::not_found(path));
-    };
-    let items = c
-        .participants
-        .iter()
-        .map(|p| participant_json(&st, conf, &p.call_sid))
-        .collect();
+    }
+    let items = participants_json(&st, conf);
     Ok(ok(page(
         "participants",
         items,
@@ -722,7 +747,7 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
         Some(v) => Beep::parse(v)
             .ok_or_else(|| ApiError::bad_request(20001, format!("Invalid Beep: {v}")))?,
     };
-    let conf_events = f.words("ConferenceStatusCallbackEvent");
+    let mut conf_events = f.words("ConferenceStatusCallbackEvent");
     for e in &conf_events {
         if !crate::twiml::CONFERENCE_EVENT_GROUPS.contains(&e.as_str()) {
             return Err(ApiError::bad_request(
@@ -731,12 +756,19 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
             ));
         }
     }
+    if conf_events.is_empty() {
+        // "Defaults to `start end`."
+        conf_events = vec!["start".into(), "end".into()];
+    }
     let wait_url = match f.get("WaitUrl") {
         None => None,
         Some("") => Some(String::new()),
         Some(_) => f.url("WaitUrl", 21205)?,
     };
     let label = f.get("Label").map(str::to_string);
+    if let Some(why) = label.as_deref().and_then(participant_label::violation) {
+        return Err(ApiError::bad_request(16024, why));
+    }
     let max = match f.get("MaxParticipants") {
         None => 250,
         Some(v) => v
@@ -769,18 +801,13 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
             }
         }
     };
-    if let Some(l) = &label {
-        let st = em.inner.state.lock().unwrap();
-        if st.confs[&conf_sid]
-            .participants
-            .iter()
-            .any(|p| p.label.as_ref() == Some(l))
-        {
-            return Err(ApiError::bad_request(
-                20001,
-                format!("Label {l:?} is already in use"),
-            ));
-        }
+    if let Some(l) = &label
+        && em.inner.state.lock().unwrap().confs[&conf_sid].label_in_use(l, "")
+    {
+        return Err(ApiError::bad_request(
+            16026,
+            format!("Label {l:?} is in use by another participant"),
+        ));
     }
     let name = em.inner.state.lock().unwrap().confs[&conf_sid]
         .friendly_name
@@ -802,6 +829,7 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
         participant_label: label,
         coach: None,
     };
+    let dialled = noun.clone();
     let call_sid = em.start_outbound(Outbound {
         from: f.get("CallerId").unwrap_or(from).to_string(),
         to: to.to_string(),
@@ -818,15 +846,31 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
         paced: true,
     });
     let mut st = em.inner.state.lock().unwrap();
-    if let Some(c) = st.confs.get_mut(&conf_sid) {
-        c.pending.push(call_sid.clone());
+    let part = PartRec::joining(&call_sid, &dialled);
+    let status = dialling_status(&st, &call_sid);
+    let v = participant_json(&st, &conf_sid, &part, status);
+    // The call is queued behind the account's pacing, so it cannot have joined yet; a call that
+    // already ended is not waited for.
+    let live = st
+        .calls
+        .get(&call_sid)
+        .is_some_and(|c| !c.status.is_final());
+    if live && let Some(c) = st.confs.get_mut(&conf_sid) {
+        c.pending.push(part);
     }
-    let mut v = participant_json(&st, &conf_sid, &call_sid);
-    v["label"] = f
-        .get("Label")
-        .map(|l| Value::String(l.into()))
-        .unwrap_or(Value::Null);
     Ok(created(v))
+}
+
+/// A participant of conference `conf` named by CallSid or label, and whether it is connected
+/// (rather than still being dialled).
+fn find_participant(st: &State, conf: &str, who: &str) -> Option<(PartRec, bool)> {
+    let c = st.confs.get(conf)?;
+    let named = |p: &&PartRec| p.call_sid == who || p.label.as_deref() == Some(who);
+    c.participants
+        .iter()
+        .find(named)
+        .map(|p| (p.clone(), true))
+        .or_else(|| c.pending.iter().find(named).map(|p| (p.clone(), false)))
 }
 
 fn participant(
@@ -837,25 +881,27 @@ fn participant(
     f: &Params,
     path: &str,
 ) -> ApiResult {
-    let call_sid = {
-        let st = em.inner.state.lock().unwrap();
-        let Some(c) = st.confs.get(conf) else {
-            return Err(ApiError::not_found(path));
-        };
-        let Some(p) = c
-            .participants
-            .iter()
-            .find(|p| p.call_sid == who || p.label.as_deref() == Some(who))
-        else {
-            return Err(ApiError::not_found(path));
-        };
-        p.call_sid.clone()
+    let Some((part, connected)) = find_participant(&em.inner.state.lock().unwrap(), conf, who)
+    else {
+        return Err(ApiError::not_found(path));
     };
+    let call_sid = part.call_sid.clone();
+    if *method == Method::GET {
+        let st = em.inner.state.lock().unwrap();
+        let status = if connected {
+            "connected"
+        } else {
+            dialling_status(&st, &call_sid)
+        };
+        return Ok(ok(participant_json(&st, conf, &part, status)));
+    }
+    // Stricter than documented: Twilio updates "a Participant in an active Conference" and does
+    // not say what becomes of one still being dialled, so the emulator refuses to (cancel the call
+    // through the Calls API instead).
+    if !connected {
+        return Err(ApiError::not_found(path));
+    }
     match *method {
-        Method::GET => {
-            let st = em.inner.state.lock().unwrap();
-            Ok(ok(participant_json(&st, conf, &call_sid)))
-        }
         Method::DELETE => {
             let mut st = em.inner.state.lock().unwrap();
             st.leave_conference(&call_sid, "participant_kicked");
@@ -866,13 +912,18 @@ fn participant(
             if f.get("AnnounceUrl").is_some() {
                 em.inner.state.lock().unwrap().check_announceable(conf)?;
             }
-            let muted = f.get("Muted").map(|_| f.bool("Muted", false)).transpose()?;
-            let hold = f.get("Hold").map(|_| f.bool("Hold", false)).transpose()?;
+            let given = |name: &str| f.get(name).map(|_| f.bool(name, false)).transpose();
+            let update = ParticipantUpdate {
+                muted: given("Muted")?,
+                hold: given("Hold")?,
+                end_conference_on_exit: given("EndConferenceOnExit")?,
+                beep_on_exit: given("BeepOnExit")?,
+            };
             em.inner
                 .state
                 .lock()
                 .unwrap()
-                .update_participant(conf, &call_sid, muted, hold);
+                .update_participant(conf, &call_sid, &update);
             if f.get("AnnounceUrl").is_some() {
                 let url = f.url("AnnounceUrl", 21205)?.expect("present");
                 let m = f.method("AnnounceMethod")?;
@@ -884,7 +935,10 @@ fn participant(
                 );
             }
             let st = em.inner.state.lock().unwrap();
-            Ok(ok(participant_json(&st, conf, &call_sid)))
+            match find_participant(&st, conf, &call_sid) {
+                Some((part, _)) => Ok(ok(participant_json(&st, conf, &part, "connected"))),
+                None => Err(ApiError::not_found(path)),
+            }
         }
         _ => Err(ApiError::not_found(path)),
     }

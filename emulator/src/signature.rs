@@ -94,7 +94,7 @@ mod tests {
         ])
     }
 
-    // Vectors from twilio-python's unit tests, as recorded in PROTOCOLS.md.
+    // Vectors from twilio-python's unit tests, as recorded in docs/protocols.md.
     #[test]
     fn official_vectors() {
         let params = vector_params();

@@ -160,6 +160,7 @@ pub(crate) struct CallRec {
     pub events: Vec<CallEvent>,
 }
 
+#[derive(Clone)]
 pub(crate) struct PartRec {
     pub call_sid: String,
     pub label: Option<String>,
@@ -213,8 +214,9 @@ pub(crate) struct ConfRec {
     pub call_sid_ending: Option<String>,
     pub record: bool,
     pub recording: Transcript,
-    /// Calls dialled through the Participants API that have not answered yet.
-    pub pending: Vec<String>,
+    /// Participants dialled through the Participants API that have not joined yet: Twilio lists
+    /// them (status `queued`, `connecting`, `ringing`) and reports their leaving if they never do.
+    pub pending: Vec<PartRec>,
 }
 
 pub(crate) struct RecordingRec {

@@ -1038,11 +1038,7 @@ fn conference(el: &Element) -> Result<ConferenceNoun, TwimlError> {
         &["in-progress", "completed", "absent", "failed"],
     )?;
     a.url("eventCallbackUrl")?;
-    if let Some(l) = a.get("participantLabel")
-        && (l.is_empty() || l.chars().count() > 128)
-    {
-        return Err(a.bad("participantLabel", l, "1 to 128 characters"));
-    }
+    // participantLabel is checked when the call joins (16023, `participant_label.rs`).
     Ok(ConferenceNoun {
         name,
         muted: a.bool("muted", false)?,

@@ -1049,7 +1049,7 @@ async fn custom_wait_url_is_played_until_the_conference_starts() {
     let em = emulator().await;
     let app = spawn_app(em.auth_token(), |h| match h.path.as_str() {
         "/voice" => twiml(r#"<Response><Dial><Conference beep="false" waitUrl="/wait">room</Conference></Dial></Response>"#),
-        "/wait" => twiml("<Response><Say>Please hold</Say><Pause length=\"1\"/></Response>"),
+        "/wait" => twiml("<Response><Say>Please hold</Say><Pause length=\"1\"/><Redirect>/wait</Redirect></Response>"),
         _ => empty(),
     })
     .await;

@@ -3,12 +3,14 @@
 mod call;
 mod call_id;
 mod message;
+mod participant_label;
 mod phone_number;
 
 pub use call::{Call, CallState};
 pub use call_id::{CallId, ConferenceName};
 pub use message::{Message, MessageId, MessageState, Piece};
-pub use phone_number::{PhoneNumber, PhoneNumberError};
+pub use participant_label::ParticipantLabel;
+pub use phone_number::PhoneNumber;
 
 /// Now, in Unix milliseconds: the unit every timestamp in the store uses.
 pub fn now_ms() -> u64 {

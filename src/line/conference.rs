@@ -4,8 +4,9 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
-use crate::domain::{CallId, CallState, ConferenceName};
+use crate::domain::{CallId, CallState, ConferenceName, ParticipantLabel};
 use crate::speech;
+use crate::store::LogFailure as _;
 use crate::store::{ConferenceChange, ParticipantRole};
 use crate::twilio::UpdateCall;
 use crate::twilio::params::CallEnd;
@@ -26,6 +27,9 @@ pub struct ConferenceEventParams {
     pub sequence_number: Option<u64>,
     #[serde(default)]
     pub reason_announcement_failed: Option<String>,
+    /// On participant events: whether the participant joined with startConferenceOnEnter.
+    #[serde(default)]
+    pub start_conference_on_enter: Option<bool>,
 }
 
 impl Line {
@@ -50,7 +54,13 @@ impl Line {
         if let Some(change) = change {
             let role = self
                 .store()
-                .conference_event(&id, change, &event.conference_sid, event.sequence_number)
+                .conference_event(
+                    &id,
+                    change,
+                    &event.conference_sid,
+                    event.sequence_number,
+                    event.start_conference_on_enter == Some(true),
+                )
                 .await?;
             match (role, change) {
                 (
@@ -81,7 +91,7 @@ impl Line {
                     if event
                         .participant_label
                         .as_deref()
-                        .is_some_and(|l| l.starts_with("speaker-")) => {}
+                        .is_some_and(ParticipantLabel::is_speaker) => {}
                 (ParticipantRole::Other, ConferenceChange::Joined(sid)) => {
                     self.announce_participant(&id, sid, true, true).await;
                 }
@@ -99,11 +109,12 @@ impl Line {
                 // as the caller hung up): hang them up rather than leave them alone in silence.
                 (ParticipantRole::Ignored, ConferenceChange::Joined(sid)) => {
                     if matches!(self.store().call(&id).await?, Some(c) if c.state == CallState::Ended)
-                    {
-                        let _ = self
+                        && let Err(e) = self
                             .twilio()
                             .update_call(sid, &UpdateCall::end(CallEnd::Completed))
-                            .await;
+                            .await
+                    {
+                        tracing::warn!(call = %id, error = %e, "cannot hang up a leg that joined an ended call");
                     }
                 }
                 _ => {}
@@ -143,7 +154,10 @@ impl Line {
                         .iter()
                         .map(|r| r.phone.as_str())
                         .collect();
-                    let _ = line.store().release_responders(&phones, &cancel_id).await;
+                    line.store()
+                        .release_responders(&phones, &cancel_id)
+                        .await
+                        .or_log("release the call's responders");
                 });
                 self.publish_receipts(id, &[], &failed).await;
                 if let Ok(Some(call)) = self.store().call(id).await {

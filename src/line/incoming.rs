@@ -5,8 +5,9 @@ use serde::Deserialize;
 
 use super::{Line, Metrics};
 use crate::config::Greeting;
-use crate::domain::{CallId, CallState};
+use crate::domain::{CallId, CallState, ParticipantLabel};
 use crate::speech::self_dial;
+use crate::store::LogFailure as _;
 use crate::store::{CreateOutcome, NewCall};
 use crate::twiml::{
     Beep, Conference, ConferenceEvent, Dial, HttpMethod, Play, Record, Say, VoiceResponse,
@@ -70,10 +71,10 @@ impl Line {
             .map(|(_, r)| r.name.clone())
             .or_else(|| caller_name.map(str::to_owned))
             .unwrap_or_else(|| "The caller".into());
-        let _ = self
-            .store()
+        self.store()
             .set_participant_name(&id, &call.call_sid, &name)
-            .await;
+            .await
+            .or_log("keep the caller's name for announcements");
         if let Ok(Some(record)) = self.store().call(&id).await {
             self.publish(LineEvent::CallStarted {
                 call: self.summary(&record),
@@ -118,7 +119,7 @@ impl Line {
     /// What a caller hears first: the greeting, then (with `record_names`, for callers nobody
     /// knows by name) the recording of their name, else straight into the call's conference.
     fn welcome(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
-        let greeting = match &self.settings().line.greeting {
+        let mut greeting = match &self.settings().line.greeting {
             Greeting::Say(text) => VoiceResponse::new().say(self.say(text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
@@ -132,7 +133,10 @@ impl Line {
                 .responder_by_phone(&call.from)
                 .is_none();
         if self.settings().line.record_names && unknown {
-            return greeting
+            // With a recording, Twilio fetches the action (which puts the caller in); without one
+            // (the caller said nothing) it skips the action and goes on with the next verb, so
+            // the conference follows here too: a silent caller is not hung up.
+            greeting = greeting
                 .say(self.say("After the tone, please say your name, then press the pound key."))
                 .record(
                     Record::new()
@@ -154,7 +158,7 @@ impl Line {
     pub(crate) fn caller_conference(&self, id: &CallId) -> Conference {
         let mut conference = self
             .conference(id)
-            .participant_label("caller")
+            .participant_label(ParticipantLabel::caller())
             .start_conference_on_enter(true)
             // The caller leaving ends the call for everyone, speaker legs included.
             .end_conference_on_exit(true);
@@ -167,7 +171,10 @@ impl Line {
     /// The caller recorded their name: keep it for announcements, then into the conference.
     pub async fn caller_named(&self, id: &CallId, recording_url: Option<&str>) -> VoiceResponse {
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
-            let _ = self.store().set_name_recording(id, url).await;
+            self.store()
+                .set_name_recording(id, url)
+                .await
+                .or_log("keep the caller's name recording");
         }
         match self.store().call(id).await {
             Ok(Some(call)) if call.state != CallState::Ended => {

@@ -5,6 +5,7 @@ use denwa_chat::{LineEvent, SayRefused};
 
 use super::Line;
 use crate::domain::{Call, CallId, PhoneNumber};
+use crate::store::LogFailure as _;
 use crate::store::NewCall;
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, HttpMethod, VoiceResponse};
@@ -18,6 +19,12 @@ pub enum DialError {
     Refused(#[from] SayRefused),
     #[error("Twilio did not place the call: {0}")]
     Twilio(String),
+}
+
+impl From<crate::store::StoreError> for DialError {
+    fn from(e: crate::store::StoreError) -> Self {
+        DialError::Refused(e.into())
+    }
 }
 
 /// The CallSid an outbound call is recorded with until Twilio has placed it, before the call id.
@@ -46,8 +53,7 @@ impl Line {
                 caller_name: None,
                 direction: "outbound",
             })
-            .await
-            .map_err(|_| SayRefused::Unavailable)?;
+            .await?;
         let answer = self.public_url("/twilio/outbound", &[("call", id.as_str())]);
         let status = self.public_url("/twilio/call-status", &[]);
         let request = CreateCall::new(
@@ -66,20 +72,15 @@ impl Line {
                 return Err(DialError::Twilio(e.to_string()));
             }
         };
+        self.store().set_call_sid(&id, &created.sid).await?;
         self.store()
-            .set_call_sid(&id, &created.sid)
-            .await
-            .map_err(|_| SayRefused::Unavailable)?;
-        let _ = self
-            .store()
             .set_participant_name(&id, &created.sid, "The person called")
-            .await;
+            .await
+            .or_log("keep the called person's name for announcements");
         let call = self
             .store()
             .call(&id)
-            .await
-            .ok()
-            .flatten()
+            .await?
             .ok_or(SayRefused::Unavailable)?;
         tracing::info!(call = %id, call_sid = %created.sid, "outbound call placed");
         self.publish(LineEvent::CallStarted {

@@ -10,7 +10,8 @@ use denwa_chat::{LineEvent, SayRefused};
 use super::Line;
 use super::say::LINE_ORIGIN;
 use crate::config::{RingCallerId, RingMode};
-use crate::domain::{CallId, CallState, PhoneNumber};
+use crate::domain::{CallId, CallState, ParticipantLabel, PhoneNumber};
+use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
 use crate::twilio::{CallEvent, CallTarget, CreateCall, UpdateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, VoiceResponse};
@@ -137,18 +138,28 @@ impl Line {
         match placed {
             Ok(created) => {
                 tracing::info!(call = %id, responder = index, leg = %created.sid, "ringing responder");
-                let _ = store.record_responder_leg(id, index, &created.sid).await;
+                store
+                    .record_responder_leg(id, index, &created.sid)
+                    .await
+                    .or_log("record a responder's leg");
                 if self.settings().line.ring == RingMode::InOrder {
-                    let _ = store.set_ring_current(id, &created.sid).await;
+                    store
+                        .set_ring_current(id, &created.sid)
+                        .await
+                        .or_log("record whom in-order ringing is on");
                 }
-                let _ = store
+                store
                     .set_participant_name(id, &created.sid, &responder.name)
-                    .await;
+                    .await
+                    .or_log("keep a responder's name for announcements");
                 true
             }
             Err(e) => {
                 tracing::warn!(call = %id, responder = index, error = %e, "Twilio did not ring the responder");
-                let _ = store.release_responder(responder.phone.as_str(), id).await;
+                store
+                    .release_responder(responder.phone.as_str(), id)
+                    .await
+                    .or_log("release a responder");
                 false
             }
         }
@@ -184,10 +195,7 @@ impl Line {
             Ok(None) => return Err(SayRefused::NoSuchCall),
             Err(_) => return Err(SayRefused::Unavailable),
         }
-        self.store()
-            .request_join(id, index)
-            .await
-            .map_err(|_| SayRefused::Unavailable)?;
+        self.store().request_join(id, index).await?;
         if self.dial_responder(id, index).await {
             Ok(())
         } else {
@@ -299,7 +307,7 @@ impl Line {
         }
         let conference = self
             .conference(id)
-            .participant_label(["responder-", &index.to_string()].concat())
+            .participant_label(ParticipantLabel::responder(index))
             .muted(self.settings().line.responders_muted)
             .start_conference_on_enter(true)
             .end_conference_on_exit(false)
@@ -321,10 +329,14 @@ impl Line {
             // `completed` ends a leg in any live state (a ringing one is cancelled); `canceled`
             // would quietly leave an answered leg (deciding, a voicemail box) running. A leg that
             // has already ended answers an error, which is fine.
-            let _ = self
+            if let Err(e) = self
                 .twilio()
                 .update_call(&sid, &UpdateCall::end(CallEnd::Completed))
-                .await;
+                .await
+            {
+                // Its status callback, or the end of the call, frees the responder all the same.
+                tracing::warn!(call = %id, responder = index, error = %e, "cannot cancel a responder leg");
+            }
             tracing::debug!(call = %id, responder = index, "responder leg cancelled");
         }
     }
@@ -348,10 +360,10 @@ impl Line {
             }
         }
         if let Some(responder) = self.settings().line.responders.get(index) {
-            let _ = self
-                .store()
+            self.store()
                 .release_responder(responder.phone.as_str(), id)
-                .await;
+                .await
+                .or_log("release a responder");
         }
         let accepted = self.store().accepted_by(id).await.ok().flatten();
         let live =
@@ -381,7 +393,10 @@ impl Line {
             return;
         };
         if let Some((index, _)) = legs.iter().find(|(_, sid)| sid == call_sid) {
-            let _ = self.store().responder_left(id, *index).await;
+            self.store()
+                .responder_left(id, *index)
+                .await
+                .or_log("record that a responder left");
         }
     }
 

@@ -53,6 +53,7 @@ impl Line {
         });
         let message = MessageId::generate();
         let pieces = crate::speech::pieces::plan(self, &text, audio_url);
+        let source = origin.encode();
         let outcome = self
             .store()
             .enqueue(
@@ -62,7 +63,10 @@ impl Line {
                     text: &text,
                     audio_url,
                     pieces: &pieces,
-                    source: &origin.encode(),
+                    source: &source,
+                    // A reference names the message (an API client's id for it, a chat
+                    // message): a retry after a lost answer must not say it twice.
+                    name: (!origin.reference.is_empty()).then_some(source.as_str()),
                 },
                 limits,
             )
@@ -77,6 +81,10 @@ impl Line {
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
                 crate::speech::kick(self, &id);
                 Ok(message)
+            }
+            EnqueueOutcome::Duplicate(first) => {
+                tracing::info!(call = %id, message = %first, "a message sent again: stored once");
+                Ok(first)
             }
             EnqueueOutcome::NoSuchCall => Err(SayRefused::NoSuchCall),
             EnqueueOutcome::CallEnded => Err(SayRefused::CallEnded),
@@ -98,8 +106,7 @@ impl Line {
         let call = self
             .store()
             .call(&id)
-            .await
-            .map_err(|_| SayRefused::Unavailable)?
+            .await?
             .ok_or(SayRefused::NoSuchCall)?;
         if call.state == CallState::Ended {
             return Err(SayRefused::CallEnded);
@@ -118,11 +125,7 @@ impl Line {
     }
 
     pub async fn active_call_summaries(&self) -> Result<Vec<CallSummary>, SayRefused> {
-        let calls = self
-            .store()
-            .active_calls()
-            .await
-            .map_err(|_| SayRefused::Unavailable)?;
+        let calls = self.store().active_calls().await?;
         Ok(calls.iter().map(|c| self.summary(c)).collect())
     }
 }

@@ -6,6 +6,7 @@ use denwa_chat::LineEvent;
 
 use super::Line;
 use crate::domain::{Call, CallState, now_ms};
+use crate::store::LogFailure as _;
 use crate::store::VoicemailPart;
 use crate::twilio::{CallTarget, UpdateCall};
 use crate::twiml::{HttpMethod, Record, VoiceResponse};
@@ -48,7 +49,10 @@ impl Line {
         if let Err(e) = self.twilio().update_call(&call.call_sid, &update).await {
             // Let the sweep offer it again (up to its tries) rather than leave the caller on hold
             // with acceptance and chat replies refused.
-            let _ = self.store().cancel_voicemail(&call.id).await;
+            self.store()
+                .cancel_voicemail(&call.id)
+                .await
+                .or_log("put voicemail back for another try");
             if this_try < VOICEMAIL_TRIES {
                 tracing::warn!(call = %call.id, error = %e, this_try, "Twilio did not move the caller to voicemail");
                 return;
@@ -112,12 +116,13 @@ impl Line {
     /// Keeps a part of the voicemail and posts to the thread what is due: the recording once,
     /// then the transcript once (held back if it came before the recording).
     async fn voicemail_part(&self, id: &crate::domain::CallId, part: VoicemailPart<'_>) {
-        let news = match self.store().voicemail_part(id, part).await {
-            Ok(news) => news,
-            Err(e) => {
-                tracing::warn!(call = %id, error = %e, "cannot keep the voicemail");
-                return;
-            }
+        let Some(news) = self
+            .store()
+            .voicemail_part(id, part)
+            .await
+            .or_log("keep the voicemail")
+        else {
+            return;
         };
         if news.post_recording {
             self.publish(LineEvent::Voicemail {

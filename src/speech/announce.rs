@@ -8,9 +8,9 @@
 //! ends an announcement it could not fetch all the same) and requests turn T+1; otherwise, or
 //! on `announcement-fail`, the batch is requeued (bounded) like a failed speaker leg's.
 //!
-//! Twilio takes announcements only into a conference that has started, and a caller alone may
-//! be in one that has not (Twilio starts a conference with two participants): until it has, a
-//! self-dialled speaker leg says the messages, and its joining starts the conference.
+//! Twilio takes announcements only into a conference that has started, and a caller waiting
+//! alone is in one that has not: until it has, a self-dialled speaker leg says the messages, and
+//! its join starts the conference.
 
 use std::time::Duration;
 

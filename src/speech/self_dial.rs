@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use rand::RngExt as _;
 
-use crate::domain::{CallId, CallState, now_ms};
+use crate::domain::{CallId, CallState, ParticipantLabel, now_ms};
 use crate::line::{Line, Metrics};
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
@@ -206,16 +206,25 @@ pub async fn admit(line: &Line, digits: &str, inbound_sid: &str) -> VoiceRespons
     } else {
         None
     };
-    let Some(id) = admitted else {
+    let Some((id, leg)) = admitted else {
         tracing::warn!(call_sid = %inbound_sid, "call from the line's own number without a valid code: hung up");
+        return VoiceResponse::new().hangup();
+    };
+    // Labelled with the leg's own token: a label holding its CallSid is one Twilio refuses.
+    let Some(label) = ParticipantLabel::speaker(&leg) else {
+        tracing::error!(call = %id, "a speaker leg token unfit for a participant label: hung up");
         return VoiceResponse::new().hangup();
     };
     let conference = line
         .conference(&id)
-        .participant_label(["speaker-", inbound_sid].concat())
-        // The speaker never starts a conference alone (if the caller has gone, it must not sit
-        // in a new empty one) and never ends the caller's.
-        .start_conference_on_enter(false)
+        .participant_label(label)
+        // The speaker is heard however Twilio reads its start rule: with the caller waiting alone
+        // (a conference takes two to start), its own join starts the conference. It never keeps
+        // one going without the caller: the caller's endConferenceOnExit ends the conference,
+        // speaker included; and a speaker that gets in after the caller has gone sits alone in a
+        // new conference of the same name, which cannot start and ends when its next turn finds
+        // the call over and hangs up.
+        .start_conference_on_enter(true)
         .end_conference_on_exit(false)
         .wait_url("");
     VoiceResponse::new()

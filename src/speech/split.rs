@@ -67,6 +67,7 @@ impl SayLimits {
     }
 
     /// Whether `text` fits in one `<Say>` under these limits.
+    #[cfg(test)]
     pub fn fits(&self, text: &str) -> bool {
         self.fits_size(Size::of(text))
     }
@@ -80,6 +81,7 @@ impl SayLimits {
 
 /// The length of `text` encoded as `application/x-www-form-urlencoded`: ASCII letters, digits and
 /// `*-._` stay as they are, a space becomes `+`, every other byte becomes `%XX`.
+#[cfg(test)]
 pub fn url_encoded_len(text: &str) -> usize {
     Size::of(text).url_encoded
 }
@@ -144,6 +146,7 @@ struct Size {
 }
 
 impl Size {
+    #[cfg(test)]
     fn of(text: &str) -> Self {
         text.chars().fold(Self::default(), |size, c| size.plus(c))
     }

@@ -218,6 +218,7 @@ impl Store {
             self.keys.queue(id),
             self.keys.inflight(id),
             self.keys.joined(id),
+            self.keys.named_messages(id),
         ] {
             pipe.expire(key, ENDED_CALL_TTL_SECS).ignore();
         }
@@ -226,13 +227,15 @@ impl Store {
     }
 
     /// Records a conference event about a participant of the call's conference, or the
-    /// conference's start. `sequence` is Twilio's SequenceNumber, to drop late arrivals.
+    /// conference's start. `sequence` is Twilio's SequenceNumber, to drop late arrivals;
+    /// `starts_conference`: the participant joined with startConferenceOnEnter=true.
     pub async fn conference_event(
         &self,
         id: &CallId,
         event: ConferenceChange<'_>,
         conference_sid: &str,
         sequence: Option<u64>,
+        starts_conference: bool,
     ) -> StoreResult<ParticipantRole> {
         let (call_sid, kind) = match event {
             ConferenceChange::Started => ("", "start"),
@@ -246,6 +249,7 @@ impl Store {
             .arg(conference_sid)
             .arg(now_ms())
             .arg(sequence.map(|s| s.to_string()).unwrap_or_default())
+            .arg(if starts_conference { "1" } else { "" })
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match role.as_str() {

@@ -40,6 +40,12 @@ impl Keys {
         format!("{}:accepted", self.call(id))
     }
 
+    /// Hash: a sender's name for a message (its origin with a reference) -> the message's id, so
+    /// a retried request is stored once.
+    pub(super) fn named_messages(&self, id: &CallId) -> String {
+        format!("{}:named", self.call(id))
+    }
+
     /// String with a TTL: the token of the one speaker leg (or announcement) allowed to speak.
     pub(super) fn speaker_lock(&self, id: &CallId) -> String {
         format!("{}:speaker", self.call(id))

@@ -11,6 +11,8 @@ use crate::domain::{CallId, Message, MessageId, MessageState, Piece, now_ms};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnqueueOutcome {
     Queued,
+    /// The sender sent this message before (same name): it is that message, stored once.
+    Duplicate(MessageId),
     NoSuchCall,
     CallEnded,
     /// The caller has been sent to voicemail: nobody can speak to them any more.
@@ -57,6 +59,9 @@ pub struct NewMessage<'a> {
     pub pieces: &'a [Piece],
     /// The origin, encoded: who to tell when it is spoken.
     pub source: &'a str,
+    /// The sender's own name for the message (its origin, when that carries a reference): a
+    /// retried request under the same name is stored once.
+    pub name: Option<&'a str>,
 }
 
 impl Store {
@@ -75,14 +80,16 @@ impl Store {
             audio_url,
             pieces,
             source,
+            name,
         } = message;
-        let (outcome, wait_ms): (String, u64) = scripts::ENQUEUE
+        let (outcome, wait_ms, known): (String, u64, String) = scripts::ENQUEUE
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.order(id))
             .key(format!("{}{}", self.keys.message_prefix(id), message))
             .key(self.keys.inflight(id))
             .key(self.keys.accepted(id))
+            .key(self.keys.named_messages(id))
             .arg(message.as_str())
             .arg(text)
             .arg(source)
@@ -92,10 +99,15 @@ impl Store {
             .arg(limits.map_or(0, |l| l.per_minute))
             .arg(RATE_WINDOW.as_millis() as u64)
             .arg(Piece::encode_all(pieces))
+            .arg(name.unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {
             "ok" => EnqueueOutcome::Queued,
+            "duplicate" => EnqueueOutcome::Duplicate(
+                MessageId::parse(&known)
+                    .ok_or_else(|| StoreError::Corrupt(format!("a named message {known:?}")))?,
+            ),
             "ended" => EnqueueOutcome::CallEnded,
             "voicemail" => EnqueueOutcome::InVoicemail,
             "queue_full" => EnqueueOutcome::QueueFull,
@@ -162,10 +174,6 @@ impl Store {
             .filter(|r| !r.is_empty())
             .map(message_from_fields)
             .collect()
-    }
-
-    pub async fn queue_len(&self, id: &CallId) -> StoreResult<usize> {
-        Ok(self.conn().llen(self.keys.queue(id)).await?)
     }
 }
 

@@ -22,9 +22,9 @@ use secrecy::ExposeSecret as _;
 
 pub use announcements::AnnouncementEnd;
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
-pub use legs::{VoicemailNews, VoicemailPart};
-pub use messages::{EnqueueOutcome, MessagePage, NewMessage, SpeechLimits};
-pub use speaker::{LegEnd, SpeakerState, Turn, TurnRequest};
+pub use legs::VoicemailPart;
+pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
+pub use speaker::{SpeakerState, Turn, TurnRequest};
 
 use keys::Keys;
 
@@ -39,6 +39,27 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// For a store step whose failure the flow can live with (a note for later, a cleanup that has a
+/// fallback) but must not hide: the failure is logged with what was being done.
+pub trait LogFailure<T> {
+    fn or_log(self, doing: &str) -> Option<T>;
+}
+
+impl<T> LogFailure<T> for StoreResult<T> {
+    fn or_log(self, doing: &str) -> Option<T> {
+        self.inspect_err(|e| tracing::warn!(error = %e, "cannot {doing}"))
+            .ok()
+    }
+}
+
+/// A chat user is told the store is unavailable; the cause goes to the log, here, once.
+impl From<StoreError> for denwa_chat::SayRefused {
+    fn from(e: StoreError) -> Self {
+        tracing::warn!(error = %e, "a request from chat failed on the store");
+        denwa_chat::SayRefused::Unavailable
+    }
+}
 
 #[derive(Clone)]
 pub struct Store {

@@ -80,27 +80,37 @@ fn script(body: &str) -> Script {
 ///
 /// A limit of 0 is no limit (the line's own announcements). The message's position in the
 /// order list is kept as `seq`, so a page can continue after it without walking the list.
-/// KEYS: call, queue, order, message hash, inflight, accepted. ARGV: id, text, source, now,
-/// audio URL or "", max waiting, max accepted, window ms, pieces (see speech::pieces).
-/// Returns {status, ms}: "ok", "missing", "ended", "voicemail", "queue_full", or "rate_limited"
-/// with the milliseconds until the oldest acceptance leaves the window.
+/// A message the sender named (`name`: its origin with the sender's reference) is stored once:
+/// a retry under the same name answers "duplicate" with the first one's id.
+/// KEYS: call, queue, order, message hash, inflight, accepted, named messages. ARGV: id, text,
+/// source, now, audio URL or "", max waiting, max accepted, window ms, pieces (see
+/// speech::pieces), name or "".
+/// Returns {status, ms, id}: "ok", "missing", "ended", "voicemail", "queue_full", "rate_limited"
+/// with the milliseconds until the oldest acceptance leaves the window, or "duplicate" with the
+/// id of the message stored before.
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {'missing', 0} end
-if state == 'ended' then return {'ended', 0} end
-if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return {'voicemail', 0} end
+if not state then return {'missing', 0, ''} end
+-- A retry of a message already stored (the sender's answer was lost) is that message, whatever
+-- has happened since: it must not be stored, counted or refused a second time.
+if ARGV[10] ~= '' then
+  local known = redis.call('HGET', KEYS[7], ARGV[10])
+  if known then return {'duplicate', 0, known} end
+end
+if state == 'ended' then return {'ended', 0, ''} end
+if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return {'voicemail', 0, ''} end
 local now, max_waiting = tonumber(ARGV[4]), tonumber(ARGV[6])
 local max_accepted, window = tonumber(ARGV[7]), tonumber(ARGV[8])
 if max_waiting > 0 and redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[5]) >= max_waiting then
-  return {'queue_full', 0}
+  return {'queue_full', 0, ''}
 end
 if max_accepted > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%d', now - window))
   if redis.call('ZCARD', KEYS[6]) >= max_accepted then
     local oldest = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
-    return {'rate_limited', tonumber(oldest[2]) + window - now}
+    return {'rate_limited', tonumber(oldest[2]) + window - now, ''}
   end
   redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
   redis.call('PEXPIRE', KEYS[6], ARGV[8])
@@ -113,7 +123,8 @@ redis.call('HSET', KEYS[4], 'pieces', ARGV[9], 'pieces_heard', 0)
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
 if string.sub(ARGV[3], 1, 4) ~= 'line' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
 redis.call('RPUSH', KEYS[2], ARGV[1])
-return {'ok', 0}
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], ARGV[10], ARGV[1]) end
+return {'ok', 0, ''}
 "#,
     )
 });
@@ -401,7 +412,7 @@ return {1, failed}
 /// that same conference. Events about the
 /// caller's leg are the call's activity.
 /// KEYS: call. ARGV: CallSid (or "" for start), "join"|"leave"|"start", conference sid, now,
-/// SequenceNumber or "".
+/// SequenceNumber or "", "1" if the participant joined with startConferenceOnEnter=true or "".
 /// Returns "caller", "speaker", "other", "came-and-went", "old", "ended" or "missing".
 pub(super) static PARTICIPANT: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -448,10 +459,10 @@ if call[2] == ARGV[1] then
   if ARGV[2] == 'join' then connect() end
   return 'caller'
 end
-if ARGV[2] == 'join' and call[1] == 'connected' and call[4] == ARGV[3] then
-  -- The caller is in (with startConferenceOnEnter=true): a second participant starts the
-  -- conference (Twilio: two participants, one of them with startConferenceOnEnter), whether
-  -- or not its conference-start has been seen yet.
+if ARGV[2] == 'join' and ARGV[6] ~= '' and call[1] == 'connected' and call[4] == ARGV[3] then
+  -- A participant with startConferenceOnEnter=true joined the caller: that starts the
+  -- conference under every reading of Twilio's rule, whether or not its conference-start has
+  -- been seen yet.
   redis.call('HSET', KEYS[1], 'conference_started', 1)
 end
 if call[3] and call[3] == ARGV[1] then

@@ -94,8 +94,6 @@ pub enum Turn {
 /// The outcome of a speaker leg ending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegEnd {
-    /// Whether the leg was still the call's current speaker (else: nothing changed).
-    pub was_current: bool,
     /// Messages are still waiting: start another speaker.
     pub more_to_say: bool,
     pub failed: Vec<MessageId>,
@@ -235,12 +233,12 @@ impl Store {
 
     /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker
     /// leg and the caller is still in, lets `inbound_sid` through as that leg's inbound half.
-    /// Returns the call it opens.
+    /// Returns the call it opens and the leg's token.
     pub async fn redeem_speaker_code(
         &self,
         code: &str,
         inbound_sid: &str,
-    ) -> StoreResult<Option<CallId>> {
+    ) -> StoreResult<Option<(CallId, String)>> {
         let value: Option<String> = self.conn().get_del(self.keys.speaker_code(code)).await?;
         let Some((id, leg)) = value.as_deref().and_then(|v| v.split_once(':')) else {
             return Ok(None);
@@ -256,7 +254,7 @@ impl Store {
             .arg(inbound_sid)
             .invoke_async(&mut self.conn())
             .await?;
-        Ok((admitted == 1).then_some(id))
+        Ok((admitted == 1).then(|| (id, leg.to_owned())))
     }
 
     /// A turn of a speaker: see [`Turn`] and [`TurnRequest`].
@@ -320,7 +318,8 @@ impl Store {
         max_attempts: u32,
         reason: &str,
     ) -> StoreResult<LegEnd> {
-        let (current, more, failed): (i64, i64, Vec<String>) = scripts::SPEAKER_LEG_ENDED
+        // The script also says whether the leg was still the speaker; nothing here needs it.
+        let (_current, more, failed): (i64, i64, Vec<String>) = scripts::SPEAKER_LEG_ENDED
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.inflight(id))
@@ -333,7 +332,6 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(LegEnd {
-            was_current: current == 1,
             more_to_say: more == 1,
             failed: ids(failed),
         })

@@ -14,13 +14,8 @@ mod retry;
 pub mod signature;
 
 pub use params::{
-    CallEnd, CallEvent, CallTarget, ConferenceEnd, ConferenceStatus, CreateCall, CreateParticipant,
-    MachineDetection, UpdateCall, UpdateConference, UpdateIncomingNumber, UpdateParticipant,
+    CallEvent, CallTarget, CreateCall, UpdateCall, UpdateConference, UpdateIncomingNumber,
 };
-pub use resources::{
-    CallResource, CallStatus, ConferenceResource, IncomingNumberResource, ParticipantResource,
-    ParticipantStatus,
-};
-pub use rest::{TwilioClient, TwilioClientBuilder, TwilioError};
-pub use retry::RetryPolicy;
+pub use resources::CallStatus;
+pub use rest::{TwilioClient, TwilioError};
 pub use signature::SignatureValidator;

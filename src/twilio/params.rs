@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::domain::PhoneNumber;
+use crate::domain::{ParticipantLabel, PhoneNumber};
 use crate::twiml::{Beep, ConferenceEvent, HttpMethod, VoiceResponse};
 
 /// A request body sent as `application/x-www-form-urlencoded`.
@@ -328,7 +328,7 @@ pub struct CreateParticipant {
     from: PhoneNumber,
     to: PhoneNumber,
     #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<String>,
+    label: Option<ParticipantLabel>,
     #[serde(skip_serializing_if = "Option::is_none")]
     muted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -377,8 +377,8 @@ impl CreateParticipant {
     }
 
     /// Unique within the conference; status callbacks carry it as `ParticipantLabel`.
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+    pub fn label(mut self, label: ParticipantLabel) -> Self {
+        self.label = Some(label);
         self
     }
 
@@ -644,7 +644,7 @@ mod tests {
     #[test]
     fn create_participant_repeats_both_event_lists() {
         let p = CreateParticipant::new(number("+14155550199"), number("+14155550123"))
-            .label("responder-1")
+            .label(ParticipantLabel::responder(1))
             .muted(true)
             .beep(Beep::OnEnter)
             .start_conference_on_enter(false)

@@ -200,7 +200,7 @@ mod tests {
     const TOKEN: &str = "12345";
     const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
 
-    /// The parameters of rows 1-4 of PROTOCOLS.md's table (twilio-python's test vectors).
+    /// The parameters of rows 1-4 of docs/protocols.md's table (twilio-python's test vectors).
     fn call_params() -> Vec<(String, String)> {
         [
             ("CallSid", "CA1234567890ABCDE"),

@@ -23,9 +23,9 @@ pub(crate) fn without_announce_url(path: &str, params: Params) -> Option<Params>
     )
 }
 
-/// A caller alone is in a conference that has not started (Twilio starts one with two
-/// participants), and Twilio takes no announcement into it: a speaker leg says the first
-/// messages, and once its joining has started the conference, announcements say the rest.
+/// A caller waiting alone is in a conference that has not started, and Twilio takes no
+/// announcement into it: a speaker leg says the first messages, and once its join has started
+/// the conference, announcements say the rest.
 #[tokio::test]
 async fn the_announce_strategy_reaches_a_caller_alone_in_a_conference_not_yet_started() {
     let app = spawn_app_with(&[("DENWA_SPEECH_STRATEGY", "announce")]).await;

@@ -140,3 +140,39 @@ async fn a_say_reference_becomes_the_messages_origin() {
         .collect();
     assert_eq!(sources, ["api:ui:42", "api"], "nothing refused was stored");
 }
+
+/// A client that did not get its answer (a timeout, a 503 while Redis restarted) sends the
+/// message again under the same `reference`: it is stored, spoken and counted once, and the
+/// retry gets the first message's id.
+#[tokio::test]
+async fn a_say_retried_under_its_reference_is_spoken_once() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let say = |text: &'static str, reference: &'static str| {
+        let request = app
+            .http
+            .post(app.api(&format!("/calls/{call_id}/say")))
+            .bearer_auth(API_TOKEN)
+            .json(&serde_json::json!({ "text": text, "reference": reference }));
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 202);
+            r.json::<serde_json::Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let first = say("Only once, please.", "ticket-1").await;
+    let again = say("Only once, please.", "ticket-1").await;
+    let other = say("A second message.", "ticket-2").await;
+    assert_eq!(first, again, "the retry is the first message");
+    assert_ne!(first, other);
+    app.wait_heard(&sid, &["Only once, please.", "A second message."])
+        .await;
+    assert_eq!(
+        app.heard(&sid),
+        vec![GREETING, "Only once, please.", "A second message."]
+    );
+    assert_eq!(app.messages(&call_id).await.len(), 2);
+}

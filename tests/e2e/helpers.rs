@@ -118,7 +118,17 @@ fn settings_for(
 /// every request (webhook or API) goes to the next replica, so no flow can lean on one
 /// process's memory.
 pub async fn spawn_replicas(replicas: usize, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
-    spawn_behind_proxy(replicas, None, extra_file, extra).await
+    spawn_replicas_on(far_side(TIME_SCALE).await, replicas, extra_file, extra).await
+}
+
+/// Like [`spawn_replicas`], on a far side the test set up (see [`far_side_with`]).
+pub async fn spawn_replicas_on(
+    far: (RedisServer, Emulator),
+    replicas: usize,
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    spawn_behind_proxy(far, replicas, None, extra_file, extra).await
 }
 
 /// Rewrites the form parameters of a webhook to `/twilio/...` (its path and query is the first
@@ -133,16 +143,23 @@ pub async fn spawn_app_rewriting(
     extra_file: &str,
     extra: &[(&str, &str)],
 ) -> TestApp {
-    spawn_behind_proxy(1, Some(rewrite), extra_file, extra).await
+    spawn_behind_proxy(
+        far_side(TIME_SCALE).await,
+        1,
+        Some(rewrite),
+        extra_file,
+        extra,
+    )
+    .await
 }
 
 async fn spawn_behind_proxy(
+    (redis, emulator): (RedisServer, Emulator),
     replicas: usize,
     rewrite: Option<Rewrite>,
     extra_file: &str,
     extra: &[(&str, &str)],
 ) -> TestApp {
-    let (redis, emulator) = far_side(TIME_SCALE).await;
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", proxy.local_addr().unwrap());
     let mut backends = Vec::new();

@@ -478,3 +478,22 @@ async fn a_caller_id_twilio_refuses_falls_back_to_the_lines_number() {
     let alice = app.legs_to(ALICE);
     assert_eq!(alice.len(), 1, "rung once, from the line's number");
 }
+
+/// Asked to record their name, a caller who says nothing makes an empty recording: Twilio then
+/// skips the `<Record>` action and goes on with the document. They reach the call all the same.
+#[tokio::test]
+async fn a_caller_who_says_no_name_is_put_through_all_the_same() {
+    let app = spawn_app_with(&[
+        ("DENWA_LINE_RECORD_NAMES", "true"),
+        ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
+    ])
+    .await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    assert_eq!(app.say(&call_id, "We can hear you.").await.0, 202);
+    app.wait_heard(&sid, &["We can hear you."]).await;
+    assert!(
+        app.emulator.errors().is_empty(),
+        "{:?}",
+        app.emulator.errors()
+    );
+}

@@ -116,7 +116,7 @@ impl Rest {
             )),
         );
         // reqwest is built without a crypto provider and panics if the process has none; denwa
-        // installs ring at start-up, and ring is what this falls back to (PROTOCOLS.md).
+        // installs ring at start-up, and ring is what this falls back to (docs/protocols.md).
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             let _ = rustls::crypto::ring::default_provider().install_default();
         }

@@ -3,7 +3,7 @@
 //! Every method goes to `slack.api_base` (default `https://slack.com/api`), so tests point the
 //! real client at a local fake. The connector is built with `https_or_http()`: Slack itself is
 //! https, a local stand-in is plain http. rustls uses ring, the provider the whole process agrees
-//! on (PROTOCOLS.md).
+//! on (docs/protocols.md).
 //!
 //! Retries: a 429 waits for its `Retry-After` (a wait over 30 s is not cut short: the call gives
 //! up, since retrying early only earns another 429); a refused connection (the request never

@@ -77,7 +77,7 @@ pub fn delivery_id(headers: &HeaderMap) -> Option<&str> {
 mod tests {
     use super::*;
 
-    /// Slack's documented example (PROTOCOLS.md). Its timestamp is from 2018, so a correct
+    /// Slack's documented example (docs/protocols.md). Its timestamp is from 2018, so a correct
     /// signature is refused as stale, and only as stale.
     const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
     const TS: &str = "1531420618";
