@@ -680,7 +680,7 @@ impl Exec {
                 };
                 // Transcription is asynchronous at Twilio: it arrives after the action request.
                 let hooks = st.hooks.clone();
-                let delay = self.em.inner.clock.dur(TRANSCRIPTION_SECS);
+                let delay = self.em.transcription_delay(TRANSCRIPTION_SECS);
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     let _ = hooks.send(job);

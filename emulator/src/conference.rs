@@ -16,7 +16,7 @@ use crate::Emulator;
 use crate::audio::{DEFAULT_HOLD_MUSIC, PLAY_SECS, Sound, TOKEN_SECS, Voice};
 use crate::call::{Ctl, say_limit_violation};
 use crate::clock::{new_sid, rfc2822};
-use crate::error::EmulatorError;
+use crate::error::{ApiError, EmulatorError};
 use crate::events::{CallEventKind, EmulatorEvent};
 use crate::participant_label;
 use crate::state::{Activity, CallStatus, ConfCallback, ConfRec, ConfStatus, PartRec, State};
@@ -550,6 +550,24 @@ impl State {
         true
     }
 
+    /// Whether the REST API may play an announcement into `conf_sid` now. Twilio documents
+    /// announcements into a live conference and says nothing of one that has not started
+    /// (nobody hears anybody yet); the emulator refuses those with 16099 ("the requested
+    /// conference is in an unexpected state for the desired operation"), the stricter reading.
+    pub(crate) fn check_announceable(&self, conf_sid: &str) -> Result<(), ApiError> {
+        match self.confs.get(conf_sid).map(|c| c.status) {
+            Some(ConfStatus::InProgress) => Ok(()),
+            Some(ConfStatus::Init) => Err(ApiError::bad_request(
+                16099,
+                "Conference has not started: cannot announce",
+            )),
+            _ => Err(ApiError::bad_request(
+                20001,
+                "Conference is not active: cannot announce",
+            )),
+        }
+    }
+
     /// Sound played into a conference by the REST API: every participant not on hold hears it.
     fn announce_sound(&mut self, conf_sid: &str, target: Option<&str>, sound: &Sound) {
         let Some(conf) = self.confs.get(conf_sid) else {
@@ -586,15 +604,14 @@ impl Emulator {
             let part = target
                 .as_deref()
                 .and_then(|t| st.part_snapshot(&conf_sid, t));
-            let mut extra = vec![("AnnounceUrl".to_string(), url.to_string())];
-            match result {
-                Ok(()) => st.conf_event(&conf_sid, "announcement-end", part.as_ref(), extra),
-                Err(e) => {
-                    extra.push(("ReasonAnnouncementFailed".to_string(), e.message.clone()));
-                    st.record_error(e);
-                    st.conf_event(&conf_sid, "announcement-fail", part.as_ref(), extra);
-                }
+            // Twilio sends announcement-fail "only if there is an internal Twilio error": a
+            // document it could not fetch or run (the application's error, logged as such) ends
+            // the announcement like any other, so `announcement-end` does not mean it was heard.
+            if let Err(e) = result {
+                st.record_error(e);
             }
+            let extra = vec![("AnnounceUrl".to_string(), url.to_string())];
+            st.conf_event(&conf_sid, "announcement-end", part.as_ref(), extra);
         });
     }
 

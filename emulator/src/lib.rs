@@ -56,6 +56,13 @@
 //! phone picks up, `Timeout`/`<Dial timeout>` for no-answer. Webhook HTTP requests are real-time
 //! (deadline [`WEBHOOK_TIMEOUT`], 15 s like Twilio).
 //!
+//! # Callbacks
+//!
+//! Status callbacks, conference events, recording status callbacks and transcriptions are each
+//! sent in a request of their own, so they may arrive in any order (as at Twilio). With
+//! [`Emulator::chaos_callbacks`] and a seeded [`CallbackChaos`] they are also late, overtake each
+//! other and arrive twice, as Twilio's may; TwiML fetches never are.
+//!
 //! # Strictness
 //!
 //! REST requests are authenticated (HTTP Basic `AccountSid:AuthToken`, 401/20003 otherwise) and
@@ -90,10 +97,12 @@
 //! executor), `outbound.rs` (placing calls, phones), `conference.rs`, `participant_label.rs`
 //! (the labels Twilio accepts), `audio.rs` (tokens and
 //! transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
-//! (requests to the application), `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
+//! (requests to the application), `chaos.rs` (callbacks late, out of order, twice),
+//! `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
 
 mod audio;
 mod call;
+mod chaos;
 mod clock;
 mod conference;
 mod error;
@@ -118,6 +127,7 @@ use tokio::task::JoinHandle;
 
 pub use audio::{DEFAULT_HOLD_MUSIC, Heard, PLAY_SECS, TOKEN_SECS};
 pub use call::APPLICATION_ERROR_MESSAGE;
+pub use chaos::{CallbackChaos, Deliveries};
 pub use error::EmulatorError;
 pub use events::{CallEvent, CallEventKind, EmulatorEvent};
 pub use phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
@@ -169,6 +179,8 @@ pub(crate) struct Inner {
     pub rest_delay: Mutex<Duration>,
     /// The latest REST requests, at most [`REST_LOG_LEN`].
     pub rest_log: Mutex<VecDeque<RestRequest>>,
+    /// How callbacks are delivered (see [`Emulator::chaos_callbacks`]); `None`: once, at once.
+    pub chaos: Mutex<Option<CallbackChaos>>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -300,6 +312,7 @@ impl Emulator {
             tx,
             rest_delay: Mutex::new(Duration::ZERO),
             rest_log: Mutex::new(VecDeque::new()),
+            chaos: Mutex::new(None),
         });
         let em = Emulator { inner };
         let dispatcher = em.spawn_dispatcher(hook_rx);

@@ -664,12 +664,7 @@ fn update_conference(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiRes
         }
     }
     if f.get("AnnounceUrl").is_some() {
-        if status == ConfStatus::Completed {
-            return Err(ApiError::bad_request(
-                20001,
-                "Conference is not active: cannot announce",
-            ));
-        }
+        em.inner.state.lock().unwrap().check_announceable(sid)?;
         let url = f.url("AnnounceUrl", 21205)?.expect("present");
         let method = f.method("AnnounceMethod")?;
         em.spawn_announcement(
@@ -914,6 +909,9 @@ fn participant(
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         Method::POST => {
+            if f.get("AnnounceUrl").is_some() {
+                em.inner.state.lock().unwrap().check_announceable(conf)?;
+            }
             let given = |name: &str| f.get(name).map(|_| f.bool(name, false)).transpose();
             let update = ParticipantUpdate {
                 muted: given("Muted")?,

@@ -69,7 +69,8 @@ impl HookPurpose {
 pub(crate) const MAX_TWIML_BYTES: usize = 64_000;
 
 /// A fire-and-forget callback (status, conference event, transcription): sent by the dispatcher
-/// task, each in its own task, so, as with Twilio, arrival order is not guaranteed.
+/// task, each in its own task, so, as with Twilio, arrival order is not guaranteed (and with
+/// [`crate::CallbackChaos`], a callback may be late or arrive twice).
 #[derive(Debug, Clone)]
 pub(crate) struct HookJob {
     pub purpose: HookPurpose,
@@ -233,34 +234,45 @@ impl Emulator {
             while let Some(job) = rx.recv().await {
                 let Some(inner) = weak.upgrade() else { break };
                 let em = Emulator { inner };
-                tokio::spawn(async move {
-                    let url = match Url::parse(&job.url) {
-                        Ok(u) => u,
-                        Err(e) => {
-                            let mut err = EmulatorError::new(
-                                11100,
-                                format!("invalid callback URL {:?}: {e}", job.url),
-                            );
-                            err.call_sid = job.call_sid.clone();
-                            em.inner.state.lock().unwrap().record_error(err);
-                            return;
-                        }
-                    };
-                    if let Err(e) = em
-                        .request(
-                            job.purpose,
-                            job.call_sid.as_deref(),
-                            &url,
-                            job.method,
-                            job.params,
-                        )
-                        .await
-                    {
-                        em.inner.state.lock().unwrap().record_error(e);
-                    }
-                });
+                for delay in em.callback_deliveries() {
+                    em.deliver(job.clone(), delay);
+                }
             }
         })
+    }
+
+    /// Sends callback `job` after `delay`, in a task of its own.
+    fn deliver(&self, job: HookJob, delay: Duration) {
+        let em = self.clone();
+        tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let url = match Url::parse(&job.url) {
+                Ok(u) => u,
+                Err(e) => {
+                    let mut err = EmulatorError::new(
+                        11100,
+                        format!("invalid callback URL {:?}: {e}", job.url),
+                    );
+                    err.call_sid = job.call_sid.clone();
+                    em.inner.state.lock().unwrap().record_error(err);
+                    return;
+                }
+            };
+            if let Err(e) = em
+                .request(
+                    job.purpose,
+                    job.call_sid.as_deref(),
+                    &url,
+                    job.method,
+                    job.params,
+                )
+                .await
+            {
+                em.inner.state.lock().unwrap().record_error(e);
+            }
+        });
     }
 }
 

@@ -26,9 +26,10 @@ pub struct ConferenceEventParams {
     #[serde(default)]
     pub sequence_number: Option<u64>,
     #[serde(default)]
-    pub announce_url: Option<String>,
-    #[serde(default)]
     pub reason_announcement_failed: Option<String>,
+    /// On participant events: whether the participant joined with startConferenceOnEnter.
+    #[serde(default)]
+    pub start_conference_on_enter: Option<bool>,
 }
 
 impl Line {
@@ -53,7 +54,13 @@ impl Line {
         if let Some(change) = change {
             let role = self
                 .store()
-                .conference_event(&id, change, &event.conference_sid, event.sequence_number)
+                .conference_event(
+                    &id,
+                    change,
+                    &event.conference_sid,
+                    event.sequence_number,
+                    event.start_conference_on_enter == Some(true),
+                )
                 .await?;
             match (role, change) {
                 (
@@ -66,7 +73,7 @@ impl Line {
                         });
                     }
                     if let ConferenceChange::Joined(sid) = change {
-                        self.announce_participant(&id, sid, true).await;
+                        self.announce_participant(&id, sid, true, true).await;
                     }
                     // Messages may have arrived while the caller heard the greeting.
                     speech::kick(self, &id);
@@ -80,17 +87,23 @@ impl Line {
                         .await;
                 }
                 // A speaker leg whose turn has passed is still a speaker: never announced.
-                (ParticipantRole::Other, _)
+                (ParticipantRole::Other | ParticipantRole::CameAndWent, _)
                     if event
                         .participant_label
                         .as_deref()
                         .is_some_and(ParticipantLabel::is_speaker) => {}
                 (ParticipantRole::Other, ConferenceChange::Joined(sid)) => {
-                    self.announce_participant(&id, sid, true).await;
+                    self.announce_participant(&id, sid, true, true).await;
                 }
                 (ParticipantRole::Other, ConferenceChange::Left(sid)) => {
                     self.responder_left(&id, sid).await;
-                    self.announce_participant(&id, sid, false).await;
+                    self.announce_participant(&id, sid, false, true).await;
+                }
+                // Their leave came first (and, nobody having joined, said nothing): the bridges
+                // hear of both now, in order; nothing is said aloud of someone who is gone.
+                (ParticipantRole::CameAndWent, ConferenceChange::Joined(sid)) => {
+                    self.announce_participant(&id, sid, true, false).await;
+                    self.announce_participant(&id, sid, false, false).await;
                 }
                 // Someone joined the conference of a call that is over (a responder who pressed 1
                 // as the caller hung up): hang them up rather than leave them alone in silence.
@@ -115,7 +128,7 @@ impl Line {
                     .await
             }
             "announcement-end" | "announcement-fail" => {
-                speech::announce::finished(self, &id, &event).await;
+                speech::announce::finished(self, &id, &event).await?;
             }
             _ => {}
         }

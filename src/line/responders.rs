@@ -400,9 +400,15 @@ impl Line {
         }
     }
 
-    /// Publishes a participant's join or leave to the bridges and, when configured and someone is
-    /// there to hear it, announces it into the conference.
-    pub(crate) async fn announce_participant(&self, id: &CallId, call_sid: &str, joined: bool) {
+    /// Publishes a participant's join or leave to the bridges and, if `aloud`, when configured
+    /// and someone is there to hear it, announces it into the conference.
+    pub(crate) async fn announce_participant(
+        &self,
+        id: &CallId,
+        call_sid: &str,
+        joined: bool,
+        aloud: bool,
+    ) {
         let store = self.store();
         let name = store
             .participant_name(id, call_sid)
@@ -423,7 +429,7 @@ impl Line {
                 call_id: id.to_string(),
                 name: name.clone(),
             });
-            if settings.announce_joins && before > 0 {
+            if aloud && settings.announce_joins && before > 0 {
                 // A caller who recorded their name is announced in their own voice.
                 let recording = if is_caller {
                     store.call_field(id, "name_recording").await.ok().flatten()
@@ -468,7 +474,7 @@ impl Line {
                 call_id: id.to_string(),
                 name: name.clone(),
             });
-            if settings.announce_leaves {
+            if aloud && settings.announce_leaves {
                 self.announce(id, &[name.as_str(), " left the call."].concat())
                     .await;
             }

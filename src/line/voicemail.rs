@@ -7,6 +7,7 @@ use denwa_chat::LineEvent;
 use super::Line;
 use crate::domain::{Call, CallState, now_ms};
 use crate::store::LogFailure as _;
+use crate::store::VoicemailPart;
 use crate::twilio::{CallTarget, UpdateCall};
 use crate::twiml::{HttpMethod, Record, VoiceResponse};
 
@@ -95,15 +96,7 @@ impl Line {
         recording_url: Option<&str>,
     ) -> VoiceResponse {
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
-            self.store()
-                .set_voicemail(id, "recording", url)
-                .await
-                .or_log("keep the voicemail recording's URL");
-            self.publish(LineEvent::Voicemail {
-                call_id: id.to_string(),
-                recording_url: url.to_owned(),
-                transcript: None,
-            });
+            self.voicemail_part(id, VoicemailPart::Recording(url)).await;
         }
         self.end_call(id, "the caller left a voicemail", None).await;
         VoiceResponse::new()
@@ -112,23 +105,38 @@ impl Line {
     }
 
     /// Twilio's transcript of the voicemail.
-    pub async fn voicemail_transcribed(
-        &self,
-        id: &crate::domain::CallId,
-        recording_url: &str,
-        text: Option<&str>,
-    ) {
+    pub async fn voicemail_transcribed(&self, id: &crate::domain::CallId, text: Option<&str>) {
         let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
             return;
         };
-        self.store()
-            .set_voicemail(id, "transcript", text)
+        self.voicemail_part(id, VoicemailPart::Transcript(text))
+            .await;
+    }
+
+    /// Keeps a part of the voicemail and posts to the thread what is due: the recording once,
+    /// then the transcript once (held back if it came before the recording).
+    async fn voicemail_part(&self, id: &crate::domain::CallId, part: VoicemailPart<'_>) {
+        let Some(news) = self
+            .store()
+            .voicemail_part(id, part)
             .await
-            .or_log("keep the voicemail transcript");
-        self.publish(LineEvent::Voicemail {
-            call_id: id.to_string(),
-            recording_url: recording_url.to_owned(),
-            transcript: Some(text.to_owned()),
-        });
+            .or_log("keep the voicemail")
+        else {
+            return;
+        };
+        if news.post_recording {
+            self.publish(LineEvent::Voicemail {
+                call_id: id.to_string(),
+                recording_url: news.recording_url.clone(),
+                transcript: None,
+            });
+        }
+        if let Some(transcript) = news.transcript {
+            self.publish(LineEvent::Voicemail {
+                call_id: id.to_string(),
+                recording_url: news.recording_url,
+                transcript: Some(transcript),
+            });
+        }
     }
 }

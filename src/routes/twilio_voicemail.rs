@@ -54,8 +54,7 @@ pub async fn transcribed(
     request: Signed<Recording, CallQuery>,
 ) -> Result<StatusCode, WebhookError> {
     if let Some(id) = CallId::parse(&request.query.call) {
-        let url = request.form.recording_url.as_deref().unwrap_or_default();
-        line.voicemail_transcribed(&id, url, request.form.transcription_text.as_deref())
+        line.voicemail_transcribed(&id, request.form.transcription_text.as_deref())
             .await;
     }
     Ok(StatusCode::NO_CONTENT)

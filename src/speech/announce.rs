@@ -2,8 +2,15 @@
 //! (`POST Conferences/{sid}.json` with `AnnounceUrl`), no extra call leg.
 //!
 //! A batch is taken (turn T) when its announcement is requested, so the `AnnounceUrl` fetch only
-//! reads what is in flight for turn T; `announcement-end` for turn T settles it as spoken and
-//! requests turn T+1; `announcement-fail` requeues it (bounded) like a failed speaker leg.
+//! reads what is in flight for turn T, and marks it served. Twilio's `announcement-end` names no
+//! announcement: it is about the call's one announcement in flight (the store tells which, and
+//! drops a repeat by its SequenceNumber). It settles turn T as spoken if T was served (Twilio
+//! ends an announcement it could not fetch all the same) and requests turn T+1; otherwise, or
+//! on `announcement-fail`, the batch is requeued (bounded) like a failed speaker leg's.
+//!
+//! Twilio takes announcements only into a conference that has started, and a caller waiting
+//! alone is in one that has not: until it has, a self-dialled speaker leg says the messages, and
+//! its join starts the conference.
 
 use std::time::Duration;
 
@@ -11,18 +18,33 @@ use rand::RngExt as _;
 
 use crate::domain::CallId;
 use crate::line::{ConferenceEventParams, Line};
-use crate::store::{Turn, TurnRequest};
+use crate::store::{AnnouncementEnd, SpeakerState, StoreError, Turn, TurnRequest};
 use crate::twilio::UpdateConference;
 use crate::twiml::{HttpMethod, VoiceResponse};
 
 pub async fn start(line: &Line, id: &CallId) {
+    match line.store().conference_started(id).await {
+        Ok(true) => {}
+        Ok(false) => return super::self_dial::start(line, id).await,
+        Err(e) => {
+            // The sweep tries again.
+            tracing::warn!(call = %id, error = %e, "cannot tell whether the conference started");
+            return;
+        }
+    }
     let leg = format!("a{:012x}", rand::rng().random::<u64>() >> 16);
     let store = line.store();
     let max_attempts = line.settings().speech.max_attempts;
     // The store only hands out the lease once the caller is in the conference; the caller's
     // participant-join kicks the pipeline again.
     match store
-        .acquire_speaker(id, &leg, max_attempts, super::DIAL_LEASE)
+        .acquire_speaker_as(
+            id,
+            &leg,
+            SpeakerState::Announcing,
+            max_attempts,
+            super::DIAL_LEASE,
+        )
         .await
     {
         Ok((true, failed)) => {
@@ -115,19 +137,20 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
     }
 }
 
-/// The `AnnounceUrl` fetch for turn `turn`: says the batch in flight for that turn.
+/// The `AnnounceUrl` fetch for turn `turn`: says the batch in flight for that turn, once it is
+/// marked served; a stale turn, or one the store cannot read, says nothing (and is not served,
+/// so its end requeues the batch).
 pub async fn script(line: &Line, id: &CallId, leg: &str, turn: u64) -> VoiceResponse {
     let store = line.store();
     let messages = async {
-        if !store.is_speaker(id, leg).await? || store.speaker_turn_number(id).await? != turn {
-            return Ok(Vec::new());
-        }
         let ids = store.inflight(id).await?;
-        store.messages_by_id(id, &ids).await
+        let messages = store.messages_by_id(id, &ids).await?;
+        let served = store.announcement_served(id, leg, turn).await?;
+        Ok::<_, StoreError>(served.then_some(messages))
     };
-    let messages: Result<_, crate::store::StoreError> = messages.await;
-    match messages {
-        Ok(messages) => super::say_all(line, VoiceResponse::new(), &messages),
+    match messages.await {
+        Ok(Some(messages)) => super::say_all(line, VoiceResponse::new(), &messages),
+        Ok(None) => VoiceResponse::new(),
         Err(e) => {
             tracing::warn!(call = %id, error = %e, "cannot read the announcement");
             VoiceResponse::new()
@@ -135,37 +158,37 @@ pub async fn script(line: &Line, id: &CallId, leg: &str, turn: u64) -> VoiceResp
     }
 }
 
-/// `announcement-end` / `announcement-fail` for one of our announcements.
-pub async fn finished(line: &Line, id: &CallId, event: &ConferenceEventParams) {
-    let Some(url) = event
-        .announce_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-    else {
-        return;
-    };
-    let param = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
-    let (Some(leg), Some(turn)) = (
-        param("leg"),
-        param("turn").and_then(|t| t.parse::<u64>().ok()),
-    ) else {
-        return;
-    };
-    if event.status_callback_event == "announcement-end" {
-        // In the background: settling may wait out a store outage, and Twilio's callback must
-        // be answered at once.
-        let (task_line, id) = (line.clone(), id.clone());
-        line.spawn(async move { next(&task_line, &id, &leg, turn + 1).await });
-    } else {
-        let why = event
-            .reason_announcement_failed
-            .as_deref()
-            .unwrap_or("no reason given");
-        let reason = format!("Twilio could not play the announcement: {why}");
-        super::leg_ended(line, id, &leg, &reason).await;
+/// `announcement-end` / `announcement-fail` in the call's conference.
+pub async fn finished(
+    line: &Line,
+    id: &CallId,
+    event: &ConferenceEventParams,
+) -> Result<(), StoreError> {
+    let ended = event.status_callback_event == "announcement-end";
+    let outcome = line
+        .store()
+        .announcement_finished(id, &event.conference_sid, event.sequence_number)
+        .await?;
+    match outcome {
+        AnnouncementEnd::Heard { leg, turn } if ended => {
+            // In the background: settling may wait out a store outage, and Twilio's callback
+            // must be answered at once.
+            let (task_line, id) = (line.clone(), id.clone());
+            line.spawn(async move { next(&task_line, &id, &leg, turn + 1).await });
+        }
+        AnnouncementEnd::Heard { leg, .. } | AnnouncementEnd::Unheard { leg, .. } => {
+            let reason = if ended {
+                "Twilio ended the announcement without fetching it".to_owned()
+            } else {
+                let why = event
+                    .reason_announcement_failed
+                    .as_deref()
+                    .unwrap_or("no reason given");
+                format!("Twilio could not play the announcement: {why}")
+            };
+            super::leg_ended(line, id, &leg, &reason).await;
+        }
+        AnnouncementEnd::None => {}
     }
+    Ok(())
 }

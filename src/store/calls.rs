@@ -25,6 +25,8 @@ pub enum ParticipantRole {
     Caller,
     Speaker,
     Other,
+    /// Someone else whose join arrived after their leave: they came and went.
+    CameAndWent,
     /// The conference belongs to no call denwa knows.
     Unknown,
     /// Out of order (older than an event already seen), or the call has ended: nothing to do.
@@ -225,13 +227,15 @@ impl Store {
     }
 
     /// Records a conference event about a participant of the call's conference, or the
-    /// conference's start. `sequence` is Twilio's SequenceNumber, to drop late arrivals.
+    /// conference's start. `sequence` is Twilio's SequenceNumber, to drop late arrivals;
+    /// `starts_conference`: the participant joined with startConferenceOnEnter=true.
     pub async fn conference_event(
         &self,
         id: &CallId,
         event: ConferenceChange<'_>,
         conference_sid: &str,
         sequence: Option<u64>,
+        starts_conference: bool,
     ) -> StoreResult<ParticipantRole> {
         let (call_sid, kind) = match event {
             ConferenceChange::Started => ("", "start"),
@@ -245,12 +249,14 @@ impl Store {
             .arg(conference_sid)
             .arg(now_ms())
             .arg(sequence.map(|s| s.to_string()).unwrap_or_default())
+            .arg(if starts_conference { "1" } else { "" })
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match role.as_str() {
             "caller" => ParticipantRole::Caller,
             "speaker" => ParticipantRole::Speaker,
             "other" => ParticipantRole::Other,
+            "came-and-went" => ParticipantRole::CameAndWent,
             "old" | "ended" => ParticipantRole::Ignored,
             _ => ParticipantRole::Unknown,
         })

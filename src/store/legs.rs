@@ -5,6 +5,24 @@ use redis::AsyncCommands as _;
 use super::{Store, StoreResult, scripts};
 use crate::domain::{CallId, now_ms};
 
+/// What Twilio reported of a voicemail: the recording (`<Record>`'s action) or its transcript
+/// (the transcribe callback). They come in either order, and a callback may come twice.
+#[derive(Debug, Clone, Copy)]
+pub enum VoicemailPart<'a> {
+    Recording(&'a str),
+    Transcript(&'a str),
+}
+
+/// What of a voicemail is to be posted now, in this order: the recording, then its transcript
+/// (each once, and the transcript never before the recording).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoicemailNews {
+    /// The recording's URL ("" while it is not known).
+    pub recording_url: String,
+    pub post_recording: bool,
+    pub transcript: Option<String>,
+}
+
 /// How long a responder counts as busy on a call without a release (a lost status callback must
 /// not keep them off the rota forever; no on-call call lasts this long).
 const RESPONDER_BUSY_SECS: u64 = 4 * 3600;
@@ -239,13 +257,29 @@ impl Store {
         Ok(self.call_field(id, "voicemail_started").await?.is_some())
     }
 
-    /// The voicemail's recording (and, later, its transcript).
-    pub async fn set_voicemail(&self, id: &CallId, field: &str, value: &str) -> StoreResult<()> {
-        let _: () = self
-            .conn()
-            .hset(self.keys.call(id), format!("voicemail_{field}"), value)
-            .await?;
-        Ok(())
+    /// Keeps a part of the voicemail (the first report of each counts) and says what of it to
+    /// post now; see VOICEMAIL_PART.
+    pub async fn voicemail_part(
+        &self,
+        id: &CallId,
+        part: VoicemailPart<'_>,
+    ) -> StoreResult<VoicemailNews> {
+        let (name, value) = match part {
+            VoicemailPart::Recording(url) => ("recording", url),
+            VoicemailPart::Transcript(text) => ("transcript", text),
+        };
+        let (recording_url, post_recording, transcript): (String, i64, String) =
+            scripts::VOICEMAIL_PART
+                .key(self.keys.call(id))
+                .arg(name)
+                .arg(value)
+                .invoke_async(&mut self.conn())
+                .await?;
+        Ok(VoicemailNews {
+            post_recording: post_recording == 1,
+            transcript: (!transcript.is_empty()).then_some(transcript),
+            recording_url,
+        })
     }
 
     /// The caller's own recording of their name.

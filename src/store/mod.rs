@@ -6,6 +6,7 @@
 //! speak, ending a call, requeueing a failed leg's messages) are Lua scripts, which Redis runs
 //! atomically.
 
+mod announcements;
 mod bridges;
 mod calls;
 mod keys;
@@ -19,7 +20,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret as _;
 
+pub use announcements::AnnouncementEnd;
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
+pub use legs::VoicemailPart;
 pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
 pub use speaker::{SpeakerState, Turn, TurnRequest};
 

@@ -132,7 +132,8 @@ return {'ok', 0, ''}
 /// Takes the speaker lease for a new leg if the caller is in the conference, there is something
 /// to say and no leg holds the lease. Messages left in flight by a leg that vanished without a
 /// status callback (its lease lapsed) go back to the front of the queue first.
-/// KEYS: call, queue, inflight, lock. ARGV: leg, lease ms, prefix, max attempts, now.
+/// KEYS: call, queue, inflight, lock. ARGV: leg, lease ms, prefix, max attempts, now, the leg's
+/// first state ("dialing" for a self-dialled leg, "announcing" for the announce strategy).
 /// Returns {acquired (0/1), failed ids}.
 pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -147,8 +148,8 @@ local failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[3], orphans, tonumber(ARGV
   'the speaker leg was lost', ARGV[5])
 if redis.call('LLEN', KEYS[2]) == 0 then return {0, failed} end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
-redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', 'dialing', 'speaker_turn', 0)
-redis.call('HDEL', KEYS[1], 'speaker_in_sid')
+redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', ARGV[6], 'speaker_turn', 0)
+redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served')
 redis.call('HINCRBY', KEYS[1], 'speaker_legs', 1)
 return {1, failed}
 "#,
@@ -404,13 +405,15 @@ return {1, failed}
 
 /// Records a conference event about a participant (or the conference's start) and says whose
 /// leg it was. Twilio does not promise arrival order: an event older (by SequenceNumber) than
-/// one already seen for the same participant is dropped. The caller's join (or the
+/// one already seen for the same participant is dropped, but for the join of someone (neither
+/// the caller nor the speaker) whose leave came first: they came and went. The caller's join (or the
 /// conference's start: only the caller starts it) connects the call and records the
-/// conference; the speaker counts as joined only in that same conference. Events about the
+/// conference (and its start, as `conference_started`); the speaker counts as joined only in
+/// that same conference. Events about the
 /// caller's leg are the call's activity.
 /// KEYS: call. ARGV: CallSid (or "" for start), "join"|"leave"|"start", conference sid, now,
-/// SequenceNumber or "".
-/// Returns "caller", "speaker", "other", "old", "ended" or "missing".
+/// SequenceNumber or "", "1" if the participant joined with startConferenceOnEnter=true or "".
+/// Returns "caller", "speaker", "other", "came-and-went", "old", "ended" or "missing".
 pub(super) static PARTICIPANT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -422,9 +425,18 @@ if call[4] and call[4] ~= ARGV[3] then return 'old' end
 if ARGV[5] ~= '' then
   -- SequenceNumber counts per conference: kept per conference and participant.
   local seq_key = 'seq:' .. ARGV[3] .. ':' .. ARGV[1]
+  -- Set when a participant's first event is its leave: its join, arriving late, is news still.
+  local unjoined_key = 'unjoined:' .. ARGV[3] .. ':' .. ARGV[1]
   local last = redis.call('HGET', KEYS[1], seq_key)
-  if last and tonumber(last) >= tonumber(ARGV[5]) then return 'old' end
+  if last and tonumber(last) >= tonumber(ARGV[5]) then
+    if ARGV[2] == 'join' and call[1] ~= 'ended' and call[2] ~= ARGV[1] and call[3] ~= ARGV[1]
+        and redis.call('HDEL', KEYS[1], unjoined_key) == 1 then
+      return 'came-and-went'
+    end
+    return 'old'
+  end
   redis.call('HSET', KEYS[1], seq_key, ARGV[5])
+  if ARGV[2] == 'leave' and not last then redis.call('HSET', KEYS[1], unjoined_key, 1) end
 end
 if call[1] == 'ended' then return 'ended' end
 if ARGV[2] == 'start' or call[2] == ARGV[1] then
@@ -439,11 +451,19 @@ local function connect()
 end
 if ARGV[2] == 'start' then
   if not call[4] then connect() end
+  -- Announcements are heard (and taken by Twilio) only in a conference that has started.
+  redis.call('HSET', KEYS[1], 'conference_started', 1)
   return 'caller'
 end
 if call[2] == ARGV[1] then
   if ARGV[2] == 'join' then connect() end
   return 'caller'
+end
+if ARGV[2] == 'join' and ARGV[6] ~= '' and call[1] == 'connected' and call[4] == ARGV[3] then
+  -- A participant with startConferenceOnEnter=true joined the caller: that starts the
+  -- conference under every reading of Twilio's rule, whether or not its conference-start has
+  -- been seen yet.
+  redis.call('HSET', KEYS[1], 'conference_started', 1)
 end
 if call[3] and call[3] == ARGV[1] then
   if ARGV[2] == 'join' then
@@ -454,6 +474,50 @@ if call[3] and call[3] == ARGV[1] then
   return 'speaker'
 end
 return 'other'
+"#,
+    )
+});
+
+/// Twilio fetched the announcement of turn `turn` of announce leg `leg`: if that is still the
+/// call's current turn, it is marked served, so that its `announcement-end` counts it heard
+/// (Twilio reports an announcement it could not fetch or play as ended all the same).
+/// KEYS: call. ARGV: leg, turn. Returns 1 if marked.
+pub(super) static ANNOUNCEMENT_SERVED: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'speaker_leg', 'speaker_turn', 'speaker_state')
+if f[1] ~= ARGV[1] or f[2] ~= ARGV[2] or f[3] ~= 'announcing' then return 0 end
+redis.call('HSET', KEYS[1], 'announce_served', ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// An `announcement-end` or `announcement-fail` in conference `conference`: which announcement
+/// it is about. Twilio's event names no announcement of ours, but a call has at most one in
+/// flight (its announce leg's current turn), so it is that one; an event already seen (its
+/// SequenceNumber is not newer than the last announcement event's) is a repeat and is dropped.
+/// KEYS: call. ARGV: conference sid, SequenceNumber or "".
+/// Returns {"heard" | "unheard" | "none", leg, turn}: "unheard" when Twilio never fetched the
+/// turn's document (so nothing of it was said), "none" when no announcement of the call's is in
+/// flight (or the event is a repeat, or of another conference).
+pub(super) static ANNOUNCEMENT_FINISHED: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'conference_sid', 'speaker_leg', 'speaker_turn',
+  'speaker_state', 'announce_served')
+if f[1] ~= ARGV[1] then return {'none', '', 0} end
+if ARGV[2] ~= '' then
+  local key = 'seq:' .. ARGV[1] .. ':announcement'
+  local last = redis.call('HGET', KEYS[1], key)
+  if last and tonumber(last) >= tonumber(ARGV[2]) then return {'none', '', 0} end
+  redis.call('HSET', KEYS[1], key, ARGV[2])
+end
+local turn = tonumber(f[3] or '0')
+if (not f[2]) or f[4] ~= 'announcing' or turn == 0 then return {'none', '', 0} end
+redis.call('HDEL', KEYS[1], 'announce_served')
+if tonumber(f[5] or '0') == turn then return {'heard', f[2], turn} end
+return {'unheard', f[2], turn}
 "#,
     )
 });
@@ -514,6 +578,26 @@ if tonumber(redis.call('HGET', KEYS[1], 'voicemail_tries') or '0') >= tonumber(A
 end
 redis.call('HSET', KEYS[1], 'voicemail_started', ARGV[1])
 return redis.call('HINCRBY', KEYS[1], 'voicemail_tries', 1)
+"#,
+    )
+});
+
+/// Keeps one part of a call's voicemail, `recording` (its URL) or `transcript`, and says what to
+/// post now. Twilio sends the transcript in the background, in no promised order against the
+/// recording, and may send a callback twice: each part counts once (the first report), and the
+/// transcript is posted only once the recording is known (with it, when it came first).
+/// KEYS: call. ARGV: part name, value.
+/// Returns {recording URL or "", post the recording now (0/1), transcript to post now or ""}.
+pub(super) static VOICEMAIL_PART: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'', 0, ''} end
+if redis.call('HSETNX', KEYS[1], 'voicemail_' .. ARGV[1], ARGV[2]) == 0 then return {'', 0, ''} end
+local f = redis.call('HMGET', KEYS[1], 'voicemail_recording', 'voicemail_transcript')
+if not f[1] then return {'', 0, ''} end
+local post_recording = 0
+if ARGV[1] == 'recording' then post_recording = 1 end
+return {f[1], post_recording, f[2] or ''}
 "#,
     )
 });

@@ -32,6 +32,20 @@ pub enum SpeakerState {
     Joined,
     /// Its inbound half left the conference.
     Left,
+    /// An announce leg: Twilio plays its turns into the conference (no call leg).
+    Announcing,
+}
+
+impl SpeakerState {
+    fn as_str(self) -> &'static str {
+        match self {
+            SpeakerState::Dialing => "dialing",
+            SpeakerState::Gated => "gated",
+            SpeakerState::Joined => "joined",
+            SpeakerState::Left => "left",
+            SpeakerState::Announcing => "announcing",
+        }
+    }
 }
 
 /// What a speaker asks for in one turn.
@@ -94,12 +108,26 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Store {
-    /// Takes the speaker lease for `leg` if the caller is in, the call has something to say and
-    /// no leg is speaking. `lease` must cover dialling and the wait to join.
+    /// Takes the speaker lease for self-dialled leg `leg` if the caller is in, the call has
+    /// something to say and no leg is speaking. `lease` must cover dialling and the wait to join.
     pub async fn acquire_speaker(
         &self,
         id: &CallId,
         leg: &str,
+        max_attempts: u32,
+        lease: Duration,
+    ) -> StoreResult<(bool, Vec<MessageId>)> {
+        self.acquire_speaker_as(id, leg, SpeakerState::Dialing, max_attempts, lease)
+            .await
+    }
+
+    /// Like [`Store::acquire_speaker`], for a leg that starts in `state` (an announce leg:
+    /// [`SpeakerState::Announcing`]).
+    pub async fn acquire_speaker_as(
+        &self,
+        id: &CallId,
+        leg: &str,
+        state: SpeakerState,
         max_attempts: u32,
         lease: Duration,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
@@ -113,6 +141,7 @@ impl Store {
             .arg(self.keys.message_prefix(id))
             .arg(max_attempts)
             .arg(now_ms())
+            .arg(state.as_str())
             .invoke_async(&mut self.conn())
             .await?;
         Ok((acquired == 1, ids(failed)))
@@ -133,20 +162,6 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(held == 1)
-    }
-
-    /// Whether `leg` is the call's current speaker.
-    pub async fn is_speaker(&self, id: &CallId, leg: &str) -> StoreResult<bool> {
-        Ok(self.call_field(id, "speaker_leg").await?.as_deref() == Some(leg))
-    }
-
-    /// The turn the current speaker is on (the batch in flight).
-    pub async fn speaker_turn_number(&self, id: &CallId) -> StoreResult<u64> {
-        Ok(self
-            .call_field(id, "speaker_turn")
-            .await?
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0))
     }
 
     /// Whether the call has messages waiting or in flight and no speaker: the sweep's test.
@@ -170,6 +185,7 @@ impl Store {
                 "gated" => Some(SpeakerState::Gated),
                 "joined" => Some(SpeakerState::Joined),
                 "left" => Some(SpeakerState::Left),
+                "announcing" => Some(SpeakerState::Announcing),
                 _ => None,
             }))
     }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use denwa::config::Settings;
 use denwa::startup::Application;
-use denwa_twilio_emulator::{Emulator, EmulatorConfig, Heard};
+use denwa_twilio_emulator::{CallbackChaos, Emulator, EmulatorConfig, Heard};
 use serde_json::Value;
 
 use crate::redis_server::RedisServer;
@@ -123,8 +123,40 @@ pub async fn spawn_replicas(replicas: usize, extra_file: &str, extra: &[(&str, &
 
 /// Like [`spawn_replicas`], on a far side the test set up (see [`far_side_with`]).
 pub async fn spawn_replicas_on(
+    far: (RedisServer, Emulator),
+    replicas: usize,
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    spawn_behind_proxy(far, replicas, None, extra_file, extra).await
+}
+
+/// Rewrites the form parameters of a webhook to `/twilio/...` (its path and query is the first
+/// argument), standing for a Twilio that sends other parameters than the emulator; `None`: the
+/// request fails (HTTP 500) without reaching the app.
+pub type Rewrite = fn(&str, Vec<(String, String)>) -> Option<Vec<(String, String)>>;
+
+/// The app behind a proxy that passes Twilio's webhooks on with their parameters rewritten by
+/// `rewrite` (and signed again, as Twilio would have signed them), or fails them.
+pub async fn spawn_app_rewriting(
+    rewrite: Rewrite,
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    spawn_behind_proxy(
+        far_side(TIME_SCALE).await,
+        1,
+        Some(rewrite),
+        extra_file,
+        extra,
+    )
+    .await
+}
+
+async fn spawn_behind_proxy(
     (redis, emulator): (RedisServer, Emulator),
     replicas: usize,
+    rewrite: Option<Rewrite>,
     extra_file: &str,
     extra: &[(&str, &str)],
 ) -> TestApp {
@@ -138,7 +170,7 @@ pub async fn spawn_replicas_on(
         let app = Application::with_listener(settings, listener).expect("the app builds");
         tokio::spawn(app.run_until(std::future::pending()));
     }
-    tokio::spawn(round_robin(proxy, backends));
+    tokio::spawn(round_robin(proxy, base.clone(), backends, rewrite));
     emulator.add_number(
         LINE,
         &format!("{base}/twilio/voice"),
@@ -152,32 +184,72 @@ pub async fn spawn_replicas_on(
     }
 }
 
+/// `rewrite`'s parameters for a webhook to `url` (the public URL + `path_and_query`) with
+/// `body`, and their signature; `None` if the request is to fail.
+fn rewritten(
+    rewrite: Rewrite,
+    path_and_query: &str,
+    url: &str,
+    body: &[u8],
+) -> Option<(Vec<u8>, String)> {
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let params = rewrite(path_and_query, params)?;
+    let signature = denwa_twilio_emulator::sign(AUTH_TOKEN, url, &params);
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    Some((body.into_bytes(), signature))
+}
+
 /// A reverse proxy that sends each request to the next backend in turn, as a load balancer
-/// without session affinity does.
-async fn round_robin(listener: tokio::net::TcpListener, backends: Vec<String>) {
+/// without session affinity does; with `rewrite`, Twilio's webhooks are rewritten on the way.
+async fn round_robin(
+    listener: tokio::net::TcpListener,
+    public_base: String,
+    backends: Vec<String>,
+    rewrite: Option<Rewrite>,
+) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = std::sync::Arc::new(AtomicUsize::new(0));
     let client = reqwest::Client::new();
     let proxy = axum::Router::new().fallback(move |request: axum::extract::Request| {
         let backend = backends[next.fetch_add(1, Ordering::Relaxed) % backends.len()].clone();
         let client = client.clone();
+        let public_base = public_base.clone();
         async move {
             let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-            let url = format!(
-                "{backend}{}",
-                parts
-                    .uri
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/")
-            );
-            let mut forwarded = client.request(parts.method, url).body(body);
-            for (name, value) in &parts.headers {
-                if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
-                    forwarded = forwarded.header(name, value);
-                }
+            let mut body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let path_and_query = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let url = format!("{backend}{path_and_query}");
+            let mut signature = None;
+            if let Some(rewrite) = rewrite
+                && parts.uri.path().starts_with("/twilio/")
+            {
+                let public = format!("{public_base}{path_and_query}");
+                let Some((new_body, new_signature)) =
+                    rewritten(rewrite, path_and_query, &public, &body)
+                else {
+                    return axum::response::IntoResponse::into_response(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    );
+                };
+                body = new_body.into();
+                signature = Some(new_signature);
             }
+            let mut headers = parts.headers.clone();
+            headers.remove(axum::http::header::HOST);
+            headers.remove(axum::http::header::CONTENT_LENGTH);
+            if let Some(signature) = signature {
+                headers.insert("x-twilio-signature", signature.parse().unwrap());
+            }
+            let forwarded = client
+                .request(parts.method, url)
+                .headers(headers)
+                .body(body);
             let answer = forwarded.send().await.unwrap();
             let status = answer.status();
             let headers = answer.headers().clone();
@@ -201,6 +273,14 @@ async fn round_robin(listener: tokio::net::TcpListener, backends: Vec<String>) {
 /// environment cannot set, such as `[[line.responders]]`).
 pub async fn spawn_app_with_file(extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
     spawn_app_at(TIME_SCALE, extra_file, extra).await
+}
+
+/// Like [`spawn_app_with_file`], with the emulator delivering Twilio's callbacks as Twilio may:
+/// late, out of order, twice (see [`TestApp::disorder_callbacks`]), as `seed` decides.
+pub async fn spawn_app_chaotic(seed: u64, extra_file: &str, extra: &[(&str, &str)]) -> TestApp {
+    let app = spawn_app_with_file(extra_file, extra).await;
+    app.disorder_callbacks(seed);
+    app
 }
 
 /// Like [`spawn_app_with`], on a redis-server that keeps its data across `app.redis.restart()`.
@@ -242,6 +322,17 @@ pub async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// From now on the emulator delivers every callback (call status, conference events,
+    /// announcement ends, recordings, transcriptions) up to 3 call-seconds late, so callbacks
+    /// sent close together arrive in any order, and one in three twice; `seed` decides.
+    pub fn disorder_callbacks(&self, seed: u64) {
+        self.emulator.chaos_callbacks(Some(
+            CallbackChaos::seeded(seed)
+                .max_delay_secs(3.0)
+                .duplicate_chance(0.3),
+        ));
+    }
+
     pub fn api(&self, path: &str) -> String {
         format!("{}/api{}", self.base, path)
     }
@@ -390,6 +481,18 @@ impl TestApp {
             },
         )
         .await
+    }
+
+    /// Waits until every message of the call is receipted spoken.
+    pub async fn wait_all_spoken(&self, call_id: &str) {
+        self.wait_for("all receipts", Duration::from_secs(20), || async {
+            let messages = self.messages(call_id).await;
+            messages
+                .iter()
+                .all(|m| m["state"] == "spoken")
+                .then_some(())
+        })
+        .await;
     }
 
     /// Every message of a call as the API reports them, page after page.

@@ -8,9 +8,11 @@ mod raw_http;
 mod redis_server;
 mod serve_process;
 
+mod announce;
 mod api;
 mod body_limits;
 mod calls;
+mod chaos;
 mod cli;
 mod conferences;
 mod demo;

@@ -7,10 +7,10 @@ use denwa_twilio_emulator::{Heard, PhoneBehaviour};
 use crate::helpers::*;
 
 pub(crate) const ALICE: &str = "+14155550101";
-const BOB: &str = "+14155550102";
-const CAROL: &str = "+14155550103";
+pub(crate) const BOB: &str = "+14155550102";
+pub(crate) const CAROL: &str = "+14155550103";
 
-const RESPONDERS: &str = r#"
+pub(crate) const RESPONDERS: &str = r#"
 [[line.responders]]
 name = "Alice"
 phone = "+14155550101"
@@ -38,7 +38,7 @@ pub(crate) fn accepts() -> PhoneBehaviour {
 
 impl TestApp {
     /// The legs the line placed to `phone`.
-    fn legs_to(&self, phone: &str) -> Vec<denwa_twilio_emulator::CallSnapshot> {
+    pub(crate) fn legs_to(&self, phone: &str) -> Vec<denwa_twilio_emulator::CallSnapshot> {
         self.emulator
             .calls()
             .into_iter()
@@ -46,7 +46,7 @@ impl TestApp {
             .collect()
     }
 
-    async fn wait_leg_ended(&self, phone: &str) -> String {
+    pub(crate) async fn wait_leg_ended(&self, phone: &str) -> String {
         self.wait_for(
             &format!("the leg to {phone} to end"),
             Duration::from_secs(20),
@@ -63,7 +63,10 @@ impl TestApp {
         .await
     }
 
-    fn in_conference(&self, call_sid: &str) -> Option<denwa_twilio_emulator::ParticipantSnapshot> {
+    pub(crate) fn in_conference(
+        &self,
+        call_sid: &str,
+    ) -> Option<denwa_twilio_emulator::ParticipantSnapshot> {
         self.emulator
             .conferences()
             .into_iter()

@@ -23,13 +23,13 @@ const ALICE_PHONE: &str = "+14155550101";
 /// How Slack posts commands and clicks.
 const FORM: &str = "application/x-www-form-urlencoded";
 
-struct SlackTest {
-    app: TestApp,
+pub(crate) struct SlackTest {
+    pub(crate) app: TestApp,
     slack: FakeSlack,
     http: reqwest::Client,
 }
 
-async fn spawn(extra: &[(&str, &str)]) -> SlackTest {
+pub(crate) async fn spawn(extra: &[(&str, &str)]) -> SlackTest {
     spawn_with_file("", extra).await
 }
 
@@ -206,7 +206,7 @@ impl SlackTest {
         ts
     }
 
-    async fn wait_for<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    pub(crate) async fn wait_for<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
         self.app
             .wait_for(what, Duration::from_secs(20), || {
                 let found = probe();
@@ -232,14 +232,14 @@ impl SlackTest {
     }
 
     /// A call that is connected and announced: (caller leg sid, call id, thread ts).
-    async fn call_in(&self, from: &str) -> (String, String, String) {
+    pub(crate) async fn call_in(&self, from: &str) -> (String, String, String) {
         let (sid, call_id) = self.app.call_in(from).await;
         let (ts, _) = self.announcement(&call_id).await;
         (sid, call_id, ts)
     }
 
     /// Thread replies the bot posted in `thread_ts`.
-    fn thread_posts(&self, thread_ts: &str) -> Vec<String> {
+    pub(crate) fn thread_posts(&self, thread_ts: &str) -> Vec<String> {
         self.slack
             .calls("chat.postMessage")
             .into_iter()

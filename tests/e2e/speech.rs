@@ -203,32 +203,6 @@ async fn a_long_japanese_message_is_heard_whole_in_valid_pieces() {
 }
 
 #[tokio::test]
-async fn the_announce_strategy_speaks_without_an_extra_leg() {
-    let app = spawn_app_with(&[("DENWA_SPEECH_STRATEGY", "announce")]).await;
-    let (sid, call_id) = app.call_in(CALLER).await;
-    for text in ["One.", "Two.", "Three."] {
-        let (status, _) = app.say(&call_id, text).await;
-        assert_eq!(status, 202);
-    }
-    let heard = app.wait_heard(&sid, &["One.", "Two.", "Three."]).await;
-    assert_eq!(heard, vec![GREETING, "One.", "Two.", "Three."]);
-    assert_eq!(app.speaker_legs(), 0, "announcements cost no call leg");
-    app.wait_for("all receipts", Duration::from_secs(10), || async {
-        app.messages(&call_id)
-            .await
-            .iter()
-            .all(|m| m["state"] == "spoken")
-            .then_some(())
-    })
-    .await;
-    assert!(
-        app.emulator.errors().is_empty(),
-        "{:?}",
-        app.emulator.errors()
-    );
-}
-
-#[tokio::test]
 async fn messages_cut_off_by_the_caller_hanging_up_are_reported_failed_with_the_reason() {
     let app = spawn_app().await;
     let (sid, call_id) = app.call_in(CALLER).await;

@@ -230,3 +230,17 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub fn call_status(em: &Emulator, sid: &str) -> String {
     em.call(sid).map(|c| c.status).unwrap_or_default()
 }
+
+/// `from` calls the line (whose voice URL answers with a `<Dial><Conference>name`) and is in
+/// conference `name`. Returns the call's SID.
+pub async fn call_into_conference(em: &Emulator, from: &str, name: &str) -> String {
+    let sid = em.place_call(from, LINE, None).await.unwrap();
+    let joined = em
+        .wait_until(WAIT, |em| {
+            em.conference(name)
+                .is_some_and(|c| c.participants.iter().any(|p| p.call_sid == sid))
+        })
+        .await;
+    assert!(joined, "{from} is in conference {name}");
+    sid
+}

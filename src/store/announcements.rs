@@ -1,0 +1,66 @@
+//! The announce strategy's marks: which turn Twilio fetched, and which announcement an
+//! `announcement-end` is about.
+//!
+//! Twilio's announcement events name the conference, not the announcement (and Twilio may send
+//! one twice, or late). A call has at most one announcement in flight, its announce leg's current
+//! turn, so an event is about that one; the SequenceNumber tells a repeat.
+
+use super::{Store, StoreResult, scripts};
+use crate::domain::CallId;
+
+/// What an announcement event settles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnouncementEnd {
+    /// Turn `turn` of announce leg `leg` was fetched and played.
+    Heard { leg: String, turn: u64 },
+    /// Turn `turn` of `leg` ended without Twilio fetching its document: nothing of it was said.
+    Unheard { leg: String, turn: u64 },
+    /// Nothing of the call's: no announcement in flight, a repeat, or another conference.
+    None,
+}
+
+impl Store {
+    /// Twilio fetched turn `turn` of announce leg `leg`; false if that is not the call's current
+    /// turn (a stale fetch, whose document must say nothing).
+    pub async fn announcement_served(
+        &self,
+        id: &CallId,
+        leg: &str,
+        turn: u64,
+    ) -> StoreResult<bool> {
+        let marked: i64 = scripts::ANNOUNCEMENT_SERVED
+            .key(self.keys.call(id))
+            .arg(leg)
+            .arg(turn)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(marked == 1)
+    }
+
+    /// An announcement event in `conference_sid` (`sequence`: its SequenceNumber): see
+    /// [`AnnouncementEnd`].
+    pub async fn announcement_finished(
+        &self,
+        id: &CallId,
+        conference_sid: &str,
+        sequence: Option<u64>,
+    ) -> StoreResult<AnnouncementEnd> {
+        let (status, leg, turn): (String, String, u64) = scripts::ANNOUNCEMENT_FINISHED
+            .key(self.keys.call(id))
+            .arg(conference_sid)
+            .arg(sequence.map(|s| s.to_string()).unwrap_or_default())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match status.as_str() {
+            "heard" => AnnouncementEnd::Heard { leg, turn },
+            "unheard" => AnnouncementEnd::Unheard { leg, turn },
+            _ => AnnouncementEnd::None,
+        })
+    }
+
+    /// Whether the call's conference has started (Twilio's `conference-start`): only then does
+    /// Twilio take an announcement for it.
+    pub async fn conference_started(&self, id: &CallId) -> StoreResult<bool> {
+        Ok(self.call_field(id, "conference_started").await?.is_some())
+    }
+}
