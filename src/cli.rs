@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match app.run_until(shutdown_signal()).await {
+            match app.run_until(crate::shutdown::signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("denwa stopped: {e}");
@@ -250,27 +250,4 @@ async fn configure_twilio(settings: &Settings) -> Result<(), String> {
         &updated.status_callback_method,
     );
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM (what orchestrators send before killing a replica).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -3,7 +3,8 @@
 //! # Layout
 //! What other crates (the binary, the end-to-end tests) use is public; the rest is the crate's own,
 //! so the compiler reports what nothing uses.
-//! - [`cli`]: `serve`, `check`, `demo` and the setup helpers; [`telemetry`]: logging.
+//! - [`cli`]: `serve`, `check`, `demo` and the setup helpers; [`telemetry`]: logging;
+//!   `shutdown`: Ctrl-C or SIGTERM.
 //! - [`config`]: `config.toml` + `DENWA_<SECTION>_<KEY>` overrides, validated all at once.
 //! - [`startup`]: builds the store, the Twilio client, the line and the router; runs them.
 //! - [`server`]: connections: the cap, header and body deadlines, a bounded drain on shutdown.
@@ -24,6 +25,7 @@ mod domain;
 mod line;
 mod routes;
 pub mod server;
+mod shutdown;
 mod speech;
 pub mod startup;
 mod store;

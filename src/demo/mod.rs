@@ -252,7 +252,7 @@ pub async fn run(options: DemoOptions) -> ExitCode {
     println!();
     println!("  Call the line from the phone on the left, reply in the chat. Ctrl-C stops it.");
     println!();
-    crate::cli::shutdown_signal().await;
+    crate::shutdown::signal().await;
     demo.stop().await;
     ExitCode::SUCCESS
 }
