@@ -66,6 +66,9 @@
 //!
 //! Numbers not registered with [`Emulator::add_phone`] answer calls ([`PhoneBehaviour::Answer`]).
 //!
+//! Twilio failing: [`Emulator::fail_rest`] makes chosen REST requests answer 429, 500 or 503, or
+//! not at all ([`FaultPlan`], [`RestFault`]), as Twilio's error pages describe.
+//!
 //! The parser is public ([`twiml::parse`]) so an application's TwiML writer can be checked
 //! against it directly, and so is the signing code ([`signature`]) for test stand-ins that must
 //! verify webhooks.
@@ -82,8 +85,8 @@
 //!
 //! # Layout
 //!
-//! `lib.rs` (this API), `rest.rs` (REST server), `twiml.rs` (strict parser), `call.rs` (TwiML
-//! executor), `outbound.rs` (placing calls, phones), `conference.rs`, `audio.rs` (tokens and
+//! `lib.rs` (this API), `rest.rs` (REST server) + `faults.rs` (its fault plans), `twiml.rs`
+//! (strict parser), `call.rs` (TwiML executor), `outbound.rs` (placing calls, phones), `conference.rs`, `audio.rs` (tokens and
 //! transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
 //! (requests to the application), `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
 
@@ -93,6 +96,7 @@ mod clock;
 mod conference;
 mod error;
 mod events;
+mod faults;
 mod outbound;
 mod phone;
 mod recording;
@@ -114,6 +118,7 @@ pub use audio::{DEFAULT_HOLD_MUSIC, Heard, PLAY_SECS, TOKEN_SECS};
 pub use call::APPLICATION_ERROR_MESSAGE;
 pub use error::EmulatorError;
 pub use events::{CallEvent, CallEventKind, EmulatorEvent};
+pub use faults::{FaultPlan, RestFault};
 pub use phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
 pub use signature::sign;
 
@@ -159,8 +164,8 @@ pub(crate) struct Inner {
     pub base_url: String,
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
     pub tx: broadcast::Sender<EmulatorEvent>,
-    /// Fault injection: how long every REST request waits before it is handled.
-    pub rest_delay: Mutex<Duration>,
+    /// Fault injection: the REST API's planned misbehaviour.
+    pub faults: Mutex<faults::Faults>,
     /// The latest REST requests, at most [`REST_LOG_LEN`].
     pub rest_log: Mutex<VecDeque<RestRequest>>,
 }
@@ -256,6 +261,7 @@ pub struct RestRequest {
     pub path: String,
     /// The form parameters of the body, in order.
     pub params: Vec<(String, String)>,
+    /// The HTTP status answered; 0 for a request held unanswered ([`RestFault::NoAnswer`]).
     pub status: u16,
 }
 
@@ -292,7 +298,7 @@ impl Emulator {
             base_url,
             tasks: Mutex::new(Vec::new()),
             tx,
-            rest_delay: Mutex::new(Duration::ZERO),
+            faults: Mutex::new(faults::Faults::default()),
             rest_log: Mutex::new(VecDeque::new()),
         });
         let em = Emulator { inner };
@@ -536,7 +542,19 @@ impl Emulator {
     /// handled, as during a slow moment at Twilio's edge. A client that gives up meanwhile gets
     /// nothing done (the request is dropped with its connection). `Duration::ZERO` ends it.
     pub fn delay_rest(&self, delay: Duration) {
-        *self.inner.rest_delay.lock().unwrap() = delay;
+        self.inner.faults.lock().unwrap().set_delay(delay);
+    }
+
+    /// Fault injection: the REST requests `plan` picks get its fault (429, 500, 503, no answer,
+    /// a delay) instead of their normal answer, from now on. Plans add up; the first one made
+    /// that picks a request decides its fault (delays add to it).
+    pub fn fail_rest(&self, plan: FaultPlan) {
+        self.inner.faults.lock().unwrap().add(plan);
+    }
+
+    /// Ends every fault plan (delays included): Twilio has recovered.
+    pub fn clear_rest_faults(&self) {
+        self.inner.faults.lock().unwrap().clear();
     }
 
     /// The latest REST requests (at most [`REST_LOG_LEN`]), oldest first: what the application
