@@ -168,12 +168,7 @@ pub async fn start(line: &Line, id: &CallId) {
                 Err(e) => tracing::warn!(call = %id, error = %e, "cannot record the speaker leg"),
             }
         }
-        Err(e) => {
-            Metrics::add(&line.metrics().speaker_dial_failures, 1);
-            tracing::warn!(call = %id, error = %e, "Twilio did not place the speaker call");
-            let reason = format!("Twilio did not place the speaker call: {e}");
-            super::leg_ended(line, id, &leg, &reason).await;
-        }
+        Err(e) => super::dial_backoff::dial_failed(line, id, &leg, &e).await,
     }
 }
 

@@ -21,7 +21,7 @@ use secrecy::ExposeSecret as _;
 
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
 pub use messages::{EnqueueOutcome, MessagePage, NewMessage, SpeechLimits};
-pub use speaker::{LegEnd, SpeakerState, Turn, TurnRequest};
+pub use speaker::{DialFailure, LegEnd, SpeakerState, Turn, TurnRequest};
 
 use keys::Keys;
 

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use redis::AsyncCommands as _;
+use redis::ScriptInvocation;
 
 use super::{Store, StoreResult, scripts};
 use crate::domain::{CallId, MessageId, now_ms};
@@ -77,6 +78,17 @@ pub enum Turn {
     },
 }
 
+/// The outcome of a failed speaker dial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialFailure {
+    /// Whether the leg was still the call's current speaker (else: nothing changed).
+    pub was_current: bool,
+    /// Messages failed because the dials ran out.
+    pub failed: Vec<MessageId>,
+    /// How long the call waits before its next dial; `None` once the dials ran out.
+    pub retry_in: Option<Duration>,
+}
+
 /// The outcome of a speaker leg ending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegEnd {
@@ -96,6 +108,18 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Store {
+    /// `script` invoked on the call's keys in the speaker scripts' order: call, queue, inflight,
+    /// lock.
+    fn speaker_script<'a>(&self, script: &'a redis::Script, id: &CallId) -> ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.keys.call(id))
+            .key(self.keys.queue(id))
+            .key(self.keys.inflight(id))
+            .key(self.keys.speaker_lock(id));
+        invocation
+    }
+
     /// Takes the speaker lease for `leg` if the caller is in, the call has something to say and
     /// no leg is speaking. `lease` must cover dialling and the wait to join.
     pub async fn acquire_speaker(
@@ -151,13 +175,15 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Whether the call has messages waiting or in flight and no speaker: the sweep's test.
+    /// Whether the call has messages waiting or in flight, no speaker, and no failed dial asking
+    /// it to wait: the sweep's test.
     pub async fn needs_speaker(&self, id: &CallId) -> StoreResult<bool> {
         let needs: i64 = scripts::NEEDS_SPEAKER
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.inflight(id))
             .key(self.keys.speaker_lock(id))
+            .arg(now_ms())
             .invoke_async(&mut self.conn())
             .await?;
         Ok(needs == 1)
@@ -194,6 +220,34 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(current == 1)
+    }
+
+    /// Twilio did not place `leg`'s call: see [`DialFailure`] and SPEAKER_DIAL_FAILED. `waits`
+    /// are the pauses before the next dial after failure 1, 2, ... in a row; the failure after
+    /// the last of them fails the waiting messages with `reason`.
+    pub async fn speaker_dial_failed(
+        &self,
+        id: &CallId,
+        leg: &str,
+        reason: &str,
+        waits: &[Duration],
+    ) -> StoreResult<DialFailure> {
+        let mut invocation = self.speaker_script(&scripts::SPEAKER_DIAL_FAILED, id);
+        invocation
+            .arg(leg)
+            .arg(now_ms())
+            .arg(self.keys.message_prefix(id))
+            .arg(reason);
+        for wait in waits {
+            invocation.arg(millis(*wait));
+        }
+        let (current, failed, wait): (i64, Vec<String>, i64) =
+            invocation.invoke_async(&mut self.conn()).await?;
+        Ok(DialFailure {
+            was_current: current == 1,
+            failed: ids(failed),
+            retry_in: u64::try_from(wait).ok().map(Duration::from_millis),
+        })
     }
 
     /// Releases the lease of a speaker whose dial was abandoned; see RELEASE_DIALLING_SPEAKER.
@@ -304,11 +358,8 @@ impl Store {
         max_attempts: u32,
         reason: &str,
     ) -> StoreResult<LegEnd> {
-        let (current, more, failed): (i64, i64, Vec<String>) = scripts::SPEAKER_LEG_ENDED
-            .key(self.keys.call(id))
-            .key(self.keys.queue(id))
-            .key(self.keys.inflight(id))
-            .key(self.keys.speaker_lock(id))
+        let (current, more, failed): (i64, i64, Vec<String>) = self
+            .speaker_script(&scripts::SPEAKER_LEG_ENDED, id)
             .arg(leg)
             .arg(now_ms())
             .arg(max_attempts)

@@ -25,3 +25,4 @@ mod slow_clients;
 mod speech;
 mod speech_limits;
 mod speech_size;
+mod twilio_outage;

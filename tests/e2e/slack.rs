@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_twilio_emulator::PhoneBehaviour;
+use denwa_twilio_emulator::{FaultPlan, PhoneBehaviour, RestFault};
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -633,6 +633,59 @@ async fn a_reply_beyond_the_speech_limits_is_refused_visibly() {
         "{heard:?}"
     );
     assert_eq!(t.app.messages(&call_id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn replies_fail_visibly_once_twilio_has_refused_the_speaker_call_too_often() {
+    let t = spawn(&[]).await;
+    let (_, call_id, thread) = t.call_in(CALLER).await;
+    t.app.emulator.fail_rest(
+        FaultPlan::new(RestFault::Unavailable)
+            .method("POST")
+            .path("/Calls.json"),
+    );
+    let first = t.reply(ALICE, &thread, "Are you there?").await;
+    let second = t.reply(ALICE, &thread, "We will call you back.").await;
+    let reason = "Twilio did not place the speaker call: Twilio answered 503 (error 20503): Service unavailable";
+    // Six dials over 15 to 31 seconds (waits of 1, 2, 4, 8, 16 s, each jittered down to half).
+    let posts = t
+        .app
+        .wait_for(
+            "both reasons in the thread",
+            Duration::from_secs(45),
+            || {
+                let posts = t.thread_posts(&thread);
+                let found = (posts
+                    .iter()
+                    .filter(|p| **p == format!(":x: Not spoken: {reason}."))
+                    .count()
+                    == 2)
+                    .then_some(posts);
+                async move { found }
+            },
+        )
+        .await;
+    for reply in [&first, &second] {
+        assert!(t.reactions(reply).contains(&"x".to_owned()), "{posts:#?}");
+    }
+    let messages = t.app.messages(&call_id).await;
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        assert_eq!(message["state"], "failed", "{message}");
+        assert_eq!(message["reason"], reason, "{message}");
+    }
+    // Bounded: six dials, then none, though the call goes on.
+    let dials = || {
+        t.app
+            .emulator
+            .rest_requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/Calls.json"))
+            .count()
+    };
+    assert_eq!(dials(), 6);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(dials(), 6);
 }
 
 #[tokio::test]
