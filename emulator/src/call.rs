@@ -435,14 +435,15 @@ impl Exec {
         Ok(None)
     }
 
-    /// Plays DTMF to the far end: `w` waits half a second, each digit takes a tenth.
+    /// Plays DTMF to the far end: `w` waits half a second, `W` a second, each digit takes a
+    /// tenth.
     pub(crate) async fn send_digits(&mut self, digits: &str) -> Result<(), Stop> {
         for c in digits.chars() {
-            if c == 'w' || c == 'W' {
-                self.wait(0.5, false).await?;
+            if let Some(pause) = crate::dtmf::pause_secs(c) {
+                self.wait(pause, false).await?;
             } else {
                 self.st().send_dtmf_to_far_end(&self.sid, c);
-                self.wait(0.1, false).await?;
+                self.wait(crate::dtmf::KEY_SECS, false).await?;
             }
         }
         Ok(())

@@ -42,9 +42,10 @@
 //!   participants are not heard, participants on hold hear hold music and nobody, and before the
 //!   conference starts everyone hears the wait music ([`Heard::Play`] with [`DEFAULT_HOLD_MUSIC`],
 //!   or the `waitUrl` document; `waitUrl=""` is silence) and nobody else.
-//! * DTMF: `SendDigits` on an outbound call is played after answer (`w` = 0.5 s, each digit
-//!   0.1 s), concurrently with the leg's TwiML; for a self-dial it reaches the inbound leg's
-//!   `<Gather>`. Digits arriving when no `<Gather>`/`<Record>` listens are lost.
+//! * DTMF: `SendDigits` on an outbound call is played after answer (`w` = 0.5 s, `W` = 1 s, each
+//!   digit 0.1 s), concurrently with the leg's TwiML; for a self-dial it reaches the inbound
+//!   leg's `<Gather>`. Digits arriving when no `<Gather>`/`<Record>` listens are lost, and so is
+//!   any digit a test asks the line to lose ([`Emulator::lose_digit`]).
 //!
 //! # Time
 //!
@@ -86,7 +87,7 @@
 //! # Layout
 //!
 //! `lib.rs` (this API), `rest.rs` (REST server) + `faults.rs` (its fault plans), `twiml.rs`
-//! (strict parser), `call.rs` (TwiML executor), `outbound.rs` (placing calls, phones), `conference.rs`, `audio.rs` (tokens and
+//! (strict parser), `call.rs` (TwiML executor), `dtmf.rs` (keys, pauses, lost digits), `outbound.rs` (placing calls, phones), `conference.rs`, `audio.rs` (tokens and
 //! transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
 //! (requests to the application), `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
 
@@ -94,6 +95,7 @@ mod audio;
 mod call;
 mod clock;
 mod conference;
+mod dtmf;
 mod error;
 mod events;
 mod faults;
@@ -433,10 +435,17 @@ impl Emulator {
         st.send_ctl(call_sid, call::Ctl::FarHangup);
     }
 
-    /// The far end of `call_sid` presses `digits` (0.1 call-seconds each; `w` waits 0.5).
-    /// Returns when the last key has been sent.
+    /// The far end of `call_sid` presses `digits` (0.1 call-seconds each; `w` waits 0.5, `W`
+    /// 1). Returns when the last key has been sent.
     pub async fn press(&self, call_sid: &str, digits: &str) {
         self.far_end_press(call_sid, digits).await;
+    }
+
+    /// Fault injection: the line loses a DTMF digit, the one after the next `after` digits that
+    /// reach any call's Twilio side (pressed by a phone, or sent by another leg's `SendDigits`
+    /// or `<Play digits>`). The call's log shows it as [`CallEventKind::DtmfLost`].
+    pub fn lose_digit(&self, after: u64) {
+        self.st().digit_loss.plan(after);
     }
 
     /// The far end of `call_sid` says `text`, token by token, into the call: heard by whoever its

@@ -455,11 +455,11 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
     let timeout = timeout_param(f, 60)?;
     let send_digits = f.get("SendDigits").map(str::to_string);
     if let Some(d) = &send_digits
-        && !d.chars().all(|c| "0123456789*#wW".contains(c))
+        && !d.chars().all(|c| crate::dtmf::SEND_DIGITS.contains(c))
     {
         return Err(ApiError::bad_request(
-            21200,
-            format!("Invalid SendDigits: {d}"),
+            21206,
+            format!("Invalid SendDigits: {d:?} (only 0-9, A-D, *, #, w and W)"),
         ));
     }
     let machine_detection = match f.get("MachineDetection") {
