@@ -379,6 +379,21 @@ return 1
     )
 });
 
+/// Keeps speaker leg `leg`'s one-time code on the call (`speaker_code`, "leg:code"), if the leg
+/// is still the call's speaker, so that its outbound half can send it again when the inbound
+/// half missed a digit (see speech::self_dial). The code itself stays single-use: only its own
+/// key, consumed by GETDEL, opens the gate.
+/// KEYS: call. ARGV: leg, code. Returns 1 if kept.
+pub(super) static KEEP_SPEAKER_CODE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'speaker_code', ARGV[1] .. ':' .. ARGV[2])
+return 1
+"#,
+    )
+});
+
 /// Lets a self-dialled leg's inbound half in, if its leg is still the call's speaker and the
 /// caller is still there. (The one-time code was consumed before, on its own key.)
 /// KEYS: call. ARGV: leg, inbound CallSid. Returns 1 if admitted.

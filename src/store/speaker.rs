@@ -261,14 +261,31 @@ impl Store {
         Ok(released == 1)
     }
 
-    /// Issues the one-time code the speaker leg will dial in with.
+    /// Issues the one-time code the speaker leg will dial in with. The code lives on its own
+    /// key (the gate finds it by its digits alone) and, for the leg to send it again, on the
+    /// call (KEEP_SPEAKER_CODE): two steps, as the two keys are not both the call's.
     pub async fn store_speaker_code(&self, code: &str, id: &CallId, leg: &str) -> StoreResult<()> {
         let value = format!("{id}:{leg}");
         let _: () = self
             .conn()
             .set_ex(self.keys.speaker_code(code), value, CODE_TTL_SECS)
             .await?;
+        let _: i64 = scripts::KEEP_SPEAKER_CODE
+            .key(self.keys.call(id))
+            .arg(leg)
+            .arg(code)
+            .invoke_async(&mut self.conn())
+            .await?;
         Ok(())
+    }
+
+    /// The one-time code issued to speaker `leg` of call `id`, if it is the latest issued.
+    pub async fn speaker_code(&self, id: &CallId, leg: &str) -> StoreResult<Option<String>> {
+        Ok(self.call_field(id, "speaker_code").await?.and_then(|kept| {
+            kept.split_once(':')
+                .filter(|(owner, _)| *owner == leg)
+                .map(|(_, code)| code.to_owned())
+        }))
     }
 
     /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker

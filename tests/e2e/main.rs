@@ -22,6 +22,7 @@ mod restarts;
 mod security;
 mod slack;
 mod slow_clients;
+mod speaker_code;
 mod speech;
 mod speech_limits;
 mod speech_size;
