@@ -27,3 +27,4 @@ mod speech;
 mod speech_limits;
 mod speech_size;
 mod twilio_outage;
+mod voicemail_transcripts;
