@@ -6,11 +6,11 @@ mod support;
 use denwa_twilio_emulator::{CallEventKind, Emulator};
 use support::*;
 
-/// A line whose inbound calls gather `num_digits` digits (ending after 2 s without one) and
+/// A line whose inbound calls gather `num_digits` digits (ending after 5 s without one) and
 /// post them to `/gathered`; outbound calls it places to itself just wait.
 async fn self_dial_line(em: &Emulator, num_digits: u32) -> App {
     let gather = format!(
-        r#"<Response><Gather numDigits="{num_digits}" timeout="2" action="/gathered"/></Response>"#
+        r#"<Response><Gather numDigits="{num_digits}" timeout="5" action="/gathered"/></Response>"#
     );
     let app = spawn_app(em.auth_token(), move |h| match h.path.as_str() {
         "/voice" => twiml(&gather),
