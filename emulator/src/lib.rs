@@ -82,7 +82,8 @@
 //! `<Dial>` of several nouns, `<Number url>` whispers. Not emulated: fallback URLs,
 //! `ApplicationSid`, conference coaching, `participant-speech-*` events, recording status
 //! callbacks of conferences, caller geography parameters (`CallerCity`...), list paging beyond
-//! one page, DTMF buffering (keys pressed when no `<Gather>` listens are lost).
+//! one page, DTMF buffering (keys pressed when no `<Gather>` listens are lost), `<Record trim>`
+//! (silence counts toward a recording's length, and so toward what Twilio will transcribe).
 //!
 //! # Layout
 //!
