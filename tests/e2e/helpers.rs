@@ -402,6 +402,19 @@ impl TestApp {
         panic!("call {call_id} has more than 100 pages of messages");
     }
 
+    /// Waits until every message of the call is `spoken` (a batch is settled by the speaker's
+    /// next turn, a moment after the caller heard it); the messages.
+    pub async fn wait_all_spoken(&self, call_id: &str) -> Vec<Value> {
+        self.wait_for("every message spoken", Duration::from_secs(10), || async {
+            let messages = self.messages(call_id).await;
+            messages
+                .iter()
+                .all(|m| m["state"] == "spoken")
+                .then_some(messages)
+        })
+        .await
+    }
+
     /// Speaker legs the emulator saw: outbound calls from the line to itself.
     pub fn speaker_legs(&self) -> usize {
         self.emulator

@@ -39,8 +39,7 @@ async fn a_digit_of_the_code_lost_on_the_line_costs_the_message_no_attempt() {
     app.wait_heard(&sid, &["Thanks for holding."]).await;
 
     assert_eq!(app.speaker_legs(), 1, "the same leg got in");
-    let messages = app.messages(&call_id).await;
-    assert_eq!(messages[0]["state"], "spoken", "{messages:?}");
+    let messages = app.wait_all_spoken(&call_id).await;
     assert_eq!(messages[0]["attempts"], 1, "{messages:?}");
     let (outbound, inbound) = speaker_halves(&app);
     assert_eq!(
