@@ -216,11 +216,12 @@ impl From<String> for Say {
     }
 }
 
-/// `<Play>`: an audio file fetched from a URL.
+/// `<Play>`: an audio file fetched from a URL, or DTMF tones ([`Play::digits`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Play {
     url: String,
     loop_count: Option<u32>,
+    digits: Option<String>,
 }
 
 impl Play {
@@ -228,6 +229,16 @@ impl Play {
         Self {
             url: url.into(),
             loop_count: None,
+            digits: None,
+        }
+    }
+
+    /// `<Play digits="...">`: keys played as tones to the other end of the call (`0`-`9`, `*`,
+    /// `#`; `w` waits half a second), no audio file.
+    pub fn digits(digits: impl Into<String>) -> Self {
+        Self {
+            digits: Some(digits.into()),
+            ..Self::new("")
         }
     }
 
@@ -237,9 +248,15 @@ impl Play {
     }
 
     fn write(&self, w: &mut Writer<Vec<u8>>) -> io::Result<()> {
+        let content = if self.url.is_empty() {
+            Content::Empty
+        } else {
+            Content::Text(&self.url)
+        };
         Element::new("Play")
             .num("loop", self.loop_count)
-            .write(w, Content::Text(&self.url))
+            .attr("digits", self.digits.as_deref())
+            .write(w, content)
     }
 }
 
@@ -1190,6 +1207,15 @@ mod tests {
         assert!(xml.ends_with(
             "<Response><Say>plain</Say><Play>https://x.example/a.mp3</Play><Gather/><Record/><Reject/></Response>"
         ), "{xml}");
+    }
+
+    #[test]
+    fn play_digits_has_no_url() {
+        let xml = VoiceResponse::new().play(Play::digits("w12#")).to_xml();
+        assert!(
+            xml.ends_with(r#"<Response><Play digits="w12#"/></Response>"#),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -435,14 +435,15 @@ impl Exec {
         Ok(None)
     }
 
-    /// Plays DTMF to the far end: `w` waits half a second, each digit takes a tenth.
+    /// Plays DTMF to the far end: `w` waits half a second, `W` a second, each digit takes a
+    /// tenth.
     pub(crate) async fn send_digits(&mut self, digits: &str) -> Result<(), Stop> {
         for c in digits.chars() {
-            if c == 'w' || c == 'W' {
-                self.wait(0.5, false).await?;
+            if let Some(pause) = crate::dtmf::pause_secs(c) {
+                self.wait(pause, false).await?;
             } else {
                 self.st().send_dtmf_to_far_end(&self.sid, c);
-                self.wait(0.1, false).await?;
+                self.wait(crate::dtmf::KEY_SECS, false).await?;
             }
         }
         Ok(())
@@ -612,7 +613,8 @@ impl Exec {
             }
         }
         self.set_activity(Activity::Idle);
-        let duration = (clock.now() - started).max(0.0).round() as u64;
+        let length = (clock.now() - started).max(0.0);
+        let duration = length.round() as u64;
         let text = transcript.text();
         if text.is_empty() {
             // Twilio does not request the action URL for an empty recording; the document goes on.
@@ -661,11 +663,17 @@ impl Exec {
             if (r.transcribe || r.transcribe_callback.is_some())
                 && let Some(Ok(url)) = r.transcribe_callback.as_ref().map(|u| self.resolve(u))
             {
+                let transcribed = crate::recording::transcribable(length);
                 let mut p = base.clone();
+                p.push(("TranscriptionSid".to_string(), crate::clock::new_sid("TR")));
+                if transcribed {
+                    p.push(("TranscriptionText".to_string(), text.clone()));
+                }
                 p.extend([
-                    ("TranscriptionSid".to_string(), crate::clock::new_sid("TR")),
-                    ("TranscriptionText".to_string(), text.clone()),
-                    ("TranscriptionStatus".to_string(), "completed".to_string()),
+                    (
+                        "TranscriptionStatus".to_string(),
+                        if transcribed { "completed" } else { "failed" }.to_string(),
+                    ),
                     ("TranscriptionType".to_string(), "fast".to_string()),
                     ("RecordingSid".to_string(), rec_sid.clone()),
                     ("RecordingUrl".to_string(), rec_url.clone()),
@@ -686,6 +694,18 @@ impl Exec {
                     let _ = hooks.send(job);
                 });
             }
+        }
+        if (r.transcribe || r.transcribe_callback.is_some())
+            && !crate::recording::transcribable(length)
+        {
+            self.error(EmulatorError::new(
+                13617,
+                format!(
+                    "Record: recording length {length:.1} s is out of range for transcription (more than {} and less than {} seconds)",
+                    crate::recording::TRANSCRIBABLE_SECS.start,
+                    crate::recording::TRANSCRIBABLE_SECS.end
+                ),
+            ));
         }
         let Some(url) = action_url else {
             return match stop {

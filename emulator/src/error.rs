@@ -47,6 +47,8 @@ pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: u32,
     pub message: String,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -55,6 +57,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -63,6 +66,40 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: 20404,
             message: format!("The requested resource {path} was not found"),
+            retry_after: None,
+        }
+    }
+
+    /// 500, error 20500: "The Twilio API encountered an error when processing your request"
+    /// (<https://www.twilio.com/docs/api/errors/20500>).
+    pub(crate) fn internal() -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: 20500,
+            message: "Internal Server Error".into(),
+            retry_after: None,
+        }
+    }
+
+    /// 503, error 20503: "The requested Twilio Service is temporarily unavailable"
+    /// (<https://www.twilio.com/docs/api/errors/20503>).
+    pub(crate) fn unavailable() -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: 20503,
+            message: "Service unavailable".into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429, error 20429: too many concurrent requests; never processed
+    /// (<https://www.twilio.com/docs/api/errors/20429>).
+    pub(crate) fn too_many_requests(retry_after: Option<u64>) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: 20429,
+            message: "Too Many Requests".into(),
+            retry_after,
         }
     }
 
@@ -71,6 +108,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: 20003,
             message: "Authenticate".into(),
+            retry_after: None,
         }
     }
 }
@@ -88,6 +126,12 @@ impl IntoResponse for ApiError {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
             );
         }
         resp

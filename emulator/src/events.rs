@@ -38,6 +38,9 @@ pub enum CallEventKind {
     DtmfReceived { digit: char },
     /// DTMF this call's Twilio side sent to its far end (`SendDigits`, `<Play digits>`).
     DtmfSent { digit: char },
+    /// DTMF on its way to this call's Twilio side that the line lost
+    /// ([`Emulator::lose_digit`](crate::Emulator::lose_digit)).
+    DtmfLost { digit: char },
     /// The far end of this call spoke (see [`Emulator::speak`](crate::Emulator::speak)).
     FarEndSpoke { text: String },
     /// The far end hung up.

@@ -44,9 +44,10 @@
 //!   or the `waitUrl` document, then silence; `waitUrl=""` is silence) and nobody else. A
 //!   conference starts only when a participant with `startConferenceOnEnter=true` joins someone
 //!   already in it (emulator/README.md says why).
-//! * DTMF: `SendDigits` on an outbound call is played after answer (`w` = 0.5 s, each digit
-//!   0.1 s), concurrently with the leg's TwiML; for a self-dial it reaches the inbound leg's
-//!   `<Gather>`. Digits arriving when no `<Gather>`/`<Record>` listens are lost.
+//! * DTMF: `SendDigits` on an outbound call is played after answer (`w` = 0.5 s, `W` = 1 s, each
+//!   digit 0.1 s), concurrently with the leg's TwiML; for a self-dial it reaches the inbound
+//!   leg's `<Gather>`. Digits arriving when no `<Gather>`/`<Record>` listens are lost, and so is
+//!   any digit a test asks the line to lose ([`Emulator::lose_digit`]).
 //!
 //! # Time
 //!
@@ -75,6 +76,9 @@
 //!
 //! Numbers not registered with [`Emulator::add_phone`] answer calls ([`PhoneBehaviour::Answer`]).
 //!
+//! Twilio failing: [`Emulator::fail_rest`] makes chosen REST requests answer 429, 500 or 503, or
+//! not at all ([`FaultPlan`], [`RestFault`]), as Twilio's error pages describe.
+//!
 //! The parser is public ([`twiml::parse`]) so an application's TwiML writer can be checked
 //! against it directly, and so is the signing code ([`signature`]) for test stand-ins that must
 //! verify webhooks.
@@ -89,14 +93,15 @@
 //! callbacks of conferences, caller geography parameters (`CallerCity`...), list paging beyond
 //! one page, DTMF buffering (keys pressed when no `<Gather>` listens are lost), a participant's
 //! `HoldUrl`, `WaitUrl` and `Coaching` updates (ignored), an empty `<Redirect/>` looping a wait
-//! document (refused: give its URL).
+//! document (refused: give its URL), `<Record trim>` (silence counts toward a recording's length,
+//! and so toward what Twilio will transcribe).
 //!
 //! # Layout
 //!
-//! `lib.rs` (this API), `rest.rs` (REST server), `twiml.rs` (strict parser), `call.rs` (TwiML
-//! executor), `outbound.rs` (placing calls, phones), `conference.rs`, `participant_label.rs`
-//! (the labels Twilio accepts), `audio.rs` (tokens and
-//! transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
+//! `lib.rs` (this API), `rest.rs` (REST server) + `faults.rs` (its fault plans), `twiml.rs`
+//! (strict parser), `call.rs` (TwiML executor), `dtmf.rs` (keys, pauses, lost digits),
+//! `outbound.rs` (placing calls, phones), `conference.rs`, `participant_label.rs` (the labels
+//! Twilio accepts), `audio.rs` (tokens and transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
 //! (requests to the application), `chaos.rs` (callbacks late, out of order, twice),
 //! `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
 
@@ -105,8 +110,10 @@ mod call;
 mod chaos;
 mod clock;
 mod conference;
+mod dtmf;
 mod error;
 mod events;
+mod faults;
 mod outbound;
 mod participant_label;
 mod phone;
@@ -130,6 +137,7 @@ pub use call::APPLICATION_ERROR_MESSAGE;
 pub use chaos::{CallbackChaos, Deliveries};
 pub use error::EmulatorError;
 pub use events::{CallEvent, CallEventKind, EmulatorEvent};
+pub use faults::{FaultPlan, RestFault};
 pub use phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
 pub use signature::sign;
 
@@ -175,8 +183,8 @@ pub(crate) struct Inner {
     pub base_url: String,
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
     pub tx: broadcast::Sender<EmulatorEvent>,
-    /// Fault injection: how long every REST request waits before it is handled.
-    pub rest_delay: Mutex<Duration>,
+    /// Fault injection: the REST API's planned misbehaviour.
+    pub faults: Mutex<faults::Faults>,
     /// The latest REST requests, at most [`REST_LOG_LEN`].
     pub rest_log: Mutex<VecDeque<RestRequest>>,
     /// How callbacks are delivered (see [`Emulator::chaos_callbacks`]); `None`: once, at once.
@@ -274,6 +282,7 @@ pub struct RestRequest {
     pub path: String,
     /// The form parameters of the body, in order.
     pub params: Vec<(String, String)>,
+    /// The HTTP status answered; 0 for a request held unanswered ([`RestFault::NoAnswer`]).
     pub status: u16,
 }
 
@@ -310,7 +319,7 @@ impl Emulator {
             base_url,
             tasks: Mutex::new(Vec::new()),
             tx,
-            rest_delay: Mutex::new(Duration::ZERO),
+            faults: Mutex::new(faults::Faults::default()),
             rest_log: Mutex::new(VecDeque::new()),
             chaos: Mutex::new(None),
         });
@@ -446,10 +455,17 @@ impl Emulator {
         st.send_ctl(call_sid, call::Ctl::FarHangup);
     }
 
-    /// The far end of `call_sid` presses `digits` (0.1 call-seconds each; `w` waits 0.5).
-    /// Returns when the last key has been sent.
+    /// The far end of `call_sid` presses `digits` (0.1 call-seconds each; `w` waits 0.5, `W`
+    /// 1). Returns when the last key has been sent.
     pub async fn press(&self, call_sid: &str, digits: &str) {
         self.far_end_press(call_sid, digits).await;
+    }
+
+    /// Fault injection: the line loses a DTMF digit, the one after the next `after` digits that
+    /// reach any call's Twilio side (pressed by a phone, or sent by another leg's `SendDigits`
+    /// or `<Play digits>`). The call's log shows it as [`CallEventKind::DtmfLost`].
+    pub fn lose_digit(&self, after: u64) {
+        self.st().digit_loss.plan(after);
     }
 
     /// The far end of `call_sid` says `text`, token by token, into the call: heard by whoever its
@@ -555,7 +571,19 @@ impl Emulator {
     /// handled, as during a slow moment at Twilio's edge. A client that gives up meanwhile gets
     /// nothing done (the request is dropped with its connection). `Duration::ZERO` ends it.
     pub fn delay_rest(&self, delay: Duration) {
-        *self.inner.rest_delay.lock().unwrap() = delay;
+        self.inner.faults.lock().unwrap().set_delay(delay);
+    }
+
+    /// Fault injection: the REST requests `plan` picks get its fault (429, 500, 503, no answer,
+    /// a delay) instead of their normal answer, from now on. Plans add up; the first one made
+    /// that picks a request decides its fault (delays add to it).
+    pub fn fail_rest(&self, plan: FaultPlan) {
+        self.inner.faults.lock().unwrap().add(plan);
+    }
+
+    /// Ends every fault plan (delays included): Twilio has recovered.
+    pub fn clear_rest_faults(&self) {
+        self.inner.faults.lock().unwrap().clear();
     }
 
     /// The latest REST requests (at most [`REST_LOG_LEN`]), oldest first: what the application

@@ -8,6 +8,7 @@ use url::Url;
 use crate::Emulator;
 use crate::audio::{Sound, TOKEN_SECS, Voice};
 use crate::call::{Ctl, End, Exec, Source, Stop};
+use crate::dtmf;
 use crate::events::CallEventKind;
 use crate::phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
 use crate::state::{CallStatus, Direction, FarEnd, StatusCallback};
@@ -326,29 +327,30 @@ impl Emulator {
         tokio::spawn(async move {
             let clock = em.inner.clock.clone();
             for c in digits.chars() {
-                if c == 'w' || c == 'W' {
-                    tokio::time::sleep(clock.dur(0.5)).await;
+                if let Some(pause) = dtmf::pause_secs(c) {
+                    tokio::time::sleep(clock.dur(pause)).await;
                 } else {
                     em.inner.state.lock().unwrap().send_dtmf_to_far_end(&sid, c);
-                    tokio::time::sleep(clock.dur(0.1)).await;
+                    tokio::time::sleep(clock.dur(dtmf::KEY_SECS)).await;
                 }
             }
         });
     }
 
-    /// The far end of `sid` presses keys (a tenth of a second each; `w` waits half a second).
+    /// The far end of `sid` presses keys (a tenth of a second each; `w` waits half a second,
+    /// `W` a second).
     pub(crate) async fn far_end_press(&self, sid: &str, digits: &str) {
         let clock = self.inner.clock.clone();
         for c in digits.chars() {
-            if c == 'w' || c == 'W' {
-                tokio::time::sleep(clock.dur(0.5)).await;
+            if let Some(pause) = dtmf::pause_secs(c) {
+                tokio::time::sleep(clock.dur(pause)).await;
             } else {
                 self.inner
                     .state
                     .lock()
                     .unwrap()
                     .dtmf_enters_twilio_side(sid, c);
-                tokio::time::sleep(clock.dur(0.1)).await;
+                tokio::time::sleep(clock.dur(dtmf::KEY_SECS)).await;
             }
         }
     }

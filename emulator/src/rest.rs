@@ -20,6 +20,7 @@ use crate::call::{Ctl, Source};
 use crate::clock::rfc2822;
 use crate::conference::ParticipantUpdate;
 use crate::error::ApiError;
+use crate::faults::RestFault;
 use crate::outbound::{OnAnswer, Outbound, method_param};
 use crate::participant_label;
 use crate::phone::{is_dialable, is_e164};
@@ -115,11 +116,46 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let delay = *em.inner.rest_delay.lock().unwrap();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    let verdict = em
+        .inner
+        .faults
+        .lock()
+        .unwrap()
+        .judge(method.as_str(), uri.path());
+    if !verdict.delay.is_zero() {
+        tokio::time::sleep(verdict.delay).await;
     }
-    let response = match route(&em, &method, &uri, &headers, &body).await {
+    let response = match verdict.fault {
+        None => answer(&em, &method, &uri, &headers, &body).await,
+        Some(RestFault::NoAnswer) => {
+            log_request(&em, &method, &uri, &body, 0);
+            // Held until the client gives up; dropping the connection drops this future.
+            return std::future::pending().await;
+        }
+        Some(RestFault::InternalErrorAfterActing) => {
+            let _ = answer(&em, &method, &uri, &headers, &body).await;
+            ApiError::internal().into_response()
+        }
+        Some(RestFault::InternalError) => ApiError::internal().into_response(),
+        Some(RestFault::Unavailable) => ApiError::unavailable().into_response(),
+        Some(RestFault::TooManyRequests { retry_after }) => {
+            ApiError::too_many_requests(retry_after).into_response()
+        }
+        Some(RestFault::Delay(_)) => unreachable!("delays are not faults of their own"),
+    };
+    log_request(&em, &method, &uri, &body, response.status().as_u16());
+    response
+}
+
+/// The normal answer to a request.
+async fn answer(
+    em: &Emulator,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    match route(em, method, uri, headers, body).await {
         Ok(r) => r,
         Err(e) => {
             if e.status != StatusCode::NOT_FOUND && e.status != StatusCode::UNAUTHORIZED {
@@ -127,12 +163,10 @@ async fn handle(
             }
             e.into_response()
         }
-    };
-    log_request(&em, &method, &uri, &body, response.status());
-    response
+    }
 }
 
-fn log_request(em: &Emulator, method: &Method, uri: &Uri, body: &[u8], status: StatusCode) {
+fn log_request(em: &Emulator, method: &Method, uri: &Uri, body: &[u8], status: u16) {
     let mut log = em.inner.rest_log.lock().unwrap();
     if log.len() == crate::REST_LOG_LEN {
         log.pop_front();
@@ -142,7 +176,7 @@ fn log_request(em: &Emulator, method: &Method, uri: &Uri, body: &[u8], status: S
         method: method.to_string(),
         path: uri.path().to_owned(),
         params: Params::parse(body).0,
-        status: status.as_u16(),
+        status,
     });
 }
 
@@ -415,11 +449,11 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
     let timeout = timeout_param(f, 60)?;
     let send_digits = f.get("SendDigits").map(str::to_string);
     if let Some(d) = &send_digits
-        && !d.chars().all(|c| "0123456789*#wW".contains(c))
+        && !d.chars().all(|c| crate::dtmf::SEND_DIGITS.contains(c))
     {
         return Err(ApiError::bad_request(
-            21200,
-            format!("Invalid SendDigits: {d}"),
+            21206,
+            format!("Invalid SendDigits: {d:?} (only 0-9, A-D, *, #, w and W)"),
         ));
     }
     let machine_detection = match f.get("MachineDetection") {

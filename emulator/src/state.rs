@@ -247,6 +247,8 @@ pub(crate) struct State {
     /// outbound calls at one per second per account).
     pub next_dequeue: f64,
     next_utt: u64,
+    /// Digits a test asked the line to lose ([`crate::Emulator::lose_digit`]).
+    pub digit_loss: crate::dtmf::DigitLoss,
 }
 
 impl State {
@@ -273,6 +275,7 @@ impl State {
             errors: Vec::new(),
             next_dequeue: 0.0,
             next_utt: 0,
+            digit_loss: Default::default(),
         }
     }
 
@@ -580,6 +583,10 @@ impl State {
     /// DTMF from the far end of `sid` reaches its Twilio side.
     pub(crate) fn dtmf_enters_twilio_side(&mut self, sid: &str, digit: char) {
         if !self.carries_audio(sid) {
+            return;
+        }
+        if self.digit_loss.loses_next() {
+            self.call_event(sid, CallEventKind::DtmfLost { digit });
             return;
         }
         self.call_event(sid, CallEventKind::DtmfReceived { digit });

@@ -296,6 +296,14 @@ pub fn parse_announcement(xml: &str) -> Result<Document, TwimlError> {
 }
 
 fn parse_tree(xml: &str) -> Result<Element, TwimlError> {
+    // "There is a leading space, or an empty line, before the XML type header" is the first
+    // cause Twilio lists for 12100 (https://www.twilio.com/docs/api/errors/12100). Stricter than
+    // documented: leading whitespace fails a document without a declaration too.
+    if xml.starts_with(|c: char| c.is_whitespace()) {
+        return Err(parse_err(
+            "whitespace before the XML declaration (or the root element)",
+        ));
+    }
     let mut reader = quick_xml::Reader::from_str(xml);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();

@@ -87,21 +87,53 @@ pub(crate) struct Answer {
     pub body: String,
 }
 
-/// The HTTP client every request goes through.
+/// The most redirects followed for one request. Twilio does not say how many it follows
+/// (11215 "HTTP too many redirects" says only "too many"); the emulator takes a low number.
+pub(crate) const MAX_REDIRECTS: usize = 5;
+
+/// The HTTP client every request goes through. It follows no redirect itself: Twilio follows
+/// only some, and not the way a browser would (see [`Emulator::request`]).
 pub(crate) fn client(timeout: Duration) -> reqwest::Client {
     // reqwest is built without a bundled crypto provider (denwa picks ring process-wide); the
     // emulator only speaks plain http to localhost but reqwest still wants a provider to build.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("reqwest client builds")
+}
+
+/// One request on its way: where, how, with what.
+struct Hop {
+    url: Url,
+    method: HttpMethod,
+    params: Vec<(String, String)>,
+}
+
+/// What one request got back.
+struct Reply {
+    /// The URL the signature covered (with a GET's parameters in it).
+    signed_url: String,
+    status: Option<u16>,
+    content_type: String,
+    location: Option<String>,
+    body: Option<String>,
+    /// A transport failure (connection refused, timeout, unreadable body).
+    transport: Option<String>,
 }
 
 impl Emulator {
     /// Sends one request the way Twilio does and logs it on the call. `Err` carries the Twilio
     /// error to record.
+    ///
+    /// Redirects: Twilio "will only follow redirects for status codes 301, 302, 303, and 307",
+    /// and a redirect without a `Location` is invalid too (11216,
+    /// https://www.twilio.com/docs/api/errors/11216); a loop is 11215. Twilio does not document
+    /// what becomes of the request on the way; the emulator takes the strict reading, what
+    /// Twilio's proxy has been seen to do (https://github.com/twilio/OpenVBX/pull/199): the
+    /// redirected request is a GET of the new URL, signed over it alone, and the form
+    /// parameters are lost. Every hop is logged on the call.
     pub(crate) async fn request(
         &self,
         purpose: HookPurpose,
@@ -110,20 +142,60 @@ impl Emulator {
         method: HttpMethod,
         params: Vec<(String, String)>,
     ) -> Result<Answer, EmulatorError> {
+        let mut hop = Hop {
+            url: url.clone(),
+            method,
+            params,
+        };
+        for _ in 0..=MAX_REDIRECTS {
+            let reply = self.send(purpose, call_sid, &hop).await;
+            let Some(status @ 300..=399) = reply.status else {
+                return answer(purpose, call_sid, hop.method, reply);
+            };
+            let next = reply.location.as_deref().and_then(|l| hop.url.join(l).ok());
+            match (status, next) {
+                (301 | 302 | 303 | 307, Some(next)) => {
+                    hop = Hop {
+                        url: next,
+                        method: HttpMethod::Get,
+                        params: Vec::new(),
+                    };
+                }
+                (_, next) => {
+                    let why = if next.is_none() {
+                        "without a valid Location"
+                    } else {
+                        "that Twilio does not follow (only 301, 302, 303 and 307)"
+                    };
+                    let message = format!(
+                        "HTTP invalid redirect: {} {} answered {status} {why}",
+                        hop.method.as_str(),
+                        reply.signed_url
+                    );
+                    return Err(hook_error(11216, message, &reply.signed_url, call_sid));
+                }
+            }
+        }
+        let message = format!("HTTP too many redirects: more than {MAX_REDIRECTS} from {url}");
+        Err(hook_error(11215, message, url.as_str(), call_sid))
+    }
+
+    /// Sends one hop of a request and logs it on the call.
+    async fn send(&self, purpose: HookPurpose, call_sid: Option<&str>, hop: &Hop) -> Reply {
         let inner = &self.inner;
-        let mut target = url.clone();
-        let (signed_url, signed_params) = match method {
+        let mut target = hop.url.clone();
+        let (signed_url, signed_params) = match hop.method {
             HttpMethod::Get => {
                 // GET: parameters go into the query string, and the signature covers the URL alone.
-                if !params.is_empty() {
-                    target.query_pairs_mut().extend_pairs(params.iter());
+                if !hop.params.is_empty() {
+                    target.query_pairs_mut().extend_pairs(hop.params.iter());
                 }
                 (target.to_string(), Vec::new())
             }
-            HttpMethod::Post => (target.to_string(), params.clone()),
+            HttpMethod::Post => (target.to_string(), hop.params.clone()),
         };
         let signature = crate::signature::sign(&inner.cfg.auth_token, &signed_url, &signed_params);
-        let mut req = match method {
+        let mut req = match hop.method {
             HttpMethod::Get => inner.http.get(target.clone()),
             HttpMethod::Post => inner
                 .http
@@ -131,7 +203,7 @@ impl Emulator {
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(
                     url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(params.iter())
+                        .extend_pairs(hop.params.iter())
                         .finish(),
                 ),
         };
@@ -142,86 +214,45 @@ impl Emulator {
             .header("X-Home-Region", "us1")
             .header("Accept", "*/*");
 
-        let result = req.send().await;
-        let (status, content_type, body, transport) = match result {
+        let mut reply = Reply {
+            signed_url,
+            status: None,
+            content_type: String::new(),
+            location: None,
+            body: None,
+            transport: None,
+        };
+        match req.send().await {
             Ok(resp) => {
-                let status = resp.status().as_u16();
-                let ct = resp
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
+                let header = |name| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                reply.status = Some(resp.status().as_u16());
+                reply.content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+                reply.location = header(reqwest::header::LOCATION);
                 match resp.text().await {
-                    Ok(body) => (Some(status), ct, Some(body), None),
-                    Err(e) => (Some(status), ct, None, Some(describe(&e))),
+                    Ok(body) => reply.body = Some(body),
+                    Err(e) => reply.transport = Some(describe(&e)),
                 }
             }
-            Err(e) => (None, String::new(), None, Some(describe(&e))),
-        };
+            Err(e) => reply.transport = Some(describe(&e)),
+        }
         if let Some(sid) = call_sid {
             let kind = CallEventKind::Webhook {
                 purpose: purpose.as_str().into(),
-                method: method.as_str().into(),
-                url: signed_url.clone(),
-                params: params.clone(),
-                response_status: status,
-                response_body: body.clone(),
-                error: transport.clone(),
+                method: hop.method.as_str().into(),
+                url: reply.signed_url.clone(),
+                params: hop.params.clone(),
+                response_status: reply.status,
+                response_body: reply.body.clone(),
+                error: reply.transport.clone(),
             };
             inner.state.lock().unwrap().call_event(sid, kind);
         }
-        let fail = |code: u32, message: String| {
-            let mut e = EmulatorError::new(code, message).at_url(&signed_url);
-            if let Some(sid) = call_sid {
-                e = e.on_call(sid);
-            }
-            Err(e)
-        };
-        match (status, transport) {
-            (None, Some(err)) if err.contains("timed out") => fail(
-                11200,
-                format!(
-                    "HTTP retrieval failure: {} {signed_url} timed out",
-                    method.as_str()
-                ),
-            ),
-            (None, Some(err)) => fail(
-                11205,
-                format!(
-                    "HTTP connection failure: {} {signed_url}: {err}",
-                    method.as_str()
-                ),
-            ),
-            (Some(s), _) if !(200..300).contains(&s) => fail(
-                purpose.callback_error_code(),
-                format!(
-                    "{} {signed_url} answered HTTP {s} ({} request)",
-                    method.as_str(),
-                    purpose.as_str()
-                ),
-            ),
-            (Some(_), Some(err)) => fail(11200, format!("HTTP retrieval failure: {err}")),
-            // "11750 TwiML response body too large": Twilio reads at most 64 kB of TwiML
-            // (https://www.twilio.com/docs/api/errors/11750).
-            (Some(_), None)
-                if purpose.expects_twiml()
-                    && body.as_ref().is_some_and(|b| b.len() > MAX_TWIML_BYTES) =>
-            {
-                fail(
-                    11750,
-                    format!(
-                        "TwiML response body too large: {} bytes from {signed_url} (the limit is {MAX_TWIML_BYTES})",
-                        body.as_ref().map_or(0, String::len)
-                    ),
-                )
-            }
-            (Some(_), None) => Ok(Answer {
-                content_type,
-                body: body.unwrap_or_default(),
-            }),
-            (None, None) => fail(11200, "HTTP retrieval failure".into()),
-        }
+        reply
     }
 
     /// Starts the task that sends queued callbacks.
@@ -274,6 +305,73 @@ impl Emulator {
             }
         });
     }
+}
+
+/// Twilio's verdict on a final (not redirected) reply.
+fn answer(
+    purpose: HookPurpose,
+    call_sid: Option<&str>,
+    method: HttpMethod,
+    reply: Reply,
+) -> Result<Answer, EmulatorError> {
+    let signed_url = &reply.signed_url;
+    let fail = |code: u32, message: String| Err(hook_error(code, message, signed_url, call_sid));
+    match (reply.status, reply.transport) {
+        (None, Some(err)) if err.contains("timed out") => fail(
+            11200,
+            format!(
+                "HTTP retrieval failure: {} {signed_url} timed out",
+                method.as_str()
+            ),
+        ),
+        (None, Some(err)) => fail(
+            11205,
+            format!(
+                "HTTP connection failure: {} {signed_url}: {err}",
+                method.as_str()
+            ),
+        ),
+        (Some(s), _) if !(200..300).contains(&s) => fail(
+            purpose.callback_error_code(),
+            format!(
+                "{} {signed_url} answered HTTP {s} ({} request)",
+                method.as_str(),
+                purpose.as_str()
+            ),
+        ),
+        (Some(_), Some(err)) => fail(11200, format!("HTTP retrieval failure: {err}")),
+        // "11750 TwiML response body too large": Twilio reads at most 64 kB of TwiML
+        // (https://www.twilio.com/docs/api/errors/11750).
+        (Some(_), None)
+            if purpose.expects_twiml()
+                && reply
+                    .body
+                    .as_ref()
+                    .is_some_and(|b| b.len() > MAX_TWIML_BYTES) =>
+        {
+            fail(
+                11750,
+                format!(
+                    "TwiML response body too large: {} bytes from {signed_url} (the limit is {MAX_TWIML_BYTES})",
+                    reply.body.as_ref().map_or(0, String::len)
+                ),
+            )
+        }
+        (Some(_), None) => Ok(Answer {
+            content_type: reply.content_type,
+            body: reply.body.unwrap_or_default(),
+        }),
+        (None, None) => fail(11200, "HTTP retrieval failure".into()),
+    }
+}
+
+/// A Twilio error about a request to `url`, on the call if any.
+fn hook_error(code: u32, message: String, url: &str, call_sid: Option<&str>) -> EmulatorError {
+    let mut e = EmulatorError::new(code, message).at_url(url);
+    if let Some(sid) = call_sid {
+        e = e.on_call(sid);
+    }
+    e
 }
 
 /// Twilio's content types for TwiML. Anything else is error 12300.

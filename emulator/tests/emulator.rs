@@ -723,7 +723,8 @@ async fn record_reports_recording_and_transcription() {
     );
     // Words spoken over the beep are not recorded: wait for it to end.
     tokio::time::sleep(em.call_secs(1.0)).await;
-    em.speak(&call, "please call me back").await;
+    // Over two seconds: Twilio transcribes nothing shorter (see tests/transcription.rs).
+    em.speak(&call, "please call me back about my order").await;
     em.press(&call, "#").await;
     assert!(
         em.wait_until(WAIT, |_| !app.hooks_to("/transcribed").is_empty())
@@ -739,7 +740,10 @@ async fn record_reports_recording_and_transcription() {
     );
     assert!(recorded.get("RecordingSid").unwrap().starts_with("RE"));
     let t = &app.hooks_to("/transcribed")[0];
-    assert_eq!(t.get("TranscriptionText"), Some("please call me back"));
+    assert_eq!(
+        t.get("TranscriptionText"),
+        Some("please call me back about my order")
+    );
     assert_eq!(t.get("TranscriptionStatus"), Some("completed"));
     assert!(
         em.wait_until(WAIT, |em| call_status(em, &call) == "completed")

@@ -31,6 +31,7 @@ pub use call_status::{CallStatusParams, LegKind};
 pub use conference::ConferenceEventParams;
 pub use incoming::VoiceParams;
 pub use outbound::DialError;
+pub use voicemail::Transcription;
 
 #[derive(Clone)]
 pub struct Line {

@@ -11,8 +11,11 @@ use crate::store::VoicemailPart;
 use crate::twilio::{CallTarget, UpdateCall};
 use crate::twiml::{HttpMethod, Record, VoiceResponse};
 
-/// The longest voicemail, in seconds.
-const VOICEMAIL_MAX_SECS: u32 = 120;
+/// The longest voicemail, in seconds. Twilio transcribes only recordings shorter than 120 s
+/// (warning 13617, https://www.twilio.com/docs/api/errors/13617): a caller who talks to the
+/// limit must still get a transcript, so the limit stays clear of it, whatever Twilio's
+/// rounding.
+const VOICEMAIL_MAX_SECS: u32 = 115;
 
 /// Silence that ends a voicemail.
 const VOICEMAIL_SILENCE_SECS: u32 = 10;
@@ -21,6 +24,25 @@ const VOICEMAIL_SILENCE_SECS: u32 = 10;
 /// 5xx) within a try; a refusal every sweep after that means the call is gone (its end lost) or
 /// Twilio is down, and trying for ever would only hammer it.
 const VOICEMAIL_TRIES: u32 = 3;
+
+/// What Twilio's transcription callback says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transcription<'a> {
+    /// `TranscriptionStatus=completed` and its text.
+    Text(&'a str),
+    /// `TranscriptionStatus=failed`: the recording was too short or too long, or Twilio failed.
+    Failed,
+}
+
+impl<'a> Transcription<'a> {
+    /// From the callback's `TranscriptionStatus` and `TranscriptionText`.
+    pub fn from_callback(status: Option<&str>, text: Option<&'a str>) -> Self {
+        match status {
+            Some("failed") => Transcription::Failed,
+            _ => Transcription::Text(text.unwrap_or_default()),
+        }
+    }
+}
 
 impl Line {
     /// Offers voicemail if the call has waited long enough with nobody on it. Called by the
@@ -104,11 +126,32 @@ impl Line {
             .hangup()
     }
 
-    /// Twilio's transcript of the voicemail.
-    pub async fn voicemail_transcribed(&self, id: &crate::domain::CallId, text: Option<&str>) {
-        let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-            return;
+    /// Twilio's transcript of the voicemail, or its word that there is none.
+    pub async fn voicemail_transcribed(
+        &self,
+        id: &crate::domain::CallId,
+        transcription: Transcription<'_>,
+    ) {
+        let text = match transcription {
+            Transcription::Text(text) => text.trim(),
+            Transcription::Failed => {
+                let first = self
+                    .store()
+                    .voicemail_transcript_failed(id)
+                    .await
+                    .or_log("note a failed voicemail transcription");
+                if first == Some(true) {
+                    self.publish(LineEvent::Notice {
+                        call_id: id.to_string(),
+                        text: "No transcript: Twilio could not transcribe the voicemail (it transcribes recordings of more than 2 and less than 120 seconds). Listen to the recording.".to_owned(),
+                    });
+                }
+                return;
+            }
         };
+        if text.is_empty() {
+            return;
+        }
         self.voicemail_part(id, VoicemailPart::Transcript(text))
             .await;
     }

@@ -17,11 +17,18 @@ pub struct GateParams {
     digits: String,
 }
 
+/// The action URL's query: which chance at the code this is (none: the first).
+#[derive(Debug, Deserialize)]
+pub struct GateQuery {
+    attempt: Option<String>,
+}
+
 pub async fn speaker_gate(
     State(line): State<Line>,
-    request: Signed<GateParams>,
+    request: Signed<GateParams, GateQuery>,
 ) -> Result<Twiml, WebhookError> {
+    let attempt = self_dial::CodeAttempt::from_query(request.query.attempt.as_deref());
     Ok(Twiml(
-        self_dial::admit(&line, &request.form.digits, &request.form.call_sid).await,
+        self_dial::admit(&line, &request.form.digits, &request.form.call_sid, attempt).await,
     ))
 }

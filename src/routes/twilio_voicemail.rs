@@ -9,7 +9,7 @@ use super::WebhookError;
 use super::signed::Signed;
 use super::twiml_response::Twiml;
 use crate::domain::CallId;
-use crate::line::Line;
+use crate::line::{Line, Transcription};
 use crate::twiml::VoiceResponse;
 
 #[derive(Debug, Deserialize)]
@@ -24,6 +24,8 @@ pub struct Recording {
     recording_url: Option<String>,
     #[serde(default)]
     transcription_text: Option<String>,
+    #[serde(default)]
+    transcription_status: Option<String>,
 }
 
 pub async fn prompt(
@@ -54,8 +56,12 @@ pub async fn transcribed(
     request: Signed<Recording, CallQuery>,
 ) -> Result<StatusCode, WebhookError> {
     if let Some(id) = CallId::parse(&request.query.call) {
-        line.voicemail_transcribed(&id, request.form.transcription_text.as_deref())
-            .await;
+        let form = &request.form;
+        let transcription = Transcription::from_callback(
+            form.transcription_status.as_deref(),
+            form.transcription_text.as_deref(),
+        );
+        line.voicemail_transcribed(&id, transcription).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

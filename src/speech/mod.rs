@@ -7,9 +7,11 @@
 //! - [`announce`]: Twilio's conference announcement API plays the messages.
 //!
 //! [`sweep`] restarts any call whose pipeline lost its kick (a crash, a webhook answered while
-//! Redis was down). [`split`] cuts long texts into pieces every `<Say>` accepts.
+//! Redis was down). `dial_backoff` spaces and bounds the dials while Twilio will not place a
+//! speaker. [`split`] cuts long texts into pieces every `<Say>` accepts.
 
 pub mod announce;
+mod dial_backoff;
 pub mod pieces;
 pub mod self_dial;
 pub mod split;

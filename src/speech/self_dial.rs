@@ -5,6 +5,9 @@
 //!    the code.
 //! 2. Twilio's inbound half of that call reaches `/twilio/voice` From == To and gets
 //!    [`ask_for_code`]; with the right digits, [`admit`] dials it into the caller's conference.
+//!    DTMF can be lost on the line: an inbound half that did not get the whole code is asked
+//!    once more, and the outbound half, not let in after `CODE_AGAIN_AFTER_SECS`, sends the
+//!    code once more. A lost digit costs the leg ten seconds, not the message an attempt.
 //! 3. The outbound half fetches `/twilio/speak` ([`turn`]). It waits (`<Pause>` + `<Redirect>`)
 //!    until the inbound half's participant-join has been seen, so no word is said into a line
 //!    nobody hears; then says every queued message and comes back for more (the next turn);
@@ -21,14 +24,28 @@ use crate::domain::{CallId, CallState, ParticipantLabel, now_ms};
 use crate::line::{Line, Metrics};
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
-use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Redirect, VoiceResponse};
+use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
 
 /// Digits in a one-time code: 10^8 possibilities for a code that lives two minutes and works once.
 const CODE_DIGITS: usize = 8;
 
-/// How long the inbound half may take to send its code. SendDigits starts two seconds in
-/// (`wwww`) and takes about a second; ten seconds is ample and bounds a spoofed caller's stay.
-const CODE_TIMEOUT_SECS: u32 = 10;
+/// How long the inbound half's first `<Gather>` waits for a digit (the first, or the next).
+/// SendDigits starts two seconds in (`wwww`) and takes about a second: five seconds is ample,
+/// and a code missing a digit is given up on five seconds after its last digit.
+const CODE_TIMEOUT_SECS: u32 = 5;
+
+/// Seconds into its wait to be heard at which the outbound half, if its inbound half has not
+/// been let in, sends the code again (`<Play digits>`). By then the first `<Gather>` has given
+/// up (the code ends about 3 s in, plus [`CODE_TIMEOUT_SECS`]) and the second one listens. Once
+/// only: the gate asks twice, no more. (A `speech.join_timeout` under this gives up first.)
+const CODE_AGAIN_AFTER_SECS: u32 = 10;
+
+/// How long the inbound half's second `<Gather>` waits: from the first one's end (5 to 8 s in)
+/// past the code sent again (10 s in, or later: every turn fetched adds Twilio's and denwa's
+/// latency to its second). Generous, because it costs nothing: a real leg's inbound half ends
+/// with its outbound half (which gives up after `speech.join_timeout`); only a spoofed caller
+/// sits it out, in silence, and is hung up.
+const CODE_AGAIN_TIMEOUT_SECS: u32 = 30;
 
 /// Ring time allowed for the self-dialled leg; it is answered by Twilio itself at once.
 const SPEAKER_DIAL_TIMEOUT_SECS: u32 = 30;
@@ -168,32 +185,60 @@ pub async fn start(line: &Line, id: &CallId) {
                 Err(e) => tracing::warn!(call = %id, error = %e, "cannot record the speaker leg"),
             }
         }
-        Err(e) => {
-            Metrics::add(&line.metrics().speaker_dial_failures, 1);
-            tracing::warn!(call = %id, error = %e, "Twilio did not place the speaker call");
-            let reason = format!("Twilio did not place the speaker call: {e}");
-            super::leg_ended(line, id, &leg, &reason).await;
+        Err(e) => super::dial_backoff::dial_failed(line, id, &leg, &e).await,
+    }
+}
+
+/// The inbound half of a self-dialled leg (From == To == the line): nothing but prompt-less
+/// `<Gather>`s for the code, the second for a code the first did not get at all; silence and a
+/// hang-up for anyone without it.
+pub fn ask_for_code(line: &Line) -> VoiceResponse {
+    VoiceResponse::new()
+        .gather(code_gather(line, CodeAttempt::First))
+        .gather(code_gather(line, CodeAttempt::Again))
+        .hangup()
+}
+
+/// Which of its two chances an inbound half is presenting its code at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeAttempt {
+    First,
+    /// The code sent again by the outbound half, after the first try missed digits.
+    Again,
+}
+
+impl CodeAttempt {
+    /// From the gate's `attempt` query parameter (signed by Twilio with the action URL).
+    pub fn from_query(attempt: Option<&str>) -> Self {
+        match attempt {
+            Some("2") => CodeAttempt::Again,
+            _ => CodeAttempt::First,
         }
     }
 }
 
-/// The inbound half of a self-dialled leg (From == To == the line): nothing but a prompt-less
-/// `<Gather>` for the code; silence and a hang-up for anyone without it.
-pub fn ask_for_code(line: &Line) -> VoiceResponse {
-    VoiceResponse::new()
-        .gather(
-            Gather::new()
-                .input(GatherInput::Dtmf)
-                .num_digits(CODE_DIGITS as u32)
-                .timeout(CODE_TIMEOUT_SECS)
-                .action(line.public_url("/twilio/speaker-gate", &[]).as_str())
-                .method(HttpMethod::Post),
-        )
-        .hangup()
+fn code_gather(line: &Line, attempt: CodeAttempt) -> Gather {
+    let (query, timeout): (&[(&str, &str)], _) = match attempt {
+        CodeAttempt::First => (&[], CODE_TIMEOUT_SECS),
+        CodeAttempt::Again => (&[("attempt", "2")], CODE_AGAIN_TIMEOUT_SECS),
+    };
+    Gather::new()
+        .input(GatherInput::Dtmf)
+        .num_digits(CODE_DIGITS as u32)
+        .timeout(timeout)
+        .action(line.public_url("/twilio/speaker-gate", query).as_str())
+        .method(HttpMethod::Post)
 }
 
 /// The code the inbound half entered: a live code admits it, once, to its call's conference.
-pub async fn admit(line: &Line, digits: &str, inbound_sid: &str) -> VoiceResponse {
+/// Any other answer to the first chance gets the second (a digit may have been lost on the
+/// line; the outbound half sends the code again); after the second, a hang-up.
+pub async fn admit(
+    line: &Line,
+    digits: &str,
+    inbound_sid: &str,
+    attempt: CodeAttempt,
+) -> VoiceResponse {
     let valid_shape = digits.len() == CODE_DIGITS && digits.bytes().all(|b| b.is_ascii_digit());
     let admitted = if valid_shape {
         line.store()
@@ -207,6 +252,12 @@ pub async fn admit(line: &Line, digits: &str, inbound_sid: &str) -> VoiceRespons
         None
     };
     let Some((id, leg)) = admitted else {
+        if attempt == CodeAttempt::First {
+            tracing::info!(call_sid = %inbound_sid, "call from the line's own number without a valid code: asking again");
+            return VoiceResponse::new()
+                .gather(code_gather(line, CodeAttempt::Again))
+                .hangup();
+        }
         tracing::warn!(call_sid = %inbound_sid, "call from the line's own number without a valid code: hung up");
         return VoiceResponse::new().hangup();
     };
@@ -277,6 +328,17 @@ async fn try_turn(
         }
         if !store.renew_speaker(id, leg, super::BASE_LEASE).await? {
             return Ok(VoiceResponse::new().hangup());
+        }
+        if speaker == Some(SpeakerState::Dialing)
+            && waited == CODE_AGAIN_AFTER_SECS
+            && let Some(code) = store.speaker_code(id, leg).await?
+        {
+            // The inbound half has not presented the code: a digit was lost on the line (or
+            // all of them). Its second `<Gather>` listens now.
+            let again = speak_url(line, id, leg, step.waited_another_second());
+            return Ok(VoiceResponse::new()
+                .play(Play::digits(code))
+                .redirect(Redirect::new(again).method(HttpMethod::Post)));
         }
         // Not heard yet: wait a second and ask again rather than speak into the void.
         return Ok(pause_then(line, id, leg, step.waited_another_second()));

@@ -282,6 +282,15 @@ impl Store {
         })
     }
 
+    /// Twilio reported that it could not transcribe the voicemail; true the first time (Twilio
+    /// may send a callback again, and the team is told once).
+    pub async fn voicemail_transcript_failed(&self, id: &CallId) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .hset_nx(self.keys.call(id), "voicemail_transcript_failed", now_ms())
+            .await?)
+    }
+
     /// The caller's own recording of their name.
     pub async fn set_name_recording(&self, id: &CallId, url: &str) -> StoreResult<()> {
         let _: () = self

@@ -7,9 +7,9 @@
 //! No script walks a list that grows without limit, since Redis runs nothing else meanwhile:
 //! the queue and the in-flight list together hold at most `speech.max_queued` messages (ENQUEUE
 //! refuses more; only the line's own announcements, one per person joining, go past it), so
-//! END_CALL, SPEAKER_LEG_ENDED and ACQUIRE_SPEAKER walk at most that many, and a turn walks its
-//! batch. The order list grows with the call: no script reads it; the store pages through it
-//! (`messages_page`) and expires a call's messages in chunks (`expire_call`).
+//! END_CALL, SPEAKER_LEG_ENDED, SPEAKER_DIAL_FAILED and ACQUIRE_SPEAKER walk at most that many,
+//! and a turn walks its batch. The order list grows with the call: no script reads it; the store
+//! pages through it (`messages_page`) and expires a call's messages in chunks (`expire_call`).
 //!
 //! Key and argument conventions shared by the scripts:
 //! KEYS[1] call hash, KEYS[2] queue, KEYS[3] inflight, KEYS[4] speaker lock (when used).
@@ -53,6 +53,11 @@ local function piece_costs(prefix, id)
   end
   if #costs == 0 then costs[1] = string.len(redis.call('HGET', prefix .. id, 'text') or '') end
   return costs
+end
+
+-- Whether a failed speaker dial asked the call to wait before the next one (SPEAKER_DIAL_FAILED).
+local function dial_backing_off(call_key, now)
+  return tonumber(now) < tonumber(redis.call('HGET', call_key, 'speaker_retry_at') or '0')
 end
 
 local function fail_all(call_key, list_key, prefix, reason, now)
@@ -130,8 +135,9 @@ return {'ok', 0, ''}
 });
 
 /// Takes the speaker lease for a new leg if the caller is in the conference, there is something
-/// to say and no leg holds the lease. Messages left in flight by a leg that vanished without a
-/// status callback (its lease lapsed) go back to the front of the queue first.
+/// to say, no leg holds the lease and no failed dial asked to wait (`speaker_retry_at`, see
+/// SPEAKER_DIAL_FAILED). Messages left in flight by a leg that vanished without a status
+/// callback (its lease lapsed) go back to the front of the queue first.
 /// KEYS: call, queue, inflight, lock. ARGV: leg, lease ms, prefix, max attempts, now, the leg's
 /// first state ("dialing" for a self-dialled leg, "announcing" for the announce strategy).
 /// Returns {acquired (0/1), failed ids}.
@@ -142,6 +148,7 @@ pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
 -- a conference of the call's name without the caller.
 if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return {0, {}} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {0, {}} end
+if dial_backing_off(KEYS[1], ARGV[5]) then return {0, {}} end
 local orphans = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
 local failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[3], orphans, tonumber(ARGV[4]),
@@ -322,7 +329,8 @@ return {1, more, failed}
 });
 
 /// Twilio placed speaker leg `leg`'s call: the lease grows from the dial's to `lease`, and the
-/// outbound half's CallSid is kept (for operators), if the leg is still the call's speaker.
+/// outbound half's CallSid is kept (for operators), if the leg is still the call's speaker. The
+/// run of failed dials is over.
 /// KEYS: call, lock. ARGV: leg, lease ms, CallSid. Returns 1 if it is.
 pub(super) static SPEAKER_DIALLED: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -330,7 +338,39 @@ pub(super) static SPEAKER_DIALLED: LazyLock<Script> = LazyLock::new(|| {
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[1], 'speaker_out_sid', ARGV[3])
+redis.call('HDEL', KEYS[1], 'speaker_dial_failures', 'speaker_retry_at')
 return 1
+"#,
+    )
+});
+
+/// Twilio did not place speaker leg `leg`'s call. If the leg is still the call's speaker, its
+/// lease is released and the failure counted (`speaker_dial_failures`, failed dials in a row):
+/// after failure N the call waits the N-th of the waits before the next dial (`speaker_retry_at`,
+/// which ACQUIRE_SPEAKER and NEEDS_SPEAKER respect, so every replica and the sweep keep it).
+/// The waits are computed by the caller (speech::dial_backoff), one per failure the call may
+/// survive: when there is none left, every message waiting fails with `reason` instead, and the
+/// count starts over. A dial holds nothing in flight, but whatever is there is failed alike.
+/// KEYS: call, queue, inflight, lock. ARGV: leg, now, prefix, reason, then the waits in ms.
+/// Returns {current (0/1), failed ids, ms to wait before the next dial or -1}.
+pub(super) static SPEAKER_DIAL_FAILED: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {0, {}, -1} end
+redis.call('DEL', KEYS[4])
+redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
+local failures = redis.call('HINCRBY', KEYS[1], 'speaker_dial_failures', 1)
+local wait = tonumber(ARGV[4 + failures])
+if wait then
+  redis.call('HSET', KEYS[1], 'speaker_retry_at', tonumber(ARGV[2]) + wait)
+  return {1, {}, wait}
+end
+redis.call('HDEL', KEYS[1], 'speaker_dial_failures', 'speaker_retry_at')
+local failed = fail_all(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[2])
+for _, id in ipairs(fail_all(KEYS[1], KEYS[2], ARGV[3], ARGV[4], ARGV[2])) do
+  table.insert(failed, id)
+end
+return {1, failed, -1}
 "#,
     )
 });
@@ -351,6 +391,21 @@ return 1
     )
 });
 
+/// Keeps speaker leg `leg`'s one-time code on the call (`speaker_code`, "leg:code"), if the leg
+/// is still the call's speaker, so that its outbound half can send it again when the inbound
+/// half missed a digit (see speech::self_dial). The code itself stays single-use: only its own
+/// key, consumed by GETDEL, opens the gate.
+/// KEYS: call. ARGV: leg, code. Returns 1 if kept.
+pub(super) static KEEP_SPEAKER_CODE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'speaker_code', ARGV[1] .. ':' .. ARGV[2])
+return 1
+"#,
+    )
+});
+
 /// Lets a self-dialled leg's inbound half in, if its leg is still the call's speaker and the
 /// caller is still there. (The one-time code was consumed before, on its own key.)
 /// KEYS: call. ARGV: leg, inbound CallSid. Returns 1 if admitted.
@@ -365,14 +420,15 @@ return 1
     )
 });
 
-/// Whether the call has messages waiting or in flight and no speaker holds the lease: the
-/// sweep's test for a pipeline that lost its kick.
-/// KEYS: call, queue, inflight, lock. Returns 0/1.
+/// Whether the call has messages waiting or in flight, no speaker holds the lease and no failed
+/// dial asked to wait: the sweep's test for a pipeline that lost its kick.
+/// KEYS: call, queue, inflight, lock. ARGV: now. Returns 0/1.
 pub(super) static NEEDS_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return 0 end
 if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+if dial_backing_off(KEYS[1], ARGV[1]) then return 0 end
 if redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) > 0 then return 1 end
 return 0
 "#,

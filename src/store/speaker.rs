@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use redis::AsyncCommands as _;
+use redis::ScriptInvocation;
 
 use super::{Store, StoreResult, scripts};
 use crate::domain::{CallId, MessageId, now_ms};
@@ -91,6 +92,17 @@ pub enum Turn {
     },
 }
 
+/// The outcome of a failed speaker dial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialFailure {
+    /// Whether the leg was still the call's current speaker (else: nothing changed).
+    pub was_current: bool,
+    /// Messages failed because the dials ran out.
+    pub failed: Vec<MessageId>,
+    /// How long the call waits before its next dial; `None` once the dials ran out.
+    pub retry_in: Option<Duration>,
+}
+
 /// The outcome of a speaker leg ending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegEnd {
@@ -108,6 +120,18 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Store {
+    /// `script` invoked on the call's keys in the speaker scripts' order: call, queue, inflight,
+    /// lock.
+    fn speaker_script<'a>(&self, script: &'a redis::Script, id: &CallId) -> ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.keys.call(id))
+            .key(self.keys.queue(id))
+            .key(self.keys.inflight(id))
+            .key(self.keys.speaker_lock(id));
+        invocation
+    }
+
     /// Takes the speaker lease for self-dialled leg `leg` if the caller is in, the call has
     /// something to say and no leg is speaking. `lease` must cover dialling and the wait to join.
     pub async fn acquire_speaker(
@@ -164,13 +188,15 @@ impl Store {
         Ok(held == 1)
     }
 
-    /// Whether the call has messages waiting or in flight and no speaker: the sweep's test.
+    /// Whether the call has messages waiting or in flight, no speaker, and no failed dial asking
+    /// it to wait: the sweep's test.
     pub async fn needs_speaker(&self, id: &CallId) -> StoreResult<bool> {
         let needs: i64 = scripts::NEEDS_SPEAKER
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.inflight(id))
             .key(self.keys.speaker_lock(id))
+            .arg(now_ms())
             .invoke_async(&mut self.conn())
             .await?;
         Ok(needs == 1)
@@ -210,6 +236,34 @@ impl Store {
         Ok(current == 1)
     }
 
+    /// Twilio did not place `leg`'s call: see [`DialFailure`] and SPEAKER_DIAL_FAILED. `waits`
+    /// are the pauses before the next dial after failure 1, 2, ... in a row; the failure after
+    /// the last of them fails the waiting messages with `reason`.
+    pub async fn speaker_dial_failed(
+        &self,
+        id: &CallId,
+        leg: &str,
+        reason: &str,
+        waits: &[Duration],
+    ) -> StoreResult<DialFailure> {
+        let mut invocation = self.speaker_script(&scripts::SPEAKER_DIAL_FAILED, id);
+        invocation
+            .arg(leg)
+            .arg(now_ms())
+            .arg(self.keys.message_prefix(id))
+            .arg(reason);
+        for wait in waits {
+            invocation.arg(millis(*wait));
+        }
+        let (current, failed, wait): (i64, Vec<String>, i64) =
+            invocation.invoke_async(&mut self.conn()).await?;
+        Ok(DialFailure {
+            was_current: current == 1,
+            failed: ids(failed),
+            retry_in: u64::try_from(wait).ok().map(Duration::from_millis),
+        })
+    }
+
     /// Releases the lease of a speaker whose dial was abandoned; see RELEASE_DIALLING_SPEAKER.
     pub async fn release_dialling_speaker(&self, id: &CallId, leg: &str) -> StoreResult<bool> {
         let released: i64 = scripts::RELEASE_DIALLING_SPEAKER
@@ -221,14 +275,31 @@ impl Store {
         Ok(released == 1)
     }
 
-    /// Issues the one-time code the speaker leg will dial in with.
+    /// Issues the one-time code the speaker leg will dial in with. The code lives on its own
+    /// key (the gate finds it by its digits alone) and, for the leg to send it again, on the
+    /// call (KEEP_SPEAKER_CODE): two steps, as the two keys are not both the call's.
     pub async fn store_speaker_code(&self, code: &str, id: &CallId, leg: &str) -> StoreResult<()> {
         let value = format!("{id}:{leg}");
         let _: () = self
             .conn()
             .set_ex(self.keys.speaker_code(code), value, CODE_TTL_SECS)
             .await?;
+        let _: i64 = scripts::KEEP_SPEAKER_CODE
+            .key(self.keys.call(id))
+            .arg(leg)
+            .arg(code)
+            .invoke_async(&mut self.conn())
+            .await?;
         Ok(())
+    }
+
+    /// The one-time code issued to speaker `leg` of call `id`, if it is the latest issued.
+    pub async fn speaker_code(&self, id: &CallId, leg: &str) -> StoreResult<Option<String>> {
+        Ok(self.call_field(id, "speaker_code").await?.and_then(|kept| {
+            kept.split_once(':')
+                .filter(|(owner, _)| *owner == leg)
+                .map(|(_, code)| code.to_owned())
+        }))
     }
 
     /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker
@@ -319,11 +390,8 @@ impl Store {
         reason: &str,
     ) -> StoreResult<LegEnd> {
         // The script also says whether the leg was still the speaker; nothing here needs it.
-        let (_current, more, failed): (i64, i64, Vec<String>) = scripts::SPEAKER_LEG_ENDED
-            .key(self.keys.call(id))
-            .key(self.keys.queue(id))
-            .key(self.keys.inflight(id))
-            .key(self.keys.speaker_lock(id))
+        let (_current, more, failed): (i64, i64, Vec<String>) = self
+            .speaker_script(&scripts::SPEAKER_LEG_ENDED, id)
             .arg(leg)
             .arg(now_ms())
             .arg(max_attempts)

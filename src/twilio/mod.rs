@@ -18,4 +18,5 @@ pub use params::{
 };
 pub use resources::CallStatus;
 pub use rest::{TwilioClient, TwilioError};
+pub use retry::RetryPolicy;
 pub use signature::SignatureValidator;

@@ -50,6 +50,8 @@ pub enum TwilioError {
         code: Option<u32>,
         message: String,
         more_info: Option<String>,
+        /// How long Twilio asked the client to wait (`Retry-After`, with a 429 or 503).
+        retry_after: Option<Duration>,
     },
     /// No answer: connection refused or reset, timeout, TLS failure.
     #[error("could not reach Twilio: {}", ErrorChain(.0))]
@@ -90,6 +92,14 @@ impl TwilioError {
     pub fn status(&self) -> Option<u16> {
         match self {
             TwilioError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long Twilio asked to be left alone (`Retry-After`), if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TwilioError::Api { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -559,6 +569,7 @@ impl TwilioClient {
                         .to_owned()
                 }),
             more_info: parsed.and_then(|b| b.more_info),
+            retry_after,
         };
         Err((error, retry_after))
     }
@@ -818,6 +829,7 @@ mod tests {
                 code,
                 message,
                 more_info,
+                ..
             } => {
                 assert_eq!(*status, 400);
                 assert_eq!(*code, Some(21211));

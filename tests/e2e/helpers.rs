@@ -483,18 +483,6 @@ impl TestApp {
         .await
     }
 
-    /// Waits until every message of the call is receipted spoken.
-    pub async fn wait_all_spoken(&self, call_id: &str) {
-        self.wait_for("all receipts", Duration::from_secs(20), || async {
-            let messages = self.messages(call_id).await;
-            messages
-                .iter()
-                .all(|m| m["state"] == "spoken")
-                .then_some(())
-        })
-        .await;
-    }
-
     /// Every message of a call as the API reports them, page after page.
     pub async fn messages(&self, call_id: &str) -> Vec<Value> {
         let mut messages = Vec::new();
@@ -512,6 +500,19 @@ impl TestApp {
             }
         }
         panic!("call {call_id} has more than 100 pages of messages");
+    }
+
+    /// Waits until every message of the call is `spoken` (a batch is settled by the speaker's
+    /// next turn, a moment after the caller heard it); the messages.
+    pub async fn wait_all_spoken(&self, call_id: &str) -> Vec<Value> {
+        self.wait_for("every message spoken", Duration::from_secs(20), || async {
+            let messages = self.messages(call_id).await;
+            messages
+                .iter()
+                .all(|m| m["state"] == "spoken")
+                .then_some(messages)
+        })
+        .await
     }
 
     /// Speaker legs the emulator saw: outbound calls from the line to itself.

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use denwa_twilio_emulator::CallEventKind;
+
 use crate::helpers::*;
 
 fn voice_params<'a>(from: &'a str, sid: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -91,9 +93,12 @@ async fn unsigned_forged_or_misdirected_webhooks_are_rejected_and_change_nothing
 async fn a_spoofed_self_dial_never_hears_or_speaks_in_a_conference() {
     let app = spawn_app().await;
     let (caller_sid, call_id) = app.call_in(CALLER).await;
-    // Someone spoofs the line's own number as caller ID, and even presses digits.
+    // Someone spoofs the line's own number as caller ID, and even presses digits, again and
+    // again.
     let spoof = app.emulator.place_call(LINE, LINE, None).await.unwrap();
-    app.emulator.press(&spoof, "12345678").await;
+    for _ in 0..3 {
+        app.emulator.press(&spoof, "12345678").await;
+    }
     app.emulator.speak(&spoof, "I am an intruder").await;
     app.wait_for(
         "the spoofed call to be hung up",
@@ -116,6 +121,18 @@ async fn a_spoofed_self_dial_never_hears_or_speaks_in_a_conference() {
         app.emulator.transcript(&spoof).is_empty(),
         "the spoofed call heard nothing"
     );
+    // Two chances at the code (the second for a speaker whose digit was lost), no more.
+    let gate: Vec<String> = app
+        .emulator
+        .events(&spoof)
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            CallEventKind::Webhook { url, .. } if url.contains("/twilio/speaker-gate") => Some(url),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gate.len(), 2, "{gate:?}");
+    assert!(gate[1].ends_with("?attempt=2"), "{gate:?}");
     assert!(
         app.heard(&caller_sid)
             .iter()

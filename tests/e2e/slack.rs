@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_twilio_emulator::PhoneBehaviour;
+use denwa_twilio_emulator::{FaultPlan, PhoneBehaviour, RestFault};
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -35,6 +35,11 @@ pub(crate) async fn spawn(extra: &[(&str, &str)]) -> SlackTest {
 
 /// Like [`spawn`], with `extra_file` appended to the configuration file.
 async fn spawn_with_file(extra_file: &str, extra: &[(&str, &str)]) -> SlackTest {
+    spawn_at(TIME_SCALE, extra_file, extra).await
+}
+
+/// Like [`spawn_with_file`], with the emulator at `time_scale` (see [`TIME_SCALE`]).
+async fn spawn_at(time_scale: f64, extra_file: &str, extra: &[(&str, &str)]) -> SlackTest {
     let slack = FakeSlack::start(BOT_TOKEN, CHANNEL).await;
     slack.add_user(ALICE, "alice", "Alice Liddell");
     slack.add_user(BOB, "", "Bob Builder");
@@ -46,7 +51,7 @@ async fn spawn_with_file(extra_file: &str, extra: &[(&str, &str)]) -> SlackTest 
         ("DENWA_SLACK_API_BASE", api_base.as_str()),
     ];
     env.extend_from_slice(extra);
-    let app = spawn_app_with_file(extra_file, &env).await;
+    let app = spawn_app_at(time_scale, extra_file, &env).await;
     SlackTest {
         app,
         slack,
@@ -633,6 +638,59 @@ async fn a_reply_beyond_the_speech_limits_is_refused_visibly() {
         "{heard:?}"
     );
     assert_eq!(t.app.messages(&call_id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn replies_fail_visibly_once_twilio_has_refused_the_speaker_call_too_often() {
+    let t = spawn(&[]).await;
+    let (_, call_id, thread) = t.call_in(CALLER).await;
+    t.app.emulator.fail_rest(
+        FaultPlan::new(RestFault::Unavailable)
+            .method("POST")
+            .path("/Calls.json"),
+    );
+    let first = t.reply(ALICE, &thread, "Are you there?").await;
+    let second = t.reply(ALICE, &thread, "We will call you back.").await;
+    let reason = "Twilio did not place the speaker call: Twilio answered 503 (error 20503): Service unavailable";
+    // Six dials over 15 to 31 seconds (waits of 1, 2, 4, 8, 16 s, each jittered down to half).
+    let posts = t
+        .app
+        .wait_for(
+            "both reasons in the thread",
+            Duration::from_secs(45),
+            || {
+                let posts = t.thread_posts(&thread);
+                let found = (posts
+                    .iter()
+                    .filter(|p| **p == format!(":x: Not spoken: {reason}."))
+                    .count()
+                    == 2)
+                    .then_some(posts);
+                async move { found }
+            },
+        )
+        .await;
+    for reply in [&first, &second] {
+        assert!(t.reactions(reply).contains(&"x".to_owned()), "{posts:#?}");
+    }
+    let messages = t.app.messages(&call_id).await;
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        assert_eq!(message["state"], "failed", "{message}");
+        assert_eq!(message["reason"], reason, "{message}");
+    }
+    // Bounded: six dials, then none, though the call goes on.
+    let dials = || {
+        t.app
+            .emulator
+            .rest_requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/Calls.json"))
+            .count()
+    };
+    assert_eq!(dials(), 6);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(dials(), 6);
 }
 
 #[tokio::test]
@@ -1573,6 +1631,32 @@ async fn joins_leaves_and_the_end_are_posted_in_the_thread_and_the_announcement_
         .map(|(d, _)| d)
         .unwrap_or_default();
     assert!(duration.ends_with(" s"), "a duration: {status}");
+}
+
+#[tokio::test]
+async fn a_voicemail_twilio_cannot_transcribe_gets_a_no_transcript_note_in_the_thread() {
+    // Five times slower than the other tests: the caller's word after the beep must come within
+    // the two seconds Twilio will not transcribe, whatever the polling.
+    let t = spawn_at(0.05, "", &[("DENWA_LINE_VOICEMAIL_AFTER", "2")]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    t.app.leave_voicemail(&sid, "Bye").await;
+    let note = ":warning: No transcript: Twilio could not transcribe the voicemail (it transcribes recordings of more than 2 and less than 120 seconds). Listen to the recording.";
+    let posts = t
+        .wait_for("the note in the thread", || {
+            let posts = t.thread_posts(&thread);
+            posts.iter().any(|p| p == note).then_some(posts)
+        })
+        .await;
+    let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
+    let recording = format!(
+        ":mailbox_with_mail: The caller left a <{}|voicemail>.",
+        call["voicemail_url"].as_str().unwrap()
+    );
+    assert!(posts.contains(&recording), "{posts:#?}");
+    assert_eq!(posts.iter().filter(|p| *p == note).count(), 1, "{posts:#?}");
+    assert!(call["voicemail_transcript"].is_null(), "{call}");
+    let warnings: Vec<u32> = t.app.emulator.errors().iter().map(|e| e.code).collect();
+    assert_eq!(warnings, [13617], "Twilio's warning, and nothing else");
 }
 
 #[tokio::test]
