@@ -16,7 +16,7 @@ impl Line {
     /// store, never before: an id handed back is a message that will be spoken or reported failed.
     pub async fn say_text(
         &self,
-        id: &str,
+        id: &CallId,
         text: &str,
         origin: MessageOrigin,
     ) -> Result<MessageId, SayRefused> {
@@ -26,12 +26,11 @@ impl Line {
     /// Like [`say_text`](Self::say_text), with a recording played before the text.
     pub(crate) async fn say_with_audio(
         &self,
-        id: &str,
+        id: &CallId,
         audio_url: Option<&str>,
         text: &str,
         origin: MessageOrigin,
     ) -> Result<MessageId, SayRefused> {
-        let id = CallId::parse(id).ok_or(SayRefused::NoSuchCall)?;
         // Line breaks and runs of spaces mean nothing spoken; one space keeps the words apart.
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if text.is_empty() {
@@ -57,7 +56,7 @@ impl Line {
         let outcome = self
             .store()
             .enqueue(
-                &id,
+                id,
                 NewMessage {
                     id: &message,
                     text: &text,
@@ -79,7 +78,7 @@ impl Line {
             EnqueueOutcome::Queued => {
                 Metrics::add(&self.metrics().messages_queued, 1);
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
-                crate::speech::kick(self, &id);
+                crate::speech::kick(self, id);
                 Ok(message)
             }
             EnqueueOutcome::Duplicate(first) => {
@@ -101,13 +100,8 @@ impl Line {
     }
 
     /// Hangs the caller up, which ends the conference for everyone.
-    pub async fn hang_up_call(&self, id: &str) -> Result<(), SayRefused> {
-        let id = CallId::parse(id).ok_or(SayRefused::NoSuchCall)?;
-        let call = self
-            .store()
-            .call(&id)
-            .await?
-            .ok_or(SayRefused::NoSuchCall)?;
+    pub async fn hang_up_call(&self, id: &CallId) -> Result<(), SayRefused> {
+        let call = self.store().call(id).await?.ok_or(SayRefused::NoSuchCall)?;
         if call.state == CallState::Ended {
             return Err(SayRefused::CallEnded);
         }
@@ -120,7 +114,7 @@ impl Line {
             // over either way, and its status callback (or this) ends it here.
             tracing::warn!(call = %id, error = %e, "Twilio did not complete the call");
         }
-        self.end_call(&id, "the call was hung up", None).await;
+        self.end_call(id, "the call was hung up", None).await;
         Ok(())
     }
 

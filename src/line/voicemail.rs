@@ -5,7 +5,7 @@
 use denwa_chat::LineEvent;
 
 use super::Line;
-use crate::domain::{Call, CallState, now_ms};
+use crate::domain::{Call, CallState, Direction, now_ms};
 use crate::store::LogFailure as _;
 use crate::twilio::{CallTarget, UpdateCall};
 use crate::twiml::{HttpMethod, Record, VoiceResponse};
@@ -28,7 +28,7 @@ impl Line {
         let Some(after) = self.settings().line.voicemail_after else {
             return;
         };
-        if call.direction != "inbound"
+        if call.direction != Direction::Inbound
             || call.state == CallState::Ended
             || now_ms().saturating_sub(call.started_at) < after.as_millis() as u64
         {
@@ -58,7 +58,7 @@ impl Line {
             }
             tracing::error!(call = %call.id, error = %e, tries = this_try, "Twilio did not move the caller to voicemail: giving up");
             self.publish(LineEvent::Notice {
-                call_id: call.id.to_string(),
+                call_id: call.id.clone(),
                 text: format!(
                     "The caller could not be offered voicemail: Twilio refused to move the call {VOICEMAIL_TRIES} times, so denwa has stopped trying."
                 ),
@@ -100,7 +100,7 @@ impl Line {
                 .await
                 .or_log("keep the voicemail recording's URL");
             self.publish(LineEvent::Voicemail {
-                call_id: id.to_string(),
+                call_id: id.clone(),
                 recording_url: url.to_owned(),
                 transcript: None,
             });
@@ -126,7 +126,7 @@ impl Line {
             .await
             .or_log("keep the voicemail transcript");
         self.publish(LineEvent::Voicemail {
-            call_id: id.to_string(),
+            call_id: id.clone(),
             recording_url: recording_url.to_owned(),
             transcript: Some(text.to_owned()),
         });

@@ -108,6 +108,7 @@ pub async fn say(
             "reference must be at most {MAX_REFERENCE_CHARS} characters, without control characters"
         )));
     }
+    let id = call_id(&id)?;
     let message = line
         .say_text(&id, &body.text, MessageOrigin::new("api", reference))
         .await?;
@@ -180,7 +181,7 @@ pub async fn hangup(
     State(line): State<Line>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    line.hang_up_call(&id).await?;
+    line.hang_up_call(&call_id(&id)?).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "state": "ended" }))).into_response())
 }
 

@@ -12,7 +12,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_chat::{BoxFuture, BridgeError, BridgeStatus, CallSummary, ChatBridge, LineEvent};
+use denwa_chat::{
+    BoxFuture, BridgeError, BridgeStatus, CallId, CallState, CallSummary, ChatBridge, Direction,
+    LineEvent,
+};
 use serenity::all::{
     AutoArchiveDuration, ButtonStyle, Colour, CreateActionRow, CreateAllowedMentions, CreateButton,
     CreateEmbed, CreateEmbedFooter, CreateInteractionResponseFollowup, CreateMessage, CreateThread,
@@ -229,11 +232,11 @@ fn joined(call: &CallSummary) -> String {
 
 /// The call's embed and its components (Hang up and Join by phone while the call lasts).
 pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<CreateActionRow>) {
-    let (title, colour) = match call.state.as_str() {
-        "ringing" if call.direction == "outbound" => ("📞 Outgoing call", Colour::GOLD),
-        "ringing" => ("📞 Incoming call", Colour::GOLD),
-        "connected" => ("📞 Call in progress", Colour::DARK_GREEN),
-        _ => ("Call ended", Colour::LIGHT_GREY),
+    let (title, colour) = match (call.state, call.direction) {
+        (CallState::Ringing, Direction::Outbound) => ("📞 Outgoing call", Colour::GOLD),
+        (CallState::Ringing, Direction::Inbound) => ("📞 Incoming call", Colour::GOLD),
+        (CallState::Connected, _) => ("📞 Call in progress", Colour::DARK_GREEN),
+        (CallState::Ended, _) => ("Call ended", Colour::LIGHT_GREY),
     };
     let started = call.started_at / 1000;
     let mut embed = CreateEmbed::new()
@@ -245,13 +248,13 @@ pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<C
             true,
         )
         .field("Line", field_value(&call.line), true)
-        .field("State", call.state.clone(), true)
+        .field("State", call.state.as_str(), true)
         .field("Started", format!("<t:{started}:f>"), true)
         .footer(CreateEmbedFooter::new(format!("call {}", call.id)));
     if let Ok(t) = Timestamp::from_unix_timestamp(started as i64) {
         embed = embed.timestamp(t);
     }
-    let ended = call.state == "ended";
+    let ended = call.state == CallState::Ended;
     if ended {
         if let Some(end) = call.ended_at {
             embed = embed.field(
@@ -331,7 +334,7 @@ impl DiscordBridge {
 
     /// The call's thread (== its announcement's id), waiting a bounded time for the
     /// announcement to be posted.
-    async fn thread_of(&self, call_id: &str) -> Option<String> {
+    async fn thread_of(&self, call_id: &CallId) -> Option<String> {
         let deadline = tokio::time::Instant::now() + LINK_WAIT;
         loop {
             match self.line.thread_of_call(BRIDGE, call_id).await {
@@ -340,7 +343,7 @@ impl DiscordBridge {
                     tokio::time::sleep(LINK_POLL).await;
                 }
                 _ => {
-                    tracing::debug!(call = call_id, "no Discord thread for the call");
+                    tracing::debug!(call = %call_id, "no Discord thread for the call");
                     return None;
                 }
             }
@@ -370,7 +373,7 @@ impl DiscordBridge {
 
     /// Posts `text` in the call's thread, as several messages if it is longer than Discord
     /// takes in one.
-    async fn post_in_thread(&self, call_id: &str, text: String) -> Result<(), BridgeError> {
+    async fn post_in_thread(&self, call_id: &CallId, text: String) -> Result<(), BridgeError> {
         let Some(thread) = self.thread_of(call_id).await else {
             return Ok(());
         };
@@ -395,7 +398,7 @@ impl DiscordBridge {
     /// still receipted rather than failing silently.
     async fn receipt(
         &self,
-        call_id: &str,
+        call_id: &CallId,
         reference: &str,
         text: String,
     ) -> Result<(), BridgeError> {
@@ -420,7 +423,7 @@ impl DiscordBridge {
                 // 401 Invalid Webhook Token / 404 Unknown Webhook: the token expired or was
                 // revoked sooner than we counted (clock skew, a long retry): use the thread.
                 Err(e) if matches!(e.status(), Some(401 | 404)) && say.user.is_some() => {
-                    tracing::info!(call = call_id, error = %e, "the /say's interaction token no longer works; receipting in the thread");
+                    tracing::info!(call = %call_id, error = %e, "the /say's interaction token no longer works; receipting in the thread");
                 }
                 Err(e) => return Err(err(e)),
             }
@@ -428,7 +431,7 @@ impl DiscordBridge {
         let Some(user) = say.user else {
             // A reference from before the user was kept: nobody to mention.
             tracing::debug!(
-                call = call_id,
+                call = %call_id,
                 "a receipt whose interaction token has expired"
             );
             return Ok(());
@@ -544,18 +547,18 @@ mod tests {
 
     fn call() -> CallSummary {
         CallSummary {
-            id: "c123".into(),
+            id: CallId::parse("c123").unwrap(),
             line: "Support".into(),
             from: "+14155550123".into(),
             caller_name: None,
-            state: "ringing".into(),
+            state: CallState::Ringing,
             started_at: 1_700_000_000_000,
             ended_at: None,
             messages_spoken: 0,
             speaker_legs: 0,
             responder_legs: 0,
             joined: Vec::new(),
-            direction: "inbound".into(),
+            direction: Direction::Inbound,
         }
     }
 
@@ -583,7 +586,7 @@ mod tests {
         assert_eq!(json[0]["components"][0]["custom_id"], "hangup:c123");
         assert_eq!(json[0]["components"][1]["custom_id"], "join:c123");
         assert_eq!(json[0]["components"][1]["label"], "Join by phone");
-        c.state = "ended".into();
+        c.state = CallState::Ended;
         c.ended_at = Some(c.started_at + 133_000);
         c.messages_spoken = 3;
         let (embed, components) = call_embed(&c, false);

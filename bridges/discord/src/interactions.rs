@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{CallSummary, MessageOrigin, SayRefused};
+use denwa_chat::{CallId, CallSummary, MessageOrigin, SayRefused};
 use serde::Deserialize;
 use serde_json::Value;
 use serenity::all::{
@@ -279,13 +279,14 @@ impl DiscordBridge {
         let data = interaction.data.as_ref();
         if interaction.kind == 3 {
             let custom_id = data.and_then(|d| d.custom_id.as_deref()).unwrap_or("");
-            if let Some(call_id) = custom_id.strip_prefix(HANGUP_BUTTON) {
-                return self.hang_up(call_id).await;
-            }
-            if let Some(call_id) = custom_id.strip_prefix(JOIN_BUTTON) {
-                return self.join_by_phone(interaction, call_id).await;
-            }
-            return Reply::new("denwa does not know that button.");
+            // Our buttons carry the call id after their prefix (see `announce::call_embed`).
+            let button = |prefix: &str| custom_id.strip_prefix(prefix).map(CallId::parse);
+            return match (button(HANGUP_BUTTON), button(JOIN_BUTTON)) {
+                (Some(Some(call)), _) => self.hang_up(&call).await,
+                (_, Some(Some(call))) => self.join_by_phone(interaction, &call).await,
+                (Some(None), _) | (_, Some(None)) => Reply::refused(&SayRefused::NoSuchCall),
+                (None, None) => Reply::new("denwa does not know that button."),
+            };
         }
         match data.and_then(|d| d.name.as_deref()) {
             Some(SAY) => self.say(interaction).await,
@@ -301,9 +302,9 @@ impl DiscordBridge {
 
     /// The call a command is about: its `call` option, else the thread it was used in, else
     /// the only active call.
-    async fn target_call(&self, interaction: &Interaction) -> Result<String, Reply> {
+    async fn target_call(&self, interaction: &Interaction) -> Result<CallId, Reply> {
         if let Some(call) = interaction.string_option(OPT_CALL) {
-            return Ok(call);
+            return CallId::parse(&call).ok_or_else(|| Reply::refused(&SayRefused::NoSuchCall));
         }
         if let Some(channel) = &interaction.channel_id {
             match self.line.call_of_thread(BRIDGE, channel).await {
@@ -362,7 +363,7 @@ impl DiscordBridge {
         }
     }
 
-    async fn hang_up(&self, call_id: &str) -> Reply {
+    async fn hang_up(&self, call_id: &CallId) -> Reply {
         match self.line.hang_up(call_id).await {
             Ok(()) => Reply::new("Hung up: the call has ended."),
             Err(refused) => Reply::refused(&refused),
@@ -387,7 +388,7 @@ impl DiscordBridge {
 
     /// The Join by phone button: rings the member's phone from the responder directory into the
     /// call; they press 1 to join.
-    async fn join_by_phone(&self, interaction: &Interaction, call_id: &str) -> Reply {
+    async fn join_by_phone(&self, interaction: &Interaction, call_id: &CallId) -> Reply {
         let Some(user) = interaction.member.as_ref().and_then(|m| m.user.as_ref()) else {
             return Reply::refused(&SayRefused::NotAResponder);
         };
@@ -541,10 +542,10 @@ impl DiscordBridge {
                 .filter(|(label, c)| {
                     typed.is_empty()
                         || label.to_lowercase().contains(&typed)
-                        || c.id.to_lowercase().contains(&typed)
+                        || c.id.as_str().contains(&typed)
                 })
                 .take(25)
-                .map(|(label, c)| AutocompleteChoice::new(label, c.id.clone()))
+                .map(|(label, c)| AutocompleteChoice::new(label, c.id.as_str()))
                 .collect();
             response = response.set_choices(choices);
         }
@@ -611,18 +612,21 @@ mod tests {
     impl denwa_chat::LineControl for SlowLine {
         fn say<'a>(
             &'a self,
-            _call_id: &'a str,
+            _call_id: &'a CallId,
             _text: &'a str,
             _origin: MessageOrigin,
         ) -> denwa_chat::BoxFuture<'a, Result<denwa_chat::Accepted, SayRefused>> {
             Box::pin(async move {
                 tokio::time::sleep(self.delay).await;
                 Ok(denwa_chat::Accepted {
-                    message_id: "m1".into(),
+                    message_id: denwa_chat::MessageId::parse("m0000000000000001").unwrap(),
                 })
             })
         }
-        fn hang_up<'a>(&'a self, _: &'a str) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
+        fn hang_up<'a>(
+            &'a self,
+            _: &'a CallId,
+        ) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
             Box::pin(async { Ok(()) })
         }
         fn active_calls(&self) -> denwa_chat::BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
@@ -630,14 +634,14 @@ mod tests {
         }
         fn call<'a>(
             &'a self,
-            _: &'a str,
+            _: &'a CallId,
         ) -> denwa_chat::BoxFuture<'a, Result<Option<CallSummary>, SayRefused>> {
             Box::pin(async { Ok(None) })
         }
         fn link_thread<'a>(
             &'a self,
             _: &'a str,
-            _: &'a str,
+            _: &'a CallId,
             _: &'a str,
         ) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
             Box::pin(async { Ok(()) })
@@ -645,7 +649,7 @@ mod tests {
         fn thread_of_call<'a>(
             &'a self,
             _: &'a str,
-            _: &'a str,
+            _: &'a CallId,
         ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, SayRefused>> {
             Box::pin(async { Ok(self.thread.clone()) })
         }
@@ -653,7 +657,7 @@ mod tests {
             &'a self,
             _: &'a str,
             _: &'a str,
-        ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<Option<CallId>, SayRefused>> {
             Box::pin(async { Ok(None) })
         }
         fn first_delivery<'a>(
@@ -674,7 +678,7 @@ mod tests {
         }
         fn join_by_phone<'a>(
             &'a self,
-            _: &'a str,
+            _: &'a CallId,
             _: &'a str,
             _: &'a str,
         ) -> denwa_chat::BoxFuture<'a, Result<String, SayRefused>> {
@@ -782,8 +786,8 @@ mod tests {
         let mut reference = SayReference::new(Some("5"), "tok");
         reference.issued = reference.issued.map(|t| t - 15 * 60);
         let event = LineEvent::MessageSpoken {
-            call_id: "c1".into(),
-            message_id: "m1".into(),
+            call_id: CallId::parse("c1").unwrap(),
+            message_id: denwa_chat::MessageId::parse("m0000000000000001").unwrap(),
             origin: MessageOrigin::new(BRIDGE, reference.encode()),
         };
         bridge.on_event(&event).await.unwrap();

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use denwa_chat::{BridgeError, BridgeStatus, CallSummary, LineEvent, MessageOrigin};
+use denwa_chat::{BridgeError, BridgeStatus, CallId, CallSummary, LineEvent, MessageOrigin};
 
 use crate::api::ApiError;
 use crate::blocks::{self, escape};
@@ -33,7 +33,7 @@ struct HealthState {
     /// (the count stays, for the operator to see).
     failing: bool,
     detail: Option<String>,
-    recent: VecDeque<String>,
+    recent: VecDeque<CallId>,
 }
 
 impl Health {
@@ -46,12 +46,12 @@ impl Health {
         }
     }
 
-    fn unannounced(&self, call_id: &str, detail: String) {
+    fn unannounced(&self, call_id: &CallId, detail: String) {
         let mut s = self.lock();
         s.unannounced += 1;
         s.failing = true;
         s.detail = Some(detail);
-        s.recent.push_back(call_id.to_owned());
+        s.recent.push_back(call_id.clone());
         if s.recent.len() > REMEMBERED {
             s.recent.pop_front();
         }
@@ -61,8 +61,8 @@ impl Health {
         self.lock().failing = false;
     }
 
-    fn is_unannounced(&self, call_id: &str) -> bool {
-        self.lock().recent.iter().any(|c| c == call_id)
+    fn is_unannounced(&self, call_id: &CallId) -> bool {
+        self.lock().recent.contains(call_id)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
@@ -199,7 +199,7 @@ impl Bridge {
     /// Re-renders the announcement from the call's current state.
     pub(crate) async fn refresh(
         &self,
-        call_id: &str,
+        call_id: &CallId,
         thread: &MessageRef,
     ) -> Result<(), BridgeError> {
         let turn = self.turns.take(&format!("call:{call_id}"));
@@ -220,7 +220,7 @@ impl Bridge {
     }
 
     /// The call's thread, waiting (bounded) for an announcement still being posted.
-    pub(crate) async fn thread_of(&self, call_id: &str) -> Option<MessageRef> {
+    pub(crate) async fn thread_of(&self, call_id: &CallId) -> Option<MessageRef> {
         let deadline = Instant::now() + THREAD_WAIT;
         let mut delay = Duration::from_millis(50);
         loop {
@@ -237,7 +237,7 @@ impl Bridge {
     }
 
     /// A line in the call's thread.
-    async fn note(&self, call_id: &str, text: &str) -> Result<(), BridgeError> {
+    async fn note(&self, call_id: &CallId, text: &str) -> Result<(), BridgeError> {
         if let Some(thread) = self.thread_of(call_id).await {
             self.api.reply(&thread.channel, &thread.ts, text).await?;
         }
@@ -248,7 +248,7 @@ impl Bridge {
     async fn receipt(
         &self,
         origin: &MessageOrigin,
-        failure: Option<(&String, &String)>,
+        failure: Option<(&CallId, &String)>,
     ) -> Result<(), BridgeError> {
         let Some(origin) = Origin::decode(&origin.reference) else {
             return Ok(());

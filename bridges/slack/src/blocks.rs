@@ -4,7 +4,7 @@
 //! re-render it from the call's current state with `chat.update`. The caller's number appears in
 //! the message's text only: never in a button value, an action or block id, or a log.
 
-use denwa_chat::CallSummary;
+use denwa_chat::{CallState, CallSummary, Direction};
 use slack_morphism::prelude::*;
 
 use crate::phone_format::format_number;
@@ -24,10 +24,9 @@ pub struct Rendered {
 pub fn announcement(call: &CallSummary) -> Rendered {
     let who = caller(call);
     // `from` is the far end's number either way: the caller, or whom the line called.
-    let kind = if call.direction == "outbound" {
-        "Call to"
-    } else {
-        "Call from"
+    let kind = match call.direction {
+        Direction::Outbound => "Call to",
+        Direction::Inbound => "Call from",
     };
     let text = format!("{kind} {who} on {}", escape(&call.line));
     let headline = format!(
@@ -35,20 +34,19 @@ pub fn announcement(call: &CallSummary) -> Rendered {
         escape(&call.line),
         slack_date(call.started_at / 1000),
     );
-    let status = match call.state.as_str() {
-        "ringing" => ":hourglass_flowing_sand: Answering…".to_owned(),
-        "connected" => {
+    let status = match call.state {
+        CallState::Ringing => ":hourglass_flowing_sand: Answering…".to_owned(),
+        CallState::Connected => {
             ":large_green_circle: Connected. Reply in this thread to speak to the caller."
                 .to_owned()
         }
-        "ended" => format!(
+        CallState::Ended => format!(
             ":red_circle: Ended after {}. {}. {}. {}.",
             duration(call),
             spoken(call.messages_spoken),
             joined(call),
             extra_legs(call)
         ),
-        other => escape(other),
     };
     let mut blocks = vec![
         SlackSectionBlock::new()
@@ -76,12 +74,12 @@ pub fn announcement(call: &CallSummary) -> Rendered {
 /// user's phone from the responder directory into the call). Further actions go here: give each
 /// its own `action_id`, put only the call id in its `value`, and handle it in `interactions.rs`.
 fn buttons(call: &CallSummary) -> Vec<SlackActionBlockElement> {
-    if call.state == "ended" {
+    if call.state == CallState::Ended {
         return Vec::new();
     }
     let hang_up = SlackBlockButtonElement::new(pt!("Hang up"))
         .with_action_id(HANG_UP.into())
-        .with_value(call.id.clone())
+        .with_value(call.id.to_string())
         .with_style(SlackBlockButtonStyle::Danger)
         // A confirmation dialog's `text` is plain_text only (at most 300 characters): Slack's
         // composition-objects/confirmation-dialog-object. mrkdwn there gets `invalid_blocks`.
@@ -93,7 +91,7 @@ fn buttons(call: &CallSummary) -> Vec<SlackActionBlockElement> {
         ));
     let join = SlackBlockButtonElement::new(pt!("Join by phone"))
         .with_action_id(JOIN.into())
-        .with_value(call.id.clone());
+        .with_value(call.id.to_string());
     vec![hang_up.into(), join.into()]
 }
 
@@ -210,26 +208,26 @@ pub fn refusal(refused: &denwa_chat::SayRefused) -> String {
 mod tests {
     use super::*;
 
-    fn call(state: &str) -> CallSummary {
+    fn call(state: CallState) -> CallSummary {
         CallSummary {
-            id: "c123".into(),
+            id: denwa_chat::CallId::parse("c123").unwrap(),
             line: "Support & Sales".into(),
             from: "+14155550123".into(),
             caller_name: Some("<Jane>".into()),
-            state: state.into(),
+            state,
             started_at: 1_700_000_000_000,
-            ended_at: (state == "ended").then_some(1_700_000_192_000),
+            ended_at: (state == CallState::Ended).then_some(1_700_000_192_000),
             messages_spoken: 2,
             speaker_legs: 1,
             responder_legs: 0,
             joined: Vec::new(),
-            direction: "inbound".into(),
+            direction: Direction::Inbound,
         }
     }
 
     #[test]
     fn a_ringing_call_shows_who_where_when_and_its_buttons() {
-        let r = announcement(&call("ringing"));
+        let r = announcement(&call(CallState::Ringing));
         assert_eq!(
             r.text,
             "Call from +1 415-555-0123 (&lt;Jane&gt;) on Support &amp; Sales"
@@ -255,13 +253,13 @@ mod tests {
 
     #[test]
     fn an_ended_call_shows_its_duration_and_has_no_buttons() {
-        let r = announcement(&call("ended"));
+        let r = announcement(&call(CallState::Ended));
         let json = serde_json::to_value(&r.blocks).unwrap();
         assert_eq!(json.as_array().unwrap().len(), 2);
         assert!(json[1]["elements"][0]["text"].as_str().unwrap().contains(
             "Ended after 3 min 12 s. 2 messages were spoken. Nobody joined. 1 extra call leg."
         ));
-        let mut c = call("ended");
+        let mut c = call(CallState::Ended);
         c.joined = vec!["Alice".into(), "<Bob>".into()];
         c.responder_legs = 2;
         let json = serde_json::to_value(announcement(&c).blocks).unwrap();

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use denwa_chat::{CallSummary, MessageOrigin};
+use denwa_chat::{CallId, CallSummary, MessageOrigin};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 use url::Url;
@@ -161,9 +161,11 @@ impl Bridge {
         let (first, after_first) = rest
             .split_once(char::is_whitespace)
             .map_or((rest, ""), |(w, r)| (w, r.trim()));
-        let (call, text) = if let Some(call) = calls.iter().find(|c| c.id == first) {
+        let (call, text) = if let Some(call) = calls.iter().find(|c| c.id.as_str() == first) {
             (call, after_first)
-        } else if let Ok(Some(ended)) = self.line.call(first).await {
+        } else if let Some(id) = CallId::parse(first)
+            && let Ok(Some(ended)) = self.line.call(&id).await
+        {
             return format!("The call from {} has already ended.", caller(&ended));
         } else {
             match calls.as_slice() {
@@ -239,7 +241,7 @@ impl Bridge {
     }
 
     /// The call's thread if it is already known (no waiting: a command answers now).
-    async fn thread_of_now(&self, call_id: &str) -> Option<crate::reference::MessageRef> {
+    async fn thread_of_now(&self, call_id: &CallId) -> Option<crate::reference::MessageRef> {
         self.line
             .thread_of_call(BRIDGE, call_id)
             .await
