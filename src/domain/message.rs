@@ -1,5 +1,6 @@
 //! A message to be spoken to a call.
 
+use denwa_chat::MessageOrigin;
 use serde::Serialize;
 
 use super::MessageId;
@@ -39,9 +40,9 @@ pub struct Message {
     /// "line" (announcements). Other bridges' references are not shown: they can be credentials
     /// (a Discord interaction token, a Slack response URL).
     pub source: String,
-    /// The origin as stored, reference included, for routing the receipt back.
+    /// Who sent it, reference included, for routing the receipt back.
     #[serde(skip)]
-    pub origin: String,
+    pub origin: MessageOrigin,
     pub attempts: u32,
     /// Unix milliseconds.
     pub created_at: u64,

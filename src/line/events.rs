@@ -1,6 +1,6 @@
 //! Telling the chat bridges what happened.
 
-use denwa_chat::{CallSummary, LineEvent, MessageOrigin};
+use denwa_chat::{CallSummary, LineEvent};
 
 use super::{Line, Metrics};
 use crate::domain::{Call, CallId, MessageId};
@@ -60,7 +60,7 @@ impl Line {
             }
         };
         for m in messages {
-            let origin = MessageOrigin::decode(&m.origin);
+            let origin = m.origin;
             let event = if spoken.contains(&m.id) {
                 LineEvent::MessageSpoken {
                     call_id: id.clone(),

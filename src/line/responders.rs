@@ -8,7 +8,6 @@
 use denwa_chat::{LineEvent, SayRefused};
 
 use super::Line;
-use super::say::LINE_ORIGIN;
 use crate::config::{RingCallerId, RingMode};
 use crate::domain::{CallId, CallState, PhoneNumber};
 use crate::store::LogFailure as _;
@@ -430,7 +429,7 @@ impl Line {
                 } else {
                     None
                 };
-                let origin = denwa_chat::MessageOrigin::new(LINE_ORIGIN, "");
+                let origin = denwa_chat::MessageOrigin::line();
                 let queued = match &recording {
                     Some(url) => {
                         self.say_with_audio(id, Some(url), "joined the call.", origin)
@@ -449,7 +448,7 @@ impl Line {
                 if is_caller {
                     for present in store.joined_names(id).await.unwrap_or_default() {
                         let text = [present.as_str(), " is on the call."].concat();
-                        let origin = denwa_chat::MessageOrigin::new(LINE_ORIGIN, "");
+                        let origin = denwa_chat::MessageOrigin::line();
                         if let Err(e) = self.say_text(id, &text, origin).await {
                             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");
                         }
@@ -474,7 +473,7 @@ impl Line {
     /// Speaks a line announcement through the same pipeline as chat messages.
     async fn announce(&self, id: &CallId, text: &str) {
         if let Err(e) = self
-            .say_text(id, text, denwa_chat::MessageOrigin::new(LINE_ORIGIN, ""))
+            .say_text(id, text, denwa_chat::MessageOrigin::line())
             .await
         {
             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");

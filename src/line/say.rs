@@ -8,9 +8,6 @@ use crate::store::{EnqueueOutcome, NewMessage, SpeechLimits};
 use crate::twilio::UpdateCall;
 use crate::twilio::params::CallEnd;
 
-/// The origin ([`MessageOrigin::bridge`]) of the line's own announcements.
-pub(super) const LINE_ORIGIN: &str = "line";
-
 impl Line {
     /// Stores `text` for call `id` and starts speaking it. Returns once the message is in the
     /// store, never before: an id handed back is a message that will be spoken or reported failed.
@@ -46,13 +43,14 @@ impl Line {
         // counted: the caller must hear who joined however busy the chat is, and there is one
         // per person joining, which bounds them. They still wait in the queue like any message,
         // so chat's messages find less room while they do.
-        let limits = (origin.bridge != LINE_ORIGIN).then_some(SpeechLimits {
+        let chat_reply = !origin.is_line();
+        let limits = chat_reply.then_some(SpeechLimits {
             max_waiting: speech.max_queued,
             per_minute: speech.max_per_minute,
         });
         let message = MessageId::generate();
         let pieces = crate::speech::pieces::plan(self, &text, audio_url);
-        let source = origin.encode();
+        let name = origin.key();
         let outcome = self
             .store()
             .enqueue(
@@ -62,10 +60,11 @@ impl Line {
                     text: &text,
                     audio_url,
                     pieces: &pieces,
-                    source: &source,
+                    origin: &origin,
                     // A reference names the message (an API client's id for it, a chat
                     // message): a retry after a lost answer must not say it twice.
-                    name: (!origin.reference.is_empty()).then_some(source.as_str()),
+                    name: name.as_deref(),
+                    chat_reply,
                 },
                 limits,
             )

@@ -15,6 +15,7 @@
 
 mod call;
 mod ids;
+mod origin;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,43 +24,10 @@ use serde::Serialize;
 
 pub use call::{CallState, CallSummary, Direction};
 pub use ids::{CallId, MessageId};
+pub use origin::MessageOrigin;
 
 /// A boxed future, so the traits stay object-safe (`Arc<dyn ChatBridge>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Who asked for a message to be spoken, so the receipt finds its way back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MessageOrigin {
-    /// "api", "slack", "discord", "console", or "line" for denwa's own announcements.
-    pub bridge: String,
-    /// Bridge-specific reference to the chat message (e.g. Slack `channel:ts`); empty for the API.
-    pub reference: String,
-}
-
-impl MessageOrigin {
-    pub fn new(bridge: impl Into<String>, reference: impl Into<String>) -> Self {
-        Self {
-            bridge: bridge.into(),
-            reference: reference.into(),
-        }
-    }
-
-    /// The form stored beside the message: `bridge` or `bridge:reference`.
-    pub fn encode(&self) -> String {
-        if self.reference.is_empty() {
-            self.bridge.clone()
-        } else {
-            format!("{}:{}", self.bridge, self.reference)
-        }
-    }
-
-    pub fn decode(stored: &str) -> Self {
-        match stored.split_once(':') {
-            Some((bridge, reference)) => Self::new(bridge, reference),
-            None => Self::new(stored, ""),
-        }
-    }
-}
 
 /// What happened on the line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -310,15 +278,5 @@ mod tests {
             rate(1, 42).to_string(),
             "this call takes at most 1 message a minute; try again in 42 seconds"
         );
-    }
-
-    #[test]
-    fn origins_round_trip() {
-        for origin in [
-            MessageOrigin::new("api", ""),
-            MessageOrigin::new("slack", "C1:1503435956.000247"),
-        ] {
-            assert_eq!(MessageOrigin::decode(&origin.encode()), origin);
-        }
     }
 }

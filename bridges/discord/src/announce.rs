@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use denwa_chat::{
     BoxFuture, BridgeError, BridgeStatus, CallId, CallState, CallSummary, ChatBridge, Direction,
-    LineEvent,
+    LineEvent, MessageOrigin,
 };
 use serenity::all::{
     AutoArchiveDuration, ButtonStyle, Colour, CreateActionRow, CreateAllowedMentions, CreateButton,
@@ -35,19 +35,27 @@ const TOKEN_USABLE: Duration = Duration::from_secs(14 * 60);
 /// The most characters Discord takes in a message's `content`.
 pub(crate) const CONTENT_CHARS: usize = 2000;
 
-/// What a `/say` keeps in its [`denwa_chat::MessageOrigin::reference`] for the receipt, as
-/// `<issued unix secs>:<user id>:<interaction token>`. The token alone would do for 15 minutes;
-/// a message can wait longer than that in the queue, and then the receipt needs to know whom to
-/// mention in the thread instead. (The reference is stored with the message; API clients see
-/// only the bridge's name.)
+/// What a `/say` keeps for its receipt: the interaction token, and when it came, as JSON in
+/// [`MessageOrigin::reference`], and the user who used it in [`MessageOrigin::who`]. The token
+/// alone would do for 15 minutes; a message can wait longer than that in the queue, and then the
+/// receipt needs to know whom to mention in the thread instead. (The origin is stored with the
+/// message; API clients see only the bridge's name.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SayReference {
-    /// When the interaction came, in Unix seconds; `None` for a reference from before this form
-    /// (a bare token), whose age is unknown.
+    /// When the interaction came, in Unix seconds; `None` for a reference from before it was
+    /// kept (a bare token), whose age is unknown.
     pub issued: Option<u64>,
     /// The Discord user who used `/say`.
     pub user: Option<u64>,
     pub token: String,
+}
+
+/// How a [`SayReference`] is kept in [`MessageOrigin::reference`] (the user is
+/// [`MessageOrigin::who`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    issued: u64,
+    token: String,
 }
 
 impl SayReference {
@@ -59,16 +67,44 @@ impl SayReference {
         }
     }
 
-    pub fn encode(&self) -> String {
-        match (self.issued, self.user) {
-            (Some(issued), Some(user)) => format!("{issued}:{user}:{}", self.token),
-            _ => self.token.clone(),
+    /// The origin the line keeps with the `/say`'s message.
+    pub fn origin(&self) -> MessageOrigin {
+        let stored = Stored {
+            issued: self.issued.unwrap_or_else(unix_now),
+            token: self.token.clone(),
+        };
+        // Always serializes; were it ever not so, the message is still spoken, and only its
+        // receipt is lost (said here).
+        let reference = serde_json::to_string(&stored)
+            .inspect_err(|e| tracing::error!(error = %e, "a /say origin without a receipt"))
+            .unwrap_or_default();
+        let origin = MessageOrigin::new(BRIDGE, reference);
+        match self.user {
+            Some(user) => origin.by(user.to_string()),
+            None => origin,
         }
     }
 
-    /// Reads both forms. A bare token cannot be mistaken for the new form: tokens are
-    /// base64-like, never two all-digit fields before a colon.
-    pub fn decode(reference: &str) -> Self {
+    /// Reads the origin of a `/say`'s message back, also as stored before origins were JSON.
+    pub fn read(origin: &MessageOrigin) -> Self {
+        match serde_json::from_str::<Stored>(&origin.reference) {
+            Ok(stored) => SayReference {
+                issued: Some(stored.issued),
+                user: origin
+                    .who
+                    .as_deref()
+                    .and_then(|u| u.parse().ok())
+                    .filter(|&u| u != 0),
+                token: stored.token,
+            },
+            Err(_) => Self::legacy(&origin.reference),
+        }
+    }
+
+    /// A reference stored before origins were JSON: `<issued unix secs>:<user id>:<token>`, or a
+    /// bare token before the user and time were kept. A bare token cannot be mistaken for the
+    /// longer form: tokens are base64-like, never two all-digit fields before a colon.
+    fn legacy(reference: &str) -> Self {
         let parsed = reference.split_once(':').and_then(|(issued, rest)| {
             let (user, token) = rest.split_once(':')?;
             let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -392,20 +428,20 @@ impl DiscordBridge {
         Ok(())
     }
 
-    /// The receipt for a `/say` (`reference` is its [`SayReference`]): an ephemeral follow-up
+    /// The receipt for a `/say` (`origin` holds its [`SayReference`]): an ephemeral follow-up
     /// on the interaction token while Discord still takes it (15 minutes), else a post in the
     /// call's thread that mentions the user, so a message that waited long in the queue is
     /// still receipted rather than failing silently.
     async fn receipt(
         &self,
         call_id: &CallId,
-        reference: &str,
+        origin: &MessageOrigin,
         text: String,
     ) -> Result<(), BridgeError> {
-        if reference.is_empty() {
+        if origin.reference.is_empty() {
             return Ok(());
         }
-        let say = SayReference::decode(reference);
+        let say = SayReference::read(origin);
         if say.token_usable(unix_now()) {
             let followup = CreateInteractionResponseFollowup::new()
                 .content(fit_content(text.clone()))
@@ -482,17 +518,14 @@ impl DiscordBridge {
             }
             LineEvent::MessageSpoken {
                 call_id, origin, ..
-            } if origin.bridge == BRIDGE => {
-                self.receipt(call_id, &origin.reference, "Spoken ✓".into())
-                    .await
-            }
+            } if origin.bridge == BRIDGE => self.receipt(call_id, origin, "Spoken ✓".into()).await,
             LineEvent::MessageFailed {
                 call_id,
                 origin,
                 reason,
                 ..
             } if origin.bridge == BRIDGE => {
-                self.receipt(call_id, &origin.reference, format!("Not spoken: {reason}"))
+                self.receipt(call_id, origin, format!("Not spoken: {reason}"))
                     .await
             }
             LineEvent::MessageSpoken { .. } | LineEvent::MessageFailed { .. } => Ok(()),
@@ -625,24 +658,27 @@ mod tests {
     #[test]
     fn a_say_reference_keeps_the_user_and_the_time_and_reads_the_old_form() {
         let r = SayReference::new(Some("1150000000000000001"), "aW50:dGVz");
-        let encoded = r.encode();
-        assert!(
-            encoded.ends_with(":1150000000000000001:aW50:dGVz"),
-            "{encoded}"
-        );
-        assert_eq!(SayReference::decode(&encoded), r);
+        let origin = r.origin();
+        assert_eq!(origin.bridge, BRIDGE);
+        assert_eq!(origin.who.as_deref(), Some("1150000000000000001"));
+        assert_eq!(SayReference::read(&origin), r);
+        let old = |reference: &str| SayReference::read(&MessageOrigin::new(BRIDGE, reference));
+        // As stored before origins were JSON, with the user and the time.
+        let issued = r.issued.unwrap();
+        assert_eq!(old(&format!("{issued}:1150000000000000001:aW50:dGVz")), r);
         // A bare token, as stored before the user and time were kept; colons and all.
-        let old = SayReference::decode("aW50ZXJhY3Rpb246:dGVzdA-token");
+        let old = old("aW50ZXJhY3Rpb246:dGVzdA-token");
         assert_eq!(old.token, "aW50ZXJhY3Rpb246:dGVzdA-token");
         assert_eq!((old.issued, old.user), (None, None));
         assert!(
             old.token_usable(u64::MAX),
             "unknown age: the token is tried"
         );
-        // No user to mention: the bare token is kept.
-        assert_eq!(SayReference::new(None, "tok").encode(), "tok");
+        // No user to mention: the token (and its time) are kept.
+        let anonymous = SayReference::new(None, "tok");
+        assert_eq!(anonymous.origin().who, None);
+        assert_eq!(SayReference::read(&anonymous.origin()), anonymous);
 
-        let issued = r.issued.unwrap();
         assert!(r.token_usable(issued + 13 * 60));
         assert!(!r.token_usable(issued + 14 * 60));
     }

@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{CallId, CallSummary, MessageOrigin, SayRefused};
+use denwa_chat::{CallId, CallSummary, SayRefused};
 use serde::Deserialize;
 use serde_json::Value;
 use serenity::all::{
@@ -349,8 +349,7 @@ impl DiscordBridge {
             .as_ref()
             .and_then(|m| m.user.as_ref())
             .map(|u| u.id.as_str());
-        let reference = SayReference::new(user, &interaction.token).encode();
-        let origin = MessageOrigin::new(BRIDGE, reference);
+        let origin = SayReference::new(user, &interaction.token).origin();
         match self.line.say(&call_id, &spoken, origin).await {
             Ok(_) => {
                 let mut echo: String = spoken.chars().take(ECHO_CHARS).collect();
@@ -584,6 +583,7 @@ struct Named {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use denwa_chat::MessageOrigin;
 
     #[test]
     fn refusals_read_as_sentences() {
@@ -788,7 +788,7 @@ mod tests {
         let event = LineEvent::MessageSpoken {
             call_id: CallId::parse("c1").unwrap(),
             message_id: denwa_chat::MessageId::parse("m0000000000000001").unwrap(),
-            origin: MessageOrigin::new(BRIDGE, reference.encode()),
+            origin: reference.origin(),
         };
         bridge.on_event(&event).await.unwrap();
         let posts = posts.lock().unwrap();

@@ -250,7 +250,7 @@ impl Bridge {
         origin: &MessageOrigin,
         failure: Option<(&CallId, &String)>,
     ) -> Result<(), BridgeError> {
-        let Some(origin) = Origin::decode(&origin.reference) else {
+        let Some((origin, user)) = Origin::read(origin) else {
             return Ok(());
         };
         match (origin, failure) {
@@ -264,12 +264,7 @@ impl Bridge {
                 let thread_ts = thread.as_ref().map_or(message.ts.as_str(), |t| &t.ts);
                 self.refuse(&message, thread_ts, reason).await?
             }
-            (
-                Origin::Command {
-                    user, response_url, ..
-                },
-                failure,
-            ) => {
+            (Origin::Command { response_url, .. }, failure) => {
                 let text = match failure {
                     None => {
                         ":white_check_mark: Your `/denwa say` message was spoken to the caller."
@@ -280,7 +275,7 @@ impl Bridge {
                         escape(reason)
                     ),
                 };
-                self.command_receipt(&user, response_url.as_deref(), &text)
+                self.command_receipt(user.as_deref(), response_url.as_deref(), &text)
                     .await?
             }
         }
@@ -293,7 +288,7 @@ impl Bridge {
     /// ephemerally in the configured channel.
     async fn command_receipt(
         &self,
-        user: &str,
+        user: Option<&str>,
         response_url: Option<&str>,
         text: &str,
     ) -> Result<(), ApiError> {
@@ -308,9 +303,17 @@ impl Bridge {
                 Err(e) => tracing::warn!(error = %e, "a stored response_url does not parse"),
             }
         }
-        self.api
-            .post_ephemeral(&self.channel, user, text, None)
-            .await
+        match user {
+            Some(user) => {
+                self.api
+                    .post_ephemeral(&self.channel, user, text, None)
+                    .await
+            }
+            None => {
+                tracing::warn!("a /denwa say receipt with neither a response_url nor a user");
+                Ok(())
+            }
+        }
     }
 
     /// Tells the thread that `message` was not (and will not be) spoken, and why.

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use denwa_chat::{CallId, CallSummary, MessageOrigin};
+use denwa_chat::{CallId, CallSummary};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 use url::Url;
@@ -191,16 +191,11 @@ impl Bridge {
         // channel fails from a DM or a channel the bot is not in.
         let origin = Origin::Command {
             channel: form.channel_id.clone(),
-            user: form.user_id.clone(),
             response_url: form.response_url.clone(),
         };
         match self
             .line
-            .say(
-                &call.id,
-                &speech,
-                MessageOrigin::new(BRIDGE, origin.encode()),
-            )
+            .say(&call.id, &speech, origin.sent_by(&form.user_id))
             .await
         {
             Ok(_) => {
