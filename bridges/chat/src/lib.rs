@@ -14,8 +14,11 @@
 //! text) into them at its edge, and nothing past the edge handles an id as a string.
 
 mod call;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod ids;
 mod origin;
+pub mod speech;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -337,7 +337,7 @@ impl DiscordBridge {
         };
         let names = self.names(interaction, &markup::mentions(&text)).await;
         let spoken = markup::to_speech(&text, &names, chrono::Utc::now());
-        if !markup::is_speakable(&spoken) {
+        if spoken.is_empty() {
             return Reply::new(
                 "There is nothing the caller could hear in that message (only emoji, links or formatting). Nothing was queued.",
             );

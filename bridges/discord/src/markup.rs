@@ -6,15 +6,20 @@
 //! [`to_speech`] rewrites the text:
 //! - user, role and channel mentions become names ("someone", "a role", "a channel" when unknown);
 //!   `@everyone`/`@here` lose the `@`; command mentions `</name:id>` become `/name`;
-//! - custom emoji `<:name:id>`/`<a:name:id>` and unicode emoji are dropped;
+//! - custom emoji `<:name:id>`/`<a:name:id>` are dropped;
 //! - masked links `[label](url)` become their label, bare URLs "a link";
 //! - bold, italics, underline, strike-through, spoilers, inline code, code fences, headings,
 //!   quotes and list bullets lose their marks and keep their text; `\*` stays a `*`;
-//! - timestamps `<t:1700000000:R>` become words ("in 5 minutes", "14 November 2023 at 22:13 UTC").
+//! - timestamps `<t:1700000000:R>` become words ("in 5 minutes", "14 November 2023 at 22:13 UTC");
+//! - what is left is plain text, spoken as every bridge speaks it
+//!   ([`denwa_chat::speech::speakable`]): Unicode emoji dropped, whitespace collapsed, `""` when
+//!   nothing a caller could hear is left. Japanese and Chinese characters count as word boundaries
+//!   for the marks, as in every bridge ([`denwa_chat::speech::is_word`]).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use denwa_chat::speech::{self, GAP};
 
 /// The ids a text mentions.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -126,13 +131,8 @@ pub fn mentions(text: &str) -> Mentions {
     m
 }
 
-/// True if `text` has something a caller could hear: a letter or a digit.
-pub fn is_speakable(text: &str) -> bool {
-    text.chars().any(char::is_alphanumeric)
-}
-
 /// `text` as plain speech, with mentions named from `names` and relative times counted from
-/// `now`.
+/// `now`; `""` if nothing a caller could hear is left.
 pub fn to_speech(text: &str, names: &Names, now: DateTime<Utc>) -> String {
     let text = unwrap_code(text);
     let text = replace_angles(&text, names, now);
@@ -151,9 +151,7 @@ pub fn to_speech(text: &str, names: &Names, now: DateTime<Utc>) -> String {
     ] {
         text = strip_pairs(&text, mark, boundary);
     }
-    let text = restore_escapes(&text);
-    let text: String = text.chars().filter(|c| !is_emoji(*c)).collect();
-    tidy(&text)
+    speech::speakable(&restore_escapes(&text))
 }
 
 /// Code fences and inline code: the marks go, the code stays (it is read out as written).
@@ -231,7 +229,7 @@ fn replace_angles(text: &str, names: &Names, now: DateTime<Utc>) -> String {
                 .get(id)
                 .cloned()
                 .unwrap_or_else(|| "a channel".into()),
-            Angle::Emoji => String::new(),
+            Angle::Emoji => GAP.to_string(),
             Angle::Command(name) => format!("/{name}"),
             Angle::Timestamp(ts, style) => timestamp(ts, style, now),
             Angle::Link => "a link".into(),
@@ -410,7 +408,7 @@ fn strip_pairs(text: &str, mark: &str, boundary: bool) -> String {
     let m: Vec<char> = mark.chars().collect();
     let at = |i: usize| chars.get(i).copied();
     let is_mark = |i: usize| chars.get(i..i + m.len()) == Some(&m[..]);
-    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let word = |c: Option<char>| c.is_some_and(speech::is_word);
     let space = |c: Option<char>| c.is_none_or(char::is_whitespace);
     // Runs longer than the mark (`***`) are handled by the longer mark first; a lone `*` next
     // to another `*` is not an opener here.
@@ -452,39 +450,6 @@ fn strip_pairs(text: &str, mark: &str, boundary: bool) -> String {
         .filter(|(_, r)| !r)
         .map(|(c, _)| *c)
         .collect()
-}
-
-/// Pictographs, dingbats, flags, skin tones, and the joiners and selectors that build emoji
-/// sequences. Letters of every script, digits and punctuation stay.
-fn is_emoji(c: char) -> bool {
-    matches!(c as u32,
-        0x1F000..=0x1FAFF       // emoticons, pictographs, transport, flags, supplemental
-        | 0x2600..=0x27BF       // misc symbols, dingbats
-        | 0x2B00..=0x2BFF       // stars, arrows, circles (⭐ ⭕)
-        | 0x2190..=0x21FF       // arrows (↩ ↪)
-        | 0x2300..=0x23FF       // ⌚ ⌛ ⏰ ⏩
-        | 0x25A0..=0x25FF       // ▶ ◀ ◻
-        | 0x2934..=0x2935
-        | 0x3030 | 0x303D | 0x3297 | 0x3299
-        | 0xFE00..=0xFE0F       // variation selectors
-        | 0x200D                // zero-width joiner
-        | 0x20E3                // keycap
-        | 0xE0020..=0xE007F     // tag sequences (subdivision flags)
-    )
-}
-
-/// One space between words, none before sentence punctuation, none at the ends.
-fn tidy(text: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let mut out = String::with_capacity(text.len());
-    for w in words {
-        let glued = w.chars().all(|c| ".,!?;:".contains(c));
-        if !out.is_empty() && !glued {
-            out.push(' ');
-        }
-        out.push_str(w);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -573,9 +538,17 @@ mod tests {
     fn nothing_speakable_is_recognised() {
         for text in ["🎉", "<:blob:1>", "** **", "||  ||", "👍🏽 <a:x:2>", "..."] {
             let spoken = to_speech(text, &names(), now());
-            assert!(!is_speakable(&spoken), "{text:?} -> {spoken:?}");
+            assert!(spoken.is_empty(), "{text:?} -> {spoken:?}");
         }
-        assert!(is_speakable(&to_speech("ok 👍", &names(), now())));
+        assert!(!to_speech("ok 👍", &names(), now()).is_empty());
+    }
+
+    /// The texts every bridge must speak alike (`denwa_chat::conformance`).
+    #[test]
+    fn texts_every_bridge_speaks_alike() {
+        let failures =
+            denwa_chat::conformance::check_speech(|text| to_speech(text, &Names::default(), now()));
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]
