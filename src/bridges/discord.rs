@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use denwa_chat::{ChatBridge, LineControl, LineDialing};
+use denwa_chat::ChatBridge;
 use denwa_discord::{DiscordBridge, DiscordConfig};
 
 use crate::config::{DiscordSettings, Settings};
@@ -26,9 +26,7 @@ fn config(settings: &DiscordSettings) -> DiscordConfig {
 pub fn build(line: &Line) -> Option<(Arc<dyn ChatBridge>, Router)> {
     let settings = line.settings().discord.as_ref()?;
     let line = Arc::new(line.clone());
-    let control = line.clone() as Arc<dyn LineControl>;
-    let dialing = line as Arc<dyn LineDialing>;
-    match DiscordBridge::new(config(settings), control, dialing) {
+    match DiscordBridge::new(config(settings), line) {
         Ok(bridge) => {
             let routes = bridge.router();
             Some((bridge as Arc<dyn ChatBridge>, routes))

@@ -16,9 +16,11 @@
 mod call;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod health;
 mod ids;
 mod origin;
 pub mod speech;
+mod threads;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,8 +28,10 @@ use std::pin::Pin;
 use serde::Serialize;
 
 pub use call::{CallState, CallSummary, Direction};
+use health::Health;
 pub use ids::{CallId, MessageId};
 pub use origin::MessageOrigin;
+pub use threads::{THREAD_WAIT, Threads};
 
 /// A boxed future, so the traits stay object-safe (`Arc<dyn ChatBridge>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -232,6 +236,12 @@ pub trait LineDialing: Send + Sync + 'static {
     /// The responder name of a chat user, if they are in the directory (to offer "Join by phone").
     fn responder_name(&self, bridge: &str, user: &str) -> Option<String>;
 }
+
+/// The line as a bridge holds it: what it may ask ([`LineControl`]) and the calls it may place
+/// ([`LineDialing`]). The line is both; a test double may be either.
+pub trait BridgeLine: LineControl + LineDialing {}
+
+impl<T: LineControl + LineDialing> BridgeLine for T {}
 
 /// How a bridge is doing, for `/readyz` and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -25,9 +25,6 @@ use serenity::all::{
 use crate::commands::{HANGUP_BUTTON, JOIN_BUTTON};
 use crate::{BRIDGE, DiscordBridge};
 
-/// How long a later event waits for the call's announcement to be linked.
-const LINK_WAIT: Duration = Duration::from_secs(30);
-const LINK_POLL: Duration = Duration::from_millis(200);
 /// How long after its `/say` a receipt still goes out as a follow-up on the interaction token.
 /// Discord keeps the token for 15 minutes; the minute of margin covers the follow-up's own
 /// retries and rate-limit waits, and clock skew between replicas.
@@ -343,12 +340,12 @@ impl DiscordBridge {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(call = %call.id, error = %e, "could not announce a call in Discord");
-                self.health
-                    .announcement_failed(format!("call {} was not announced: {e}", call.id));
+                self.threads
+                    .unannounced(&call.id, format!("call {} was not announced: {e}", call.id));
                 return Err(err(e));
             }
         };
-        self.health.announcement_posted();
+        self.threads.announced();
         let thread = CreateThread::new(thread_name(call, show))
             .auto_archive_duration(AutoArchiveDuration::OneDay);
         let opened = self
@@ -360,7 +357,7 @@ impl DiscordBridge {
             .await;
         // Linked either way: the message id is the thread's id, and edits need it even if the
         // thread could not be opened.
-        let linked = self.line.link_thread(BRIDGE, &call.id, &posted.id).await;
+        let linked = self.threads.link(&call.id, &posted.id).await;
         if let Err(e) = opened {
             tracing::warn!(call = %call.id, error = %e, "could not open the call's thread");
             return Err(err(format!("thread for call {}: {e}", call.id)));
@@ -371,19 +368,7 @@ impl DiscordBridge {
     /// The call's thread (== its announcement's id), waiting a bounded time for the
     /// announcement to be posted.
     async fn thread_of(&self, call_id: &CallId) -> Option<String> {
-        let deadline = tokio::time::Instant::now() + LINK_WAIT;
-        loop {
-            match self.line.thread_of_call(BRIDGE, call_id).await {
-                Ok(Some(thread)) => return Some(thread),
-                Ok(None) | Err(_) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(LINK_POLL).await;
-                }
-                _ => {
-                    tracing::debug!(call = %call_id, "no Discord thread for the call");
-                    return None;
-                }
-            }
-        }
+        self.threads.wait_for(call_id).await
     }
 
     /// Re-renders the call's embed from the line's current view of the call.
@@ -570,7 +555,7 @@ impl ChatBridge for DiscordBridge {
     }
 
     fn status(&self) -> BridgeStatus {
-        self.health.status()
+        self.threads.status()
     }
 }
 

@@ -376,7 +376,7 @@ impl DiscordBridge {
                 "Whom should denwa call? `/dial number:` needs a number (+14155550123).",
             );
         };
-        match self.dialing.dial(&number).await {
+        match self.line.dial(&number).await {
             Ok(call) => Reply::new(format!(
                 "Calling {}… The call (`{}`) gets its thread in <#{}>.",
                 call.from, call.id, self.config.channel_id
@@ -391,11 +391,11 @@ impl DiscordBridge {
         let Some(user) = interaction.member.as_ref().and_then(|m| m.user.as_ref()) else {
             return Reply::refused(&SayRefused::NotAResponder);
         };
-        if self.dialing.responder_name(BRIDGE, &user.id).is_none() {
+        if self.line.responder_name(BRIDGE, &user.id).is_none() {
             tracing::info!(user = %user.id, "Join by phone from a member not in the responder directory");
             return Reply::refused(&SayRefused::NotAResponder);
         }
-        match self.dialing.join_by_phone(call_id, BRIDGE, &user.id).await {
+        match self.line.join_by_phone(call_id, BRIDGE, &user.id).await {
             Ok(name) => Reply::new(format!(
                 "Calling your phone, {}: press 1 to join.",
                 plain(&name)
@@ -415,9 +415,9 @@ impl DiscordBridge {
         let mut lines = vec![format!("Active calls ({}):", calls.len())];
         let mut used = lines[0].chars().count();
         for (i, call) in calls.iter().enumerate() {
-            let thread = match self.line.thread_of_call(BRIDGE, &call.id).await {
-                Ok(Some(t)) => format!(" in <#{t}>"),
-                _ => String::new(),
+            let thread = match self.threads.now(&call.id).await {
+                Some(t) => format!(" in <#{t}>"),
+                None => String::new(),
             };
             let line = format!(
                 "• {} · {} since <t:{}:R>{thread} (`{}`)",
@@ -733,7 +733,7 @@ mod tests {
             delay: Duration::from_millis(400),
             thread: None,
         });
-        let bridge = DiscordBridge::new(config, line.clone(), line).unwrap();
+        let bridge = DiscordBridge::new(config, line).unwrap();
         let interaction: Interaction = serde_json::from_value(serde_json::json!({
             "id": "1", "type": 2, "token": "tok", "guild_id": "20", "channel_id": "30",
             "member": {"user": {"id": "5", "username": "kenji"}, "roles": []},
@@ -782,7 +782,7 @@ mod tests {
             delay: Duration::ZERO,
             thread: Some("40".into()),
         });
-        let bridge = DiscordBridge::new(config, line.clone(), line).unwrap();
+        let bridge = DiscordBridge::new(config, line).unwrap();
         let mut reference = SayReference::new(Some("5"), "tok");
         reference.issued = reference.issued.map(|t| t - 15 * 60);
         let event = LineEvent::MessageSpoken {

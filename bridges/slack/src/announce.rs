@@ -1,11 +1,9 @@
 //! What the line tells the bridge ([`LineEvent`]) and how it shows in Slack: the announcement and
 //! its updates, notes in the call's thread, and the receipts on replies.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use denwa_chat::{BridgeError, BridgeStatus, CallId, CallSummary, LineEvent, MessageOrigin};
+use denwa_chat::{BridgeError, CallId, CallSummary, LineEvent, MessageOrigin};
 
 use crate::api::ApiError;
 use crate::blocks::{self, escape};
@@ -15,60 +13,6 @@ use crate::{BRIDGE, Bridge};
 /// Receipts: the caller heard it / it will never be spoken.
 pub const SPOKEN: &str = "white_check_mark";
 pub const NOT_SPOKEN: &str = "x";
-
-/// How long an event that belongs in a call's thread waits for the announcement to be posted:
-/// events are delivered concurrently, and the announcement may be retrying a 429.
-const THREAD_WAIT: Duration = Duration::from_secs(60);
-/// Calls remembered as unannounced, so their events do not wait for a thread that will not come.
-const REMEMBERED: usize = 1000;
-
-/// The bridge's health: announcements that could not be posted.
-#[derive(Default)]
-pub struct Health(Mutex<HealthState>);
-
-#[derive(Default)]
-struct HealthState {
-    unannounced: u64,
-    /// Whether the latest announcement failed; a later success makes the bridge healthy again
-    /// (the count stays, for the operator to see).
-    failing: bool,
-    detail: Option<String>,
-    recent: VecDeque<CallId>,
-}
-
-impl Health {
-    pub fn status(&self) -> BridgeStatus {
-        let s = self.lock();
-        BridgeStatus {
-            healthy: !s.failing,
-            detail: s.detail.clone().unwrap_or_else(|| "ok".into()),
-            unannounced_calls: s.unannounced,
-        }
-    }
-
-    fn unannounced(&self, call_id: &CallId, detail: String) {
-        let mut s = self.lock();
-        s.unannounced += 1;
-        s.failing = true;
-        s.detail = Some(detail);
-        s.recent.push_back(call_id.clone());
-        if s.recent.len() > REMEMBERED {
-            s.recent.pop_front();
-        }
-    }
-
-    fn announced(&self) {
-        self.lock().failing = false;
-    }
-
-    fn is_unannounced(&self, call_id: &CallId) -> bool {
-        self.lock().recent.contains(call_id)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 fn failed(message: impl Into<String>) -> BridgeError {
     BridgeError {
@@ -147,7 +91,8 @@ impl Bridge {
     }
 
     /// Posts the announcement and links its thread to the call. A failure after the API
-    /// client's retries is logged and counted in [`Health`]: never silent.
+    /// client's retries is logged and counted in the bridge's status ([`denwa_chat::Threads`]):
+    /// never silent.
     async fn announce(&self, call: &CallSummary) -> Result<(), BridgeError> {
         let turn = self.turns.take(&format!("call:{}", call.id));
         turn.ready().await;
@@ -161,7 +106,7 @@ impl Bridge {
             Err(e) => {
                 let detail = format!("could not announce a call in {}: {e}", self.channel);
                 tracing::error!(call = %call.id, channel = %self.channel, error = %e, "could not announce a call");
-                self.health.unannounced(&call.id, detail.clone());
+                self.threads.unannounced(&call.id, detail.clone());
                 return Err(failed(detail));
             }
         };
@@ -169,11 +114,7 @@ impl Bridge {
         let mut tries = 0;
         loop {
             tries += 1;
-            match self
-                .line
-                .link_thread(BRIDGE, &call.id, &thread.encode())
-                .await
-            {
+            match self.threads.link(&call.id, &thread.encode()).await {
                 Ok(()) => break,
                 Err(e) if tries < 3 => {
                     tracing::warn!(call = %call.id, error = %e, "cannot link the call's thread yet; retrying");
@@ -182,12 +123,12 @@ impl Bridge {
                 Err(e) => {
                     let detail = format!("announced a call but could not link its thread: {e}");
                     tracing::error!(call = %call.id, error = %e, "could not link the call's thread");
-                    self.health.unannounced(&call.id, detail.clone());
+                    self.threads.unannounced(&call.id, detail.clone());
                     return Err(failed(detail));
                 }
             }
         }
-        self.health.announced();
+        self.threads.announced();
         tracing::info!(call = %call.id, channel = %self.channel, "call announced in Slack");
         // Later events may have overtaken the post: show the call as it is now.
         match self.line.call(&call.id).await {
@@ -221,19 +162,8 @@ impl Bridge {
 
     /// The call's thread, waiting (bounded) for an announcement still being posted.
     pub(crate) async fn thread_of(&self, call_id: &CallId) -> Option<MessageRef> {
-        let deadline = Instant::now() + THREAD_WAIT;
-        let mut delay = Duration::from_millis(50);
-        loop {
-            if let Ok(Some(thread)) = self.line.thread_of_call(BRIDGE, call_id).await {
-                return MessageRef::decode(&thread);
-            }
-            if self.health.is_unannounced(call_id) || Instant::now() > deadline {
-                tracing::warn!(call = %call_id, "the call has no Slack thread; nothing posted");
-                return None;
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
-        }
+        let thread = self.threads.wait_for(call_id).await?;
+        MessageRef::decode(&thread)
     }
 
     /// A line in the call's thread.

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 use url::Url;
 
+use crate::Bridge;
 use crate::blocks::{caller, escape, refusal, slack_date};
 use crate::phone_format::format_number;
 use crate::reference::Origin;
-use crate::{BRIDGE, Bridge};
 
 const INLINE_WINDOW: Duration = Duration::from_millis(2000);
 
@@ -221,7 +221,7 @@ impl Bridge {
             return "Whom should denwa call? `/denwa dial <number>`, e.g. `/denwa dial +14155550123`"
                 .to_owned();
         }
-        match self.dialing.dial(rest).await {
+        match self.line.dial(rest).await {
             Ok(call) => {
                 tracing::info!(call = %call.id, "dialled out from Slack");
                 format!(
@@ -237,12 +237,8 @@ impl Bridge {
 
     /// The call's thread if it is already known (no waiting: a command answers now).
     async fn thread_of_now(&self, call_id: &CallId) -> Option<crate::reference::MessageRef> {
-        self.line
-            .thread_of_call(BRIDGE, call_id)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|t| crate::reference::MessageRef::decode(&t))
+        let thread = self.threads.now(call_id).await?;
+        crate::reference::MessageRef::decode(&thread)
     }
 }
 

@@ -200,7 +200,7 @@ impl Bridge {
             tell(refusal).await;
             return;
         }
-        if self.dialing.responder_name(BRIDGE, &click.user).is_none() {
+        if self.line.responder_name(BRIDGE, &click.user).is_none() {
             tracing::info!(user = %click.user, "Join by phone from a user not in the responder directory");
             tell(refusal(&SayRefused::NotAResponder)).await;
             return;
@@ -209,11 +209,7 @@ impl Bridge {
             tell(refusal(&SayRefused::NoSuchCall)).await;
             return;
         };
-        let answer = match self
-            .dialing
-            .join_by_phone(call_id, BRIDGE, &click.user)
-            .await
-        {
+        let answer = match self.line.join_by_phone(call_id, BRIDGE, &click.user).await {
             Ok(name) => {
                 tracing::info!(call = %call_id, "joining a responder by phone from Slack");
                 format!("Calling your phone, {}: press 1 to join.", escape(&name))

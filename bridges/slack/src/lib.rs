@@ -21,10 +21,10 @@
 //! - Slack wants an answer within 3 s: handlers answer at once and the work runs in a task,
 //!   in arrival order per thread ([`turns`]). The user-facing acknowledgement is the reaction,
 //!   which follows the message being stored on the line.
-//! - Slack retries an event it thinks was lost; [`LineControl::first_delivery`] (in Redis, so
+//! - Slack retries an event it thinks was lost; [`denwa_chat::LineControl::first_delivery`] (in Redis, so
 //!   across replicas) makes sure a retried `event_id` is spoken once, and a command or click
 //!   replayed within the signature's five minutes runs once ([`verify::delivery_id`]).
-//! - The thread <-> call mapping is kept by the line ([`LineControl::link_thread`]) in Redis, as
+//! - The thread <-> call mapping is kept by the line ([`denwa_chat::LineControl::link_thread`]) in Redis, as
 //!   `<channel>:<ts>` ([`reference`]): it survives restarts and is shared by replicas.
 //! - The Web API is slack-morphism's client with bounded retries ([`api`]); an announcement that
 //!   cannot be posted is logged and shows in [`ChatBridge::status`] (`/readyz`, `/metrics`).
@@ -52,7 +52,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{ChatBridge, LineControl, LineDialing};
+use denwa_chat::{BridgeLine, ChatBridge, Threads};
 use secrecy::SecretString;
 use url::Url;
 
@@ -61,7 +61,6 @@ pub use markup::{MentionKind, no_names, to_speech};
 pub use phone_format::format_number;
 
 use access::Access;
-use announce::Health;
 use api::SlackApi;
 use turns::Turns;
 use verify::Verifier;
@@ -96,20 +95,16 @@ pub(crate) struct Bridge {
     channel: String,
     api: SlackApi,
     verifier: Verifier,
-    line: Arc<dyn LineControl>,
-    /// `/denwa dial` and "Join by phone".
-    dialing: Arc<dyn LineDialing>,
+    /// What the bridge may ask of the line, `/denwa dial` and "Join by phone" included.
+    line: Arc<dyn BridgeLine>,
     access: Access,
     turns: Turns,
-    health: Health,
+    /// Each call's thread, and the announcements that could not be posted.
+    threads: Threads,
 }
 
 impl SlackBridge {
-    pub fn new(
-        config: SlackConfig,
-        line: Arc<dyn LineControl>,
-        dialing: Arc<dyn LineDialing>,
-    ) -> Arc<SlackBridge> {
+    pub fn new(config: SlackConfig, line: Arc<dyn BridgeLine>) -> Arc<SlackBridge> {
         Arc::new(SlackBridge(Arc::new(Bridge {
             api: SlackApi::new(&config.api_base, &config.bot_token),
             verifier: Verifier::new(
@@ -118,10 +113,9 @@ impl SlackBridge {
             ),
             access: Access::new(config.allowed_users, config.allowed_user_groups),
             channel: config.channel,
+            threads: Threads::new(BRIDGE, line.clone()),
             line,
-            dialing,
             turns: Turns::default(),
-            health: Health::default(),
         })))
     }
 
@@ -212,7 +206,7 @@ impl ChatBridge for SlackBridge {
     }
 
     fn status(&self) -> denwa_chat::BridgeStatus {
-        self.0.health.status()
+        self.0.threads.status()
     }
 }
 
