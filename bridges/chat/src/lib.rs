@@ -18,9 +18,12 @@ mod call;
 pub mod conformance;
 mod health;
 mod ids;
+mod note;
 mod origin;
+mod receipt;
 pub mod speech;
 mod threads;
+pub mod words;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,7 +33,9 @@ use serde::Serialize;
 pub use call::{CallState, CallSummary, Direction};
 use health::Health;
 pub use ids::{CallId, MessageId};
+pub use note::Note;
 pub use origin::MessageOrigin;
+pub use receipt::Receipt;
 pub use threads::{THREAD_WAIT, Threads};
 
 /// A boxed future, so the traits stay object-safe (`Arc<dyn ChatBridge>`).
@@ -134,26 +139,17 @@ pub enum SayRefused {
     /// `speech.max_queued`: the call has this many messages waiting or being spoken.
     #[error(
         "the caller already has {} waiting to be spoken; send it again once some have been heard",
-        count(*.limit as u64, "message")
+        words::count(*.limit as u64, "message")
     )]
     QueueFull { limit: usize },
     /// `speech.max_per_minute`: the call accepted this many in the last minute; a slot frees in
     /// `retry_after_secs` (at least 1).
     #[error(
         "this call takes at most {} a minute; try again in {}",
-        count(*.limit as u64, "message"),
-        count(*.retry_after_secs, "second")
+        words::count(*.limit as u64, "message"),
+        words::count(*.retry_after_secs, "second")
     )]
     RateLimited { limit: usize, retry_after_secs: u64 },
-}
-
-/// `n` of `unit`: "1 second", "12 seconds".
-fn count(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
 }
 
 /// A message the line accepted: it is stored and queued.

@@ -12,9 +12,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use denwa_chat::words;
 use denwa_chat::{
     BoxFuture, BridgeError, BridgeStatus, CallId, CallState, CallSummary, ChatBridge, Direction,
-    LineEvent, MessageOrigin,
+    LineEvent, MessageOrigin, Note, Receipt,
 };
 use serenity::all::{
     AutoArchiveDuration, ButtonStyle, Colour, CreateActionRow, CreateAllowedMentions, CreateButton,
@@ -235,16 +236,6 @@ pub fn thread_name(call: &CallSummary, show_numbers: bool) -> String {
     format!("Call from {who}{when}")
 }
 
-fn duration_words(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s} s"),
-        (0, _) => format!("{m} min {s} s"),
-        _ => format!("{h} h {m} min"),
-    }
-}
-
 /// Who joined the caller, for an embed field (at most 1024 characters, never empty).
 fn joined(call: &CallSummary) -> String {
     if call.joined.is_empty() {
@@ -289,12 +280,8 @@ pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<C
     }
     let ended = call.state == CallState::Ended;
     if ended {
-        if let Some(end) = call.ended_at {
-            embed = embed.field(
-                "Duration",
-                duration_words(end.saturating_sub(call.started_at)),
-                true,
-            );
+        if let Some(ms) = call.duration_ms() {
+            embed = embed.field("Duration", words::duration(ms), true);
         }
         embed = embed
             .field("Messages spoken", call.messages_spoken.to_string(), true)
@@ -417,15 +404,15 @@ impl DiscordBridge {
     /// on the interaction token while Discord still takes it (15 minutes), else a post in the
     /// call's thread that mentions the user, so a message that waited long in the queue is
     /// still receipted rather than failing silently.
-    async fn receipt(
-        &self,
-        call_id: &CallId,
-        origin: &MessageOrigin,
-        text: String,
-    ) -> Result<(), BridgeError> {
+    async fn receipt(&self, receipt: Receipt<'_>) -> Result<(), BridgeError> {
+        let (call_id, origin) = (receipt.call, receipt.origin);
         if origin.reference.is_empty() {
             return Ok(());
         }
+        let text = match receipt.failure {
+            None => "Spoken ✓".to_owned(),
+            Some(reason) => format!("Not spoken: {reason}"),
+        };
         let say = SayReference::read(origin);
         if say.token_usable(unix_now()) {
             let followup = CreateInteractionResponseFollowup::new()
@@ -473,63 +460,43 @@ impl DiscordBridge {
     }
 
     async fn handle(&self, event: &LineEvent) -> Result<(), BridgeError> {
+        if let Some(receipt) = event.receipt_for(BRIDGE) {
+            return self.receipt(receipt).await;
+        }
+        if let Some((call, note)) = event.note() {
+            return self.post_in_thread(call, note_text(note)).await;
+        }
         match event {
             LineEvent::CallStarted { call } => self.announce(call).await,
             LineEvent::CallConnected { call } => self.refresh(call).await,
             LineEvent::CallEnded { call } => {
                 let refreshed = self.refresh(call).await;
-                let spoken = match call.messages_spoken {
-                    0 => "no message was spoken".to_owned(),
-                    1 => "1 message was spoken".to_owned(),
-                    n => format!("{n} messages were spoken"),
-                };
-                let text = match call.ended_at {
-                    Some(end) => format!(
-                        "The call ended after {}; {spoken}.",
-                        duration_words(end.saturating_sub(call.started_at))
-                    ),
+                let spoken = words::messages_spoken(call.messages_spoken);
+                let text = match call.duration_ms() {
+                    Some(ms) => {
+                        format!("The call ended after {}; {spoken}.", words::duration(ms))
+                    }
                     None => format!("The call ended; {spoken}."),
                 };
                 let posted = self.post_in_thread(&call.id, text).await;
                 refreshed.and(posted)
             }
-            LineEvent::ParticipantJoined { call_id, name } => {
-                self.post_in_thread(call_id, format!("{} joined the call.", plain(name)))
-                    .await
-            }
-            LineEvent::ParticipantLeft { call_id, name } => {
-                self.post_in_thread(call_id, format!("{} left the call.", plain(name)))
-                    .await
-            }
-            LineEvent::MessageSpoken {
-                call_id, origin, ..
-            } if origin.bridge == BRIDGE => self.receipt(call_id, origin, "Spoken ✓".into()).await,
-            LineEvent::MessageFailed {
-                call_id,
-                origin,
-                reason,
-                ..
-            } if origin.bridge == BRIDGE => {
-                self.receipt(call_id, origin, format!("Not spoken: {reason}"))
-                    .await
-            }
-            LineEvent::MessageSpoken { .. } | LineEvent::MessageFailed { .. } => Ok(()),
-            LineEvent::Voicemail {
-                call_id,
-                recording_url,
-                transcript,
-            } => {
-                let text = match transcript {
-                    Some(t) => format!("Voicemail transcript: {}", plain(t)),
-                    None => format!("The caller left a voicemail: {recording_url}"),
-                };
-                self.post_in_thread(call_id, text).await
-            }
-            LineEvent::Notice { call_id, text } => {
-                self.post_in_thread(call_id, format!("⚠️ {}", plain(text)))
-                    .await
-            }
+            // Notes and receipts are handled above; other bridges' receipts are theirs.
+            _ => Ok(()),
         }
+    }
+}
+
+/// A note in a call's thread, as Discord shows it.
+fn note_text(note: Note<'_>) -> String {
+    match note {
+        Note::Joined(name) => format!("{} joined the call.", plain(name)),
+        Note::Left(name) => format!("{} left the call.", plain(name)),
+        Note::Voicemail { recording_url } => {
+            format!("The caller left a voicemail: {recording_url}")
+        }
+        Note::VoicemailTranscript(text) => format!("Voicemail transcript: {}", plain(text)),
+        Note::Notice(text) => format!("⚠️ {}", plain(text)),
     }
 }
 

@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{CallId, CallSummary, SayRefused};
+use denwa_chat::{CallId, CallSummary, SayRefused, words};
 use serde::Deserialize;
 use serde_json::Value;
 use serenity::all::{
@@ -147,21 +147,8 @@ impl Reply {
     }
 
     fn refused(refused: &SayRefused) -> Self {
-        Reply(sentence(&refused.to_string()))
+        Reply(words::sentence(&refused.to_string()))
     }
-}
-
-/// "the call has already ended" -> "The call has already ended."
-fn sentence(s: &str) -> String {
-    let mut chars = s.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
 }
 
 fn ephemeral(text: impl Into<String>) -> Response {

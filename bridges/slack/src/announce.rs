@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use denwa_chat::{BridgeError, CallId, CallSummary, LineEvent, MessageOrigin};
+use denwa_chat::{BridgeError, CallId, CallSummary, LineEvent, Receipt};
 
 use crate::api::ApiError;
 use crate::blocks::{self, escape};
@@ -29,6 +29,12 @@ impl From<ApiError> for BridgeError {
 
 impl Bridge {
     pub(crate) async fn on_event(&self, event: &LineEvent) -> Result<(), BridgeError> {
+        if let Some(receipt) = event.receipt_for(BRIDGE) {
+            return self.receipt(receipt).await;
+        }
+        if let Some((call, note)) = event.note() {
+            return self.note(call, &blocks::note(note)).await;
+        }
         match event {
             LineEvent::CallStarted { call } => self.announce(call).await,
             LineEvent::CallConnected { call } => match self.thread_of(&call.id).await {
@@ -45,47 +51,7 @@ impl Bridge {
                     .await?;
                 Ok(())
             }
-            LineEvent::ParticipantJoined { call_id, name } => {
-                self.note(
-                    call_id,
-                    &format!(":inbox_tray: {} joined the call.", escape(name)),
-                )
-                .await
-            }
-            LineEvent::ParticipantLeft { call_id, name } => {
-                self.note(
-                    call_id,
-                    &format!(":outbox_tray: {} left the call.", escape(name)),
-                )
-                .await
-            }
-            LineEvent::MessageSpoken { origin, .. } if origin.bridge == BRIDGE => {
-                self.receipt(origin, None).await
-            }
-            LineEvent::MessageFailed {
-                call_id,
-                origin,
-                reason,
-                ..
-            } if origin.bridge == BRIDGE => self.receipt(origin, Some((call_id, reason))).await,
-            LineEvent::Voicemail {
-                call_id,
-                recording_url,
-                transcript,
-            } => {
-                let text = match transcript {
-                    Some(t) => format!(":memo: Voicemail transcript: “{}”", escape(t)),
-                    None => format!(
-                        ":mailbox_with_mail: The caller left a <{}|voicemail>.",
-                        escape(recording_url)
-                    ),
-                };
-                self.note(call_id, &text).await
-            }
-            LineEvent::Notice { call_id, text } => {
-                self.note(call_id, &format!(":warning: {}", escape(text)))
-                    .await
-            }
+            // Notes and receipts are handled above; other bridges' receipts are theirs.
             _ => Ok(()),
         }
     }
@@ -175,22 +141,18 @@ impl Bridge {
     }
 
     /// Marks a message the bridge queued: spoken, or failed with `reason`.
-    async fn receipt(
-        &self,
-        origin: &MessageOrigin,
-        failure: Option<(&CallId, &String)>,
-    ) -> Result<(), BridgeError> {
-        let Some((origin, user)) = Origin::read(origin) else {
+    async fn receipt(&self, receipt: Receipt<'_>) -> Result<(), BridgeError> {
+        let Some((origin, user)) = Origin::read(receipt.origin) else {
             return Ok(());
         };
-        match (origin, failure) {
+        match (origin, receipt.failure) {
             (Origin::Reply(message), None) => {
                 self.api
                     .add_reaction(&message.channel, &message.ts, SPOKEN)
                     .await?
             }
-            (Origin::Reply(message), Some((call_id, reason))) => {
-                let thread = self.thread_of(call_id).await;
+            (Origin::Reply(message), Some(reason)) => {
+                let thread = self.thread_of(receipt.call).await;
                 let thread_ts = thread.as_ref().map_or(message.ts.as_str(), |t| &t.ts);
                 self.refuse(&message, thread_ts, reason).await?
             }
@@ -200,7 +162,7 @@ impl Bridge {
                         ":white_check_mark: Your `/denwa say` message was spoken to the caller."
                             .to_owned()
                     }
-                    Some((_, reason)) => format!(
+                    Some(reason) => format!(
                         ":x: Your `/denwa say` message was not spoken: {}.",
                         escape(reason)
                     ),

@@ -4,7 +4,8 @@
 //! re-render it from the call's current state with `chat.update`. The caller's number appears in
 //! the message's text only: never in a button value, an action or block id, or a log.
 
-use denwa_chat::{CallState, CallSummary, Direction};
+use denwa_chat::words::{self, capitalized, messages_spoken, sentence};
+use denwa_chat::{CallState, CallSummary, Direction, Note};
 use slack_morphism::prelude::*;
 
 use crate::phone_format::format_number;
@@ -43,7 +44,7 @@ pub fn announcement(call: &CallSummary) -> Rendered {
         CallState::Ended => format!(
             ":red_circle: Ended after {}. {}. {}. {}.",
             duration(call),
-            spoken(call.messages_spoken),
+            capitalized(&messages_spoken(call.messages_spoken)),
             joined(call),
             extra_legs(call)
         ),
@@ -114,15 +115,23 @@ pub fn ended_note(call: &CallSummary) -> String {
     format!(
         ":red_circle: The call ended after {}. {}.",
         duration(call),
-        spoken(call.messages_spoken)
+        capitalized(&messages_spoken(call.messages_spoken))
     )
 }
 
-fn spoken(n: u64) -> String {
-    match n {
-        0 => "No message was spoken".into(),
-        1 => "1 message was spoken".into(),
-        n => format!("{n} messages were spoken"),
+/// A note in a call's thread, escaped for mrkdwn.
+pub fn note(note: Note<'_>) -> String {
+    match note {
+        Note::Joined(name) => format!(":inbox_tray: {} joined the call.", escape(name)),
+        Note::Left(name) => format!(":outbox_tray: {} left the call.", escape(name)),
+        Note::Voicemail { recording_url } => format!(
+            ":mailbox_with_mail: The caller left a <{}|voicemail>.",
+            escape(recording_url)
+        ),
+        Note::VoicemailTranscript(text) => {
+            format!(":memo: Voicemail transcript: “{}”", escape(text))
+        }
+        Note::Notice(text) => format!(":warning: {}", escape(text)),
     }
 }
 
@@ -144,18 +153,9 @@ fn extra_legs(call: &CallSummary) -> String {
     }
 }
 
-/// "3 min 12 s", from the call's start to its end.
-pub fn duration(call: &CallSummary) -> String {
-    let secs = call
-        .ended_at
-        .unwrap_or(call.started_at)
-        .saturating_sub(call.started_at)
-        / 1000;
-    match (secs / 3600, secs / 60 % 60, secs % 60) {
-        (0, 0, s) => format!("{s} s"),
-        (0, m, s) => format!("{m} min {s} s"),
-        (h, m, _) => format!("{h} h {m} min"),
-    }
+/// "3 min 12 s", from the call's start to its end ("0 s" while it lasts).
+fn duration(call: &CallSummary) -> String {
+    words::duration(call.duration_ms().unwrap_or(0))
 }
 
 /// Slack's date token: every reader sees their own time zone; the fallback is UTC.
@@ -192,16 +192,7 @@ pub fn escape(text: &str) -> String {
 /// A refusal as a sentence for Slack: "the call has already ended" -> "The call has already
 /// ended.", escaped for mrkdwn.
 pub fn refusal(refused: &denwa_chat::SayRefused) -> String {
-    let text = refused.to_string();
-    let mut chars = text.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    escape(&out)
+    escape(&sentence(&refused.to_string()))
 }
 
 #[cfg(test)]
