@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{CallId, CallSummary, SayRefused, words};
+use denwa_chat::{CallId, CallSummary, MentionKind, Mentions, Names, SayRefused, words};
 use serde::Deserialize;
 use serde_json::Value;
 use serenity::all::{
@@ -34,7 +34,7 @@ use crate::announce::{CONTENT_CHARS, SayReference, caller_label, fit_content, no
 use crate::commands::{
     CALLS, DIAL, HANGUP, HANGUP_BUTTON, JOIN_BUTTON, OPT_CALL, OPT_NUMBER, OPT_TEXT, SAY,
 };
-use crate::markup::{self, Names};
+use crate::markup;
 use crate::{BRIDGE, DiscordBridge};
 
 /// How long the names of mentioned users, roles and channels may take to look up before the
@@ -428,9 +428,9 @@ impl DiscordBridge {
     }
 
     /// Names for the mentions in a `/say`, each looked up once, all within [`NAME_LOOKUP`].
-    async fn names(&self, interaction: &Interaction, mentions: &markup::Mentions) -> Names {
+    async fn names(&self, interaction: &Interaction, mentions: &Mentions) -> Names {
         let mut names = Names::default();
-        if mentions.users.is_empty() && mentions.roles.is_empty() && mentions.channels.is_empty() {
+        if mentions.is_empty() {
             return names;
         }
         let resolved = interaction.data.as_ref().and_then(|d| d.resolved.as_ref());
@@ -441,13 +441,11 @@ impl DiscordBridge {
                 let nick = resolved
                     .and_then(|r| r.members.get(id))
                     .and_then(|m| m.nick.as_deref());
-                names.users.insert(id.clone(), display_name(nick, user));
+                names.insert(MentionKind::User, id, display_name(nick, user));
             } else if let Some(m) = me
                 && let Some(user) = m.user.as_ref().filter(|u| &u.id == id)
             {
-                names
-                    .users
-                    .insert(id.clone(), display_name(m.nick.as_deref(), user));
+                names.insert(MentionKind::User, id, display_name(m.nick.as_deref(), user));
             } else {
                 lookups.push(id.clone());
             }
@@ -466,7 +464,7 @@ impl DiscordBridge {
             )
         }));
         let roles = async {
-            if mentions.roles.is_empty() {
+            if mentions.groups.is_empty() {
                 return Vec::new();
             }
             self.rest
@@ -483,17 +481,17 @@ impl DiscordBridge {
         if let Ok((users, roles, channels)) = looked_up {
             for (id, name) in users {
                 if let Some(name) = name {
-                    names.users.insert(id, name);
+                    names.insert(MentionKind::User, id, name);
                 }
             }
             for role in roles {
-                if mentions.roles.contains(&role.id) {
-                    names.roles.insert(role.id, role.name);
+                if mentions.groups.contains(&role.id) {
+                    names.insert(MentionKind::Group, role.id, role.name);
                 }
             }
             for (id, name) in channels {
                 if let Some(name) = name {
-                    names.channels.insert(id, name);
+                    names.insert(MentionKind::Channel, id, name);
                 }
             }
         } else {

@@ -2,8 +2,8 @@
 //! `**Hi** <@80351110224678912>, see <#1234>! 🎉`.
 //!
 //! Two steps, because names come from Discord's REST API and the rest is pure text work:
-//! [`mentions`] lists the ids a text mentions, the caller resolves them into [`Names`], then
-//! [`to_speech`] rewrites the text:
+//! [`mentions`] lists the ids a text mentions, the caller resolves them into [`Names`] (both
+//! shared with every bridge, `denwa_chat::mentions`), then [`to_speech`] rewrites the text:
 //! - user, role and channel mentions become names ("someone", "a role", "a channel" when unknown);
 //!   `@everyone`/`@here` lose the `@`; command mentions `</name:id>` become `/name`;
 //! - custom emoji `<:name:id>`/`<a:name:id>` are dropped;
@@ -16,32 +16,14 @@
 //!   nothing a caller could hear is left. Japanese and Chinese characters count as word boundaries
 //!   for the marks, as in every bridge ([`denwa_chat::speech::is_word`]).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use denwa_chat::speech::{self, GAP};
-
-/// The ids a text mentions.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Mentions {
-    pub users: Vec<String>,
-    pub roles: Vec<String>,
-    pub channels: Vec<String>,
-}
-
-/// Names for the ids of [`Mentions`]; whatever is missing is spoken generically.
-#[derive(Debug, Default, Clone)]
-pub struct Names {
-    pub users: HashMap<String, String>,
-    pub roles: HashMap<String, String>,
-    pub channels: HashMap<String, String>,
-}
+use denwa_chat::{MentionKind, Mentions, Names};
 
 /// One `<...>` token.
 enum Angle<'a> {
-    User(&'a str),
-    Role(&'a str),
-    Channel(&'a str),
+    /// A user (`<@id>`, `<@!id>`), a role (`<@&id>`, a [`MentionKind::Group`]) or a channel.
+    Mention(MentionKind, &'a str),
     Emoji,
     Command(&'a str),
     Timestamp(i64, Option<char>),
@@ -53,17 +35,18 @@ fn digits(s: &str) -> Option<&str> {
 }
 
 fn parse_angle(inner: &str) -> Option<Angle<'_>> {
+    let mention = |kind, id| digits(id).map(|id| Angle::Mention(kind, id));
     if let Some(rest) = inner.strip_prefix("@&") {
-        return digits(rest).map(Angle::Role);
+        return mention(MentionKind::Group, rest);
     }
     if let Some(rest) = inner.strip_prefix("@!") {
-        return digits(rest).map(Angle::User);
+        return mention(MentionKind::User, rest);
     }
     if let Some(rest) = inner.strip_prefix('@') {
-        return digits(rest).map(Angle::User);
+        return mention(MentionKind::User, rest);
     }
     if let Some(rest) = inner.strip_prefix('#') {
-        return digits(rest).map(Angle::Channel);
+        return mention(MentionKind::Channel, rest);
     }
     if let Some(rest) = inner.strip_prefix("t:") {
         let (ts, style) = match rest.split_once(':') {
@@ -118,14 +101,8 @@ fn angles(text: &str) -> Vec<(usize, usize, Angle<'_>)> {
 pub fn mentions(text: &str) -> Mentions {
     let mut m = Mentions::default();
     for (_, _, angle) in angles(text) {
-        let (list, id) = match angle {
-            Angle::User(id) => (&mut m.users, id),
-            Angle::Role(id) => (&mut m.roles, id),
-            Angle::Channel(id) => (&mut m.channels, id),
-            _ => continue,
-        };
-        if !list.iter().any(|x| x == id) {
-            list.push(id.to_owned());
+        if let Angle::Mention(kind, id) = angle {
+            m.add(kind, id);
         }
     }
     m
@@ -214,21 +191,14 @@ fn replace_angles(text: &str, names: &Names, now: DateTime<Utc>) -> String {
     for (start, end, angle) in angles(text) {
         out.push_str(&text[last..start]);
         let spoken = match angle {
-            Angle::User(id) => names
-                .users
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| "someone".into()),
-            Angle::Role(id) => names
-                .roles
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| "a role".into()),
-            Angle::Channel(id) => names
-                .channels
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| "a channel".into()),
+            Angle::Mention(kind, id) => names.get(kind, id).map_or_else(
+                || match kind {
+                    MentionKind::User => "someone".into(),
+                    MentionKind::Group => "a role".into(),
+                    MentionKind::Channel => "a channel".into(),
+                },
+                str::to_owned,
+            ),
             Angle::Emoji => GAP.to_string(),
             Angle::Command(name) => format!("/{name}"),
             Angle::Timestamp(ts, style) => timestamp(ts, style, now),
@@ -458,11 +428,10 @@ mod tests {
 
     fn names() -> Names {
         let mut n = Names::default();
-        n.users.insert("80351110224678912".into(), "Nelly".into());
-        n.users.insert("111".into(), "Ms *Star*".into());
-        n.roles
-            .insert("165511591545143296".into(), "Support".into());
-        n.channels.insert("1234".into(), "general".into());
+        n.insert(MentionKind::User, "80351110224678912", "Nelly");
+        n.insert(MentionKind::User, "111", "Ms *Star*");
+        n.insert(MentionKind::Group, "165511591545143296", "Support");
+        n.insert(MentionKind::Channel, "1234", "general");
         n
     }
 
@@ -555,7 +524,7 @@ mod tests {
     fn mentions_are_listed_once_each() {
         let m = mentions("<@1> <@!1> <@2> <@&3> <#4> <#4> <:e:5> <t:6:R>");
         assert_eq!(m.users, ["1", "2"]);
-        assert_eq!(m.roles, ["3"]);
+        assert_eq!(m.groups, ["3"]);
         assert_eq!(m.channels, ["4"]);
     }
 }

@@ -45,19 +45,18 @@ pub mod reference;
 pub mod turns;
 pub mod verify;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{BridgeLine, ChatBridge, Threads};
+use denwa_chat::{BridgeLine, ChatBridge, MentionKind, Names, Threads};
 use secrecy::SecretString;
 use url::Url;
 
 pub use manifest::manifest;
-pub use markup::{MentionKind, no_names, to_speech};
+pub use markup::{no_names, to_speech};
 pub use phone_format::format_number;
 
 use access::Access;
@@ -161,36 +160,19 @@ impl Bridge {
 
     /// `text` in Slack markup as the caller should hear it; user mentions become display names.
     async fn speakable(&self, text: &str) -> String {
-        let mut names = HashMap::new();
-        for id in mentioned_users(text) {
+        let mut names = Names::default();
+        for id in markup::mentions(text).users {
             if let Some(name) = self.api.user_name(&id).await {
-                names.insert(id, name);
+                names.insert(MentionKind::User, id, name);
             }
         }
-        to_speech(text, &|kind, id| match kind {
-            MentionKind::User => names.get(id).cloned(),
-            _ => None,
-        })
+        to_speech(text, &|kind, id| names.get(kind, id).map(str::to_owned))
     }
 }
 
 /// The answer to a request Slack did not sign.
 fn unauthorized() -> Response {
     (StatusCode::UNAUTHORIZED, "invalid Slack signature").into_response()
-}
-
-/// The user ids in `<@U123>` and `<@U123|label>` mentions, each once.
-fn mentioned_users(text: &str) -> Vec<String> {
-    let mut seen = HashSet::new();
-    text.split("<@")
-        .skip(1)
-        .filter_map(|rest| {
-            let end = rest.find(['|', '>'])?;
-            let id = &rest[..end];
-            (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_owned())
-        })
-        .filter(|id| seen.insert(id.clone()))
-        .collect()
 }
 
 impl ChatBridge for SlackBridge {
@@ -207,16 +189,5 @@ impl ChatBridge for SlackBridge {
 
     fn status(&self) -> denwa_chat::BridgeStatus {
         self.0.threads.status()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn mentions_are_found_once_each() {
-        assert_eq!(
-            super::mentioned_users("hi <@U1>, <@U2|bob> and <@U1> <#C1> <@>"),
-            vec!["U1", "U2"]
-        );
     }
 }

@@ -34,19 +34,25 @@
 //! not put spaces around words: `これは*重要*です` reads "これは重要です"
 //! ([`denwa_chat::speech::is_word`]).
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use denwa_chat::speech::{GAP, is_word as is_spaced_word, speakable};
+use denwa_chat::{MentionKind, Mentions};
 
-/// What a mention's id names, so the resolver can look it up in the right directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MentionKind {
-    /// `<@U123>` (or `W123` on Enterprise Grid): resolve to the user's display name.
-    User,
-    /// `<#C123>`: resolve to the channel's name (without `#`).
-    Channel,
-    /// `<!subteam^S123>`: resolve to the user group's name or handle (without `@`).
-    UserGroup,
+/// The ids `text` mentions that [`to_speech`] asks its resolver about, each once, in order: every
+/// user (`<@U123>`, or `W123` on Enterprise Grid: their display name), and the channels
+/// (`<#C123>`) and user groups (`<!subteam^S123>`, a [`MentionKind::Group`]) that carry no
+/// label. Only ids as Slack writes them (letters and digits) are listed: they are looked up.
+pub fn mentions(text: &str) -> Mentions {
+    let found = RefCell::new(Mentions::default());
+    to_speech(text, &|kind, id| {
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            found.borrow_mut().add(kind, id);
+        }
+        None
+    });
+    found.into_inner()
 }
 
 /// A resolver that knows no names: every mention falls back to the label Slack put in the markup,
@@ -247,7 +253,7 @@ fn speak_control_sequence(content: &str, names: Names<'_>, depth: usize) -> Stri
             "subteam" => {
                 let id = argument.split('^').next().unwrap_or_default();
                 label('@')
-                    .or_else(|| resolve(MentionKind::UserGroup, id))
+                    .or_else(|| resolve(MentionKind::Group, id))
                     .unwrap_or_else(|| "a group".into())
             }
             "date" => label(' ').unwrap_or_else(|| "a date".into()),
@@ -569,7 +575,7 @@ mod tests {
             (MentionKind::User, "W012A3CDE") => "Sam",
             (MentionKind::User, "U0EMOJI00") => "🎉🎉",
             (MentionKind::Channel, "C024BE7LR") => "support",
-            (MentionKind::UserGroup, "S0614TZR7") => "on-call team",
+            (MentionKind::Group, "S0614TZR7") => "on-call team",
             _ => return None,
         };
         Some(name.to_owned())
@@ -747,6 +753,14 @@ mod tests {
     }
 
     #[test]
+    fn mentions_are_found_once_each() {
+        let m = mentions("hi <@U1>, <@U2|bob> and <@U1> <#C1> <#C2|general> <@> <@U/x>");
+        assert_eq!(m.users, ["U1", "U2"]);
+        assert_eq!(m.channels, ["C1"], "a labelled channel needs no look-up");
+        assert!(m.groups.is_empty());
+    }
+
+    #[test]
     fn nothing_speakable_is_empty() {
         for text in [
             "",
@@ -805,14 +819,14 @@ mod tests {
                 "<@U1|legacy> <#C1|general> <!subteam^S1|@ops> <#C2> <!subteam^S2>",
                 &names
             ),
-            "User general ops Channel UserGroup"
+            "User general ops Channel Group"
         );
         assert_eq!(
             *calls.borrow(),
             [
                 (MentionKind::User, "U1".to_owned()),
                 (MentionKind::Channel, "C2".to_owned()),
-                (MentionKind::UserGroup, "S2".to_owned()),
+                (MentionKind::Group, "S2".to_owned()),
             ]
         );
         assert_eq!(
