@@ -13,7 +13,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use super::ApiError;
-use crate::domain::{CallId, MessageId};
+use crate::domain::{CallId, CallState, MessageId};
 use crate::line::{DialError, Line};
 
 pub async fn require_token(State(line): State<Line>, request: Request, next: Next) -> Response {
@@ -182,7 +182,11 @@ pub async fn hangup(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     line.hang_up_call(&call_id(&id)?).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "state": "ended" }))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "state": CallState::Ended })),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,7 +17,8 @@ pub const THREAD_WAIT: Duration = Duration::from_secs(60);
 const FIRST_POLL: Duration = Duration::from_millis(50);
 const MAX_POLL: Duration = Duration::from_secs(1);
 
-/// One bridge's call threads, and the announcements it could not post ([`Health`]).
+/// One bridge's call threads, and the announcements it could not post (its health:
+/// [`Threads::status`]).
 pub struct Threads {
     bridge: &'static str,
     line: Arc<dyn LineControl>,

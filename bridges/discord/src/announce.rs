@@ -4,7 +4,7 @@
 //! in the thread; receipts go back to whoever typed `/say`, as an ephemeral follow-up while its
 //! interaction token lasts, else as a post in the call's thread that mentions them.
 //!
-//! The thread <-> call link is stored through [`LineControl::link_thread`], so any replica can
+//! The thread <-> call link is stored through [`denwa_chat::LineControl::link_thread`], so any replica can
 //! edit the embed or route a `/say`. Events are handled concurrently (the line spawns one task
 //! per event), so a `CallConnected` may arrive while `CallStarted` is still posting: the later
 //! events wait (bounded) for the link, and render the embed from the call as the line has it

@@ -12,7 +12,7 @@
 //!   `/calls`, `/dial`, the Hang up and Join by phone buttons, autocomplete; Discord's 3 s
 //!   deadline.
 //! - [`commands`]: the command definitions and `denwa discord register`.
-//! - [`announce`]: [`ChatBridge`] for Discord: the call's embed and thread, join/leave/end posts,
+//! - [`announce`]: [`denwa_chat::ChatBridge`] for Discord: the call's embed and thread, join/leave/end posts,
 //!   receipts as follow-ups (in the call's thread, mentioning the user, once the token expired).
 //! - [`markup`]: Discord markup to plain speech.
 //! - [`rest`]: the REST client (bounded retries, 429s and `X-RateLimit-*` honoured).

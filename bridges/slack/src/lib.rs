@@ -25,7 +25,7 @@
 //!   across replicas) makes sure a retried `event_id` is spoken once, and a command or click
 //!   replayed within the signature's five minutes runs once ([`verify::delivery_id`]).
 //! - The thread <-> call mapping is kept by the line ([`denwa_chat::LineControl::link_thread`]) in Redis, as
-//!   `<channel>:<ts>` ([`reference`]): it survives restarts and is shared by replicas.
+//!   `<channel>:<ts>` ([`mod@reference`]): it survives restarts and is shared by replicas.
 //! - The Web API is slack-morphism's client with bounded retries ([`api`]); an announcement that
 //!   cannot be posted is logged and shows in [`ChatBridge::status`] (`/readyz`, `/metrics`).
 //!
