@@ -9,7 +9,7 @@ use denwa_chat::{LineEvent, SayRefused};
 
 use super::Line;
 use crate::config::{RingCallerId, RingMode};
-use crate::domain::{CallId, CallState, PhoneNumber};
+use crate::domain::{CallId, CallState, Direction, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
 use crate::twilio::{CallEvent, CallTarget, CreateCall, UpdateCall};
@@ -72,7 +72,7 @@ impl Line {
         // Give the answering replica a moment to start ringing itself.
         const GRACE_MS: u64 = 5_000;
         if self.settings().line.responders.is_empty()
-            || call.direction != crate::domain::Direction::Inbound
+            || call.direction != Direction::Inbound
             || call.state == CallState::Ended
             || crate::domain::now_ms().saturating_sub(call.started_at) < GRACE_MS
             || self.store().ringing_started(&call.id).await.unwrap_or(true)
