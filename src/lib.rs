@@ -9,7 +9,8 @@
 //! - [`startup`]: builds the store, the Twilio client, the line and the router; runs them.
 //! - [`server`]: connections: the cap, header and body deadlines, a bounded drain on shutdown.
 //! - [`demo`]: `denwa demo`, the line with the Twilio emulator and a web console, all local.
-//! - `domain`: phone numbers, call ids, messages: input turned into types at the edge.
+//! - `domain`: phone numbers, conference names, calls, messages: input turned into types at the
+//!   edge. Call and message ids, call states and directions are the chat contract's (`denwa_chat`).
 //! - `line`: the flows (answer a call, take a message, ring responders, voicemail, events).
 //! - `speech`: the speakers (self-dial, announce), the pieces a turn says, the sweep.
 //! - `store`: all state, in Redis; only it builds keys; a Lua script per atomic step.

@@ -1105,7 +1105,7 @@ mod tests {
     }
 
     fn conference_name() -> ConferenceName {
-        CallId::parse("abc123").unwrap().conference_name()
+        ConferenceName::of(&CallId::parse("abc123").unwrap())
     }
 
     const HOSTILE: &[&str] = &[

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use denwa_chat::{ChatBridge, LineControl, LineDialing};
+use denwa_chat::ChatBridge;
 use denwa_discord::DiscordBridge;
 
 use crate::config::Settings;
@@ -12,9 +12,7 @@ use crate::line::Line;
 pub fn build(line: &Line) -> Option<(Arc<dyn ChatBridge>, Router)> {
     let settings = line.settings().discord.as_ref()?;
     let line = Arc::new(line.clone());
-    let control = line.clone() as Arc<dyn LineControl>;
-    let dialing = line as Arc<dyn LineDialing>;
-    match DiscordBridge::new(settings.clone(), control, dialing) {
+    match DiscordBridge::new(settings.clone(), line) {
         Ok(bridge) => {
             let routes = bridge.router();
             Some((bridge as Arc<dyn ChatBridge>, routes))

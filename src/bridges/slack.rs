@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use denwa_chat::{ChatBridge, LineControl, LineDialing};
+use denwa_chat::ChatBridge;
 use denwa_slack::SlackBridge;
 
 use crate::config::Settings;
@@ -12,9 +12,7 @@ use crate::line::Line;
 pub fn build(line: &Line) -> Option<(Arc<dyn ChatBridge>, Router)> {
     let settings = line.settings().slack.as_ref()?;
     let line = Arc::new(line.clone());
-    let control = line.clone() as Arc<dyn LineControl>;
-    let dialing = line as Arc<dyn LineDialing>;
-    let bridge = SlackBridge::new(settings.clone(), control, dialing);
+    let bridge = SlackBridge::new(settings.clone(), line);
     let routes = bridge.router();
     Some((bridge, routes))
 }

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use denwa_chat::{BoxFuture, BridgeError, CallSummary, ChatBridge, LineEvent};
+use denwa_chat::{BoxFuture, BridgeError, CallId, CallSummary, ChatBridge, LineEvent, MessageId};
 use serde::Serialize;
 use serde_json::json;
 
@@ -35,17 +35,17 @@ pub enum ChatItem {
         call: CallSummary,
     },
     Joined {
-        call_id: String,
+        call_id: CallId,
         name: String,
     },
     Left {
-        call_id: String,
+        call_id: CallId,
         name: String,
     },
     /// A message the console sent was spoken (or will never be).
     Receipt {
-        call_id: String,
-        message_id: String,
+        call_id: CallId,
+        message_id: MessageId,
         /// The `reference` the console gave the message.
         reference: String,
         spoken: bool,
@@ -55,13 +55,13 @@ pub enum ChatItem {
         call: CallSummary,
     },
     Voicemail {
-        call_id: String,
+        call_id: CallId,
         recording_url: String,
         transcript: Option<String>,
     },
     /// Something the team should know about a call.
     Notice {
-        call_id: String,
+        call_id: CallId,
         text: String,
     },
 }
@@ -141,16 +141,18 @@ mod tests {
 
     #[test]
     fn receipts_of_api_messages_are_the_consoles_own() {
+        let call = CallId::parse("c1").unwrap();
+        let message = MessageId::parse("m0000000000000001").unwrap();
         let spoken = |bridge: &str| LineEvent::MessageSpoken {
-            call_id: "c1".into(),
-            message_id: "m1".into(),
+            call_id: call.clone(),
+            message_id: message.clone(),
             origin: MessageOrigin::new(bridge, "r1"),
         };
         assert_eq!(
             chat_item(&spoken("api")),
             Some(ChatItem::Receipt {
-                call_id: "c1".into(),
-                message_id: "m1".into(),
+                call_id: call.clone(),
+                message_id: message.clone(),
                 reference: "r1".into(),
                 spoken: true,
                 reason: None,

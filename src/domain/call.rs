@@ -2,37 +2,7 @@
 
 use serde::Serialize;
 
-use super::CallId;
-
-/// Where a call is in its life. Only moves forward: ringing -> connected -> ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallState {
-    /// Twilio asked what to do with the call; the caller is hearing the greeting.
-    Ringing,
-    /// The caller is in the conference.
-    Connected,
-    Ended,
-}
-
-impl CallState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallState::Ringing => "ringing",
-            CallState::Connected => "connected",
-            CallState::Ended => "ended",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "ringing" => CallState::Ringing,
-            "connected" => CallState::Connected,
-            "ended" => CallState::Ended,
-            _ => return None,
-        })
-    }
-}
+use super::{CallId, CallState, Direction};
 
 /// One call to (or from) the line. The caller's number is kept for the team's chat, never put in
 /// a conference name, URL or log line.
@@ -59,8 +29,7 @@ pub struct Call {
     pub speaker_legs: u64,
     /// Responder legs dialled for this call (each costs a call too).
     pub responder_legs: u64,
-    /// "inbound" (someone called the line) or "outbound" (the line called someone).
-    pub direction: String,
+    pub direction: Direction,
     /// Everyone who joined the caller in the conference, in order.
     pub joined: Vec<String>,
     /// The voicemail the caller left, if any.

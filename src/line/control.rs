@@ -16,21 +16,19 @@ fn unavailable(e: StoreError) -> SayRefused {
 impl LineControl for Line {
     fn say<'a>(
         &'a self,
-        call_id: &'a str,
+        call: &'a CallId,
         text: &'a str,
         origin: MessageOrigin,
     ) -> BoxFuture<'a, Result<Accepted, SayRefused>> {
         Box::pin(async move {
-            self.say_text(call_id, text, origin)
+            self.say_text(call, text, origin)
                 .await
-                .map(|m| Accepted {
-                    message_id: m.to_string(),
-                })
+                .map(|message_id| Accepted { message_id })
         })
     }
 
-    fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<(), SayRefused>> {
-        Box::pin(self.hang_up_call(call_id))
+    fn hang_up<'a>(&'a self, call: &'a CallId) -> BoxFuture<'a, Result<(), SayRefused>> {
+        Box::pin(self.hang_up_call(call))
     }
 
     fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
@@ -39,13 +37,10 @@ impl LineControl for Line {
 
     fn call<'a>(
         &'a self,
-        call_id: &'a str,
+        call: &'a CallId,
     ) -> BoxFuture<'a, Result<Option<CallSummary>, SayRefused>> {
         Box::pin(async move {
-            let Some(id) = CallId::parse(call_id) else {
-                return Ok(None);
-            };
-            let call = self.store().call(&id).await.map_err(unavailable)?;
+            let call = self.store().call(call).await.map_err(unavailable)?;
             Ok(call.map(|c| self.summary(&c)))
         })
     }
@@ -53,13 +48,12 @@ impl LineControl for Line {
     fn link_thread<'a>(
         &'a self,
         bridge: &'a str,
-        call_id: &'a str,
+        call: &'a CallId,
         thread: &'a str,
     ) -> BoxFuture<'a, Result<(), SayRefused>> {
         Box::pin(async move {
-            let id = CallId::parse(call_id).ok_or(SayRefused::NoSuchCall)?;
             self.store()
-                .link_thread(bridge, &id, thread)
+                .link_thread(bridge, call, thread)
                 .await
                 .map_err(unavailable)
         })
@@ -68,14 +62,11 @@ impl LineControl for Line {
     fn thread_of_call<'a>(
         &'a self,
         bridge: &'a str,
-        call_id: &'a str,
+        call: &'a CallId,
     ) -> BoxFuture<'a, Result<Option<String>, SayRefused>> {
         Box::pin(async move {
-            let Some(id) = CallId::parse(call_id) else {
-                return Ok(None);
-            };
             self.store()
-                .thread_of_call(bridge, &id)
+                .thread_of_call(bridge, call)
                 .await
                 .map_err(unavailable)
         })
@@ -85,14 +76,12 @@ impl LineControl for Line {
         &'a self,
         bridge: &'a str,
         thread: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, SayRefused>> {
+    ) -> BoxFuture<'a, Result<Option<CallId>, SayRefused>> {
         Box::pin(async move {
-            let id = self
-                .store()
+            self.store()
                 .call_of_thread(bridge, thread)
                 .await
-                .map_err(unavailable)?;
-            Ok(id.map(|i| i.to_string()))
+                .map_err(unavailable)
         })
     }
 
@@ -124,16 +113,15 @@ impl LineDialing for Line {
 
     fn join_by_phone<'a>(
         &'a self,
-        call_id: &'a str,
+        call: &'a CallId,
         bridge: &'a str,
         user: &'a str,
     ) -> BoxFuture<'a, Result<String, SayRefused>> {
         Box::pin(async move {
-            let id = CallId::parse(call_id).ok_or(SayRefused::NoSuchCall)?;
             let (index, name) = self
                 .responder_of_user(bridge, user)
                 .ok_or(SayRefused::NotAResponder)?;
-            self.join_responder_by_phone(&id, index).await?;
+            self.join_responder_by_phone(call, index).await?;
             Ok(name)
         })
     }

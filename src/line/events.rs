@@ -1,6 +1,6 @@
 //! Telling the chat bridges what happened.
 
-use denwa_chat::{CallSummary, LineEvent, MessageOrigin};
+use denwa_chat::{CallSummary, LineEvent};
 
 use super::{Line, Metrics};
 use crate::domain::{Call, CallId, MessageId};
@@ -24,21 +24,18 @@ impl Line {
 
     pub(crate) fn summary(&self, call: &Call) -> CallSummary {
         CallSummary {
-            id: call.id.to_string(),
+            id: call.id.clone(),
             line: self.settings().line.name.clone(),
             from: call.from.clone(),
             caller_name: call.caller_name.clone(),
-            state: serde_json::to_value(call.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            state: call.state,
             started_at: call.started_at,
             ended_at: call.ended_at,
             messages_spoken: call.messages_spoken,
             speaker_legs: call.speaker_legs,
             responder_legs: call.responder_legs,
             joined: call.joined.clone(),
-            direction: call.direction.clone(),
+            direction: call.direction,
         }
     }
 
@@ -63,17 +60,17 @@ impl Line {
             }
         };
         for m in messages {
-            let origin = MessageOrigin::decode(&m.origin);
+            let origin = m.origin;
             let event = if spoken.contains(&m.id) {
                 LineEvent::MessageSpoken {
-                    call_id: id.to_string(),
-                    message_id: m.id.to_string(),
+                    call_id: id.clone(),
+                    message_id: m.id,
                     origin,
                 }
             } else {
                 LineEvent::MessageFailed {
-                    call_id: id.to_string(),
-                    message_id: m.id.to_string(),
+                    call_id: id.clone(),
+                    message_id: m.id,
                     origin,
                     reason: m.reason.unwrap_or_else(|| "it could not be spoken".into()),
                 }

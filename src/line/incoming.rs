@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Line, Metrics};
 use crate::config::Greeting;
-use crate::domain::{CallId, CallState, ParticipantLabel};
+use crate::domain::{CallId, CallState, ConferenceName, Direction, ParticipantLabel};
 use crate::speech::self_dial;
 use crate::store::LogFailure as _;
 use crate::store::{CreateOutcome, NewCall};
@@ -44,7 +44,7 @@ impl Line {
                 from: &call.from,
                 to: &call.to,
                 caller_name,
-                direction: "inbound",
+                direction: Direction::Inbound,
             })
             .await;
         match stored {
@@ -187,7 +187,7 @@ impl Line {
     /// The conference of call `id`, with the status callbacks denwa follows. Every leg joining it
     /// carries the callbacks: Twilio takes them from whichever participant joins first.
     pub(crate) fn conference(&self, id: &CallId) -> Conference {
-        Conference::new(id.conference_name())
+        Conference::new(ConferenceName::of(id))
             .beep(Beep::False)
             .status_callback(self.public_url("/twilio/conference", &[]).as_str())
             .status_callback_method(HttpMethod::Post)

@@ -4,7 +4,7 @@
 use denwa_chat::{LineEvent, SayRefused};
 
 use super::Line;
-use crate::domain::{Call, CallId, PhoneNumber};
+use crate::domain::{Call, CallId, Direction, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::store::NewCall;
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
@@ -51,7 +51,7 @@ impl Line {
                 from: to.as_str(),
                 to: line_number.as_str(),
                 caller_name: None,
-                direction: "outbound",
+                direction: Direction::Outbound,
             })
             .await?;
         let answer = self.public_url("/twilio/outbound", &[("call", id.as_str())]);

@@ -8,9 +8,8 @@
 use denwa_chat::{LineEvent, SayRefused};
 
 use super::Line;
-use super::say::LINE_ORIGIN;
 use crate::config::{RingCallerId, RingMode};
-use crate::domain::{CallId, CallState, ParticipantLabel, PhoneNumber};
+use crate::domain::{CallId, CallState, Direction, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
 use crate::twilio::{CallEvent, CallTarget, CreateCall, UpdateCall};
@@ -73,7 +72,7 @@ impl Line {
         // Give the answering replica a moment to start ringing itself.
         const GRACE_MS: u64 = 5_000;
         if self.settings().line.responders.is_empty()
-            || call.direction != "inbound"
+            || call.direction != Direction::Inbound
             || call.state == CallState::Ended
             || crate::domain::now_ms().saturating_sub(call.started_at) < GRACE_MS
             || self.store().ringing_started(&call.id).await.unwrap_or(true)
@@ -426,7 +425,7 @@ impl Line {
                 return;
             };
             self.publish(LineEvent::ParticipantJoined {
-                call_id: id.to_string(),
+                call_id: id.clone(),
                 name: name.clone(),
             });
             if aloud && settings.announce_joins && before > 0 {
@@ -436,19 +435,15 @@ impl Line {
                 } else {
                     None
                 };
-                let origin = denwa_chat::MessageOrigin::new(LINE_ORIGIN, "");
+                let origin = denwa_chat::MessageOrigin::line();
                 let queued = match &recording {
                     Some(url) => {
-                        self.say_with_audio(id.as_str(), Some(url), "joined the call.", origin)
+                        self.say_with_audio(id, Some(url), "joined the call.", origin)
                             .await
                     }
                     None => {
-                        self.say_text(
-                            id.as_str(),
-                            &[name.as_str(), " joined the call."].concat(),
-                            origin,
-                        )
-                        .await
+                        self.say_text(id, &[name.as_str(), " joined the call."].concat(), origin)
+                            .await
                     }
                 };
                 if let Err(e) = queued {
@@ -459,8 +454,8 @@ impl Line {
                 if is_caller {
                     for present in store.joined_names(id).await.unwrap_or_default() {
                         let text = [present.as_str(), " is on the call."].concat();
-                        let origin = denwa_chat::MessageOrigin::new(LINE_ORIGIN, "");
-                        if let Err(e) = self.say_text(id.as_str(), &text, origin).await {
+                        let origin = denwa_chat::MessageOrigin::line();
+                        if let Err(e) = self.say_text(id, &text, origin).await {
                             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");
                         }
                     }
@@ -471,7 +466,7 @@ impl Line {
                 return;
             }
             self.publish(LineEvent::ParticipantLeft {
-                call_id: id.to_string(),
+                call_id: id.clone(),
                 name: name.clone(),
             });
             if aloud && settings.announce_leaves {
@@ -484,11 +479,7 @@ impl Line {
     /// Speaks a line announcement through the same pipeline as chat messages.
     async fn announce(&self, id: &CallId, text: &str) {
         if let Err(e) = self
-            .say_text(
-                id.as_str(),
-                text,
-                denwa_chat::MessageOrigin::new(LINE_ORIGIN, ""),
-            )
+            .say_text(id, text, denwa_chat::MessageOrigin::line())
             .await
         {
             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");

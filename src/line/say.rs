@@ -8,15 +8,12 @@ use crate::store::{EnqueueOutcome, NewMessage, SpeechLimits};
 use crate::twilio::UpdateCall;
 use crate::twilio::params::CallEnd;
 
-/// The origin ([`MessageOrigin::bridge`]) of the line's own announcements.
-pub(super) const LINE_ORIGIN: &str = "line";
-
 impl Line {
     /// Stores `text` for call `id` and starts speaking it. Returns once the message is in the
     /// store, never before: an id handed back is a message that will be spoken or reported failed.
     pub async fn say_text(
         &self,
-        id: &str,
+        id: &CallId,
         text: &str,
         origin: MessageOrigin,
     ) -> Result<MessageId, SayRefused> {
@@ -26,12 +23,11 @@ impl Line {
     /// Like [`say_text`](Self::say_text), with a recording played before the text.
     pub(crate) async fn say_with_audio(
         &self,
-        id: &str,
+        id: &CallId,
         audio_url: Option<&str>,
         text: &str,
         origin: MessageOrigin,
     ) -> Result<MessageId, SayRefused> {
-        let id = CallId::parse(id).ok_or(SayRefused::NoSuchCall)?;
         // Line breaks and runs of spaces mean nothing spoken; one space keeps the words apart.
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if text.is_empty() {
@@ -47,26 +43,28 @@ impl Line {
         // counted: the caller must hear who joined however busy the chat is, and there is one
         // per person joining, which bounds them. They still wait in the queue like any message,
         // so chat's messages find less room while they do.
-        let limits = (origin.bridge != LINE_ORIGIN).then_some(SpeechLimits {
+        let chat_reply = !origin.is_line();
+        let limits = chat_reply.then_some(SpeechLimits {
             max_waiting: speech.max_queued,
             per_minute: speech.max_per_minute,
         });
         let message = MessageId::generate();
         let pieces = crate::speech::pieces::plan(self, &text, audio_url);
-        let source = origin.encode();
+        let name = origin.key();
         let outcome = self
             .store()
             .enqueue(
-                &id,
+                id,
                 NewMessage {
                     id: &message,
                     text: &text,
                     audio_url,
                     pieces: &pieces,
-                    source: &source,
+                    origin: &origin,
                     // A reference names the message (an API client's id for it, a chat
                     // message): a retry after a lost answer must not say it twice.
-                    name: (!origin.reference.is_empty()).then_some(source.as_str()),
+                    name: name.as_deref(),
+                    chat_reply,
                 },
                 limits,
             )
@@ -79,7 +77,7 @@ impl Line {
             EnqueueOutcome::Queued => {
                 Metrics::add(&self.metrics().messages_queued, 1);
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
-                crate::speech::kick(self, &id);
+                crate::speech::kick(self, id);
                 Ok(message)
             }
             EnqueueOutcome::Duplicate(first) => {
@@ -101,13 +99,8 @@ impl Line {
     }
 
     /// Hangs the caller up, which ends the conference for everyone.
-    pub async fn hang_up_call(&self, id: &str) -> Result<(), SayRefused> {
-        let id = CallId::parse(id).ok_or(SayRefused::NoSuchCall)?;
-        let call = self
-            .store()
-            .call(&id)
-            .await?
-            .ok_or(SayRefused::NoSuchCall)?;
+    pub async fn hang_up_call(&self, id: &CallId) -> Result<(), SayRefused> {
+        let call = self.store().call(id).await?.ok_or(SayRefused::NoSuchCall)?;
         if call.state == CallState::Ended {
             return Err(SayRefused::CallEnded);
         }
@@ -120,7 +113,7 @@ impl Line {
             // over either way, and its status callback (or this) ends it here.
             tracing::warn!(call = %id, error = %e, "Twilio did not complete the call");
         }
-        self.end_call(&id, "the call was hung up", None).await;
+        self.end_call(id, "the call was hung up", None).await;
         Ok(())
     }
 

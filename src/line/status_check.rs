@@ -90,12 +90,12 @@ fn due_for_check(calls: &[Call], quiet: Duration, now: u64) -> Vec<&Call> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::CallId;
+    use crate::domain::{CallId, ConferenceName, Direction};
 
     fn call(n: usize, state: CallState, last_activity_at: u64, checked: Option<u64>) -> Call {
         let id = CallId::parse(&format!("call{n}")).unwrap();
         Call {
-            conference: id.conference_name().to_string(),
+            conference: ConferenceName::of(&id).to_string(),
             id,
             state,
             from: "+14155550123".into(),
@@ -108,7 +108,7 @@ mod tests {
             messages_failed: 0,
             speaker_legs: 0,
             responder_legs: 0,
-            direction: "inbound".into(),
+            direction: Direction::Inbound,
             joined: Vec::new(),
             voicemail_url: None,
             voicemail_transcript: None,

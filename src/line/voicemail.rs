@@ -5,7 +5,7 @@
 use denwa_chat::LineEvent;
 
 use super::Line;
-use crate::domain::{Call, CallState, now_ms};
+use crate::domain::{Call, CallState, Direction, now_ms};
 use crate::store::LogFailure as _;
 use crate::store::VoicemailPart;
 use crate::twilio::{CallTarget, UpdateCall};
@@ -51,7 +51,7 @@ impl Line {
         let Some(after) = self.settings().line.voicemail_after else {
             return;
         };
-        if call.direction != "inbound"
+        if call.direction != Direction::Inbound
             || call.state == CallState::Ended
             || now_ms().saturating_sub(call.started_at) < after.as_millis() as u64
         {
@@ -81,7 +81,7 @@ impl Line {
             }
             tracing::error!(call = %call.id, error = %e, tries = this_try, "Twilio did not move the caller to voicemail: giving up");
             self.publish(LineEvent::Notice {
-                call_id: call.id.to_string(),
+                call_id: call.id.clone(),
                 text: format!(
                     "The caller could not be offered voicemail: Twilio refused to move the call {VOICEMAIL_TRIES} times, so denwa has stopped trying."
                 ),
@@ -142,7 +142,7 @@ impl Line {
                     .or_log("note a failed voicemail transcription");
                 if first == Some(true) {
                     self.publish(LineEvent::Notice {
-                        call_id: id.to_string(),
+                        call_id: id.clone(),
                         text: "No transcript: Twilio could not transcribe the voicemail (it transcribes recordings of more than 2 and less than 120 seconds). Listen to the recording.".to_owned(),
                     });
                 }
@@ -169,14 +169,14 @@ impl Line {
         };
         if news.post_recording {
             self.publish(LineEvent::Voicemail {
-                call_id: id.to_string(),
+                call_id: id.clone(),
                 recording_url: news.recording_url.clone(),
                 transcript: None,
             });
         }
         if let Some(transcript) = news.transcript {
             self.publish(LineEvent::Voicemail {
-                call_id: id.to_string(),
+                call_id: id.clone(),
                 recording_url: news.recording_url,
                 transcript: Some(transcript),
             });

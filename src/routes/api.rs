@@ -13,7 +13,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use super::ApiError;
-use crate::domain::{CallId, MessageId};
+use crate::domain::{CallId, CallState, MessageId};
 use crate::line::{DialError, Line};
 
 pub async fn require_token(State(line): State<Line>, request: Request, next: Next) -> Response {
@@ -108,6 +108,7 @@ pub async fn say(
             "reference must be at most {MAX_REFERENCE_CHARS} characters, without control characters"
         )));
     }
+    let id = call_id(&id)?;
     let message = line
         .say_text(&id, &body.text, MessageOrigin::new("api", reference))
         .await?;
@@ -180,8 +181,12 @@ pub async fn hangup(
     State(line): State<Line>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    line.hang_up_call(&id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "state": "ended" }))).into_response())
+    line.hang_up_call(&call_id(&id)?).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "state": CallState::Ended })),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 
 use super::{Store, StoreError, StoreResult, scripts};
-use crate::domain::{Call, CallId, CallState, MessageId, now_ms};
+use crate::domain::{Call, CallId, CallState, ConferenceName, Direction, MessageId, now_ms};
 
 /// What `/twilio/voice` knows about a new call.
 pub struct NewCall<'a> {
@@ -15,8 +15,7 @@ pub struct NewCall<'a> {
     pub from: &'a str,
     pub to: &'a str,
     pub caller_name: Option<&'a str>,
-    /// "inbound" or "outbound".
-    pub direction: &'a str,
+    pub direction: Direction,
 }
 
 /// Whose leg a conference participant event is about.
@@ -60,7 +59,7 @@ impl Store {
             ("to", call.to.into()),
             ("started_at", now.to_string()),
             ("last_activity_at", now.to_string()),
-            ("direction", call.direction.into()),
+            ("direction", call.direction.as_str().into()),
         ];
         if let Some(name) = call.caller_name {
             fields.push(("caller_name", name.into()));
@@ -285,17 +284,19 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
         to: text("to"),
         caller_name: f.get("caller_name").cloned(),
         call_sid: text("call_sid"),
-        conference: id.conference_name().to_string(),
+        conference: ConferenceName::of(id).to_string(),
         started_at: num("started_at").unwrap_or(0),
         ended_at: num("ended_at"),
         messages_spoken: num("messages_spoken").unwrap_or(0),
         messages_failed: num("messages_failed").unwrap_or(0),
         speaker_legs: num("speaker_legs").unwrap_or(0),
         responder_legs: num("responder_legs").unwrap_or(0),
-        direction: f
-            .get("direction")
-            .cloned()
-            .unwrap_or_else(|| "inbound".into()),
+        // Calls recorded before denwa kept a direction were all inbound.
+        direction: match f.get("direction") {
+            None => Direction::Inbound,
+            Some(d) => Direction::parse(d)
+                .ok_or_else(|| StoreError::Corrupt(format!("call {id} has no valid direction")))?,
+        },
         joined: Vec::new(),
         voicemail_url: f.get("voicemail_recording").cloned(),
         voicemail_transcript: f.get("voicemail_transcript").cloned(),

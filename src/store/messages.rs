@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use denwa_chat::MessageOrigin;
 use redis::AsyncCommands as _;
 
 use super::{Store, StoreError, StoreResult, scripts};
@@ -57,11 +58,14 @@ pub struct NewMessage<'a> {
     pub audio_url: Option<&'a str>,
     /// How the text is said (see `speech::pieces`).
     pub pieces: &'a [Piece],
-    /// The origin, encoded: who to tell when it is spoken.
-    pub source: &'a str,
-    /// The sender's own name for the message (its origin, when that carries a reference): a
-    /// retried request under the same name is stored once.
+    /// Who to tell when it is spoken; kept beside the message as JSON.
+    pub origin: &'a MessageOrigin,
+    /// The sender's own name for the message ([`MessageOrigin::key`]): a retried request under
+    /// the same name is stored once.
     pub name: Option<&'a str>,
+    /// Someone wrote it to the caller (from chat or the API), rather than the line announcing
+    /// something: the call counts as answered, so the caller is not sent to voicemail.
+    pub chat_reply: bool,
 }
 
 impl Store {
@@ -79,9 +83,12 @@ impl Store {
             text,
             audio_url,
             pieces,
-            source,
+            origin,
             name,
+            chat_reply,
         } = message;
+        let origin = serde_json::to_string(origin)
+            .map_err(|e| StoreError::Corrupt(format!("an origin that is not JSON: {e}")))?;
         let (outcome, wait_ms, known): (String, u64, String) = scripts::ENQUEUE
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
@@ -92,7 +99,7 @@ impl Store {
             .key(self.keys.named_messages(id))
             .arg(message.as_str())
             .arg(text)
-            .arg(source)
+            .arg(origin)
             .arg(now_ms())
             .arg(audio_url.unwrap_or_default())
             .arg(limits.map_or(0, |l| l.max_waiting))
@@ -100,6 +107,7 @@ impl Store {
             .arg(RATE_WINDOW.as_millis() as u64)
             .arg(Piece::encode_all(pieces))
             .arg(name.unwrap_or_default())
+            .arg(u8::from(chat_reply))
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {
@@ -180,6 +188,13 @@ impl Store {
 fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
     let corrupt = || StoreError::Corrupt(format!("malformed message record {:?}", f.get("id")));
     let number = |key: &str| f.get(key).and_then(|s| s.parse::<usize>().ok());
+    let origin = match (f.get("origin"), f.get("source")) {
+        (Some(json), _) => serde_json::from_str(json).map_err(|e| {
+            StoreError::Corrupt(format!("the origin of message {:?}: {e}", f.get("id")))
+        })?,
+        (None, Some(source)) => legacy_origin(source),
+        (None, None) => MessageOrigin::new("", ""),
+    };
     Ok(Message {
         id: f
             .get("id")
@@ -192,11 +207,8 @@ fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
             .and_then(|s| MessageState::parse(s))
             .ok_or_else(corrupt)?,
         reason: f.get("reason").cloned(),
-        source: f
-            .get("source")
-            .map(|raw| public_source(raw))
-            .unwrap_or_default(),
-        origin: f.get("source").cloned().unwrap_or_default(),
+        source: public_source(&origin),
+        origin,
         attempts: f.get("attempts").and_then(|s| s.parse().ok()).unwrap_or(0),
         created_at: f
             .get("created_at")
@@ -215,30 +227,75 @@ fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
     })
 }
 
-/// What API clients see of a message's origin: the API's own references, other bridges' names.
-fn public_source(raw: &str) -> String {
-    match raw.split_once(':') {
-        Some(("api", _)) | None => raw.to_owned(),
-        Some((bridge, _)) => bridge.to_owned(),
+/// What API clients see of a message's origin: `api:<reference>` for the API's own references,
+/// the bridge's name for everything else (other bridges' references can be credentials: a
+/// Discord interaction token, a Slack response URL).
+fn public_source(origin: &MessageOrigin) -> String {
+    match origin.key() {
+        Some(key) if origin.bridge == "api" => key,
+        _ => origin.bridge.clone(),
+    }
+}
+
+/// The origin of a message stored before origins were kept as JSON, in field `source`:
+/// `bridge` or `bridge:reference`. Such messages may be in flight across an upgrade, and their
+/// receipts must still find their way back; the bridges read their old references.
+fn legacy_origin(source: &str) -> MessageOrigin {
+    match source.split_once(':') {
+        Some((bridge, reference)) => MessageOrigin::new(bridge, reference),
+        None => MessageOrigin::new(source, ""),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::public_source;
+    use super::*;
 
     #[test]
     fn only_the_apis_own_references_are_shown() {
-        assert_eq!(public_source("api:console-1"), "api:console-1");
-        assert_eq!(public_source("api"), "api");
-        assert_eq!(public_source("line"), "line");
+        let source = |bridge: &str, reference: &str| {
+            public_source(&MessageOrigin::new(bridge, reference).by("U1"))
+        };
+        assert_eq!(source("api", "console-1"), "api:console-1");
+        assert_eq!(source("api", ""), "api");
+        assert_eq!(source("line", ""), "line");
         assert_eq!(
-            public_source("discord:1732500000:80351110224678912:aW50ZXJhY3Rpb24"),
+            source(
+                "discord",
+                r#"{"issued":1732500000,"token":"aW50ZXJhY3Rpb24"}"#
+            ),
             "discord"
         );
         assert_eq!(
-            public_source("slack:https://hooks.slack.com/commands/T1/2/3"),
+            source("slack", "https://hooks.slack.com/commands/T1/2/3"),
             "slack"
+        );
+        // Stored by the previous version: the same as before.
+        for (stored, shown) in [
+            ("api:console-1", "api:console-1"),
+            ("api", "api"),
+            ("line", "line"),
+            (
+                "discord:1732500000:80351110224678912:aW50ZXJhY3Rpb24",
+                "discord",
+            ),
+            ("slack:https://hooks.slack.com/commands/T1/2/3", "slack"),
+        ] {
+            assert_eq!(public_source(&legacy_origin(stored)), shown, "{stored}");
+        }
+    }
+
+    #[test]
+    fn origins_stored_by_the_previous_version_are_read() {
+        assert_eq!(legacy_origin("api"), MessageOrigin::new("api", ""));
+        assert_eq!(
+            legacy_origin("slack:C1:1503435956.000247"),
+            MessageOrigin::new("slack", "C1:1503435956.000247")
+        );
+        assert_eq!(
+            legacy_origin("api:ui:42").key(),
+            MessageOrigin::new("api", "ui:42").key(),
+            "a retry across the upgrade is the same message"
         );
     }
 }

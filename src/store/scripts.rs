@@ -86,10 +86,12 @@ fn script(body: &str) -> Script {
 /// A limit of 0 is no limit (the line's own announcements). The message's position in the
 /// order list is kept as `seq`, so a page can continue after it without walking the list.
 /// A message the sender named (`name`: its origin with the sender's reference) is stored once:
-/// a retry under the same name answers "duplicate" with the first one's id.
+/// a retry under the same name answers "duplicate" with the first one's id. A message someone
+/// wrote to the caller (`chat reply` "1", not the line's own announcement) counts in the call's
+/// `chat_replies`, which keeps the caller from voicemail.
 /// KEYS: call, queue, order, message hash, inflight, accepted, named messages. ARGV: id, text,
-/// source, now, audio URL or "", max waiting, max accepted, window ms, pieces (see
-/// speech::pieces), name or "".
+/// origin (JSON), now, audio URL or "", max waiting, max accepted, window ms, pieces (see
+/// speech::pieces), name or "", chat reply ("1" or "0").
 /// Returns {status, ms, id}: "ok", "missing", "ended", "voicemail", "queue_full", "rate_limited"
 /// with the milliseconds until the oldest acceptance leaves the window, or "duplicate" with the
 /// id of the message stored before.
@@ -121,12 +123,12 @@ if max_accepted > 0 then
   redis.call('PEXPIRE', KEYS[6], ARGV[8])
 end
 local seq = redis.call('RPUSH', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'source', ARGV[3],
+redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'origin', ARGV[3],
   'state', 'queued', 'attempts', 0, 'created_at', ARGV[4], 'seq', seq)
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end
 redis.call('HSET', KEYS[4], 'pieces', ARGV[9], 'pieces_heard', 0)
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
-if string.sub(ARGV[3], 1, 4) ~= 'line' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
+if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], ARGV[10], ARGV[1]) end
 return {'ok', 0, ''}

@@ -1323,6 +1323,57 @@ async fn replies_are_spoken_in_the_order_they_were_written() {
     assert_eq!(t.app.messages(&call_id).await.len(), 3);
 }
 
+/// A message stored by the previous version, whose origin was one `bridge:reference` string in
+/// field `source`, may be in flight across an upgrade: it is spoken, and its receipt still
+/// reaches the reply it came from.
+#[tokio::test]
+async fn a_reply_stored_by_the_previous_version_is_spoken_and_receipted() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, _thread) = t.call_in(CALLER).await;
+    let reply_ts = "1800000009.000001";
+    let call = format!("denwa:call:{{{call_id}}}");
+    let message = "m00000000000000a1";
+    let mut redis = redis::Client::open(t.app.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::pipe()
+        .atomic()
+        .hset_multiple(
+            format!("{call}:msg:{message}"),
+            &[
+                ("id", message),
+                ("text", "Stored before the upgrade."),
+                ("source", &format!("slack:{CHANNEL}:{reply_ts}")),
+                ("state", "queued"),
+                ("attempts", "0"),
+                ("created_at", "1"),
+                ("seq", "1"),
+            ],
+        )
+        .ignore()
+        .rpush(format!("{call}:order"), message)
+        .ignore()
+        .rpush(format!("{call}:queue"), message)
+        .ignore()
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    // The sweep finds the waiting message and starts a speaker for it.
+    t.app
+        .wait_heard(&sid, &["Stored before the upgrade."])
+        .await;
+    t.wait_for("the ✅ receipt on the old reply", || {
+        t.reactions(reply_ts)
+            .contains(&"white_check_mark".to_owned())
+            .then_some(())
+    })
+    .await;
+    let messages = t.app.messages(&call_id).await;
+    assert_eq!(messages[0]["source"], "slack", "{messages:?}");
+}
+
 #[tokio::test]
 async fn the_previous_signing_secret_is_accepted_during_a_rotation() {
     let t = spawn(&[("DENWA_SLACK_PREVIOUS_SIGNING_SECRET", "the-old-secret")]).await;

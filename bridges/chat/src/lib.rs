@@ -8,74 +8,40 @@
 //!   into a call, hang a call up, list the active calls.
 //!
 //! Bridge crates depend only on this crate, never on the line's, so nothing cycles and no bridge
-//! can reach Twilio or the store directly.
+//! can reach Twilio or the store directly. The line depends on it too: the words both sides use
+//! (a call's [`CallId`] and [`CallState`], its [`Direction`], a [`MessageId`]) are defined here,
+//! once, as types; a bridge parses what its platform hands it (a button's value, a command's
+//! text) into them at its edge, and nothing past the edge handles an id as a string.
+
+mod call;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod health;
+mod ids;
+mod mentions;
+mod note;
+mod origin;
+mod receipt;
+pub mod speech;
+mod threads;
+pub mod words;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use serde::Serialize;
 
+pub use call::{CallState, CallSummary, Direction};
+use health::Health;
+pub use ids::{CallId, MessageId};
+pub use mentions::{MentionKind, Mentions, Names};
+pub use note::Note;
+pub use origin::MessageOrigin;
+pub use receipt::Receipt;
+pub use threads::{THREAD_WAIT, Threads};
+
 /// A boxed future, so the traits stay object-safe (`Arc<dyn ChatBridge>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A call as bridges see it. `from` is the caller's number: bridges decide whether to show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CallSummary {
-    /// denwa's opaque call id.
-    pub id: String,
-    /// The line's display name.
-    pub line: String,
-    pub from: String,
-    pub caller_name: Option<String>,
-    /// "ringing", "connected" or "ended".
-    pub state: String,
-    /// Unix milliseconds.
-    pub started_at: u64,
-    pub ended_at: Option<u64>,
-    pub messages_spoken: u64,
-    /// Extra call legs spent speaking into this call.
-    pub speaker_legs: u64,
-    /// Responder legs dialled for this call.
-    pub responder_legs: u64,
-    /// Everyone who joined the caller, in order.
-    pub joined: Vec<String>,
-    /// "inbound" or "outbound".
-    pub direction: String,
-}
-
-/// Who asked for a message to be spoken, so the receipt finds its way back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MessageOrigin {
-    /// "api", "slack", "discord", "console", or "line" for denwa's own announcements.
-    pub bridge: String,
-    /// Bridge-specific reference to the chat message (e.g. Slack `channel:ts`); empty for the API.
-    pub reference: String,
-}
-
-impl MessageOrigin {
-    pub fn new(bridge: impl Into<String>, reference: impl Into<String>) -> Self {
-        Self {
-            bridge: bridge.into(),
-            reference: reference.into(),
-        }
-    }
-
-    /// The form stored beside the message: `bridge` or `bridge:reference`.
-    pub fn encode(&self) -> String {
-        if self.reference.is_empty() {
-            self.bridge.clone()
-        } else {
-            format!("{}:{}", self.bridge, self.reference)
-        }
-    }
-
-    pub fn decode(stored: &str) -> Self {
-        match stored.split_once(':') {
-            Some((bridge, reference)) => Self::new(bridge, reference),
-            None => Self::new(stored, ""),
-        }
-    }
-}
 
 /// What happened on the line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,36 +59,36 @@ pub enum LineEvent {
         call: CallSummary,
     },
     ParticipantJoined {
-        call_id: String,
+        call_id: CallId,
         name: String,
     },
     ParticipantLeft {
-        call_id: String,
+        call_id: CallId,
         name: String,
     },
     /// A message was spoken to the caller: the receipt.
     MessageSpoken {
-        call_id: String,
-        message_id: String,
+        call_id: CallId,
+        message_id: MessageId,
         origin: MessageOrigin,
     },
     /// A message will never be spoken, and why.
     MessageFailed {
-        call_id: String,
-        message_id: String,
+        call_id: CallId,
+        message_id: MessageId,
         origin: MessageOrigin,
         reason: String,
     },
     /// The caller left a voicemail; the transcript follows in a second event when Twilio has it.
     Voicemail {
-        call_id: String,
+        call_id: CallId,
         recording_url: String,
         transcript: Option<String>,
     },
     /// Something the team should know about a call (denwa gave up on something it tried), in
     /// plain words: posted in the call's thread.
     Notice {
-        call_id: String,
+        call_id: CallId,
         text: String,
     },
 }
@@ -175,62 +141,53 @@ pub enum SayRefused {
     /// `speech.max_queued`: the call has this many messages waiting or being spoken.
     #[error(
         "the caller already has {} waiting to be spoken; send it again once some have been heard",
-        count(*.limit as u64, "message")
+        words::count(*.limit as u64, "message")
     )]
     QueueFull { limit: usize },
     /// `speech.max_per_minute`: the call accepted this many in the last minute; a slot frees in
     /// `retry_after_secs` (at least 1).
     #[error(
         "this call takes at most {} a minute; try again in {}",
-        count(*.limit as u64, "message"),
-        count(*.retry_after_secs, "second")
+        words::count(*.limit as u64, "message"),
+        words::count(*.retry_after_secs, "second")
     )]
     RateLimited { limit: usize, retry_after_secs: u64 },
-}
-
-/// `n` of `unit`: "1 second", "12 seconds".
-fn count(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
 }
 
 /// A message the line accepted: it is stored and queued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Accepted {
-    pub message_id: String,
+    pub message_id: MessageId,
 }
 
 /// What a bridge may ask of the line.
 pub trait LineControl: Send + Sync + 'static {
-    /// Queues `text` for the call. Returns only once the message is stored.
+    /// Queues `text` for `call`. Returns only once the message is stored.
     fn say<'a>(
         &'a self,
-        call_id: &'a str,
+        call: &'a CallId,
         text: &'a str,
         origin: MessageOrigin,
     ) -> BoxFuture<'a, Result<Accepted, SayRefused>>;
 
     /// Ends the call for everyone.
-    fn hang_up<'a>(&'a self, call_id: &'a str) -> BoxFuture<'a, Result<(), SayRefused>>;
+    fn hang_up<'a>(&'a self, call: &'a CallId) -> BoxFuture<'a, Result<(), SayRefused>>;
 
     fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>>;
 
     /// One call by id (also after it ended, while its record is kept).
     fn call<'a>(
         &'a self,
-        call_id: &'a str,
+        call: &'a CallId,
     ) -> BoxFuture<'a, Result<Option<CallSummary>, SayRefused>>;
 
     /// Remembers that `thread` (bridge-specific: a Slack `channel:ts`, a Discord thread id) is
-    /// call `call_id`'s thread in `bridge`. Kept in the line's store, so it survives restarts and
+    /// call `call`'s thread in `bridge`. Kept in the line's store, so it survives restarts and
     /// is shared by every replica.
     fn link_thread<'a>(
         &'a self,
         bridge: &'a str,
-        call_id: &'a str,
+        call: &'a CallId,
         thread: &'a str,
     ) -> BoxFuture<'a, Result<(), SayRefused>>;
 
@@ -238,7 +195,7 @@ pub trait LineControl: Send + Sync + 'static {
     fn thread_of_call<'a>(
         &'a self,
         bridge: &'a str,
-        call_id: &'a str,
+        call: &'a CallId,
     ) -> BoxFuture<'a, Result<Option<String>, SayRefused>>;
 
     /// The call linked to a thread in `bridge`.
@@ -246,7 +203,7 @@ pub trait LineControl: Send + Sync + 'static {
         &'a self,
         bridge: &'a str,
         thread: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, SayRefused>>;
+    ) -> BoxFuture<'a, Result<Option<CallId>, SayRefused>>;
 
     /// True the first time `delivery_id` (e.g. a Slack `event_id`) is seen by `bridge`, false on
     /// every retry of it, across replicas (kept a day).
@@ -260,14 +217,16 @@ pub trait LineControl: Send + Sync + 'static {
 /// What a bridge may ask of the line beyond speaking: calls placed on a user's behalf. Kept apart
 /// from [`LineControl`] so a bridge (or a test double) needs it only where it offers it.
 pub trait LineDialing: Send + Sync + 'static {
-    /// The line calls `number` (E.164); the call gets a thread like any other.
+    /// The line calls `number`, as the user typed it; the line checks it (E.164, not the line's
+    /// own number) and refuses with [`SayRefused::BadNumber`], as it does for the API. The call
+    /// gets a thread like any other.
     fn dial<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<CallSummary, SayRefused>>;
 
-    /// Dials the responder whose `bridge` user id is `user` into call `call_id` (they press 1 to
+    /// Dials the responder whose `bridge` user id is `user` into `call` (they press 1 to
     /// join, so a voicemail box cannot). Returns the responder's name.
     fn join_by_phone<'a>(
         &'a self,
-        call_id: &'a str,
+        call: &'a CallId,
         bridge: &'a str,
         user: &'a str,
     ) -> BoxFuture<'a, Result<String, SayRefused>>;
@@ -275,6 +234,12 @@ pub trait LineDialing: Send + Sync + 'static {
     /// The responder name of a chat user, if they are in the directory (to offer "Join by phone").
     fn responder_name(&self, bridge: &str, user: &str) -> Option<String>;
 }
+
+/// The line as a bridge holds it: what it may ask ([`LineControl`]) and the calls it may place
+/// ([`LineDialing`]). The line is both; a test double may be either.
+pub trait BridgeLine: LineControl + LineDialing {}
+
+impl<T: LineControl + LineDialing> BridgeLine for T {}
 
 /// How a bridge is doing, for `/readyz` and `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -324,15 +289,5 @@ mod tests {
             rate(1, 42).to_string(),
             "this call takes at most 1 message a minute; try again in 42 seconds"
         );
-    }
-
-    #[test]
-    fn origins_round_trip() {
-        for origin in [
-            MessageOrigin::new("api", ""),
-            MessageOrigin::new("slack", "C1:1503435956.000247"),
-        ] {
-            assert_eq!(MessageOrigin::decode(&origin.encode()), origin);
-        }
     }
 }

@@ -4,7 +4,7 @@
 //! in the thread; receipts go back to whoever typed `/say`, as an ephemeral follow-up while its
 //! interaction token lasts, else as a post in the call's thread that mentions them.
 //!
-//! The thread <-> call link is stored through [`LineControl::link_thread`], so any replica can
+//! The thread <-> call link is stored through [`denwa_chat::LineControl::link_thread`], so any replica can
 //! edit the embed or route a `/say`. Events are handled concurrently (the line spawns one task
 //! per event), so a `CallConnected` may arrive while `CallStarted` is still posting: the later
 //! events wait (bounded) for the link, and render the embed from the call as the line has it
@@ -12,7 +12,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_chat::{BoxFuture, BridgeError, BridgeStatus, CallSummary, ChatBridge, LineEvent};
+use denwa_chat::words;
+use denwa_chat::{
+    BoxFuture, BridgeError, BridgeStatus, CallId, CallState, CallSummary, ChatBridge, Direction,
+    LineEvent, MessageOrigin, Note, Receipt,
+};
 use serenity::all::{
     AutoArchiveDuration, ButtonStyle, Colour, CreateActionRow, CreateAllowedMentions, CreateButton,
     CreateEmbed, CreateEmbedFooter, CreateInteractionResponseFollowup, CreateMessage, CreateThread,
@@ -22,9 +26,6 @@ use serenity::all::{
 use crate::commands::{HANGUP_BUTTON, JOIN_BUTTON};
 use crate::{BRIDGE, DiscordBridge};
 
-/// How long a later event waits for the call's announcement to be linked.
-const LINK_WAIT: Duration = Duration::from_secs(30);
-const LINK_POLL: Duration = Duration::from_millis(200);
 /// How long after its `/say` a receipt still goes out as a follow-up on the interaction token.
 /// Discord keeps the token for 15 minutes; the minute of margin covers the follow-up's own
 /// retries and rate-limit waits, and clock skew between replicas.
@@ -32,19 +33,27 @@ const TOKEN_USABLE: Duration = Duration::from_secs(14 * 60);
 /// The most characters Discord takes in a message's `content`.
 pub(crate) const CONTENT_CHARS: usize = 2000;
 
-/// What a `/say` keeps in its [`denwa_chat::MessageOrigin::reference`] for the receipt, as
-/// `<issued unix secs>:<user id>:<interaction token>`. The token alone would do for 15 minutes;
-/// a message can wait longer than that in the queue, and then the receipt needs to know whom to
-/// mention in the thread instead. (The reference is stored with the message; API clients see
-/// only the bridge's name.)
+/// What a `/say` keeps for its receipt: the interaction token, and when it came, as JSON in
+/// [`MessageOrigin::reference`], and the user who used it in [`MessageOrigin::who`]. The token
+/// alone would do for 15 minutes; a message can wait longer than that in the queue, and then the
+/// receipt needs to know whom to mention in the thread instead. (The origin is stored with the
+/// message; API clients see only the bridge's name.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SayReference {
-    /// When the interaction came, in Unix seconds; `None` for a reference from before this form
-    /// (a bare token), whose age is unknown.
+    /// When the interaction came, in Unix seconds; `None` for a reference from before it was
+    /// kept (a bare token), whose age is unknown.
     pub issued: Option<u64>,
     /// The Discord user who used `/say`.
     pub user: Option<u64>,
     pub token: String,
+}
+
+/// How a [`SayReference`] is kept in [`MessageOrigin::reference`] (the user is
+/// [`MessageOrigin::who`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    issued: u64,
+    token: String,
 }
 
 impl SayReference {
@@ -56,16 +65,44 @@ impl SayReference {
         }
     }
 
-    pub fn encode(&self) -> String {
-        match (self.issued, self.user) {
-            (Some(issued), Some(user)) => format!("{issued}:{user}:{}", self.token),
-            _ => self.token.clone(),
+    /// The origin the line keeps with the `/say`'s message.
+    pub fn origin(&self) -> MessageOrigin {
+        let stored = Stored {
+            issued: self.issued.unwrap_or_else(unix_now),
+            token: self.token.clone(),
+        };
+        // Always serializes; were it ever not so, the message is still spoken, and only its
+        // receipt is lost (said here).
+        let reference = serde_json::to_string(&stored)
+            .inspect_err(|e| tracing::error!(error = %e, "a /say origin without a receipt"))
+            .unwrap_or_default();
+        let origin = MessageOrigin::new(BRIDGE, reference);
+        match self.user {
+            Some(user) => origin.by(user.to_string()),
+            None => origin,
         }
     }
 
-    /// Reads both forms. A bare token cannot be mistaken for the new form: tokens are
-    /// base64-like, never two all-digit fields before a colon.
-    pub fn decode(reference: &str) -> Self {
+    /// Reads the origin of a `/say`'s message back, also as stored before origins were JSON.
+    pub fn read(origin: &MessageOrigin) -> Self {
+        match serde_json::from_str::<Stored>(&origin.reference) {
+            Ok(stored) => SayReference {
+                issued: Some(stored.issued),
+                user: origin
+                    .who
+                    .as_deref()
+                    .and_then(|u| u.parse().ok())
+                    .filter(|&u| u != 0),
+                token: stored.token,
+            },
+            Err(_) => Self::legacy(&origin.reference),
+        }
+    }
+
+    /// A reference stored before origins were JSON: `<issued unix secs>:<user id>:<token>`, or a
+    /// bare token before the user and time were kept. A bare token cannot be mistaken for the
+    /// longer form: tokens are base64-like, never two all-digit fields before a colon.
+    fn legacy(reference: &str) -> Self {
         let parsed = reference.split_once(':').and_then(|(issued, rest)| {
             let (user, token) = rest.split_once(':')?;
             let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -199,16 +236,6 @@ pub fn thread_name(call: &CallSummary, show_numbers: bool) -> String {
     format!("Call from {who}{when}")
 }
 
-fn duration_words(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s} s"),
-        (0, _) => format!("{m} min {s} s"),
-        _ => format!("{h} h {m} min"),
-    }
-}
-
 /// Who joined the caller, for an embed field (at most 1024 characters, never empty).
 fn joined(call: &CallSummary) -> String {
     if call.joined.is_empty() {
@@ -229,11 +256,11 @@ fn joined(call: &CallSummary) -> String {
 
 /// The call's embed and its components (Hang up and Join by phone while the call lasts).
 pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<CreateActionRow>) {
-    let (title, colour) = match call.state.as_str() {
-        "ringing" if call.direction == "outbound" => ("📞 Outgoing call", Colour::GOLD),
-        "ringing" => ("📞 Incoming call", Colour::GOLD),
-        "connected" => ("📞 Call in progress", Colour::DARK_GREEN),
-        _ => ("Call ended", Colour::LIGHT_GREY),
+    let (title, colour) = match (call.state, call.direction) {
+        (CallState::Ringing, Direction::Outbound) => ("📞 Outgoing call", Colour::GOLD),
+        (CallState::Ringing, Direction::Inbound) => ("📞 Incoming call", Colour::GOLD),
+        (CallState::Connected, _) => ("📞 Call in progress", Colour::DARK_GREEN),
+        (CallState::Ended, _) => ("Call ended", Colour::LIGHT_GREY),
     };
     let started = call.started_at / 1000;
     let mut embed = CreateEmbed::new()
@@ -245,20 +272,16 @@ pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<C
             true,
         )
         .field("Line", field_value(&call.line), true)
-        .field("State", call.state.clone(), true)
+        .field("State", call.state.as_str(), true)
         .field("Started", format!("<t:{started}:f>"), true)
         .footer(CreateEmbedFooter::new(format!("call {}", call.id)));
     if let Ok(t) = Timestamp::from_unix_timestamp(started as i64) {
         embed = embed.timestamp(t);
     }
-    let ended = call.state == "ended";
+    let ended = call.state == CallState::Ended;
     if ended {
-        if let Some(end) = call.ended_at {
-            embed = embed.field(
-                "Duration",
-                duration_words(end.saturating_sub(call.started_at)),
-                true,
-            );
+        if let Some(ms) = call.duration_ms() {
+            embed = embed.field("Duration", words::duration(ms), true);
         }
         embed = embed
             .field("Messages spoken", call.messages_spoken.to_string(), true)
@@ -304,12 +327,12 @@ impl DiscordBridge {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!(call = %call.id, error = %e, "could not announce a call in Discord");
-                self.health
-                    .announcement_failed(format!("call {} was not announced: {e}", call.id));
+                self.threads
+                    .unannounced(&call.id, format!("call {} was not announced: {e}", call.id));
                 return Err(err(e));
             }
         };
-        self.health.announcement_posted();
+        self.threads.announced();
         let thread = CreateThread::new(thread_name(call, show))
             .auto_archive_duration(AutoArchiveDuration::OneDay);
         let opened = self
@@ -321,7 +344,7 @@ impl DiscordBridge {
             .await;
         // Linked either way: the message id is the thread's id, and edits need it even if the
         // thread could not be opened.
-        let linked = self.line.link_thread(BRIDGE, &call.id, &posted.id).await;
+        let linked = self.threads.link(&call.id, &posted.id).await;
         if let Err(e) = opened {
             tracing::warn!(call = %call.id, error = %e, "could not open the call's thread");
             return Err(err(format!("thread for call {}: {e}", call.id)));
@@ -331,20 +354,8 @@ impl DiscordBridge {
 
     /// The call's thread (== its announcement's id), waiting a bounded time for the
     /// announcement to be posted.
-    async fn thread_of(&self, call_id: &str) -> Option<String> {
-        let deadline = tokio::time::Instant::now() + LINK_WAIT;
-        loop {
-            match self.line.thread_of_call(BRIDGE, call_id).await {
-                Ok(Some(thread)) => return Some(thread),
-                Ok(None) | Err(_) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(LINK_POLL).await;
-                }
-                _ => {
-                    tracing::debug!(call = call_id, "no Discord thread for the call");
-                    return None;
-                }
-            }
-        }
+    async fn thread_of(&self, call_id: &CallId) -> Option<String> {
+        self.threads.wait_for(call_id).await
     }
 
     /// Re-renders the call's embed from the line's current view of the call.
@@ -370,7 +381,7 @@ impl DiscordBridge {
 
     /// Posts `text` in the call's thread, as several messages if it is longer than Discord
     /// takes in one.
-    async fn post_in_thread(&self, call_id: &str, text: String) -> Result<(), BridgeError> {
+    async fn post_in_thread(&self, call_id: &CallId, text: String) -> Result<(), BridgeError> {
         let Some(thread) = self.thread_of(call_id).await else {
             return Ok(());
         };
@@ -389,20 +400,20 @@ impl DiscordBridge {
         Ok(())
     }
 
-    /// The receipt for a `/say` (`reference` is its [`SayReference`]): an ephemeral follow-up
+    /// The receipt for a `/say` (`origin` holds its [`SayReference`]): an ephemeral follow-up
     /// on the interaction token while Discord still takes it (15 minutes), else a post in the
     /// call's thread that mentions the user, so a message that waited long in the queue is
     /// still receipted rather than failing silently.
-    async fn receipt(
-        &self,
-        call_id: &str,
-        reference: &str,
-        text: String,
-    ) -> Result<(), BridgeError> {
-        if reference.is_empty() {
+    async fn receipt(&self, receipt: Receipt<'_>) -> Result<(), BridgeError> {
+        let (call_id, origin) = (receipt.call, receipt.origin);
+        if origin.reference.is_empty() {
             return Ok(());
         }
-        let say = SayReference::decode(reference);
+        let text = match receipt.failure {
+            None => "Spoken ✓".to_owned(),
+            Some(reason) => format!("Not spoken: {reason}"),
+        };
+        let say = SayReference::read(origin);
         if say.token_usable(unix_now()) {
             let followup = CreateInteractionResponseFollowup::new()
                 .content(fit_content(text.clone()))
@@ -420,7 +431,7 @@ impl DiscordBridge {
                 // 401 Invalid Webhook Token / 404 Unknown Webhook: the token expired or was
                 // revoked sooner than we counted (clock skew, a long retry): use the thread.
                 Err(e) if matches!(e.status(), Some(401 | 404)) && say.user.is_some() => {
-                    tracing::info!(call = call_id, error = %e, "the /say's interaction token no longer works; receipting in the thread");
+                    tracing::info!(call = %call_id, error = %e, "the /say's interaction token no longer works; receipting in the thread");
                 }
                 Err(e) => return Err(err(e)),
             }
@@ -428,7 +439,7 @@ impl DiscordBridge {
         let Some(user) = say.user else {
             // A reference from before the user was kept: nobody to mention.
             tracing::debug!(
-                call = call_id,
+                call = %call_id,
                 "a receipt whose interaction token has expired"
             );
             return Ok(());
@@ -449,66 +460,43 @@ impl DiscordBridge {
     }
 
     async fn handle(&self, event: &LineEvent) -> Result<(), BridgeError> {
+        if let Some(receipt) = event.receipt_for(BRIDGE) {
+            return self.receipt(receipt).await;
+        }
+        if let Some((call, note)) = event.note() {
+            return self.post_in_thread(call, note_text(note)).await;
+        }
         match event {
             LineEvent::CallStarted { call } => self.announce(call).await,
             LineEvent::CallConnected { call } => self.refresh(call).await,
             LineEvent::CallEnded { call } => {
                 let refreshed = self.refresh(call).await;
-                let spoken = match call.messages_spoken {
-                    0 => "no message was spoken".to_owned(),
-                    1 => "1 message was spoken".to_owned(),
-                    n => format!("{n} messages were spoken"),
-                };
-                let text = match call.ended_at {
-                    Some(end) => format!(
-                        "The call ended after {}; {spoken}.",
-                        duration_words(end.saturating_sub(call.started_at))
-                    ),
+                let spoken = words::messages_spoken(call.messages_spoken);
+                let text = match call.duration_ms() {
+                    Some(ms) => {
+                        format!("The call ended after {}; {spoken}.", words::duration(ms))
+                    }
                     None => format!("The call ended; {spoken}."),
                 };
                 let posted = self.post_in_thread(&call.id, text).await;
                 refreshed.and(posted)
             }
-            LineEvent::ParticipantJoined { call_id, name } => {
-                self.post_in_thread(call_id, format!("{} joined the call.", plain(name)))
-                    .await
-            }
-            LineEvent::ParticipantLeft { call_id, name } => {
-                self.post_in_thread(call_id, format!("{} left the call.", plain(name)))
-                    .await
-            }
-            LineEvent::MessageSpoken {
-                call_id, origin, ..
-            } if origin.bridge == BRIDGE => {
-                self.receipt(call_id, &origin.reference, "Spoken ✓".into())
-                    .await
-            }
-            LineEvent::MessageFailed {
-                call_id,
-                origin,
-                reason,
-                ..
-            } if origin.bridge == BRIDGE => {
-                self.receipt(call_id, &origin.reference, format!("Not spoken: {reason}"))
-                    .await
-            }
-            LineEvent::MessageSpoken { .. } | LineEvent::MessageFailed { .. } => Ok(()),
-            LineEvent::Voicemail {
-                call_id,
-                recording_url,
-                transcript,
-            } => {
-                let text = match transcript {
-                    Some(t) => format!("Voicemail transcript: {}", plain(t)),
-                    None => format!("The caller left a voicemail: {recording_url}"),
-                };
-                self.post_in_thread(call_id, text).await
-            }
-            LineEvent::Notice { call_id, text } => {
-                self.post_in_thread(call_id, format!("⚠️ {}", plain(text)))
-                    .await
-            }
+            // Notes and receipts are handled above; other bridges' receipts are theirs.
+            _ => Ok(()),
         }
+    }
+}
+
+/// A note in a call's thread, as Discord shows it.
+fn note_text(note: Note<'_>) -> String {
+    match note {
+        Note::Joined(name) => format!("{} joined the call.", plain(name)),
+        Note::Left(name) => format!("{} left the call.", plain(name)),
+        Note::Voicemail { recording_url } => {
+            format!("The caller left a voicemail: {recording_url}")
+        }
+        Note::VoicemailTranscript(text) => format!("Voicemail transcript: {}", plain(text)),
+        Note::Notice(text) => format!("⚠️ {}", plain(text)),
     }
 }
 
@@ -534,7 +522,7 @@ impl ChatBridge for DiscordBridge {
     }
 
     fn status(&self) -> BridgeStatus {
-        self.health.status()
+        self.threads.status()
     }
 }
 
@@ -544,18 +532,18 @@ mod tests {
 
     fn call() -> CallSummary {
         CallSummary {
-            id: "c123".into(),
+            id: CallId::parse("c123").unwrap(),
             line: "Support".into(),
             from: "+14155550123".into(),
             caller_name: None,
-            state: "ringing".into(),
+            state: CallState::Ringing,
             started_at: 1_700_000_000_000,
             ended_at: None,
             messages_spoken: 0,
             speaker_legs: 0,
             responder_legs: 0,
             joined: Vec::new(),
-            direction: "inbound".into(),
+            direction: Direction::Inbound,
         }
     }
 
@@ -583,7 +571,7 @@ mod tests {
         assert_eq!(json[0]["components"][0]["custom_id"], "hangup:c123");
         assert_eq!(json[0]["components"][1]["custom_id"], "join:c123");
         assert_eq!(json[0]["components"][1]["label"], "Join by phone");
-        c.state = "ended".into();
+        c.state = CallState::Ended;
         c.ended_at = Some(c.started_at + 133_000);
         c.messages_spoken = 3;
         let (embed, components) = call_embed(&c, false);
@@ -622,24 +610,27 @@ mod tests {
     #[test]
     fn a_say_reference_keeps_the_user_and_the_time_and_reads_the_old_form() {
         let r = SayReference::new(Some("1150000000000000001"), "aW50:dGVz");
-        let encoded = r.encode();
-        assert!(
-            encoded.ends_with(":1150000000000000001:aW50:dGVz"),
-            "{encoded}"
-        );
-        assert_eq!(SayReference::decode(&encoded), r);
+        let origin = r.origin();
+        assert_eq!(origin.bridge, BRIDGE);
+        assert_eq!(origin.who.as_deref(), Some("1150000000000000001"));
+        assert_eq!(SayReference::read(&origin), r);
+        let old = |reference: &str| SayReference::read(&MessageOrigin::new(BRIDGE, reference));
+        // As stored before origins were JSON, with the user and the time.
+        let issued = r.issued.unwrap();
+        assert_eq!(old(&format!("{issued}:1150000000000000001:aW50:dGVz")), r);
         // A bare token, as stored before the user and time were kept; colons and all.
-        let old = SayReference::decode("aW50ZXJhY3Rpb246:dGVzdA-token");
+        let old = old("aW50ZXJhY3Rpb246:dGVzdA-token");
         assert_eq!(old.token, "aW50ZXJhY3Rpb246:dGVzdA-token");
         assert_eq!((old.issued, old.user), (None, None));
         assert!(
             old.token_usable(u64::MAX),
             "unknown age: the token is tried"
         );
-        // No user to mention: the bare token is kept.
-        assert_eq!(SayReference::new(None, "tok").encode(), "tok");
+        // No user to mention: the token (and its time) are kept.
+        let anonymous = SayReference::new(None, "tok");
+        assert_eq!(anonymous.origin().who, None);
+        assert_eq!(SayReference::read(&anonymous.origin()), anonymous);
 
-        let issued = r.issued.unwrap();
         assert!(r.token_usable(issued + 13 * 60));
         assert!(!r.token_usable(issued + 14 * 60));
     }

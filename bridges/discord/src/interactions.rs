@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{CallSummary, MessageOrigin, SayRefused};
+use denwa_chat::{CallId, CallSummary, MentionKind, Mentions, Names, SayRefused, words};
 use serde::Deserialize;
 use serde_json::Value;
 use serenity::all::{
@@ -34,7 +34,7 @@ use crate::announce::{CONTENT_CHARS, SayReference, caller_label, fit_content, no
 use crate::commands::{
     CALLS, DIAL, HANGUP, HANGUP_BUTTON, JOIN_BUTTON, OPT_CALL, OPT_NUMBER, OPT_TEXT, SAY,
 };
-use crate::markup::{self, Names};
+use crate::markup;
 use crate::{BRIDGE, DiscordBridge};
 
 /// How long the names of mentioned users, roles and channels may take to look up before the
@@ -147,21 +147,8 @@ impl Reply {
     }
 
     fn refused(refused: &SayRefused) -> Self {
-        Reply(sentence(&refused.to_string()))
+        Reply(words::sentence(&refused.to_string()))
     }
-}
-
-/// "the call has already ended" -> "The call has already ended."
-fn sentence(s: &str) -> String {
-    let mut chars = s.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
 }
 
 fn ephemeral(text: impl Into<String>) -> Response {
@@ -279,13 +266,14 @@ impl DiscordBridge {
         let data = interaction.data.as_ref();
         if interaction.kind == 3 {
             let custom_id = data.and_then(|d| d.custom_id.as_deref()).unwrap_or("");
-            if let Some(call_id) = custom_id.strip_prefix(HANGUP_BUTTON) {
-                return self.hang_up(call_id).await;
-            }
-            if let Some(call_id) = custom_id.strip_prefix(JOIN_BUTTON) {
-                return self.join_by_phone(interaction, call_id).await;
-            }
-            return Reply::new("denwa does not know that button.");
+            // Our buttons carry the call id after their prefix (see `announce::call_embed`).
+            let button = |prefix: &str| custom_id.strip_prefix(prefix).map(CallId::parse);
+            return match (button(HANGUP_BUTTON), button(JOIN_BUTTON)) {
+                (Some(Some(call)), _) => self.hang_up(&call).await,
+                (_, Some(Some(call))) => self.join_by_phone(interaction, &call).await,
+                (Some(None), _) | (_, Some(None)) => Reply::refused(&SayRefused::NoSuchCall),
+                (None, None) => Reply::new("denwa does not know that button."),
+            };
         }
         match data.and_then(|d| d.name.as_deref()) {
             Some(SAY) => self.say(interaction).await,
@@ -301,9 +289,9 @@ impl DiscordBridge {
 
     /// The call a command is about: its `call` option, else the thread it was used in, else
     /// the only active call.
-    async fn target_call(&self, interaction: &Interaction) -> Result<String, Reply> {
+    async fn target_call(&self, interaction: &Interaction) -> Result<CallId, Reply> {
         if let Some(call) = interaction.string_option(OPT_CALL) {
-            return Ok(call);
+            return CallId::parse(&call).ok_or_else(|| Reply::refused(&SayRefused::NoSuchCall));
         }
         if let Some(channel) = &interaction.channel_id {
             match self.line.call_of_thread(BRIDGE, channel).await {
@@ -336,7 +324,7 @@ impl DiscordBridge {
         };
         let names = self.names(interaction, &markup::mentions(&text)).await;
         let spoken = markup::to_speech(&text, &names, chrono::Utc::now());
-        if !markup::is_speakable(&spoken) {
+        if spoken.is_empty() {
             return Reply::new(
                 "There is nothing the caller could hear in that message (only emoji, links or formatting). Nothing was queued.",
             );
@@ -348,8 +336,7 @@ impl DiscordBridge {
             .as_ref()
             .and_then(|m| m.user.as_ref())
             .map(|u| u.id.as_str());
-        let reference = SayReference::new(user, &interaction.token).encode();
-        let origin = MessageOrigin::new(BRIDGE, reference);
+        let origin = SayReference::new(user, &interaction.token).origin();
         match self.line.say(&call_id, &spoken, origin).await {
             Ok(_) => {
                 let mut echo: String = spoken.chars().take(ECHO_CHARS).collect();
@@ -362,7 +349,7 @@ impl DiscordBridge {
         }
     }
 
-    async fn hang_up(&self, call_id: &str) -> Reply {
+    async fn hang_up(&self, call_id: &CallId) -> Reply {
         match self.line.hang_up(call_id).await {
             Ok(()) => Reply::new("Hung up: the call has ended."),
             Err(refused) => Reply::refused(&refused),
@@ -376,7 +363,7 @@ impl DiscordBridge {
                 "Whom should denwa call? `/dial number:` needs a number (+14155550123).",
             );
         };
-        match self.dialing.dial(&number).await {
+        match self.line.dial(&number).await {
             Ok(call) => Reply::new(format!(
                 "Calling {}… The call (`{}`) gets its thread in <#{}>.",
                 call.from, call.id, self.config.channel_id
@@ -387,15 +374,15 @@ impl DiscordBridge {
 
     /// The Join by phone button: rings the member's phone from the responder directory into the
     /// call; they press 1 to join.
-    async fn join_by_phone(&self, interaction: &Interaction, call_id: &str) -> Reply {
+    async fn join_by_phone(&self, interaction: &Interaction, call_id: &CallId) -> Reply {
         let Some(user) = interaction.member.as_ref().and_then(|m| m.user.as_ref()) else {
             return Reply::refused(&SayRefused::NotAResponder);
         };
-        if self.dialing.responder_name(BRIDGE, &user.id).is_none() {
+        if self.line.responder_name(BRIDGE, &user.id).is_none() {
             tracing::info!(user = %user.id, "Join by phone from a member not in the responder directory");
             return Reply::refused(&SayRefused::NotAResponder);
         }
-        match self.dialing.join_by_phone(call_id, BRIDGE, &user.id).await {
+        match self.line.join_by_phone(call_id, BRIDGE, &user.id).await {
             Ok(name) => Reply::new(format!(
                 "Calling your phone, {}: press 1 to join.",
                 plain(&name)
@@ -415,9 +402,9 @@ impl DiscordBridge {
         let mut lines = vec![format!("Active calls ({}):", calls.len())];
         let mut used = lines[0].chars().count();
         for (i, call) in calls.iter().enumerate() {
-            let thread = match self.line.thread_of_call(BRIDGE, &call.id).await {
-                Ok(Some(t)) => format!(" in <#{t}>"),
-                _ => String::new(),
+            let thread = match self.threads.now(&call.id).await {
+                Some(t) => format!(" in <#{t}>"),
+                None => String::new(),
             };
             let line = format!(
                 "• {} · {} since <t:{}:R>{thread} (`{}`)",
@@ -441,9 +428,9 @@ impl DiscordBridge {
     }
 
     /// Names for the mentions in a `/say`, each looked up once, all within [`NAME_LOOKUP`].
-    async fn names(&self, interaction: &Interaction, mentions: &markup::Mentions) -> Names {
+    async fn names(&self, interaction: &Interaction, mentions: &Mentions) -> Names {
         let mut names = Names::default();
-        if mentions.users.is_empty() && mentions.roles.is_empty() && mentions.channels.is_empty() {
+        if mentions.is_empty() {
             return names;
         }
         let resolved = interaction.data.as_ref().and_then(|d| d.resolved.as_ref());
@@ -454,13 +441,11 @@ impl DiscordBridge {
                 let nick = resolved
                     .and_then(|r| r.members.get(id))
                     .and_then(|m| m.nick.as_deref());
-                names.users.insert(id.clone(), display_name(nick, user));
+                names.insert(MentionKind::User, id, display_name(nick, user));
             } else if let Some(m) = me
                 && let Some(user) = m.user.as_ref().filter(|u| &u.id == id)
             {
-                names
-                    .users
-                    .insert(id.clone(), display_name(m.nick.as_deref(), user));
+                names.insert(MentionKind::User, id, display_name(m.nick.as_deref(), user));
             } else {
                 lookups.push(id.clone());
             }
@@ -479,7 +464,7 @@ impl DiscordBridge {
             )
         }));
         let roles = async {
-            if mentions.roles.is_empty() {
+            if mentions.groups.is_empty() {
                 return Vec::new();
             }
             self.rest
@@ -496,17 +481,17 @@ impl DiscordBridge {
         if let Ok((users, roles, channels)) = looked_up {
             for (id, name) in users {
                 if let Some(name) = name {
-                    names.users.insert(id, name);
+                    names.insert(MentionKind::User, id, name);
                 }
             }
             for role in roles {
-                if mentions.roles.contains(&role.id) {
-                    names.roles.insert(role.id, role.name);
+                if mentions.groups.contains(&role.id) {
+                    names.insert(MentionKind::Group, role.id, role.name);
                 }
             }
             for (id, name) in channels {
                 if let Some(name) = name {
-                    names.channels.insert(id, name);
+                    names.insert(MentionKind::Channel, id, name);
                 }
             }
         } else {
@@ -541,10 +526,10 @@ impl DiscordBridge {
                 .filter(|(label, c)| {
                     typed.is_empty()
                         || label.to_lowercase().contains(&typed)
-                        || c.id.to_lowercase().contains(&typed)
+                        || c.id.as_str().contains(&typed)
                 })
                 .take(25)
-                .map(|(label, c)| AutocompleteChoice::new(label, c.id.clone()))
+                .map(|(label, c)| AutocompleteChoice::new(label, c.id.as_str()))
                 .collect();
             response = response.set_choices(choices);
         }
@@ -583,6 +568,7 @@ struct Named {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use denwa_chat::MessageOrigin;
 
     #[test]
     fn refusals_read_as_sentences() {
@@ -611,18 +597,21 @@ mod tests {
     impl denwa_chat::LineControl for SlowLine {
         fn say<'a>(
             &'a self,
-            _call_id: &'a str,
+            _call_id: &'a CallId,
             _text: &'a str,
             _origin: MessageOrigin,
         ) -> denwa_chat::BoxFuture<'a, Result<denwa_chat::Accepted, SayRefused>> {
             Box::pin(async move {
                 tokio::time::sleep(self.delay).await;
                 Ok(denwa_chat::Accepted {
-                    message_id: "m1".into(),
+                    message_id: denwa_chat::MessageId::parse("m0000000000000001").unwrap(),
                 })
             })
         }
-        fn hang_up<'a>(&'a self, _: &'a str) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
+        fn hang_up<'a>(
+            &'a self,
+            _: &'a CallId,
+        ) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
             Box::pin(async { Ok(()) })
         }
         fn active_calls(&self) -> denwa_chat::BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
@@ -630,14 +619,14 @@ mod tests {
         }
         fn call<'a>(
             &'a self,
-            _: &'a str,
+            _: &'a CallId,
         ) -> denwa_chat::BoxFuture<'a, Result<Option<CallSummary>, SayRefused>> {
             Box::pin(async { Ok(None) })
         }
         fn link_thread<'a>(
             &'a self,
             _: &'a str,
-            _: &'a str,
+            _: &'a CallId,
             _: &'a str,
         ) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
             Box::pin(async { Ok(()) })
@@ -645,7 +634,7 @@ mod tests {
         fn thread_of_call<'a>(
             &'a self,
             _: &'a str,
-            _: &'a str,
+            _: &'a CallId,
         ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, SayRefused>> {
             Box::pin(async { Ok(self.thread.clone()) })
         }
@@ -653,7 +642,7 @@ mod tests {
             &'a self,
             _: &'a str,
             _: &'a str,
-        ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<Option<CallId>, SayRefused>> {
             Box::pin(async { Ok(None) })
         }
         fn first_delivery<'a>(
@@ -674,7 +663,7 @@ mod tests {
         }
         fn join_by_phone<'a>(
             &'a self,
-            _: &'a str,
+            _: &'a CallId,
             _: &'a str,
             _: &'a str,
         ) -> denwa_chat::BoxFuture<'a, Result<String, SayRefused>> {
@@ -729,7 +718,7 @@ mod tests {
             delay: Duration::from_millis(400),
             thread: None,
         });
-        let bridge = DiscordBridge::new(config, line.clone(), line).unwrap();
+        let bridge = DiscordBridge::new(config, line).unwrap();
         let interaction: Interaction = serde_json::from_value(serde_json::json!({
             "id": "1", "type": 2, "token": "tok", "guild_id": "20", "channel_id": "30",
             "member": {"user": {"id": "5", "username": "kenji"}, "roles": []},
@@ -778,13 +767,13 @@ mod tests {
             delay: Duration::ZERO,
             thread: Some("40".into()),
         });
-        let bridge = DiscordBridge::new(config, line.clone(), line).unwrap();
+        let bridge = DiscordBridge::new(config, line).unwrap();
         let mut reference = SayReference::new(Some("5"), "tok");
         reference.issued = reference.issued.map(|t| t - 15 * 60);
         let event = LineEvent::MessageSpoken {
-            call_id: "c1".into(),
-            message_id: "m1".into(),
-            origin: MessageOrigin::new(BRIDGE, reference.encode()),
+            call_id: CallId::parse("c1").unwrap(),
+            message_id: denwa_chat::MessageId::parse("m0000000000000001").unwrap(),
+            origin: reference.origin(),
         };
         bridge.on_event(&event).await.unwrap();
         let posts = posts.lock().unwrap();

@@ -2,7 +2,7 @@
 //! caller. HTTP interactions only, no gateway: Discord POSTs every slash command, button press
 //! and autocomplete to `POST /discord/interactions`, and the bridge talks back over REST. No
 //! long-lived connection and no state in the process (the thread <-> call link lives in the
-//! line's store through [`LineControl::link_thread`]), so any number of replicas can serve
+//! line's store through [`denwa_chat::LineControl::link_thread`]), so any number of replicas can serve
 //! Discord.
 //!
 //! # Layout
@@ -12,7 +12,7 @@
 //!   `/calls`, `/dial`, the Hang up and Join by phone buttons, autocomplete; Discord's 3 s
 //!   deadline.
 //! - [`commands`]: the command definitions and `denwa discord register`.
-//! - [`announce`]: [`ChatBridge`] for Discord: the call's embed and thread, join/leave/end posts,
+//! - [`announce`]: [`denwa_chat::ChatBridge`] for Discord: the call's embed and thread, join/leave/end posts,
 //!   receipts as follow-ups (in the call's thread, mentioning the user, once the token expired).
 //! - [`markup`]: Discord markup to plain speech.
 //! - [`rest`]: the REST client (bounded retries, 429s and `X-RateLimit-*` honoured).
@@ -32,11 +32,9 @@ pub mod rest;
 pub mod verify;
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use denwa_chat::{BridgeStatus, LineControl, LineDialing};
+use denwa_chat::{BridgeLine, Threads};
 use secrecy::SecretString;
 
 pub use commands::register_commands;
@@ -84,18 +82,17 @@ pub enum DiscordError {
 pub struct DiscordBridge {
     config: DiscordConfig,
     rest: Rest,
-    line: Arc<dyn LineControl>,
-    /// `/dial` and "Join by phone".
-    dialing: Arc<dyn LineDialing>,
+    /// What the bridge may ask of the line, `/dial` and "Join by phone" included.
+    line: Arc<dyn BridgeLine>,
     verifier: InteractionVerifier,
-    health: Health,
+    /// Each call's thread, and the announcements that could not be posted.
+    threads: Threads,
 }
 
 impl DiscordBridge {
     pub fn new(
         config: DiscordConfig,
-        line: Arc<dyn LineControl>,
-        dialing: Arc<dyn LineDialing>,
+        line: Arc<dyn BridgeLine>,
     ) -> Result<Arc<DiscordBridge>, DiscordError> {
         let verifier = InteractionVerifier::new(&config.public_key)
             .map_err(|e| DiscordError::PublicKey(e.to_string()))?;
@@ -103,10 +100,9 @@ impl DiscordBridge {
         Ok(Arc::new(DiscordBridge {
             config,
             rest,
+            threads: Threads::new(BRIDGE, line.clone()),
             line,
-            dialing,
             verifier,
-            health: Health::default(),
         }))
     }
 
@@ -117,48 +113,5 @@ impl DiscordBridge {
 
     pub fn config(&self) -> &DiscordConfig {
         &self.config
-    }
-}
-
-/// Announcement failures, for [`denwa_chat::ChatBridge::status`]. Process-local on purpose: it
-/// describes this replica's view of Discord, which is what an operator looking at its
-/// `/readyz` wants.
-#[derive(Default)]
-struct Health {
-    unannounced: AtomicU64,
-    /// True while the latest announcement attempt failed.
-    failing: AtomicBool,
-    last_failure: Mutex<Option<String>>,
-}
-
-impl Health {
-    fn announcement_failed(&self, detail: String) {
-        self.unannounced.fetch_add(1, Ordering::Relaxed);
-        self.failing.store(true, Ordering::Relaxed);
-        if let Ok(mut last) = self.last_failure.lock() {
-            *last = Some(detail);
-        }
-    }
-
-    fn announcement_posted(&self) {
-        self.failing.store(false, Ordering::Relaxed);
-    }
-
-    fn status(&self) -> BridgeStatus {
-        let failing = self.failing.load(Ordering::Relaxed);
-        let detail = if failing {
-            self.last_failure
-                .lock()
-                .ok()
-                .and_then(|l| l.clone())
-                .unwrap_or_else(|| "an announcement could not be posted".into())
-        } else {
-            "ok".into()
-        };
-        BridgeStatus {
-            healthy: !failing,
-            detail,
-            unannounced_calls: self.unannounced.load(Ordering::Relaxed),
-        }
     }
 }

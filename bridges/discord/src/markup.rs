@@ -2,41 +2,28 @@
 //! `**Hi** <@80351110224678912>, see <#1234>! 🎉`.
 //!
 //! Two steps, because names come from Discord's REST API and the rest is pure text work:
-//! [`mentions`] lists the ids a text mentions, the caller resolves them into [`Names`], then
-//! [`to_speech`] rewrites the text:
+//! [`mentions`] lists the ids a text mentions, the caller resolves them into [`Names`] (both
+//! shared with every bridge, `denwa_chat::mentions`), then [`to_speech`] rewrites the text:
 //! - user, role and channel mentions become names ("someone", "a role", "a channel" when unknown);
 //!   `@everyone`/`@here` lose the `@`; command mentions `</name:id>` become `/name`;
-//! - custom emoji `<:name:id>`/`<a:name:id>` and unicode emoji are dropped;
+//! - custom emoji `<:name:id>`/`<a:name:id>` are dropped;
 //! - masked links `[label](url)` become their label, bare URLs "a link";
 //! - bold, italics, underline, strike-through, spoilers, inline code, code fences, headings,
 //!   quotes and list bullets lose their marks and keep their text; `\*` stays a `*`;
-//! - timestamps `<t:1700000000:R>` become words ("in 5 minutes", "14 November 2023 at 22:13 UTC").
-
-use std::collections::HashMap;
+//! - timestamps `<t:1700000000:R>` become words ("in 5 minutes", "14 November 2023 at 22:13 UTC");
+//! - what is left is plain text, spoken as every bridge speaks it
+//!   ([`denwa_chat::speech::speakable`]): Unicode emoji dropped, whitespace collapsed, `""` when
+//!   nothing a caller could hear is left. Japanese and Chinese characters count as word boundaries
+//!   for the marks, as in every bridge ([`denwa_chat::speech::is_word`]).
 
 use chrono::{DateTime, Utc};
-
-/// The ids a text mentions.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Mentions {
-    pub users: Vec<String>,
-    pub roles: Vec<String>,
-    pub channels: Vec<String>,
-}
-
-/// Names for the ids of [`Mentions`]; whatever is missing is spoken generically.
-#[derive(Debug, Default, Clone)]
-pub struct Names {
-    pub users: HashMap<String, String>,
-    pub roles: HashMap<String, String>,
-    pub channels: HashMap<String, String>,
-}
+use denwa_chat::speech::{self, GAP};
+use denwa_chat::{MentionKind, Mentions, Names};
 
 /// One `<...>` token.
 enum Angle<'a> {
-    User(&'a str),
-    Role(&'a str),
-    Channel(&'a str),
+    /// A user (`<@id>`, `<@!id>`), a role (`<@&id>`, a [`MentionKind::Group`]) or a channel.
+    Mention(MentionKind, &'a str),
     Emoji,
     Command(&'a str),
     Timestamp(i64, Option<char>),
@@ -48,17 +35,18 @@ fn digits(s: &str) -> Option<&str> {
 }
 
 fn parse_angle(inner: &str) -> Option<Angle<'_>> {
+    let mention = |kind, id| digits(id).map(|id| Angle::Mention(kind, id));
     if let Some(rest) = inner.strip_prefix("@&") {
-        return digits(rest).map(Angle::Role);
+        return mention(MentionKind::Group, rest);
     }
     if let Some(rest) = inner.strip_prefix("@!") {
-        return digits(rest).map(Angle::User);
+        return mention(MentionKind::User, rest);
     }
     if let Some(rest) = inner.strip_prefix('@') {
-        return digits(rest).map(Angle::User);
+        return mention(MentionKind::User, rest);
     }
     if let Some(rest) = inner.strip_prefix('#') {
-        return digits(rest).map(Angle::Channel);
+        return mention(MentionKind::Channel, rest);
     }
     if let Some(rest) = inner.strip_prefix("t:") {
         let (ts, style) = match rest.split_once(':') {
@@ -113,26 +101,15 @@ fn angles(text: &str) -> Vec<(usize, usize, Angle<'_>)> {
 pub fn mentions(text: &str) -> Mentions {
     let mut m = Mentions::default();
     for (_, _, angle) in angles(text) {
-        let (list, id) = match angle {
-            Angle::User(id) => (&mut m.users, id),
-            Angle::Role(id) => (&mut m.roles, id),
-            Angle::Channel(id) => (&mut m.channels, id),
-            _ => continue,
-        };
-        if !list.iter().any(|x| x == id) {
-            list.push(id.to_owned());
+        if let Angle::Mention(kind, id) = angle {
+            m.add(kind, id);
         }
     }
     m
 }
 
-/// True if `text` has something a caller could hear: a letter or a digit.
-pub fn is_speakable(text: &str) -> bool {
-    text.chars().any(char::is_alphanumeric)
-}
-
 /// `text` as plain speech, with mentions named from `names` and relative times counted from
-/// `now`.
+/// `now`; `""` if nothing a caller could hear is left.
 pub fn to_speech(text: &str, names: &Names, now: DateTime<Utc>) -> String {
     let text = unwrap_code(text);
     let text = replace_angles(&text, names, now);
@@ -151,9 +128,7 @@ pub fn to_speech(text: &str, names: &Names, now: DateTime<Utc>) -> String {
     ] {
         text = strip_pairs(&text, mark, boundary);
     }
-    let text = restore_escapes(&text);
-    let text: String = text.chars().filter(|c| !is_emoji(*c)).collect();
-    tidy(&text)
+    speech::speakable(&restore_escapes(&text))
 }
 
 /// Code fences and inline code: the marks go, the code stays (it is read out as written).
@@ -216,22 +191,15 @@ fn replace_angles(text: &str, names: &Names, now: DateTime<Utc>) -> String {
     for (start, end, angle) in angles(text) {
         out.push_str(&text[last..start]);
         let spoken = match angle {
-            Angle::User(id) => names
-                .users
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| "someone".into()),
-            Angle::Role(id) => names
-                .roles
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| "a role".into()),
-            Angle::Channel(id) => names
-                .channels
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| "a channel".into()),
-            Angle::Emoji => String::new(),
+            Angle::Mention(kind, id) => names.get(kind, id).map_or_else(
+                || match kind {
+                    MentionKind::User => "someone".into(),
+                    MentionKind::Group => "a role".into(),
+                    MentionKind::Channel => "a channel".into(),
+                },
+                str::to_owned,
+            ),
+            Angle::Emoji => GAP.to_string(),
             Angle::Command(name) => format!("/{name}"),
             Angle::Timestamp(ts, style) => timestamp(ts, style, now),
             Angle::Link => "a link".into(),
@@ -410,7 +378,7 @@ fn strip_pairs(text: &str, mark: &str, boundary: bool) -> String {
     let m: Vec<char> = mark.chars().collect();
     let at = |i: usize| chars.get(i).copied();
     let is_mark = |i: usize| chars.get(i..i + m.len()) == Some(&m[..]);
-    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let word = |c: Option<char>| c.is_some_and(speech::is_word);
     let space = |c: Option<char>| c.is_none_or(char::is_whitespace);
     // Runs longer than the mark (`***`) are handled by the longer mark first; a lone `*` next
     // to another `*` is not an opener here.
@@ -454,50 +422,16 @@ fn strip_pairs(text: &str, mark: &str, boundary: bool) -> String {
         .collect()
 }
 
-/// Pictographs, dingbats, flags, skin tones, and the joiners and selectors that build emoji
-/// sequences. Letters of every script, digits and punctuation stay.
-fn is_emoji(c: char) -> bool {
-    matches!(c as u32,
-        0x1F000..=0x1FAFF       // emoticons, pictographs, transport, flags, supplemental
-        | 0x2600..=0x27BF       // misc symbols, dingbats
-        | 0x2B00..=0x2BFF       // stars, arrows, circles (⭐ ⭕)
-        | 0x2190..=0x21FF       // arrows (↩ ↪)
-        | 0x2300..=0x23FF       // ⌚ ⌛ ⏰ ⏩
-        | 0x25A0..=0x25FF       // ▶ ◀ ◻
-        | 0x2934..=0x2935
-        | 0x3030 | 0x303D | 0x3297 | 0x3299
-        | 0xFE00..=0xFE0F       // variation selectors
-        | 0x200D                // zero-width joiner
-        | 0x20E3                // keycap
-        | 0xE0020..=0xE007F     // tag sequences (subdivision flags)
-    )
-}
-
-/// One space between words, none before sentence punctuation, none at the ends.
-fn tidy(text: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let mut out = String::with_capacity(text.len());
-    for w in words {
-        let glued = w.chars().all(|c| ".,!?;:".contains(c));
-        if !out.is_empty() && !glued {
-            out.push(' ');
-        }
-        out.push_str(w);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn names() -> Names {
         let mut n = Names::default();
-        n.users.insert("80351110224678912".into(), "Nelly".into());
-        n.users.insert("111".into(), "Ms *Star*".into());
-        n.roles
-            .insert("165511591545143296".into(), "Support".into());
-        n.channels.insert("1234".into(), "general".into());
+        n.insert(MentionKind::User, "80351110224678912", "Nelly");
+        n.insert(MentionKind::User, "111", "Ms *Star*");
+        n.insert(MentionKind::Group, "165511591545143296", "Support");
+        n.insert(MentionKind::Channel, "1234", "general");
         n
     }
 
@@ -573,16 +507,24 @@ mod tests {
     fn nothing_speakable_is_recognised() {
         for text in ["🎉", "<:blob:1>", "** **", "||  ||", "👍🏽 <a:x:2>", "..."] {
             let spoken = to_speech(text, &names(), now());
-            assert!(!is_speakable(&spoken), "{text:?} -> {spoken:?}");
+            assert!(spoken.is_empty(), "{text:?} -> {spoken:?}");
         }
-        assert!(is_speakable(&to_speech("ok 👍", &names(), now())));
+        assert!(!to_speech("ok 👍", &names(), now()).is_empty());
+    }
+
+    /// The texts every bridge must speak alike (`denwa_chat::conformance`).
+    #[test]
+    fn texts_every_bridge_speaks_alike() {
+        let failures =
+            denwa_chat::conformance::check_speech(|text| to_speech(text, &Names::default(), now()));
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]
     fn mentions_are_listed_once_each() {
         let m = mentions("<@1> <@!1> <@2> <@&3> <#4> <#4> <:e:5> <t:6:R>");
         assert_eq!(m.users, ["1", "2"]);
-        assert_eq!(m.roles, ["3"]);
+        assert_eq!(m.groups, ["3"]);
         assert_eq!(m.channels, ["4"]);
     }
 }

@@ -1,11 +1,9 @@
 //! What the line tells the bridge ([`LineEvent`]) and how it shows in Slack: the announcement and
 //! its updates, notes in the call's thread, and the receipts on replies.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use denwa_chat::{BridgeError, BridgeStatus, CallSummary, LineEvent, MessageOrigin};
+use denwa_chat::{BridgeError, CallId, CallSummary, LineEvent, Receipt};
 
 use crate::api::ApiError;
 use crate::blocks::{self, escape};
@@ -15,60 +13,6 @@ use crate::{BRIDGE, Bridge};
 /// Receipts: the caller heard it / it will never be spoken.
 pub const SPOKEN: &str = "white_check_mark";
 pub const NOT_SPOKEN: &str = "x";
-
-/// How long an event that belongs in a call's thread waits for the announcement to be posted:
-/// events are delivered concurrently, and the announcement may be retrying a 429.
-const THREAD_WAIT: Duration = Duration::from_secs(60);
-/// Calls remembered as unannounced, so their events do not wait for a thread that will not come.
-const REMEMBERED: usize = 1000;
-
-/// The bridge's health: announcements that could not be posted.
-#[derive(Default)]
-pub struct Health(Mutex<HealthState>);
-
-#[derive(Default)]
-struct HealthState {
-    unannounced: u64,
-    /// Whether the latest announcement failed; a later success makes the bridge healthy again
-    /// (the count stays, for the operator to see).
-    failing: bool,
-    detail: Option<String>,
-    recent: VecDeque<String>,
-}
-
-impl Health {
-    pub fn status(&self) -> BridgeStatus {
-        let s = self.lock();
-        BridgeStatus {
-            healthy: !s.failing,
-            detail: s.detail.clone().unwrap_or_else(|| "ok".into()),
-            unannounced_calls: s.unannounced,
-        }
-    }
-
-    fn unannounced(&self, call_id: &str, detail: String) {
-        let mut s = self.lock();
-        s.unannounced += 1;
-        s.failing = true;
-        s.detail = Some(detail);
-        s.recent.push_back(call_id.to_owned());
-        if s.recent.len() > REMEMBERED {
-            s.recent.pop_front();
-        }
-    }
-
-    fn announced(&self) {
-        self.lock().failing = false;
-    }
-
-    fn is_unannounced(&self, call_id: &str) -> bool {
-        self.lock().recent.iter().any(|c| c == call_id)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 fn failed(message: impl Into<String>) -> BridgeError {
     BridgeError {
@@ -85,6 +29,12 @@ impl From<ApiError> for BridgeError {
 
 impl Bridge {
     pub(crate) async fn on_event(&self, event: &LineEvent) -> Result<(), BridgeError> {
+        if let Some(receipt) = event.receipt_for(BRIDGE) {
+            return self.receipt(receipt).await;
+        }
+        if let Some((call, note)) = event.note() {
+            return self.note(call, &blocks::note(note)).await;
+        }
         match event {
             LineEvent::CallStarted { call } => self.announce(call).await,
             LineEvent::CallConnected { call } => match self.thread_of(&call.id).await {
@@ -101,53 +51,14 @@ impl Bridge {
                     .await?;
                 Ok(())
             }
-            LineEvent::ParticipantJoined { call_id, name } => {
-                self.note(
-                    call_id,
-                    &format!(":inbox_tray: {} joined the call.", escape(name)),
-                )
-                .await
-            }
-            LineEvent::ParticipantLeft { call_id, name } => {
-                self.note(
-                    call_id,
-                    &format!(":outbox_tray: {} left the call.", escape(name)),
-                )
-                .await
-            }
-            LineEvent::MessageSpoken { origin, .. } if origin.bridge == BRIDGE => {
-                self.receipt(origin, None).await
-            }
-            LineEvent::MessageFailed {
-                call_id,
-                origin,
-                reason,
-                ..
-            } if origin.bridge == BRIDGE => self.receipt(origin, Some((call_id, reason))).await,
-            LineEvent::Voicemail {
-                call_id,
-                recording_url,
-                transcript,
-            } => {
-                let text = match transcript {
-                    Some(t) => format!(":memo: Voicemail transcript: “{}”", escape(t)),
-                    None => format!(
-                        ":mailbox_with_mail: The caller left a <{}|voicemail>.",
-                        escape(recording_url)
-                    ),
-                };
-                self.note(call_id, &text).await
-            }
-            LineEvent::Notice { call_id, text } => {
-                self.note(call_id, &format!(":warning: {}", escape(text)))
-                    .await
-            }
+            // Notes and receipts are handled above; other bridges' receipts are theirs.
             _ => Ok(()),
         }
     }
 
     /// Posts the announcement and links its thread to the call. A failure after the API
-    /// client's retries is logged and counted in [`Health`]: never silent.
+    /// client's retries is logged and counted in the bridge's status ([`denwa_chat::Threads`]):
+    /// never silent.
     async fn announce(&self, call: &CallSummary) -> Result<(), BridgeError> {
         let turn = self.turns.take(&format!("call:{}", call.id));
         turn.ready().await;
@@ -161,7 +72,7 @@ impl Bridge {
             Err(e) => {
                 let detail = format!("could not announce a call in {}: {e}", self.channel);
                 tracing::error!(call = %call.id, channel = %self.channel, error = %e, "could not announce a call");
-                self.health.unannounced(&call.id, detail.clone());
+                self.threads.unannounced(&call.id, detail.clone());
                 return Err(failed(detail));
             }
         };
@@ -169,11 +80,7 @@ impl Bridge {
         let mut tries = 0;
         loop {
             tries += 1;
-            match self
-                .line
-                .link_thread(BRIDGE, &call.id, &thread.encode())
-                .await
-            {
+            match self.threads.link(&call.id, &thread.encode()).await {
                 Ok(()) => break,
                 Err(e) if tries < 3 => {
                     tracing::warn!(call = %call.id, error = %e, "cannot link the call's thread yet; retrying");
@@ -182,12 +89,12 @@ impl Bridge {
                 Err(e) => {
                     let detail = format!("announced a call but could not link its thread: {e}");
                     tracing::error!(call = %call.id, error = %e, "could not link the call's thread");
-                    self.health.unannounced(&call.id, detail.clone());
+                    self.threads.unannounced(&call.id, detail.clone());
                     return Err(failed(detail));
                 }
             }
         }
-        self.health.announced();
+        self.threads.announced();
         tracing::info!(call = %call.id, channel = %self.channel, "call announced in Slack");
         // Later events may have overtaken the post: show the call as it is now.
         match self.line.call(&call.id).await {
@@ -199,7 +106,7 @@ impl Bridge {
     /// Re-renders the announcement from the call's current state.
     pub(crate) async fn refresh(
         &self,
-        call_id: &str,
+        call_id: &CallId,
         thread: &MessageRef,
     ) -> Result<(), BridgeError> {
         let turn = self.turns.take(&format!("call:{call_id}"));
@@ -220,24 +127,13 @@ impl Bridge {
     }
 
     /// The call's thread, waiting (bounded) for an announcement still being posted.
-    pub(crate) async fn thread_of(&self, call_id: &str) -> Option<MessageRef> {
-        let deadline = Instant::now() + THREAD_WAIT;
-        let mut delay = Duration::from_millis(50);
-        loop {
-            if let Ok(Some(thread)) = self.line.thread_of_call(BRIDGE, call_id).await {
-                return MessageRef::decode(&thread);
-            }
-            if self.health.is_unannounced(call_id) || Instant::now() > deadline {
-                tracing::warn!(call = %call_id, "the call has no Slack thread; nothing posted");
-                return None;
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
-        }
+    pub(crate) async fn thread_of(&self, call_id: &CallId) -> Option<MessageRef> {
+        let thread = self.threads.wait_for(call_id).await?;
+        MessageRef::decode(&thread)
     }
 
     /// A line in the call's thread.
-    async fn note(&self, call_id: &str, text: &str) -> Result<(), BridgeError> {
+    async fn note(&self, call_id: &CallId, text: &str) -> Result<(), BridgeError> {
         if let Some(thread) = self.thread_of(call_id).await {
             self.api.reply(&thread.channel, &thread.ts, text).await?;
         }
@@ -245,42 +141,33 @@ impl Bridge {
     }
 
     /// Marks a message the bridge queued: spoken, or failed with `reason`.
-    async fn receipt(
-        &self,
-        origin: &MessageOrigin,
-        failure: Option<(&String, &String)>,
-    ) -> Result<(), BridgeError> {
-        let Some(origin) = Origin::decode(&origin.reference) else {
+    async fn receipt(&self, receipt: Receipt<'_>) -> Result<(), BridgeError> {
+        let Some((origin, user)) = Origin::read(receipt.origin) else {
             return Ok(());
         };
-        match (origin, failure) {
+        match (origin, receipt.failure) {
             (Origin::Reply(message), None) => {
                 self.api
                     .add_reaction(&message.channel, &message.ts, SPOKEN)
                     .await?
             }
-            (Origin::Reply(message), Some((call_id, reason))) => {
-                let thread = self.thread_of(call_id).await;
+            (Origin::Reply(message), Some(reason)) => {
+                let thread = self.thread_of(receipt.call).await;
                 let thread_ts = thread.as_ref().map_or(message.ts.as_str(), |t| &t.ts);
                 self.refuse(&message, thread_ts, reason).await?
             }
-            (
-                Origin::Command {
-                    user, response_url, ..
-                },
-                failure,
-            ) => {
+            (Origin::Command { response_url, .. }, failure) => {
                 let text = match failure {
                     None => {
                         ":white_check_mark: Your `/denwa say` message was spoken to the caller."
                             .to_owned()
                     }
-                    Some((_, reason)) => format!(
+                    Some(reason) => format!(
                         ":x: Your `/denwa say` message was not spoken: {}.",
                         escape(reason)
                     ),
                 };
-                self.command_receipt(&user, response_url.as_deref(), &text)
+                self.command_receipt(user.as_deref(), response_url.as_deref(), &text)
                     .await?
             }
         }
@@ -293,7 +180,7 @@ impl Bridge {
     /// ephemerally in the configured channel.
     async fn command_receipt(
         &self,
-        user: &str,
+        user: Option<&str>,
         response_url: Option<&str>,
         text: &str,
     ) -> Result<(), ApiError> {
@@ -308,9 +195,17 @@ impl Bridge {
                 Err(e) => tracing::warn!(error = %e, "a stored response_url does not parse"),
             }
         }
-        self.api
-            .post_ephemeral(&self.channel, user, text, None)
-            .await
+        match user {
+            Some(user) => {
+                self.api
+                    .post_ephemeral(&self.channel, user, text, None)
+                    .await
+            }
+            None => {
+                tracing::warn!("a /denwa say receipt with neither a response_url nor a user");
+                Ok(())
+            }
+        }
     }
 
     /// Tells the thread that `message` was not (and will not be) spoken, and why.

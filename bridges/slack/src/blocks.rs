@@ -4,7 +4,8 @@
 //! re-render it from the call's current state with `chat.update`. The caller's number appears in
 //! the message's text only: never in a button value, an action or block id, or a log.
 
-use denwa_chat::CallSummary;
+use denwa_chat::words::{self, capitalized, messages_spoken, sentence};
+use denwa_chat::{CallState, CallSummary, Direction, Note};
 use slack_morphism::prelude::*;
 
 use crate::phone_format::format_number;
@@ -24,10 +25,9 @@ pub struct Rendered {
 pub fn announcement(call: &CallSummary) -> Rendered {
     let who = caller(call);
     // `from` is the far end's number either way: the caller, or whom the line called.
-    let kind = if call.direction == "outbound" {
-        "Call to"
-    } else {
-        "Call from"
+    let kind = match call.direction {
+        Direction::Outbound => "Call to",
+        Direction::Inbound => "Call from",
     };
     let text = format!("{kind} {who} on {}", escape(&call.line));
     let headline = format!(
@@ -35,20 +35,19 @@ pub fn announcement(call: &CallSummary) -> Rendered {
         escape(&call.line),
         slack_date(call.started_at / 1000),
     );
-    let status = match call.state.as_str() {
-        "ringing" => ":hourglass_flowing_sand: Answering…".to_owned(),
-        "connected" => {
+    let status = match call.state {
+        CallState::Ringing => ":hourglass_flowing_sand: Answering…".to_owned(),
+        CallState::Connected => {
             ":large_green_circle: Connected. Reply in this thread to speak to the caller."
                 .to_owned()
         }
-        "ended" => format!(
+        CallState::Ended => format!(
             ":red_circle: Ended after {}. {}. {}. {}.",
             duration(call),
-            spoken(call.messages_spoken),
+            capitalized(&messages_spoken(call.messages_spoken)),
             joined(call),
             extra_legs(call)
         ),
-        other => escape(other),
     };
     let mut blocks = vec![
         SlackSectionBlock::new()
@@ -76,12 +75,12 @@ pub fn announcement(call: &CallSummary) -> Rendered {
 /// user's phone from the responder directory into the call). Further actions go here: give each
 /// its own `action_id`, put only the call id in its `value`, and handle it in `interactions.rs`.
 fn buttons(call: &CallSummary) -> Vec<SlackActionBlockElement> {
-    if call.state == "ended" {
+    if call.state == CallState::Ended {
         return Vec::new();
     }
     let hang_up = SlackBlockButtonElement::new(pt!("Hang up"))
         .with_action_id(HANG_UP.into())
-        .with_value(call.id.clone())
+        .with_value(call.id.to_string())
         .with_style(SlackBlockButtonStyle::Danger)
         // A confirmation dialog's `text` is plain_text only (at most 300 characters): Slack's
         // composition-objects/confirmation-dialog-object. mrkdwn there gets `invalid_blocks`.
@@ -93,7 +92,7 @@ fn buttons(call: &CallSummary) -> Vec<SlackActionBlockElement> {
         ));
     let join = SlackBlockButtonElement::new(pt!("Join by phone"))
         .with_action_id(JOIN.into())
-        .with_value(call.id.clone());
+        .with_value(call.id.to_string());
     vec![hang_up.into(), join.into()]
 }
 
@@ -116,15 +115,23 @@ pub fn ended_note(call: &CallSummary) -> String {
     format!(
         ":red_circle: The call ended after {}. {}.",
         duration(call),
-        spoken(call.messages_spoken)
+        capitalized(&messages_spoken(call.messages_spoken))
     )
 }
 
-fn spoken(n: u64) -> String {
-    match n {
-        0 => "No message was spoken".into(),
-        1 => "1 message was spoken".into(),
-        n => format!("{n} messages were spoken"),
+/// A note in a call's thread, escaped for mrkdwn.
+pub fn note(note: Note<'_>) -> String {
+    match note {
+        Note::Joined(name) => format!(":inbox_tray: {} joined the call.", escape(name)),
+        Note::Left(name) => format!(":outbox_tray: {} left the call.", escape(name)),
+        Note::Voicemail { recording_url } => format!(
+            ":mailbox_with_mail: The caller left a <{}|voicemail>.",
+            escape(recording_url)
+        ),
+        Note::VoicemailTranscript(text) => {
+            format!(":memo: Voicemail transcript: “{}”", escape(text))
+        }
+        Note::Notice(text) => format!(":warning: {}", escape(text)),
     }
 }
 
@@ -146,18 +153,9 @@ fn extra_legs(call: &CallSummary) -> String {
     }
 }
 
-/// "3 min 12 s", from the call's start to its end.
-pub fn duration(call: &CallSummary) -> String {
-    let secs = call
-        .ended_at
-        .unwrap_or(call.started_at)
-        .saturating_sub(call.started_at)
-        / 1000;
-    match (secs / 3600, secs / 60 % 60, secs % 60) {
-        (0, 0, s) => format!("{s} s"),
-        (0, m, s) => format!("{m} min {s} s"),
-        (h, m, _) => format!("{h} h {m} min"),
-    }
+/// "3 min 12 s", from the call's start to its end ("0 s" while it lasts).
+fn duration(call: &CallSummary) -> String {
+    words::duration(call.duration_ms().unwrap_or(0))
 }
 
 /// Slack's date token: every reader sees their own time zone; the fallback is UTC.
@@ -194,42 +192,33 @@ pub fn escape(text: &str) -> String {
 /// A refusal as a sentence for Slack: "the call has already ended" -> "The call has already
 /// ended.", escaped for mrkdwn.
 pub fn refusal(refused: &denwa_chat::SayRefused) -> String {
-    let text = refused.to_string();
-    let mut chars = text.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    escape(&out)
+    escape(&sentence(&refused.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn call(state: &str) -> CallSummary {
+    fn call(state: CallState) -> CallSummary {
         CallSummary {
-            id: "c123".into(),
+            id: denwa_chat::CallId::parse("c123").unwrap(),
             line: "Support & Sales".into(),
             from: "+14155550123".into(),
             caller_name: Some("<Jane>".into()),
-            state: state.into(),
+            state,
             started_at: 1_700_000_000_000,
-            ended_at: (state == "ended").then_some(1_700_000_192_000),
+            ended_at: (state == CallState::Ended).then_some(1_700_000_192_000),
             messages_spoken: 2,
             speaker_legs: 1,
             responder_legs: 0,
             joined: Vec::new(),
-            direction: "inbound".into(),
+            direction: Direction::Inbound,
         }
     }
 
     #[test]
     fn a_ringing_call_shows_who_where_when_and_its_buttons() {
-        let r = announcement(&call("ringing"));
+        let r = announcement(&call(CallState::Ringing));
         assert_eq!(
             r.text,
             "Call from +1 415-555-0123 (&lt;Jane&gt;) on Support &amp; Sales"
@@ -255,13 +244,13 @@ mod tests {
 
     #[test]
     fn an_ended_call_shows_its_duration_and_has_no_buttons() {
-        let r = announcement(&call("ended"));
+        let r = announcement(&call(CallState::Ended));
         let json = serde_json::to_value(&r.blocks).unwrap();
         assert_eq!(json.as_array().unwrap().len(), 2);
         assert!(json[1]["elements"][0]["text"].as_str().unwrap().contains(
             "Ended after 3 min 12 s. 2 messages were spoken. Nobody joined. 1 extra call leg."
         ));
-        let mut c = call("ended");
+        let mut c = call(CallState::Ended);
         c.joined = vec!["Alice".into(), "<Bob>".into()];
         c.responder_legs = 2;
         let json = serde_json::to_value(announcement(&c).blocks).unwrap();

@@ -13,15 +13,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use denwa_chat::{CallSummary, MessageOrigin};
+use denwa_chat::{CallId, CallSummary};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 use url::Url;
 
+use crate::Bridge;
 use crate::blocks::{caller, escape, refusal, slack_date};
 use crate::phone_format::format_number;
 use crate::reference::Origin;
-use crate::{BRIDGE, Bridge};
 
 const INLINE_WINDOW: Duration = Duration::from_millis(2000);
 
@@ -161,9 +161,11 @@ impl Bridge {
         let (first, after_first) = rest
             .split_once(char::is_whitespace)
             .map_or((rest, ""), |(w, r)| (w, r.trim()));
-        let (call, text) = if let Some(call) = calls.iter().find(|c| c.id == first) {
+        let (call, text) = if let Some(call) = calls.iter().find(|c| c.id.as_str() == first) {
             (call, after_first)
-        } else if let Ok(Some(ended)) = self.line.call(first).await {
+        } else if let Some(id) = CallId::parse(first)
+            && let Ok(Some(ended)) = self.line.call(&id).await
+        {
             return format!("The call from {} has already ended.", caller(&ended));
         } else {
             match calls.as_slice() {
@@ -189,16 +191,11 @@ impl Bridge {
         // channel fails from a DM or a channel the bot is not in.
         let origin = Origin::Command {
             channel: form.channel_id.clone(),
-            user: form.user_id.clone(),
             response_url: form.response_url.clone(),
         };
         match self
             .line
-            .say(
-                &call.id,
-                &speech,
-                MessageOrigin::new(BRIDGE, origin.encode()),
-            )
+            .say(&call.id, &speech, origin.sent_by(&form.user_id))
             .await
         {
             Ok(_) => {
@@ -224,7 +221,7 @@ impl Bridge {
             return "Whom should denwa call? `/denwa dial <number>`, e.g. `/denwa dial +14155550123`"
                 .to_owned();
         }
-        match self.dialing.dial(rest).await {
+        match self.line.dial(rest).await {
             Ok(call) => {
                 tracing::info!(call = %call.id, "dialled out from Slack");
                 format!(
@@ -239,13 +236,9 @@ impl Bridge {
     }
 
     /// The call's thread if it is already known (no waiting: a command answers now).
-    async fn thread_of_now(&self, call_id: &str) -> Option<crate::reference::MessageRef> {
-        self.line
-            .thread_of_call(BRIDGE, call_id)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|t| crate::reference::MessageRef::decode(&t))
+    async fn thread_of_now(&self, call_id: &CallId) -> Option<crate::reference::MessageRef> {
+        let thread = self.threads.now(call_id).await?;
+        crate::reference::MessageRef::decode(&thread)
     }
 }
 

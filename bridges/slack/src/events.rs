@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use denwa_chat::{MessageOrigin, SayRefused};
+use denwa_chat::SayRefused;
 use serde::Deserialize;
 
 use crate::access::NOT_ALLOWED;
@@ -169,7 +169,7 @@ impl Bridge {
             self.answer_refusal(&reply, &SayRefused::NothingToSay).await;
             return;
         }
-        let origin = MessageOrigin::new(BRIDGE, Origin::Reply(reply.message.clone()).encode());
+        let origin = Origin::Reply(reply.message.clone()).sent_by(&reply.user);
         match self.line.say(&call_id, &text, origin).await {
             Ok(accepted) => {
                 tracing::info!(call = %call_id, message = %accepted.message_id, "queued a Slack reply")

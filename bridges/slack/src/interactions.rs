@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use denwa_chat::SayRefused;
+use denwa_chat::{CallId, SayRefused};
 use serde::Deserialize;
 
 use crate::blocks::{HANG_UP, JOIN, escape, refusal};
@@ -51,7 +51,9 @@ struct Container {
 /// A click on a button of ours.
 struct Click {
     action: String,
-    call_id: String,
+    /// The button's value: the call it is for; `None` if the value is not a call id (not a
+    /// button denwa rendered).
+    call_id: Option<CallId>,
     user: String,
     /// The message the button is on, when Slack says.
     message: Option<MessageRef>,
@@ -78,7 +80,7 @@ impl Payload {
             .filter_map(|a| {
                 Some(Click {
                     action: a.action_id,
-                    call_id: a.value?,
+                    call_id: CallId::parse(&a.value?),
                     user: user.clone(),
                     message: message.clone(),
                 })
@@ -145,32 +147,37 @@ impl Bridge {
                 .await;
             return;
         }
-        let result = self.line.hang_up(&click.call_id).await;
-        let thread = match click.message {
+        let could_not = |refused: SayRefused| {
+            let text = format!("Could not hang up: {}.", escape(&refused.to_string()));
+            let (channel, user) = (channel.clone(), click.user.clone());
+            async move {
+                let _ = self.api.post_ephemeral(&channel, &user, &text, None).await;
+            }
+        };
+        let Some(call_id) = &click.call_id else {
+            could_not(SayRefused::NoSuchCall).await;
+            return;
+        };
+        let result = self.line.hang_up(call_id).await;
+        let thread = match click.message.clone() {
             Some(m) => Some(m),
-            None => self.thread_of(&click.call_id).await,
+            None => self.thread_of(call_id).await,
         };
         match result {
             Ok(()) => {
-                tracing::info!(call = %click.call_id, "hung up from Slack");
+                tracing::info!(call = %call_id, "hung up from Slack");
                 if let Some(thread) = &thread {
                     let note = format!(":no_entry: <@{}> hung up the call.", click.user);
                     let _ = self.api.reply(&thread.channel, &thread.ts, &note).await;
                 }
             }
-            Err(refused) => {
-                let text = format!("Could not hang up: {}.", escape(&refused.to_string()));
-                let _ = self
-                    .api
-                    .post_ephemeral(&channel, &click.user, &text, None)
-                    .await;
-            }
+            Err(refused) => could_not(refused).await,
         }
         // Either way the message should show the call as it is (and lose a stale button).
         if let Some(thread) = thread
-            && let Err(e) = self.refresh(&click.call_id, &thread).await
+            && let Err(e) = self.refresh(call_id, &thread).await
         {
-            tracing::warn!(call = %click.call_id, bridge = BRIDGE, error = %e, "could not update the announcement");
+            tracing::warn!(call = %call_id, bridge = BRIDGE, error = %e, "could not update the announcement");
         }
     }
 
@@ -193,18 +200,18 @@ impl Bridge {
             tell(refusal).await;
             return;
         }
-        if self.dialing.responder_name(BRIDGE, &click.user).is_none() {
+        if self.line.responder_name(BRIDGE, &click.user).is_none() {
             tracing::info!(user = %click.user, "Join by phone from a user not in the responder directory");
             tell(refusal(&SayRefused::NotAResponder)).await;
             return;
         }
-        let answer = match self
-            .dialing
-            .join_by_phone(&click.call_id, BRIDGE, &click.user)
-            .await
-        {
+        let Some(call_id) = &click.call_id else {
+            tell(refusal(&SayRefused::NoSuchCall)).await;
+            return;
+        };
+        let answer = match self.line.join_by_phone(call_id, BRIDGE, &click.user).await {
             Ok(name) => {
-                tracing::info!(call = %click.call_id, "joining a responder by phone from Slack");
+                tracing::info!(call = %call_id, "joining a responder by phone from Slack");
                 format!("Calling your phone, {}: press 1 to join.", escape(&name))
             }
             Err(refused) => refusal(&refused),

@@ -21,11 +21,11 @@
 //! - Slack wants an answer within 3 s: handlers answer at once and the work runs in a task,
 //!   in arrival order per thread ([`turns`]). The user-facing acknowledgement is the reaction,
 //!   which follows the message being stored on the line.
-//! - Slack retries an event it thinks was lost; [`LineControl::first_delivery`] (in Redis, so
+//! - Slack retries an event it thinks was lost; [`denwa_chat::LineControl::first_delivery`] (in Redis, so
 //!   across replicas) makes sure a retried `event_id` is spoken once, and a command or click
 //!   replayed within the signature's five minutes runs once ([`verify::delivery_id`]).
-//! - The thread <-> call mapping is kept by the line ([`LineControl::link_thread`]) in Redis, as
-//!   `<channel>:<ts>` ([`reference`]): it survives restarts and is shared by replicas.
+//! - The thread <-> call mapping is kept by the line ([`denwa_chat::LineControl::link_thread`]) in Redis, as
+//!   `<channel>:<ts>` ([`mod@reference`]): it survives restarts and is shared by replicas.
 //! - The Web API is slack-morphism's client with bounded retries ([`api`]); an announcement that
 //!   cannot be posted is logged and shows in [`ChatBridge::status`] (`/readyz`, `/metrics`).
 //!
@@ -45,23 +45,21 @@ pub mod reference;
 pub mod turns;
 pub mod verify;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{ChatBridge, LineControl, LineDialing};
+use denwa_chat::{BridgeLine, ChatBridge, MentionKind, Names, Threads};
 use secrecy::SecretString;
 use url::Url;
 
 pub use manifest::manifest;
-pub use markup::{MentionKind, no_names, to_speech};
+pub use markup::{no_names, to_speech};
 pub use phone_format::format_number;
 
 use access::Access;
-use announce::Health;
 use api::SlackApi;
 use turns::Turns;
 use verify::Verifier;
@@ -96,20 +94,16 @@ pub(crate) struct Bridge {
     channel: String,
     api: SlackApi,
     verifier: Verifier,
-    line: Arc<dyn LineControl>,
-    /// `/denwa dial` and "Join by phone".
-    dialing: Arc<dyn LineDialing>,
+    /// What the bridge may ask of the line, `/denwa dial` and "Join by phone" included.
+    line: Arc<dyn BridgeLine>,
     access: Access,
     turns: Turns,
-    health: Health,
+    /// Each call's thread, and the announcements that could not be posted.
+    threads: Threads,
 }
 
 impl SlackBridge {
-    pub fn new(
-        config: SlackConfig,
-        line: Arc<dyn LineControl>,
-        dialing: Arc<dyn LineDialing>,
-    ) -> Arc<SlackBridge> {
+    pub fn new(config: SlackConfig, line: Arc<dyn BridgeLine>) -> Arc<SlackBridge> {
         Arc::new(SlackBridge(Arc::new(Bridge {
             api: SlackApi::new(&config.api_base, &config.bot_token),
             verifier: Verifier::new(
@@ -118,10 +112,9 @@ impl SlackBridge {
             ),
             access: Access::new(config.allowed_users, config.allowed_user_groups),
             channel: config.channel,
+            threads: Threads::new(BRIDGE, line.clone()),
             line,
-            dialing,
             turns: Turns::default(),
-            health: Health::default(),
         })))
     }
 
@@ -167,36 +160,19 @@ impl Bridge {
 
     /// `text` in Slack markup as the caller should hear it; user mentions become display names.
     async fn speakable(&self, text: &str) -> String {
-        let mut names = HashMap::new();
-        for id in mentioned_users(text) {
+        let mut names = Names::default();
+        for id in markup::mentions(text).users {
             if let Some(name) = self.api.user_name(&id).await {
-                names.insert(id, name);
+                names.insert(MentionKind::User, id, name);
             }
         }
-        to_speech(text, &|kind, id| match kind {
-            MentionKind::User => names.get(id).cloned(),
-            _ => None,
-        })
+        to_speech(text, &|kind, id| names.get(kind, id).map(str::to_owned))
     }
 }
 
 /// The answer to a request Slack did not sign.
 fn unauthorized() -> Response {
     (StatusCode::UNAUTHORIZED, "invalid Slack signature").into_response()
-}
-
-/// The user ids in `<@U123>` and `<@U123|label>` mentions, each once.
-fn mentioned_users(text: &str) -> Vec<String> {
-    let mut seen = HashSet::new();
-    text.split("<@")
-        .skip(1)
-        .filter_map(|rest| {
-            let end = rest.find(['|', '>'])?;
-            let id = &rest[..end];
-            (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_owned())
-        })
-        .filter(|id| seen.insert(id.clone()))
-        .collect()
 }
 
 impl ChatBridge for SlackBridge {
@@ -212,17 +188,6 @@ impl ChatBridge for SlackBridge {
     }
 
     fn status(&self) -> denwa_chat::BridgeStatus {
-        self.0.health.status()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn mentions_are_found_once_each() {
-        assert_eq!(
-            super::mentioned_users("hi <@U1>, <@U2|bob> and <@U1> <#C1> <@>"),
-            vec!["U1", "U2"]
-        );
+        self.0.threads.status()
     }
 }

@@ -22,31 +22,37 @@
 //!    non-space and before a word boundary. `2*3*4`, `snake_case_name` and `~/path` are kept. A
 //!    lone `*` or `_` glued to one side of a word (`*their`, a correction or an unclosed mark)
 //!    is dropped too; a lone `~` is kept, as it often means "about" (`~5 min`);
-//! 7. Unicode emoji are dropped: pictographs, ZWJ sequences, variation selectors, skin tones,
-//!    keycaps, regional-indicator flags and tag sequences. Symbols that are text by default
-//!    (`©`, `™`, `↔`) are dropped only when written with the emoji variation selector;
-//! 8. whitespace (including line breaks) is collapsed to single spaces and trimmed. Where an emoji
-//!    or a shortcode was removed, no space is left before closing punctuation (`Thanks 🙏!` reads
-//!    "Thanks!") and, between two words, a space is kept (`great🎉job` reads "great job");
-//!    brackets left empty by a removal go too (`ok (:smile:)` reads "ok").
+//! 7. what every bridge does with plain text, [`denwa_chat::speech::speakable`]: Unicode emoji are
+//!    dropped and whitespace collapsed; where an emoji or a shortcode was removed, no space is
+//!    left before closing punctuation (`Thanks :pray:!` reads "Thanks!"), a space is kept between
+//!    two words, and brackets left empty go too (`ok (:smile:)` reads "ok").
 //!
 //! Text with no letter or digit left (only emoji, only punctuation, empty) converts to `""`:
 //! the caller treats that as "nothing to say".
 //!
 //! Word boundaries treat Japanese and Chinese characters as boundaries, since those languages do
-//! not put spaces around words: `これは*重要*です` reads "これは重要です".
+//! not put spaces around words: `これは*重要*です` reads "これは重要です"
+//! ([`denwa_chat::speech::is_word`]).
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-/// What a mention's id names, so the resolver can look it up in the right directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MentionKind {
-    /// `<@U123>` (or `W123` on Enterprise Grid): resolve to the user's display name.
-    User,
-    /// `<#C123>`: resolve to the channel's name (without `#`).
-    Channel,
-    /// `<!subteam^S123>`: resolve to the user group's name or handle (without `@`).
-    UserGroup,
+use denwa_chat::speech::{GAP, is_word as is_spaced_word, speakable};
+use denwa_chat::{MentionKind, Mentions};
+
+/// The ids `text` mentions that [`to_speech`] asks its resolver about, each once, in order: every
+/// user (`<@U123>`, or `W123` on Enterprise Grid: their display name), and the channels
+/// (`<#C123>`) and user groups (`<!subteam^S123>`, a [`MentionKind::Group`]) that carry no
+/// label. Only ids as Slack writes them (letters and digits) are listed: they are looked up.
+pub fn mentions(text: &str) -> Mentions {
+    let found = RefCell::new(Mentions::default());
+    to_speech(text, &|kind, id| {
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            found.borrow_mut().add(kind, id);
+        }
+        None
+    });
+    found.into_inner()
 }
 
 /// A resolver that knows no names: every mention falls back to the label Slack put in the markup,
@@ -87,11 +93,6 @@ const MAX_DEPTH: usize = 4;
 /// cleaned, so that a replacement is never itself taken for markup. Private use: unspeakable, and
 /// removed from the input first.
 const SENTINEL: char = '\u{E000}';
-/// Marks where something was removed that may need a space (an emoji between two words).
-const GAP: char = '\u{E001}';
-const ZWJ: char = '\u{200D}';
-const EMOJI_PRESENTATION: char = '\u{FE0F}';
-const KEYCAP: char = '\u{20E3}';
 
 fn convert(text: &str, names: Names<'_>, depth: usize) -> String {
     let (chars, replacements) = replace_control_sequences(text, names, depth);
@@ -102,17 +103,12 @@ fn convert(text: &str, names: Names<'_>, depth: usize) -> String {
     for mark in ['*', '_', '~'] {
         doc.strip_emphasis(mark);
     }
-    finish(&drop_emoji(&doc.into_items(&replacements)))
+    speakable(&doc.into_text(&replacements))
 }
 
 /// Cleans a name from the resolver, which is plain text (no markup): emoji and blanks only.
 fn clean_name(name: &str) -> String {
-    let items: Vec<Item> = name
-        .chars()
-        .filter(|&c| c != SENTINEL && c != GAP)
-        .map(Item::from_char)
-        .collect();
-    finish(&drop_emoji(&items))
+    speakable(&name.replace([SENTINEL, GAP], ""))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,7 +253,7 @@ fn speak_control_sequence(content: &str, names: Names<'_>, depth: usize) -> Stri
             "subteam" => {
                 let id = argument.split('^').next().unwrap_or_default();
                 label('@')
-                    .or_else(|| resolve(MentionKind::UserGroup, id))
+                    .or_else(|| resolve(MentionKind::Group, id))
                     .unwrap_or_else(|| "a group".into())
             }
             "date" => label(' ').unwrap_or_else(|| "a date".into()),
@@ -539,224 +535,32 @@ impl Doc {
         }
     }
 
-    fn into_items(self, replacements: &[String]) -> Vec<Item> {
+    /// What is left, with the replacements in place and a [`GAP`] where something was removed.
+    fn into_text(self, replacements: &[String]) -> String {
         let mut replacements = replacements.iter();
-        let mut items = Vec::with_capacity(self.chars.len());
+        let mut text = String::with_capacity(self.chars.len());
         for (c, fate) in self.chars.into_iter().zip(self.fate) {
             match fate {
                 Fate::Drop => {}
-                Fate::DropGap => items.push(Item::Gap),
+                Fate::DropGap => text.push(GAP),
                 Fate::Keep if c == SENTINEL => match replacements.next() {
-                    Some(text) => items.extend(text.chars().map(Item::from_char)),
-                    None => items.push(Item::Gap),
+                    Some(replacement) => text.push_str(replacement),
+                    None => text.push(GAP),
                 },
-                Fate::Keep => items.push(Item::from_char(c)),
+                Fate::Keep => text.push(c),
             }
         }
-        items
+        text
     }
 }
 
-/// A letter or digit of a script that separates words with spaces. Japanese and Chinese
-/// characters count as boundaries; a replacement (mention) counts as a word.
+/// A letter or digit of a script that separates words with spaces, or a replacement (mention).
 fn is_word(c: char) -> bool {
-    c == SENTINEL || (c.is_alphanumeric() && !is_cjk(c))
+    c == SENTINEL || is_spaced_word(c)
 }
 
 fn is_shortcode_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '+' | '\'')
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c,
-        '\u{3000}'..='\u{303F}'     // CJK symbols and punctuation
-        | '\u{3040}'..='\u{30FF}'   // hiragana, katakana
-        | '\u{31F0}'..='\u{31FF}'   // katakana phonetic extensions
-        | '\u{3400}'..='\u{4DBF}'   // CJK extension A
-        | '\u{4E00}'..='\u{9FFF}'   // CJK unified ideographs
-        | '\u{F900}'..='\u{FAFF}'   // CJK compatibility ideographs
-        | '\u{FF00}'..='\u{FFEF}'   // half- and full-width forms
-        | '\u{20000}'..='\u{3FFFF}' // CJK extensions B and later
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Steps 7 and 8: emoji and spacing
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Item {
-    Char(char),
-    Space,
-    Gap,
-}
-
-impl Item {
-    fn from_char(c: char) -> Self {
-        match c {
-            GAP => Item::Gap,
-            c if c.is_whitespace() => Item::Space,
-            c => Item::Char(c),
-        }
-    }
-}
-
-/// Always an emoji or an unspeakable pictograph.
-fn is_pictograph(c: char) -> bool {
-    matches!(c,
-        '\u{1F000}'..='\u{1FAFF}'   // mahjong .. symbols and pictographs extended-A, flags, skin tones
-        | '\u{2600}'..='\u{2775}'   // miscellaneous symbols, dingbats
-        | '\u{2794}'..='\u{27BF}'   // (dingbats, leaving out the circled digits between)
-        | '\u{231A}' | '\u{231B}' | '\u{2328}' | '\u{23CF}'
-        | '\u{23E9}'..='\u{23F3}'
-        | '\u{23F8}'..='\u{23FA}'
-        | '\u{2B05}'..='\u{2B07}'
-        | '\u{2B1B}' | '\u{2B1C}' | '\u{2B50}' | '\u{2B55}'
-    )
-}
-
-/// Text by default; an emoji only when followed by the emoji variation selector.
-fn is_text_default(c: char) -> bool {
-    matches!(c,
-        '\u{A9}' | '\u{AE}' | '\u{203C}' | '\u{2049}' | '\u{2122}' | '\u{2139}'
-        | '\u{2194}'..='\u{2199}'
-        | '\u{21A9}' | '\u{21AA}' | '\u{24C2}' | '\u{25AA}' | '\u{25AB}' | '\u{25B6}' | '\u{25C0}'
-        | '\u{25FB}'..='\u{25FE}'
-        | '\u{2934}' | '\u{2935}' | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}'
-    )
-}
-
-/// Characters with no sound of their own: selectors, tags, zero-width marks, controls.
-fn is_silent(c: char) -> bool {
-    matches!(c,
-        '\u{FE00}'..='\u{FE0F}'     // variation selectors
-        | '\u{E0000}'..='\u{E007F}' // tags (subdivision flags)
-        | KEYCAP
-        | '\u{200B}' | '\u{2060}' | '\u{FEFF}'
-    ) || (c.is_control() && !c.is_whitespace())
-}
-
-fn drop_emoji(items: &[Item]) -> Vec<Item> {
-    let char_at = |i: usize| match items.get(i) {
-        Some(Item::Char(c)) => Some(*c),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(items.len());
-    let mut i = 0;
-    while i < items.len() {
-        let Item::Char(c) = items[i] else {
-            out.push(items[i]);
-            i += 1;
-            continue;
-        };
-        if is_pictograph(c) {
-            out.push(Item::Gap);
-            i += 1;
-            continue;
-        }
-        let keycap_base = c.is_ascii_digit() || c == '#' || c == '*';
-        if keycap_base || is_text_default(c) {
-            let mut j = i + 1;
-            let selected = char_at(j) == Some(EMOJI_PRESENTATION);
-            if selected {
-                j += 1;
-            }
-            let keycap = keycap_base && char_at(j) == Some(KEYCAP);
-            if keycap {
-                j += 1;
-            }
-            if keycap || (!keycap_base && selected) {
-                out.push(Item::Gap);
-                i = j;
-                continue;
-            }
-        }
-        let joins_emoji = c == ZWJ
-            && (out.last() == Some(&Item::Gap) || char_at(i + 1).is_some_and(is_pictograph));
-        if !joins_emoji && !is_silent(c) {
-            out.push(items[i]);
-        }
-        i += 1;
-    }
-    out
-}
-
-fn is_closing(c: char) -> bool {
-    matches!(
-        c,
-        ',' | '.'
-            | '!'
-            | '?'
-            | ';'
-            | ':'
-            | ')'
-            | ']'
-            | '}'
-            | '…'
-            | '、'
-            | '。'
-            | '，'
-            | '！'
-            | '？'
-            | '）'
-            | '」'
-            | '』'
-    )
-}
-
-fn is_opening(c: char) -> bool {
-    matches!(c, '(' | '[' | '{' | '「' | '『' | '（')
-}
-
-/// Collapses spaces and gaps; returns `""` if no letter or digit is left.
-fn finish(items: &[Item]) -> String {
-    let mut out = String::new();
-    let (mut space, mut gap) = (false, false);
-    for item in items {
-        match *item {
-            Item::Space => space = true,
-            Item::Gap => gap = true,
-            Item::Char(c) => {
-                // Brackets left empty by a removal (`(:smile:)`) go too.
-                let opener = match c {
-                    ')' => Some('('),
-                    ']' => Some('['),
-                    '）' => Some('（'),
-                    '」' => Some('「'),
-                    '』' => Some('『'),
-                    _ => None,
-                };
-                if let Some(open) = opener
-                    && gap
-                    && !space
-                    && out.ends_with(open)
-                {
-                    out.pop();
-                    out.truncate(out.trim_end().len());
-                    continue;
-                }
-                if let Some(prev) = out.chars().next_back() {
-                    let separate = if gap && is_closing(c) {
-                        false
-                    } else if space {
-                        true
-                    } else if gap {
-                        !is_cjk(prev) && !is_cjk(c) && !is_opening(prev)
-                    } else {
-                        false
-                    };
-                    if separate {
-                        out.push(' ');
-                    }
-                }
-                out.push(c);
-                (space, gap) = (false, false);
-            }
-        }
-    }
-    if !out.chars().any(char::is_alphanumeric) {
-        out.clear();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -771,7 +575,7 @@ mod tests {
             (MentionKind::User, "W012A3CDE") => "Sam",
             (MentionKind::User, "U0EMOJI00") => "🎉🎉",
             (MentionKind::Channel, "C024BE7LR") => "support",
-            (MentionKind::UserGroup, "S0614TZR7") => "on-call team",
+            (MentionKind::Group, "S0614TZR7") => "on-call team",
             _ => return None,
         };
         Some(name.to_owned())
@@ -941,6 +745,21 @@ mod tests {
         assert!(CASES.len() >= 35);
     }
 
+    /// The texts every bridge must speak alike (`denwa_chat::conformance`).
+    #[test]
+    fn texts_every_bridge_speaks_alike() {
+        let failures = denwa_chat::conformance::check_speech(|text| to_speech(text, &no_names));
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn mentions_are_found_once_each() {
+        let m = mentions("hi <@U1>, <@U2|bob> and <@U1> <#C1> <#C2|general> <@> <@U/x>");
+        assert_eq!(m.users, ["U1", "U2"]);
+        assert_eq!(m.channels, ["C1"], "a labelled channel needs no look-up");
+        assert!(m.groups.is_empty());
+    }
+
     #[test]
     fn nothing_speakable_is_empty() {
         for text in [
@@ -1000,14 +819,14 @@ mod tests {
                 "<@U1|legacy> <#C1|general> <!subteam^S1|@ops> <#C2> <!subteam^S2>",
                 &names
             ),
-            "User general ops Channel UserGroup"
+            "User general ops Channel Group"
         );
         assert_eq!(
             *calls.borrow(),
             [
                 (MentionKind::User, "U1".to_owned()),
                 (MentionKind::Channel, "C2".to_owned()),
-                (MentionKind::UserGroup, "S2".to_owned()),
+                (MentionKind::Group, "S2".to_owned()),
             ]
         );
         assert_eq!(

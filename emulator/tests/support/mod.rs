@@ -141,7 +141,12 @@ async fn serve(
     if !hook.signature_ok {
         return (StatusCode::FORBIDDEN, "bad signature").into_response();
     }
-    let reply = (s.handler)(&hook);
+    // On the blocking pool: a handler may stand for a slow application (a sleep), which must not
+    // hold up the emulator's own tasks on the runtime's workers.
+    let handler = s.handler.clone();
+    let reply = tokio::task::spawn_blocking(move || handler(&hook))
+        .await
+        .expect("the handler does not panic");
     (
         StatusCode::from_u16(reply.status).unwrap(),
         [(axum::http::header::CONTENT_TYPE, reply.content_type)],
