@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::domain::{CallId, LegToken};
 use crate::line::{ConferenceEventParams, Line};
 use crate::store::{AnnouncementEnd, SpeakerState, StoreError, Turn, TurnRequest};
-use crate::twilio::UpdateConference;
+use crate::twilio::{ConferenceStatusEvent, UpdateConference};
 use crate::twiml::{HttpMethod, VoiceResponse};
 
 pub async fn start(line: &Line, id: &CallId) {
@@ -163,7 +163,7 @@ pub async fn finished(
     id: &CallId,
     event: &ConferenceEventParams,
 ) -> Result<(), StoreError> {
-    let ended = event.status_callback_event == "announcement-end";
+    let ended = event.status_callback_event == ConferenceStatusEvent::AnnouncementEnd;
     let outcome = line
         .store()
         .announcement_finished(id, &event.conference_sid, event.sequence_number)
