@@ -417,7 +417,9 @@ impl Line {
             .unwrap_or_else(|| "Someone".into());
         let settings = &self.settings().line;
         let call = store.call(id).await.ok().flatten();
-        let is_caller = call.as_ref().is_some_and(|c| c.call_sid == call_sid);
+        let is_caller = call
+            .as_ref()
+            .is_some_and(|c| c.call_sid.as_deref() == Some(call_sid));
         if joined {
             // The call's list of who joined is about who joined the caller.
             let listed = if is_caller { "" } else { name.as_str() };
