@@ -15,8 +15,9 @@ pub struct Call {
     pub to: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caller_name: Option<String>,
-    /// Twilio's CallSid of the caller's leg.
-    pub call_sid: String,
+    /// Twilio's CallSid of the caller's leg; none while an outbound call is being placed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_sid: Option<String>,
     pub conference: String,
     /// Unix milliseconds.
     pub started_at: u64,

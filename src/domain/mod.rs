@@ -2,6 +2,7 @@
 
 mod call;
 mod conference_name;
+mod leg_token;
 mod message;
 mod participant_label;
 mod phone_number;
@@ -11,6 +12,7 @@ pub use conference_name::ConferenceName;
 // The words the line shares with the chat bridges have one home, the chat contract; the line
 // uses them as its own.
 pub use denwa_chat::{CallId, CallState, Direction, MessageId};
+pub use leg_token::LegToken;
 pub use message::{Message, MessageState, Piece};
 pub use participant_label::ParticipantLabel;
 pub use phone_number::PhoneNumber;

@@ -8,16 +8,14 @@
 
 use std::fmt;
 
+use super::LegToken;
+
 /// What denwa calls a participant in the caller's conference.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(transparent)]
 pub struct ParticipantLabel(String);
 
 const SPEAKER: &str = "speaker-";
-
-/// The longest speaker token a label takes: 32 letters and digits cannot hold a SID (two letters
-/// and 32 hex digits), and keep the label far under Twilio's 128 characters.
-const MAX_TOKEN: usize = 32;
 
 impl ParticipantLabel {
     /// The caller (on an outbound call, the person called).
@@ -30,15 +28,9 @@ impl ParticipantLabel {
         Self(["responder-", &index.to_string()].concat())
     }
 
-    /// The speaker leg whose lease token is `leg`. None for a token that is not one denwa makes
-    /// (lowercase letters and digits, at most 32): it could carry what Twilio refuses.
-    pub fn speaker(leg: &str) -> Option<Self> {
-        let denwas = !leg.is_empty()
-            && leg.len() <= MAX_TOKEN
-            && leg
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        denwas.then(|| Self([SPEAKER, leg].concat()))
+    /// The speaker leg whose lease token is `leg` (a `LegToken` holds nothing Twilio refuses).
+    pub fn speaker(leg: &LegToken) -> Self {
+        Self([SPEAKER, leg.as_str()].concat())
     }
 
     /// Whether `label`, as a conference callback reports it, is a speaker leg's.
@@ -59,13 +51,13 @@ impl fmt::Display for ParticipantLabel {
 
 #[cfg(test)]
 mod tests {
-    use super::ParticipantLabel;
+    use super::{LegToken, ParticipantLabel};
 
     #[test]
     fn labels_are_denwas_words_and_tokens() {
         assert_eq!(ParticipantLabel::caller().as_str(), "caller");
         assert_eq!(ParticipantLabel::responder(2).as_str(), "responder-2");
-        let speaker = ParticipantLabel::speaker("k3j9x0q2m7pa").unwrap();
+        let speaker = ParticipantLabel::speaker(&LegToken::parse("k3j9x0q2m7pa").unwrap());
         assert_eq!(speaker.as_str(), "speaker-k3j9x0q2m7pa");
         assert!(ParticipantLabel::is_speaker(speaker.as_str()));
         assert!(!ParticipantLabel::is_speaker("caller"));
@@ -82,7 +74,11 @@ mod tests {
             "a%2Fb",
             "UPPER",
         ] {
-            assert_eq!(ParticipantLabel::speaker(leg), None, "{leg:?}");
+            assert_eq!(
+                LegToken::parse(leg).map(|t| ParticipantLabel::speaker(&t)),
+                None,
+                "{leg:?}"
+            );
         }
     }
 }

@@ -56,7 +56,7 @@ impl Line {
                 speech::leg_ended(self, &id, &leg, &reason).await;
             }
             LegKind::Responder(id, index) => {
-                self.responder_leg_ended(&id, index, &status.call_sid, status.call_status.as_str())
+                self.responder_leg_ended(&id, index, &status.call_sid, status.call_status)
                     .await
             }
             LegKind::Caller => {

@@ -8,15 +8,15 @@ use crate::domain::{CallId, CallState, ConferenceName, ParticipantLabel};
 use crate::speech;
 use crate::store::LogFailure as _;
 use crate::store::{ConferenceChange, ParticipantRole};
-use crate::twilio::UpdateCall;
 use crate::twilio::params::CallEnd;
+use crate::twilio::{ConferenceStatusEvent, UpdateCall};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConferenceEventParams {
     pub conference_sid: String,
     pub friendly_name: String,
-    pub status_callback_event: String,
+    pub status_callback_event: ConferenceStatusEvent,
     #[serde(default)]
     pub call_sid: Option<String>,
     /// The label denwa gave the participant (`caller`, `responder-N`, `speaker-...`).
@@ -41,14 +41,15 @@ impl Line {
         let Some(id) = ConferenceName::parse(&event.friendly_name).map(|c| c.call_id()) else {
             return Ok(());
         };
-        tracing::debug!(call = %id, event = %event.status_callback_event, "conference event");
-        let change = match (
-            event.status_callback_event.as_str(),
-            event.call_sid.as_deref(),
-        ) {
-            ("conference-start", _) => Some(ConferenceChange::Started),
-            ("participant-join", Some(sid)) => Some(ConferenceChange::Joined(sid)),
-            ("participant-leave", Some(sid)) => Some(ConferenceChange::Left(sid)),
+        tracing::debug!(call = %id, event = ?event.status_callback_event, "conference event");
+        let change = match (event.status_callback_event, event.call_sid.as_deref()) {
+            (ConferenceStatusEvent::ConferenceStart, _) => Some(ConferenceChange::Started),
+            (ConferenceStatusEvent::ParticipantJoin, Some(sid)) => {
+                Some(ConferenceChange::Joined(sid))
+            }
+            (ConferenceStatusEvent::ParticipantLeave, Some(sid)) => {
+                Some(ConferenceChange::Left(sid))
+            }
             _ => None,
         };
         if let Some(change) = change {
@@ -121,13 +122,13 @@ impl Line {
             }
             return Ok(());
         }
-        match event.status_callback_event.as_str() {
+        match event.status_callback_event {
             // Sent to voicemail, the caller's conference ends but the call goes on.
-            "conference-end" if !self.store().in_voicemail(&id).await? => {
+            ConferenceStatusEvent::ConferenceEnd if !self.store().in_voicemail(&id).await? => {
                 self.end_call(&id, "the call ended", Some(&event.conference_sid))
                     .await
             }
-            "announcement-end" | "announcement-fail" => {
+            ConferenceStatusEvent::AnnouncementEnd | ConferenceStatusEvent::AnnouncementFail => {
                 speech::announce::finished(self, &id, &event).await?;
             }
             _ => {}
@@ -168,6 +169,34 @@ impl Line {
             }
             Ok((false, _)) => {}
             Err(e) => tracing::error!(call = %id, error = %e, "cannot record the end of a call"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConferenceEventParams;
+    use crate::twilio::ConferenceStatusEvent;
+
+    fn event(name: &str) -> ConferenceEventParams {
+        let form = format!("ConferenceSid=CF1&FriendlyName=denwa-a&StatusCallbackEvent={name}");
+        serde_urlencoded::from_str(&form).unwrap()
+    }
+
+    #[test]
+    fn events_read_as_twilio_writes_them_and_others_do_not_fail_the_webhook() {
+        for (text, expected) in [
+            ("conference-start", ConferenceStatusEvent::ConferenceStart),
+            ("conference-end", ConferenceStatusEvent::ConferenceEnd),
+            ("participant-join", ConferenceStatusEvent::ParticipantJoin),
+            ("participant-leave", ConferenceStatusEvent::ParticipantLeave),
+            ("announcement-end", ConferenceStatusEvent::AnnouncementEnd),
+            ("announcement-fail", ConferenceStatusEvent::AnnouncementFail),
+            ("participant-mute", ConferenceStatusEvent::Other),
+            ("participant-speech-start", ConferenceStatusEvent::Other),
+            ("something-new", ConferenceStatusEvent::Other),
+        ] {
+            assert_eq!(event(text).status_callback_event, expected, "{text}");
         }
     }
 }

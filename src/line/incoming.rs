@@ -40,7 +40,7 @@ impl Line {
             .store()
             .create_call(NewCall {
                 id: &id,
-                call_sid: &call.call_sid,
+                call_sid: Some(&call.call_sid),
                 from: &call.from,
                 to: &call.to,
                 caller_name,

@@ -27,9 +27,6 @@ impl From<crate::store::StoreError> for DialError {
     }
 }
 
-/// The CallSid an outbound call is recorded with until Twilio has placed it, before the call id.
-pub(crate) const PENDING_SID_PREFIX: &str = "pending-";
-
 /// Ring time for the person called.
 const OUTBOUND_TIMEOUT_SECS: u32 = 45;
 
@@ -42,12 +39,12 @@ impl Line {
         }
         let id = CallId::generate();
         let line_number = self.settings().twilio.number.clone();
-        // Recorded before Twilio is asked, so the answer webhook always finds the call.
-        let pending = [PENDING_SID_PREFIX, id.as_str()].concat();
+        // Recorded before Twilio is asked (without a CallSid until Twilio names the call), so the
+        // answer webhook, which names the call by its id, always finds it.
         self.store()
             .create_call(NewCall {
                 id: &id,
-                call_sid: &pending,
+                call_sid: None,
                 from: to.as_str(),
                 to: line_number.as_str(),
                 caller_name: None,

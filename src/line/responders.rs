@@ -12,7 +12,7 @@ use crate::config::{RingCallerId, RingMode};
 use crate::domain::{CallId, CallState, Direction, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
-use crate::twilio::{CallEvent, CallTarget, CreateCall, UpdateCall};
+use crate::twilio::{CallEvent, CallStatus, CallTarget, CreateCall, UpdateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, VoiceResponse};
 
 /// How long a responder has to press 1 once they hear who is calling.
@@ -346,7 +346,7 @@ impl Line {
         id: &CallId,
         index: usize,
         call_sid: &str,
-        status: &str,
+        status: CallStatus,
     ) {
         // Twilio may deliver a status callback more than once: each leg ends once, and only the
         // leg currently being rung moves in-order ringing on.
@@ -368,7 +368,7 @@ impl Line {
         let live =
             matches!(self.store().call(id).await, Ok(Some(c)) if c.state != CallState::Ended);
         let in_voicemail = self.store().in_voicemail(id).await.unwrap_or(false);
-        tracing::info!(call = %id, responder = index, status, "responder leg ended");
+        tracing::info!(call = %id, responder = index, status = status.as_str(), "responder leg ended");
         let current = self
             .store()
             .call_field(id, "ring_current")
@@ -417,7 +417,9 @@ impl Line {
             .unwrap_or_else(|| "Someone".into());
         let settings = &self.settings().line;
         let call = store.call(id).await.ok().flatten();
-        let is_caller = call.as_ref().is_some_and(|c| c.call_sid == call_sid);
+        let is_caller = call
+            .as_ref()
+            .is_some_and(|c| c.call_sid.as_deref() == Some(call_sid));
         if joined {
             // The call's list of who joined is about who joined the caller.
             let listed = if is_caller { "" } else { name.as_str() };

@@ -104,14 +104,20 @@ impl Line {
         if call.state == CallState::Ended {
             return Err(SayRefused::CallEnded);
         }
-        if let Err(e) = self
-            .twilio()
-            .update_call(&call.call_sid, &UpdateCall::end(CallEnd::Completed))
-            .await
-        {
-            // Twilio answers 404/400-style errors for calls that already finished: the call is
-            // over either way, and its status callback (or this) ends it here.
-            tracing::warn!(call = %id, error = %e, "Twilio did not complete the call");
+        match &call.call_sid {
+            // An outbound call Twilio has not named yet: there is nothing to ask Twilio to end.
+            None => tracing::warn!(call = %id, "hung up before Twilio placed the call"),
+            Some(call_sid) => {
+                if let Err(e) = self
+                    .twilio()
+                    .update_call(call_sid, &UpdateCall::end(CallEnd::Completed))
+                    .await
+                {
+                    // Twilio answers 404/400-style errors for calls that already finished: the
+                    // call is over either way, and its status callback (or this) ends it here.
+                    tracing::warn!(call = %id, error = %e, "Twilio did not complete the call");
+                }
+            }
         }
         self.end_call(id, "the call was hung up", None).await;
         Ok(())

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use super::Line;
 use super::call_status::caller_end_reason;
-use super::outbound::PENDING_SID_PREFIX;
 use crate::domain::{Call, CallState, now_ms};
 
 /// Calls one sweep asks Twilio about, at most. Every replica sweeps at least every 10 s, so a
@@ -44,7 +43,7 @@ impl Line {
                 return;
             }
         }
-        if call.call_sid.starts_with(PENDING_SID_PREFIX) {
+        let Some(call_sid) = &call.call_sid else {
             if now_ms().saturating_sub(call.started_at) < PLACING_TAKES_AT_MOST.as_millis() as u64 {
                 return; // still being placed, perhaps
             }
@@ -54,8 +53,8 @@ impl Line {
             self.end_call(&call.id, "the call could not be placed", None)
                 .await;
             return;
-        }
-        match self.twilio().fetch_call(&call.call_sid).await {
+        };
+        match self.twilio().fetch_call(call_sid).await {
             Ok(twilio) if twilio.status.is_final() => {
                 tracing::warn!(
                     call = %call.id,
@@ -101,7 +100,7 @@ mod tests {
             from: "+14155550123".into(),
             to: "+15005550006".into(),
             caller_name: None,
-            call_sid: format!("CA{n:032}"),
+            call_sid: Some(format!("CA{n:032}")),
             started_at: 0,
             ended_at: None,
             messages_spoken: 0,

@@ -51,6 +51,10 @@ impl Line {
         let Some(after) = self.settings().line.voicemail_after else {
             return;
         };
+        // An inbound call is recorded with its CallSid.
+        let Some(call_sid) = call.call_sid.as_deref() else {
+            return;
+        };
         if call.direction != Direction::Inbound
             || call.state == CallState::Ended
             || now_ms().saturating_sub(call.started_at) < after.as_millis() as u64
@@ -68,7 +72,7 @@ impl Line {
         self.cancel_responder_legs(&call.id, None).await;
         let url = self.public_url("/twilio/voicemail", &[("call", call.id.as_str())]);
         let update = UpdateCall::redirect(CallTarget::url(url, HttpMethod::Post));
-        if let Err(e) = self.twilio().update_call(&call.call_sid, &update).await {
+        if let Err(e) = self.twilio().update_call(call_sid, &update).await {
             // Let the sweep offer it again (up to its tries) rather than leave the caller on hold
             // with acceptance and chat replies refused.
             self.store()

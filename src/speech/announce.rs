@@ -14,12 +14,10 @@
 
 use std::time::Duration;
 
-use rand::RngExt as _;
-
-use crate::domain::CallId;
+use crate::domain::{CallId, LegToken};
 use crate::line::{ConferenceEventParams, Line};
 use crate::store::{AnnouncementEnd, SpeakerState, StoreError, Turn, TurnRequest};
-use crate::twilio::UpdateConference;
+use crate::twilio::{ConferenceStatusEvent, UpdateConference};
 use crate::twiml::{HttpMethod, VoiceResponse};
 
 pub async fn start(line: &Line, id: &CallId) {
@@ -32,7 +30,8 @@ pub async fn start(line: &Line, id: &CallId) {
             return;
         }
     }
-    let leg = format!("a{:012x}", rand::rng().random::<u64>() >> 16);
+    let token = LegToken::generate();
+    let leg = token.as_str();
     let store = line.store();
     let max_attempts = line.settings().speech.max_attempts;
     // The store only hands out the lease once the caller is in the conference; the caller's
@@ -40,7 +39,7 @@ pub async fn start(line: &Line, id: &CallId) {
     match store
         .acquire_speaker_as(
             id,
-            &leg,
+            leg,
             SpeakerState::Announcing,
             max_attempts,
             super::DIAL_LEASE,
@@ -49,7 +48,7 @@ pub async fn start(line: &Line, id: &CallId) {
     {
         Ok((true, failed)) => {
             line.publish_receipts(id, &[], &failed).await;
-            next(line, id, &leg, 1).await;
+            next(line, id, leg, 1).await;
         }
         Ok((false, failed)) => line.publish_receipts(id, &[], &failed).await,
         Err(e) => tracing::warn!(call = %id, error = %e, "cannot take the speaker lease"),
@@ -164,7 +163,7 @@ pub async fn finished(
     id: &CallId,
     event: &ConferenceEventParams,
 ) -> Result<(), StoreError> {
-    let ended = event.status_callback_event == "announcement-end";
+    let ended = event.status_callback_event == ConferenceStatusEvent::AnnouncementEnd;
     let outcome = line
         .store()
         .announcement_finished(id, &event.conference_sid, event.sequence_number)

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rand::RngExt as _;
 
-use crate::domain::{CallId, CallState, ParticipantLabel, now_ms};
+use crate::domain::{CallId, CallState, LegToken, ParticipantLabel, now_ms};
 use crate::line::{Line, Metrics};
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
@@ -124,11 +124,12 @@ fn pause_then(line: &Line, id: &CallId, leg: &str, step: Step) -> VoiceResponse 
 
 /// Dials a speaker leg for call `id` if it has queued messages and no leg is speaking.
 pub async fn start(line: &Line, id: &CallId) {
-    let leg = random_token(12, b"0123456789abcdefghijklmnopqrstuvwxyz");
+    let token = LegToken::generate();
+    let leg = token.as_str();
     let max_attempts = line.settings().speech.max_attempts;
     let (acquired, failed) = match line
         .store()
-        .acquire_speaker(id, &leg, max_attempts, super::DIAL_LEASE)
+        .acquire_speaker(id, leg, max_attempts, super::DIAL_LEASE)
         .await
     {
         Ok(outcome) => outcome,
@@ -142,16 +143,16 @@ pub async fn start(line: &Line, id: &CallId) {
         return;
     }
     let code = random_token(CODE_DIGITS, b"0123456789");
-    if let Err(e) = line.store().store_speaker_code(&code, id, &leg).await {
+    if let Err(e) = line.store().store_speaker_code(&code, id, leg).await {
         tracing::warn!(call = %id, error = %e, "cannot store the speaker code");
-        super::leg_ended(line, id, &leg, "denwa could not prepare the speaker call").await;
+        super::leg_ended(line, id, leg, "denwa could not prepare the speaker call").await;
         return;
     }
     let number = line.settings().twilio.number.clone();
-    let speak = speak_url(line, id, &leg, Step::first());
+    let speak = speak_url(line, id, leg, Step::first());
     let status = line.public_url(
         "/twilio/call-status",
-        &[("call", id.as_str()), ("leg", &leg)],
+        &[("call", id.as_str()), ("leg", leg)],
     );
     let request = CreateCall::new(
         number.clone(),
@@ -164,7 +165,7 @@ pub async fn start(line: &Line, id: &CallId) {
     .send_digits(["wwww", code.as_str()].concat())
     .timeout(SPEAKER_DIAL_TIMEOUT_SECS);
     let dial = line.twilio().create_call(&request);
-    let Some(outcome) = super::while_dialling(line, id, &leg, dial).await else {
+    let Some(outcome) = super::while_dialling(line, id, leg, dial).await else {
         return;
     };
     match outcome {
@@ -173,7 +174,7 @@ pub async fn start(line: &Line, id: &CallId) {
             tracing::info!(call = %id, speaker_sid = %created.sid, "speaker leg dialled");
             match line
                 .store()
-                .speaker_dialled(id, &leg, &created.sid, super::BASE_LEASE)
+                .speaker_dialled(id, leg, &created.sid, super::BASE_LEASE)
                 .await
             {
                 Ok(true) => {}
@@ -185,7 +186,7 @@ pub async fn start(line: &Line, id: &CallId) {
                 Err(e) => tracing::warn!(call = %id, error = %e, "cannot record the speaker leg"),
             }
         }
-        Err(e) => super::dial_backoff::dial_failed(line, id, &leg, &e).await,
+        Err(e) => super::dial_backoff::dial_failed(line, id, leg, &e).await,
     }
 }
 
@@ -262,7 +263,7 @@ pub async fn admit(
         return VoiceResponse::new().hangup();
     };
     // Labelled with the leg's own token: a label holding its CallSid is one Twilio refuses.
-    let Some(label) = ParticipantLabel::speaker(&leg) else {
+    let Some(label) = LegToken::parse(&leg).map(|token| ParticipantLabel::speaker(&token)) else {
         tracing::error!(call = %id, "a speaker leg token unfit for a participant label: hung up");
         return VoiceResponse::new().hangup();
     };

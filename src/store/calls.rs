@@ -11,7 +11,8 @@ use crate::domain::{Call, CallId, CallState, ConferenceName, Direction, MessageI
 /// What `/twilio/voice` knows about a new call.
 pub struct NewCall<'a> {
     pub id: &'a CallId,
-    pub call_sid: &'a str,
+    /// None for an outbound call recorded before Twilio is asked to place it.
+    pub call_sid: Option<&'a str>,
     pub from: &'a str,
     pub to: &'a str,
     pub caller_name: Option<&'a str>,
@@ -35,6 +36,10 @@ pub enum ParticipantRole {
 /// How long a call's records outlive its end: long enough for the team to read receipts.
 const ENDED_CALL_TTL_SECS: i64 = 7 * 24 * 3600;
 
+/// What earlier versions stored as the CallSid of an outbound call not yet placed
+/// (`pending-<call id>`): read as none, as a call recorded across an upgrade may still hold it.
+const LEGACY_PENDING_SID: &str = "pending-";
+
 /// Messages given their expiry per round trip when a call ends.
 const EXPIRE_CHUNK: usize = 1000;
 
@@ -54,21 +59,26 @@ impl Store {
         let mut fields: Vec<(&str, String)> = vec![
             ("id", call.id.to_string()),
             ("state", CallState::Ringing.as_str().into()),
-            ("call_sid", call.call_sid.into()),
             ("from", call.from.into()),
             ("to", call.to.into()),
             ("started_at", now.to_string()),
             ("last_activity_at", now.to_string()),
             ("direction", call.direction.as_str().into()),
         ];
+        if let Some(sid) = call.call_sid {
+            fields.push(("call_sid", sid.into()));
+        }
         if let Some(name) = call.caller_name {
             fields.push(("caller_name", name.into()));
         }
         let mut script = scripts::CREATE_CALL.prepare_invoke();
         script
-            .key(self.keys.call_sid(call.call_sid))
             .key(self.keys.call(call.id))
-            .key(self.keys.active_calls())
+            .key(self.keys.active_calls());
+        if let Some(sid) = call.call_sid {
+            script.key(self.keys.call_sid(sid));
+        }
+        script
             .arg(call.id.as_str())
             .arg(ENDED_CALL_TTL_SECS)
             .arg(now);
@@ -283,7 +293,10 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
         from: text("from"),
         to: text("to"),
         caller_name: f.get("caller_name").cloned(),
-        call_sid: text("call_sid"),
+        call_sid: f
+            .get("call_sid")
+            .filter(|sid| !sid.starts_with(LEGACY_PENDING_SID))
+            .cloned(),
         conference: ConferenceName::of(id).to_string(),
         started_at: num("started_at").unwrap_or(0),
         ended_at: num("ended_at"),
@@ -304,4 +317,29 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
         last_activity_at: num("last_activity_at").or(num("started_at")).unwrap_or(0),
         status_checked_at: num("status_checked_at"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::call_from_fields;
+    use crate::domain::CallId;
+
+    fn call_sid_read_from(stored: Option<&str>) -> Option<String> {
+        let id = CallId::generate();
+        let mut fields = HashMap::from([("state".to_owned(), "ringing".to_owned())]);
+        if let Some(sid) = stored {
+            fields.insert("call_sid".to_owned(), sid.to_owned());
+        }
+        call_from_fields(&id, &fields).unwrap().call_sid
+    }
+
+    #[test]
+    fn a_call_not_yet_placed_has_no_call_sid_also_as_earlier_versions_stored_it() {
+        let sid = "CA0123456789abcdef0123456789abcdef";
+        assert_eq!(call_sid_read_from(Some(sid)).as_deref(), Some(sid));
+        assert_eq!(call_sid_read_from(None), None);
+        assert_eq!(call_sid_read_from(Some("pending-0123456789abcdef")), None);
+    }
 }

@@ -665,17 +665,20 @@ return {f[1], post_recording, f[2] or ''}
 /// once, also when the repeats reach several replicas at the same moment. So the CallSid lookup
 /// is claimed in the same atomic step that writes the call. (That lookup and the active set are
 /// keys of their own, outside the call's hash tag: see ARCHITECTURE.md on Redis Cluster.)
-/// KEYS: CallSid lookup, call, active set. ARGV: call id, lookup TTL secs, now, then the call's
-/// fields as name, value pairs.
+/// An outbound call is recorded before Twilio has named it: without a CallSid, nothing to claim.
+/// KEYS: call, active set, CallSid lookup (if there is a CallSid). ARGV: call id, lookup TTL
+/// secs, now, then the call's fields as name, value pairs.
 /// Returns the id of the call the CallSid already is, or nil if this call was recorded.
 pub(super) static CREATE_CALL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 4))
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+if KEYS[3] then
+  local existing = redis.call('GET', KEYS[3])
+  if existing then return existing end
+  redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return false
 "#,
     )

@@ -16,7 +16,7 @@ pub mod signature;
 pub use params::{
     CallEvent, CallTarget, CreateCall, UpdateCall, UpdateConference, UpdateIncomingNumber,
 };
-pub use resources::CallStatus;
+pub use resources::{CallStatus, ConferenceStatusEvent};
 pub use rest::{TwilioClient, TwilioError};
 pub use retry::RetryPolicy;
 pub use signature::SignatureValidator;

@@ -1,4 +1,4 @@
-//! The JSON resources Twilio's REST API answers with.
+//! The JSON resources Twilio's REST API answers with, and the statuses its callbacks carry.
 //!
 //! Only the fields denwa reads are declared; serde ignores the rest, so Twilio adding fields never
 //! breaks decoding. Fields Twilio may send as `null` are `Option`s, and statuses have an `Unknown`
@@ -55,6 +55,22 @@ impl CallStatus {
                 | CallStatus::Canceled
         )
     }
+}
+
+/// What a conference status callback reports (its `StatusCallbackEvent`). Only the events denwa
+/// acts on are named; any other (`participant-mute`, one Twilio adds later) is `Other`, so it
+/// never fails the webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConferenceStatusEvent {
+    ConferenceStart,
+    ConferenceEnd,
+    ParticipantJoin,
+    ParticipantLeave,
+    AnnouncementEnd,
+    AnnouncementFail,
+    #[serde(other)]
+    Other,
 }
 
 /// A call (`/Calls/{CallSid}.json`).
