@@ -15,6 +15,7 @@ mod outbound;
 mod responders;
 mod say;
 mod status_check;
+mod sweep;
 mod voicemail;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +32,7 @@ pub use call_status::{CallStatusParams, LegKind};
 pub use conference::ConferenceEventParams;
 pub use incoming::VoiceParams;
 pub use outbound::DialError;
+pub use sweep::sweep;
 pub use voicemail::Transcription;
 
 #[derive(Clone)]
