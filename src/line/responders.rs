@@ -210,7 +210,7 @@ impl Line {
             Ok(Some(call)) if call.state != CallState::Ended => call,
             _ => {
                 return VoiceResponse::new()
-                    .say(self.say("The caller has already hung up. Goodbye."))
+                    .say(self.say_verb("The caller has already hung up. Goodbye."))
                     .hangup();
             }
         };
@@ -221,7 +221,7 @@ impl Line {
             .unwrap_or(false);
         if !asked && let Ok(Some(_)) = self.store().accepted_by(id).await {
             return VoiceResponse::new()
-                .say(self.say("Someone else has already taken this call. Goodbye."))
+                .say(self.say_verb("Someone else has already taken this call. Goodbye."))
                 .hangup();
         }
         let who = call
@@ -249,9 +249,9 @@ impl Line {
                     .timeout(ACCEPT_TIMEOUT_SECS)
                     .action(action.as_str())
                     .method(HttpMethod::Post)
-                    .say(self.say(&prompt)),
+                    .say(self.say_verb(&prompt)),
             )
-            .say(self.say("The call was not accepted. Goodbye."))
+            .say(self.say_verb("The call was not accepted. Goodbye."))
             .hangup()
     }
 
@@ -264,7 +264,7 @@ impl Line {
     ) -> VoiceResponse {
         if digits != "1" {
             return VoiceResponse::new()
-                .say(self.say("Declined. Goodbye."))
+                .say(self.say_verb("Declined. Goodbye."))
                 .hangup();
         }
         // Someone who asked to join by phone joins (and, if nobody had accepted yet, counts as
@@ -292,7 +292,7 @@ impl Line {
         };
         if !(live && (accepted || asked)) {
             return VoiceResponse::new()
-                .say(self.say("This call has already been taken or has ended. Goodbye."))
+                .say(self.say_verb("This call has already been taken or has ended. Goodbye."))
                 .hangup();
         }
         tracing::info!(call = %id, responder = index, "responder joins the call");
@@ -314,7 +314,7 @@ impl Line {
         let mut response = VoiceResponse::new();
         if self.settings().line.responders_muted {
             response = response
-                .say(self.say("You are listening. Reply from chat to speak to the caller."));
+                .say(self.say_verb("You are listening. Reply from chat to speak to the caller."));
         }
         response.dial(Dial::conference(conference)).hangup()
     }

@@ -143,7 +143,7 @@ pub(crate) fn say_all(
         }
         for piece in pieces.get(range).unwrap_or_default() {
             if let Some(text) = message.text.get(piece.start..piece.end) {
-                response = response.say(line.say(text));
+                response = response.say(line.say_verb(text));
             }
         }
     }
