@@ -21,7 +21,7 @@ impl LineControl for Line {
         origin: MessageOrigin,
     ) -> BoxFuture<'a, Result<Accepted, SayRefused>> {
         Box::pin(async move {
-            self.say_text(call, text, origin)
+            self.queue_message(call, text, origin)
                 .await
                 .map(|message_id| Accepted { message_id })
         })

@@ -438,12 +438,16 @@ impl Line {
                 let origin = denwa_chat::MessageOrigin::line();
                 let queued = match &recording {
                     Some(url) => {
-                        self.say_with_audio(id, Some(url), "joined the call.", origin)
+                        self.queue_message_with_audio(id, Some(url), "joined the call.", origin)
                             .await
                     }
                     None => {
-                        self.say_text(id, &[name.as_str(), " joined the call."].concat(), origin)
-                            .await
+                        self.queue_message(
+                            id,
+                            &[name.as_str(), " joined the call."].concat(),
+                            origin,
+                        )
+                        .await
                     }
                 };
                 if let Err(e) = queued {
@@ -455,7 +459,7 @@ impl Line {
                     for present in store.joined_names(id).await.unwrap_or_default() {
                         let text = [present.as_str(), " is on the call."].concat();
                         let origin = denwa_chat::MessageOrigin::line();
-                        if let Err(e) = self.say_text(id, &text, origin).await {
+                        if let Err(e) = self.queue_message(id, &text, origin).await {
                             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");
                         }
                     }
@@ -470,16 +474,17 @@ impl Line {
                 name: name.clone(),
             });
             if aloud && settings.announce_leaves {
-                self.announce(id, &[name.as_str(), " left the call."].concat())
+                self.queue_notice(id, &[name.as_str(), " left the call."].concat())
                     .await;
             }
         }
     }
 
-    /// Speaks a line announcement through the same pipeline as chat messages.
-    async fn announce(&self, id: &CallId, text: &str) {
+    /// Queues the line's own notice ("Alice left the call.") through the same pipeline as chat
+    /// messages.
+    async fn queue_notice(&self, id: &CallId, text: &str) {
         if let Err(e) = self
-            .say_text(id, text, denwa_chat::MessageOrigin::line())
+            .queue_message(id, text, denwa_chat::MessageOrigin::line())
             .await
         {
             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");

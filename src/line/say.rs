@@ -11,17 +11,17 @@ use crate::twilio::params::CallEnd;
 impl Line {
     /// Stores `text` for call `id` and starts speaking it. Returns once the message is in the
     /// store, never before: an id handed back is a message that will be spoken or reported failed.
-    pub async fn say_text(
+    pub async fn queue_message(
         &self,
         id: &CallId,
         text: &str,
         origin: MessageOrigin,
     ) -> Result<MessageId, SayRefused> {
-        self.say_with_audio(id, None, text, origin).await
+        self.queue_message_with_audio(id, None, text, origin).await
     }
 
-    /// Like [`say_text`](Self::say_text), with a recording played before the text.
-    pub(crate) async fn say_with_audio(
+    /// Like [`queue_message`](Self::queue_message), with a recording played before the text.
+    pub(crate) async fn queue_message_with_audio(
         &self,
         id: &CallId,
         audio_url: Option<&str>,
