@@ -41,8 +41,8 @@ impl Line {
             .create_call(NewCall {
                 id: &id,
                 call_sid: &call.call_sid,
-                from: &call.from,
-                to: &call.to,
+                other_party: &call.from,
+                line_number: &call.to,
                 caller_name,
                 direction: Direction::Inbound,
             })

@@ -48,8 +48,8 @@ impl Line {
             .create_call(NewCall {
                 id: &id,
                 call_sid: &pending,
-                from: to.as_str(),
-                to: line_number.as_str(),
+                other_party: to.as_str(),
+                line_number: line_number.as_str(),
                 caller_name: None,
                 direction: Direction::Outbound,
             })

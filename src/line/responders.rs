@@ -107,7 +107,7 @@ impl Line {
         }
         let line_number = self.settings().twilio.number.clone();
         let caller_id = match self.settings().line.ring_caller_id {
-            RingCallerId::Caller => PhoneNumber::parse(&call.from).unwrap_or(line_number),
+            RingCallerId::Caller => PhoneNumber::parse(&call.other_party).unwrap_or(line_number),
             RingCallerId::Line => line_number,
         };
         let index_text = index.to_string();
@@ -227,7 +227,7 @@ impl Line {
         let who = call
             .caller_name
             .clone()
-            .unwrap_or_else(|| spoken_number(&call.from));
+            .unwrap_or_else(|| spoken_number(&call.other_party));
         let prompt = [
             "Call for ",
             self.settings().line.name.as_str(),

@@ -12,8 +12,10 @@ use crate::domain::{Call, CallId, CallState, ConferenceName, Direction, MessageI
 pub struct NewCall<'a> {
     pub id: &'a CallId,
     pub call_sid: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
+    /// The number at the other end (see [`Call::other_party`]); stored as `from`.
+    pub other_party: &'a str,
+    /// The line's own number; stored as `to`.
+    pub line_number: &'a str,
     pub caller_name: Option<&'a str>,
     pub direction: Direction,
 }
@@ -55,8 +57,8 @@ impl Store {
             ("id", call.id.to_string()),
             ("state", CallState::Ringing.as_str().into()),
             ("call_sid", call.call_sid.into()),
-            ("from", call.from.into()),
-            ("to", call.to.into()),
+            ("from", call.other_party.into()),
+            ("to", call.line_number.into()),
             ("started_at", now.to_string()),
             ("last_activity_at", now.to_string()),
             ("direction", call.direction.as_str().into()),
@@ -280,8 +282,8 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
     Ok(Call {
         id: id.clone(),
         state,
-        from: text("from"),
-        to: text("to"),
+        other_party: text("from"),
+        line_number: text("to"),
         caller_name: f.get("caller_name").cloned(),
         call_sid: text("call_sid"),
         conference: ConferenceName::of(id).to_string(),
