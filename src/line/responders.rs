@@ -5,7 +5,7 @@
 //! A responder's own phone answering (voicemail box included) is not acceptance: only pressing 1
 //! is, so a voicemail box never "takes" the call.
 
-use denwa_chat::{LineEvent, SayRefused};
+use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
 use crate::config::{RingCallerId, RingMode};
@@ -187,18 +187,18 @@ impl Line {
         &self,
         id: &CallId,
         index: usize,
-    ) -> Result<(), SayRefused> {
+    ) -> Result<(), LineRefused> {
         match self.store().call(id).await {
             Ok(Some(call)) if call.state != CallState::Ended => {}
-            Ok(Some(_)) => return Err(SayRefused::CallEnded),
-            Ok(None) => return Err(SayRefused::NoSuchCall),
-            Err(_) => return Err(SayRefused::Unavailable),
+            Ok(Some(_)) => return Err(LineRefused::CallEnded),
+            Ok(None) => return Err(LineRefused::NoSuchCall),
+            Err(_) => return Err(LineRefused::Unavailable),
         }
         self.store().request_join(id, index).await?;
         if self.dial_responder(id, index).await {
             Ok(())
         } else {
-            Err(SayRefused::DialFailed(
+            Err(LineRefused::DialFailed(
                 "you are on another call, or Twilio refused to call you".into(),
             ))
         }
