@@ -358,6 +358,7 @@ async fn try_turn(
                 require_join: true,
                 linger,
                 lease,
+                budget_bytes: super::pieces::TURN_BUDGET_BYTES,
             },
         )
         .await?
