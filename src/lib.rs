@@ -11,8 +11,10 @@
 //! - [`demo`]: `denwa demo`, the line with the Twilio emulator and a web console, all local.
 //! - `domain`: phone numbers, conference names, calls, messages: input turned into types at the
 //!   edge. Call and message ids, call states and directions are the chat contract's (`denwa_chat`).
-//! - `line`: the flows (answer a call, take a message, ring responders, voicemail, events).
-//! - `speech`: the speakers (self-dial, announce), the pieces a turn says, the sweep.
+//! - `line`: the flows (answer a call, take a message, ring responders, voicemail, events) and
+//!   the sweep that looks at every active call every few seconds.
+//! - `metrics`: the counters `/metrics` shows.
+//! - `speech`: the speakers (self-dial, announce), the pieces a turn says.
 //! - `store`: all state, in Redis; only it builds keys; a Lua script per atomic step.
 //! - `routes`: HTTP: Twilio webhooks (signed), `/api`, health; `bridges`: the chat bridges.
 //! - `twiml`: the TwiML writer, the only way text reaches Twilio's XML; `twilio`: webhook
@@ -24,6 +26,7 @@ pub mod config;
 pub mod demo;
 mod domain;
 mod line;
+mod metrics;
 mod routes;
 pub mod server;
 mod shutdown;

@@ -8,10 +8,9 @@ use tokio::net::TcpListener;
 use crate::bridges;
 use crate::config::Settings;
 use crate::config::TwilioSettings;
-use crate::line::Line;
+use crate::line::{self, Line};
 use crate::routes;
 use crate::server;
-use crate::speech;
 use crate::store::{Store, StoreError};
 use crate::twilio::{TwilioClient, TwilioError};
 
@@ -113,7 +112,7 @@ impl Application {
         let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        tokio::spawn(speech::sweep(
+        tokio::spawn(line::sweep(
             self.line.clone(),
             until_stopped(stopped.clone()),
         ));

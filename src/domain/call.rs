@@ -10,9 +10,15 @@ use super::{CallId, CallState, Direction};
 pub struct Call {
     pub id: CallId,
     pub state: CallState,
-    /// The caller's number as Twilio gave it (may be "anonymous" or a client identity).
-    pub from: String,
-    pub to: String,
+    /// The number at the other end: the caller's on an inbound call, as Twilio gave it (may be
+    /// "anonymous" or a client identity), the person dialled on an outbound one. `from` in the
+    /// API and the store, whichever way the call went.
+    #[serde(rename = "from")]
+    pub other_party: String,
+    /// The line's own number (the one called, or the one calling out). `to` in the API and the
+    /// store.
+    #[serde(rename = "to")]
+    pub line_number: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caller_name: Option<String>,
     /// Twilio's CallSid of the caller's leg; none while an outbound call is being placed.

@@ -1,16 +1,16 @@
 //! `LineControl`: what chat bridges may ask of the line.
 
 use denwa_chat::{
-    Accepted, BoxFuture, CallSummary, LineControl, LineDialing, MessageOrigin, SayRefused,
+    Accepted, BoxFuture, CallSummary, LineControl, LineDialing, LineRefused, MessageOrigin,
 };
 
 use super::Line;
 use crate::domain::CallId;
 use crate::store::StoreError;
 
-fn unavailable(e: StoreError) -> SayRefused {
+fn unavailable(e: StoreError) -> LineRefused {
     tracing::warn!(error = %e, "a bridge request failed on the store");
-    SayRefused::Unavailable
+    LineRefused::Unavailable
 }
 
 impl LineControl for Line {
@@ -19,26 +19,26 @@ impl LineControl for Line {
         call: &'a CallId,
         text: &'a str,
         origin: MessageOrigin,
-    ) -> BoxFuture<'a, Result<Accepted, SayRefused>> {
+    ) -> BoxFuture<'a, Result<Accepted, LineRefused>> {
         Box::pin(async move {
-            self.say_text(call, text, origin)
+            self.queue_message(call, text, origin)
                 .await
                 .map(|message_id| Accepted { message_id })
         })
     }
 
-    fn hang_up<'a>(&'a self, call: &'a CallId) -> BoxFuture<'a, Result<(), SayRefused>> {
+    fn hang_up<'a>(&'a self, call: &'a CallId) -> BoxFuture<'a, Result<(), LineRefused>> {
         Box::pin(self.hang_up_call(call))
     }
 
-    fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
+    fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, LineRefused>> {
         Box::pin(self.active_call_summaries())
     }
 
     fn call<'a>(
         &'a self,
         call: &'a CallId,
-    ) -> BoxFuture<'a, Result<Option<CallSummary>, SayRefused>> {
+    ) -> BoxFuture<'a, Result<Option<CallSummary>, LineRefused>> {
         Box::pin(async move {
             let call = self.store().call(call).await.map_err(unavailable)?;
             Ok(call.map(|c| self.summary(&c)))
@@ -50,7 +50,7 @@ impl LineControl for Line {
         bridge: &'a str,
         call: &'a CallId,
         thread: &'a str,
-    ) -> BoxFuture<'a, Result<(), SayRefused>> {
+    ) -> BoxFuture<'a, Result<(), LineRefused>> {
         Box::pin(async move {
             self.store()
                 .link_thread(bridge, call, thread)
@@ -63,7 +63,7 @@ impl LineControl for Line {
         &'a self,
         bridge: &'a str,
         call: &'a CallId,
-    ) -> BoxFuture<'a, Result<Option<String>, SayRefused>> {
+    ) -> BoxFuture<'a, Result<Option<String>, LineRefused>> {
         Box::pin(async move {
             self.store()
                 .thread_of_call(bridge, call)
@@ -76,7 +76,7 @@ impl LineControl for Line {
         &'a self,
         bridge: &'a str,
         thread: &'a str,
-    ) -> BoxFuture<'a, Result<Option<CallId>, SayRefused>> {
+    ) -> BoxFuture<'a, Result<Option<CallId>, LineRefused>> {
         Box::pin(async move {
             self.store()
                 .call_of_thread(bridge, thread)
@@ -89,7 +89,7 @@ impl LineControl for Line {
         &'a self,
         bridge: &'a str,
         delivery_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, SayRefused>> {
+    ) -> BoxFuture<'a, Result<bool, LineRefused>> {
         Box::pin(async move {
             self.store()
                 .first_delivery(bridge, delivery_id)
@@ -100,13 +100,13 @@ impl LineControl for Line {
 }
 
 impl LineDialing for Line {
-    fn dial<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<CallSummary, SayRefused>> {
+    fn dial<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<CallSummary, LineRefused>> {
         Box::pin(async move {
             match self.dial_out(number).await {
                 Ok(call) => Ok(self.summary(&call)),
-                Err(super::DialError::BadNumber(m)) => Err(SayRefused::BadNumber(m)),
+                Err(super::DialError::BadNumber(m)) => Err(LineRefused::BadNumber(m)),
                 Err(super::DialError::Refused(r)) => Err(r),
-                Err(super::DialError::Twilio(m)) => Err(SayRefused::DialFailed(m)),
+                Err(super::DialError::Twilio(m)) => Err(LineRefused::DialFailed(m)),
             }
         })
     }
@@ -116,11 +116,11 @@ impl LineDialing for Line {
         call: &'a CallId,
         bridge: &'a str,
         user: &'a str,
-    ) -> BoxFuture<'a, Result<String, SayRefused>> {
+    ) -> BoxFuture<'a, Result<String, LineRefused>> {
         Box::pin(async move {
             let (index, name) = self
                 .responder_of_user(bridge, user)
-                .ok_or(SayRefused::NotAResponder)?;
+                .ok_or(LineRefused::NotAResponder)?;
             self.join_responder_by_phone(call, index).await?;
             Ok(name)
         })

@@ -26,7 +26,7 @@ impl Line {
         CallSummary {
             id: call.id.clone(),
             line: self.settings().line.name.clone(),
-            from: call.from.clone(),
+            from: call.other_party.clone(),
             caller_name: call.caller_name.clone(),
             state: call.state,
             started_at: call.started_at,

@@ -41,8 +41,8 @@ impl Line {
             .create_call(NewCall {
                 id: &id,
                 call_sid: Some(&call.call_sid),
-                from: &call.from,
-                to: &call.to,
+                other_party: &call.from,
+                line_number: &call.to,
                 caller_name,
                 direction: Direction::Inbound,
             })
@@ -112,7 +112,7 @@ impl Line {
     /// Said before hanging up on a caller denwa cannot take (its store is unreachable).
     fn unavailable(&self) -> VoiceResponse {
         VoiceResponse::new()
-            .say(self.say(&self.settings().line.unavailable_message))
+            .say(self.say_verb(&self.settings().line.unavailable_message))
             .hangup()
     }
 
@@ -120,7 +120,7 @@ impl Line {
     /// knows by name) the recording of their name, else straight into the call's conference.
     fn welcome(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
         let mut greeting = match &self.settings().line.greeting {
-            Greeting::Say(text) => VoiceResponse::new().say(self.say(text)),
+            Greeting::Say(text) => VoiceResponse::new().say(self.say_verb(text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
         let unknown = call
@@ -136,20 +136,23 @@ impl Line {
             // With a recording, Twilio fetches the action (which puts the caller in); without one
             // (the caller said nothing) it skips the action and goes on with the next verb, so
             // the conference follows here too: a silent caller is not hung up.
-            greeting = greeting
-                .say(self.say("After the tone, please say your name, then press the pound key."))
-                .record(
-                    Record::new()
-                        .action(
-                            self.public_url("/twilio/caller-name", &[("call", id.as_str())])
-                                .as_str(),
-                        )
-                        .method(HttpMethod::Post)
-                        .max_length(5)
-                        .timeout(3)
-                        .play_beep(true)
-                        .finish_on_key("#"),
-                );
+            greeting =
+                greeting
+                    .say(self.say_verb(
+                        "After the tone, please say your name, then press the pound key.",
+                    ))
+                    .record(
+                        Record::new()
+                            .action(
+                                self.public_url("/twilio/caller-name", &[("call", id.as_str())])
+                                    .as_str(),
+                            )
+                            .method(HttpMethod::Post)
+                            .max_length(5)
+                            .timeout(3)
+                            .play_beep(true)
+                            .finish_on_key("#"),
+                    );
         }
         greeting.dial(Dial::conference(self.caller_conference(id)))
     }
@@ -201,7 +204,7 @@ impl Line {
     }
 
     /// A `<Say>` in the configured voice and language.
-    pub(crate) fn say(&self, text: &str) -> Say {
+    pub(crate) fn say_verb(&self, text: &str) -> Say {
         let speech = &self.settings().speech;
         let mut say = Say::new(text);
         if let Some(voice) = &speech.voice {

@@ -15,15 +15,16 @@ mod outbound;
 mod responders;
 mod say;
 mod status_check;
+mod sweep;
 mod voicemail;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use denwa_chat::ChatBridge;
 use url::Url;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::twilio::{SignatureValidator, TwilioClient};
 
@@ -31,6 +32,7 @@ pub use call_status::{CallStatusParams, LegKind};
 pub use conference::ConferenceEventParams;
 pub use incoming::VoiceParams;
 pub use outbound::DialError;
+pub use sweep::sweep;
 pub use voicemail::Transcription;
 
 #[derive(Clone)]
@@ -47,26 +49,6 @@ struct Inner {
     bridges: OnceLock<Vec<Arc<dyn ChatBridge>>>,
     metrics: Metrics,
     background: background::Background,
-}
-
-/// Counters exposed at `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    pub calls_answered: AtomicU64,
-    pub calls_refused_store_down: AtomicU64,
-    pub messages_queued: AtomicU64,
-    pub messages_spoken: AtomicU64,
-    pub messages_failed: AtomicU64,
-    pub speaker_legs: AtomicU64,
-    pub speaker_dial_failures: AtomicU64,
-    pub webhooks_rejected: AtomicU64,
-    pub bridge_errors: AtomicU64,
-}
-
-impl Metrics {
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
 }
 
 impl Line {

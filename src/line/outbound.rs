@@ -1,7 +1,7 @@
 //! Outbound calls: the line calls someone, who then gets the same conference, thread, speech
 //! and announcements as a caller.
 
-use denwa_chat::{LineEvent, SayRefused};
+use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
 use crate::domain::{Call, CallId, Direction, PhoneNumber};
@@ -16,7 +16,7 @@ pub enum DialError {
     #[error("{0}")]
     BadNumber(String),
     #[error(transparent)]
-    Refused(#[from] SayRefused),
+    Refused(#[from] LineRefused),
     #[error("Twilio did not place the call: {0}")]
     Twilio(String),
 }
@@ -45,8 +45,8 @@ impl Line {
             .create_call(NewCall {
                 id: &id,
                 call_sid: None,
-                from: to.as_str(),
-                to: line_number.as_str(),
+                other_party: to.as_str(),
+                line_number: line_number.as_str(),
                 caller_name: None,
                 direction: Direction::Outbound,
             })
@@ -78,7 +78,7 @@ impl Line {
             .store()
             .call(&id)
             .await?
-            .ok_or(SayRefused::Unavailable)?;
+            .ok_or(LineRefused::Unavailable)?;
         tracing::info!(call = %id, call_sid = %created.sid, "outbound call placed");
         self.publish(LineEvent::CallStarted {
             call: self.summary(&call),

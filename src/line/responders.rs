@@ -5,7 +5,7 @@
 //! A responder's own phone answering (voicemail box included) is not acceptance: only pressing 1
 //! is, so a voicemail box never "takes" the call.
 
-use denwa_chat::{LineEvent, SayRefused};
+use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
 use crate::config::{RingCallerId, RingMode};
@@ -107,7 +107,7 @@ impl Line {
         }
         let line_number = self.settings().twilio.number.clone();
         let caller_id = match self.settings().line.ring_caller_id {
-            RingCallerId::Caller => PhoneNumber::parse(&call.from).unwrap_or(line_number),
+            RingCallerId::Caller => PhoneNumber::parse(&call.other_party).unwrap_or(line_number),
             RingCallerId::Line => line_number,
         };
         let index_text = index.to_string();
@@ -187,18 +187,18 @@ impl Line {
         &self,
         id: &CallId,
         index: usize,
-    ) -> Result<(), SayRefused> {
+    ) -> Result<(), LineRefused> {
         match self.store().call(id).await {
             Ok(Some(call)) if call.state != CallState::Ended => {}
-            Ok(Some(_)) => return Err(SayRefused::CallEnded),
-            Ok(None) => return Err(SayRefused::NoSuchCall),
-            Err(_) => return Err(SayRefused::Unavailable),
+            Ok(Some(_)) => return Err(LineRefused::CallEnded),
+            Ok(None) => return Err(LineRefused::NoSuchCall),
+            Err(_) => return Err(LineRefused::Unavailable),
         }
         self.store().request_join(id, index).await?;
         if self.dial_responder(id, index).await {
             Ok(())
         } else {
-            Err(SayRefused::DialFailed(
+            Err(LineRefused::DialFailed(
                 "you are on another call, or Twilio refused to call you".into(),
             ))
         }
@@ -210,7 +210,7 @@ impl Line {
             Ok(Some(call)) if call.state != CallState::Ended => call,
             _ => {
                 return VoiceResponse::new()
-                    .say(self.say("The caller has already hung up. Goodbye."))
+                    .say(self.say_verb("The caller has already hung up. Goodbye."))
                     .hangup();
             }
         };
@@ -221,13 +221,13 @@ impl Line {
             .unwrap_or(false);
         if !asked && let Ok(Some(_)) = self.store().accepted_by(id).await {
             return VoiceResponse::new()
-                .say(self.say("Someone else has already taken this call. Goodbye."))
+                .say(self.say_verb("Someone else has already taken this call. Goodbye."))
                 .hangup();
         }
         let who = call
             .caller_name
             .clone()
-            .unwrap_or_else(|| spoken_number(&call.from));
+            .unwrap_or_else(|| spoken_number(&call.other_party));
         let prompt = [
             "Call for ",
             self.settings().line.name.as_str(),
@@ -249,9 +249,9 @@ impl Line {
                     .timeout(ACCEPT_TIMEOUT_SECS)
                     .action(action.as_str())
                     .method(HttpMethod::Post)
-                    .say(self.say(&prompt)),
+                    .say(self.say_verb(&prompt)),
             )
-            .say(self.say("The call was not accepted. Goodbye."))
+            .say(self.say_verb("The call was not accepted. Goodbye."))
             .hangup()
     }
 
@@ -264,7 +264,7 @@ impl Line {
     ) -> VoiceResponse {
         if digits != "1" {
             return VoiceResponse::new()
-                .say(self.say("Declined. Goodbye."))
+                .say(self.say_verb("Declined. Goodbye."))
                 .hangup();
         }
         // Someone who asked to join by phone joins (and, if nobody had accepted yet, counts as
@@ -292,7 +292,7 @@ impl Line {
         };
         if !(live && (accepted || asked)) {
             return VoiceResponse::new()
-                .say(self.say("This call has already been taken or has ended. Goodbye."))
+                .say(self.say_verb("This call has already been taken or has ended. Goodbye."))
                 .hangup();
         }
         tracing::info!(call = %id, responder = index, "responder joins the call");
@@ -314,7 +314,7 @@ impl Line {
         let mut response = VoiceResponse::new();
         if self.settings().line.responders_muted {
             response = response
-                .say(self.say("You are listening. Reply from chat to speak to the caller."));
+                .say(self.say_verb("You are listening. Reply from chat to speak to the caller."));
         }
         response.dial(Dial::conference(conference)).hangup()
     }
@@ -440,12 +440,16 @@ impl Line {
                 let origin = denwa_chat::MessageOrigin::line();
                 let queued = match &recording {
                     Some(url) => {
-                        self.say_with_audio(id, Some(url), "joined the call.", origin)
+                        self.queue_message_with_audio(id, Some(url), "joined the call.", origin)
                             .await
                     }
                     None => {
-                        self.say_text(id, &[name.as_str(), " joined the call."].concat(), origin)
-                            .await
+                        self.queue_message(
+                            id,
+                            &[name.as_str(), " joined the call."].concat(),
+                            origin,
+                        )
+                        .await
                     }
                 };
                 if let Err(e) = queued {
@@ -457,7 +461,7 @@ impl Line {
                     for present in store.joined_names(id).await.unwrap_or_default() {
                         let text = [present.as_str(), " is on the call."].concat();
                         let origin = denwa_chat::MessageOrigin::line();
-                        if let Err(e) = self.say_text(id, &text, origin).await {
+                        if let Err(e) = self.queue_message(id, &text, origin).await {
                             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");
                         }
                     }
@@ -472,16 +476,17 @@ impl Line {
                 name: name.clone(),
             });
             if aloud && settings.announce_leaves {
-                self.announce(id, &[name.as_str(), " left the call."].concat())
+                self.queue_notice(id, &[name.as_str(), " left the call."].concat())
                     .await;
             }
         }
     }
 
-    /// Speaks a line announcement through the same pipeline as chat messages.
-    async fn announce(&self, id: &CallId, text: &str) {
+    /// Queues the line's own notice ("Alice left the call.") through the same pipeline as chat
+    /// messages.
+    async fn queue_notice(&self, id: &CallId, text: &str) {
         if let Err(e) = self
-            .say_text(id, text, denwa_chat::MessageOrigin::line())
+            .queue_message(id, text, denwa_chat::MessageOrigin::line())
             .await
         {
             tracing::warn!(call = %id, error = %e, "cannot queue an announcement");

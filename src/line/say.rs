@@ -1,6 +1,6 @@
 //! Taking a message to speak, from the API or a chat bridge.
 
-use denwa_chat::{CallSummary, MessageOrigin, SayRefused};
+use denwa_chat::{CallSummary, LineRefused, MessageOrigin};
 
 use super::{Line, Metrics};
 use crate::domain::{CallId, CallState, MessageId};
@@ -11,32 +11,32 @@ use crate::twilio::params::CallEnd;
 impl Line {
     /// Stores `text` for call `id` and starts speaking it. Returns once the message is in the
     /// store, never before: an id handed back is a message that will be spoken or reported failed.
-    pub async fn say_text(
+    pub async fn queue_message(
         &self,
         id: &CallId,
         text: &str,
         origin: MessageOrigin,
-    ) -> Result<MessageId, SayRefused> {
-        self.say_with_audio(id, None, text, origin).await
+    ) -> Result<MessageId, LineRefused> {
+        self.queue_message_with_audio(id, None, text, origin).await
     }
 
-    /// Like [`say_text`](Self::say_text), with a recording played before the text.
-    pub(crate) async fn say_with_audio(
+    /// Like [`queue_message`](Self::queue_message), with a recording played before the text.
+    pub(crate) async fn queue_message_with_audio(
         &self,
         id: &CallId,
         audio_url: Option<&str>,
         text: &str,
         origin: MessageOrigin,
-    ) -> Result<MessageId, SayRefused> {
+    ) -> Result<MessageId, LineRefused> {
         // Line breaks and runs of spaces mean nothing spoken; one space keeps the words apart.
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if text.is_empty() {
-            return Err(SayRefused::NothingToSay);
+            return Err(LineRefused::NothingToSay);
         }
         let chars = text.chars().count();
         let limit = self.settings().speech.max_message_chars;
         if chars > limit {
-            return Err(SayRefused::TooLong { chars, limit });
+            return Err(LineRefused::TooLong { chars, limit });
         }
         let speech = &self.settings().speech;
         // The line's own announcements ("Alice joined the call") are neither refused nor
@@ -71,7 +71,7 @@ impl Line {
             .await
             .map_err(|e| {
                 tracing::warn!(call = %id, error = %e, "cannot store a message");
-                SayRefused::Unavailable
+                LineRefused::Unavailable
             })?;
         match outcome {
             EnqueueOutcome::Queued => {
@@ -84,13 +84,13 @@ impl Line {
                 tracing::info!(call = %id, message = %first, "a message sent again: stored once");
                 Ok(first)
             }
-            EnqueueOutcome::NoSuchCall => Err(SayRefused::NoSuchCall),
-            EnqueueOutcome::CallEnded => Err(SayRefused::CallEnded),
-            EnqueueOutcome::InVoicemail => Err(SayRefused::InVoicemail),
-            EnqueueOutcome::QueueFull => Err(SayRefused::QueueFull {
+            EnqueueOutcome::NoSuchCall => Err(LineRefused::NoSuchCall),
+            EnqueueOutcome::CallEnded => Err(LineRefused::CallEnded),
+            EnqueueOutcome::InVoicemail => Err(LineRefused::InVoicemail),
+            EnqueueOutcome::QueueFull => Err(LineRefused::QueueFull {
                 limit: speech.max_queued,
             }),
-            EnqueueOutcome::RateLimited { retry_after } => Err(SayRefused::RateLimited {
+            EnqueueOutcome::RateLimited { retry_after } => Err(LineRefused::RateLimited {
                 limit: speech.max_per_minute,
                 // Whole seconds, rounded up: retrying at the second given must find the slot.
                 retry_after_secs: retry_after.as_millis().div_ceil(1000).max(1) as u64,
@@ -99,10 +99,14 @@ impl Line {
     }
 
     /// Hangs the caller up, which ends the conference for everyone.
-    pub async fn hang_up_call(&self, id: &CallId) -> Result<(), SayRefused> {
-        let call = self.store().call(id).await?.ok_or(SayRefused::NoSuchCall)?;
+    pub async fn hang_up_call(&self, id: &CallId) -> Result<(), LineRefused> {
+        let call = self
+            .store()
+            .call(id)
+            .await?
+            .ok_or(LineRefused::NoSuchCall)?;
         if call.state == CallState::Ended {
-            return Err(SayRefused::CallEnded);
+            return Err(LineRefused::CallEnded);
         }
         match &call.call_sid {
             // An outbound call Twilio has not named yet: there is nothing to ask Twilio to end.
@@ -123,7 +127,7 @@ impl Line {
         Ok(())
     }
 
-    pub async fn active_call_summaries(&self) -> Result<Vec<CallSummary>, SayRefused> {
+    pub async fn active_call_summaries(&self) -> Result<Vec<CallSummary>, LineRefused> {
         let calls = self.store().active_calls().await?;
         Ok(calls.iter().map(|c| self.summary(c)).collect())
     }

@@ -97,7 +97,7 @@ impl Line {
     pub fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
         let query = [("call", id.as_str())];
         VoiceResponse::new()
-            .say(self.say("Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done."))
+            .say(self.say_verb("Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done."))
             .record(
                 Record::new()
                     .action(self.public_url("/twilio/voicemail-recorded", &query).as_str())
@@ -111,7 +111,7 @@ impl Line {
                     .transcribe(true)
                     .transcribe_callback(self.public_url("/twilio/voicemail-transcribed", &query).as_str()),
             )
-            .say(self.say("We did not get a message. Goodbye."))
+            .say(self.say_verb("We did not get a message. Goodbye."))
             .hangup()
     }
 
@@ -126,7 +126,7 @@ impl Line {
         }
         self.end_call(id, "the caller left a voicemail", None).await;
         VoiceResponse::new()
-            .say(self.say("Thank you. We will get back to you. Goodbye."))
+            .say(self.say_verb("Thank you. We will get back to you. Goodbye."))
             .hangup()
     }
 

@@ -110,7 +110,7 @@ pub async fn say(
     }
     let id = call_id(&id)?;
     let message = line
-        .say_text(&id, &body.text, MessageOrigin::new("api", reference))
+        .queue_message(&id, &body.text, MessageOrigin::new("api", reference))
         .await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use denwa_chat::SayRefused;
+use denwa_chat::LineRefused;
 use serde_json::json;
 
 use super::{API_MAX_BODY, WEBHOOK_MAX_BODY};
@@ -111,18 +111,18 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<SayRefused> for ApiError {
-    fn from(refused: SayRefused) -> Self {
+impl From<LineRefused> for ApiError {
+    fn from(refused: LineRefused) -> Self {
         let message = refused.to_string();
         match refused {
-            SayRefused::NoSuchCall => ApiError::NotFound(message),
-            SayRefused::CallEnded | SayRefused::InVoicemail => ApiError::Conflict(message),
-            SayRefused::NothingToSay | SayRefused::TooLong { .. } => ApiError::Invalid(message),
-            SayRefused::Unavailable => ApiError::Unavailable(message),
-            SayRefused::BadNumber(_) | SayRefused::NotAResponder => ApiError::Invalid(message),
-            SayRefused::DialFailed(_) => ApiError::BadGateway(message),
-            SayRefused::QueueFull { .. } => ApiError::QueueFull(message),
-            SayRefused::RateLimited {
+            LineRefused::NoSuchCall => ApiError::NotFound(message),
+            LineRefused::CallEnded | LineRefused::InVoicemail => ApiError::Conflict(message),
+            LineRefused::NothingToSay | LineRefused::TooLong { .. } => ApiError::Invalid(message),
+            LineRefused::Unavailable => ApiError::Unavailable(message),
+            LineRefused::BadNumber(_) | LineRefused::NotAResponder => ApiError::Invalid(message),
+            LineRefused::DialFailed(_) => ApiError::BadGateway(message),
+            LineRefused::QueueFull { .. } => ApiError::QueueFull(message),
+            LineRefused::RateLimited {
                 retry_after_secs, ..
             } => ApiError::RateLimited {
                 message,
@@ -135,6 +135,6 @@ impl From<SayRefused> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "API request failed on the store");
-        ApiError::Unavailable(SayRefused::Unavailable.to_string())
+        ApiError::Unavailable(LineRefused::Unavailable.to_string())
     }
 }

@@ -7,7 +7,9 @@ mod error;
 mod health;
 mod signed;
 mod twilio_call_status;
+mod twilio_caller_name;
 mod twilio_conference;
+mod twilio_outbound;
 mod twilio_responder;
 mod twilio_speak;
 mod twilio_speaker_gate;
@@ -58,11 +60,11 @@ pub fn router(line: Line) -> Router {
             "/twilio/voicemail-transcribed",
             post(twilio_voicemail::transcribed),
         )
-        .route("/twilio/caller-name", post(twilio_voicemail::caller_named))
         .route(
-            "/twilio/outbound",
-            post(twilio_voicemail::outbound_answered),
+            "/twilio/caller-name",
+            post(twilio_caller_name::caller_named),
         )
+        .route("/twilio/outbound", post(twilio_outbound::outbound_answered))
         .layer(body_limit::webhook_body_limit());
     Router::new()
         .merge(webhooks)

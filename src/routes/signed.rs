@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::WebhookError;
-use crate::line::{Line, Metrics};
+use crate::line::Line;
+use crate::metrics::Metrics;
 
 /// Query parameters for webhooks that take none.
 #[derive(Debug, serde::Deserialize)]

@@ -65,28 +65,3 @@ pub async fn transcribed(
     }
     Ok(StatusCode::NO_CONTENT)
 }
-
-/// `POST /twilio/caller-name`: the caller recorded their name (Record's action).
-pub async fn caller_named(
-    State(line): State<Line>,
-    request: Signed<Recording, CallQuery>,
-) -> Result<Twiml, WebhookError> {
-    Ok(Twiml(match CallId::parse(&request.query.call) {
-        Some(id) => {
-            line.caller_named(&id, request.form.recording_url.as_deref())
-                .await
-        }
-        None => VoiceResponse::new().hangup(),
-    }))
-}
-
-/// `POST /twilio/outbound`: the person the line called answered.
-pub async fn outbound_answered(
-    State(line): State<Line>,
-    request: Signed<Recording, CallQuery>,
-) -> Result<Twiml, WebhookError> {
-    Ok(Twiml(match CallId::parse(&request.query.call) {
-        Some(id) => line.outbound_answered(&id).await,
-        None => VoiceResponse::new().hangup(),
-    }))
-}

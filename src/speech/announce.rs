@@ -70,6 +70,7 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
         require_join: false,
         linger: false,
         lease: super::BASE_LEASE,
+        budget_bytes: super::pieces::TURN_BUDGET_BYTES,
     };
     let started = tokio::time::Instant::now();
     let turn_result = loop {

@@ -15,7 +15,8 @@
 use std::time::Duration;
 
 use crate::domain::CallId;
-use crate::line::{Line, Metrics};
+use crate::line::Line;
+use crate::metrics::Metrics;
 use crate::twilio::{RetryPolicy, TwilioError};
 
 /// Dials in a row that may fail before the waiting messages do.

@@ -6,8 +6,8 @@
 //!   one-time code, joins the conference, and its twin says the messages.
 //! - [`announce`]: Twilio's conference announcement API plays the messages.
 //!
-//! [`sweep`] restarts any call whose pipeline lost its kick (a crash, a webhook answered while
-//! Redis was down). `dial_backoff` spaces and bounds the dials while Twilio will not place a
+//! The line's sweep ([`crate::line::sweep`]) restarts any call whose pipeline lost its kick (a
+//! crash, a webhook answered while Redis was down) through [`kick`]. `dial_backoff` spaces and bounds the dials while Twilio will not place a
 //! speaker. [`split`] cuts long texts into pieces every `<Say>` accepts.
 
 pub mod announce;
@@ -15,11 +15,8 @@ mod dial_backoff;
 pub mod pieces;
 pub mod self_dial;
 pub mod split;
-mod sweep;
 
 use std::time::Duration;
-
-pub use sweep::sweep;
 
 use crate::config::SpeechStrategy;
 use crate::domain::CallId;
@@ -146,7 +143,7 @@ pub(crate) fn say_all(
         }
         for piece in pieces.get(range).unwrap_or_default() {
             if let Some(text) = message.text.get(piece.start..piece.end) {
-                response = response.say(line.say(text));
+                response = response.say(line.say_verb(text));
             }
         }
     }

@@ -37,7 +37,7 @@ pub fn plan(line: &Line, text: &str, audio_url: Option<&str>) -> Vec<Piece> {
             .find(piece.as_str())
             .map_or(start, |o| start + o);
         let end = at + piece.len();
-        let mut response = VoiceResponse::new().say(line.say(&piece));
+        let mut response = VoiceResponse::new().say(line.say_verb(&piece));
         if i == 0
             && let Some(url) = audio_url
         {

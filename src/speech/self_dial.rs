@@ -21,7 +21,8 @@ use std::time::Duration;
 use rand::RngExt as _;
 
 use crate::domain::{CallId, CallState, LegToken, ParticipantLabel, now_ms};
-use crate::line::{Line, Metrics};
+use crate::line::Line;
+use crate::metrics::Metrics;
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
@@ -359,6 +360,7 @@ async fn try_turn(
                 require_join: true,
                 linger,
                 lease,
+                budget_bytes: super::pieces::TURN_BUDGET_BYTES,
             },
         )
         .await?

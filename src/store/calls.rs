@@ -13,8 +13,10 @@ pub struct NewCall<'a> {
     pub id: &'a CallId,
     /// None for an outbound call recorded before Twilio is asked to place it.
     pub call_sid: Option<&'a str>,
-    pub from: &'a str,
-    pub to: &'a str,
+    /// The number at the other end (see [`Call::other_party`]); stored as `from`.
+    pub other_party: &'a str,
+    /// The line's own number; stored as `to`.
+    pub line_number: &'a str,
     pub caller_name: Option<&'a str>,
     pub direction: Direction,
 }
@@ -59,8 +61,8 @@ impl Store {
         let mut fields: Vec<(&str, String)> = vec![
             ("id", call.id.to_string()),
             ("state", CallState::Ringing.as_str().into()),
-            ("from", call.from.into()),
-            ("to", call.to.into()),
+            ("from", call.other_party.into()),
+            ("to", call.line_number.into()),
             ("started_at", now.to_string()),
             ("last_activity_at", now.to_string()),
             ("direction", call.direction.as_str().into()),
@@ -290,8 +292,8 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
     Ok(Call {
         id: id.clone(),
         state,
-        from: text("from"),
-        to: text("to"),
+        other_party: text("from"),
+        line_number: text("to"),
         caller_name: f.get("caller_name").cloned(),
         call_sid: f
             .get("call_sid")

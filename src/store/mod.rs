@@ -54,10 +54,10 @@ impl<T> LogFailure<T> for StoreResult<T> {
 }
 
 /// A chat user is told the store is unavailable; the cause goes to the log, here, once.
-impl From<StoreError> for denwa_chat::SayRefused {
+impl From<StoreError> for denwa_chat::LineRefused {
     fn from(e: StoreError) -> Self {
         tracing::warn!(error = %e, "a request from chat failed on the store");
-        denwa_chat::SayRefused::Unavailable
+        denwa_chat::LineRefused::Unavailable
     }
 }
 

@@ -12,14 +12,13 @@ use redis::ScriptInvocation;
 
 use super::{Store, StoreResult, scripts};
 use crate::domain::{CallId, MessageId, now_ms};
-use crate::speech::pieces::TURN_BUDGET_BYTES;
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
 /// issued; anything later is not ours.
 const CODE_TTL_SECS: u64 = 120;
 
 /// The most messages one turn says; the rest wait for the next turn (a `<Redirect>` away). The
-/// turn's size in bytes is bounded by [`TURN_BUDGET_BYTES`] as well.
+/// turn's size in bytes is bounded by [`TurnRequest::budget_bytes`] as well.
 const BATCH_LIMIT: usize = 20;
 
 /// Where the current speaker leg is, per the call hash.
@@ -63,6 +62,9 @@ pub struct TurnRequest<'a> {
     pub linger: bool,
     /// The base lease; the script adds the batch's speaking time.
     pub lease: Duration,
+    /// The most TwiML one turn may carry, in bytes (speech's `pieces::TURN_BUDGET_BYTES`): the
+    /// speaker decides it, the store only keeps to it.
+    pub budget_bytes: usize,
 }
 
 /// The outcome of one speaker turn.
@@ -337,6 +339,7 @@ impl Store {
             require_join,
             linger,
             lease,
+            budget_bytes,
         } = *request;
         let (status, spoken, failed, batch, more): (
             String,
@@ -358,7 +361,7 @@ impl Store {
             .arg(BATCH_LIMIT)
             .arg(if require_join { "joined" } else { "always" })
             .arg(if linger { "linger" } else { "" })
-            .arg(TURN_BUDGET_BYTES)
+            .arg(budget_bytes)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match status.as_str() {

@@ -115,9 +115,12 @@ pub trait ChatBridge: Send + Sync + 'static {
     }
 }
 
-/// Why the line would not take a message. Each variant's text is written for the chat user.
+/// Why the line would not do what a bridge asked: take a message, hang up, dial, join someone by
+/// phone, or read or keep a call's data. One type for every request, because a bridge answers
+/// each refusal the same way (in the chat user's words); each variant's text is written for the
+/// chat user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SayRefused {
+pub enum LineRefused {
     #[error("there is no such call")]
     NoSuchCall,
     #[error("the call has already ended")]
@@ -168,18 +171,18 @@ pub trait LineControl: Send + Sync + 'static {
         call: &'a CallId,
         text: &'a str,
         origin: MessageOrigin,
-    ) -> BoxFuture<'a, Result<Accepted, SayRefused>>;
+    ) -> BoxFuture<'a, Result<Accepted, LineRefused>>;
 
     /// Ends the call for everyone.
-    fn hang_up<'a>(&'a self, call: &'a CallId) -> BoxFuture<'a, Result<(), SayRefused>>;
+    fn hang_up<'a>(&'a self, call: &'a CallId) -> BoxFuture<'a, Result<(), LineRefused>>;
 
-    fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>>;
+    fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, LineRefused>>;
 
     /// One call by id (also after it ended, while its record is kept).
     fn call<'a>(
         &'a self,
         call: &'a CallId,
-    ) -> BoxFuture<'a, Result<Option<CallSummary>, SayRefused>>;
+    ) -> BoxFuture<'a, Result<Option<CallSummary>, LineRefused>>;
 
     /// Remembers that `thread` (bridge-specific: a Slack `channel:ts`, a Discord thread id) is
     /// call `call`'s thread in `bridge`. Kept in the line's store, so it survives restarts and
@@ -189,21 +192,21 @@ pub trait LineControl: Send + Sync + 'static {
         bridge: &'a str,
         call: &'a CallId,
         thread: &'a str,
-    ) -> BoxFuture<'a, Result<(), SayRefused>>;
+    ) -> BoxFuture<'a, Result<(), LineRefused>>;
 
     /// The thread linked to a call in `bridge`.
     fn thread_of_call<'a>(
         &'a self,
         bridge: &'a str,
         call: &'a CallId,
-    ) -> BoxFuture<'a, Result<Option<String>, SayRefused>>;
+    ) -> BoxFuture<'a, Result<Option<String>, LineRefused>>;
 
     /// The call linked to a thread in `bridge`.
     fn call_of_thread<'a>(
         &'a self,
         bridge: &'a str,
         thread: &'a str,
-    ) -> BoxFuture<'a, Result<Option<CallId>, SayRefused>>;
+    ) -> BoxFuture<'a, Result<Option<CallId>, LineRefused>>;
 
     /// True the first time `delivery_id` (e.g. a Slack `event_id`) is seen by `bridge`, false on
     /// every retry of it, across replicas (kept a day).
@@ -211,16 +214,16 @@ pub trait LineControl: Send + Sync + 'static {
         &'a self,
         bridge: &'a str,
         delivery_id: &'a str,
-    ) -> BoxFuture<'a, Result<bool, SayRefused>>;
+    ) -> BoxFuture<'a, Result<bool, LineRefused>>;
 }
 
 /// What a bridge may ask of the line beyond speaking: calls placed on a user's behalf. Kept apart
 /// from [`LineControl`] so a bridge (or a test double) needs it only where it offers it.
 pub trait LineDialing: Send + Sync + 'static {
     /// The line calls `number`, as the user typed it; the line checks it (E.164, not the line's
-    /// own number) and refuses with [`SayRefused::BadNumber`], as it does for the API. The call
+    /// own number) and refuses with [`LineRefused::BadNumber`], as it does for the API. The call
     /// gets a thread like any other.
-    fn dial<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<CallSummary, SayRefused>>;
+    fn dial<'a>(&'a self, number: &'a str) -> BoxFuture<'a, Result<CallSummary, LineRefused>>;
 
     /// Dials the responder whose `bridge` user id is `user` into `call` (they press 1 to
     /// join, so a voicemail box cannot). Returns the responder's name.
@@ -229,7 +232,7 @@ pub trait LineDialing: Send + Sync + 'static {
         call: &'a CallId,
         bridge: &'a str,
         user: &'a str,
-    ) -> BoxFuture<'a, Result<String, SayRefused>>;
+    ) -> BoxFuture<'a, Result<String, LineRefused>>;
 
     /// The responder name of a chat user, if they are in the directory (to offer "Join by phone").
     fn responder_name(&self, bridge: &str, user: &str) -> Option<String>;
@@ -269,15 +272,15 @@ mod tests {
     #[test]
     fn refusals_at_the_speech_limits_say_what_to_do() {
         assert_eq!(
-            SayRefused::QueueFull { limit: 100 }.to_string(),
+            LineRefused::QueueFull { limit: 100 }.to_string(),
             "the caller already has 100 messages waiting to be spoken; send it again once some have been heard"
         );
         assert!(
-            SayRefused::QueueFull { limit: 1 }
+            LineRefused::QueueFull { limit: 1 }
                 .to_string()
                 .starts_with("the caller already has 1 message waiting")
         );
-        let rate = |limit, retry_after_secs| SayRefused::RateLimited {
+        let rate = |limit, retry_after_secs| LineRefused::RateLimited {
             limit,
             retry_after_secs,
         };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{BridgeStatus, CallId, Health, LineControl, SayRefused};
+use crate::{BridgeStatus, CallId, Health, LineControl, LineRefused};
 
 /// How long an event that belongs in a call's thread waits for the announcement to be posted:
 /// the line hands events to a bridge concurrently, so a call's end can come before its
@@ -35,7 +35,7 @@ impl Threads {
     }
 
     /// Links `thread` (the bridge's own name for it) to `call`, in the line's store.
-    pub async fn link(&self, call: &CallId, thread: &str) -> Result<(), SayRefused> {
+    pub async fn link(&self, call: &CallId, thread: &str) -> Result<(), LineRefused> {
         self.line.link_thread(self.bridge, call, thread).await
     }
 
@@ -101,7 +101,7 @@ mod tests {
             &'a self,
             _: &'a str,
             _: &'a CallId,
-        ) -> BoxFuture<'a, Result<Option<String>, SayRefused>> {
+        ) -> BoxFuture<'a, Result<Option<String>, LineRefused>> {
             let mut looks = self.looks.lock().unwrap();
             *looks += 1;
             let linked = self.linked_after.is_some_and(|n| *looks > n);
@@ -112,19 +112,19 @@ mod tests {
             _: &'a CallId,
             _: &'a str,
             _: MessageOrigin,
-        ) -> BoxFuture<'a, Result<Accepted, SayRefused>> {
+        ) -> BoxFuture<'a, Result<Accepted, LineRefused>> {
             unimplemented!()
         }
-        fn hang_up<'a>(&'a self, _: &'a CallId) -> BoxFuture<'a, Result<(), SayRefused>> {
+        fn hang_up<'a>(&'a self, _: &'a CallId) -> BoxFuture<'a, Result<(), LineRefused>> {
             unimplemented!()
         }
-        fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
+        fn active_calls(&self) -> BoxFuture<'_, Result<Vec<CallSummary>, LineRefused>> {
             unimplemented!()
         }
         fn call<'a>(
             &'a self,
             _: &'a CallId,
-        ) -> BoxFuture<'a, Result<Option<CallSummary>, SayRefused>> {
+        ) -> BoxFuture<'a, Result<Option<CallSummary>, LineRefused>> {
             unimplemented!()
         }
         fn link_thread<'a>(
@@ -132,21 +132,21 @@ mod tests {
             _: &'a str,
             _: &'a CallId,
             _: &'a str,
-        ) -> BoxFuture<'a, Result<(), SayRefused>> {
+        ) -> BoxFuture<'a, Result<(), LineRefused>> {
             unimplemented!()
         }
         fn call_of_thread<'a>(
             &'a self,
             _: &'a str,
             _: &'a str,
-        ) -> BoxFuture<'a, Result<Option<CallId>, SayRefused>> {
+        ) -> BoxFuture<'a, Result<Option<CallId>, LineRefused>> {
             unimplemented!()
         }
         fn first_delivery<'a>(
             &'a self,
             _: &'a str,
             _: &'a str,
-        ) -> BoxFuture<'a, Result<bool, SayRefused>> {
+        ) -> BoxFuture<'a, Result<bool, LineRefused>> {
             unimplemented!()
         }
     }

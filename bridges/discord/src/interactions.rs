@@ -22,7 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{CallId, CallSummary, MentionKind, Mentions, Names, SayRefused, words};
+use denwa_chat::{CallId, CallSummary, LineRefused, MentionKind, Mentions, Names, words};
 use serde::Deserialize;
 use serde_json::Value;
 use serenity::all::{
@@ -146,7 +146,7 @@ impl Reply {
         Reply(text.into())
     }
 
-    fn refused(refused: &SayRefused) -> Self {
+    fn refused(refused: &LineRefused) -> Self {
         Reply(words::sentence(&refused.to_string()))
     }
 }
@@ -271,7 +271,7 @@ impl DiscordBridge {
             return match (button(HANGUP_BUTTON), button(JOIN_BUTTON)) {
                 (Some(Some(call)), _) => self.hang_up(&call).await,
                 (_, Some(Some(call))) => self.join_by_phone(interaction, &call).await,
-                (Some(None), _) | (_, Some(None)) => Reply::refused(&SayRefused::NoSuchCall),
+                (Some(None), _) | (_, Some(None)) => Reply::refused(&LineRefused::NoSuchCall),
                 (None, None) => Reply::new("denwa does not know that button."),
             };
         }
@@ -291,7 +291,7 @@ impl DiscordBridge {
     /// the only active call.
     async fn target_call(&self, interaction: &Interaction) -> Result<CallId, Reply> {
         if let Some(call) = interaction.string_option(OPT_CALL) {
-            return CallId::parse(&call).ok_or_else(|| Reply::refused(&SayRefused::NoSuchCall));
+            return CallId::parse(&call).ok_or_else(|| Reply::refused(&LineRefused::NoSuchCall));
         }
         if let Some(channel) = &interaction.channel_id {
             match self.line.call_of_thread(BRIDGE, channel).await {
@@ -376,11 +376,11 @@ impl DiscordBridge {
     /// call; they press 1 to join.
     async fn join_by_phone(&self, interaction: &Interaction, call_id: &CallId) -> Reply {
         let Some(user) = interaction.member.as_ref().and_then(|m| m.user.as_ref()) else {
-            return Reply::refused(&SayRefused::NotAResponder);
+            return Reply::refused(&LineRefused::NotAResponder);
         };
         if self.line.responder_name(BRIDGE, &user.id).is_none() {
             tracing::info!(user = %user.id, "Join by phone from a member not in the responder directory");
-            return Reply::refused(&SayRefused::NotAResponder);
+            return Reply::refused(&LineRefused::NotAResponder);
         }
         match self.line.join_by_phone(call_id, BRIDGE, &user.id).await {
             Ok(name) => Reply::new(format!(
@@ -573,11 +573,11 @@ mod tests {
     #[test]
     fn refusals_read_as_sentences() {
         assert_eq!(
-            Reply::refused(&SayRefused::CallEnded).0,
+            Reply::refused(&LineRefused::CallEnded).0,
             "The call has already ended."
         );
         assert_eq!(
-            Reply::refused(&SayRefused::TooLong {
+            Reply::refused(&LineRefused::TooLong {
                 chars: 12000,
                 limit: 10000
             })
@@ -600,7 +600,7 @@ mod tests {
             _call_id: &'a CallId,
             _text: &'a str,
             _origin: MessageOrigin,
-        ) -> denwa_chat::BoxFuture<'a, Result<denwa_chat::Accepted, SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<denwa_chat::Accepted, LineRefused>> {
             Box::pin(async move {
                 tokio::time::sleep(self.delay).await;
                 Ok(denwa_chat::Accepted {
@@ -611,16 +611,16 @@ mod tests {
         fn hang_up<'a>(
             &'a self,
             _: &'a CallId,
-        ) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<(), LineRefused>> {
             Box::pin(async { Ok(()) })
         }
-        fn active_calls(&self) -> denwa_chat::BoxFuture<'_, Result<Vec<CallSummary>, SayRefused>> {
+        fn active_calls(&self) -> denwa_chat::BoxFuture<'_, Result<Vec<CallSummary>, LineRefused>> {
             Box::pin(async { Ok(Vec::new()) })
         }
         fn call<'a>(
             &'a self,
             _: &'a CallId,
-        ) -> denwa_chat::BoxFuture<'a, Result<Option<CallSummary>, SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<Option<CallSummary>, LineRefused>> {
             Box::pin(async { Ok(None) })
         }
         fn link_thread<'a>(
@@ -628,28 +628,28 @@ mod tests {
             _: &'a str,
             _: &'a CallId,
             _: &'a str,
-        ) -> denwa_chat::BoxFuture<'a, Result<(), SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<(), LineRefused>> {
             Box::pin(async { Ok(()) })
         }
         fn thread_of_call<'a>(
             &'a self,
             _: &'a str,
             _: &'a CallId,
-        ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<Option<String>, LineRefused>> {
             Box::pin(async { Ok(self.thread.clone()) })
         }
         fn call_of_thread<'a>(
             &'a self,
             _: &'a str,
             _: &'a str,
-        ) -> denwa_chat::BoxFuture<'a, Result<Option<CallId>, SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<Option<CallId>, LineRefused>> {
             Box::pin(async { Ok(None) })
         }
         fn first_delivery<'a>(
             &'a self,
             _: &'a str,
             _: &'a str,
-        ) -> denwa_chat::BoxFuture<'a, Result<bool, SayRefused>> {
+        ) -> denwa_chat::BoxFuture<'a, Result<bool, LineRefused>> {
             Box::pin(async { Ok(true) })
         }
     }
@@ -658,16 +658,16 @@ mod tests {
         fn dial<'a>(
             &'a self,
             _: &'a str,
-        ) -> denwa_chat::BoxFuture<'a, Result<CallSummary, SayRefused>> {
-            Box::pin(async { Err(SayRefused::Unavailable) })
+        ) -> denwa_chat::BoxFuture<'a, Result<CallSummary, LineRefused>> {
+            Box::pin(async { Err(LineRefused::Unavailable) })
         }
         fn join_by_phone<'a>(
             &'a self,
             _: &'a CallId,
             _: &'a str,
             _: &'a str,
-        ) -> denwa_chat::BoxFuture<'a, Result<String, SayRefused>> {
-            Box::pin(async { Err(SayRefused::NotAResponder) })
+        ) -> denwa_chat::BoxFuture<'a, Result<String, LineRefused>> {
+            Box::pin(async { Err(LineRefused::NotAResponder) })
         }
         fn responder_name(&self, _: &str, _: &str) -> Option<String> {
             None

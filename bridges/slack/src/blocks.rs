@@ -191,7 +191,7 @@ pub fn escape(text: &str) -> String {
 
 /// A refusal as a sentence for Slack: "the call has already ended" -> "The call has already
 /// ended.", escaped for mrkdwn.
-pub fn refusal(refused: &denwa_chat::SayRefused) -> String {
+pub fn refusal(refused: &denwa_chat::LineRefused) -> String {
     escape(&sentence(&refused.to_string()))
 }
 

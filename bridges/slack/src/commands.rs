@@ -185,7 +185,7 @@ impl Bridge {
         }
         let speech = self.speakable(text).await;
         if speech.is_empty() {
-            return format!("Not spoken: {}.", denwa_chat::SayRefused::NothingToSay);
+            return format!("Not spoken: {}.", denwa_chat::LineRefused::NothingToSay);
         }
         // The receipt goes to the command's response_url: chat.postEphemeral to the command's
         // channel fails from a DM or a channel the bot is not in.

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use denwa_chat::SayRefused;
+use denwa_chat::LineRefused;
 use serde::Deserialize;
 
 use crate::access::NOT_ALLOWED;
@@ -166,7 +166,8 @@ impl Bridge {
         }
         let text = self.speakable(&reply.text).await;
         if text.is_empty() {
-            self.answer_refusal(&reply, &SayRefused::NothingToSay).await;
+            self.answer_refusal(&reply, &LineRefused::NothingToSay)
+                .await;
             return;
         }
         let origin = Origin::Reply(reply.message.clone()).sent_by(&reply.user);
@@ -178,7 +179,7 @@ impl Bridge {
         }
     }
 
-    async fn answer_refusal(&self, reply: &Reply, refused: &SayRefused) {
+    async fn answer_refusal(&self, reply: &Reply, refused: &LineRefused) {
         if let Err(e) = self
             .refuse(&reply.message, &reply.thread_ts, &refused.to_string())
             .await

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use denwa_chat::{CallId, SayRefused};
+use denwa_chat::{CallId, LineRefused};
 use serde::Deserialize;
 
 use crate::blocks::{HANG_UP, JOIN, escape, refusal};
@@ -147,7 +147,7 @@ impl Bridge {
                 .await;
             return;
         }
-        let could_not = |refused: SayRefused| {
+        let could_not = |refused: LineRefused| {
             let text = format!("Could not hang up: {}.", escape(&refused.to_string()));
             let (channel, user) = (channel.clone(), click.user.clone());
             async move {
@@ -155,7 +155,7 @@ impl Bridge {
             }
         };
         let Some(call_id) = &click.call_id else {
-            could_not(SayRefused::NoSuchCall).await;
+            could_not(LineRefused::NoSuchCall).await;
             return;
         };
         let result = self.line.hang_up(call_id).await;
@@ -202,11 +202,11 @@ impl Bridge {
         }
         if self.line.responder_name(BRIDGE, &click.user).is_none() {
             tracing::info!(user = %click.user, "Join by phone from a user not in the responder directory");
-            tell(refusal(&SayRefused::NotAResponder)).await;
+            tell(refusal(&LineRefused::NotAResponder)).await;
             return;
         }
         let Some(call_id) = &click.call_id else {
-            tell(refusal(&SayRefused::NoSuchCall)).await;
+            tell(refusal(&LineRefused::NoSuchCall)).await;
             return;
         };
         let answer = match self.line.join_by_phone(call_id, BRIDGE, &click.user).await {

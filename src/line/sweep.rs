@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::line::Line;
+use super::Line;
+use crate::speech;
 
 /// How often the sweep runs at most: a message whose speaker was lost waits at most this long
-/// after its lease lapsed (seconds, see `speech::DIAL_LEASE`), plus a dial. Every replica sweeps,
+/// after its lease lapsed (seconds, see [`speech::DIAL_LEASE`]), plus a dial. Every replica sweeps,
 /// so with several the wait is shorter still.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
@@ -52,7 +53,7 @@ async fn sweep_once(line: &Line, checks: &mut Option<JoinHandle<()>>) {
         line.ring_if_never_rung(call).await;
         if let Ok(true) = line.store().needs_speaker(&call.id).await {
             tracing::info!(call = %call.id, "messages waiting with no speaker: starting one");
-            super::kick(line, &call.id);
+            speech::kick(line, &call.id);
         }
     }
     // Twilio may take seconds to answer: its round runs in the background, one at a time, so
