@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::Emulator;
 use crate::audio::{DEFAULT_HOLD_MUSIC, PLAY_SECS, Sound, TOKEN_SECS, Voice};
-use crate::call::{Ctl, say_limit_violation};
+use crate::call::{CallControl, say_limit_violation};
 use crate::clock::{new_sid, rfc2822};
 use crate::error::{ApiError, EmulatorError};
 use crate::events::{CallEventKind, EmulatorEvent};
@@ -415,13 +415,13 @@ impl State {
         };
         for call in &remaining {
             self.remove_participant(conf_sid, call, leave_reason);
-            self.send_ctl(call, Ctl::Kicked);
+            self.send_control(call, CallControl::Kicked);
         }
         // Participants still being dialled never join: their calls are canceled, and each is
         // reported leaving, as one that never answered is.
         for part in &pending {
             self.never_joined(conf_sid, part, CallStatus::Canceled);
-            self.send_ctl(&part.call_sid, Ctl::Complete);
+            self.send_control(&part.call_sid, CallControl::Complete);
         }
         let mut extra = vec![("ReasonConferenceEnded".to_string(), reason.to_string())];
         if let Some(c) = ending_call {

@@ -368,7 +368,7 @@ impl Emulator {
         self.inner.clock.dur(secs)
     }
 
-    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.state.lock().unwrap()
     }
 
@@ -376,7 +376,7 @@ impl Emulator {
     /// status callback (end of inbound calls) is `status_callback`. Returns its `PN` SID.
     /// Re-adding a number replaces its configuration.
     pub fn add_number(&self, e164: &str, voice_url: &str, status_callback: Option<&str>) -> String {
-        let mut st = self.st();
+        let mut st = self.state();
         let now = SystemTime::now();
         if let Some(n) = st.numbers.iter_mut().find(|n| n.phone_number == e164) {
             n.voice_url = voice_url.to_string();
@@ -401,7 +401,7 @@ impl Emulator {
 
     /// The configuration of an owned number (as the IncomingPhoneNumbers API may have changed it).
     pub fn number(&self, e164: &str) -> Option<NumberSnapshot> {
-        self.st().number(e164).map(|n| NumberSnapshot {
+        self.state().number(e164).map(|n| NumberSnapshot {
             sid: n.sid.clone(),
             phone_number: n.phone_number.clone(),
             friendly_name: n.friendly_name.clone(),
@@ -415,7 +415,7 @@ impl Emulator {
     /// Registers how an external phone (a number the account does not own, or `client:name`)
     /// behaves when called.
     pub fn add_phone(&self, e164: &str, behaviour: PhoneBehaviour) {
-        self.st().phones.insert(e164.to_string(), behaviour);
+        self.state().phones.insert(e164.to_string(), behaviour);
     }
 
     /// An external phone `from` (any number: it may be spoofed, even equal to `to`) calls the
@@ -433,7 +433,7 @@ impl Emulator {
                 format!("invalid caller {from:?}"),
             ));
         }
-        if self.st().number(to).is_none() {
+        if self.state().number(to).is_none() {
             return Err(EmulatorError::new(
                 21211,
                 format!("{to} is not a number of account {}", self.account_sid()),
@@ -444,7 +444,7 @@ impl Emulator {
 
     /// The far end of `call_sid` hangs up.
     pub async fn hangup(&self, call_sid: &str) {
-        let mut st = self.st();
+        let mut st = self.state();
         if st.calls.get(call_sid).is_none_or(|c| c.status.is_final()) {
             return;
         }
@@ -452,7 +452,7 @@ impl Emulator {
             c.far_gone = true;
         }
         st.call_event(call_sid, CallEventKind::FarEndHungUp);
-        st.send_ctl(call_sid, call::Ctl::FarHangup);
+        st.send_control(call_sid, call::CallControl::FarHangup);
     }
 
     /// The far end of `call_sid` presses `digits` (0.1 call-seconds each; `w` waits 0.5, `W`
@@ -465,7 +465,7 @@ impl Emulator {
     /// reach any call's Twilio side (pressed by a phone, or sent by another leg's `SendDigits`
     /// or `<Play digits>`). The call's log shows it as [`CallEventKind::DtmfLost`].
     pub fn lose_digit(&self, after: u64) {
-        self.st().digit_loss.plan(after);
+        self.state().digit_loss.plan(after);
     }
 
     /// The far end of `call_sid` says `text`, token by token, into the call: heard by whoever its
@@ -473,7 +473,7 @@ impl Emulator {
     /// Returns when the last token has been spoken.
     pub async fn speak(&self, call_sid: &str, text: &str) {
         let speaker = {
-            let st = self.st();
+            let st = self.state();
             match st
                 .calls
                 .get(call_sid)
@@ -490,7 +490,7 @@ impl Emulator {
 
     /// What the far end of `call_sid` heard, in order.
     pub fn transcript(&self, call_sid: &str) -> Vec<Heard> {
-        self.st()
+        self.state()
             .calls
             .get(call_sid)
             .map(|c| c.transcript.entries.clone())
@@ -508,7 +508,7 @@ impl Emulator {
     /// The log of `call_sid`: status changes, requests and answers, verbs, DTMF, conference
     /// joins and leaves, errors.
     pub fn events(&self, call_sid: &str) -> Vec<CallEvent> {
-        self.st()
+        self.state()
             .calls
             .get(call_sid)
             .map(|c| c.events.clone())
@@ -517,7 +517,7 @@ impl Emulator {
 
     /// Every call, oldest first.
     pub fn calls(&self) -> Vec<CallSnapshot> {
-        let st = self.st();
+        let st = self.state();
         st.call_order
             .iter()
             .filter_map(|sid| snapshot_call(&st, sid))
@@ -525,12 +525,12 @@ impl Emulator {
     }
 
     pub fn call(&self, sid: &str) -> Option<CallSnapshot> {
-        snapshot_call(&self.st(), sid)
+        snapshot_call(&self.state(), sid)
     }
 
     /// Every conference, oldest first.
     pub fn conferences(&self) -> Vec<ConferenceSnapshot> {
-        let st = self.st();
+        let st = self.state();
         st.conf_order
             .iter()
             .filter_map(|sid| snapshot_conf(&st, sid))
@@ -539,7 +539,7 @@ impl Emulator {
 
     /// A conference by SID, or the most recent one with that friendly name.
     pub fn conference(&self, sid_or_name: &str) -> Option<ConferenceSnapshot> {
-        let st = self.st();
+        let st = self.state();
         if let Some(c) = snapshot_conf(&st, sid_or_name) {
             return Some(c);
         }
@@ -551,7 +551,7 @@ impl Emulator {
     }
 
     pub fn recordings(&self) -> Vec<RecordingSnapshot> {
-        let st = self.st();
+        let st = self.state();
         let mut v: Vec<_> = st
             .recordings
             .values()
@@ -600,7 +600,7 @@ impl Emulator {
 
     /// Every error and strictness violation so far.
     pub fn errors(&self) -> Vec<EmulatorError> {
-        self.st().errors.clone()
+        self.state().errors.clone()
     }
 
     /// The live event feed.

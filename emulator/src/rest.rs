@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use url::Url;
 
 use crate::Emulator;
-use crate::call::{Ctl, Source};
+use crate::call::{CallControl, TwimlSource};
 use crate::clock::rfc2822;
 use crate::conference::ParticipantUpdate;
 use crate::error::ApiError;
@@ -419,7 +419,7 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
             let url = f.url("Url", 21205)?.ok_or_else(|| {
                 ApiError::bad_request(21205, format!("Url is not a valid URL: {u}"))
             })?;
-            Source::Fetch {
+            TwimlSource::Fetch {
                 url: Url::parse(&url).expect("validated"),
                 method,
                 extra: Vec::new(),
@@ -484,14 +484,14 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
 
 /// A `Twiml` parameter, creating a call or redirecting one: at most 4,000 characters
 /// (https://www.twilio.com/docs/api/errors/32018).
-fn inline_twiml(twiml: &str) -> Result<Source, ApiError> {
+fn inline_twiml(twiml: &str) -> Result<TwimlSource, ApiError> {
     if twiml.chars().count() > 4000 {
         return Err(ApiError::bad_request(
             32018,
             "Twiml size exceeded maximum allowed value of 4000 characters",
         ));
     }
-    Ok(Source::Inline(twiml.to_string()))
+    Ok(TwimlSource::Inline(twiml.to_string()))
 }
 
 fn timeout_param(f: &Params, default: u32) -> Result<u32, ApiError> {
@@ -584,7 +584,11 @@ fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
                 );
                 // `canceled` only affects calls that are not answered yet.
                 if s == "completed" || ringing {
-                    em.inner.state.lock().unwrap().send_ctl(sid, Ctl::Complete);
+                    em.inner
+                        .state
+                        .lock()
+                        .unwrap()
+                        .send_control(sid, CallControl::Complete);
                 }
             }
             other => {
@@ -600,7 +604,7 @@ fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
         }
         let method = f.method("Method")?;
         let src = match (f.url("Url", 21205)?, f.get("Twiml")) {
-            (Some(u), _) => Source::Fetch {
+            (Some(u), _) => TwimlSource::Fetch {
                 url: Url::parse(&u).expect("validated"),
                 method,
                 extra: Vec::new(),
@@ -613,7 +617,7 @@ fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
             .state
             .lock()
             .unwrap()
-            .send_ctl(sid, Ctl::Redirect(src));
+            .send_control(sid, CallControl::Redirect(src));
     }
     if let Some(cb) = call_callback(
         f,
@@ -939,7 +943,7 @@ fn participant(
         Method::DELETE => {
             let mut st = em.inner.state.lock().unwrap();
             st.leave_conference(&call_sid, "participant_kicked");
-            st.send_ctl(&call_sid, Ctl::Kicked);
+            st.send_control(&call_sid, CallControl::Kicked);
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         Method::POST => {

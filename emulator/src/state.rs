@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::audio::{Sound, Transcript, Utterance, Voice};
-use crate::call::Ctl;
+use crate::call::CallControl;
 use crate::clock::{Clock, new_sid};
 use crate::error::EmulatorError;
 use crate::events::{CallEvent, CallEventKind, EmulatorEvent};
@@ -155,7 +155,7 @@ pub(crate) struct CallRec {
     /// Set the instant the far end hangs up, before the call task has processed it, so no more
     /// sound crosses the line.
     pub far_gone: bool,
-    pub ctl: Option<mpsc::UnboundedSender<Ctl>>,
+    pub control: Option<mpsc::UnboundedSender<CallControl>>,
     pub transcript: Transcript,
     pub events: Vec<CallEvent>,
 }
@@ -306,7 +306,7 @@ impl State {
         far: FarEnd,
         parent: Option<String>,
         callback: Option<StatusCallback>,
-        ctl: mpsc::UnboundedSender<Ctl>,
+        control: mpsc::UnboundedSender<CallControl>,
     ) -> String {
         let sid = new_sid("CA");
         let now = SystemTime::now();
@@ -337,7 +337,7 @@ impl State {
                 callback_seq: 0,
                 activity: Activity::Idle,
                 far_gone: false,
-                ctl: Some(ctl),
+                control: Some(control),
                 transcript: Transcript::default(),
                 events: Vec::new(),
             },
@@ -379,9 +379,9 @@ impl State {
         self.errors.push(err);
     }
 
-    pub(crate) fn send_ctl(&self, sid: &str, ctl: Ctl) {
-        if let Some(tx) = self.calls.get(sid).and_then(|c| c.ctl.as_ref()) {
-            let _ = tx.send(ctl);
+    pub(crate) fn send_control(&self, sid: &str, control: CallControl) {
+        if let Some(tx) = self.calls.get(sid).and_then(|c| c.control.as_ref()) {
+            let _ = tx.send(control);
         }
     }
 
@@ -435,7 +435,7 @@ impl State {
                     .map(|a| (now - a).max(0.0).round() as u64)
                     .unwrap_or(0),
             );
-            c.ctl = None;
+            c.control = None;
             c.activity = Activity::Idle;
         }
         self.call_event(
@@ -549,7 +549,7 @@ impl State {
         let Some(c) = self.calls.get(sid) else { return };
         match c.activity.clone() {
             Activity::Idle => {}
-            Activity::Listening => self.send_ctl(sid, Ctl::Heard(sound.clone())),
+            Activity::Listening => self.send_control(sid, CallControl::Heard(sound.clone())),
             Activity::Bridged(other) => self.send_to_far_end_inner(&other, sound, visited),
             Activity::Conference(conf_sid) => {
                 let Some(conf) = self.confs.get_mut(&conf_sid) else {
@@ -590,7 +590,7 @@ impl State {
             return;
         }
         self.call_event(sid, CallEventKind::DtmfReceived { digit });
-        self.send_ctl(sid, Ctl::Dtmf(digit));
+        self.send_control(sid, CallControl::Dtmf(digit));
     }
 
     /// DTMF sent by the Twilio side of `sid` towards its far end.
