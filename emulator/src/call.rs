@@ -13,9 +13,11 @@ use url::Url;
 
 use crate::Emulator;
 use crate::audio::{PLAY_SECS, Sound, TOKEN_SECS, Transcript, Voice, tokenize};
+use crate::call_status::{CallStatus, Direction, StatusCallback};
+use crate::control::{CallControl, OnAnswer, Outbound, TwimlSource};
 use crate::error::EmulatorError;
 use crate::events::CallEventKind;
-use crate::state::{Activity, CallStatus, FarEnd, State};
+use crate::state::{Activity, FarEnd, State};
 use crate::twiml::{self, ConferenceNoun, Dial, DialTarget, Gather, HttpMethod, Record, Say, Verb};
 use crate::webhook::{HookJob, HookPurpose, is_xml};
 
@@ -25,44 +27,6 @@ pub const APPLICATION_ERROR_MESSAGE: &str =
 
 /// Call-seconds between the end of a `<Record>` and its transcription callback.
 const TRANSCRIPTION_SECS: f64 = 2.0;
-
-/// Messages to a call task.
-#[derive(Debug)]
-pub(crate) enum CallControl {
-    /// DTMF from the far end reached the Twilio side.
-    Dtmf(char),
-    /// Far-end sound while the call is `<Gather>`ing speech or `<Record>`ing.
-    Heard(Sound),
-    /// The far end hung up.
-    FarHangup,
-    /// REST `Status=completed|canceled`, or the leg that dialled this one went away.
-    Complete,
-    /// REST `Url`/`Twiml` update.
-    Redirect(TwimlSource),
-    /// Removed from its conference (the conference ended or the participant was kicked).
-    Kicked,
-    /// Outbound: the far end answered.
-    FarAnswered {
-        machine: bool,
-    },
-    /// Outbound: the far end never answered.
-    FarFailed(CallStatus),
-    /// `<Dial><Number>`: the child leg answered / ended.
-    ChildAnswered(String),
-    ChildEnded(String, CallStatus),
-}
-
-/// Where the next TwiML document comes from.
-#[derive(Debug, Clone)]
-pub(crate) enum TwimlSource {
-    Fetch {
-        url: Url,
-        method: HttpMethod,
-        extra: Vec<(String, String)>,
-        purpose: HookPurpose,
-    },
-    Inline(String),
-}
 
 /// Why a wait was cut short.
 #[derive(Debug)]
@@ -879,7 +843,7 @@ impl CallRun {
         let from = dial.caller_id.clone().unwrap_or_else(|| {
             let st = self.state();
             let c = &st.calls[&self.sid];
-            if c.direction == crate::state::Direction::Inbound {
+            if c.direction == Direction::Inbound {
                 c.from.clone()
             } else {
                 c.to.clone()
@@ -889,7 +853,7 @@ impl CallRun {
             .status_callback
             .as_ref()
             .and_then(|u| self.resolve(u).ok())
-            .map(|url| crate::state::StatusCallback {
+            .map(|url| StatusCallback {
                 url: url.to_string(),
                 method: number.status_callback_method,
                 events: if number.status_callback_event.is_empty() {
@@ -898,16 +862,16 @@ impl CallRun {
                     number.status_callback_event.clone()
                 },
             });
-        let child = self.emulator.start_outbound(crate::outbound::Outbound {
+        let child = self.emulator.start_outbound(Outbound {
             from,
             to: number.number.clone(),
-            direction: crate::state::Direction::OutboundDial,
+            direction: Direction::OutboundDial,
             parent: Some(self.sid.clone()),
             timeout: dial.timeout,
             send_digits: number.send_digits.clone(),
             machine_detection: false,
             callback,
-            on_answer: crate::outbound::OnAnswer::Bridge {
+            on_answer: OnAnswer::Bridge {
                 parent: self.sid.clone(),
             },
             paced: false,

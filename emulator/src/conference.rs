@@ -14,12 +14,14 @@ use url::Url;
 
 use crate::Emulator;
 use crate::audio::{DEFAULT_HOLD_MUSIC, PLAY_SECS, Sound, TOKEN_SECS, Voice};
-use crate::call::{CallControl, say_limit_violation};
+use crate::call::say_limit_violation;
+use crate::call_status::CallStatus;
 use crate::clock::{new_sid, rfc2822};
+use crate::control::CallControl;
 use crate::error::{ApiError, EmulatorError};
 use crate::events::{CallEventKind, EmulatorEvent};
 use crate::participant_label;
-use crate::state::{Activity, CallStatus, ConfCallback, ConfRec, ConfStatus, PartRec, State};
+use crate::state::{Activity, ConfCallback, ConfRec, ConfStatus, PartRec, State};
 use crate::twiml::{self, Beep, ConferenceNoun, HttpMethod, Verb};
 use crate::webhook::{HookJob, HookPurpose};
 

@@ -99,17 +99,27 @@
 //! # Layout
 //!
 //! `lib.rs` (this API), `rest.rs` (REST server) + `faults.rs` (its fault plans), `twiml.rs`
-//! (strict parser), `call.rs` (TwiML executor), `dtmf.rs` (keys, pauses, lost digits),
-//! `outbound.rs` (placing calls, phones), `conference.rs`, `participant_label.rs` (the labels
-//! Twilio accepts), `audio.rs` (tokens and transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
-//! (requests to the application), `chaos.rs` (callbacks late, out of order, twice),
-//! `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
+//! (strict parser), `call_status.rs` (a call's direction, status and status callback),
+//! `control.rs` (what a leg's task is told: `CallControl`, where its TwiML comes from,
+//! a leg to place), `state.rs` (shared state and sound routing), `call.rs` (TwiML executor:
+//! `CallRun`), `outbound.rs` (placing calls, phones), `conference.rs`, `dtmf.rs` (keys,
+//! pauses, lost digits), `participant_label.rs` (the labels Twilio accepts), `audio.rs` (tokens
+//! and transcripts), `webhook.rs` + `signature.rs` (requests to the application), `chaos.rs`
+//! (callbacks late, out of order, twice), `recording.rs`, `clock.rs`, `error.rs`, `events.rs`,
+//! `phone.rs`.
+//!
+//! Imports go one way: `call_status` <- `control` <- `state` <- `call` <- `outbound`,
+//! `conference`, `rest`. A call can dial a call (`<Dial><Number>`), so running TwiML and placing
+//! calls recurse; the executor asks for a leg through [`Emulator`]'s crate-wide methods with a
+//! `Outbound`, and never imports `outbound.rs`.
 
 mod audio;
 mod call;
+mod call_status;
 mod chaos;
 mod clock;
 mod conference;
+mod control;
 mod dtmf;
 mod error;
 mod events;
@@ -452,7 +462,7 @@ impl Emulator {
             c.far_gone = true;
         }
         st.call_event(call_sid, CallEventKind::FarEndHungUp);
-        st.send_control(call_sid, call::CallControl::FarHangup);
+        st.send_control(call_sid, control::CallControl::FarHangup);
     }
 
     /// The far end of `call_sid` presses `digits` (0.1 call-seconds each; `w` waits 0.5, `W`
@@ -480,7 +490,7 @@ impl Emulator {
                 .map(|c| (&c.far, c.direction, &c.from, &c.to))
             {
                 Some((FarEnd::Phone(p), ..)) => p.clone(),
-                Some((_, state::Direction::Inbound, from, _)) => from.clone(),
+                Some((_, call_status::Direction::Inbound, from, _)) => from.clone(),
                 Some((_, _, _, to)) => to.clone(),
                 None => return,
             }

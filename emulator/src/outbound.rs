@@ -7,41 +7,15 @@ use url::Url;
 
 use crate::Emulator;
 use crate::audio::{Sound, TOKEN_SECS, Voice};
-use crate::call::{CallControl, CallRun, End, Stop, TwimlSource};
+use crate::call::{CallRun, End, Stop};
+use crate::call_status::{CallStatus, Direction};
+use crate::control::{CallControl, OnAnswer, Outbound, TwimlSource};
 use crate::dtmf;
 use crate::events::CallEventKind;
 use crate::phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
-use crate::state::{CallStatus, Direction, FarEnd, StatusCallback};
-use crate::twiml::{ConferenceNoun, HttpMethod};
+use crate::state::FarEnd;
+use crate::twiml::HttpMethod;
 use crate::webhook::HookPurpose;
-
-/// What an outbound leg does once answered.
-pub(crate) enum OnAnswer {
-    /// Execute TwiML (REST `Url`/`Twiml`).
-    Twiml(TwimlSource),
-    /// Be bridged to the leg that `<Dial>`ed it.
-    Bridge { parent: String },
-    /// Join a conference directly (Participants API).
-    Conference {
-        conf_sid: String,
-        noun: Box<ConferenceNoun>,
-    },
-}
-
-pub(crate) struct Outbound {
-    pub from: String,
-    pub to: String,
-    pub direction: Direction,
-    pub parent: Option<String>,
-    /// Seconds to ring before giving up (`no-answer`).
-    pub timeout: u32,
-    pub send_digits: Option<String>,
-    pub machine_detection: bool,
-    pub callback: Option<StatusCallback>,
-    pub on_answer: OnAnswer,
-    /// API-created calls wait for the account's pacing (one per second).
-    pub paced: bool,
-}
 
 impl Emulator {
     /// Creates the call record (status `queued`) and starts its task; returns the SID.

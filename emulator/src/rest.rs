@@ -16,15 +16,16 @@ use std::time::SystemTime;
 use url::Url;
 
 use crate::Emulator;
-use crate::call::{CallControl, TwimlSource};
+use crate::call_status::{CallStatus, Direction, StatusCallback};
 use crate::clock::rfc2822;
 use crate::conference::ParticipantUpdate;
+use crate::control::{CallControl, OnAnswer, Outbound, TwimlSource};
 use crate::error::ApiError;
 use crate::faults::RestFault;
-use crate::outbound::{OnAnswer, Outbound, method_param};
+use crate::outbound::method_param;
 use crate::participant_label;
 use crate::phone::{is_dialable, is_e164};
-use crate::state::{CallStatus, ConfStatus, Direction, PartRec, State, StatusCallback};
+use crate::state::{ConfStatus, PartRec, State};
 use crate::twiml::{Beep, ConferenceNoun, HttpMethod};
 use crate::webhook::HookPurpose;
 

@@ -13,8 +13,9 @@ use std::time::SystemTime;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::audio::{Sound, Transcript, Utterance, Voice};
-use crate::call::CallControl;
+use crate::call_status::{CallStatus, Direction, StatusCallback};
 use crate::clock::{Clock, new_sid};
+use crate::control::CallControl;
 use crate::error::EmulatorError;
 use crate::events::{CallEvent, CallEventKind, EmulatorEvent};
 use crate::phone::PhoneBehaviour;
@@ -33,74 +34,6 @@ pub(crate) struct OwnedNumber {
     pub status_callback_method: HttpMethod,
     pub date_created: SystemTime,
     pub date_updated: SystemTime,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Inbound,
-    OutboundApi,
-    OutboundDial,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Inbound => "inbound",
-            Direction::OutboundApi => "outbound-api",
-            Direction::OutboundDial => "outbound-dial",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallStatus {
-    Queued,
-    Initiated,
-    Ringing,
-    InProgress,
-    Completed,
-    Busy,
-    Failed,
-    NoAnswer,
-    Canceled,
-}
-
-impl CallStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallStatus::Queued => "queued",
-            CallStatus::Initiated => "initiated",
-            CallStatus::Ringing => "ringing",
-            CallStatus::InProgress => "in-progress",
-            CallStatus::Completed => "completed",
-            CallStatus::Busy => "busy",
-            CallStatus::Failed => "failed",
-            CallStatus::NoAnswer => "no-answer",
-            CallStatus::Canceled => "canceled",
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            CallStatus::Completed
-                | CallStatus::Busy
-                | CallStatus::Failed
-                | CallStatus::NoAnswer
-                | CallStatus::Canceled
-        )
-    }
-
-    /// The `StatusCallbackEvent` group that reports this status.
-    fn callback_event(self) -> Option<&'static str> {
-        match self {
-            CallStatus::Initiated => Some("initiated"),
-            CallStatus::Ringing => Some("ringing"),
-            CallStatus::InProgress => Some("answered"),
-            s if s.is_final() => Some("completed"),
-            _ => None,
-        }
-    }
 }
 
 /// What a call's far end is.
@@ -122,13 +55,6 @@ pub(crate) enum Activity {
     Listening,
     Conference(String),
     Bridged(String),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct StatusCallback {
-    pub url: String,
-    pub method: HttpMethod,
-    pub events: Vec<String>,
 }
 
 pub(crate) struct CallRec {
