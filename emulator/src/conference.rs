@@ -44,16 +44,22 @@ fn tf(b: bool) -> String {
     if b { "true".into() } else { "false".into() }
 }
 
-fn participant_params(p: &PartRec) -> Vec<(String, String)> {
+fn participant_params(participant: &PartRec) -> Vec<(String, String)> {
     let mut v = vec![
-        ("CallSid".to_string(), p.call_sid.clone()),
+        ("CallSid".to_string(), participant.call_sid.clone()),
         ("Coaching".to_string(), "false".to_string()),
-        ("EndConferenceOnExit".to_string(), tf(p.end_on_exit)),
-        ("Hold".to_string(), tf(p.hold)),
-        ("Muted".to_string(), tf(p.muted)),
-        ("StartConferenceOnEnter".to_string(), tf(p.start_on_enter)),
+        (
+            "EndConferenceOnExit".to_string(),
+            tf(participant.end_on_exit),
+        ),
+        ("Hold".to_string(), tf(participant.hold)),
+        ("Muted".to_string(), tf(participant.muted)),
+        (
+            "StartConferenceOnEnter".to_string(),
+            tf(participant.start_on_enter),
+        ),
     ];
-    if let Some(l) = &p.label {
+    if let Some(l) = &participant.label {
         v.push(("ParticipantLabel".to_string(), l.clone()));
     }
     v
@@ -597,12 +603,12 @@ impl Emulator {
         url: Url,
         method: HttpMethod,
     ) {
-        let em = self.clone();
+        let emulator = self.clone();
         tokio::spawn(async move {
-            let result = em
+            let result = emulator
                 .announce(&conf_sid, target.as_deref(), url.clone(), method)
                 .await;
-            let mut st = em.inner.state.lock().unwrap();
+            let mut st = emulator.inner.state.lock().unwrap();
             let part = target
                 .as_deref()
                 .and_then(|t| st.part_snapshot(&conf_sid, t));
@@ -750,13 +756,13 @@ impl Emulator {
         url: Url,
         method: HttpMethod,
     ) {
-        let em = self.clone();
+        let emulator = self.clone();
         let call_sid = call_sid.to_string();
         let conf_sid = conf_sid.to_string();
         tokio::spawn(async move {
-            let clock = em.inner.clock.clone();
-            let waiting = |em: &Emulator| {
-                let st = em.inner.state.lock().unwrap();
+            let clock = emulator.inner.clock.clone();
+            let waiting = |emulator: &Emulator| {
+                let st = emulator.inner.state.lock().unwrap();
                 st.confs
                     .get(&conf_sid)
                     .is_some_and(|c| c.status == ConfStatus::Init)
@@ -764,11 +770,11 @@ impl Emulator {
             };
             let (mut url, mut method) = (url, method);
             for _round in 0..100 {
-                if !waiting(&em) {
+                if !waiting(&emulator) {
                     return;
                 }
                 let params = {
-                    let st = em.inner.state.lock().unwrap();
+                    let st = emulator.inner.state.lock().unwrap();
                     let mut p = st.call_params(&call_sid);
                     p.push(("ConferenceSid".to_string(), conf_sid.clone()));
                     p.push((
@@ -777,20 +783,20 @@ impl Emulator {
                     ));
                     p
                 };
-                let answer = match em
+                let answer = match emulator
                     .request(HookPurpose::Wait, Some(&call_sid), &url, method, params)
                     .await
                 {
                     Ok(a) => a,
                     Err(e) => {
-                        em.inner.state.lock().unwrap().record_error(e);
+                        emulator.inner.state.lock().unwrap().record_error(e);
                         return;
                     }
                 };
                 let doc = match twiml::parse_announcement(&answer.body) {
                     Ok(d) => d,
                     Err(e) => {
-                        em.inner.state.lock().unwrap().record_error(
+                        emulator.inner.state.lock().unwrap().record_error(
                             EmulatorError::new(e.code, format!("waitUrl: {}", e.message))
                                 .at_url(url.as_str())
                                 .on_call(&call_sid),
@@ -800,12 +806,12 @@ impl Emulator {
                 };
                 let mut redirected = false;
                 for verb in &doc.verbs {
-                    if !waiting(&em) {
+                    if !waiting(&emulator) {
                         return;
                     }
                     match verb {
                         Verb::Say(s) => {
-                            let utt = em.inner.state.lock().unwrap().utterance(
+                            let utt = emulator.inner.state.lock().unwrap().utterance(
                                 &s.text,
                                 Voice::Say {
                                     voice: s.voice.clone(),
@@ -813,10 +819,10 @@ impl Emulator {
                                 },
                             );
                             for idx in 0..utt.spans.len() {
-                                if !waiting(&em) {
+                                if !waiting(&emulator) {
                                     return;
                                 }
-                                em.inner.state.lock().unwrap().send_to_far_end(
+                                emulator.inner.state.lock().unwrap().send_to_far_end(
                                     &call_sid,
                                     &Sound::Token {
                                         utt: utt.clone(),
@@ -832,7 +838,8 @@ impl Emulator {
                                     .join(u)
                                     .map(|u| u.to_string())
                                     .unwrap_or_else(|_| u.clone());
-                                em.inner
+                                emulator
+                                    .inner
                                     .state
                                     .lock()
                                     .unwrap()

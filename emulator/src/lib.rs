@@ -333,16 +333,21 @@ impl Emulator {
             rest_log: Mutex::new(VecDeque::new()),
             chaos: Mutex::new(None),
         });
-        let em = Emulator { inner };
-        let dispatcher = em.spawn_dispatcher(hook_rx);
-        let app = rest::router(em.clone());
+        let emulator = Emulator { inner };
+        let dispatcher = emulator.spawn_dispatcher(hook_rx);
+        let app = rest::router(emulator.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("emulator REST server stopped: {e}");
             }
         });
-        em.inner.tasks.lock().unwrap().extend([dispatcher, server]);
-        Ok(em)
+        emulator
+            .inner
+            .tasks
+            .lock()
+            .unwrap()
+            .extend([dispatcher, server]);
+        Ok(emulator)
     }
 
     /// Remembers a call task so that [`Emulator::shutdown`] can stop it.

@@ -43,11 +43,11 @@ impl Emulator {
             };
             (sid, start_at - now)
         };
-        let em = self.clone();
+        let emulator = self.clone();
         let sid2 = sid.clone();
         let handle = tokio::spawn(async move {
-            let mut call = CallRun::new(em.clone(), sid2, rx);
-            em.run_outbound(&mut call, outbound, start_at).await;
+            let mut call = CallRun::new(emulator.clone(), sid2, rx);
+            emulator.run_outbound(&mut call, outbound, start_at).await;
         });
         self.track(handle);
         sid
@@ -231,10 +231,10 @@ impl Emulator {
             let n = st.number(to).expect("inbound calls go to owned numbers");
             (sid, (n.voice_url.clone(), n.voice_method))
         };
-        let em = self.clone();
+        let emulator = self.clone();
         let sid2 = sid.clone();
         let handle = tokio::spawn(async move {
-            let mut call = CallRun::new(em.clone(), sid2, rx);
+            let mut call = CallRun::new(emulator.clone(), sid2, rx);
             let status = match Url::parse(&voice.0) {
                 Err(e) => {
                     call.error(crate::error::EmulatorError::new(
@@ -283,20 +283,23 @@ impl Emulator {
             };
             (number.clone(), st.phones.get(number).cloned())
         };
-        let em = self.clone();
+        let emulator = self.clone();
         let sid = sid.to_string();
         match behaviour {
             Some(PhoneBehaviour::AnswerAndPress { digits, after_secs }) => {
                 tokio::spawn(async move {
-                    tokio::time::sleep(em.inner.clock.dur(after_secs)).await;
-                    em.far_end_press(&sid, &digits).await;
+                    tokio::time::sleep(emulator.inner.clock.dur(after_secs)).await;
+                    emulator.far_end_press(&sid, &digits).await;
                 });
             }
             Some(PhoneBehaviour::Voicemail) => {
                 tokio::spawn(async move {
-                    tokio::time::sleep(em.inner.clock.dur(0.3)).await;
-                    em.far_end_speak(&sid, &number, VOICEMAIL_GREETING).await;
-                    em.inner
+                    tokio::time::sleep(emulator.inner.clock.dur(0.3)).await;
+                    emulator
+                        .far_end_speak(&sid, &number, VOICEMAIL_GREETING)
+                        .await;
+                    emulator
+                        .inner
                         .state
                         .lock()
                         .unwrap()
@@ -308,15 +311,20 @@ impl Emulator {
     }
 
     fn spawn_send_digits(&self, sid: &str, digits: String) {
-        let em = self.clone();
+        let emulator = self.clone();
         let sid = sid.to_string();
         tokio::spawn(async move {
-            let clock = em.inner.clock.clone();
+            let clock = emulator.inner.clock.clone();
             for c in digits.chars() {
                 if let Some(pause) = dtmf::pause_secs(c) {
                     tokio::time::sleep(clock.dur(pause)).await;
                 } else {
-                    em.inner.state.lock().unwrap().send_dtmf_to_far_end(&sid, c);
+                    emulator
+                        .inner
+                        .state
+                        .lock()
+                        .unwrap()
+                        .send_dtmf_to_far_end(&sid, c);
                     tokio::time::sleep(clock.dur(dtmf::KEY_SECS)).await;
                 }
             }
