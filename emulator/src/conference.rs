@@ -21,7 +21,9 @@ use crate::control::CallControl;
 use crate::error::{ApiError, EmulatorError};
 use crate::events::{CallEventKind, EmulatorEvent};
 use crate::participant_label;
-use crate::state::{Activity, ConfCallback, ConfRec, ConfStatus, PartRec, State};
+use crate::state::{
+    Activity, ConferenceCallback, ConferenceRecord, ConferenceStatus, ParticipantRecord, State,
+};
 use crate::twiml::{self, Beep, ConferenceNoun, HttpMethod, Verb};
 use crate::webhook::{HookJob, HookPurpose};
 
@@ -44,7 +46,7 @@ fn tf(b: bool) -> String {
     if b { "true".into() } else { "false".into() }
 }
 
-fn participant_params(participant: &PartRec) -> Vec<(String, String)> {
+fn participant_params(participant: &ParticipantRecord) -> Vec<(String, String)> {
     let mut v = vec![
         ("CallSid".to_string(), participant.call_sid.clone()),
         ("Coaching".to_string(), "false".to_string()),
@@ -84,11 +86,11 @@ pub(crate) struct ParticipantUpdate {
     pub beep_on_exit: Option<bool>,
 }
 
-impl PartRec {
+impl ParticipantRecord {
     /// A participant as `noun` puts it in.
-    pub(crate) fn joining(call_sid: &str, noun: &ConferenceNoun) -> PartRec {
+    pub(crate) fn joining(call_sid: &str, noun: &ConferenceNoun) -> ParticipantRecord {
         let now = SystemTime::now();
-        PartRec {
+        ParticipantRecord {
             call_sid: call_sid.to_string(),
             label: noun.participant_label.clone(),
             muted: noun.muted,
@@ -102,7 +104,7 @@ impl PartRec {
     }
 }
 
-impl ConfRec {
+impl ConferenceRecord {
     /// Whether another participant, in or still being dialled, has `label`: labels are unique
     /// across both (https://www.twilio.com/docs/api/errors/16025,
     /// https://www.twilio.com/docs/api/errors/16026).
@@ -118,7 +120,8 @@ impl State {
     /// The live conference called `name`, created (status `init`, no participants) if needed.
     pub(crate) fn conference_for(&mut self, name: &str) -> String {
         if let Some(sid) = self.conf_order.iter().find(|s| {
-            self.confs[*s].friendly_name == name && self.confs[*s].status != ConfStatus::Completed
+            self.confs[*s].friendly_name == name
+                && self.confs[*s].status != ConferenceStatus::Completed
         }) {
             return sid.clone();
         }
@@ -126,10 +129,10 @@ impl State {
         let now = SystemTime::now();
         self.confs.insert(
             sid.clone(),
-            ConfRec {
+            ConferenceRecord {
                 sid: sid.clone(),
                 friendly_name: name.to_string(),
-                status: ConfStatus::Init,
+                status: ConferenceStatus::Init,
                 date_created: now,
                 date_updated: now,
                 participants: Vec::new(),
@@ -153,7 +156,7 @@ impl State {
         &mut self,
         conf_sid: &str,
         event: &str,
-        participant: Option<&PartRec>,
+        participant: Option<&ParticipantRecord>,
         extra: Vec<(String, String)>,
     ) {
         let account = self.account_sid.clone();
@@ -204,7 +207,7 @@ impl State {
         let Some(conf) = self.confs.get_mut(conf_sid) else {
             return refused(16001, "conference not found".into());
         };
-        if conf.status == ConfStatus::Completed {
+        if conf.status == ConferenceStatus::Completed {
             return refused(
                 16001,
                 format!("conference {} has ended", conf.friendly_name),
@@ -227,7 +230,7 @@ impl State {
             conf.configured = true;
             conf.max_participants = noun.max_participants;
             conf.record = noun.record;
-            conf.callback = noun.status_callback.as_ref().map(|url| ConfCallback {
+            conf.callback = noun.status_callback.as_ref().map(|url| ConferenceCallback {
                 url: url.clone(),
                 method: noun.status_callback_method,
                 groups: noun.status_callback_event.clone(),
@@ -236,11 +239,11 @@ impl State {
         if conf.participants.len() as u32 >= conf.max_participants {
             return refused(16001, format!("conference {} is full", conf.friendly_name));
         }
-        let mut part = PartRec::joining(call_sid, noun);
+        let mut part = ParticipantRecord::joining(call_sid, noun);
         if let Some(dialled) = conf.pending.iter().find(|p| p.call_sid == call_sid) {
             part.date_created = dialled.date_created;
         }
-        let beep_others = noun.beep.on_enter() && conf.status == ConfStatus::InProgress;
+        let beep_others = noun.beep.on_enter() && conf.status == ConferenceStatus::InProgress;
         let others: Vec<String> = conf
             .participants
             .iter()
@@ -256,8 +259,9 @@ impl State {
         // one joining with false waits "until a participant joins where startConferenceOnEnter
         // is true". The strictest reading satisfies all three: only the join of a participant
         // with true starts a conference, and only if someone is already in it.
-        let starts =
-            conf.status == ConfStatus::Init && noun.start_conference_on_enter && !others.is_empty();
+        let starts = conf.status == ConferenceStatus::Init
+            && noun.start_conference_on_enter
+            && !others.is_empty();
         if let Some(c) = self.calls.get_mut(call_sid) {
             c.activity = Activity::Conference(conf_sid.to_string());
         }
@@ -277,11 +281,11 @@ impl State {
         }
         if starts {
             if let Some(conf) = self.confs.get_mut(conf_sid) {
-                conf.status = ConfStatus::InProgress;
+                conf.status = ConferenceStatus::InProgress;
                 conf.date_updated = SystemTime::now();
             }
             self.conf_event(conf_sid, "conference-start", None, Vec::new());
-        } else if self.confs[conf_sid].status == ConfStatus::Init {
+        } else if self.confs[conf_sid].status == ConferenceStatus::Init {
             // Waiting for the conference to start: the default wait music (a custom waitUrl is
             // fetched and played by its own task, see `spawn_wait_music`).
             if noun.wait_url.is_none() {
@@ -296,7 +300,7 @@ impl State {
         Ok(())
     }
 
-    fn part_snapshot(&self, conf_sid: &str, call_sid: &str) -> Option<PartRec> {
+    fn part_snapshot(&self, conf_sid: &str, call_sid: &str) -> Option<ParticipantRecord> {
         self.confs
             .get(conf_sid)?
             .participants
@@ -322,7 +326,7 @@ impl State {
             return;
         };
         let conf = &self.confs[&conf_sid];
-        if part.beep.on_exit() && conf.status == ConfStatus::InProgress {
+        if part.beep.on_exit() && conf.status == ConferenceStatus::InProgress {
             let others: Vec<String> = conf
                 .participants
                 .iter()
@@ -333,7 +337,7 @@ impl State {
             }
         }
         let conf = &self.confs[&conf_sid];
-        if conf.status != ConfStatus::Completed {
+        if conf.status != ConferenceStatus::Completed {
             if part.end_on_exit {
                 self.end_conference(
                     &conf_sid,
@@ -351,7 +355,7 @@ impl State {
         conf_sid: &str,
         call_sid: &str,
         reason: &str,
-    ) -> Option<PartRec> {
+    ) -> Option<ParticipantRecord> {
         let conf = self.confs.get_mut(conf_sid)?;
         let idx = conf
             .participants
@@ -400,10 +404,10 @@ impl State {
         let Some(conf) = self.confs.get_mut(conf_sid) else {
             return;
         };
-        if conf.status == ConfStatus::Completed {
+        if conf.status == ConferenceStatus::Completed {
             return;
         }
-        conf.status = ConfStatus::Completed;
+        conf.status = ConferenceStatus::Completed;
         conf.reason_ended = Some(reason.to_string());
         conf.call_sid_ending = ending_call.map(str::to_string);
         conf.date_updated = SystemTime::now();
@@ -457,7 +461,7 @@ impl State {
                 self.end_conference(&conf_sid, "last-participant-left", None);
             } else {
                 // Nobody ever joined: for Twilio the conference never existed.
-                conf.status = ConfStatus::Completed;
+                conf.status = ConferenceStatus::Completed;
             }
         }
     }
@@ -466,7 +470,7 @@ impl State {
     /// sends it so that an application need not match the call's own status callbacks
     /// (https://www.twilio.com/en-us/changelog/participantcallstatus-and-reasonparticipantleft-attributes-added);
     /// `participant_add_failed` is the documented reason that fits.
-    fn never_joined(&mut self, conf_sid: &str, part: &PartRec, status: CallStatus) {
+    fn never_joined(&mut self, conf_sid: &str, part: &ParticipantRecord, status: CallStatus) {
         self.conf_event(
             conf_sid,
             "participant-leave",
@@ -564,8 +568,8 @@ impl State {
     /// conference is in an unexpected state for the desired operation"), the stricter reading.
     pub(crate) fn check_announceable(&self, conf_sid: &str) -> Result<(), ApiError> {
         match self.confs.get(conf_sid).map(|c| c.status) {
-            Some(ConfStatus::InProgress) => Ok(()),
-            Some(ConfStatus::Init) => Err(ApiError::bad_request(
+            Some(ConferenceStatus::InProgress) => Ok(()),
+            Some(ConferenceStatus::Init) => Err(ApiError::bad_request(
                 16099,
                 "Conference has not started: cannot announce",
             )),
@@ -663,7 +667,8 @@ impl Emulator {
                 .map_err(|e| EmulatorError::new(e.code, e.message).at_url(url.as_str()))?;
             let mut next = None;
             for verb in &doc.verbs {
-                if self.inner.state.lock().unwrap().confs[conf_sid].status == ConfStatus::Completed
+                if self.inner.state.lock().unwrap().confs[conf_sid].status
+                    == ConferenceStatus::Completed
                 {
                     return Ok(());
                 }
@@ -765,7 +770,7 @@ impl Emulator {
                 let st = emulator.inner.state.lock().unwrap();
                 st.confs
                     .get(&conf_sid)
-                    .is_some_and(|c| c.status == ConfStatus::Init)
+                    .is_some_and(|c| c.status == ConferenceStatus::Init)
                     && st.conference_of(&call_sid).as_deref() == Some(conf_sid.as_str())
             };
             let (mut url, mut method) = (url, method);

@@ -25,7 +25,7 @@ use crate::faults::RestFault;
 use crate::outbound::method_param;
 use crate::participant_label;
 use crate::phone::{is_dialable, is_e164};
-use crate::state::{ConfStatus, PartRec, State};
+use crate::state::{ConferenceStatus, ParticipantRecord, State};
 use crate::twiml::{Beep, ConferenceNoun, HttpMethod};
 use crate::webhook::HookPurpose;
 
@@ -672,8 +672,9 @@ fn list_conferences(emulator: &Emulator, query: &Params) -> ApiResult {
         .filter(|sid| {
             let c = &st.confs[*sid];
             // A conference reserved by the Participants API has not been created yet for Twilio.
-            let exists =
-                !(c.participants.is_empty() && !c.configured && c.status != ConfStatus::Completed);
+            let exists = !(c.participants.is_empty()
+                && !c.configured
+                && c.status != ConferenceStatus::Completed);
             exists
                 && query
                     .get("FriendlyName")
@@ -698,7 +699,7 @@ fn update_conference(emulator: &Emulator, sid: &str, form: &Params, path: &str) 
         if s != "completed" {
             return Err(ApiError::bad_request(20001, format!("Invalid Status: {s}")));
         }
-        if status != ConfStatus::Completed {
+        if status != ConferenceStatus::Completed {
             emulator
                 .state()
                 .end_conference(sid, "conference-ended-via-api", None);
@@ -720,7 +721,12 @@ fn update_conference(emulator: &Emulator, sid: &str, form: &Params, path: &str) 
 }
 
 /// A participant as the API shows it, `status` as Twilio names it.
-fn participant_json(st: &State, conf_sid: &str, participant: &PartRec, status: &str) -> Value {
+fn participant_json(
+    st: &State,
+    conf_sid: &str,
+    participant: &ParticipantRecord,
+    status: &str,
+) -> Value {
     json!({
         "account_sid": st.account_sid,
         "call_sid": participant.call_sid,
@@ -828,7 +834,7 @@ fn create_participant(emulator: &Emulator, conf: &str, form: &Params) -> ApiResu
     let conf_sid = {
         let mut st = emulator.state();
         match st.confs.get(conf) {
-            Some(c) if c.status == ConfStatus::Completed => {
+            Some(c) if c.status == ConferenceStatus::Completed => {
                 return Err(ApiError::bad_request(20001, "Conference is not active"));
             }
             Some(_) => conf.to_string(),
@@ -885,7 +891,7 @@ fn create_participant(emulator: &Emulator, conf: &str, form: &Params) -> ApiResu
         paced: true,
     });
     let mut st = emulator.state();
-    let part = PartRec::joining(&call_sid, &dialled);
+    let part = ParticipantRecord::joining(&call_sid, &dialled);
     let status = dialling_status(&st, &call_sid);
     let v = participant_json(&st, &conf_sid, &part, status);
     // The call is queued behind the account's pacing, so it cannot have joined yet; a call that
@@ -902,9 +908,9 @@ fn create_participant(emulator: &Emulator, conf: &str, form: &Params) -> ApiResu
 
 /// A participant of conference `conf` named by CallSid or label, and whether it is connected
 /// (rather than still being dialled).
-fn find_participant(st: &State, conf: &str, who: &str) -> Option<(PartRec, bool)> {
+fn find_participant(st: &State, conf: &str, who: &str) -> Option<(ParticipantRecord, bool)> {
     let c = st.confs.get(conf)?;
-    let named = |p: &&PartRec| p.call_sid == who || p.label.as_deref() == Some(who);
+    let named = |p: &&ParticipantRecord| p.call_sid == who || p.label.as_deref() == Some(who);
     c.participants
         .iter()
         .find(named)

@@ -57,7 +57,7 @@ pub(crate) enum Activity {
     Bridged(String),
 }
 
-pub(crate) struct CallRec {
+pub(crate) struct CallRecord {
     pub sid: String,
     pub from: String,
     pub to: String,
@@ -87,7 +87,7 @@ pub(crate) struct CallRec {
 }
 
 #[derive(Clone)]
-pub(crate) struct PartRec {
+pub(crate) struct ParticipantRecord {
     pub call_sid: String,
     pub label: Option<String>,
     pub muted: bool,
@@ -100,37 +100,37 @@ pub(crate) struct PartRec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfStatus {
+pub enum ConferenceStatus {
     Init,
     InProgress,
     Completed,
 }
 
-impl ConfStatus {
+impl ConferenceStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            ConfStatus::Init => "init",
-            ConfStatus::InProgress => "in-progress",
-            ConfStatus::Completed => "completed",
+            ConferenceStatus::Init => "init",
+            ConferenceStatus::InProgress => "in-progress",
+            ConferenceStatus::Completed => "completed",
         }
     }
 }
 
-pub(crate) struct ConfCallback {
+pub(crate) struct ConferenceCallback {
     pub url: String,
     pub method: HttpMethod,
     pub groups: Vec<String>,
 }
 
-pub(crate) struct ConfRec {
+pub(crate) struct ConferenceRecord {
     pub sid: String,
     pub friendly_name: String,
-    pub status: ConfStatus,
+    pub status: ConferenceStatus,
     pub date_created: SystemTime,
     pub date_updated: SystemTime,
-    pub participants: Vec<PartRec>,
+    pub participants: Vec<ParticipantRecord>,
     /// Set by the first participant; governs the whole conference.
-    pub callback: Option<ConfCallback>,
+    pub callback: Option<ConferenceCallback>,
     /// Whether the first participant's TwiML/API request has been seen (the callback decision is
     /// made once, even when that participant set no callback).
     pub configured: bool,
@@ -142,10 +142,10 @@ pub(crate) struct ConfRec {
     pub recording: Transcript,
     /// Participants dialled through the Participants API that have not joined yet: Twilio lists
     /// them (status `queued`, `connecting`, `ringing`) and reports their leaving if they never do.
-    pub pending: Vec<PartRec>,
+    pub pending: Vec<ParticipantRecord>,
 }
 
-pub(crate) struct RecordingRec {
+pub(crate) struct RecordingRecord {
     pub sid: String,
     pub call_sid: Option<String>,
     pub conference_sid: Option<String>,
@@ -163,11 +163,11 @@ pub(crate) struct State {
     pub hooks: mpsc::UnboundedSender<HookJob>,
     pub numbers: Vec<OwnedNumber>,
     pub phones: HashMap<String, PhoneBehaviour>,
-    pub calls: HashMap<String, CallRec>,
+    pub calls: HashMap<String, CallRecord>,
     pub call_order: Vec<String>,
-    pub confs: HashMap<String, ConfRec>,
+    pub confs: HashMap<String, ConferenceRecord>,
     pub conf_order: Vec<String>,
-    pub recordings: HashMap<String, RecordingRec>,
+    pub recordings: HashMap<String, RecordingRecord>,
     pub errors: Vec<EmulatorError>,
     /// Call-clock time before which the next API-created call may not leave `queued` (Twilio paces
     /// outbound calls at one per second per account).
@@ -242,7 +242,7 @@ impl State {
         };
         self.calls.insert(
             sid.clone(),
-            CallRec {
+            CallRecord {
                 sid: sid.clone(),
                 from: from.to_string(),
                 to: to.to_string(),
@@ -481,7 +481,7 @@ impl State {
                 let Some(conf) = self.confs.get_mut(&conf_sid) else {
                     return;
                 };
-                if conf.status != ConfStatus::InProgress {
+                if conf.status != ConferenceStatus::InProgress {
                     return;
                 }
                 let Some(me) = conf.participants.iter().find(|p| p.call_sid == sid) else {
