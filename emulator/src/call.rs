@@ -1,6 +1,6 @@
 //! The TwiML executor: one task per call leg runs its documents verb by verb, on call time.
 //!
-//! A call task owns the receiving end of its control channel ([`Ctl`]); everything that happens to
+//! A call task owns the receiving end of its control channel ([`CallControl`]); everything that happens to
 //! the call from outside (the far end hangs up or presses a key, the REST API redirects it, its
 //! conference ends, a child leg answers) arrives there, so a call's lifecycle has a single writer
 //! and waits are always interruptible.
@@ -13,9 +13,11 @@ use url::Url;
 
 use crate::Emulator;
 use crate::audio::{PLAY_SECS, Sound, TOKEN_SECS, Transcript, Voice, tokenize};
+use crate::call_status::{CallStatus, Direction, StatusCallback};
+use crate::control::{CallControl, OnAnswer, Outbound, TwimlSource};
 use crate::error::EmulatorError;
 use crate::events::CallEventKind;
-use crate::state::{Activity, CallStatus, FarEnd, State};
+use crate::state::{Activity, FarEnd, State};
 use crate::twiml::{self, ConferenceNoun, Dial, DialTarget, Gather, HttpMethod, Record, Say, Verb};
 use crate::webhook::{HookJob, HookPurpose, is_xml};
 
@@ -26,55 +28,17 @@ pub const APPLICATION_ERROR_MESSAGE: &str =
 /// Call-seconds between the end of a `<Record>` and its transcription callback.
 const TRANSCRIPTION_SECS: f64 = 2.0;
 
-/// Messages to a call task.
-#[derive(Debug)]
-pub(crate) enum Ctl {
-    /// DTMF from the far end reached the Twilio side.
-    Dtmf(char),
-    /// Far-end sound while the call is `<Gather>`ing speech or `<Record>`ing.
-    Heard(Sound),
-    /// The far end hung up.
-    FarHangup,
-    /// REST `Status=completed|canceled`, or the leg that dialled this one went away.
-    Complete,
-    /// REST `Url`/`Twiml` update.
-    Redirect(Source),
-    /// Removed from its conference (the conference ended or the participant was kicked).
-    Kicked,
-    /// Outbound: the far end answered.
-    FarAnswered {
-        machine: bool,
-    },
-    /// Outbound: the far end never answered.
-    FarFailed(CallStatus),
-    /// `<Dial><Number>`: the child leg answered / ended.
-    ChildAnswered(String),
-    ChildEnded(String, CallStatus),
-}
-
-/// Where the next TwiML document comes from.
-#[derive(Debug, Clone)]
-pub(crate) enum Source {
-    Fetch {
-        url: Url,
-        method: HttpMethod,
-        extra: Vec<(String, String)>,
-        purpose: HookPurpose,
-    },
-    Inline(String),
-}
-
 /// Why a wait was cut short.
 #[derive(Debug)]
 pub(crate) enum Stop {
     FarHangup,
     Completed,
-    Redirect(Source),
+    Redirect(TwimlSource),
 }
 
 enum Flow {
     Next,
-    Goto(Source),
+    Goto(TwimlSource),
     Hangup,
     Stop(Stop),
 }
@@ -90,38 +54,42 @@ pub(crate) enum End {
     Stopped(Stop),
 }
 
-pub(crate) struct Exec {
-    pub em: Emulator,
+pub(crate) struct CallRun {
+    pub emulator: Emulator,
     pub sid: String,
-    pub rx: mpsc::UnboundedReceiver<Ctl>,
+    pub rx: mpsc::UnboundedReceiver<CallControl>,
     /// The URL of the document being executed: relative URLs resolve against it.
     pub doc_url: Option<Url>,
 }
 
-impl Exec {
-    pub(crate) fn new(em: Emulator, sid: String, rx: mpsc::UnboundedReceiver<Ctl>) -> Self {
-        Exec {
-            em,
+impl CallRun {
+    pub(crate) fn new(
+        emulator: Emulator,
+        sid: String,
+        rx: mpsc::UnboundedReceiver<CallControl>,
+    ) -> Self {
+        CallRun {
+            emulator,
             sid,
             rx,
             doc_url: None,
         }
     }
 
-    pub(crate) fn st(&self) -> MutexGuard<'_, State> {
-        self.em.inner.state.lock().unwrap()
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.emulator.inner.state.lock().unwrap()
     }
 
     fn event(&self, kind: CallEventKind) {
-        self.st().call_event(&self.sid, kind);
+        self.state().call_event(&self.sid, kind);
     }
 
     pub(crate) fn error(&self, e: EmulatorError) {
-        self.st().record_error(e.on_call(&self.sid));
+        self.state().record_error(e.on_call(&self.sid));
     }
 
     fn status(&self) -> CallStatus {
-        self.st()
+        self.state()
             .calls
             .get(&self.sid)
             .map(|c| c.status)
@@ -129,14 +97,14 @@ impl Exec {
     }
 
     fn set_activity(&self, a: Activity) {
-        if let Some(c) = self.st().calls.get_mut(&self.sid) {
+        if let Some(c) = self.state().calls.get_mut(&self.sid) {
             c.activity = a;
         }
     }
 
     /// Answers an inbound leg: Twilio answers when it starts executing the leg's TwiML.
     pub(crate) fn answer(&self) {
-        let mut st = self.st();
+        let mut st = self.state();
         if st
             .calls
             .get(&self.sid)
@@ -146,42 +114,44 @@ impl Exec {
         }
         st.set_status(&self.sid, CallStatus::InProgress);
         if let Some(FarEnd::Leg(o)) = st.calls.get(&self.sid).map(|c| c.far.clone()) {
-            st.send_ctl(&o, Ctl::FarAnswered { machine: false });
+            st.send_control(&o, CallControl::FarAnswered { machine: false });
         }
         drop(st);
-        self.em.spawn_phone_behaviour(&self.sid);
+        self.emulator.spawn_phone_behaviour(&self.sid);
     }
 
     // ----- waiting -----
 
-    async fn recv_until(&mut self, deadline: Option<Instant>) -> Option<Ctl> {
+    async fn recv_until(&mut self, deadline: Option<Instant>) -> Option<CallControl> {
         match deadline {
             Some(d) => tokio::select! {
                 _ = tokio::time::sleep_until(d) => None,
-                c = self.rx.recv() => Some(c.unwrap_or(Ctl::FarHangup)),
+                c = self.rx.recv() => Some(c.unwrap_or(CallControl::FarHangup)),
             },
-            None => Some(self.rx.recv().await.unwrap_or(Ctl::FarHangup)),
+            None => Some(self.rx.recv().await.unwrap_or(CallControl::FarHangup)),
         }
     }
 
     /// Handles the messages every state reacts to the same way. `Ok(Some)` hands back the ones
     /// the caller must interpret.
-    fn common(&mut self, ctl: Ctl) -> Result<Option<Ctl>, Stop> {
-        match ctl {
+    fn common(&mut self, control: CallControl) -> Result<Option<CallControl>, Stop> {
+        match control {
             // A far leg that failed before answering is, for an answered call, a hang-up.
-            Ctl::FarHangup | Ctl::FarFailed(_) => Err(Stop::FarHangup),
-            Ctl::Complete => Err(Stop::Completed),
-            Ctl::Redirect(s) => Err(Stop::Redirect(s)),
+            CallControl::FarHangup | CallControl::FarFailed(_) => Err(Stop::FarHangup),
+            CallControl::Complete => Err(Stop::Completed),
+            CallControl::Redirect(s) => Err(Stop::Redirect(s)),
             other => Ok(Some(other)),
         }
     }
 
     /// Drains pending messages without waiting. With `barge_in`, caller input is handed back
     /// (otherwise it is dropped: nobody is listening for it).
-    fn poll_input(&mut self, barge_in: bool) -> Result<Option<Ctl>, Stop> {
-        while let Ok(ctl) = self.rx.try_recv() {
-            match self.common(ctl)? {
-                Some(input @ (Ctl::Dtmf(_) | Ctl::Heard(_))) if barge_in => return Ok(Some(input)),
+    fn poll_input(&mut self, barge_in: bool) -> Result<Option<CallControl>, Stop> {
+        while let Ok(control) = self.rx.try_recv() {
+            match self.common(control)? {
+                Some(input @ (CallControl::Dtmf(_) | CallControl::Heard(_))) if barge_in => {
+                    return Ok(Some(input));
+                }
                 _ => {}
             }
         }
@@ -194,12 +164,16 @@ impl Exec {
 
     /// Waits until `deadline`; with `barge_in`, caller input (a key, or speech while a speech
     /// `<Gather>` listens) ends the wait early and is returned.
-    async fn wait_until(&mut self, deadline: Instant, barge_in: bool) -> Result<Option<Ctl>, Stop> {
+    async fn wait_until(
+        &mut self,
+        deadline: Instant,
+        barge_in: bool,
+    ) -> Result<Option<CallControl>, Stop> {
         loop {
             match self.recv_until(Some(deadline)).await {
                 None => return Ok(None),
-                Some(ctl) => match self.common(ctl)? {
-                    Some(input @ (Ctl::Dtmf(_) | Ctl::Heard(_))) if barge_in => {
+                Some(control) => match self.common(control)? {
+                    Some(input @ (CallControl::Dtmf(_) | CallControl::Heard(_))) if barge_in => {
                         return Ok(Some(input));
                     }
                     _ => {}
@@ -208,16 +182,19 @@ impl Exec {
         }
     }
 
-    async fn wait(&mut self, secs: f64, barge_in: bool) -> Result<Option<Ctl>, Stop> {
-        let deadline = self.em.inner.clock.deadline(secs);
+    async fn wait(&mut self, secs: f64, barge_in: bool) -> Result<Option<CallControl>, Stop> {
+        let deadline = self.emulator.inner.clock.deadline(secs);
         self.wait_until(deadline, barge_in).await
     }
 
     /// Waits for the far end to hang up or the call to be stopped; nothing else matters.
     pub(crate) async fn wait_forever(&mut self) -> Stop {
         loop {
-            let ctl = self.recv_until(None).await.unwrap_or(Ctl::FarHangup);
-            if let Err(stop) = self.common(ctl) {
+            let control = self
+                .recv_until(None)
+                .await
+                .unwrap_or(CallControl::FarHangup);
+            if let Err(stop) = self.common(control) {
                 return stop;
             }
         }
@@ -235,9 +212,9 @@ impl Exec {
 
     /// Fetches (or takes inline) and parses a document. `Err(None)` means the call was stopped
     /// meanwhile; `Err(Some(e))` is an application error.
-    async fn load(&mut self, src: Source) -> Result<twiml::Document, Option<EmulatorError>> {
+    async fn load(&mut self, src: TwimlSource) -> Result<twiml::Document, Option<EmulatorError>> {
         match src {
-            Source::Inline(xml) => {
+            TwimlSource::Inline(xml) => {
                 self.doc_url = None;
                 twiml::parse(&xml).map_err(|e| {
                     Some(EmulatorError::new(
@@ -246,16 +223,16 @@ impl Exec {
                     ))
                 })
             }
-            Source::Fetch {
+            TwimlSource::Fetch {
                 url,
                 method,
                 extra,
                 purpose,
             } => {
-                let mut params = self.st().call_params(&self.sid);
+                let mut params = self.state().call_params(&self.sid);
                 params.extend(extra);
                 let answer = self
-                    .em
+                    .emulator
                     .request(purpose, Some(&self.sid), &url, method, params)
                     .await
                     .map_err(Some)?;
@@ -279,7 +256,7 @@ impl Exec {
     }
 
     /// Runs documents starting at `first` until the call ends.
-    pub(crate) async fn run_twiml(&mut self, first: Source) -> End {
+    pub(crate) async fn run_twiml(&mut self, first: TwimlSource) -> End {
         let mut src = first;
         loop {
             let doc = match self.load(src).await {
@@ -341,7 +318,7 @@ impl Exec {
                 Verb::Dial(d) => self.dial(d).await,
                 Verb::Record(r) => self.record(r).await,
                 Verb::Redirect { url, method } => match self.resolve(url) {
-                    Ok(url) => Ok(Flow::Goto(Source::Fetch {
+                    Ok(url) => Ok(Flow::Goto(TwimlSource::Fetch {
                         url,
                         method: *method,
                         extra: Vec::new(),
@@ -367,7 +344,11 @@ impl Exec {
 
     /// Speaks a `<Say>` token by token to the far end. With `barge_in`, caller input stops it and
     /// is returned.
-    pub(crate) async fn say(&mut self, say: &Say, barge_in: bool) -> Result<Option<Ctl>, Stop> {
+    pub(crate) async fn say(
+        &mut self,
+        say: &Say,
+        barge_in: bool,
+    ) -> Result<Option<CallControl>, Stop> {
         if let Some(why) = say_limit_violation(&say.text, say.voice.as_deref()) {
             // Twilio logs warning 13521 and skips the verb: nothing of the text is spoken.
             self.error(EmulatorError::new(13521, why));
@@ -379,7 +360,7 @@ impl Exec {
         }
         let loops = if say.loops == 0 { 1000 } else { say.loops };
         for _ in 0..loops {
-            let utt = self.st().utterance(
+            let utt = self.state().utterance(
                 &say.text,
                 Voice::Say {
                     voice: say.voice.clone(),
@@ -391,14 +372,14 @@ impl Exec {
                 if let Some(input) = self.poll_input(barge_in)? {
                     return Ok(Some(input));
                 }
-                self.st().send_to_far_end(
+                self.state().send_to_far_end(
                     &self.sid,
                     &Sound::Token {
                         utt: utt.clone(),
                         idx,
                     },
                 );
-                let deadline = start + self.em.inner.clock.dur(TOKEN_SECS * (idx + 1) as f64);
+                let deadline = start + self.emulator.inner.clock.dur(TOKEN_SECS * (idx + 1) as f64);
                 if let Some(d) = self.wait_until(deadline, barge_in).await? {
                     return Ok(Some(d));
                 }
@@ -407,7 +388,11 @@ impl Exec {
         Ok(None)
     }
 
-    async fn play(&mut self, play: &twiml::Play, barge_in: bool) -> Result<Option<Ctl>, Stop> {
+    async fn play(
+        &mut self,
+        play: &twiml::Play,
+        barge_in: bool,
+    ) -> Result<Option<CallControl>, Stop> {
         let loops = if play.loops == 0 { 1000 } else { play.loops };
         if let Some(digits) = &play.digits {
             self.send_digits(digits).await?;
@@ -426,7 +411,7 @@ impl Exec {
             if let Some(input) = self.poll_input(barge_in)? {
                 return Ok(Some(input));
             }
-            self.st()
+            self.state()
                 .send_to_far_end(&self.sid, &Sound::Play { url: url.clone() });
             if let Some(d) = self.wait(PLAY_SECS, barge_in).await? {
                 return Ok(Some(d));
@@ -442,7 +427,7 @@ impl Exec {
             if let Some(pause) = crate::dtmf::pause_secs(c) {
                 self.wait(pause, false).await?;
             } else {
-                self.st().send_dtmf_to_far_end(&self.sid, c);
+                self.state().send_dtmf_to_far_end(&self.sid, c);
                 self.wait(crate::dtmf::KEY_SECS, false).await?;
             }
         }
@@ -451,24 +436,24 @@ impl Exec {
 
     // ----- Gather -----
 
-    async fn gather(&mut self, g: &Gather) -> Result<Flow, Stop> {
+    async fn gather(&mut self, gather: &Gather) -> Result<Flow, Stop> {
         let mut digits = String::new();
         let mut finished_on_key = String::new();
         let mut speech = Transcript::default();
-        if g.speech {
+        if gather.speech {
             self.set_activity(Activity::Listening);
         }
         let result = self
-            .gather_inner(g, &mut digits, &mut finished_on_key, &mut speech)
+            .gather_inner(gather, &mut digits, &mut finished_on_key, &mut speech)
             .await;
         self.set_activity(Activity::Idle);
         result?;
         let speech_text = speech.text();
-        if digits.is_empty() && speech_text.is_empty() && !g.action_on_empty_result {
+        if digits.is_empty() && speech_text.is_empty() && !gather.action_on_empty_result {
             // Nothing gathered: Twilio falls through to the next verb.
             return Ok(Flow::Next);
         }
-        let url = match &g.action {
+        let url = match &gather.action {
             Some(a) => self.resolve(a),
             None => self.doc_url.clone().ok_or_else(|| {
                 EmulatorError::new(11100, "<Gather> without action in inline TwiML")
@@ -482,18 +467,18 @@ impl Exec {
             }
         };
         let mut extra = Vec::new();
-        if g.dtmf {
+        if gather.dtmf {
             extra.push(("Digits".to_string(), digits));
             extra.push(("FinishedOnKey".to_string(), finished_on_key));
         }
-        if g.speech && !speech_text.is_empty() {
+        if gather.speech && !speech_text.is_empty() {
             extra.push(("SpeechResult".to_string(), speech_text));
             extra.push(("Confidence".to_string(), "0.9".to_string()));
         }
         extra.push(("msg".to_string(), "Gather End".to_string()));
-        Ok(Flow::Goto(Source::Fetch {
+        Ok(Flow::Goto(TwimlSource::Fetch {
             url,
-            method: g.method,
+            method: gather.method,
             extra,
             purpose: HookPurpose::Action,
         }))
@@ -501,31 +486,32 @@ impl Exec {
 
     async fn gather_inner(
         &mut self,
-        g: &Gather,
+        gather: &Gather,
         digits: &mut String,
         finished_on_key: &mut String,
         speech: &mut Transcript,
     ) -> Result<(), Stop> {
         // Returns true when the key completes the gather.
         let take = |d: char, digits: &mut String, fok: &mut String| -> bool {
-            if g.finish_on_key == Some(d) {
+            if gather.finish_on_key == Some(d) {
                 fok.push(d);
                 return true;
             }
             digits.push(d);
-            g.num_digits
+            gather
+                .num_digits
                 .is_some_and(|n| digits.chars().count() as u32 >= n)
         };
-        let clock = self.em.inner.clock.clone();
+        let clock = self.emulator.inner.clock.clone();
         // After speech, silence of speechTimeout (auto: about a second) ends the gather.
-        let after_speech = g
+        let after_speech = gather
             .speech_timeout
             .map(f64::from)
             .unwrap_or(1.0)
             .max(TOKEN_SECS * 2.0);
         let mut deadline = None;
         // Prompts: caller input interrupts them (barge-in) and counts.
-        for prompt in &g.prompts {
+        for prompt in &gather.prompts {
             let input = match prompt {
                 Verb::Say(s) => self.say(s, true).await?,
                 Verb::Play(p) => self.play(p, true).await?,
@@ -533,13 +519,13 @@ impl Exec {
                 _ => None,
             };
             match input {
-                Some(Ctl::Dtmf(d)) if g.dtmf => {
+                Some(CallControl::Dtmf(d)) if gather.dtmf => {
                     if take(d, digits, finished_on_key) {
                         return Ok(());
                     }
                     break;
                 }
-                Some(Ctl::Heard(sound)) if g.speech => {
+                Some(CallControl::Heard(sound)) if gather.speech => {
                     speech.hear(&sound);
                     deadline = Some(clock.deadline(after_speech));
                     break;
@@ -547,19 +533,19 @@ impl Exec {
                 _ => {}
             }
         }
-        let mut deadline = deadline.unwrap_or_else(|| clock.deadline(g.timeout as f64));
+        let mut deadline = deadline.unwrap_or_else(|| clock.deadline(gather.timeout as f64));
         loop {
-            let Some(ctl) = self.recv_until(Some(deadline)).await else {
+            let Some(control) = self.recv_until(Some(deadline)).await else {
                 return Ok(());
             };
-            match self.common(ctl)? {
-                Some(Ctl::Dtmf(d)) if g.dtmf => {
+            match self.common(control)? {
+                Some(CallControl::Dtmf(d)) if gather.dtmf => {
                     if take(d, digits, finished_on_key) {
                         return Ok(());
                     }
-                    deadline = clock.deadline(g.timeout as f64);
+                    deadline = clock.deadline(gather.timeout as f64);
                 }
-                Some(Ctl::Heard(sound)) if g.speech => {
+                Some(CallControl::Heard(sound)) if gather.speech => {
                     speech.hear(&sound);
                     deadline = clock.deadline(after_speech);
                 }
@@ -570,28 +556,29 @@ impl Exec {
 
     // ----- Record -----
 
-    async fn record(&mut self, r: &Record) -> Result<Flow, Stop> {
-        if r.play_beep {
-            self.st().send_to_far_end(&self.sid, &Sound::Beep);
+    async fn record(&mut self, record: &Record) -> Result<Flow, Stop> {
+        if record.play_beep {
+            self.state().send_to_far_end(&self.sid, &Sound::Beep);
             self.wait(0.5, false).await?;
         }
-        let clock = self.em.inner.clock.clone();
+        let clock = self.emulator.inner.clock.clone();
         let started = clock.now();
-        let max_deadline = clock.deadline(r.max_length as f64);
+        let max_deadline = clock.deadline(record.max_length as f64);
         let mut transcript = Transcript::default();
         let mut pressed = String::new();
         let mut stop = None;
         self.set_activity(Activity::Listening);
-        let mut silence_deadline = (r.timeout > 0).then(|| clock.deadline(r.timeout as f64));
+        let mut silence_deadline =
+            (record.timeout > 0).then(|| clock.deadline(record.timeout as f64));
         loop {
             let deadline = match silence_deadline {
                 Some(s) => s.min(max_deadline),
                 None => max_deadline,
             };
-            let Some(ctl) = self.recv_until(Some(deadline)).await else {
+            let Some(control) = self.recv_until(Some(deadline)).await else {
                 break;
             };
-            match self.common(ctl) {
+            match self.common(control) {
                 Err(s) => {
                     if matches!(s, Stop::FarHangup) {
                         pressed = "hangup".into();
@@ -599,13 +586,13 @@ impl Exec {
                     stop = Some(s);
                     break;
                 }
-                Ok(Some(Ctl::Heard(sound))) => {
+                Ok(Some(CallControl::Heard(sound))) => {
                     transcript.hear(&sound);
-                    if r.timeout > 0 {
-                        silence_deadline = Some(clock.deadline(r.timeout as f64));
+                    if record.timeout > 0 {
+                        silence_deadline = Some(clock.deadline(record.timeout as f64));
                     }
                 }
-                Ok(Some(Ctl::Dtmf(d))) if r.finish_on_key.contains(d) => {
+                Ok(Some(CallControl::Dtmf(d))) if record.finish_on_key.contains(d) => {
                     pressed.push(d);
                     break;
                 }
@@ -624,9 +611,9 @@ impl Exec {
             };
         }
         let (rec_sid, rec_url) =
-            self.st()
+            self.state()
                 .new_recording(Some(&self.sid), None, duration, text.clone(), "RecordVerb");
-        let action_url = match &r.action {
+        let action_url = match &record.action {
             Some(a) => self.resolve(a).ok(),
             None => self.doc_url.clone(),
         };
@@ -637,9 +624,9 @@ impl Exec {
             ("Digits".to_string(), pressed),
         ];
         {
-            let st = self.st();
+            let st = self.state();
             let base = st.call_params(&self.sid);
-            if let Some(cb) = &r.recording_status_callback
+            if let Some(cb) = &record.recording_status_callback
                 && let Ok(url) = self.resolve(cb)
             {
                 let mut p = base.clone();
@@ -656,12 +643,12 @@ impl Exec {
                     purpose: HookPurpose::RecordingStatus,
                     call_sid: Some(self.sid.clone()),
                     url: url.to_string(),
-                    method: r.recording_status_callback_method,
+                    method: record.recording_status_callback_method,
                     params: p,
                 });
             }
-            if (r.transcribe || r.transcribe_callback.is_some())
-                && let Some(Ok(url)) = r.transcribe_callback.as_ref().map(|u| self.resolve(u))
+            if (record.transcribe || record.transcribe_callback.is_some())
+                && let Some(Ok(url)) = record.transcribe_callback.as_ref().map(|u| self.resolve(u))
             {
                 let transcribed = crate::recording::transcribable(length);
                 let mut p = base.clone();
@@ -688,14 +675,14 @@ impl Exec {
                 };
                 // Transcription is asynchronous at Twilio: it arrives after the action request.
                 let hooks = st.hooks.clone();
-                let delay = self.em.transcription_delay(TRANSCRIPTION_SECS);
+                let delay = self.emulator.transcription_delay(TRANSCRIPTION_SECS);
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     let _ = hooks.send(job);
                 });
             }
         }
-        if (r.transcribe || r.transcribe_callback.is_some())
+        if (record.transcribe || record.transcribe_callback.is_some())
             && !crate::recording::transcribable(length)
         {
             self.error(EmulatorError::new(
@@ -713,9 +700,9 @@ impl Exec {
                 None => Ok(Flow::Next),
             };
         };
-        let src = Source::Fetch {
+        let src = TwimlSource::Fetch {
             url,
-            method: r.method,
+            method: record.method,
             extra,
             purpose: HookPurpose::Action,
         };
@@ -723,17 +710,17 @@ impl Exec {
             // Twilio still reports a recording the caller hung up on; the TwiML it gets back is
             // not executed because there is no call left to execute it on.
             Some(s) => {
-                if let Source::Fetch {
+                if let TwimlSource::Fetch {
                     url,
                     method,
                     extra,
                     purpose,
                 } = src
                 {
-                    let mut params = self.st().call_params(&self.sid);
+                    let mut params = self.state().call_params(&self.sid);
                     params.extend(extra);
                     if let Err(e) = self
-                        .em
+                        .emulator
                         .request(purpose, Some(&self.sid), &url, method, params)
                         .await
                     {
@@ -748,10 +735,10 @@ impl Exec {
 
     // ----- Dial -----
 
-    async fn dial(&mut self, d: &Dial) -> Result<Flow, Stop> {
-        let clock = self.em.inner.clock.clone();
+    async fn dial(&mut self, dial: &Dial) -> Result<Flow, Stop> {
+        let clock = self.emulator.inner.clock.clone();
         let started = clock.now();
-        let (mut extra, stop) = match &d.target {
+        let (mut extra, stop) = match &dial.target {
             DialTarget::Conference(noun) => {
                 // Callback URLs are resolved now, against this document, like every other URL.
                 let mut noun = noun.clone();
@@ -764,14 +751,14 @@ impl Exec {
                         }
                     }
                 }
-                let conf_sid = self.st().conference_for(&noun.name);
-                let stop = self.conference(&conf_sid, &noun, Some(d)).await;
+                let conf_sid = self.state().conference_for(&noun.name);
+                let stop = self.conference(&conf_sid, &noun, Some(dial)).await;
                 (
                     vec![("DialCallStatus".to_string(), "completed".to_string())],
                     stop,
                 )
             }
-            DialTarget::Number(n) => self.dial_number(d, n).await,
+            DialTarget::Number(n) => self.dial_number(dial, n).await,
         };
         if !extra.iter().any(|(k, _)| k == "DialCallDuration") {
             extra.push((
@@ -782,12 +769,12 @@ impl Exec {
         if let Some(stop) = stop {
             return Err(stop);
         }
-        match &d.action {
+        match &dial.action {
             None => Ok(Flow::Next),
             Some(a) => match self.resolve(a) {
-                Ok(url) => Ok(Flow::Goto(Source::Fetch {
+                Ok(url) => Ok(Flow::Goto(TwimlSource::Fetch {
                     url,
-                    method: d.method,
+                    method: dial.method,
                     extra,
                     purpose: HookPurpose::Action,
                 })),
@@ -808,7 +795,7 @@ impl Exec {
     ) -> Option<Stop> {
         // A refused join is logged and the call goes on with its next verb, as Twilio documents
         // for a label in use (https://www.twilio.com/docs/api/errors/16025).
-        let joined = self.st().join_conference(conf_sid, &self.sid, noun);
+        let joined = self.state().join_conference(conf_sid, &self.sid, noun);
         if let Err(e) = joined {
             self.error(e);
             return None;
@@ -816,29 +803,31 @@ impl Exec {
         if let Some(url) = noun.wait_url.as_deref().filter(|u| !u.is_empty())
             && let Ok(u) = self.resolve(url)
         {
-            self.em
+            self.emulator
                 .spawn_wait_music(&self.sid, conf_sid, u, noun.wait_method);
         }
-        let time_limit = dial.map(|d| self.em.inner.clock.deadline(d.time_limit as f64));
+        let time_limit = dial.map(|d| self.emulator.inner.clock.deadline(d.time_limit as f64));
         let hangup_on_star = dial.is_some_and(|d| d.hangup_on_star);
         loop {
-            let Some(ctl) = self.recv_until(time_limit).await else {
-                self.st().leave_conference(&self.sid, "participant_hung_up");
+            let Some(control) = self.recv_until(time_limit).await else {
+                self.state()
+                    .leave_conference(&self.sid, "participant_hung_up");
                 return None;
             };
-            match self.common(ctl) {
+            match self.common(control) {
                 Err(stop) => {
                     let reason = match stop {
                         // The call ended (either side hung up, or the API completed it).
                         Stop::FarHangup | Stop::Completed => "participant_hung_up",
                         Stop::Redirect(_) => "participant_updated_via_api",
                     };
-                    self.st().leave_conference(&self.sid, reason);
+                    self.state().leave_conference(&self.sid, reason);
                     return Some(stop);
                 }
-                Ok(Some(Ctl::Kicked)) => return None,
-                Ok(Some(Ctl::Dtmf('*'))) if hangup_on_star => {
-                    self.st().leave_conference(&self.sid, "participant_hung_up");
+                Ok(Some(CallControl::Kicked)) => return None,
+                Ok(Some(CallControl::Dtmf('*'))) if hangup_on_star => {
+                    self.state()
+                        .leave_conference(&self.sid, "participant_hung_up");
                     return None;
                 }
                 Ok(_) => {}
@@ -848,66 +837,66 @@ impl Exec {
 
     async fn dial_number(
         &mut self,
-        d: &Dial,
-        n: &twiml::NumberNoun,
+        dial: &Dial,
+        number: &twiml::NumberNoun,
     ) -> (Vec<(String, String)>, Option<Stop>) {
-        let from = d.caller_id.clone().unwrap_or_else(|| {
-            let st = self.st();
+        let from = dial.caller_id.clone().unwrap_or_else(|| {
+            let st = self.state();
             let c = &st.calls[&self.sid];
-            if c.direction == crate::state::Direction::Inbound {
+            if c.direction == Direction::Inbound {
                 c.from.clone()
             } else {
                 c.to.clone()
             }
         });
-        let callback = n
+        let callback = number
             .status_callback
             .as_ref()
             .and_then(|u| self.resolve(u).ok())
-            .map(|url| crate::state::StatusCallback {
+            .map(|url| StatusCallback {
                 url: url.to_string(),
-                method: n.status_callback_method,
-                events: if n.status_callback_event.is_empty() {
+                method: number.status_callback_method,
+                events: if number.status_callback_event.is_empty() {
                     vec!["completed".into()]
                 } else {
-                    n.status_callback_event.clone()
+                    number.status_callback_event.clone()
                 },
             });
-        let child = self.em.start_outbound(crate::outbound::Outbound {
+        let child = self.emulator.start_outbound(Outbound {
             from,
-            to: n.number.clone(),
-            direction: crate::state::Direction::OutboundDial,
+            to: number.number.clone(),
+            direction: Direction::OutboundDial,
             parent: Some(self.sid.clone()),
-            timeout: d.timeout,
-            send_digits: n.send_digits.clone(),
+            timeout: dial.timeout,
+            send_digits: number.send_digits.clone(),
             machine_detection: false,
             callback,
-            on_answer: crate::outbound::OnAnswer::Bridge {
+            on_answer: OnAnswer::Bridge {
                 parent: self.sid.clone(),
             },
             paced: false,
         });
-        let clock = self.em.inner.clock.clone();
+        let clock = self.emulator.inner.clock.clone();
         let mut answered_at: Option<f64> = None;
         let mut limit: Option<Instant> = None;
         let mut stop = None;
         let status = loop {
-            let Some(ctl) = self.recv_until(limit).await else {
+            let Some(control) = self.recv_until(limit).await else {
                 // timeLimit reached: Twilio hangs up the dialled party.
-                self.st().send_ctl(&child, Ctl::Complete);
+                self.state().send_control(&child, CallControl::Complete);
                 limit = None;
                 continue;
             };
-            match self.common(ctl) {
+            match self.common(control) {
                 Err(s) => {
-                    self.st().send_ctl(&child, Ctl::Complete);
+                    self.state().send_control(&child, CallControl::Complete);
                     stop = Some(s);
                     break CallStatus::Completed;
                 }
-                Ok(Some(Ctl::ChildAnswered(c))) if c == child => {
+                Ok(Some(CallControl::ChildAnswered(c))) if c == child => {
                     answered_at = Some(clock.now());
-                    limit = Some(clock.deadline(d.time_limit as f64));
-                    let mut st = self.st();
+                    limit = Some(clock.deadline(dial.time_limit as f64));
+                    let mut st = self.state();
                     if let Some(me) = st.calls.get_mut(&self.sid) {
                         me.activity = Activity::Bridged(child.clone());
                     }
@@ -915,9 +904,11 @@ impl Exec {
                         ch.activity = Activity::Bridged(self.sid.clone());
                     }
                 }
-                Ok(Some(Ctl::ChildEnded(c, status))) if c == child => break status,
-                Ok(Some(Ctl::Dtmf('*'))) if d.hangup_on_star && answered_at.is_some() => {
-                    self.st().send_ctl(&child, Ctl::Complete);
+                Ok(Some(CallControl::ChildEnded(c, status))) if c == child => break status,
+                Ok(Some(CallControl::Dtmf('*')))
+                    if dial.hangup_on_star && answered_at.is_some() =>
+                {
+                    self.state().send_control(&child, CallControl::Complete);
                 }
                 Ok(_) => {}
             }
@@ -946,7 +937,7 @@ impl Exec {
 
     /// Ends the call: leaves any conference, sets the final status, tells the far end.
     pub(crate) fn finish(&mut self, status: CallStatus) {
-        let mut st = self.st();
+        let mut st = self.state();
         let Some(c) = st.calls.get(&self.sid) else {
             return;
         };
@@ -972,17 +963,17 @@ impl Exec {
             if let Some(o) = st.calls.get_mut(&other) {
                 o.far_gone = true;
             }
-            st.send_ctl(
+            st.send_control(
                 &other,
                 if answered {
-                    Ctl::FarHangup
+                    CallControl::FarHangup
                 } else {
-                    Ctl::FarFailed(status)
+                    CallControl::FarFailed(status)
                 },
             );
         }
         if let Some(p) = parent {
-            st.send_ctl(&p, Ctl::ChildEnded(self.sid.clone(), status));
+            st.send_control(&p, CallControl::ChildEnded(self.sid.clone(), status));
         }
     }
 }

@@ -14,12 +14,16 @@ use url::Url;
 
 use crate::Emulator;
 use crate::audio::{DEFAULT_HOLD_MUSIC, PLAY_SECS, Sound, TOKEN_SECS, Voice};
-use crate::call::{Ctl, say_limit_violation};
+use crate::call::say_limit_violation;
+use crate::call_status::CallStatus;
 use crate::clock::{new_sid, rfc2822};
+use crate::control::CallControl;
 use crate::error::{ApiError, EmulatorError};
 use crate::events::{CallEventKind, EmulatorEvent};
 use crate::participant_label;
-use crate::state::{Activity, CallStatus, ConfCallback, ConfRec, ConfStatus, PartRec, State};
+use crate::state::{
+    Activity, ConferenceCallback, ConferenceRecord, ConferenceStatus, ParticipantRecord, State,
+};
 use crate::twiml::{self, Beep, ConferenceNoun, HttpMethod, Verb};
 use crate::webhook::{HookJob, HookPurpose};
 
@@ -42,16 +46,22 @@ fn tf(b: bool) -> String {
     if b { "true".into() } else { "false".into() }
 }
 
-fn participant_params(p: &PartRec) -> Vec<(String, String)> {
+fn participant_params(participant: &ParticipantRecord) -> Vec<(String, String)> {
     let mut v = vec![
-        ("CallSid".to_string(), p.call_sid.clone()),
+        ("CallSid".to_string(), participant.call_sid.clone()),
         ("Coaching".to_string(), "false".to_string()),
-        ("EndConferenceOnExit".to_string(), tf(p.end_on_exit)),
-        ("Hold".to_string(), tf(p.hold)),
-        ("Muted".to_string(), tf(p.muted)),
-        ("StartConferenceOnEnter".to_string(), tf(p.start_on_enter)),
+        (
+            "EndConferenceOnExit".to_string(),
+            tf(participant.end_on_exit),
+        ),
+        ("Hold".to_string(), tf(participant.hold)),
+        ("Muted".to_string(), tf(participant.muted)),
+        (
+            "StartConferenceOnEnter".to_string(),
+            tf(participant.start_on_enter),
+        ),
     ];
-    if let Some(l) = &p.label {
+    if let Some(l) = &participant.label {
         v.push(("ParticipantLabel".to_string(), l.clone()));
     }
     v
@@ -76,11 +86,11 @@ pub(crate) struct ParticipantUpdate {
     pub beep_on_exit: Option<bool>,
 }
 
-impl PartRec {
+impl ParticipantRecord {
     /// A participant as `noun` puts it in.
-    pub(crate) fn joining(call_sid: &str, noun: &ConferenceNoun) -> PartRec {
+    pub(crate) fn joining(call_sid: &str, noun: &ConferenceNoun) -> ParticipantRecord {
         let now = SystemTime::now();
-        PartRec {
+        ParticipantRecord {
             call_sid: call_sid.to_string(),
             label: noun.participant_label.clone(),
             muted: noun.muted,
@@ -94,7 +104,7 @@ impl PartRec {
     }
 }
 
-impl ConfRec {
+impl ConferenceRecord {
     /// Whether another participant, in or still being dialled, has `label`: labels are unique
     /// across both (https://www.twilio.com/docs/api/errors/16025,
     /// https://www.twilio.com/docs/api/errors/16026).
@@ -110,7 +120,8 @@ impl State {
     /// The live conference called `name`, created (status `init`, no participants) if needed.
     pub(crate) fn conference_for(&mut self, name: &str) -> String {
         if let Some(sid) = self.conf_order.iter().find(|s| {
-            self.confs[*s].friendly_name == name && self.confs[*s].status != ConfStatus::Completed
+            self.confs[*s].friendly_name == name
+                && self.confs[*s].status != ConferenceStatus::Completed
         }) {
             return sid.clone();
         }
@@ -118,10 +129,10 @@ impl State {
         let now = SystemTime::now();
         self.confs.insert(
             sid.clone(),
-            ConfRec {
+            ConferenceRecord {
                 sid: sid.clone(),
                 friendly_name: name.to_string(),
-                status: ConfStatus::Init,
+                status: ConferenceStatus::Init,
                 date_created: now,
                 date_updated: now,
                 participants: Vec::new(),
@@ -145,7 +156,7 @@ impl State {
         &mut self,
         conf_sid: &str,
         event: &str,
-        participant: Option<&PartRec>,
+        participant: Option<&ParticipantRecord>,
         extra: Vec<(String, String)>,
     ) {
         let account = self.account_sid.clone();
@@ -196,7 +207,7 @@ impl State {
         let Some(conf) = self.confs.get_mut(conf_sid) else {
             return refused(16001, "conference not found".into());
         };
-        if conf.status == ConfStatus::Completed {
+        if conf.status == ConferenceStatus::Completed {
             return refused(
                 16001,
                 format!("conference {} has ended", conf.friendly_name),
@@ -219,7 +230,7 @@ impl State {
             conf.configured = true;
             conf.max_participants = noun.max_participants;
             conf.record = noun.record;
-            conf.callback = noun.status_callback.as_ref().map(|url| ConfCallback {
+            conf.callback = noun.status_callback.as_ref().map(|url| ConferenceCallback {
                 url: url.clone(),
                 method: noun.status_callback_method,
                 groups: noun.status_callback_event.clone(),
@@ -228,11 +239,11 @@ impl State {
         if conf.participants.len() as u32 >= conf.max_participants {
             return refused(16001, format!("conference {} is full", conf.friendly_name));
         }
-        let mut part = PartRec::joining(call_sid, noun);
+        let mut part = ParticipantRecord::joining(call_sid, noun);
         if let Some(dialled) = conf.pending.iter().find(|p| p.call_sid == call_sid) {
             part.date_created = dialled.date_created;
         }
-        let beep_others = noun.beep.on_enter() && conf.status == ConfStatus::InProgress;
+        let beep_others = noun.beep.on_enter() && conf.status == ConferenceStatus::InProgress;
         let others: Vec<String> = conf
             .participants
             .iter()
@@ -248,8 +259,9 @@ impl State {
         // one joining with false waits "until a participant joins where startConferenceOnEnter
         // is true". The strictest reading satisfies all three: only the join of a participant
         // with true starts a conference, and only if someone is already in it.
-        let starts =
-            conf.status == ConfStatus::Init && noun.start_conference_on_enter && !others.is_empty();
+        let starts = conf.status == ConferenceStatus::Init
+            && noun.start_conference_on_enter
+            && !others.is_empty();
         if let Some(c) = self.calls.get_mut(call_sid) {
             c.activity = Activity::Conference(conf_sid.to_string());
         }
@@ -269,11 +281,11 @@ impl State {
         }
         if starts {
             if let Some(conf) = self.confs.get_mut(conf_sid) {
-                conf.status = ConfStatus::InProgress;
+                conf.status = ConferenceStatus::InProgress;
                 conf.date_updated = SystemTime::now();
             }
             self.conf_event(conf_sid, "conference-start", None, Vec::new());
-        } else if self.confs[conf_sid].status == ConfStatus::Init {
+        } else if self.confs[conf_sid].status == ConferenceStatus::Init {
             // Waiting for the conference to start: the default wait music (a custom waitUrl is
             // fetched and played by its own task, see `spawn_wait_music`).
             if noun.wait_url.is_none() {
@@ -288,7 +300,7 @@ impl State {
         Ok(())
     }
 
-    fn part_snapshot(&self, conf_sid: &str, call_sid: &str) -> Option<PartRec> {
+    fn part_snapshot(&self, conf_sid: &str, call_sid: &str) -> Option<ParticipantRecord> {
         self.confs
             .get(conf_sid)?
             .participants
@@ -314,7 +326,7 @@ impl State {
             return;
         };
         let conf = &self.confs[&conf_sid];
-        if part.beep.on_exit() && conf.status == ConfStatus::InProgress {
+        if part.beep.on_exit() && conf.status == ConferenceStatus::InProgress {
             let others: Vec<String> = conf
                 .participants
                 .iter()
@@ -325,7 +337,7 @@ impl State {
             }
         }
         let conf = &self.confs[&conf_sid];
-        if conf.status != ConfStatus::Completed {
+        if conf.status != ConferenceStatus::Completed {
             if part.end_on_exit {
                 self.end_conference(
                     &conf_sid,
@@ -343,7 +355,7 @@ impl State {
         conf_sid: &str,
         call_sid: &str,
         reason: &str,
-    ) -> Option<PartRec> {
+    ) -> Option<ParticipantRecord> {
         let conf = self.confs.get_mut(conf_sid)?;
         let idx = conf
             .participants
@@ -392,10 +404,10 @@ impl State {
         let Some(conf) = self.confs.get_mut(conf_sid) else {
             return;
         };
-        if conf.status == ConfStatus::Completed {
+        if conf.status == ConferenceStatus::Completed {
             return;
         }
-        conf.status = ConfStatus::Completed;
+        conf.status = ConferenceStatus::Completed;
         conf.reason_ended = Some(reason.to_string());
         conf.call_sid_ending = ending_call.map(str::to_string);
         conf.date_updated = SystemTime::now();
@@ -415,13 +427,13 @@ impl State {
         };
         for call in &remaining {
             self.remove_participant(conf_sid, call, leave_reason);
-            self.send_ctl(call, Ctl::Kicked);
+            self.send_control(call, CallControl::Kicked);
         }
         // Participants still being dialled never join: their calls are canceled, and each is
         // reported leaving, as one that never answered is.
         for part in &pending {
             self.never_joined(conf_sid, part, CallStatus::Canceled);
-            self.send_ctl(&part.call_sid, Ctl::Complete);
+            self.send_control(&part.call_sid, CallControl::Complete);
         }
         let mut extra = vec![("ReasonConferenceEnded".to_string(), reason.to_string())];
         if let Some(c) = ending_call {
@@ -449,7 +461,7 @@ impl State {
                 self.end_conference(&conf_sid, "last-participant-left", None);
             } else {
                 // Nobody ever joined: for Twilio the conference never existed.
-                conf.status = ConfStatus::Completed;
+                conf.status = ConferenceStatus::Completed;
             }
         }
     }
@@ -458,7 +470,7 @@ impl State {
     /// sends it so that an application need not match the call's own status callbacks
     /// (https://www.twilio.com/en-us/changelog/participantcallstatus-and-reasonparticipantleft-attributes-added);
     /// `participant_add_failed` is the documented reason that fits.
-    fn never_joined(&mut self, conf_sid: &str, part: &PartRec, status: CallStatus) {
+    fn never_joined(&mut self, conf_sid: &str, part: &ParticipantRecord, status: CallStatus) {
         self.conf_event(
             conf_sid,
             "participant-leave",
@@ -556,8 +568,8 @@ impl State {
     /// conference is in an unexpected state for the desired operation"), the stricter reading.
     pub(crate) fn check_announceable(&self, conf_sid: &str) -> Result<(), ApiError> {
         match self.confs.get(conf_sid).map(|c| c.status) {
-            Some(ConfStatus::InProgress) => Ok(()),
-            Some(ConfStatus::Init) => Err(ApiError::bad_request(
+            Some(ConferenceStatus::InProgress) => Ok(()),
+            Some(ConferenceStatus::Init) => Err(ApiError::bad_request(
                 16099,
                 "Conference has not started: cannot announce",
             )),
@@ -595,12 +607,12 @@ impl Emulator {
         url: Url,
         method: HttpMethod,
     ) {
-        let em = self.clone();
+        let emulator = self.clone();
         tokio::spawn(async move {
-            let result = em
+            let result = emulator
                 .announce(&conf_sid, target.as_deref(), url.clone(), method)
                 .await;
-            let mut st = em.inner.state.lock().unwrap();
+            let mut st = emulator.inner.state.lock().unwrap();
             let part = target
                 .as_deref()
                 .and_then(|t| st.part_snapshot(&conf_sid, t));
@@ -655,7 +667,8 @@ impl Emulator {
                 .map_err(|e| EmulatorError::new(e.code, e.message).at_url(url.as_str()))?;
             let mut next = None;
             for verb in &doc.verbs {
-                if self.inner.state.lock().unwrap().confs[conf_sid].status == ConfStatus::Completed
+                if self.inner.state.lock().unwrap().confs[conf_sid].status
+                    == ConferenceStatus::Completed
                 {
                     return Ok(());
                 }
@@ -748,25 +761,25 @@ impl Emulator {
         url: Url,
         method: HttpMethod,
     ) {
-        let em = self.clone();
+        let emulator = self.clone();
         let call_sid = call_sid.to_string();
         let conf_sid = conf_sid.to_string();
         tokio::spawn(async move {
-            let clock = em.inner.clock.clone();
-            let waiting = |em: &Emulator| {
-                let st = em.inner.state.lock().unwrap();
+            let clock = emulator.inner.clock.clone();
+            let waiting = |emulator: &Emulator| {
+                let st = emulator.inner.state.lock().unwrap();
                 st.confs
                     .get(&conf_sid)
-                    .is_some_and(|c| c.status == ConfStatus::Init)
+                    .is_some_and(|c| c.status == ConferenceStatus::Init)
                     && st.conference_of(&call_sid).as_deref() == Some(conf_sid.as_str())
             };
             let (mut url, mut method) = (url, method);
             for _round in 0..100 {
-                if !waiting(&em) {
+                if !waiting(&emulator) {
                     return;
                 }
                 let params = {
-                    let st = em.inner.state.lock().unwrap();
+                    let st = emulator.inner.state.lock().unwrap();
                     let mut p = st.call_params(&call_sid);
                     p.push(("ConferenceSid".to_string(), conf_sid.clone()));
                     p.push((
@@ -775,20 +788,20 @@ impl Emulator {
                     ));
                     p
                 };
-                let answer = match em
+                let answer = match emulator
                     .request(HookPurpose::Wait, Some(&call_sid), &url, method, params)
                     .await
                 {
                     Ok(a) => a,
                     Err(e) => {
-                        em.inner.state.lock().unwrap().record_error(e);
+                        emulator.inner.state.lock().unwrap().record_error(e);
                         return;
                     }
                 };
                 let doc = match twiml::parse_announcement(&answer.body) {
                     Ok(d) => d,
                     Err(e) => {
-                        em.inner.state.lock().unwrap().record_error(
+                        emulator.inner.state.lock().unwrap().record_error(
                             EmulatorError::new(e.code, format!("waitUrl: {}", e.message))
                                 .at_url(url.as_str())
                                 .on_call(&call_sid),
@@ -798,12 +811,12 @@ impl Emulator {
                 };
                 let mut redirected = false;
                 for verb in &doc.verbs {
-                    if !waiting(&em) {
+                    if !waiting(&emulator) {
                         return;
                     }
                     match verb {
                         Verb::Say(s) => {
-                            let utt = em.inner.state.lock().unwrap().utterance(
+                            let utt = emulator.inner.state.lock().unwrap().utterance(
                                 &s.text,
                                 Voice::Say {
                                     voice: s.voice.clone(),
@@ -811,10 +824,10 @@ impl Emulator {
                                 },
                             );
                             for idx in 0..utt.spans.len() {
-                                if !waiting(&em) {
+                                if !waiting(&emulator) {
                                     return;
                                 }
-                                em.inner.state.lock().unwrap().send_to_far_end(
+                                emulator.inner.state.lock().unwrap().send_to_far_end(
                                     &call_sid,
                                     &Sound::Token {
                                         utt: utt.clone(),
@@ -830,7 +843,8 @@ impl Emulator {
                                     .join(u)
                                     .map(|u| u.to_string())
                                     .unwrap_or_else(|_| u.clone());
-                                em.inner
+                                emulator
+                                    .inner
                                     .state
                                     .lock()
                                     .unwrap()

@@ -99,17 +99,27 @@
 //! # Layout
 //!
 //! `lib.rs` (this API), `rest.rs` (REST server) + `faults.rs` (its fault plans), `twiml.rs`
-//! (strict parser), `call.rs` (TwiML executor), `dtmf.rs` (keys, pauses, lost digits),
-//! `outbound.rs` (placing calls, phones), `conference.rs`, `participant_label.rs` (the labels
-//! Twilio accepts), `audio.rs` (tokens and transcripts), `state.rs` (shared state and sound routing), `webhook.rs` + `signature.rs`
-//! (requests to the application), `chaos.rs` (callbacks late, out of order, twice),
-//! `recording.rs`, `clock.rs`, `error.rs`, `events.rs`, `phone.rs`.
+//! (strict parser), `call_status.rs` (a call's direction, status and status callback),
+//! `control.rs` (what a leg's task is told: `CallControl`, where its TwiML comes from,
+//! a leg to place), `state.rs` (shared state and sound routing), `call.rs` (TwiML executor:
+//! `CallRun`), `outbound.rs` (placing calls, phones), `conference.rs`, `dtmf.rs` (keys,
+//! pauses, lost digits), `participant_label.rs` (the labels Twilio accepts), `audio.rs` (tokens
+//! and transcripts), `webhook.rs` + `signature.rs` (requests to the application), `chaos.rs`
+//! (callbacks late, out of order, twice), `recording.rs`, `clock.rs`, `error.rs`, `events.rs`,
+//! `phone.rs`.
+//!
+//! Imports go one way: `call_status` <- `control` <- `state` <- `call` <- `outbound`,
+//! `conference`, `rest`. A call can dial a call (`<Dial><Number>`), so running TwiML and placing
+//! calls recurse; the executor asks for a leg through [`Emulator`]'s crate-wide methods with a
+//! `Outbound`, and never imports `outbound.rs`.
 
 mod audio;
 mod call;
+mod call_status;
 mod chaos;
 mod clock;
 mod conference;
+mod control;
 mod dtmf;
 mod error;
 mod events;
@@ -323,16 +333,21 @@ impl Emulator {
             rest_log: Mutex::new(VecDeque::new()),
             chaos: Mutex::new(None),
         });
-        let em = Emulator { inner };
-        let dispatcher = em.spawn_dispatcher(hook_rx);
-        let app = rest::router(em.clone());
+        let emulator = Emulator { inner };
+        let dispatcher = emulator.spawn_dispatcher(hook_rx);
+        let app = rest::router(emulator.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("emulator REST server stopped: {e}");
             }
         });
-        em.inner.tasks.lock().unwrap().extend([dispatcher, server]);
-        Ok(em)
+        emulator
+            .inner
+            .tasks
+            .lock()
+            .unwrap()
+            .extend([dispatcher, server]);
+        Ok(emulator)
     }
 
     /// Remembers a call task so that [`Emulator::shutdown`] can stop it.
@@ -368,7 +383,7 @@ impl Emulator {
         self.inner.clock.dur(secs)
     }
 
-    fn st(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.state.lock().unwrap()
     }
 
@@ -376,7 +391,7 @@ impl Emulator {
     /// status callback (end of inbound calls) is `status_callback`. Returns its `PN` SID.
     /// Re-adding a number replaces its configuration.
     pub fn add_number(&self, e164: &str, voice_url: &str, status_callback: Option<&str>) -> String {
-        let mut st = self.st();
+        let mut st = self.state();
         let now = SystemTime::now();
         if let Some(n) = st.numbers.iter_mut().find(|n| n.phone_number == e164) {
             n.voice_url = voice_url.to_string();
@@ -401,7 +416,7 @@ impl Emulator {
 
     /// The configuration of an owned number (as the IncomingPhoneNumbers API may have changed it).
     pub fn number(&self, e164: &str) -> Option<NumberSnapshot> {
-        self.st().number(e164).map(|n| NumberSnapshot {
+        self.state().number(e164).map(|n| NumberSnapshot {
             sid: n.sid.clone(),
             phone_number: n.phone_number.clone(),
             friendly_name: n.friendly_name.clone(),
@@ -415,7 +430,7 @@ impl Emulator {
     /// Registers how an external phone (a number the account does not own, or `client:name`)
     /// behaves when called.
     pub fn add_phone(&self, e164: &str, behaviour: PhoneBehaviour) {
-        self.st().phones.insert(e164.to_string(), behaviour);
+        self.state().phones.insert(e164.to_string(), behaviour);
     }
 
     /// An external phone `from` (any number: it may be spoofed, even equal to `to`) calls the
@@ -433,7 +448,7 @@ impl Emulator {
                 format!("invalid caller {from:?}"),
             ));
         }
-        if self.st().number(to).is_none() {
+        if self.state().number(to).is_none() {
             return Err(EmulatorError::new(
                 21211,
                 format!("{to} is not a number of account {}", self.account_sid()),
@@ -444,7 +459,7 @@ impl Emulator {
 
     /// The far end of `call_sid` hangs up.
     pub async fn hangup(&self, call_sid: &str) {
-        let mut st = self.st();
+        let mut st = self.state();
         if st.calls.get(call_sid).is_none_or(|c| c.status.is_final()) {
             return;
         }
@@ -452,7 +467,7 @@ impl Emulator {
             c.far_gone = true;
         }
         st.call_event(call_sid, CallEventKind::FarEndHungUp);
-        st.send_ctl(call_sid, call::Ctl::FarHangup);
+        st.send_control(call_sid, control::CallControl::FarHangup);
     }
 
     /// The far end of `call_sid` presses `digits` (0.1 call-seconds each; `w` waits 0.5, `W`
@@ -465,7 +480,7 @@ impl Emulator {
     /// reach any call's Twilio side (pressed by a phone, or sent by another leg's `SendDigits`
     /// or `<Play digits>`). The call's log shows it as [`CallEventKind::DtmfLost`].
     pub fn lose_digit(&self, after: u64) {
-        self.st().digit_loss.plan(after);
+        self.state().digit_loss.plan(after);
     }
 
     /// The far end of `call_sid` says `text`, token by token, into the call: heard by whoever its
@@ -473,14 +488,14 @@ impl Emulator {
     /// Returns when the last token has been spoken.
     pub async fn speak(&self, call_sid: &str, text: &str) {
         let speaker = {
-            let st = self.st();
+            let st = self.state();
             match st
                 .calls
                 .get(call_sid)
                 .map(|c| (&c.far, c.direction, &c.from, &c.to))
             {
                 Some((FarEnd::Phone(p), ..)) => p.clone(),
-                Some((_, state::Direction::Inbound, from, _)) => from.clone(),
+                Some((_, call_status::Direction::Inbound, from, _)) => from.clone(),
                 Some((_, _, _, to)) => to.clone(),
                 None => return,
             }
@@ -490,7 +505,7 @@ impl Emulator {
 
     /// What the far end of `call_sid` heard, in order.
     pub fn transcript(&self, call_sid: &str) -> Vec<Heard> {
-        self.st()
+        self.state()
             .calls
             .get(call_sid)
             .map(|c| c.transcript.entries.clone())
@@ -508,7 +523,7 @@ impl Emulator {
     /// The log of `call_sid`: status changes, requests and answers, verbs, DTMF, conference
     /// joins and leaves, errors.
     pub fn events(&self, call_sid: &str) -> Vec<CallEvent> {
-        self.st()
+        self.state()
             .calls
             .get(call_sid)
             .map(|c| c.events.clone())
@@ -517,7 +532,7 @@ impl Emulator {
 
     /// Every call, oldest first.
     pub fn calls(&self) -> Vec<CallSnapshot> {
-        let st = self.st();
+        let st = self.state();
         st.call_order
             .iter()
             .filter_map(|sid| snapshot_call(&st, sid))
@@ -525,12 +540,12 @@ impl Emulator {
     }
 
     pub fn call(&self, sid: &str) -> Option<CallSnapshot> {
-        snapshot_call(&self.st(), sid)
+        snapshot_call(&self.state(), sid)
     }
 
     /// Every conference, oldest first.
     pub fn conferences(&self) -> Vec<ConferenceSnapshot> {
-        let st = self.st();
+        let st = self.state();
         st.conf_order
             .iter()
             .filter_map(|sid| snapshot_conf(&st, sid))
@@ -539,7 +554,7 @@ impl Emulator {
 
     /// A conference by SID, or the most recent one with that friendly name.
     pub fn conference(&self, sid_or_name: &str) -> Option<ConferenceSnapshot> {
-        let st = self.st();
+        let st = self.state();
         if let Some(c) = snapshot_conf(&st, sid_or_name) {
             return Some(c);
         }
@@ -551,7 +566,7 @@ impl Emulator {
     }
 
     pub fn recordings(&self) -> Vec<RecordingSnapshot> {
-        let st = self.st();
+        let st = self.state();
         let mut v: Vec<_> = st
             .recordings
             .values()
@@ -600,7 +615,7 @@ impl Emulator {
 
     /// Every error and strictness violation so far.
     pub fn errors(&self) -> Vec<EmulatorError> {
-        self.st().errors.clone()
+        self.state().errors.clone()
     }
 
     /// The live event feed.

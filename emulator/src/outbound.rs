@@ -7,60 +7,34 @@ use url::Url;
 
 use crate::Emulator;
 use crate::audio::{Sound, TOKEN_SECS, Voice};
-use crate::call::{Ctl, End, Exec, Source, Stop};
+use crate::call::{CallRun, End, Stop};
+use crate::call_status::{CallStatus, Direction};
+use crate::control::{CallControl, OnAnswer, Outbound, TwimlSource};
 use crate::dtmf;
 use crate::events::CallEventKind;
 use crate::phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
-use crate::state::{CallStatus, Direction, FarEnd, StatusCallback};
-use crate::twiml::{ConferenceNoun, HttpMethod};
+use crate::state::FarEnd;
+use crate::twiml::HttpMethod;
 use crate::webhook::HookPurpose;
-
-/// What an outbound leg does once answered.
-pub(crate) enum OnAnswer {
-    /// Execute TwiML (REST `Url`/`Twiml`).
-    Twiml(Source),
-    /// Be bridged to the leg that `<Dial>`ed it.
-    Bridge { parent: String },
-    /// Join a conference directly (Participants API).
-    Conference {
-        conf_sid: String,
-        noun: Box<ConferenceNoun>,
-    },
-}
-
-pub(crate) struct Outbound {
-    pub from: String,
-    pub to: String,
-    pub direction: Direction,
-    pub parent: Option<String>,
-    /// Seconds to ring before giving up (`no-answer`).
-    pub timeout: u32,
-    pub send_digits: Option<String>,
-    pub machine_detection: bool,
-    pub callback: Option<StatusCallback>,
-    pub on_answer: OnAnswer,
-    /// API-created calls wait for the account's pacing (one per second).
-    pub paced: bool,
-}
 
 impl Emulator {
     /// Creates the call record (status `queued`) and starts its task; returns the SID.
-    pub(crate) fn start_outbound(&self, o: Outbound) -> String {
+    pub(crate) fn start_outbound(&self, outbound: Outbound) -> String {
         let (tx, rx) = mpsc::unbounded_channel();
         let (sid, start_at) = {
             let mut st = self.inner.state.lock().unwrap();
             let sid = st.new_call(
-                &o.from,
-                &o.to,
-                o.direction,
+                &outbound.from,
+                &outbound.to,
+                outbound.direction,
                 CallStatus::Queued,
-                FarEnd::Phone(o.to.clone()),
-                o.parent.clone(),
-                o.callback.clone(),
+                FarEnd::Phone(outbound.to.clone()),
+                outbound.parent.clone(),
+                outbound.callback.clone(),
                 tx,
             );
             let now = st.clock.now();
-            let start_at = if o.paced {
+            let start_at = if outbound.paced {
                 let s = st.next_dequeue.max(now);
                 st.next_dequeue = s + 1.0;
                 s
@@ -69,22 +43,22 @@ impl Emulator {
             };
             (sid, start_at - now)
         };
-        let em = self.clone();
+        let emulator = self.clone();
         let sid2 = sid.clone();
         let handle = tokio::spawn(async move {
-            let mut exec = Exec::new(em.clone(), sid2, rx);
-            em.run_outbound(&mut exec, o, start_at).await;
+            let mut call = CallRun::new(emulator.clone(), sid2, rx);
+            emulator.run_outbound(&mut call, outbound, start_at).await;
         });
         self.track(handle);
         sid
     }
 
-    async fn run_outbound(&self, exec: &mut Exec, o: Outbound, queued_for: f64) {
-        let sid = exec.sid.clone();
+    async fn run_outbound(&self, call: &mut CallRun, outbound: Outbound, queued_for: f64) {
+        let sid = call.sid.clone();
         let clock = self.inner.clock.clone();
         // Queued: the pacing delay plus a moment of setup.
-        if wait_simple(exec, queued_for + 0.05).await.is_err() {
-            exec.finish(CallStatus::Canceled);
+        if wait_simple(call, queued_for + 0.05).await.is_err() {
+            call.finish(CallStatus::Canceled);
             return;
         }
         self.inner
@@ -92,8 +66,8 @@ impl Emulator {
             .lock()
             .unwrap()
             .set_status(&sid, CallStatus::Initiated);
-        if wait_simple(exec, 0.1).await.is_err() {
-            exec.finish(CallStatus::Canceled);
+        if wait_simple(call, 0.1).await.is_err() {
+            call.finish(CallStatus::Canceled);
             return;
         }
         self.inner
@@ -101,45 +75,57 @@ impl Emulator {
             .lock()
             .unwrap()
             .set_status(&sid, CallStatus::Ringing);
-        let ring_deadline = clock.deadline(o.timeout as f64);
+        let ring_deadline = clock.deadline(outbound.timeout as f64);
 
-        let owned = self.inner.state.lock().unwrap().number(&o.to).is_some();
+        let owned = self
+            .inner
+            .state
+            .lock()
+            .unwrap()
+            .number(&outbound.to)
+            .is_some();
         let outcome: Result<bool, CallStatus> = if owned {
             // The call reaches one of the account's numbers: Twilio creates the inbound leg and
             // runs that number's voice webhook; the two Twilio sides are each other's far end.
-            let inbound = self.start_inbound(&o.from, &o.to, FarEnd::Leg(sid.clone()), None);
+            let inbound =
+                self.start_inbound(&outbound.from, &outbound.to, FarEnd::Leg(sid.clone()), None);
             if let Some(c) = self.inner.state.lock().unwrap().calls.get_mut(&sid) {
                 c.far = FarEnd::Leg(inbound.clone());
             }
             loop {
-                let ctl = tokio::select! {
+                let control = tokio::select! {
                     _ = tokio::time::sleep_until(ring_deadline) => None,
-                    c = exec.rx.recv() => Some(c.unwrap_or(Ctl::Complete)),
+                    c = call.rx.recv() => Some(c.unwrap_or(CallControl::Complete)),
                 };
-                match ctl {
+                match control {
                     None => {
                         self.inner
                             .state
                             .lock()
                             .unwrap()
-                            .send_ctl(&inbound, Ctl::Complete);
+                            .send_control(&inbound, CallControl::Complete);
                         break Err(CallStatus::NoAnswer);
                     }
-                    Some(Ctl::FarAnswered { machine }) => break Ok(machine),
-                    Some(Ctl::FarFailed(st)) => break Err(st),
-                    Some(Ctl::Complete) | Some(Ctl::FarHangup) => {
+                    Some(CallControl::FarAnswered { machine }) => break Ok(machine),
+                    Some(CallControl::FarFailed(st)) => break Err(st),
+                    Some(CallControl::Complete) | Some(CallControl::FarHangup) => {
                         self.inner
                             .state
                             .lock()
                             .unwrap()
-                            .send_ctl(&inbound, Ctl::Complete);
+                            .send_control(&inbound, CallControl::Complete);
                         break Err(CallStatus::Canceled);
                     }
                     Some(_) => {}
                 }
             }
         } else {
-            let behaviour = self.inner.state.lock().unwrap().phone_behaviour(&o.to);
+            let behaviour = self
+                .inner
+                .state
+                .lock()
+                .unwrap()
+                .phone_behaviour(&outbound.to);
             let (ring, result) = match &behaviour {
                 PhoneBehaviour::Fail => (0.2, Err(CallStatus::Failed)),
                 PhoneBehaviour::Busy => (0.5, Err(CallStatus::Busy)),
@@ -154,16 +140,16 @@ impl Emulator {
             };
             let answers_in_time = ring.is_finite() && clock.deadline(ring) <= ring_deadline;
             let stopped = loop {
-                let ctl = tokio::select! {
+                let control = tokio::select! {
                     _ = tokio::time::sleep_until(ring_end) => None,
-                    c = exec.rx.recv() => Some(c.unwrap_or(Ctl::Complete)),
+                    c = call.rx.recv() => Some(c.unwrap_or(CallControl::Complete)),
                 };
-                match ctl {
+                match control {
                     None => break None,
                     // The caller gave up.
-                    Some(Ctl::Complete) => break Some(CallStatus::Canceled),
+                    Some(CallControl::Complete) => break Some(CallStatus::Canceled),
                     // The phone declined the ringing call.
-                    Some(Ctl::FarHangup) => break Some(CallStatus::Busy),
+                    Some(CallControl::FarHangup) => break Some(CallStatus::Busy),
                     Some(_) => {}
                 }
             };
@@ -179,13 +165,13 @@ impl Emulator {
         let machine = match outcome {
             Ok(m) => m,
             Err(status) => {
-                exec.finish(status);
+                call.finish(status);
                 return;
             }
         };
         {
             let mut st = self.inner.state.lock().unwrap();
-            if o.machine_detection
+            if outbound.machine_detection
                 && let Some(c) = st.calls.get_mut(&sid)
             {
                 c.answered_by = Some(if machine { "machine_start" } else { "human" }.into());
@@ -193,11 +179,11 @@ impl Emulator {
             st.set_status(&sid, CallStatus::InProgress);
         }
         self.spawn_phone_behaviour(&sid);
-        if let Some(digits) = o.send_digits.clone().filter(|d| !d.is_empty()) {
+        if let Some(digits) = outbound.send_digits.clone().filter(|d| !d.is_empty()) {
             self.spawn_send_digits(&sid, digits);
         }
-        let status = match o.on_answer {
-            OnAnswer::Twiml(src) => match exec.run_twiml(src).await {
+        let status = match outbound.on_answer {
+            OnAnswer::Twiml(src) => match call.run_twiml(src).await {
                 End::Rejected { .. } | End::Hangup => CallStatus::Completed,
                 End::Stopped(_) => CallStatus::Completed,
             },
@@ -206,16 +192,16 @@ impl Emulator {
                     .state
                     .lock()
                     .unwrap()
-                    .send_ctl(&parent, Ctl::ChildAnswered(sid.clone()));
-                exec.wait_forever().await;
+                    .send_control(&parent, CallControl::ChildAnswered(sid.clone()));
+                call.wait_forever().await;
                 CallStatus::Completed
             }
             OnAnswer::Conference { conf_sid, noun } => {
-                exec.conference(&conf_sid, &noun, None).await;
+                call.conference(&conf_sid, &noun, None).await;
                 CallStatus::Completed
             }
         };
-        exec.finish(status);
+        call.finish(status);
     }
 
     /// Creates an inbound leg to an owned number (status `ringing`) and runs its voice webhook.
@@ -245,30 +231,30 @@ impl Emulator {
             let n = st.number(to).expect("inbound calls go to owned numbers");
             (sid, (n.voice_url.clone(), n.voice_method))
         };
-        let em = self.clone();
+        let emulator = self.clone();
         let sid2 = sid.clone();
         let handle = tokio::spawn(async move {
-            let mut exec = Exec::new(em.clone(), sid2, rx);
+            let mut call = CallRun::new(emulator.clone(), sid2, rx);
             let status = match Url::parse(&voice.0) {
                 Err(e) => {
-                    exec.error(crate::error::EmulatorError::new(
+                    call.error(crate::error::EmulatorError::new(
                         11100,
                         format!("the number's VoiceUrl {:?} is invalid: {e}", voice.0),
                     ));
                     CallStatus::Failed
                 }
                 Ok(url) => {
-                    let src = Source::Fetch {
+                    let src = TwimlSource::Fetch {
                         url,
                         method: voice.1,
                         extra: Vec::new(),
                         purpose: HookPurpose::Voice,
                     };
-                    let end = exec.run_twiml(src).await;
-                    let answered = exec
-                        .st()
+                    let end = call.run_twiml(src).await;
+                    let answered = call
+                        .state()
                         .calls
-                        .get(&exec.sid)
+                        .get(&call.sid)
                         .is_some_and(|c| c.answered_at.is_some());
                     match end {
                         // Twilio: `busy` for reason="busy", `no-answer` for "rejected".
@@ -281,7 +267,7 @@ impl Emulator {
                     }
                 }
             };
-            exec.finish(status);
+            call.finish(status);
         });
         self.track(handle);
         sid
@@ -297,20 +283,23 @@ impl Emulator {
             };
             (number.clone(), st.phones.get(number).cloned())
         };
-        let em = self.clone();
+        let emulator = self.clone();
         let sid = sid.to_string();
         match behaviour {
             Some(PhoneBehaviour::AnswerAndPress { digits, after_secs }) => {
                 tokio::spawn(async move {
-                    tokio::time::sleep(em.inner.clock.dur(after_secs)).await;
-                    em.far_end_press(&sid, &digits).await;
+                    tokio::time::sleep(emulator.inner.clock.dur(after_secs)).await;
+                    emulator.far_end_press(&sid, &digits).await;
                 });
             }
             Some(PhoneBehaviour::Voicemail) => {
                 tokio::spawn(async move {
-                    tokio::time::sleep(em.inner.clock.dur(0.3)).await;
-                    em.far_end_speak(&sid, &number, VOICEMAIL_GREETING).await;
-                    em.inner
+                    tokio::time::sleep(emulator.inner.clock.dur(0.3)).await;
+                    emulator
+                        .far_end_speak(&sid, &number, VOICEMAIL_GREETING)
+                        .await;
+                    emulator
+                        .inner
                         .state
                         .lock()
                         .unwrap()
@@ -322,15 +311,20 @@ impl Emulator {
     }
 
     fn spawn_send_digits(&self, sid: &str, digits: String) {
-        let em = self.clone();
+        let emulator = self.clone();
         let sid = sid.to_string();
         tokio::spawn(async move {
-            let clock = em.inner.clock.clone();
+            let clock = emulator.inner.clock.clone();
             for c in digits.chars() {
                 if let Some(pause) = dtmf::pause_secs(c) {
                     tokio::time::sleep(clock.dur(pause)).await;
                 } else {
-                    em.inner.state.lock().unwrap().send_dtmf_to_far_end(&sid, c);
+                    emulator
+                        .inner
+                        .state
+                        .lock()
+                        .unwrap()
+                        .send_dtmf_to_far_end(&sid, c);
                     tokio::time::sleep(clock.dur(dtmf::KEY_SECS)).await;
                 }
             }
@@ -388,15 +382,15 @@ impl Emulator {
 }
 
 /// A wait during which only cancellation matters.
-async fn wait_simple(exec: &mut Exec, secs: f64) -> Result<(), Stop> {
-    let deadline = exec.em.inner.clock.deadline(secs);
+async fn wait_simple(call: &mut CallRun, secs: f64) -> Result<(), Stop> {
+    let deadline = call.emulator.inner.clock.deadline(secs);
     loop {
-        let ctl = tokio::select! {
+        let control = tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return Ok(()),
-            c = exec.rx.recv() => c.unwrap_or(Ctl::Complete),
+            c = call.rx.recv() => c.unwrap_or(CallControl::Complete),
         };
-        match ctl {
-            Ctl::Complete | Ctl::FarHangup => return Err(Stop::Completed),
+        match control {
+            CallControl::Complete | CallControl::FarHangup => return Err(Stop::Completed),
             _ => {}
         }
     }

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::time::SystemTime;
 
 use crate::clock::new_sid;
-use crate::state::{RecordingRec, State};
+use crate::state::{RecordingRecord, State};
 
 /// The recording lengths Twilio transcribes, in seconds, both ends excluded: "Transcription is
 /// currently limited to recordings with a duration greater than 2 seconds and less than 120
@@ -37,7 +37,7 @@ impl State {
         );
         self.recordings.insert(
             sid.clone(),
-            RecordingRec {
+            RecordingRecord {
                 sid: sid.clone(),
                 call_sid: call_sid.map(str::to_string),
                 conference_sid: conference_sid.map(str::to_string),

@@ -16,20 +16,21 @@ use std::time::SystemTime;
 use url::Url;
 
 use crate::Emulator;
-use crate::call::{Ctl, Source};
+use crate::call_status::{CallStatus, Direction, StatusCallback};
 use crate::clock::rfc2822;
 use crate::conference::ParticipantUpdate;
+use crate::control::{CallControl, OnAnswer, Outbound, TwimlSource};
 use crate::error::ApiError;
 use crate::faults::RestFault;
-use crate::outbound::{OnAnswer, Outbound, method_param};
+use crate::outbound::method_param;
 use crate::participant_label;
 use crate::phone::{is_dialable, is_e164};
-use crate::state::{CallStatus, ConfStatus, Direction, PartRec, State, StatusCallback};
+use crate::state::{ConferenceStatus, ParticipantRecord, State};
 use crate::twiml::{Beep, ConferenceNoun, HttpMethod};
 use crate::webhook::HookPurpose;
 
-pub(crate) fn router(em: Emulator) -> Router {
-    Router::new().fallback(handle).with_state(em)
+pub(crate) fn router(emulator: Emulator) -> Router {
+    Router::new().fallback(handle).with_state(emulator)
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -110,13 +111,13 @@ impl Params {
 }
 
 async fn handle(
-    AxState(em): AxState<Emulator>,
+    AxState(emulator): AxState<Emulator>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let verdict = em
+    let verdict = emulator
         .inner
         .faults
         .lock()
@@ -126,14 +127,14 @@ async fn handle(
         tokio::time::sleep(verdict.delay).await;
     }
     let response = match verdict.fault {
-        None => answer(&em, &method, &uri, &headers, &body).await,
+        None => answer(&emulator, &method, &uri, &headers, &body).await,
         Some(RestFault::NoAnswer) => {
-            log_request(&em, &method, &uri, &body, 0);
+            log_request(&emulator, &method, &uri, &body, 0);
             // Held until the client gives up; dropping the connection drops this future.
             return std::future::pending().await;
         }
         Some(RestFault::InternalErrorAfterActing) => {
-            let _ = answer(&em, &method, &uri, &headers, &body).await;
+            let _ = answer(&emulator, &method, &uri, &headers, &body).await;
             ApiError::internal().into_response()
         }
         Some(RestFault::InternalError) => ApiError::internal().into_response(),
@@ -143,19 +144,19 @@ async fn handle(
         }
         Some(RestFault::Delay(_)) => unreachable!("delays are not faults of their own"),
     };
-    log_request(&em, &method, &uri, &body, response.status().as_u16());
+    log_request(&emulator, &method, &uri, &body, response.status().as_u16());
     response
 }
 
 /// The normal answer to a request.
 async fn answer(
-    em: &Emulator,
+    emulator: &Emulator,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    match route(em, method, uri, headers, body).await {
+    match route(emulator, method, uri, headers, body).await {
         Ok(r) => r,
         Err(e) => {
             if e.status != StatusCode::NOT_FOUND && e.status != StatusCode::UNAUTHORIZED {
@@ -166,8 +167,8 @@ async fn answer(
     }
 }
 
-fn log_request(em: &Emulator, method: &Method, uri: &Uri, body: &[u8], status: u16) {
-    let mut log = em.inner.rest_log.lock().unwrap();
+fn log_request(emulator: &Emulator, method: &Method, uri: &Uri, body: &[u8], status: u16) {
+    let mut log = emulator.inner.rest_log.lock().unwrap();
     if log.len() == crate::REST_LOG_LEN {
         log.pop_front();
     }
@@ -180,7 +181,7 @@ fn log_request(em: &Emulator, method: &Method, uri: &Uri, body: &[u8], status: u
     });
 }
 
-fn authenticate(em: &Emulator, headers: &HeaderMap) -> Result<(), ApiError> {
+fn authenticate(emulator: &Emulator, headers: &HeaderMap) -> Result<(), ApiError> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -193,27 +194,27 @@ fn authenticate(em: &Emulator, headers: &HeaderMap) -> Result<(), ApiError> {
         .map_err(|_| ApiError::unauthorized())?;
     let decoded = String::from_utf8(decoded).map_err(|_| ApiError::unauthorized())?;
     let (user, pass) = decoded.split_once(':').ok_or_else(ApiError::unauthorized)?;
-    if user != em.inner.cfg.account_sid || pass != em.inner.cfg.auth_token {
+    if user != emulator.inner.cfg.account_sid || pass != emulator.inner.cfg.auth_token {
         return Err(ApiError::unauthorized());
     }
     Ok(())
 }
 
 async fn route(
-    em: &Emulator,
+    emulator: &Emulator,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult {
-    authenticate(em, headers)?;
+    authenticate(emulator, headers)?;
     let path = uri.path();
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let not_found = || ApiError::not_found(path);
     if segs.len() < 4 || segs[0] != "2010-04-01" || segs[1] != "Accounts" {
         return Err(not_found());
     }
-    if segs[2] != em.inner.cfg.account_sid {
+    if segs[2] != emulator.inner.cfg.account_sid {
         // Credentials of one account cannot reach another.
         return Err(ApiError::unauthorized());
     }
@@ -222,59 +223,59 @@ async fn route(
     let rest = &segs[3..];
     let is = |m: &Method| method == m;
     match rest {
-        ["Calls.json"] if is(&Method::POST) => create_call(em, &form),
-        ["Calls.json"] if is(&Method::GET) => list_calls(em, &query),
+        ["Calls.json"] if is(&Method::POST) => create_call(emulator, &form),
+        ["Calls.json"] if is(&Method::GET) => list_calls(emulator, &query),
         ["Calls", id] if id.ends_with(".json") => {
             let sid = id.trim_end_matches(".json");
             match *method {
-                Method::GET => fetch_call(em, sid).ok_or_else(not_found),
-                Method::POST => update_call(em, sid, &form, path),
+                Method::GET => fetch_call(emulator, sid).ok_or_else(not_found),
+                Method::POST => update_call(emulator, sid, &form, path),
                 _ => Err(not_found()),
             }
         }
-        ["Conferences.json"] if is(&Method::GET) => list_conferences(em, &query),
+        ["Conferences.json"] if is(&Method::GET) => list_conferences(emulator, &query),
         ["Conferences", id] if id.ends_with(".json") => {
             let sid = id.trim_end_matches(".json");
             match *method {
                 Method::GET => {
-                    let st = em.inner.state.lock().unwrap();
+                    let st = emulator.state();
                     st.confs
                         .get(sid)
                         .map(|_| ok(conference_json(&st, sid)))
                         .ok_or_else(not_found)
                 }
-                Method::POST => update_conference(em, sid, &form, path),
+                Method::POST => update_conference(emulator, sid, &form, path),
                 _ => Err(not_found()),
             }
         }
         ["Conferences", conf, "Participants.json"] => match *method {
-            Method::GET => list_participants(em, conf, path),
-            Method::POST => create_participant(em, conf, &form),
+            Method::GET => list_participants(emulator, conf, path),
+            Method::POST => create_participant(emulator, conf, &form),
             _ => Err(not_found()),
         },
         ["Conferences", conf, "Participants", id] if id.ends_with(".json") => {
             let who = id.trim_end_matches(".json");
-            participant(em, method, conf, who, &form, path)
+            participant(emulator, method, conf, who, &form, path)
         }
-        ["IncomingPhoneNumbers.json"] if is(&Method::GET) => list_numbers(em, &query),
+        ["IncomingPhoneNumbers.json"] if is(&Method::GET) => list_numbers(emulator, &query),
         ["IncomingPhoneNumbers", id] if id.ends_with(".json") => {
             let sid = id.trim_end_matches(".json");
             match *method {
                 Method::GET => {
-                    let st = em.inner.state.lock().unwrap();
+                    let st = emulator.state();
                     st.numbers
                         .iter()
                         .find(|n| n.sid == sid)
                         .map(|n| ok(number_json(&st, n)))
                         .ok_or_else(not_found)
                 }
-                Method::POST => update_number(em, sid, &form, path),
+                Method::POST => update_number(emulator, sid, &form, path),
                 _ => Err(not_found()),
             }
         }
         ["Recordings", id] if is(&Method::GET) => {
             let sid = id.split('.').next().unwrap_or("");
-            let st = em.inner.state.lock().unwrap();
+            let st = emulator.state();
             let Some(r) = st.recordings.get(sid) else {
                 return Err(not_found());
             };
@@ -378,12 +379,15 @@ fn page(key: &str, items: Vec<Value>, path: &str) -> Value {
 
 /// `To` and `From` of a request that places a call, checked as Twilio checks them (both present,
 /// dialable, and `From` a number of the account).
-fn to_and_from<'f>(em: &Emulator, f: &'f Params) -> Result<(&'f str, &'f str), ApiError> {
-    let to = f
+fn to_and_from<'form>(
+    emulator: &Emulator,
+    form: &'form Params,
+) -> Result<(&'form str, &'form str), ApiError> {
+    let to = form
         .get("To")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad_request(21201, "No 'To' number is specified"))?;
-    let from = f
+    let from = form
         .get("From")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad_request(21213, "No 'From' number is specified"))?;
@@ -399,7 +403,7 @@ fn to_and_from<'f>(em: &Emulator, f: &'f Params) -> Result<(&'f str, &'f str), A
             format!("Invalid 'From' Phone Number: {from}"),
         ));
     }
-    if is_e164(from) && em.inner.state.lock().unwrap().number(from).is_none() {
+    if is_e164(from) && emulator.state().number(from).is_none() {
         return Err(ApiError::bad_request(
             21210,
             format!(
@@ -410,16 +414,20 @@ fn to_and_from<'f>(em: &Emulator, f: &'f Params) -> Result<(&'f str, &'f str), A
     Ok((to, from))
 }
 
-fn create_call(em: &Emulator, f: &Params) -> ApiResult {
-    let (to, from) = to_and_from(em, f)?;
-    let method = f.method("Method")?;
-    let src = match (f.get("Url"), f.get("Twiml"), f.get("ApplicationSid")) {
+fn create_call(emulator: &Emulator, form: &Params) -> ApiResult {
+    let (to, from) = to_and_from(emulator, form)?;
+    let method = form.method("Method")?;
+    let src = match (
+        form.get("Url"),
+        form.get("Twiml"),
+        form.get("ApplicationSid"),
+    ) {
         // Twilio: when both are given, Url wins and Twiml is ignored.
         (Some(u), _, _) => {
-            let url = f.url("Url", 21205)?.ok_or_else(|| {
+            let url = form.url("Url", 21205)?.ok_or_else(|| {
                 ApiError::bad_request(21205, format!("Url is not a valid URL: {u}"))
             })?;
-            Source::Fetch {
+            TwimlSource::Fetch {
                 url: Url::parse(&url).expect("validated"),
                 method,
                 extra: Vec::new(),
@@ -441,13 +449,13 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
         }
     };
     let callback = call_callback(
-        f,
+        form,
         "StatusCallback",
         "StatusCallbackMethod",
         "StatusCallbackEvent",
     )?;
-    let timeout = timeout_param(f, 60)?;
-    let send_digits = f.get("SendDigits").map(str::to_string);
+    let timeout = timeout_param(form, 60)?;
+    let send_digits = form.get("SendDigits").map(str::to_string);
     if let Some(d) = &send_digits
         && !d.chars().all(|c| crate::dtmf::SEND_DIGITS.contains(c))
     {
@@ -456,7 +464,7 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
             format!("Invalid SendDigits: {d:?} (only 0-9, A-D, *, #, w and W)"),
         ));
     }
-    let machine_detection = match f.get("MachineDetection") {
+    let machine_detection = match form.get("MachineDetection") {
         None => false,
         Some("Enable") | Some("DetectMessageEnd") => true,
         Some(v) => {
@@ -466,8 +474,8 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
             ));
         }
     };
-    let sid = em.start_outbound(Outbound {
-        from: f.get("CallerId").unwrap_or(from).to_string(),
+    let sid = emulator.start_outbound(Outbound {
+        from: form.get("CallerId").unwrap_or(from).to_string(),
         to: to.to_string(),
         direction: Direction::OutboundApi,
         parent: None,
@@ -478,24 +486,24 @@ fn create_call(em: &Emulator, f: &Params) -> ApiResult {
         on_answer: OnAnswer::Twiml(src),
         paced: true,
     });
-    let st = em.inner.state.lock().unwrap();
+    let st = emulator.state();
     Ok(created(call_json(&st, &sid)))
 }
 
 /// A `Twiml` parameter, creating a call or redirecting one: at most 4,000 characters
 /// (https://www.twilio.com/docs/api/errors/32018).
-fn inline_twiml(twiml: &str) -> Result<Source, ApiError> {
+fn inline_twiml(twiml: &str) -> Result<TwimlSource, ApiError> {
     if twiml.chars().count() > 4000 {
         return Err(ApiError::bad_request(
             32018,
             "Twiml size exceeded maximum allowed value of 4000 characters",
         ));
     }
-    Ok(Source::Inline(twiml.to_string()))
+    Ok(TwimlSource::Inline(twiml.to_string()))
 }
 
-fn timeout_param(f: &Params, default: u32) -> Result<u32, ApiError> {
-    match f.get("Timeout") {
+fn timeout_param(form: &Params, default: u32) -> Result<u32, ApiError> {
+    match form.get("Timeout") {
         None => Ok(default),
         Some(v) => match v.parse::<u32>() {
             // Twilio caps the ring time at 600 seconds.
@@ -509,15 +517,15 @@ fn timeout_param(f: &Params, default: u32) -> Result<u32, ApiError> {
 }
 
 fn call_callback(
-    f: &Params,
+    form: &Params,
     url_name: &str,
     method_name: &str,
     event_name: &str,
 ) -> Result<Option<StatusCallback>, ApiError> {
-    let Some(url) = f.url(url_name, 21502)? else {
+    let Some(url) = form.url(url_name, 21502)? else {
         return Ok(None);
     };
-    let mut events = f.words(event_name);
+    let mut events = form.words(event_name);
     for e in &events {
         if !["initiated", "ringing", "answered", "completed"].contains(&e.as_str()) {
             return Err(ApiError::bad_request(
@@ -531,23 +539,24 @@ fn call_callback(
     }
     Ok(Some(StatusCallback {
         url,
-        method: f.method(method_name)?,
+        method: form.method(method_name)?,
         events,
     }))
 }
 
-fn list_calls(em: &Emulator, q: &Params) -> ApiResult {
-    let st = em.inner.state.lock().unwrap();
+fn list_calls(emulator: &Emulator, query: &Params) -> ApiResult {
+    let st = emulator.state();
     let items = st
         .call_order
         .iter()
         .rev()
         .filter(|sid| {
             let c = &st.calls[*sid];
-            q.get("To").is_none_or(|v| v == c.to)
-                && q.get("From").is_none_or(|v| v == c.from)
-                && q.get("Status").is_none_or(|v| v == c.status.as_str())
-                && q.get("ParentCallSid")
+            query.get("To").is_none_or(|v| v == c.to)
+                && query.get("From").is_none_or(|v| v == c.from)
+                && query.get("Status").is_none_or(|v| v == c.status.as_str())
+                && query
+                    .get("ParentCallSid")
                     .is_none_or(|v| Some(v) == c.parent.as_deref())
         })
         .map(|sid| call_json(&st, sid))
@@ -559,20 +568,20 @@ fn list_calls(em: &Emulator, q: &Params) -> ApiResult {
     )))
 }
 
-fn fetch_call(em: &Emulator, sid: &str) -> Option<Response> {
-    let st = em.inner.state.lock().unwrap();
+fn fetch_call(emulator: &Emulator, sid: &str) -> Option<Response> {
+    let st = emulator.state();
     st.calls.get(sid).map(|_| ok(call_json(&st, sid)))
 }
 
-fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
-    let st = em.inner.state.lock().unwrap();
+fn update_call(emulator: &Emulator, sid: &str, form: &Params, path: &str) -> ApiResult {
+    let st = emulator.state();
     let Some(c) = st.calls.get(sid) else {
         return Err(ApiError::not_found(path));
     };
     let status = c.status;
     drop(st);
     let not_live = || ApiError::bad_request(21220, "Call is not in-progress. Cannot redirect.");
-    if let Some(s) = f.get("Status") {
+    if let Some(s) = form.get("Status") {
         match s {
             "completed" | "canceled" => {
                 if status.is_final() {
@@ -584,7 +593,7 @@ fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
                 );
                 // `canceled` only affects calls that are not answered yet.
                 if s == "completed" || ringing {
-                    em.inner.state.lock().unwrap().send_ctl(sid, Ctl::Complete);
+                    emulator.state().send_control(sid, CallControl::Complete);
                 }
             }
             other => {
@@ -594,13 +603,13 @@ fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
                 ));
             }
         }
-    } else if f.get("Url").is_some() || f.get("Twiml").is_some() {
+    } else if form.get("Url").is_some() || form.get("Twiml").is_some() {
         if status != CallStatus::InProgress {
             return Err(not_live());
         }
-        let method = f.method("Method")?;
-        let src = match (f.url("Url", 21205)?, f.get("Twiml")) {
-            (Some(u), _) => Source::Fetch {
+        let method = form.method("Method")?;
+        let src = match (form.url("Url", 21205)?, form.get("Twiml")) {
+            (Some(u), _) => TwimlSource::Fetch {
                 url: Url::parse(&u).expect("validated"),
                 method,
                 extra: Vec::new(),
@@ -609,22 +618,20 @@ fn update_call(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
             (None, Some(t)) => inline_twiml(t)?,
             (None, None) => unreachable!(),
         };
-        em.inner
-            .state
-            .lock()
-            .unwrap()
-            .send_ctl(sid, Ctl::Redirect(src));
+        emulator
+            .state()
+            .send_control(sid, CallControl::Redirect(src));
     }
     if let Some(cb) = call_callback(
-        f,
+        form,
         "StatusCallback",
         "StatusCallbackMethod",
         "StatusCallbackEvent",
-    )? && let Some(c) = em.inner.state.lock().unwrap().calls.get_mut(sid)
+    )? && let Some(c) = emulator.state().calls.get_mut(sid)
     {
         c.callback = Some(cb);
     }
-    let st = em.inner.state.lock().unwrap();
+    let st = emulator.state();
     Ok(ok(call_json(&st, sid)))
 }
 
@@ -651,9 +658,9 @@ fn conference_json(st: &State, sid: &str) -> Value {
     })
 }
 
-fn list_conferences(em: &Emulator, q: &Params) -> ApiResult {
-    let st = em.inner.state.lock().unwrap();
-    if let Some(s) = q.get("Status")
+fn list_conferences(emulator: &Emulator, query: &Params) -> ApiResult {
+    let st = emulator.state();
+    if let Some(s) = query.get("Status")
         && !["init", "in-progress", "completed"].contains(&s)
     {
         return Err(ApiError::bad_request(20001, format!("Invalid Status: {s}")));
@@ -665,11 +672,14 @@ fn list_conferences(em: &Emulator, q: &Params) -> ApiResult {
         .filter(|sid| {
             let c = &st.confs[*sid];
             // A conference reserved by the Participants API has not been created yet for Twilio.
-            let exists =
-                !(c.participants.is_empty() && !c.configured && c.status != ConfStatus::Completed);
+            let exists = !(c.participants.is_empty()
+                && !c.configured
+                && c.status != ConferenceStatus::Completed);
             exists
-                && q.get("FriendlyName").is_none_or(|v| v == c.friendly_name)
-                && q.get("Status").is_none_or(|v| v == c.status.as_str())
+                && query
+                    .get("FriendlyName")
+                    .is_none_or(|v| v == c.friendly_name)
+                && query.get("Status").is_none_or(|v| v == c.status.as_str())
         })
         .map(|sid| conference_json(&st, sid))
         .collect();
@@ -680,56 +690,59 @@ fn list_conferences(em: &Emulator, q: &Params) -> ApiResult {
     )))
 }
 
-fn update_conference(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
-    let status = match em.inner.state.lock().unwrap().confs.get(sid) {
+fn update_conference(emulator: &Emulator, sid: &str, form: &Params, path: &str) -> ApiResult {
+    let status = match emulator.state().confs.get(sid) {
         None => return Err(ApiError::not_found(path)),
         Some(c) => c.status,
     };
-    if let Some(s) = f.get("Status") {
+    if let Some(s) = form.get("Status") {
         if s != "completed" {
             return Err(ApiError::bad_request(20001, format!("Invalid Status: {s}")));
         }
-        if status != ConfStatus::Completed {
-            em.inner
-                .state
-                .lock()
-                .unwrap()
+        if status != ConferenceStatus::Completed {
+            emulator
+                .state()
                 .end_conference(sid, "conference-ended-via-api", None);
         }
     }
-    if f.get("AnnounceUrl").is_some() {
-        em.inner.state.lock().unwrap().check_announceable(sid)?;
-        let url = f.url("AnnounceUrl", 21205)?.expect("present");
-        let method = f.method("AnnounceMethod")?;
-        em.spawn_announcement(
+    if form.get("AnnounceUrl").is_some() {
+        emulator.state().check_announceable(sid)?;
+        let url = form.url("AnnounceUrl", 21205)?.expect("present");
+        let method = form.method("AnnounceMethod")?;
+        emulator.spawn_announcement(
             sid.to_string(),
             None,
             Url::parse(&url).expect("validated"),
             method,
         );
     }
-    let st = em.inner.state.lock().unwrap();
+    let st = emulator.state();
     Ok(ok(conference_json(&st, sid)))
 }
 
 /// A participant as the API shows it, `status` as Twilio names it.
-fn participant_json(st: &State, conf_sid: &str, p: &PartRec, status: &str) -> Value {
+fn participant_json(
+    st: &State,
+    conf_sid: &str,
+    participant: &ParticipantRecord,
+    status: &str,
+) -> Value {
     json!({
         "account_sid": st.account_sid,
-        "call_sid": p.call_sid,
+        "call_sid": participant.call_sid,
         "call_sid_to_coach": null,
         "coaching": false,
         "conference_sid": conf_sid,
-        "date_created": rfc2822(p.date_created),
-        "date_updated": rfc2822(p.date_updated),
-        "end_conference_on_exit": p.end_on_exit,
-        "hold": p.hold,
-        "label": p.label,
-        "muted": p.muted,
+        "date_created": rfc2822(participant.date_created),
+        "date_updated": rfc2822(participant.date_updated),
+        "end_conference_on_exit": participant.end_on_exit,
+        "hold": participant.hold,
+        "label": participant.label,
+        "muted": participant.muted,
         "queue_time": "0",
-        "start_conference_on_enter": p.start_on_enter,
+        "start_conference_on_enter": participant.start_on_enter,
         "status": status,
-        "uri": format!("/2010-04-01/Accounts/{}/Conferences/{conf_sid}/Participants/{}.json", st.account_sid, p.call_sid),
+        "uri": format!("/2010-04-01/Accounts/{}/Conferences/{conf_sid}/Participants/{}.json", st.account_sid, participant.call_sid),
     })
 }
 
@@ -758,8 +771,8 @@ fn participants_json(st: &State, conf_sid: &str) -> Vec<Value> {
     connected.chain(dialling).collect()
 }
 
-fn list_participants(em: &Emulator, conf: &str, path: &str) -> ApiResult {
-    let st = em.inner.state.lock().unwrap();
+fn list_participants(emulator: &Emulator, conf: &str, path: &str) -> ApiResult {
+    let st = emulator.state();
     if !st.confs.contains_key(conf) {
         return Err(ApiError::not_found(path));
     }
@@ -774,14 +787,14 @@ fn list_participants(em: &Emulator, conf: &str, path: &str) -> ApiResult {
     )))
 }
 
-fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
-    let (to, from) = to_and_from(em, f)?;
-    let beep = match f.get("Beep") {
+fn create_participant(emulator: &Emulator, conf: &str, form: &Params) -> ApiResult {
+    let (to, from) = to_and_from(emulator, form)?;
+    let beep = match form.get("Beep") {
         None => Beep::Both,
         Some(v) => Beep::parse(v)
             .ok_or_else(|| ApiError::bad_request(20001, format!("Invalid Beep: {v}")))?,
     };
-    let mut conf_events = f.words("ConferenceStatusCallbackEvent");
+    let mut conf_events = form.words("ConferenceStatusCallbackEvent");
     for e in &conf_events {
         if !crate::twiml::CONFERENCE_EVENT_GROUPS.contains(&e.as_str()) {
             return Err(ApiError::bad_request(
@@ -794,16 +807,16 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
         // "Defaults to `start end`."
         conf_events = vec!["start".into(), "end".into()];
     }
-    let wait_url = match f.get("WaitUrl") {
+    let wait_url = match form.get("WaitUrl") {
         None => None,
         Some("") => Some(String::new()),
-        Some(_) => f.url("WaitUrl", 21205)?,
+        Some(_) => form.url("WaitUrl", 21205)?,
     };
-    let label = f.get("Label").map(str::to_string);
+    let label = form.get("Label").map(str::to_string);
     if let Some(why) = label.as_deref().and_then(participant_label::violation) {
         return Err(ApiError::bad_request(16024, why));
     }
-    let max = match f.get("MaxParticipants") {
+    let max = match form.get("MaxParticipants") {
         None => 250,
         Some(v) => v
             .parse::<u32>()
@@ -812,16 +825,16 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
             .ok_or_else(|| ApiError::bad_request(20001, format!("Invalid MaxParticipants: {v}")))?,
     };
     let callback = call_callback(
-        f,
+        form,
         "StatusCallback",
         "StatusCallbackMethod",
         "StatusCallbackEvent",
     )?;
-    let timeout = timeout_param(f, 60)?;
+    let timeout = timeout_param(form, 60)?;
     let conf_sid = {
-        let mut st = em.inner.state.lock().unwrap();
+        let mut st = emulator.state();
         match st.confs.get(conf) {
-            Some(c) if c.status == ConfStatus::Completed => {
+            Some(c) if c.status == ConferenceStatus::Completed => {
                 return Err(ApiError::bad_request(20001, "Conference is not active"));
             }
             Some(_) => conf.to_string(),
@@ -836,42 +849,40 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
         }
     };
     if let Some(l) = &label
-        && em.inner.state.lock().unwrap().confs[&conf_sid].label_in_use(l, "")
+        && emulator.state().confs[&conf_sid].label_in_use(l, "")
     {
         return Err(ApiError::bad_request(
             16026,
             format!("Label {l:?} is in use by another participant"),
         ));
     }
-    let name = em.inner.state.lock().unwrap().confs[&conf_sid]
-        .friendly_name
-        .clone();
+    let name = emulator.state().confs[&conf_sid].friendly_name.clone();
     let noun = ConferenceNoun {
         name,
-        muted: f.bool("Muted", false)?,
+        muted: form.bool("Muted", false)?,
         beep,
-        start_conference_on_enter: f.bool("StartConferenceOnEnter", true)?,
-        end_conference_on_exit: f.bool("EndConferenceOnExit", false)?,
+        start_conference_on_enter: form.bool("StartConferenceOnEnter", true)?,
+        end_conference_on_exit: form.bool("EndConferenceOnExit", false)?,
         wait_url,
-        wait_method: f.method("WaitMethod")?,
+        wait_method: form.method("WaitMethod")?,
         max_participants: max,
-        record: f.bool("ConferenceRecord", false).unwrap_or(false)
-            || f.get("ConferenceRecord") == Some("record-from-start"),
-        status_callback: f.url("ConferenceStatusCallback", 21502)?,
-        status_callback_method: f.method("ConferenceStatusCallbackMethod")?,
+        record: form.bool("ConferenceRecord", false).unwrap_or(false)
+            || form.get("ConferenceRecord") == Some("record-from-start"),
+        status_callback: form.url("ConferenceStatusCallback", 21502)?,
+        status_callback_method: form.method("ConferenceStatusCallbackMethod")?,
         status_callback_event: conf_events,
         participant_label: label,
         coach: None,
     };
     let dialled = noun.clone();
-    let call_sid = em.start_outbound(Outbound {
-        from: f.get("CallerId").unwrap_or(from).to_string(),
+    let call_sid = emulator.start_outbound(Outbound {
+        from: form.get("CallerId").unwrap_or(from).to_string(),
         to: to.to_string(),
         direction: Direction::OutboundApi,
         parent: None,
         timeout,
         send_digits: None,
-        machine_detection: f.get("MachineDetection").is_some(),
+        machine_detection: form.get("MachineDetection").is_some(),
         callback,
         on_answer: OnAnswer::Conference {
             conf_sid: conf_sid.clone(),
@@ -879,8 +890,8 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
         },
         paced: true,
     });
-    let mut st = em.inner.state.lock().unwrap();
-    let part = PartRec::joining(&call_sid, &dialled);
+    let mut st = emulator.state();
+    let part = ParticipantRecord::joining(&call_sid, &dialled);
     let status = dialling_status(&st, &call_sid);
     let v = participant_json(&st, &conf_sid, &part, status);
     // The call is queued behind the account's pacing, so it cannot have joined yet; a call that
@@ -897,9 +908,9 @@ fn create_participant(em: &Emulator, conf: &str, f: &Params) -> ApiResult {
 
 /// A participant of conference `conf` named by CallSid or label, and whether it is connected
 /// (rather than still being dialled).
-fn find_participant(st: &State, conf: &str, who: &str) -> Option<(PartRec, bool)> {
+fn find_participant(st: &State, conf: &str, who: &str) -> Option<(ParticipantRecord, bool)> {
     let c = st.confs.get(conf)?;
-    let named = |p: &&PartRec| p.call_sid == who || p.label.as_deref() == Some(who);
+    let named = |p: &&ParticipantRecord| p.call_sid == who || p.label.as_deref() == Some(who);
     c.participants
         .iter()
         .find(named)
@@ -908,20 +919,19 @@ fn find_participant(st: &State, conf: &str, who: &str) -> Option<(PartRec, bool)
 }
 
 fn participant(
-    em: &Emulator,
+    emulator: &Emulator,
     method: &Method,
     conf: &str,
     who: &str,
-    f: &Params,
+    form: &Params,
     path: &str,
 ) -> ApiResult {
-    let Some((part, connected)) = find_participant(&em.inner.state.lock().unwrap(), conf, who)
-    else {
+    let Some((part, connected)) = find_participant(&emulator.state(), conf, who) else {
         return Err(ApiError::not_found(path));
     };
     let call_sid = part.call_sid.clone();
     if *method == Method::GET {
-        let st = em.inner.state.lock().unwrap();
+        let st = emulator.state();
         let status = if connected {
             "connected"
         } else {
@@ -937,38 +947,36 @@ fn participant(
     }
     match *method {
         Method::DELETE => {
-            let mut st = em.inner.state.lock().unwrap();
+            let mut st = emulator.state();
             st.leave_conference(&call_sid, "participant_kicked");
-            st.send_ctl(&call_sid, Ctl::Kicked);
+            st.send_control(&call_sid, CallControl::Kicked);
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         Method::POST => {
-            if f.get("AnnounceUrl").is_some() {
-                em.inner.state.lock().unwrap().check_announceable(conf)?;
+            if form.get("AnnounceUrl").is_some() {
+                emulator.state().check_announceable(conf)?;
             }
-            let given = |name: &str| f.get(name).map(|_| f.bool(name, false)).transpose();
+            let given = |name: &str| form.get(name).map(|_| form.bool(name, false)).transpose();
             let update = ParticipantUpdate {
                 muted: given("Muted")?,
                 hold: given("Hold")?,
                 end_conference_on_exit: given("EndConferenceOnExit")?,
                 beep_on_exit: given("BeepOnExit")?,
             };
-            em.inner
-                .state
-                .lock()
-                .unwrap()
+            emulator
+                .state()
                 .update_participant(conf, &call_sid, &update);
-            if f.get("AnnounceUrl").is_some() {
-                let url = f.url("AnnounceUrl", 21205)?.expect("present");
-                let m = f.method("AnnounceMethod")?;
-                em.spawn_announcement(
+            if form.get("AnnounceUrl").is_some() {
+                let url = form.url("AnnounceUrl", 21205)?.expect("present");
+                let m = form.method("AnnounceMethod")?;
+                emulator.spawn_announcement(
                     conf.to_string(),
                     Some(call_sid.clone()),
                     Url::parse(&url).expect("validated"),
                     m,
                 );
             }
-            let st = em.inner.state.lock().unwrap();
+            let st = emulator.state();
             match find_participant(&st, conf, &call_sid) {
                 Some((part, _)) => Ok(ok(participant_json(&st, conf, &part, "connected"))),
                 None => Err(ApiError::not_found(path)),
@@ -978,7 +986,7 @@ fn participant(
     }
 }
 
-fn number_json(st: &State, n: &crate::state::OwnedNumber) -> Value {
+fn number_json(st: &State, number: &crate::state::OwnedNumber) -> Value {
     json!({
         "account_sid": st.account_sid,
         "address_requirements": "none",
@@ -986,39 +994,44 @@ fn number_json(st: &State, n: &crate::state::OwnedNumber) -> Value {
         "api_version": "2010-04-01",
         "beta": false,
         "capabilities": { "voice": true, "sms": true, "mms": true, "fax": false },
-        "date_created": rfc2822(n.date_created),
-        "date_updated": rfc2822(n.date_updated),
+        "date_created": rfc2822(number.date_created),
+        "date_updated": rfc2822(number.date_updated),
         "emergency_status": "Inactive",
-        "friendly_name": n.friendly_name,
+        "friendly_name": number.friendly_name,
         "origin": "twilio",
-        "phone_number": n.phone_number,
-        "sid": n.sid,
+        "phone_number": number.phone_number,
+        "sid": number.sid,
         "sms_method": "POST",
         "sms_url": "",
         "status": "in-use",
-        "status_callback": n.status_callback.clone().unwrap_or_default(),
-        "status_callback_method": n.status_callback_method.as_str(),
+        "status_callback": number.status_callback.clone().unwrap_or_default(),
+        "status_callback_method": number.status_callback_method.as_str(),
         "trunk_sid": null,
-        "uri": format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", st.account_sid, n.sid),
+        "uri": format!("/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{}.json", st.account_sid, number.sid),
         "voice_application_sid": null,
         "voice_caller_id_lookup": false,
         "voice_fallback_method": "POST",
         "voice_fallback_url": null,
-        "voice_method": n.voice_method.as_str(),
-        "voice_url": n.voice_url,
+        "voice_method": number.voice_method.as_str(),
+        "voice_url": number.voice_url,
     })
 }
 
-fn list_numbers(em: &Emulator, q: &Params) -> ApiResult {
-    let st = em.inner.state.lock().unwrap();
+fn list_numbers(emulator: &Emulator, query: &Params) -> ApiResult {
+    let st = emulator.state();
     let items = st
         .numbers
         .iter()
         .filter(|n| {
-            q.get("PhoneNumber")
+            query
+                .get("PhoneNumber")
                 .is_none_or(|p| n.phone_number.contains(p.trim()))
         })
-        .filter(|n| q.get("FriendlyName").is_none_or(|p| n.friendly_name == p))
+        .filter(|n| {
+            query
+                .get("FriendlyName")
+                .is_none_or(|p| n.friendly_name == p)
+        })
         .map(|n| number_json(&st, n))
         .collect();
     Ok(ok(page(
@@ -1031,22 +1044,22 @@ fn list_numbers(em: &Emulator, q: &Params) -> ApiResult {
     )))
 }
 
-fn update_number(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult {
-    let voice_url = f.url("VoiceUrl", 21502)?;
-    let voice_method = f
+fn update_number(emulator: &Emulator, sid: &str, form: &Params, path: &str) -> ApiResult {
+    let voice_url = form.url("VoiceUrl", 21502)?;
+    let voice_method = form
         .get("VoiceMethod")
-        .map(|_| f.method("VoiceMethod"))
+        .map(|_| form.method("VoiceMethod"))
         .transpose()?;
-    let status_callback = match f.get("StatusCallback") {
+    let status_callback = match form.get("StatusCallback") {
         Some("") => Some(None),
-        Some(_) => Some(f.url("StatusCallback", 21502)?),
+        Some(_) => Some(form.url("StatusCallback", 21502)?),
         None => None,
     };
-    let sc_method = f
+    let sc_method = form
         .get("StatusCallbackMethod")
-        .map(|_| f.method("StatusCallbackMethod"))
+        .map(|_| form.method("StatusCallbackMethod"))
         .transpose()?;
-    let mut st = em.inner.state.lock().unwrap();
+    let mut st = emulator.state();
     let Some(n) = st.numbers.iter_mut().find(|n| n.sid == sid) else {
         return Err(ApiError::not_found(path));
     };
@@ -1062,7 +1075,7 @@ fn update_number(em: &Emulator, sid: &str, f: &Params, path: &str) -> ApiResult 
     if let Some(m) = sc_method {
         n.status_callback_method = m;
     }
-    if let Some(name) = f.get("FriendlyName") {
+    if let Some(name) = form.get("FriendlyName") {
         n.friendly_name = name.to_string();
     }
     n.date_updated = SystemTime::now();

@@ -13,8 +13,9 @@ use std::time::SystemTime;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::audio::{Sound, Transcript, Utterance, Voice};
-use crate::call::Ctl;
+use crate::call_status::{CallStatus, Direction, StatusCallback};
 use crate::clock::{Clock, new_sid};
+use crate::control::CallControl;
 use crate::error::EmulatorError;
 use crate::events::{CallEvent, CallEventKind, EmulatorEvent};
 use crate::phone::PhoneBehaviour;
@@ -33,74 +34,6 @@ pub(crate) struct OwnedNumber {
     pub status_callback_method: HttpMethod,
     pub date_created: SystemTime,
     pub date_updated: SystemTime,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Inbound,
-    OutboundApi,
-    OutboundDial,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Inbound => "inbound",
-            Direction::OutboundApi => "outbound-api",
-            Direction::OutboundDial => "outbound-dial",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallStatus {
-    Queued,
-    Initiated,
-    Ringing,
-    InProgress,
-    Completed,
-    Busy,
-    Failed,
-    NoAnswer,
-    Canceled,
-}
-
-impl CallStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallStatus::Queued => "queued",
-            CallStatus::Initiated => "initiated",
-            CallStatus::Ringing => "ringing",
-            CallStatus::InProgress => "in-progress",
-            CallStatus::Completed => "completed",
-            CallStatus::Busy => "busy",
-            CallStatus::Failed => "failed",
-            CallStatus::NoAnswer => "no-answer",
-            CallStatus::Canceled => "canceled",
-        }
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            CallStatus::Completed
-                | CallStatus::Busy
-                | CallStatus::Failed
-                | CallStatus::NoAnswer
-                | CallStatus::Canceled
-        )
-    }
-
-    /// The `StatusCallbackEvent` group that reports this status.
-    fn callback_event(self) -> Option<&'static str> {
-        match self {
-            CallStatus::Initiated => Some("initiated"),
-            CallStatus::Ringing => Some("ringing"),
-            CallStatus::InProgress => Some("answered"),
-            s if s.is_final() => Some("completed"),
-            _ => None,
-        }
-    }
 }
 
 /// What a call's far end is.
@@ -124,14 +57,7 @@ pub(crate) enum Activity {
     Bridged(String),
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct StatusCallback {
-    pub url: String,
-    pub method: HttpMethod,
-    pub events: Vec<String>,
-}
-
-pub(crate) struct CallRec {
+pub(crate) struct CallRecord {
     pub sid: String,
     pub from: String,
     pub to: String,
@@ -155,13 +81,13 @@ pub(crate) struct CallRec {
     /// Set the instant the far end hangs up, before the call task has processed it, so no more
     /// sound crosses the line.
     pub far_gone: bool,
-    pub ctl: Option<mpsc::UnboundedSender<Ctl>>,
+    pub control: Option<mpsc::UnboundedSender<CallControl>>,
     pub transcript: Transcript,
     pub events: Vec<CallEvent>,
 }
 
 #[derive(Clone)]
-pub(crate) struct PartRec {
+pub(crate) struct ParticipantRecord {
     pub call_sid: String,
     pub label: Option<String>,
     pub muted: bool,
@@ -174,37 +100,37 @@ pub(crate) struct PartRec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfStatus {
+pub enum ConferenceStatus {
     Init,
     InProgress,
     Completed,
 }
 
-impl ConfStatus {
+impl ConferenceStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            ConfStatus::Init => "init",
-            ConfStatus::InProgress => "in-progress",
-            ConfStatus::Completed => "completed",
+            ConferenceStatus::Init => "init",
+            ConferenceStatus::InProgress => "in-progress",
+            ConferenceStatus::Completed => "completed",
         }
     }
 }
 
-pub(crate) struct ConfCallback {
+pub(crate) struct ConferenceCallback {
     pub url: String,
     pub method: HttpMethod,
     pub groups: Vec<String>,
 }
 
-pub(crate) struct ConfRec {
+pub(crate) struct ConferenceRecord {
     pub sid: String,
     pub friendly_name: String,
-    pub status: ConfStatus,
+    pub status: ConferenceStatus,
     pub date_created: SystemTime,
     pub date_updated: SystemTime,
-    pub participants: Vec<PartRec>,
+    pub participants: Vec<ParticipantRecord>,
     /// Set by the first participant; governs the whole conference.
-    pub callback: Option<ConfCallback>,
+    pub callback: Option<ConferenceCallback>,
     /// Whether the first participant's TwiML/API request has been seen (the callback decision is
     /// made once, even when that participant set no callback).
     pub configured: bool,
@@ -216,10 +142,10 @@ pub(crate) struct ConfRec {
     pub recording: Transcript,
     /// Participants dialled through the Participants API that have not joined yet: Twilio lists
     /// them (status `queued`, `connecting`, `ringing`) and reports their leaving if they never do.
-    pub pending: Vec<PartRec>,
+    pub pending: Vec<ParticipantRecord>,
 }
 
-pub(crate) struct RecordingRec {
+pub(crate) struct RecordingRecord {
     pub sid: String,
     pub call_sid: Option<String>,
     pub conference_sid: Option<String>,
@@ -237,11 +163,11 @@ pub(crate) struct State {
     pub hooks: mpsc::UnboundedSender<HookJob>,
     pub numbers: Vec<OwnedNumber>,
     pub phones: HashMap<String, PhoneBehaviour>,
-    pub calls: HashMap<String, CallRec>,
+    pub calls: HashMap<String, CallRecord>,
     pub call_order: Vec<String>,
-    pub confs: HashMap<String, ConfRec>,
+    pub confs: HashMap<String, ConferenceRecord>,
     pub conf_order: Vec<String>,
-    pub recordings: HashMap<String, RecordingRec>,
+    pub recordings: HashMap<String, RecordingRecord>,
     pub errors: Vec<EmulatorError>,
     /// Call-clock time before which the next API-created call may not leave `queued` (Twilio paces
     /// outbound calls at one per second per account).
@@ -306,7 +232,7 @@ impl State {
         far: FarEnd,
         parent: Option<String>,
         callback: Option<StatusCallback>,
-        ctl: mpsc::UnboundedSender<Ctl>,
+        control: mpsc::UnboundedSender<CallControl>,
     ) -> String {
         let sid = new_sid("CA");
         let now = SystemTime::now();
@@ -316,7 +242,7 @@ impl State {
         };
         self.calls.insert(
             sid.clone(),
-            CallRec {
+            CallRecord {
                 sid: sid.clone(),
                 from: from.to_string(),
                 to: to.to_string(),
@@ -337,7 +263,7 @@ impl State {
                 callback_seq: 0,
                 activity: Activity::Idle,
                 far_gone: false,
-                ctl: Some(ctl),
+                control: Some(control),
                 transcript: Transcript::default(),
                 events: Vec::new(),
             },
@@ -379,9 +305,9 @@ impl State {
         self.errors.push(err);
     }
 
-    pub(crate) fn send_ctl(&self, sid: &str, ctl: Ctl) {
-        if let Some(tx) = self.calls.get(sid).and_then(|c| c.ctl.as_ref()) {
-            let _ = tx.send(ctl);
+    pub(crate) fn send_control(&self, sid: &str, control: CallControl) {
+        if let Some(tx) = self.calls.get(sid).and_then(|c| c.control.as_ref()) {
+            let _ = tx.send(control);
         }
     }
 
@@ -435,7 +361,7 @@ impl State {
                     .map(|a| (now - a).max(0.0).round() as u64)
                     .unwrap_or(0),
             );
-            c.ctl = None;
+            c.control = None;
             c.activity = Activity::Idle;
         }
         self.call_event(
@@ -549,13 +475,13 @@ impl State {
         let Some(c) = self.calls.get(sid) else { return };
         match c.activity.clone() {
             Activity::Idle => {}
-            Activity::Listening => self.send_ctl(sid, Ctl::Heard(sound.clone())),
+            Activity::Listening => self.send_control(sid, CallControl::Heard(sound.clone())),
             Activity::Bridged(other) => self.send_to_far_end_inner(&other, sound, visited),
             Activity::Conference(conf_sid) => {
                 let Some(conf) = self.confs.get_mut(&conf_sid) else {
                     return;
                 };
-                if conf.status != ConfStatus::InProgress {
+                if conf.status != ConferenceStatus::InProgress {
                     return;
                 }
                 let Some(me) = conf.participants.iter().find(|p| p.call_sid == sid) else {
@@ -590,7 +516,7 @@ impl State {
             return;
         }
         self.call_event(sid, CallEventKind::DtmfReceived { digit });
-        self.send_ctl(sid, Ctl::Dtmf(digit));
+        self.send_control(sid, CallControl::Dtmf(digit));
     }
 
     /// DTMF sent by the Twilio side of `sid` towards its far end.

@@ -264,9 +264,9 @@ impl Emulator {
         tokio::spawn(async move {
             while let Some(job) = rx.recv().await {
                 let Some(inner) = weak.upgrade() else { break };
-                let em = Emulator { inner };
-                for delay in em.callback_deliveries() {
-                    em.deliver(job.clone(), delay);
+                let emulator = Emulator { inner };
+                for delay in emulator.callback_deliveries() {
+                    emulator.deliver(job.clone(), delay);
                 }
             }
         })
@@ -274,7 +274,7 @@ impl Emulator {
 
     /// Sends callback `job` after `delay`, in a task of its own.
     fn deliver(&self, job: HookJob, delay: Duration) {
-        let em = self.clone();
+        let emulator = self.clone();
         tokio::spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
@@ -287,11 +287,11 @@ impl Emulator {
                         format!("invalid callback URL {:?}: {e}", job.url),
                     );
                     err.call_sid = job.call_sid.clone();
-                    em.inner.state.lock().unwrap().record_error(err);
+                    emulator.inner.state.lock().unwrap().record_error(err);
                     return;
                 }
             };
-            if let Err(e) = em
+            if let Err(e) = emulator
                 .request(
                     job.purpose,
                     job.call_sid.as_deref(),
@@ -301,7 +301,7 @@ impl Emulator {
                 )
                 .await
             {
-                em.inner.state.lock().unwrap().record_error(e);
+                emulator.inner.state.lock().unwrap().record_error(e);
             }
         });
     }
