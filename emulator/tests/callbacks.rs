@@ -108,8 +108,8 @@ async fn chaos_delivers_callbacks_late_out_of_order_and_twice_but_fetches_twiml_
 /// chaos mode the transcription can arrive while the action is still being answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_can_send_a_transcription_before_the_record_action_is_answered() {
-    // Call time at the speed of life, so that the usual transcription delay (2 call-seconds) is
-    // twice the time the action takes to answer, with room to spare on a busy machine.
+    // Call time at the speed of life; chaos sends the transcription at once, and the action takes
+    // three seconds to answer, which leaves room to spare on a busy machine.
     let em = Emulator::start(EmulatorConfig {
         time_scale: 1.0,
         ..EmulatorConfig::default()
@@ -130,7 +130,7 @@ async fn chaos_can_send_a_transcription_before_the_record_action_is_answered() {
         ),
         "/recorded" => {
             // A slow application: the action takes a moment to answer.
-            std::thread::sleep(Duration::from_millis(1000));
+            std::thread::sleep(Duration::from_millis(3000));
             answered.store(true, Ordering::SeqCst);
             twiml("<Response><Hangup/></Response>")
         }
