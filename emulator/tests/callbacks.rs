@@ -56,13 +56,7 @@ async fn chaos_delivers_callbacks_late_out_of_order_and_twice_but_fetches_twiml_
     let a = call_into_conference(&em, ALICE, "room").await;
     let b = call_into_conference(&em, BOB, "room").await;
     let conf = em.conference("room").unwrap().sid;
-    let (status, _) = rest_post(
-        &em,
-        &format!("/Conferences/{conf}.json"),
-        &[("Status", "completed")],
-    )
-    .await;
-    assert_eq!(status, 200);
+    end_conference(&em, &conf).await;
     // join, join, start, leave, leave, end: six events, each delivered twice; and two final
     // call statuses, each twice.
     assert!(

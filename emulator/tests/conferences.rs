@@ -425,13 +425,7 @@ async fn conference_events_default_to_start_and_end() {
             .await
     );
     let conf = em.conference("room").unwrap().sid;
-    let (status, _) = rest_post(
-        &em,
-        &format!("/Conferences/{conf}.json"),
-        &[("Status", "completed")],
-    )
-    .await;
-    assert_eq!(status, 200);
+    end_conference(&em, &conf).await;
     assert!(
         em.wait_until(WAIT, |_| conference_events(&app).len() == 2)
             .await

@@ -593,13 +593,7 @@ async fn conference_announcement_is_heard_by_everyone_and_reported() {
             "{call}"
         );
     }
-    let (status, _) = rest_post(
-        &em,
-        &format!("/Conferences/{conf_sid}.json"),
-        &[("Status", "completed")],
-    )
-    .await;
-    assert_eq!(status, 200);
+    end_conference(&em, &conf_sid).await;
     assert!(
         em.wait_until(WAIT, |em| call_status(em, &a) == "completed"
             && call_status(em, &b) == "completed")

@@ -35,14 +35,7 @@ async fn the_announce_strategy_reaches_a_caller_alone_in_a_conference_not_yet_st
     app.wait_for(
         "the speaker leg to hang up",
         Duration::from_secs(10),
-        || async {
-            app.emulator
-                .calls()
-                .iter()
-                .filter(|c| c.from == LINE && c.to == LINE)
-                .all(|c| c.status == "completed")
-                .then_some(())
-        },
+        || async { app.speaker_legs_ended().then_some(()) },
     )
     .await;
     let legs = app.speaker_legs();

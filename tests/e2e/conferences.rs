@@ -77,12 +77,7 @@ async fn a_speaker_arriving_after_the_caller_left_leaves_no_conference_behind() 
         "the speaker leg and every conference of the call to end",
         Duration::from_secs(10),
         || async {
-            let legs_over = app
-                .emulator
-                .calls()
-                .iter()
-                .filter(|c| c.from == LINE && c.to == LINE)
-                .all(|c| c.status == "completed");
+            let legs_over = app.speaker_legs_ended();
             let conferences_over = app
                 .emulator
                 .conferences()

@@ -515,6 +515,15 @@ impl TestApp {
         .await
     }
 
+    /// Whether every speaker leg the emulator saw (the line calling itself) has ended.
+    pub fn speaker_legs_ended(&self) -> bool {
+        self.emulator
+            .calls()
+            .iter()
+            .filter(|c| c.from == LINE && c.to == LINE)
+            .all(|c| c.status == "completed")
+    }
+
     /// Speaker legs the emulator saw: outbound calls from the line to itself.
     pub fn speaker_legs(&self) -> usize {
         self.emulator

@@ -85,12 +85,7 @@ async fn messages_after_the_leg_hung_up_get_a_new_leg() {
     app.say(&call_id, "First.").await;
     app.wait_heard(&sid, &["First."]).await;
     app.wait_for("the first leg to end", Duration::from_secs(10), || async {
-        app.emulator
-            .calls()
-            .iter()
-            .filter(|c| c.from == LINE && c.to == LINE)
-            .all(|c| c.status == "completed")
-            .then_some(())
+        app.speaker_legs_ended().then_some(())
     })
     .await;
     app.say(&call_id, "Second.").await;

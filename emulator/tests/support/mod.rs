@@ -193,6 +193,18 @@ pub fn rest_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Ends conference `sid` through the REST API (`Status=completed`), as an application hangs
+/// everyone up.
+pub async fn end_conference(em: &Emulator, sid: &str) {
+    let (status, body) = rest_post(
+        em,
+        &format!("/Conferences/{sid}.json"),
+        &[("Status", "completed")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// POSTs a form to the emulator's REST API with the account's credentials.
 pub async fn rest_post(
     em: &Emulator,
