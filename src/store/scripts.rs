@@ -2,7 +2,9 @@
 //!
 //! Why Lua and not MULTI: each step reads state (who holds the speaker lock, whether the call has
 //! ended, a message's attempts) and writes depending on it; MULTI cannot branch. Every script's
-//! keys belong to one call, so they share its hash tag and a Redis Cluster slot.
+//! keys belong to one call, so they share its hash tag and a Redis Cluster slot. Keys outside
+//! it (the active-call index, CallSid lookups, speaker codes, responders, bridges' links) are
+//! written by single-key commands, never by a script.
 //!
 //! No script walks a list that grows without limit, since Redis runs nothing else meanwhile:
 //! the queue and the in-flight list together hold at most `speech.max_queued` messages (ENQUEUE
@@ -437,12 +439,12 @@ return 0
     )
 });
 
-/// Ends a call once: marks it ended, drops it from the active set and fails whatever was still
-/// waiting or in flight.
+/// Ends a call once: marks it ended and fails whatever was still waiting or in flight. (The
+/// index of active calls is another hash slot's: the store drops the call from it after this.)
 /// With a conference sid, only that conference's end ends the call: an unrelated conference of
 /// the same name (a leg that joined after the call) must not.
-/// KEYS: call, queue, inflight, active set. ARGV: call id, now, prefix, reason, conference sid
-/// or "". Returns {ended now (0/1), failed ids}.
+/// KEYS: call, queue, inflight. ARGV: call id, now, prefix, reason, conference sid or "".
+/// Returns {ended now (0/1), failed ids}.
 pub(super) static END_CALL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -451,7 +453,6 @@ if (not state) or state == 'ended' then return {0, {}} end
 local conference = redis.call('HGET', KEYS[1], 'conference_sid')
 if ARGV[5] ~= '' and conference and conference ~= ARGV[5] then return {0, {}} end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[2])
-redis.call('ZREM', KEYS[4], ARGV[1])
 local failed = fail_all(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[2])
 for _, id in ipairs(fail_all(KEYS[1], KEYS[2], ARGV[3], ARGV[4], ARGV[2])) do
   table.insert(failed, id)
@@ -660,26 +661,27 @@ return {f[1], post_recording, f[2] or ''}
     )
 });
 
-/// Records a new call, unless its caller leg's CallSid already is one. Twilio retries its voice
-/// webhook (and a signed webhook can be replayed): one CallSid must stay one call, announced
-/// once, also when the repeats reach several replicas at the same moment. So the CallSid lookup
-/// is claimed in the same atomic step that writes the call. (That lookup and the active set are
-/// keys of their own, outside the call's hash tag: see ARCHITECTURE.md on Redis Cluster.)
-/// An outbound call is recorded before Twilio has named it: without a CallSid, nothing to claim.
-/// KEYS: call, active set, CallSid lookup (if there is a CallSid). ARGV: call id, lookup TTL
-/// secs, now, then the call's fields as name, value pairs.
-/// Returns the id of the call the CallSid already is, or nil if this call was recorded.
+/// Records a call once: its id is fixed before (for an incoming call, a function of its CallSid:
+/// see `domain::incoming_call_id`), so Twilio asking again about the same call finds it here,
+/// and nothing of it is written twice. A repeat of a live call is news of its caller leg (see
+/// CLAIM_STATUS_CHECK). Either way the call is returned, for the bridges' event and for the
+/// caller's answer, so that answering a call costs no read after this step.
+/// The CallSid lookup and the index of active calls are not touched here: they live in other
+/// hash slots, and are single-key writes sent in the same pipeline (see `Store::create_call`).
+/// KEYS: call, joined list. ARGV: now, then the call's fields as name, value pairs.
+/// Returns {created (0/1), the call hash as HGETALL gives it, the joined names}.
 pub(super) static CREATE_CALL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-if KEYS[3] then
-  local existing = redis.call('GET', KEYS[3])
-  if existing then return existing end
-  redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2])
+local created = 0
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+  created = 1
+else
+  local state = redis.call('HGET', KEYS[1], 'state')
+  if state and state ~= 'ended' then redis.call('HSET', KEYS[1], 'last_activity_at', ARGV[1]) end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-return false
+return {created, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 "#,
     )
 });

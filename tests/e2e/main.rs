@@ -5,6 +5,7 @@ mod fake_discord;
 mod fake_slack;
 mod helpers;
 mod raw_http;
+mod redis_cluster;
 mod redis_server;
 mod serve_process;
 
@@ -14,6 +15,7 @@ mod body_limits;
 mod calls;
 mod chaos;
 mod cli;
+mod cluster;
 mod conferences;
 mod demo;
 mod discord;
