@@ -89,7 +89,7 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
     };
     match turn_result {
         // A repeated announcement-end: that turn was settled already.
-        Turn::Stale | Turn::Again { .. } => {}
+        Turn::Stale | Turn::Again { .. } | Turn::Unjoined { .. } => {}
         // Announcements do not linger (the script only lingers when asked to).
         Turn::Linger { spoken, failed } => line.publish_receipts(id, &spoken, &failed).await,
         Turn::Done {
@@ -102,14 +102,13 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
                 super::kick(line, id);
             }
         }
-        Turn::Speak { spoken, failed, .. } => {
+        Turn::Speak {
+            spoken,
+            failed,
+            conference_sid,
+            ..
+        } => {
             line.publish_receipts(id, &spoken, &failed).await;
-            let conference_sid = line
-                .store()
-                .call_field(id, "conference_sid")
-                .await
-                .ok()
-                .flatten();
             let Some(conference_sid) = conference_sid else {
                 super::leg_ended(line, id, leg, "the call's conference is not running").await;
                 return;

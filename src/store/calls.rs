@@ -353,7 +353,7 @@ pub enum ConferenceChange<'a> {
 }
 
 /// HGETALL's answer inside a script: field, value, field, value...
-fn pairs(flat: Vec<String>) -> HashMap<String, String> {
+pub(super) fn pairs(flat: Vec<String>) -> HashMap<String, String> {
     let mut fields = HashMap::with_capacity(flat.len() / 2);
     let mut items = flat.into_iter();
     while let (Some(field), Some(value)) = (items.next(), items.next()) {

@@ -196,11 +196,18 @@ return 1
 /// last piece has been heard.
 ///
 /// The lease is renewed for the batch's speaking time: a long batch must not outlive it.
+///
+/// With heard-mode "joined", a leg not (yet) in the conference with the caller gets "unjoined":
+/// nothing is taken or settled, its lease is renewed while it waits (see speech::self_dial).
+/// Every answer carries what the speaker needs besides, so a turn is one round trip: the call's
+/// state, the speaker's state, the conference, the kept code (KEEP_SPEAKER_CODE), and the
+/// batch's message hashes (for "speak" and "again").
 /// KEYS: call, queue, inflight, lock. ARGV: leg, turn, now, base lease ms, max attempts, prefix,
 /// batch limit, heard-mode ("joined" = require the speaker to be joined, "always"), "linger" to
 /// keep the lease when the queue is empty (the leg waits a moment for more) or "", budget bytes.
-/// Returns {status ("stale"|"again"|"done"|"linger"|"speak"), spoken ids, failed ids, batch ids,
-/// more to say (0/1; with "done")}.
+/// Returns {status ("stale"|"unjoined"|"again"|"done"|"linger"|"speak"), spoken ids, failed
+/// ids, batch ids, more to say (0/1; with "done"), {call state, speaker state, conference sid,
+/// speaker code} ("" when unset), the batch's messages as HGETALL gives each}.
 pub(super) static SPEAKER_TURN: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -218,22 +225,37 @@ local function lease(ids)
   return tonumber(ARGV[4]) + bytes * 100
 end
 
-if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {'stale', {}, {}, {}, 0} end
+local function answer(status, spoken, failed, batch, more)
+  local f = redis.call('HMGET', KEYS[1], 'state', 'speaker_state', 'conference_sid', 'speaker_code')
+  local messages = {}
+  for _, id in ipairs(batch) do table.insert(messages, redis.call('HGETALL', prefix .. id)) end
+  return {status, spoken, failed, batch, more, {f[1] or '', f[2] or '', f[3] or '', f[4] or ''},
+    messages}
+end
+
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return answer('stale', {}, {}, {}, 0) end
+local state = redis.call('HGET', KEYS[1], 'state')
+local heard = ARGV[8] == 'always' or
+  (redis.call('HGET', KEYS[1], 'speaker_state') == 'joined' and state == 'connected')
+if not heard then
+  -- Not in the conference with the caller: nothing said so far counts, nothing new is taken.
+  -- The leg waits (renewing its lease) or hangs up, whose end requeues what it holds.
+  if state ~= 'ended' then redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4]) end
+  return answer('unjoined', {}, {}, {}, 0)
+end
 local current = tonumber(redis.call('HGET', KEYS[1], 'speaker_turn') or '0')
 local turn = tonumber(ARGV[2])
 if turn == current then
   local again = redis.call('LRANGE', KEYS[3], 0, -1)
   redis.call('SET', KEYS[4], ARGV[1], 'PX', lease(again))
-  return {'again', {}, {}, again, 0}
+  return answer('again', {}, {}, again, 0)
 end
-if turn ~= current + 1 then return {'stale', {}, {}, {}, 0} end
-local state = redis.call('HGET', KEYS[1], 'state')
-local heard = ARGV[8] == 'always' or
-  (redis.call('HGET', KEYS[1], 'speaker_state') == 'joined' and state == 'connected')
+if turn ~= current + 1 then return answer('stale', {}, {}, {}, 0) end
+-- The speaker was heard (see above): the batch in flight was said.
 local spoken, failed = {}, {}
 local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
-if heard then
+do
   local unfinished = nil
   for _, id in ipairs(inflight) do
     local key = prefix .. id
@@ -254,12 +276,9 @@ if heard then
     redis.call('HINCRBY', KEYS[1], 'messages_spoken', #spoken)
     redis.call('HSET', KEYS[1], 'speaker_misses', 0)
   end
-else
-  failed = requeue_or_fail(KEYS[1], KEYS[2], prefix, inflight, tonumber(ARGV[5]),
-    'the call ended before the message was spoken', ARGV[3])
 end
 local batch = {}
-if state ~= 'ended' and heard then
+if state ~= 'ended' then
   local budget = tonumber(ARGV[10])
   local used = 0
   for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[7]) - 1)) do
@@ -278,18 +297,18 @@ if state ~= 'ended' and heard then
   end
   redis.call('LTRIM', KEYS[2], #batch, -1)
 end
-if #batch == 0 and heard and state ~= 'ended' and ARGV[9] == 'linger' then
+if #batch == 0 and state ~= 'ended' and ARGV[9] == 'linger' then
   -- Nothing queued, but more may be on its way (people type in bursts): keep the leg a moment.
   redis.call('HSET', KEYS[1], 'speaker_turn', turn)
   redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4])
-  return {'linger', spoken, failed, {}, 0}
+  return answer('linger', spoken, failed, {}, 0)
 end
 if #batch == 0 then
   redis.call('DEL', KEYS[4])
   redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
   local more = 0
   if state ~= 'ended' and redis.call('LLEN', KEYS[2]) > 0 then more = 1 end
-  return {'done', spoken, failed, {}, more}
+  return answer('done', spoken, failed, {}, more)
 end
 for _, id in ipairs(batch) do
   redis.call('HSET', prefix .. id, 'state', 'speaking')
@@ -298,7 +317,7 @@ for _, id in ipairs(batch) do
 end
 redis.call('HSET', KEYS[1], 'speaker_turn', turn)
 redis.call('SET', KEYS[4], ARGV[1], 'PX', lease(batch))
-return {'speak', spoken, failed, batch, 0}
+return answer('speak', spoken, failed, batch, 0)
 "#,
     )
 });

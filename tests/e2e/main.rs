@@ -8,6 +8,7 @@ mod raw_http;
 mod redis_cluster;
 mod redis_server;
 mod serve_process;
+mod slow_link;
 
 mod announce;
 mod api;
@@ -24,6 +25,7 @@ mod oncall;
 mod replicas;
 mod resilience;
 mod restarts;
+mod round_trips;
 mod security;
 mod slack;
 mod slow_clients;
