@@ -34,5 +34,6 @@ mod speaker_code;
 mod speech;
 mod speech_limits;
 mod speech_size;
+mod tls;
 mod twilio_outage;
 mod voicemail_transcripts;
