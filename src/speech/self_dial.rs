@@ -338,9 +338,10 @@ async fn try_turn(
         )
         .await?
     {
-        Turn::Unjoined { call, .. } if matches!(call, None | Some(CallState::Ended)) => {
-            Ok(VoiceResponse::new().hangup())
-        }
+        Turn::Unjoined {
+            call: None | Some(CallState::Ended),
+            ..
+        } => Ok(VoiceResponse::new().hangup()),
         Turn::Unjoined { speaker, code, .. } => {
             let gave_up = u64::from(waited) >= line.settings().speech.join_timeout.as_secs();
             if speaker == Some(SpeakerState::Left) || gave_up {

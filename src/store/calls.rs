@@ -207,16 +207,6 @@ impl Store {
         Ok(calls)
     }
 
-    /// Twilio told denwa about the call's caller leg: it is not lost (see CLAIM_STATUS_CHECK).
-    pub async fn touch_call(&self, id: &CallId) -> StoreResult<()> {
-        let _: () = scripts::TOUCH_CALL
-            .key(self.keys.call(id))
-            .arg(now_ms())
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(())
-    }
-
     /// Claims the right to ask Twilio whether the call is still on: true for one replica once
     /// Twilio has said nothing about it, and nobody has asked, for `quiet`.
     pub async fn claim_status_check(&self, id: &CallId, quiet: Duration) -> StoreResult<bool> {

@@ -35,7 +35,8 @@ pub(super) enum Connection {
 /// connection; a failed first connection is tried again at the next request.
 #[derive(Clone)]
 pub(super) struct LazyCluster {
-    client: ClusterClient,
+    /// Shared: the store clones its connection for every step.
+    client: Arc<ClusterClient>,
     conn: Arc<OnceCell<ClusterConnection>>,
 }
 
@@ -81,7 +82,7 @@ impl Connection {
                     builder = builder.certs(certs);
                 }
                 Ok(Connection::Cluster(LazyCluster {
-                    client: builder.build()?,
+                    client: Arc::new(builder.build()?),
                     conn: Arc::new(OnceCell::new()),
                 }))
             }

@@ -712,19 +712,6 @@ return {created, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0
     )
 });
 
-/// Twilio told denwa about the call's caller leg (see CLAIM_STATUS_CHECK). Only a live call's
-/// record is touched: a late webhook must not bring back a record that has expired.
-/// KEYS: call. ARGV: now.
-pub(super) static TOUCH_CALL: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
-local state = redis.call('HGET', KEYS[1], 'state')
-if state and state ~= 'ended' then redis.call('HSET', KEYS[1], 'last_activity_at', ARGV[1]) end
-return 0
-"#,
-    )
-});
-
 /// A call's final callbacks can be lost (they arrive while Redis is down, and Twilio does not
 /// send them again), so the sweep asks Twilio about calls it has heard nothing of for a while.
 /// This claims one such question: only for a live call Twilio has said nothing about, and nobody

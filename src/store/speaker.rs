@@ -228,13 +228,6 @@ impl Store {
         Ok(needs == 1)
     }
 
-    pub async fn speaker_state(&self, id: &CallId) -> StoreResult<Option<SpeakerState>> {
-        Ok(self
-            .call_field(id, "speaker_state")
-            .await?
-            .and_then(|s| SpeakerState::parse(&s)))
-    }
-
     /// Twilio placed `leg`'s call (outbound half `call_sid`): its lease becomes `lease`. False
     /// if the leg is no longer the call's speaker (a slow dial outlived its lease).
     pub async fn speaker_dialled(
@@ -310,15 +303,6 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(())
-    }
-
-    /// The one-time code issued to speaker `leg` of call `id`, if it is the latest issued.
-    pub async fn speaker_code(&self, id: &CallId, leg: &str) -> StoreResult<Option<String>> {
-        Ok(self.call_field(id, "speaker_code").await?.and_then(|kept| {
-            kept.split_once(':')
-                .filter(|(owner, _)| *owner == leg)
-                .map(|(_, code)| code.to_owned())
-        }))
     }
 
     /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker
