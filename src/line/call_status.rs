@@ -53,7 +53,7 @@ impl Line {
                         other.as_str()
                     ),
                 };
-                speech::leg_ended(self, &id, &leg, &reason).await;
+                speech::leg_ended(self.speech(), &id, &leg, &reason).await;
             }
             LegKind::Responder(id, index) => {
                 self.responder_leg_ended(&id, index, &status.call_sid, status.call_status)

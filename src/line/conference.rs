@@ -77,7 +77,7 @@ impl Line {
                         self.announce_participant(&id, sid, true, true).await;
                     }
                     // Messages may have arrived while the caller heard the greeting.
-                    speech::kick(self, &id);
+                    speech::kick(self.speech(), &id);
                 }
                 // Sent to voicemail, the caller leaves the conference but not the call (and is
                 // not announced as leaving: they are recording).
@@ -129,7 +129,13 @@ impl Line {
                     .await
             }
             ConferenceStatusEvent::AnnouncementEnd | ConferenceStatusEvent::AnnouncementFail => {
-                speech::announce::finished(self, &id, &event).await?;
+                let finished = speech::announce::AnnouncementFinished {
+                    conference_sid: &event.conference_sid,
+                    sequence_number: event.sequence_number,
+                    ended: event.status_callback_event == ConferenceStatusEvent::AnnouncementEnd,
+                    reason_failed: event.reason_announcement_failed.as_deref(),
+                };
+                speech::announce::finished(self.speech(), &id, &finished).await?;
             }
             _ => {}
         }

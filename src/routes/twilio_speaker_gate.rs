@@ -29,6 +29,12 @@ pub async fn speaker_gate(
 ) -> Result<Twiml, WebhookError> {
     let attempt = self_dial::CodeAttempt::from_query(request.query.attempt.as_deref());
     Ok(Twiml(
-        self_dial::admit(&line, &request.form.digits, &request.form.call_sid, attempt).await,
+        self_dial::admit(
+            line.speech(),
+            &request.form.digits,
+            &request.form.call_sid,
+            attempt,
+        )
+        .await,
     ))
 }
