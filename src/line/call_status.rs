@@ -3,14 +3,14 @@
 use serde::Deserialize;
 
 use super::Line;
-use crate::domain::CallId;
+use crate::domain::{CallId, CallSid};
 use crate::speech;
 use crate::twilio::CallStatus;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CallStatusParams {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub call_status: CallStatus,
 }
 

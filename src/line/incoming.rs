@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Line, Metrics};
 use crate::config::Greeting;
-use crate::domain::{CallId, CallState, Direction, ParticipantLabel};
+use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel};
 use crate::speech::self_dial;
 use crate::store::LogFailure as _;
 use crate::store::{CreateOutcome, NewCall};
@@ -15,7 +15,7 @@ use crate::twiml::{Conference, Dial, HttpMethod, Play, Record, Say, VoiceRespons
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VoiceParams {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub account_sid: String,
     pub from: String,
     pub to: String,

@@ -6,13 +6,14 @@ use serde::Deserialize;
 use super::WebhookError;
 use super::signed::Signed;
 use super::twiml_response::Twiml;
+use crate::domain::CallSid;
 use crate::line::Line;
 use crate::speech::self_dial;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GateParams {
-    call_sid: String,
+    call_sid: CallSid,
     #[serde(default)]
     digits: String,
 }

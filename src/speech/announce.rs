@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use super::SpeechContext;
-use crate::domain::{CallId, LegToken};
+use crate::domain::{CallId, ConferenceSid, LegToken};
 use crate::store::{AnnouncementEnd, SpeakerState, StoreError, Turn, TurnRequest};
 use crate::twilio::UpdateConference;
 use crate::twiml::{HttpMethod, VoiceResponse};
@@ -104,12 +104,13 @@ async fn next(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) {
         }
         Turn::Speak { spoken, failed, .. } => {
             speech.publish_receipts(id, &spoken, &failed).await;
-            let conference_sid = speech
-                .store()
-                .call_field(id, "conference_sid")
-                .await
-                .ok()
-                .flatten();
+            let conference_sid = match speech.store().conference_sid(id).await {
+                Ok(sid) => sid,
+                Err(e) => {
+                    tracing::warn!(call = %id, error = %e, "cannot read the call's conference");
+                    None
+                }
+            };
             let Some(conference_sid) = conference_sid else {
                 super::leg_ended(speech, id, leg, "the call's conference is not running").await;
                 return;
@@ -161,7 +162,7 @@ pub async fn script(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) -
 /// What Twilio said of an announcement in the call's conference (read from its callback by the
 /// line).
 pub struct AnnouncementFinished<'a> {
-    pub conference_sid: &'a str,
+    pub conference_sid: &'a ConferenceSid,
     /// Orders the conference's callbacks: a repeat of an event already seen is dropped.
     pub sequence_number: Option<u64>,
     /// `announcement-end` (true) or `announcement-fail` (false).

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rand::RngExt as _;
 
 use super::SpeechContext;
-use crate::domain::{CallId, CallState, LegToken, ParticipantLabel, now_ms};
+use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, now_ms};
 use crate::metrics::Metrics;
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
@@ -238,7 +238,7 @@ fn code_gather(speech: &SpeechContext, attempt: CodeAttempt) -> Gather {
 pub async fn admit(
     speech: &SpeechContext,
     digits: &str,
-    inbound_sid: &str,
+    inbound_sid: &CallSid,
     attempt: CodeAttempt,
 ) -> VoiceResponse {
     let valid_shape = digits.len() == CODE_DIGITS && digits.bytes().all(|b| b.is_ascii_digit());
