@@ -18,18 +18,7 @@ use crate::twiml::{Beep, Conference, ConferenceEvent, HttpMethod, Say};
 /// Cheap to clone: clones share everything.
 #[derive(Clone)]
 pub struct SpeechContext {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    settings: SpeechSettings,
-    server: ServerSettings,
-    line_number: PhoneNumber,
-    store: Store,
-    twilio: TwilioClient,
-    metrics: Arc<Metrics>,
-    background: Background,
-    events: ChatEvents,
+    inner: Arc<SpeechParts>,
 }
 
 /// The parts of a [`SpeechContext`], named so that none is passed in the wrong place.
@@ -47,27 +36,8 @@ pub struct SpeechParts {
 
 impl SpeechContext {
     pub fn new(parts: SpeechParts) -> Self {
-        let SpeechParts {
-            settings,
-            server,
-            line_number,
-            store,
-            twilio,
-            metrics,
-            background,
-            events,
-        } = parts;
         Self {
-            inner: Arc::new(Inner {
-                settings,
-                server,
-                line_number,
-                store,
-                twilio,
-                metrics,
-                background,
-                events,
-            }),
+            inner: Arc::new(parts),
         }
     }
 
