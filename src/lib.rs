@@ -10,7 +10,8 @@
 //! - [`server`]: connections: the cap, header and body deadlines, a bounded drain on shutdown.
 //! - [`demo`]: `denwa demo`, the line with the Twilio emulator and a web console, all local.
 //! - `domain`: phone numbers, conference names, calls, messages, Twilio's call and conference
-//!   SIDs: input turned into types at the edge. Call and message ids, call states and directions are the chat contract's (`denwa_chat`).
+//!   SIDs: input turned into types at the edge. Call and message ids, call states and directions
+//!   are the chat contract's (`denwa_chat`).
 //! - `line`: the flows (answer a call, take a message, ring responders, voicemail, events) and
 //!   the sweep that looks at every active call every few seconds.
 //! - `metrics`: the counters `/metrics` shows; `background`: the tasks started off the request
