@@ -13,7 +13,7 @@ use redis::ScriptInvocation;
 use super::calls::pairs;
 use super::messages::message_from_fields;
 use super::{Store, StoreResult, scripts};
-use crate::domain::{CallId, CallState, Message, MessageId, now_ms};
+use crate::domain::{CallId, CallSid, CallState, ConferenceSid, Message, MessageId, now_ms};
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
 /// issued; anything later is not ours.
@@ -114,7 +114,7 @@ pub enum Turn {
         spoken: Vec<MessageId>,
         failed: Vec<MessageId>,
         batch: Vec<Message>,
-        conference_sid: Option<String>,
+        conference_sid: Option<ConferenceSid>,
     },
 }
 
@@ -234,7 +234,7 @@ impl Store {
         &self,
         id: &CallId,
         leg: &str,
-        call_sid: &str,
+        call_sid: &CallSid,
         lease: Duration,
     ) -> StoreResult<bool> {
         let current: i64 = scripts::SPEAKER_DIALLED
@@ -242,7 +242,7 @@ impl Store {
             .key(self.keys.speaker_lock(id))
             .arg(leg)
             .arg(millis(lease))
-            .arg(call_sid)
+            .arg(call_sid.as_str())
             .invoke_async(&mut self.conn())
             .await?;
         Ok(current == 1)
@@ -311,7 +311,7 @@ impl Store {
     pub async fn redeem_speaker_code(
         &self,
         code: &str,
-        inbound_sid: &str,
+        inbound_sid: &CallSid,
     ) -> StoreResult<Option<(CallId, String)>> {
         let value: Option<String> = self.conn().get_del(self.keys.speaker_code(code)).await?;
         let Some((id, leg)) = value.as_deref().and_then(|v| v.split_once(':')) else {
@@ -325,7 +325,7 @@ impl Store {
         let admitted: i64 = scripts::ADMIT_SPEAKER
             .key(self.keys.call(&id))
             .arg(leg)
-            .arg(inbound_sid)
+            .arg(inbound_sid.as_str())
             .invoke_async(&mut self.conn())
             .await?;
         Ok((admitted == 1).then(|| (id, leg.to_owned())))
@@ -369,7 +369,6 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         let (call_state, speaker_state, conference_sid, code) = call;
-        let some = |s: String| (!s.is_empty()).then_some(s);
         let batch = || -> StoreResult<Vec<Message>> {
             messages
                 .into_iter()
@@ -382,7 +381,7 @@ impl Store {
                 spoken: ids(spoken),
                 failed: ids(failed),
                 batch: batch()?,
-                conference_sid: some(conference_sid),
+                conference_sid: ConferenceSid::parse(&conference_sid),
             },
             "again" => Turn::Again { batch: batch()? },
             "unjoined" => Turn::Unjoined {
