@@ -9,25 +9,36 @@ use crate::redis_server::RedisServer;
 
 pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
+    /// What `redis-cli` needs to reach the nodes (`--tls --cacert ...` for a TLS cluster).
+    cli_flags: Vec<String>,
+    scheme: &'static str,
 }
 
 impl RedisCluster {
     pub async fn start() -> RedisCluster {
+        Self::start_with(Vec::new(), Vec::new()).await
+    }
+
+    /// A cluster whose nodes take `node_args` besides their cluster ones, reached by
+    /// `redis-cli` with `cli_flags`; with TLS node arguments (`--tls-cert-file`), the nodes
+    /// speak TLS only, among themselves too, and the seeds are `rediss://`.
+    pub async fn start_with(node_args: Vec<String>, cli_flags: Vec<String>) -> RedisCluster {
+        let tls = node_args.iter().any(|a| a == "--tls-cert-file");
         let mut nodes = Vec::new();
         for _ in 0..3 {
             let dir = RedisServer::temp_dir("cluster");
-            nodes.push(
-                RedisServer::start_with(
-                    Some(dir),
-                    ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"]
-                        .map(String::from)
-                        .to_vec(),
-                )
-                .await,
-            );
+            let mut args: Vec<String> =
+                ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"]
+                    .map(String::from)
+                    .to_vec();
+            if tls {
+                args.extend(["--tls-cluster", "yes"].map(String::from));
+            }
+            args.extend(node_args.iter().cloned());
+            nodes.push(RedisServer::start_with(Some(dir), args).await);
         }
         let mut create = Command::new("redis-cli");
-        create.arg("--cluster").arg("create");
+        create.args(&cli_flags).arg("--cluster").arg("create");
         for node in &nodes {
             create.arg(format!("127.0.0.1:{}", node.port));
         }
@@ -37,19 +48,30 @@ impl RedisCluster {
             .expect("redis-cli must be installed (apt-get install redis-tools)");
         assert!(
             out.status.success(),
-            "redis-cli --cluster create: {}",
-            String::from_utf8_lossy(&out.stdout)
+            "redis-cli --cluster create: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
-        let cluster = RedisCluster { nodes };
+        let cluster = RedisCluster {
+            nodes,
+            cli_flags,
+            scheme: if tls { "rediss" } else { "redis" },
+        };
         cluster.wait_ok().await;
         cluster
+    }
+
+    fn cli(&self, port: u16, args: &[&str]) -> String {
+        let mut all: Vec<&str> = self.cli_flags.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        cli(port, &all)
     }
 
     /// `DENWA_REDIS_CLUSTER`: every node as a seed.
     pub fn seeds(&self) -> String {
         self.nodes
             .iter()
-            .map(|n| n.url())
+            .map(|n| format!("{}://127.0.0.1:{}", self.scheme, n.port))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -58,11 +80,10 @@ impl RedisCluster {
     async fn wait_ok(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if self
-                .nodes
-                .iter()
-                .all(|n| cli(n.port, &["CLUSTER", "INFO"]).contains("cluster_state:ok"))
-            {
+            if self.nodes.iter().all(|n| {
+                self.cli(n.port, &["CLUSTER", "INFO"])
+                    .contains("cluster_state:ok")
+            }) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -76,7 +97,7 @@ impl RedisCluster {
             .iter()
             .find(|n| {
                 // Each node's own view of what it serves: its "myself" line of CLUSTER NODES.
-                let nodes = cli(n.port, &["CLUSTER", "NODES"]);
+                let nodes = self.cli(n.port, &["CLUSTER", "NODES"]);
                 nodes
                     .lines()
                     .find(|l| l.contains("myself"))
@@ -87,7 +108,7 @@ impl RedisCluster {
 
     /// The hash slot of `key`.
     pub fn slot_of(&self, key: &str) -> u16 {
-        cli(self.nodes[0].port, &["CLUSTER", "KEYSLOT", key])
+        self.cli(self.nodes[0].port, &["CLUSTER", "KEYSLOT", key])
             .trim()
             .parse()
             .expect("CLUSTER KEYSLOT answers a number")
@@ -98,7 +119,7 @@ impl RedisCluster {
         self.nodes
             .iter()
             .map(|n| {
-                let keys = cli(n.port, &["--scan"]);
+                let keys = self.cli(n.port, &["--scan"]);
                 (n.port, keys.lines().map(str::to_owned).collect())
             })
             .collect()
@@ -114,19 +135,19 @@ impl RedisCluster {
             .iter()
             .find(|n| n.port != source.port)
             .expect("three masters");
-        let id = |n: &RedisServer| cli(n.port, &["CLUSTER", "MYID"]).trim().to_owned();
+        let id = |n: &RedisServer| self.cli(n.port, &["CLUSTER", "MYID"]).trim().to_owned();
         let (source_id, target_id) = (id(source), id(target));
         let slot_s = slot.to_string();
-        ok(cli(
+        ok(self.cli(
             target.port,
             &["CLUSTER", "SETSLOT", &slot_s, "IMPORTING", &source_id],
         ));
-        ok(cli(
+        ok(self.cli(
             source.port,
             &["CLUSTER", "SETSLOT", &slot_s, "MIGRATING", &target_id],
         ));
         loop {
-            let keys = cli(source.port, &["CLUSTER", "GETKEYSINSLOT", &slot_s, "100"]);
+            let keys = self.cli(source.port, &["CLUSTER", "GETKEYSINSLOT", &slot_s, "100"]);
             let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
             if keys.is_empty() {
                 break;
@@ -134,14 +155,14 @@ impl RedisCluster {
             let port = target.port.to_string();
             let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
             args.extend(keys);
-            let answer = cli(source.port, &args);
+            let answer = self.cli(source.port, &args);
             assert!(
                 answer.contains("OK") || answer.contains("NOKEY"),
                 "MIGRATE: {answer}"
             );
         }
         for node in &self.nodes {
-            ok(cli(
+            ok(self.cli(
                 node.port,
                 &["CLUSTER", "SETSLOT", &slot_s, "NODE", &target_id],
             ));

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use crate::cli::denwa;
 use crate::helpers::*;
+use crate::redis_cluster::RedisCluster;
 use crate::redis_server::RedisServer;
 
 /// A CA, and a certificate for 127.0.0.1 that it signed, in a directory of their own.
@@ -79,22 +80,23 @@ impl TestCa {
             .to_owned()
     }
 
-    /// A redis-server that speaks TLS only, with this CA's certificate (clients not asked for one).
+    /// A redis-server's TLS arguments: this CA's certificate, clients not asked for one.
+    fn server_args(&self) -> Vec<String> {
+        vec![
+            "--tls-cert-file".into(),
+            self.file("server.crt"),
+            "--tls-key-file".into(),
+            self.file("server.key"),
+            "--tls-ca-cert-file".into(),
+            self.file("ca.crt"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]
+    }
+
+    /// A redis-server that speaks TLS only.
     async fn redis(&self) -> RedisServer {
-        RedisServer::start_with(
-            None,
-            vec![
-                "--tls-cert-file".into(),
-                self.file("server.crt"),
-                "--tls-key-file".into(),
-                self.file("server.key"),
-                "--tls-ca-cert-file".into(),
-                self.file("ca.crt"),
-                "--tls-auth-clients".into(),
-                "no".into(),
-            ],
-        )
-        .await
+        RedisServer::start_with(None, self.server_args()).await
     }
 }
 
@@ -202,4 +204,30 @@ async fn without_its_ca_the_connection_is_refused_and_readyz_and_check_say_so() 
     let not_pem = check(Some(&ca.file("san.ext")));
     assert_eq!(not_pem.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&not_pem.stderr).contains("redis.ca_file"));
+}
+
+#[tokio::test]
+async fn a_cluster_over_tls_works_with_ca_file() {
+    let ca = TestCa::make();
+    let cluster = RedisCluster::start_with(
+        ca.server_args(),
+        vec!["--tls".into(), "--cacert".into(), ca.file("ca.crt")],
+    )
+    .await;
+    let seeds = cluster.seeds();
+    assert!(seeds.starts_with("rediss://"), "{seeds}");
+    let ca_file = ca.file("ca.crt");
+    let app = spawn_app_with(&[
+        ("DENWA_REDIS_CLUSTER", &seeds),
+        ("DENWA_REDIS_CA_FILE", &ca_file),
+    ])
+    .await;
+    let (status, ready) = app.readyz().await;
+    assert_eq!(status, 200, "{ready}");
+    let (sid, call_id) = app.call_in(CALLER).await;
+    app.say(&call_id, "Spoken through a TLS cluster.").await;
+    let heard = app
+        .wait_heard(&sid, &["Spoken through a TLS cluster."])
+        .await;
+    assert_eq!(heard, vec![GREETING, "Spoken through a TLS cluster."]);
 }
