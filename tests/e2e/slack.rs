@@ -809,7 +809,7 @@ async fn slash_commands_list_calls_and_speak() {
         ask.contains("say which one") && ask.contains(&call_id) && ask.contains(&call_id2),
         "{ask}"
     );
-    assert!(ask.contains("+44 207 946 0958"), "{ask}");
+    assert!(ask.contains("+44 20 7946 0958"), "{ask}");
     let said = t
         .command(ALICE, &format!("say {call_id2} Hello from London."))
         .await;
