@@ -1,11 +1,31 @@
-//! Logging: `RUST_LOG`-style filters from `DENWA_LOG` (default `info`).
+//! Logging: `RUST_LOG`-style filters from `DENWA_LOG` (default `info`), as text or as JSON
+//! (`DENWA_LOG_FORMAT`, `--log-format`).
+//!
+//! Both formats carry the same events and fields, so what keeps phone numbers out of the text
+//! (numbers are never a log field; those Twilio quotes in its errors are redacted where the error
+//! is made, `twilio/rest.rs`) keeps them out of the JSON too. A request's span (method, route,
+//! request id, status: `routes/request_log.rs`) is on every line logged while serving it.
 
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line (for a log collector): `timestamp`, `level`, `fields`, `span`,
+    /// `spans`.
+    Json,
+}
+
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_env("DENWA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).try_init(),
+    };
 }

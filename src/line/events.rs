@@ -2,7 +2,7 @@
 
 use denwa_chat::{CallSummary, LineEvent};
 
-use super::{Line, Metrics};
+use super::Line;
 use crate::domain::{Call, CallId, MessageId};
 
 impl Line {
@@ -15,7 +15,7 @@ impl Line {
             let event = event.clone();
             self.spawn(async move {
                 if let Err(e) = bridge.on_event(&event).await {
-                    Metrics::add(&line.metrics().bridge_errors, 1);
+                    line.metrics().bridge_errors.inc();
                     tracing::warn!(bridge = bridge.name(), error = %e, "bridge failed to handle a line event");
                 }
             });
@@ -46,8 +46,8 @@ impl Line {
         spoken: &[MessageId],
         failed: &[MessageId],
     ) {
-        Metrics::add(&self.metrics().messages_spoken, spoken.len() as u64);
-        Metrics::add(&self.metrics().messages_failed, failed.len() as u64);
+        self.metrics().messages_spoken.inc_by(spoken.len() as u64);
+        self.metrics().messages_failed.inc_by(failed.len() as u64);
         if self.bridges().is_empty() || (spoken.is_empty() && failed.is_empty()) {
             return;
         }

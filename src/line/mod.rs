@@ -52,7 +52,8 @@ struct Inner {
 }
 
 impl Line {
-    pub fn new(settings: Settings, store: Store, twilio: TwilioClient) -> Line {
+    /// `metrics` is this instance's own (its Twilio client already reports to it).
+    pub fn new(settings: Settings, store: Store, twilio: TwilioClient, metrics: Metrics) -> Line {
         let mut validator = SignatureValidator::new(settings.twilio.auth_token.clone());
         if let Some(previous) = &settings.twilio.previous_auth_token {
             validator = validator.with_previous_token(previous.clone());
@@ -64,7 +65,7 @@ impl Line {
                 twilio,
                 validator,
                 bridges: OnceLock::new(),
-                metrics: Metrics::default(),
+                metrics,
                 background: Default::default(),
             }),
         }

@@ -2,7 +2,7 @@
 
 use denwa_chat::{CallSummary, LineRefused, MessageOrigin};
 
-use super::{Line, Metrics};
+use super::Line;
 use crate::domain::{CallId, CallState, MessageId};
 use crate::store::{EnqueueOutcome, NewMessage, SpeechLimits};
 use crate::twilio::UpdateCall;
@@ -75,7 +75,7 @@ impl Line {
             })?;
         match outcome {
             EnqueueOutcome::Queued => {
-                Metrics::add(&self.metrics().messages_queued, 1);
+                self.metrics().messages_queued.inc();
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
                 crate::speech::kick(self, id);
                 Ok(message)

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use crate::domain::CallId;
 use crate::line::Line;
-use crate::metrics::Metrics;
 use crate::twilio::{RetryPolicy, TwilioError};
 
 /// Dials in a row that may fail before the waiting messages do.
@@ -44,7 +43,7 @@ fn waits(retry_after: Option<Duration>) -> Vec<Duration> {
 /// Twilio did not place speaker `leg` of call `id`: the call waits before its next dial, or,
 /// with the dials run out, its waiting messages fail with `error` as the reason.
 pub(crate) async fn dial_failed(line: &Line, id: &CallId, leg: &str, error: &TwilioError) {
-    Metrics::add(&line.metrics().speaker_dial_failures, 1);
+    line.metrics().speaker_dial_failures.inc();
     let reason = format!("Twilio did not place the speaker call: {error}");
     let outcome = line
         .store()

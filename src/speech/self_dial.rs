@@ -22,7 +22,6 @@ use rand::RngExt as _;
 
 use crate::domain::{CallId, CallState, LegToken, ParticipantLabel, now_ms};
 use crate::line::Line;
-use crate::metrics::Metrics;
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
@@ -171,7 +170,7 @@ pub async fn start(line: &Line, id: &CallId) {
     };
     match outcome {
         Ok(created) => {
-            Metrics::add(&line.metrics().speaker_legs, 1);
+            line.metrics().speaker_legs.inc();
             tracing::info!(call = %id, speaker_sid = %created.sid, "speaker leg dialled");
             match line
                 .store()
