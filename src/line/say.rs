@@ -74,8 +74,9 @@ impl Line {
                 LineRefused::Unavailable
             })?;
         match outcome {
-            EnqueueOutcome::Queued => {
+            EnqueueOutcome::Queued { waiting } => {
                 self.metrics().messages_queued.inc();
+                self.metrics().queue_depth(waiting);
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
                 crate::speech::kick(self, id);
                 Ok(message)

@@ -14,11 +14,37 @@
 
 use std::time::Duration;
 
+use crate::config::SpeechStrategy;
 use crate::domain::{CallId, LegToken};
 use crate::line::{ConferenceEventParams, Line};
 use crate::store::{AnnouncementEnd, SpeakerState, StoreError, Turn, TurnRequest};
 use crate::twilio::{ConferenceStatusEvent, UpdateConference};
 use crate::twiml::{HttpMethod, VoiceResponse};
+
+/// `speech.strategy = "auto"`: announce, unless Twilio refused an announcement for this call
+/// before ([`refused`]): then self-dial, as every replica reads the same mark in the store.
+pub async fn start_or_self_dial(line: &Line, id: &CallId) {
+    match line.store().announcements_refused(id).await {
+        Ok(false) => start(line, id).await,
+        Ok(true) => super::self_dial::start(line, id).await,
+        // The sweep tries again.
+        Err(e) => tracing::warn!(call = %id, error = %e, "cannot tell how the call speaks"),
+    }
+}
+
+/// Twilio refused turn's announcement: its batch goes back to the queue, in order (as any
+/// speaker's that ended unheard), and under `auto` the call self-dials from now on.
+async fn refused(line: &Line, id: &CallId, leg: &str, reason: &str) {
+    line.metrics().announcement(false);
+    if line.settings().speech.strategy == SpeechStrategy::Auto {
+        match line.store().refuse_announcements(id).await {
+            Ok(()) => tracing::warn!(call = %id, reason, "Twilio refused an announcement; the call speaks through a self-dialled leg from now on"),
+            // The next announcement is refused too, and marks it then.
+            Err(e) => tracing::warn!(call = %id, error = %e, "cannot mark the call to self-dial"),
+        }
+    }
+    super::leg_ended(line, id, leg, reason).await;
+}
 
 pub async fn start(line: &Line, id: &CallId) {
     match line.store().conference_started(id).await {
@@ -131,7 +157,9 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
                 .await
             {
                 let reason = format!("Twilio did not play the announcement: {e}");
-                super::leg_ended(line, id, leg, &reason).await;
+                refused(line, id, leg, &reason).await;
+            } else {
+                line.metrics().announcement(true);
             }
         }
     }
@@ -149,7 +177,10 @@ pub async fn script(line: &Line, id: &CallId, leg: &str, turn: u64) -> VoiceResp
         Ok::<_, StoreError>(served.then_some(messages))
     };
     match messages.await {
-        Ok(Some(messages)) => super::say_all(line, VoiceResponse::new(), &messages),
+        Ok(Some(messages)) => {
+            super::speech_starts(line, &messages);
+            super::say_all(line, VoiceResponse::new(), &messages)
+        }
         Ok(None) => VoiceResponse::new(),
         Err(e) => {
             tracing::warn!(call = %id, error = %e, "cannot read the announcement");

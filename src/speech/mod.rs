@@ -66,6 +66,7 @@ fn kick_after(line: &Line, id: &CallId, delay: Duration) {
         match line.settings().speech.strategy {
             SpeechStrategy::SelfDial => self_dial::start(&line, &id).await,
             SpeechStrategy::Announce => announce::start(&line, &id).await,
+            SpeechStrategy::Auto => announce::start_or_self_dial(&line, &id).await,
         }
     });
 }
@@ -124,6 +125,20 @@ pub(crate) async fn leg_ended(line: &Line, id: &CallId, leg: &str, reason: &str)
 /// Appends what each message of a turn says: the pieces in flight (all of them for a message
 /// stored before pieces were kept), its recording first as `<Play>` when the turn starts the
 /// message.
+/// Counts, for `/metrics`, how long each message of a batch about to be said for the first time
+/// waited since it was accepted. A batch said again (a repeated turn, a retry) is not counted.
+pub(crate) fn speech_starts(line: &Line, messages: &[Message]) {
+    let now = crate::domain::now_ms();
+    for message in messages {
+        let first = message.attempts <= 1 && message.saying.as_ref().is_none_or(|r| r.start == 0);
+        if first {
+            let waited = now.saturating_sub(message.created_at);
+            line.metrics()
+                .speech_started(std::time::Duration::from_millis(waited));
+        }
+    }
+}
+
 pub(crate) fn say_all(
     line: &Line,
     mut response: VoiceResponse,

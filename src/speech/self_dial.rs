@@ -399,6 +399,7 @@ async fn try_turn(
         } => {
             line.publish_receipts(id, &spoken, &failed).await;
             let messages = store.messages_by_id(id, &batch).await?;
+            super::speech_starts(line, &messages);
             let response = super::say_all(line, VoiceResponse::new(), &messages);
             Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }

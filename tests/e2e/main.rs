@@ -19,6 +19,7 @@ mod demo;
 mod discord;
 mod ghost_calls;
 mod oncall;
+mod operations;
 mod replicas;
 mod resilience;
 mod restarts;

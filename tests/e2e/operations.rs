@@ -1,0 +1,230 @@
+//! What an operator sees: `/metrics` (histograms with bounded labels, a registry per app
+//! instance), request ids and redacted signatures in the logs, JSON logs.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::serve_process::{ServeProcess, free_port};
+
+/// One sample of the text exposition: its name and labels.
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Parses Prometheus' text format (and OpenMetrics'): `name{k="v",...} value`, comments skipped.
+fn parse(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').expect("a sample has a value");
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split("\",")
+                .filter(|l| !l.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').expect("label=value");
+                    (k.to_owned(), v.trim_matches('"').to_owned())
+                })
+                .collect();
+            Sample {
+                name: name.to_owned(),
+                labels,
+                value: value.parse().expect("a numeric value"),
+            }
+        })
+        .collect()
+}
+
+/// The value of `name` with exactly `labels`, if exposed.
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let wanted: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    samples
+        .iter()
+        .find(|s| s.name == name && s.labels == wanted)
+        .map(|s| s.value)
+}
+
+impl TestApp {
+    async fn metrics(&self) -> (String, Vec<Sample>) {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        let samples = parse(&text);
+        (text, samples)
+    }
+}
+
+/// After a call with a message spoken, `/metrics` shows the request, API, speech-delay and
+/// queue-depth histograms with their labels; a forged webhook is counted by reason. Labels
+/// carry route patterns, never a call's id.
+#[tokio::test]
+async fn metrics_show_the_histograms_of_a_call_with_bounded_labels() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let (status, _) = app.say(&call_id, "Hello there.").await;
+    assert_eq!(status, 202);
+    app.wait_heard(&sid, &["Hello there."]).await;
+    app.wait_all_spoken(&call_id).await;
+    let forged = app
+        .post_signed("/twilio/voice", &[("CallSid", "CA1")], "not-the-token")
+        .await;
+    assert_eq!(forged.status(), 403);
+
+    let (text, samples) = app.metrics().await;
+    let count = |name: &str, labels: &[(&str, &str)]| value(&samples, name, labels).unwrap_or(0.0);
+    assert!(
+        count(
+            "denwa_http_request_duration_seconds_count",
+            &[("route", "/twilio/voice"), ("outcome", "2xx")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        count(
+            "denwa_http_request_duration_seconds_count",
+            &[("route", "/api/calls/{id}/say"), ("outcome", "2xx")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        count(
+            "denwa_http_request_duration_seconds_bucket",
+            &[("route", "/twilio/voice"), ("outcome", "2xx"), ("le", "+Inf")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        count(
+            "denwa_api_request_duration_seconds_count",
+            &[("service", "twilio"), ("outcome", "ok")]
+        ) >= 1.0,
+        "the speaker dial is a Twilio API call: {text}"
+    );
+    assert!(count("denwa_speech_delay_seconds_count", &[]) >= 1.0, "{text}");
+    assert!(count("denwa_queue_depth_count", &[]) >= 1.0, "{text}");
+    assert_eq!(
+        count("denwa_requests_rejected_total", &[("reason", "bad_signature")]),
+        1.0,
+        "{text}"
+    );
+    // The counters README documents keep their names.
+    assert_eq!(count("denwa_calls_answered_total", &[]), 1.0, "{text}");
+    assert!(count("denwa_messages_spoken_total", &[]) >= 1.0, "{text}");
+    assert!(count("denwa_speaker_legs_total", &[]) >= 1.0, "{text}");
+    assert!(!text.contains(&call_id), "no label names a call: {text}");
+    assert!(!text.contains(CALLER), "no label names a number: {text}");
+}
+
+/// Two app instances in one process keep their own numbers: a call into one is not counted by
+/// the other.
+#[tokio::test]
+async fn two_app_instances_keep_separate_registries() {
+    let one = spawn_app().await;
+    let other = spawn_app().await;
+    let (sid, call_id) = one.call_in(CALLER).await;
+    one.say(&call_id, "Only here.").await;
+    one.wait_heard(&sid, &["Only here."]).await;
+
+    let (text, samples) = one.metrics().await;
+    assert_eq!(
+        value(&samples, "denwa_calls_answered_total", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    let (text, samples) = other.metrics().await;
+    assert_eq!(
+        value(&samples, "denwa_calls_answered_total", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&samples, "denwa_messages_queued_total", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        !samples
+            .iter()
+            .any(|s| s.name.starts_with("denwa_http_request_duration_seconds")
+                && s.labels.get("route").is_some_and(|r| r.starts_with("/twilio"))),
+        "the other instance answered no webhook: {text}"
+    );
+}
+
+/// A real `denwa serve` with `DENWA_LOG_FORMAT=json`: every line is a JSON object; a request's
+/// log line carries the request id the client sent (returned in the response too), and no
+/// signature header's value appears anywhere. A request without an id gets one made.
+#[tokio::test]
+async fn request_logs_carry_the_request_id_as_json_without_signatures() {
+    let (redis, emulator) = far_side(TIME_SCALE).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let denwa = ServeProcess::start(
+        port,
+        &base,
+        &redis,
+        &emulator,
+        &[("DENWA_LOG_FORMAT", "json")],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let signature = "c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtYmUtbG9nZ2Vk";
+    let slack_signature = "v0=0123456789abcdef0123456789abcdef";
+    let response = http
+        .post(format!("{base}/twilio/voice"))
+        .header("X-Request-Id", "req-ops-42")
+        .header("X-Twilio-Signature", signature)
+        .header("X-Slack-Signature", slack_signature)
+        .form(&[("CallSid", "CA0123"), ("From", CALLER), ("To", LINE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(response.headers()["x-request-id"], "req-ops-42");
+    let made = http.get(format!("{base}/healthz")).send().await.unwrap();
+    let made_id = made.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(!made_id.is_empty() && made_id != "req-ops-42");
+    let unfit = http
+        .get(format!("{base}/healthz"))
+        .header("X-Request-Id", "has spaces and is far too long for a log line, surely more than 64")
+        .send()
+        .await
+        .unwrap();
+    assert!(!unfit.headers()["x-request-id"].to_str().unwrap().contains(' '));
+
+    let log = denwa.log_text();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let rejected = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("rejected a webhook"))
+        })
+        .unwrap_or_else(|| panic!("the rejection is logged:\n{log}"));
+    assert_eq!(rejected["span"]["request_id"], "req-ops-42", "{rejected}");
+    assert_eq!(rejected["span"]["route"], "/twilio/voice", "{rejected}");
+    assert_eq!(rejected["span"]["method"], "POST", "{rejected}");
+    assert!(!log.contains(signature), "{log}");
+    assert!(!log.contains(slack_signature), "{log}");
+    assert!(!log.contains(CALLER), "{log}");
+}
