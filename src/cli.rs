@@ -17,7 +17,7 @@ use crate::twiml::HttpMethod;
 #[command(name = "denwa", version, about = "Answer a phone line from chat")]
 pub struct Cli {
     /// How log lines are written: `text`, or `json` (one object per line).
-    #[arg(long, global = true, value_enum, default_value = "text", env = "DENWA_LOG_FORMAT")]
+    #[arg(long, global = true, value_parser = LogFormat::parse, default_value = "text", env = "DENWA_LOG_FORMAT")]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,

@@ -9,7 +9,7 @@
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LogFormat {
     /// One human-readable line per event.
     #[default]
@@ -17,6 +17,20 @@ pub enum LogFormat {
     /// One JSON object per line (for a log collector): `timestamp`, `level`, `fields`, `span`,
     /// `spans`.
     Json,
+}
+
+impl LogFormat {
+    /// The command line's parser for `--log-format` / `DENWA_LOG_FORMAT`: a wrong value fails
+    /// every command (`denwa check` too), naming the variable an operator is likelier to have set.
+    pub fn parse(value: &str) -> Result<LogFormat, String> {
+        match value {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "DENWA_LOG_FORMAT (--log-format): {other:?} is not one of \"text\", \"json\""
+            )),
+        }
+    }
 }
 
 pub fn init(format: LogFormat) {
