@@ -139,7 +139,10 @@ impl Default for Metrics {
         );
         let messages_queued = counter("denwa_messages_queued", "Messages accepted for speaking");
         let messages_spoken = counter("denwa_messages_spoken", "Messages confirmed spoken");
-        let messages_failed = counter("denwa_messages_failed", "Messages that will never be spoken");
+        let messages_failed = counter(
+            "denwa_messages_failed",
+            "Messages that will never be spoken",
+        );
         let speaker_legs = counter(
             "denwa_speaker_legs",
             "Speaker call legs placed (each costs a call)",
@@ -159,8 +162,9 @@ impl Default for Metrics {
             "Conference announcements asked of Twilio (outcome: ok, refused)",
             announcements.clone(),
         );
-        let requests =
-            Family::<RequestLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
+        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> _,
+        );
         registry.register(
             "denwa_http_request_duration_seconds",
             "Time to answer an HTTP request (webhooks, API), by route and status class",

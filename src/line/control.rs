@@ -1,7 +1,8 @@
 //! `LineControl`: what chat bridges may ask of the line.
 
 use denwa_chat::{
-    Accepted, ApiMeter, ApiService, BoxFuture, CallSummary, LineControl, LineDialing, LineRefused, MessageOrigin,
+    Accepted, ApiMeter, ApiService, BoxFuture, CallSummary, LineControl, LineDialing, LineRefused,
+    MessageOrigin,
 };
 
 use super::Line;

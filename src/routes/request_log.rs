@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::response::Response;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
+use axum::response::Response;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };

@@ -38,7 +38,9 @@ async fn refused(line: &Line, id: &CallId, leg: &str, reason: &str) {
     line.metrics().announcement(false);
     if line.settings().speech.strategy == SpeechStrategy::Auto {
         match line.store().refuse_announcements(id).await {
-            Ok(()) => tracing::warn!(call = %id, reason, "Twilio refused an announcement; the call speaks through a self-dialled leg from now on"),
+            Ok(()) => {
+                tracing::warn!(call = %id, reason, "Twilio refused an announcement; the call speaks through a self-dialled leg from now on")
+            }
             // The next announcement is refused too, and marks it then.
             Err(e) => tracing::warn!(call = %id, error = %e, "cannot mark the call to self-dial"),
         }

@@ -76,6 +76,9 @@ impl Store {
     }
 
     pub async fn announcements_refused(&self, id: &CallId) -> StoreResult<bool> {
-        Ok(self.call_field(id, "announcements_refused").await?.is_some())
+        Ok(self
+            .call_field(id, "announcements_refused")
+            .await?
+            .is_some())
     }
 }

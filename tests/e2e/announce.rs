@@ -177,7 +177,11 @@ async fn the_auto_strategy_self_dials_once_twilio_refuses_an_announcement() {
     let (app, sid, call_id) = call_with_alice("auto", as_sent).await;
     app.say(&call_id, "Announced.").await;
     app.wait_heard(&sid, &["Announced."]).await;
-    assert_eq!(app.speaker_legs(), 0, "announced while Twilio takes announcements");
+    assert_eq!(
+        app.speaker_legs(),
+        0,
+        "announced while Twilio takes announcements"
+    );
     app.wait_all_spoken(&call_id).await;
 
     let conference = app
@@ -220,5 +224,8 @@ async fn the_auto_strategy_self_dials_once_twilio_refuses_an_announcement() {
         .iter()
         .filter(|r| r.status == 500)
         .count();
-    assert_eq!(refused, 1, "after one refusal the call no longer asks for announcements");
+    assert_eq!(
+        refused, 1,
+        "after one refusal the call no longer asks for announcements"
+    );
 }

@@ -81,8 +81,15 @@ fn check_takes_the_auto_strategy_and_names_a_bad_log_format() {
             .output()
             .unwrap()
     };
-    let auto = check(&[("DENWA_SPEECH_STRATEGY", "auto"), ("DENWA_LOG_FORMAT", "json")]);
-    assert!(auto.status.success(), "{}", String::from_utf8_lossy(&auto.stderr));
+    let auto = check(&[
+        ("DENWA_SPEECH_STRATEGY", "auto"),
+        ("DENWA_LOG_FORMAT", "json"),
+    ]);
+    assert!(
+        auto.status.success(),
+        "{}",
+        String::from_utf8_lossy(&auto.stderr)
+    );
     let bad = check(&[("DENWA_LOG_FORMAT", "xml")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(

@@ -105,7 +105,11 @@ async fn metrics_show_the_histograms_of_a_call_with_bounded_labels() {
     assert!(
         count(
             "denwa_http_request_duration_seconds_bucket",
-            &[("route", "/twilio/voice"), ("outcome", "2xx"), ("le", "+Inf")]
+            &[
+                ("route", "/twilio/voice"),
+                ("outcome", "2xx"),
+                ("le", "+Inf")
+            ]
         ) >= 1.0,
         "{text}"
     );
@@ -116,10 +120,16 @@ async fn metrics_show_the_histograms_of_a_call_with_bounded_labels() {
         ) >= 1.0,
         "the speaker dial is a Twilio API call: {text}"
     );
-    assert!(count("denwa_speech_delay_seconds_count", &[]) >= 1.0, "{text}");
+    assert!(
+        count("denwa_speech_delay_seconds_count", &[]) >= 1.0,
+        "{text}"
+    );
     assert!(count("denwa_queue_depth_count", &[]) >= 1.0, "{text}");
     assert_eq!(
-        count("denwa_requests_rejected_total", &[("reason", "bad_signature")]),
+        count(
+            "denwa_requests_rejected_total",
+            &[("reason", "bad_signature")]
+        ),
         1.0,
         "{text}"
     );
@@ -159,10 +169,12 @@ async fn two_app_instances_keep_separate_registries() {
         "{text}"
     );
     assert!(
-        !samples
-            .iter()
-            .any(|s| s.name.starts_with("denwa_http_request_duration_seconds")
-                && s.labels.get("route").is_some_and(|r| r.starts_with("/twilio"))),
+        !samples.iter().any(
+            |s| s.name.starts_with("denwa_http_request_duration_seconds")
+                && s.labels
+                    .get("route")
+                    .is_some_and(|r| r.starts_with("/twilio"))
+        ),
         "the other instance answered no webhook: {text}"
     );
 }
@@ -202,11 +214,19 @@ async fn request_logs_carry_the_request_id_as_json_without_signatures() {
     assert!(!made_id.is_empty() && made_id != "req-ops-42");
     let unfit = http
         .get(format!("{base}/healthz"))
-        .header("X-Request-Id", "has spaces and is far too long for a log line, surely more than 64")
+        .header(
+            "X-Request-Id",
+            "has spaces and is far too long for a log line, surely more than 64",
+        )
         .send()
         .await
         .unwrap();
-    assert!(!unfit.headers()["x-request-id"].to_str().unwrap().contains(' '));
+    assert!(
+        !unfit.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .contains(' ')
+    );
 
     let log = denwa.log_text();
     let lines: Vec<Value> = log
