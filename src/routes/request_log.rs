@@ -16,8 +16,8 @@ use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
-use tracing::Span;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::{Level, Span};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -40,6 +40,9 @@ pub fn traced(router: Router) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(span_for)
+                // The handler logs a failure's cause once, where it knows it; a second line per
+                // 5xx (a `/readyz` probe while Redis is down) would only repeat it.
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
                 .on_response(|response: &Response, latency: Duration, span: &Span| {
                     span.record("status", response.status().as_u16());
                     tracing::debug!(status = response.status().as_u16(), ?latency, "answered");
@@ -60,7 +63,9 @@ fn span_for(request: &Request) -> Span {
         .get::<RequestId>()
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!(
+    // At the highest level, so that no filter drops the span while keeping a line logged in it:
+    // with `DENWA_LOG=warn` a warning still carries its request id.
+    tracing::error_span!(
         "request",
         method = %request.method(),
         route,
