@@ -10,7 +10,7 @@ use crate::serve_process::{ServeProcess, free_port};
 
 /// One sample of the text exposition: its name and labels.
 #[derive(Debug)]
-struct Sample {
+pub(crate) struct Sample {
     name: String,
     labels: BTreeMap<String, String>,
     value: f64,
@@ -44,7 +44,7 @@ fn parse(text: &str) -> Vec<Sample> {
 }
 
 /// The value of `name` with exactly `labels`, if exposed.
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let wanted: BTreeMap<String, String> = labels
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -56,7 +56,8 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
 }
 
 impl TestApp {
-    async fn metrics(&self) -> (String, Vec<Sample>) {
+    /// `/metrics`: its text, and its samples.
+    pub(crate) async fn metrics(&self) -> (String, Vec<Sample>) {
         let response = self
             .http
             .get(format!("{}/metrics", self.base))
