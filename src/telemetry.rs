@@ -6,6 +6,8 @@
 //! is made, `twilio/rest.rs`) keeps them out of the JSON too. A request's span (method, route,
 //! request id, status: `routes/request_log.rs`) is on every line logged while serving it.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
@@ -35,9 +37,11 @@ impl LogFormat {
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_env("DENWA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: journald, a container's log driver and a file get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal() && std::io::stdout().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder

@@ -68,8 +68,8 @@ fn span_for(request: &Request) -> Span {
     tracing::error_span!(
         "request",
         method = %request.method(),
-        route,
-        request_id = id,
+        route = %route,
+        request_id = %id,
         status = tracing::field::Empty,
     )
 }

@@ -180,56 +180,74 @@ async fn two_app_instances_keep_separate_registries() {
     );
 }
 
-/// A real `denwa serve` with `DENWA_LOG_FORMAT=json`: every line is a JSON object; a request's
-/// log line carries the request id the client sent (returned in the response too), and no
-/// signature header's value appears anywhere. A request without an id gets one made.
-#[tokio::test]
-async fn request_logs_carry_the_request_id_as_json_without_signatures() {
+const SIGNATURE: &str = "c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtYmUtbG9nZ2Vk";
+const SLACK_SIGNATURE: &str = "v0=0123456789abcdef0123456789abcdef";
+
+/// A real `denwa serve` with `env`, sent a forged Twilio webhook with request id `req-ops-42`
+/// (and signature headers); what it logged.
+async fn log_of_a_forged_webhook(env: &[(&str, &str)]) -> String {
     let (redis, emulator) = far_side(TIME_SCALE).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let denwa = ServeProcess::start(
-        port,
-        &base,
-        &redis,
-        &emulator,
-        &[("DENWA_LOG_FORMAT", "json")],
-    )
-    .await;
-    let http = reqwest::Client::new();
-    let signature = "c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtYmUtbG9nZ2Vk";
-    let slack_signature = "v0=0123456789abcdef0123456789abcdef";
-    let response = http
+    let denwa = ServeProcess::start(port, &base, &redis, &emulator, env).await;
+    let response = reqwest::Client::new()
         .post(format!("{base}/twilio/voice"))
         .header("X-Request-Id", "req-ops-42")
-        .header("X-Twilio-Signature", signature)
-        .header("X-Slack-Signature", slack_signature)
+        .header("X-Twilio-Signature", SIGNATURE)
+        .header("X-Slack-Signature", SLACK_SIGNATURE)
         .form(&[("CallSid", "CA0123"), ("From", CALLER), ("To", LINE)])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
     assert_eq!(response.headers()["x-request-id"], "req-ops-42");
-    let made = http.get(format!("{base}/healthz")).send().await.unwrap();
-    let made_id = made.headers()["x-request-id"].to_str().unwrap().to_owned();
-    assert!(!made_id.is_empty() && made_id != "req-ops-42");
-    let unfit = http
-        .get(format!("{base}/healthz"))
-        .header(
-            "X-Request-Id",
-            "has spaces and is far too long for a log line, surely more than 64",
-        )
+    let log = denwa.log_text();
+    assert!(!log.contains(SIGNATURE), "{log}");
+    assert!(!log.contains(SLACK_SIGNATURE), "{log}");
+    assert!(!log.contains(CALLER), "{log}");
+    log
+}
+
+/// The default text logs: the rejection's line carries the request's span, its id with it.
+#[tokio::test]
+async fn a_request_log_line_carries_its_request_id() {
+    let log = log_of_a_forged_webhook(&[]).await;
+    let line = log
+        .lines()
+        .find(|l| l.contains("rejected a webhook"))
+        .unwrap_or_else(|| panic!("the rejection is logged:\n{log}"));
+    assert!(line.contains("request_id=req-ops-42"), "{line}");
+    assert!(line.contains("route=/twilio/voice"), "{line}");
+}
+
+/// A request without an id gets one made; one unfit for a log line is replaced.
+#[tokio::test]
+async fn request_ids_are_made_when_missing_or_unfit() {
+    let app = spawn_app().await;
+    let made = app
+        .http
+        .get(format!("{}/healthz", app.base))
         .send()
         .await
         .unwrap();
-    assert!(
-        !unfit.headers()["x-request-id"]
-            .to_str()
-            .unwrap()
-            .contains(' ')
-    );
+    let made = made.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made.len(), 36, "a UUID: {made}");
+    let unfit = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .header("X-Request-Id", format!("has spaces {}", "x".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    let replaced = unfit.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(replaced.len(), 36, "{replaced}");
+}
 
-    let log = denwa.log_text();
+/// `DENWA_LOG_FORMAT=json`: every line is a JSON object, and the rejection's carries the
+/// request's span (method, route, request id).
+#[tokio::test]
+async fn json_logs_parse_and_carry_the_request_span() {
+    let log = log_of_a_forged_webhook(&[("DENWA_LOG_FORMAT", "json")]).await;
     let lines: Vec<Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -245,7 +263,4 @@ async fn request_logs_carry_the_request_id_as_json_without_signatures() {
     assert_eq!(rejected["span"]["request_id"], "req-ops-42", "{rejected}");
     assert_eq!(rejected["span"]["route"], "/twilio/voice", "{rejected}");
     assert_eq!(rejected["span"]["method"], "POST", "{rejected}");
-    assert!(!log.contains(signature), "{log}");
-    assert!(!log.contains(slack_signature), "{log}");
-    assert!(!log.contains(CALLER), "{log}");
 }
