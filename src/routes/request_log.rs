@@ -45,7 +45,7 @@ pub fn traced(router: Router) -> Router {
                 .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
                 .on_response(|response: &Response, latency: Duration, span: &Span| {
                     span.record("status", response.status().as_u16());
-                    tracing::debug!(status = response.status().as_u16(), ?latency, "answered");
+                    tracing::debug!(target: "denwa::access", status = response.status().as_u16(), ?latency, "answered");
                 }),
         )
         .layer(SetSensitiveRequestHeadersLayer::new(SENSITIVE))

@@ -208,16 +208,21 @@ async fn log_of_a_forged_webhook(env: &[(&str, &str)]) -> String {
     log
 }
 
-/// The default text logs: the rejection's line carries the request's span, its id with it.
+/// The default text logs: the rejection's line carries the request's span, its id with it;
+/// with the access lines on, the answer's line carries its status too.
 #[tokio::test]
 async fn a_request_log_line_carries_its_request_id() {
-    let log = log_of_a_forged_webhook(&[]).await;
-    let line = log
-        .lines()
-        .find(|l| l.contains("rejected a webhook"))
-        .unwrap_or_else(|| panic!("the rejection is logged:\n{log}"));
-    assert!(line.contains("request_id=req-ops-42"), "{line}");
-    assert!(line.contains("route=/twilio/voice"), "{line}");
+    let log = log_of_a_forged_webhook(&[("DENWA_LOG", "info,denwa::access=debug")]).await;
+    let line = |what: &str| {
+        log.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("{what:?} is logged:\n{log}"))
+    };
+    let rejected = line("rejected a webhook");
+    assert!(rejected.contains("request_id=req-ops-42"), "{rejected}");
+    assert!(rejected.contains("route=/twilio/voice"), "{rejected}");
+    let answered = line("request_id=req-ops-42 status=403}: answered");
+    assert!(answered.contains("route=/twilio/voice"), "{answered}");
 }
 
 /// A request without an id gets one made; one unfit for a log line is replaced.
