@@ -32,7 +32,7 @@ pub async fn start_or_self_dial(line: &Line, id: &CallId) {
     }
 }
 
-/// Twilio refused turn's announcement: its batch goes back to the queue, in order (as any
+/// Twilio refused an announcement: its batch goes back to the queue, in order (as any
 /// speaker's that ended unheard), and under `auto` the call self-dials from now on.
 async fn refused(line: &Line, id: &CallId, leg: &str, reason: &str) {
     line.metrics().announcement(false);
