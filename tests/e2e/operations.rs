@@ -69,6 +69,17 @@ impl TestApp {
         let samples = parse(&text);
         (text, samples)
     }
+
+    /// `denwa_requests_rejected_total` for `reason` (0 if never counted).
+    pub(crate) async fn rejected(&self, reason: &str) -> f64 {
+        let (_, samples) = self.metrics().await;
+        value(
+            &samples,
+            "denwa_requests_rejected_total",
+            &[("reason", reason)],
+        )
+        .unwrap_or(0.0)
+    }
 }
 
 /// After a call with a message spoken, `/metrics` shows the request, API, speech-delay and
