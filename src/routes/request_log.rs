@@ -19,7 +19,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::{Level, Span};
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Headers that carry a secret or a signature over one.
 const SENSITIVE: [HeaderName; 4] = [
@@ -35,6 +35,9 @@ const MAX_REQUEST_ID: usize = 64;
 
 /// Wraps every route of `router` (bridges' included) in the request tracing layers.
 pub fn traced(router: Router) -> Router {
+    // The layer added last sees the request first: an unfit id is dropped, an id is made where
+    // none is left, the secret headers are marked, the span opens, and on the way out the id is
+    // copied into the response.
     router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
