@@ -22,6 +22,8 @@ pub struct Metrics {
     registry: Registry,
     pub calls_answered: Counter,
     pub calls_refused_store_down: Counter,
+    /// Calls from `line.blocked_callers`, refused unanswered.
+    pub calls_blocked: Counter,
     pub messages_queued: Counter,
     pub messages_spoken: Counter,
     pub messages_failed: Counter,
@@ -137,6 +139,10 @@ impl Default for Metrics {
             "denwa_calls_refused",
             "Calls turned away because the store was unreachable",
         );
+        let calls_blocked = counter(
+            "denwa_calls_blocked",
+            "Calls from line.blocked_callers, refused unanswered",
+        );
         let messages_queued = counter("denwa_messages_queued", "Messages accepted for speaking");
         let messages_spoken = counter("denwa_messages_spoken", "Messages confirmed spoken");
         let messages_failed = counter(
@@ -214,6 +220,7 @@ impl Default for Metrics {
             registry,
             calls_answered,
             calls_refused_store_down,
+            calls_blocked,
             messages_queued,
             messages_spoken,
             messages_failed,

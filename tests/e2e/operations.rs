@@ -58,14 +58,7 @@ pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> 
 impl TestApp {
     /// `/metrics`: its text, and its samples.
     pub(crate) async fn metrics(&self) -> (String, Vec<Sample>) {
-        let response = self
-            .http
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let text = response.text().await.unwrap();
+        let text = self.metrics_text().await;
         let samples = parse(&text);
         (text, samples)
     }
