@@ -1,0 +1,262 @@
+//! denwa's benchmark: a `denwa serve` process (the release build) driven through real HTTP with
+//! real signatures, against the Twilio emulator (in this process), a fake Slack Web API and a
+//! real redis-server, printing one table (BENCHMARKS.md records it and how to reproduce it).
+//!
+//! # Layout
+//!
+//! `run` (this file: the order of the measures and the table's rows), `far_side.rs` (redis,
+//! emulator, fake Slack, the shared secrets), `serve.rs` (the `denwa serve` process: ready time,
+//! pid), `rig.rs` (callers, Slack replies, API says, what the emulator saw), `load.rs` (the
+//! closed-loop HTTP load generator), `webhooks.rs` (signed incoming-call webhooks, `/healthz`),
+//! `seed.rs` (the seed design under gunicorn), `first_word.rs`, `bursts.rs`,
+//! `reply_latency.rs`, `memory.rs` (the scenarios), `rss.rs`, `table.rs`.
+
+pub mod bursts;
+pub mod far_side;
+pub mod first_word;
+pub mod load;
+pub mod memory;
+pub mod reply_latency;
+pub mod rig;
+pub mod rss;
+pub mod seed;
+pub mod serve;
+pub mod table;
+pub mod webhooks;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::rig::Rig;
+use crate::serve::Strategy;
+use crate::table::Table;
+
+/// What to run, and how hard.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The `denwa` binary to run as `denwa serve`.
+    pub denwa: PathBuf,
+    /// The seed design's Flask app (`app.py`); `None` skips its row.
+    pub seed: Option<PathBuf>,
+    /// Where the seed's virtualenv is (made if missing).
+    pub venv: PathBuf,
+    /// Connections of the throughput rows.
+    pub connections: usize,
+    /// Length of each throughput run.
+    pub duration: Duration,
+    /// The emulator's real seconds per call-second for the speech rows (1.0: Twilio's pace).
+    pub time_scale: f64,
+    /// Callers whose cold and warm first words are timed, per strategy.
+    pub first_word_samples: usize,
+    pub burst_sizes: Vec<usize>,
+    /// Calls that get a Slack reply at the same moment.
+    pub concurrent_replies: usize,
+    /// Active calls, and how many of them speak, for the memory row.
+    pub active_calls: usize,
+    pub speaking_calls: usize,
+}
+
+impl Options {
+    /// The loads.
+    pub fn full(denwa: PathBuf, seed: Option<PathBuf>, venv: PathBuf) -> Options {
+        Options {
+            denwa,
+            seed,
+            venv,
+            connections: 32,
+            duration: Duration::from_secs(10),
+            time_scale: 1.0,
+            first_word_samples: 5,
+            burst_sizes: vec![1, 5, 20],
+            concurrent_replies: 100,
+            active_calls: 1000,
+            speaking_calls: 100,
+        }
+    }
+
+    /// A tiny load that only proves every row can be measured (CI, debug build): seconds.
+    pub fn smoke(denwa: PathBuf) -> Options {
+        Options {
+            denwa,
+            seed: None,
+            venv: PathBuf::new(),
+            connections: 4,
+            duration: Duration::from_millis(300),
+            time_scale: 0.05,
+            first_word_samples: 1,
+            burst_sizes: vec![1, 3],
+            concurrent_replies: 3,
+            active_calls: 6,
+            speaking_calls: 2,
+        }
+    }
+}
+
+/// Runs every measure; the table, or why the bench could not run.
+pub async fn run(options: &Options) -> Result<Table, String> {
+    // reqwest (here and in the emulator) uses rustls, which needs a provider chosen once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut table = Table::default();
+    webhook_rows(options, &mut table).await?;
+    for strategy in [Strategy::SelfDial, Strategy::Announce] {
+        speech_rows(options, strategy, &mut table).await?;
+    }
+    Ok(table)
+}
+
+/// Start-up, idle memory, and the throughput rows (`/healthz`, `/twilio/voice`, the seed).
+async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String> {
+    let rig = Rig::start(&options.denwa, Strategy::SelfDial, 1.0).await?;
+    let ready_ms = rig.serve.ready_after.as_secs_f64() * 1000.0;
+    table.row("start-up to ready (`/readyz` 200)", format!("{ready_ms:.0} ms"), "< 100 ms", Some(ready_ms < 100.0));
+    // A moment for start-up work to settle before idle memory is read.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss::resident_mib(rig.serve.pid());
+    table.row("RSS idle", mib(idle), "< 30 MB", idle.map(|m| m * 1.048_576 < 30.0));
+
+    let healthz = load::run(rig.serve.addr, options.connections, options.duration, webhooks::healthz(&rig.serve.base)).await;
+    table.row(
+        format!("`GET /healthz`, {} connections", options.connections),
+        throughput(&healthz),
+        "ceiling",
+        None,
+    );
+    let voice = load::run(
+        rig.serve.addr,
+        options.connections,
+        options.duration,
+        webhooks::incoming_calls(&rig.serve.base, "/twilio/voice", 1),
+    )
+    .await;
+    let share = voice.per_second() / healthz.per_second().max(1e-9);
+    table.row(
+        format!("`POST /twilio/voice` (signed, distinct CallSids), {} connections", options.connections),
+        format!("{} ({:.0}% of /healthz)", throughput(&voice), share * 100.0),
+        "≥ 50% of /healthz, p99 < 3 ms",
+        Some(share >= 0.5 && voice.percentile_ms(0.99) < 3.0 && voice.errors == 0),
+    );
+    let after_load = rss::resident_mib(rig.serve.pid());
+    table.note(format!(
+        "RSS after the throughput runs ({} calls created): {}",
+        voice.requests,
+        mib(after_load)
+    ));
+    match &options.seed {
+        None => table.note("seed design: skipped (not asked for)"),
+        Some(dir) => match seed::Seed::start(dir, &options.venv, &rig.far).await {
+            Err(why) => table.note(format!("seed design: skipped: {why}")),
+            Ok(seed) => {
+                let report = load::run(seed.addr, options.connections, options.duration, webhooks::incoming_calls(&seed.base, "/", 2)).await;
+                let ratio = voice.per_second() / report.per_second().max(1e-9);
+                table.row(
+                    format!("seed design `POST /` (Flask, gunicorn 2 workers), {} connections", options.connections),
+                    format!("{} (denwa: {ratio:.1}x)", throughput(&report)),
+                    "denwa ≥ 30x",
+                    Some(ratio >= 30.0),
+                );
+            }
+        },
+    }
+    Ok(())
+}
+
+/// First word, bursts, and for self-dial the reply latency and memory with many calls.
+async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -> Result<(), String> {
+    let name = strategy.config_value();
+    let rig = Rig::start(&options.denwa, strategy, options.time_scale).await?;
+    let scale = options.time_scale;
+    let mut next = 0;
+
+    let callers = rig.call_in(next, options.first_word_samples, 50).await?;
+    next += callers.len();
+    let words = first_word::measure(&rig, &callers, scale).await;
+    let cold = seconds_p50_p99(&words.cold, scale);
+    let warm_p99 = call_seconds(&words.warm, 0.99, scale);
+    table.row(format!("{name}: chat reply -> first word, cold (n={})", words.cold.len()), cold, "as soon as Twilio allows", None);
+    table.row(
+        format!("{name}: chat reply -> first word, warm (n={})", words.warm.len()),
+        seconds_p50_p99(&words.warm, scale),
+        "< 1 s",
+        (!words.warm.is_empty()).then_some(warm_p99 < 1.0),
+    );
+    if words.failures > 0 {
+        table.note(format!("{name}: {} first words never heard", words.failures));
+    }
+
+    let callers = rig.call_in(next, options.burst_sizes.len(), 50).await?;
+    next += callers.len();
+    for cost in bursts::measure(&rig, &callers, &options.burst_sizes, scale).await {
+        let (target, met) = match (strategy, cost.messages >= 5) {
+            (Strategy::SelfDial, true) => ("≤ 0.2 legs/message", Some(cost.legs_per_message() <= 0.2)),
+            (Strategy::Announce, true) => ("0 legs/message", Some(cost.legs == 0)),
+            (_, false) => ("", None),
+        };
+        table.row(
+            format!("{name}: burst of {}", cost.messages),
+            format!(
+                "{:.2} legs/message, {:.2} announcements/message{}",
+                cost.legs_per_message(),
+                cost.announcements_per_message(),
+                if cost.spoken { "" } else { " (not all spoken in time)" }
+            ),
+            target,
+            met.map(|m| m && cost.spoken),
+        );
+    }
+
+    if strategy == Strategy::SelfDial {
+        let callers = rig.call_in(next, options.concurrent_replies, 50).await?;
+        next += callers.len();
+        let replies = reply_latency::measure(&rig, &callers).await;
+        let p99 = replies.latency.value_at_quantile(0.99) as f64 / 1000.0;
+        table.row(
+            format!("Slack reply -> Twilio REST dial, {} calls at once", callers.len()),
+            format!(
+                "p50 {:.1} ms, p99 {p99:.1} ms{}",
+                replies.latency.value_at_quantile(0.5) as f64 / 1000.0,
+                if replies.missing > 0 { format!(" ({} never dialled)", replies.missing) } else { String::new() }
+            ),
+            "p99 < 5 ms",
+            Some(p99 < 5.0 && replies.missing == 0),
+        );
+        let more = options.active_calls.saturating_sub(next);
+        let mut active = rig.call_in(next, more, 100).await?;
+        active.extend(callers);
+        let (peak, heard) = memory::with_speakers(&rig, &active, options.speaking_calls, scale).await;
+        table.row(
+            format!("RSS, {} active calls, {} speaking ({heard} heard)", next + more, options.speaking_calls),
+            mib(peak),
+            "< 100 MB",
+            peak.map(|m| m * 1.048_576 < 100.0),
+        );
+    }
+    Ok(())
+}
+
+fn throughput(report: &load::LoadReport) -> String {
+    format!(
+        "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms{}",
+        report.per_second(),
+        report.percentile_ms(0.5),
+        report.percentile_ms(0.99),
+        if report.errors > 0 { format!(", {} errors", report.errors) } else { String::new() }
+    )
+}
+
+fn mib(value: Option<f64>) -> String {
+    value.map_or_else(|| "unreadable".to_owned(), |m| format!("{m:.1} MiB"))
+}
+
+/// A latency histogram (real µs) in call-seconds: real time divided by the time scale.
+fn call_seconds(h: &Histogram<u64>, q: f64, scale: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1e6 / scale.max(1e-9)
+}
+
+fn seconds_p50_p99(h: &Histogram<u64>, scale: f64) -> String {
+    if h.is_empty() {
+        return "not measured".to_owned();
+    }
+    format!("p50 {:.2} s, p99 {:.2} s", call_seconds(h, 0.5, scale), call_seconds(h, 0.99, scale))
+}
