@@ -114,6 +114,9 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
     // A moment for start-up work to settle before idle memory is read.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss::resident_mib(rig.serve.pid());
+    if idle.is_none() {
+        table.problem("the resident memory of denwa serve cannot be read");
+    }
     table.row("RSS idle", mib(idle), "< 30 MB", idle.map(|m| m * 1.048_576 < 30.0));
 
     let healthz = load::run(rig.serve.addr, options.connections, options.duration, webhooks::healthz(&rig.serve.base)).await;
@@ -130,6 +133,11 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         webhooks::incoming_calls(&rig.serve.base, "/twilio/voice", 1),
     )
     .await;
+    for (what, report) in [("/healthz", &healthz), ("/twilio/voice", &voice)] {
+        if report.errors > 0 || report.requests == 0 {
+            table.problem(format!("{what}: {} requests, {} errors", report.requests, report.errors));
+        }
+    }
     let share = voice.per_second() / healthz.per_second().max(1e-9);
     table.row(
         format!("`POST /twilio/voice` (signed, distinct CallSids), {} connections", options.connections),
@@ -182,12 +190,15 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
         (!words.warm.is_empty()).then_some(warm_p99 < 1.0),
     );
     if words.failures > 0 {
-        table.note(format!("{name}: {} first words never heard", words.failures));
+        table.problem(format!("{name}: {} first words never heard", words.failures));
     }
 
     let callers = rig.call_in(next, options.burst_sizes.len(), 50).await?;
     next += callers.len();
     for cost in bursts::measure(&rig, &callers, &options.burst_sizes, scale).await {
+        if !cost.spoken {
+            table.problem(format!("{name}: a burst of {} was not all spoken in time", cost.messages));
+        }
         let (target, met) = match (strategy, cost.messages >= 5) {
             (Strategy::SelfDial, true) => ("≤ 0.2 legs/message", Some(cost.legs_per_message() <= 0.2)),
             (Strategy::Announce, true) => ("0 legs/message", Some(cost.legs == 0)),
@@ -211,6 +222,9 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
         next += callers.len();
         let replies = reply_latency::measure(&rig, &callers).await;
         let p99 = replies.latency.value_at_quantile(0.99) as f64 / 1000.0;
+        if replies.missing > 0 {
+            table.problem(format!("{} Slack replies never led to a dial", replies.missing));
+        }
         table.row(
             format!("Slack reply -> Twilio REST dial, {} calls at once", callers.len()),
             format!(
@@ -225,6 +239,9 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
         let mut active = rig.call_in(next, more, 100).await?;
         active.extend(callers);
         let (peak, heard) = memory::with_speakers(&rig, &active, options.speaking_calls, scale).await;
+        if heard < options.speaking_calls {
+            table.problem(format!("{heard} of {} speaking calls were heard", options.speaking_calls));
+        }
         table.row(
             format!("RSS, {} active calls, {} speaking ({heard} heard)", next + more, options.speaking_calls),
             mib(peak),

@@ -15,6 +15,9 @@ pub struct Row {
 pub struct Table {
     pub rows: Vec<Row>,
     pub notes: Vec<String>,
+    /// What could not be measured as asked (errors, words never heard, dials never made): the
+    /// smoke test requires none.
+    pub problems: Vec<String>,
 }
 
 impl Table {
@@ -29,6 +32,13 @@ impl Table {
 
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
+    }
+
+    /// Something went wrong in a measure; printed as a note too.
+    pub fn problem(&mut self, problem: impl Into<String>) {
+        let problem = problem.into();
+        self.notes.push(format!("problem: {problem}"));
+        self.problems.push(problem);
     }
 
     /// The table as Markdown, ready for BENCHMARKS.md.

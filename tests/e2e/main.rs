@@ -11,6 +11,7 @@ use denwa_testkit::{fake_slack, redis_server};
 
 mod announce;
 mod api;
+mod bench_smoke;
 mod body_limits;
 mod calls;
 mod chaos;
