@@ -30,7 +30,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::rig::Rig;
-use crate::serve::Strategy;
+use crate::serve::{Chat, Strategy};
 use crate::table::Table;
 
 /// What to run, and how hard.
@@ -108,7 +108,7 @@ pub async fn run(options: &Options) -> Result<Table, String> {
 
 /// Start-up, idle memory, and the throughput rows (`/healthz`, `/twilio/voice`, the seed).
 async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String> {
-    let rig = Rig::start(&options.denwa, Strategy::SelfDial, 1.0).await?;
+    let rig = Rig::start(&options.denwa, Strategy::SelfDial, Chat::None, 1.0).await?;
     let ready_ms = rig.serve.ready_after.as_secs_f64() * 1000.0;
     table.row("start-up to ready (`/readyz` 200)", format!("{ready_ms:.0} ms"), "< 100 ms", Some(ready_ms < 100.0));
     // A moment for start-up work to settle before idle memory is read.
@@ -120,6 +120,7 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
     table.row("RSS idle", mib(idle), "< 30 MB", idle.map(|m| m * 1.048_576 < 30.0));
 
     let healthz = load::run(rig.serve.addr, options.connections, options.duration, webhooks::healthz(&rig.serve.base)).await;
+    table.note("throughput rows: no chat bridge configured (the seed announces nothing either)");
     table.row(
         format!("`GET /healthz`, {} connections", options.connections),
         throughput(&healthz),
@@ -173,7 +174,7 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
 /// First word, bursts, and for self-dial the reply latency and memory with many calls.
 async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -> Result<(), String> {
     let name = strategy.config_value();
-    let rig = Rig::start(&options.denwa, strategy, options.time_scale).await?;
+    let rig = Rig::start(&options.denwa, strategy, Chat::Slack, options.time_scale).await?;
     let scale = options.time_scale;
     let mut next = 0;
 
@@ -193,28 +194,14 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
         table.problem(format!("{name}: {} first words never heard", words.failures));
     }
 
-    let callers = rig.call_in(next, options.burst_sizes.len(), 50).await?;
-    next += callers.len();
-    for cost in bursts::measure(&rig, &callers, &options.burst_sizes, scale).await {
-        if !cost.spoken {
-            table.problem(format!("{name}: a burst of {} was not all spoken in time", cost.messages));
-        }
-        let (target, met) = match (strategy, cost.messages >= 5) {
-            (Strategy::SelfDial, true) => ("≤ 0.2 legs/message", Some(cost.legs_per_message() <= 0.2)),
-            (Strategy::Announce, true) => ("0 legs/message", Some(cost.legs == 0)),
-            (_, false) => ("", None),
-        };
-        table.row(
-            format!("{name}: burst of {}", cost.messages),
-            format!(
-                "{:.2} legs/message, {:.2} announcements/message{}",
-                cost.legs_per_message(),
-                cost.announcements_per_message(),
-                if cost.spoken { "" } else { " (not all spoken in time)" }
-            ),
-            target,
-            met.map(|m| m && cost.spoken),
-        );
+    // Announce speaks into a started conference only; a caller alone gets a speaker leg, as
+    // with self-dial. Its bursts are measured both ways.
+    let conferences: &[bursts::Conference] = match strategy {
+        Strategy::SelfDial => &[bursts::Conference::CallerAlone],
+        Strategy::Announce => &[bursts::Conference::CallerAlone, bursts::Conference::Started],
+    };
+    for &conference in conferences {
+        next = burst_rows(options, &rig, strategy, conference, next, table).await?;
     }
 
     if strategy == Strategy::SelfDial {
@@ -250,6 +237,47 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
         );
     }
     Ok(())
+}
+
+/// One row per burst size, each burst on a fresh caller; the next caller number.
+async fn burst_rows(
+    options: &Options,
+    rig: &Rig,
+    strategy: Strategy,
+    conference: bursts::Conference,
+    next: usize,
+    table: &mut Table,
+) -> Result<usize, String> {
+    let name = strategy.config_value();
+    let callers = rig.call_in(next, options.burst_sizes.len(), 50).await?;
+    let when = match conference {
+        bursts::Conference::CallerAlone => "caller alone",
+        bursts::Conference::Started => "conference started",
+    };
+    let costs = bursts::measure(rig, &callers, &options.burst_sizes, conference, options.time_scale).await;
+    for cost in costs {
+        if !cost.spoken {
+            table.problem(format!("{name}: a burst of {} was not all spoken in time", cost.messages));
+        }
+        let (target, met) = match (strategy, cost.messages >= 5) {
+            (Strategy::SelfDial, true) => ("≤ 0.2 legs/message", Some(cost.legs_per_message() <= 0.2)),
+            (Strategy::Announce, true) => ("0 legs/message", Some(cost.legs == 0)),
+            (_, false) => ("", None),
+        };
+        table.row(
+            format!("{name}: burst of {} ({when})", cost.messages),
+            format!(
+                "{:.2} legs/message, {:.2} announcements/message{}",
+                cost.legs_per_message(),
+                cost.announcements_per_message(),
+                if cost.spoken { "" } else { " (not all spoken in time)" }
+            ),
+            target,
+            met.map(|m| m && cost.spoken),
+        );
+    }
+
+    Ok(next + callers.len())
 }
 
 fn throughput(report: &load::LoadReport) -> String {

@@ -10,7 +10,7 @@ use denwa_twilio_emulator::Heard;
 use serde_json::{Value, json};
 
 use crate::far_side::{API_TOKEN, CHANNEL, FarSide, LINE, RESPONDER, SIGNING_SECRET};
-use crate::serve::{Serve, Strategy};
+use crate::serve::{Chat, Serve, Strategy};
 
 pub struct Rig {
     pub far: FarSide,
@@ -33,11 +33,16 @@ pub struct Caller {
 const CONNECT_WITHIN: Duration = Duration::from_secs(120);
 
 impl Rig {
-    pub async fn start(binary: &Path, strategy: Strategy, time_scale: f64) -> Result<Rig, String> {
+    pub async fn start(
+        binary: &Path,
+        strategy: Strategy,
+        chat: Chat,
+        time_scale: f64,
+    ) -> Result<Rig, String> {
         let far = FarSide::start(time_scale)
             .await
             .map_err(|e| format!("the emulator cannot start: {e}"))?;
-        let serve = Serve::start(binary, &far, strategy).await?;
+        let serve = Serve::start(binary, &far, strategy, chat).await?;
         Ok(Rig {
             far,
             serve,
@@ -244,6 +249,24 @@ impl Rig {
             }
         }
         dials
+    }
+
+    /// Waits (at most `within`) until every speaker leg dialled for `caller` has ended.
+    pub async fn wait_speakers_gone(&self, caller: &Caller, within: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < within {
+            let conference = format!("denwa-{}", caller.id);
+            let in_conference = self
+                .far
+                .emulator
+                .conference(&conference)
+                .map_or(0, |c| c.participants.len());
+            // The caller alone again: the speaker leg has left.
+            if in_conference <= 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Conference announcements denwa asked Twilio to play in `caller`'s conference.

@@ -35,11 +35,24 @@ pub struct Serve {
     dir: PathBuf,
 }
 
+/// Whether the line announces its calls in (the fake) Slack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chat {
+    Slack,
+    /// No chat bridge: the throughput rows measure the webhook alone, as the seed has none.
+    None,
+}
+
 /// How long a process may take to be ready before the bench gives up on it.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
 impl Serve {
-    pub async fn start(binary: &Path, far: &FarSide, strategy: Strategy) -> Result<Serve, String> {
+    pub async fn start(
+        binary: &Path,
+        far: &FarSide,
+        strategy: Strategy,
+        chat: Chat,
+    ) -> Result<Serve, String> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         // The port is free again for denwa once this listener is dropped.
@@ -52,10 +65,17 @@ impl Serve {
         ));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let config = dir.join("config.toml");
-        std::fs::write(&config, config_file(&base, far, strategy)).map_err(|e| e.to_string())?;
+        std::fs::write(&config, config_file(&base, far, strategy, chat)).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("denwa.log")).map_err(|e| e.to_string())?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let spawned = Instant::now();
+        let secrets: &[(&str, &str)] = match chat {
+            Chat::Slack => &[
+                ("DENWA_SLACK_BOT_TOKEN", BOT_TOKEN),
+                ("DENWA_SLACK_SIGNING_SECRET", SIGNING_SECRET),
+            ],
+            Chat::None => &[],
+        };
         let child = Command::new(binary)
             .args(["serve", "--config"])
             .arg(&config)
@@ -64,8 +84,7 @@ impl Serve {
             .env("DENWA_SERVER_LISTEN", addr.to_string())
             .env("DENWA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
             .env("DENWA_API_TOKEN", API_TOKEN)
-            .env("DENWA_SLACK_BOT_TOKEN", BOT_TOKEN)
-            .env("DENWA_SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .envs(secrets.iter().copied())
             // The service's own default logging: what an operator would run.
             .stdin(Stdio::null())
             .stdout(log)
@@ -127,7 +146,14 @@ impl Drop for Serve {
     }
 }
 
-fn config_file(base: &str, far: &FarSide, strategy: Strategy) -> String {
+fn config_file(base: &str, far: &FarSide, strategy: Strategy, chat: Chat) -> String {
+    let slack = match chat {
+        Chat::Slack => format!(
+            "[slack]\nchannel = \"{CHANNEL}\"\napi_base = \"{}\"\n",
+            far.slack.api_base()
+        ),
+        Chat::None => String::new(),
+    };
     format!(
         r#"
 [server]
@@ -146,13 +172,9 @@ language = "en-US"
 name = "Bench line"
 greeting = "Thank you for calling."
 hold_music_url = ""
-[slack]
-channel = "{CHANNEL}"
-api_base = "{slack_api}"
-"#,
+{slack}"#,
         redis = far.redis.url(),
         api_base = far.emulator.base_url(),
         strategy = strategy.config_value(),
-        slack_api = far.slack.api_base(),
     )
 }
