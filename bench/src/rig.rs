@@ -81,15 +81,10 @@ impl Rig {
                 .iter()
                 .filter_map(|(from, sid)| {
                     let id = ids.get(from)?;
-                    let thread_ts = threads
-                        .iter()
-                        .find(|(blocks, _)| blocks.contains(id.as_str()))?
-                        .1
-                        .clone();
                     Some(Caller {
                         sid: sid.clone(),
                         id: id.clone(),
-                        thread_ts,
+                        thread_ts: threads.get(id)?.clone(),
                     })
                 })
                 .collect();
@@ -119,15 +114,37 @@ impl Rig {
             .collect())
     }
 
-    /// Announcements posted in Slack: (their blocks as text, their ts).
-    fn threads(&self) -> Vec<(String, String)> {
-        self.far
-            .slack
-            .answered("chat.postMessage")
-            .into_iter()
-            .filter(|c| c.params.get("thread_ts").is_none())
-            .filter_map(|c| Some((c.params["blocks"].to_string(), c.response["ts"].as_str()?.to_owned())))
-            .collect()
+    /// Announcements posted in Slack, by call id (the value of their buttons): their ts.
+    fn threads(&self) -> HashMap<String, String> {
+        fn button_values(blocks: &Value, found: &mut Vec<String>) {
+            match blocks {
+                Value::Array(items) => items.iter().for_each(|v| button_values(v, found)),
+                Value::Object(fields) => {
+                    if fields.get("type").is_some_and(|t| t == "button")
+                        && let Some(value) = fields.get("value").and_then(Value::as_str)
+                    {
+                        found.push(value.to_owned());
+                    }
+                    fields.values().for_each(|v| button_values(v, found));
+                }
+                _ => {}
+            }
+        }
+        let mut threads = HashMap::new();
+        for post in self.far.slack.answered("chat.postMessage") {
+            if post.params.get("thread_ts").is_some() {
+                continue;
+            }
+            let Some(ts) = post.response["ts"].as_str() else {
+                continue;
+            };
+            let mut values = Vec::new();
+            button_values(&post.params["blocks"], &mut values);
+            for call in values {
+                threads.insert(call, ts.to_owned());
+            }
+        }
+        threads
     }
 
     /// A team member's reply in the caller's thread, delivered as Slack's Events API delivers
