@@ -24,15 +24,17 @@ const HEARD_WITHIN: Duration = Duration::from_secs(60);
 /// `speech.linger` (3 s by default), as a team member answering back would be.
 const WARM_AFTER: Duration = Duration::from_millis(500);
 
-/// Measures one cold and one warm first word on each caller, all callers at once.
+/// Measures one cold and one warm first word on each caller, one caller at a time: Twilio
+/// dequeues an account's outbound calls at 1 per second (the emulator too), so cold samples
+/// taken together would measure that queue, not a dial.
 pub async fn measure(rig: &Rig, callers: &[Caller], time_scale: f64) -> FirstWord {
-    let runs = callers.iter().map(|caller| one(rig, caller, time_scale));
     let mut result = FirstWord {
         cold: micros_histogram(),
         warm: micros_histogram(),
         failures: 0,
     };
-    for (cold, warm) in futures::future::join_all(runs).await {
+    for caller in callers {
+        let (cold, warm) = one(rig, caller, time_scale).await;
         match cold {
             Some(d) => result.cold.saturating_record(micros(d)),
             None => result.failures += 1,
@@ -67,4 +69,58 @@ async fn said(rig: &Rig, caller: &Caller, text: &str, first_word: &str, within: 
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Where a cold first word's time went, in call-seconds from the speaker dial: the speaker
+/// legs' status changes, webhooks, verbs and conference joins as the emulator logged them
+/// (for BENCHMARKS.md's account of each pause).
+pub fn cold_timeline(rig: &Rig, caller: &Caller) -> String {
+    use denwa_twilio_emulator::CallEventKind;
+    let emulator = &rig.far.emulator;
+    let legs: Vec<_> = emulator
+        .calls()
+        .into_iter()
+        .filter(|c| c.from == crate::far_side::LINE && c.to == crate::far_side::LINE)
+        .filter(|c| {
+            c.direction == "outbound-api" || c.far_end_call.is_some()
+        })
+        .collect();
+    // The first outbound speaker leg of this caller's conference, and its inbound half.
+    let conference = format!("denwa-{}", caller.id);
+    let Some(inbound) = legs.iter().find(|c| {
+        emulator.events(&c.sid).iter().any(|e| {
+            matches!(&e.kind, CallEventKind::ConferenceJoin { friendly_name, .. } if *friendly_name == conference)
+        })
+    }) else {
+        return "no speaker leg joined".to_owned();
+    };
+    let Some(outbound) = inbound.far_end_call.clone() else {
+        return "the speaker leg has no outbound half".to_owned();
+    };
+    let mut events: Vec<(f64, String)> = Vec::new();
+    for (half, sid) in [("out", outbound.as_str()), ("in", inbound.sid.as_str())] {
+        for event in emulator.events(sid) {
+            let what = match event.kind {
+                CallEventKind::Status { status } => status,
+                CallEventKind::Webhook { purpose, url, .. } => {
+                    let path = url::Url::parse(&url).map(|u| u.path().to_owned()).unwrap_or(url);
+                    format!("{purpose} {path}")
+                }
+                CallEventKind::Verb { verb } => format!("<{verb}>"),
+                CallEventKind::DtmfSent { digit } | CallEventKind::DtmfReceived { digit } => {
+                    format!("digit {digit}")
+                }
+                CallEventKind::ConferenceJoin { .. } => "joins the conference".to_owned(),
+                _ => continue,
+            };
+            events.push((event.at, format!("{half}: {what}")));
+        }
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let start = events.first().map_or(0.0, |e| e.0);
+    events
+        .iter()
+        .map(|(at, what)| format!("{:.2} {what}", at - start))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -53,6 +53,11 @@ pub struct Options {
     pub burst_sizes: Vec<usize>,
     /// Calls that get a Slack reply at the same moment.
     pub concurrent_replies: usize,
+    /// The emulator's time scale for the rows with many calls (reply latency, memory): Twilio
+    /// dials an account's calls at 1 per second, so a hundred speakers take a hundred
+    /// call-seconds to be dialled; a faster clock keeps the run short, and neither row's figure
+    /// is a duration in call time.
+    pub load_time_scale: f64,
     /// Active calls, and how many of them speak, for the memory row.
     pub active_calls: usize,
     pub speaking_calls: usize,
@@ -71,6 +76,7 @@ impl Options {
             first_word_samples: 5,
             burst_sizes: vec![1, 5, 20],
             concurrent_replies: 100,
+            load_time_scale: 0.1,
             active_calls: 1000,
             speaking_calls: 100,
         }
@@ -88,6 +94,7 @@ impl Options {
             first_word_samples: 1,
             burst_sizes: vec![1, 3],
             concurrent_replies: 3,
+            load_time_scale: 0.05,
             active_calls: 6,
             speaking_calls: 2,
         }
@@ -103,6 +110,7 @@ pub async fn run(options: &Options) -> Result<Table, String> {
     for strategy in [Strategy::SelfDial, Strategy::Announce] {
         speech_rows(options, strategy, &mut table).await?;
     }
+    load_rows(options, &mut table).await?;
     Ok(table)
 }
 
@@ -176,10 +184,8 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
     let name = strategy.config_value();
     let rig = Rig::start(&options.denwa, strategy, Chat::Slack, options.time_scale).await?;
     let scale = options.time_scale;
-    let mut next = 0;
-
-    let callers = rig.call_in(next, options.first_word_samples, 50).await?;
-    next += callers.len();
+    let callers = rig.call_in(0, options.first_word_samples, 50).await?;
+    let next = callers.len();
     let words = first_word::measure(&rig, &callers, scale).await;
     let cold = seconds_p50_p99(&words.cold, scale);
     let warm_p99 = call_seconds(&words.warm, 0.99, scale);
@@ -190,6 +196,12 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
         "< 1 s",
         (!words.warm.is_empty()).then_some(warm_p99 < 1.0),
     );
+    if let Some(first) = callers.first() {
+        table.note(format!(
+            "{name}: a cold first word, the speaker leg's timeline (call-seconds): {}",
+            first_word::cold_timeline(&rig, first)
+        ));
+    }
     if words.failures > 0 {
         table.problem(format!("{name}: {} first words never heard", words.failures));
     }
@@ -200,56 +212,71 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
         Strategy::SelfDial => &[bursts::Conference::CallerAlone],
         Strategy::Announce => &[bursts::Conference::CallerAlone, bursts::Conference::Started],
     };
-    for &conference in conferences {
-        next = burst_rows(options, &rig, strategy, conference, next, table).await?;
+    for (i, &conference) in conferences.iter().enumerate() {
+        let first = next + i * options.burst_sizes.len();
+        burst_rows(options, &rig, strategy, conference, first, table).await?;
     }
 
-    if strategy == Strategy::SelfDial {
-        let callers = rig.call_in(next, options.concurrent_replies, 50).await?;
-        next += callers.len();
-        let replies = reply_latency::measure(&rig, &callers).await;
-        let p99 = replies.latency.value_at_quantile(0.99) as f64 / 1000.0;
-        if replies.missing > 0 {
-            table.problem(format!("{} Slack replies never led to a dial", replies.missing));
-        }
-        table.row(
-            format!("Slack reply -> Twilio REST dial, {} calls at once", callers.len()),
-            format!(
-                "p50 {:.1} ms, p99 {p99:.1} ms{}",
-                replies.latency.value_at_quantile(0.5) as f64 / 1000.0,
-                if replies.missing > 0 { format!(" ({} never dialled)", replies.missing) } else { String::new() }
-            ),
-            "p99 < 5 ms",
-            Some(p99 < 5.0 && replies.missing == 0),
-        );
-        let more = options.active_calls.saturating_sub(next);
-        let mut active = rig.call_in(next, more, 100).await?;
-        active.extend(callers);
-        let (peak, heard) = memory::with_speakers(&rig, &active, options.speaking_calls, scale).await;
-        if heard < options.speaking_calls {
-            table.problem(format!("{heard} of {} speaking calls were heard", options.speaking_calls));
-        }
-        table.row(
-            format!("RSS, {} active calls, {} speaking ({heard} heard)", next + more, options.speaking_calls),
-            mib(peak),
-            "< 100 MB",
-            peak.map(|m| m * 1.048_576 < 100.0),
-        );
-    }
     Ok(())
 }
 
-/// One row per burst size, each burst on a fresh caller; the next caller number.
+/// Many calls at once, self-dial: Slack reply -> REST dial with every call replied to at the
+/// same moment, then memory with many active calls, some speaking.
+async fn load_rows(options: &Options, table: &mut Table) -> Result<(), String> {
+    let rig = Rig::start(&options.denwa, Strategy::SelfDial, Chat::Slack, options.load_time_scale).await?;
+    let scale = options.load_time_scale;
+    let callers = rig.call_in(0, options.concurrent_replies, 50).await?;
+    let next = callers.len();
+    let replies = reply_latency::measure(&rig, &callers).await;
+    let p99 = replies.latency.value_at_quantile(0.99) as f64 / 1000.0;
+    if replies.missing > 0 {
+        table.problem(format!("{} Slack replies never led to a dial", replies.missing));
+    }
+    table.row(
+        format!("Slack reply -> Twilio REST dial, {} calls at once", callers.len()),
+        format!(
+            "p50 {:.1} ms, p99 {p99:.1} ms{}",
+            replies.latency.value_at_quantile(0.5) as f64 / 1000.0,
+            if replies.missing > 0 { format!(" ({} never dialled)", replies.missing) } else { String::new() }
+        ),
+        "p99 < 5 ms",
+        Some(p99 < 5.0 && replies.missing == 0),
+    );
+    let more = options.active_calls.saturating_sub(next);
+    let mut active = rig.call_in(next, more, 100).await?;
+    active.extend(callers);
+    let memory::UnderLoad {
+        peak,
+        heard,
+        refused,
+    } = memory::with_speakers(&rig, &active, options.speaking_calls, scale).await;
+    if heard < options.speaking_calls {
+        table.problem(format!(
+            "{heard} of {} speaking calls were heard{}",
+            options.speaking_calls,
+            refused.map(|r| format!(" (a say was refused: {r})")).unwrap_or_default()
+        ));
+    }
+    table.row(
+        format!("RSS, {} active calls, {} speaking ({heard} heard)", next + more, options.speaking_calls),
+        mib(peak),
+        "< 100 MB",
+        peak.map(|m| m * 1.048_576 < 100.0),
+    );
+    Ok(())
+}
+
+/// One row per burst size, each burst on a fresh caller (numbered from `first`).
 async fn burst_rows(
     options: &Options,
     rig: &Rig,
     strategy: Strategy,
     conference: bursts::Conference,
-    next: usize,
+    first: usize,
     table: &mut Table,
-) -> Result<usize, String> {
+) -> Result<(), String> {
     let name = strategy.config_value();
-    let callers = rig.call_in(next, options.burst_sizes.len(), 50).await?;
+    let callers = rig.call_in(first, options.burst_sizes.len(), 50).await?;
     let when = match conference {
         bursts::Conference::CallerAlone => "caller alone",
         bursts::Conference::Started => "conference started",
@@ -277,7 +304,7 @@ async fn burst_rows(
         );
     }
 
-    Ok(next + callers.len())
+    Ok(())
 }
 
 fn throughput(report: &load::LoadReport) -> String {

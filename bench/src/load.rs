@@ -87,36 +87,41 @@ async fn connection(
 ) -> (u64, u64, Histogram<u64>) {
     let mut latency = micros_histogram();
     let (mut requests, mut errors) = (0u64, 0u64);
-    let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
-        return (0, 1, latency);
-    };
-    let _ = stream.set_nodelay(true);
-    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-    else {
-        return (0, 1, latency);
-    };
-    tokio::spawn(conn);
     let mut n = 0u64;
+    // A server may close a connection after any response (gunicorn's sync workers close every
+    // one): the next request then goes on a new connection, as wrk does.
     while Instant::now() < deadline {
-        if sender.ready().await.is_err() {
+        let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
             errors += 1;
-            break;
-        }
-        let request = make(c, n);
-        n += 1;
-        let sent = Instant::now();
-        let ok = match sender.send_request(request).await {
-            Ok(response) => {
-                let status = response.status();
-                response.into_body().collect().await.is_ok() && status.is_success()
-            }
-            Err(_) => false,
+            // Not a spin against a server that is gone.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
         };
-        let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-        latency.saturating_record(micros);
-        requests += 1;
-        if !ok {
+        let _ = stream.set_nodelay(true);
+        let Ok((mut sender, conn)) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+        else {
             errors += 1;
+            continue;
+        };
+        tokio::spawn(conn);
+        while Instant::now() < deadline && sender.ready().await.is_ok() {
+            let request = make(c, n);
+            n += 1;
+            let sent = Instant::now();
+            let ok = match sender.send_request(request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    response.into_body().collect().await.is_ok() && status.is_success()
+                }
+                Err(_) => false,
+            };
+            let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+            latency.saturating_record(micros);
+            requests += 1;
+            if !ok {
+                errors += 1;
+            }
         }
     }
     (requests, errors, latency)

@@ -190,8 +190,10 @@ impl Rig {
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("say was answered {}", response.status()));
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!("say was answered {status}: {body}"));
         }
         Ok(())
     }
