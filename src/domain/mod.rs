@@ -2,13 +2,16 @@
 
 mod call;
 mod conference_name;
+mod dial_policy;
 mod leg_token;
 mod message;
 mod participant_label;
 mod phone_number;
+mod twilio_sid;
 
 pub use call::Call;
 pub use conference_name::ConferenceName;
+pub use dial_policy::{BlockedCallers, DialPolicy, DialRefusal};
 // The words the line shares with the chat bridges have one home, the chat contract; the line
 // uses them as its own.
 pub use denwa_chat::{CallId, CallState, Direction, MessageId};
@@ -16,6 +19,7 @@ pub use leg_token::LegToken;
 pub use message::{Message, MessageState, Piece};
 pub use participant_label::ParticipantLabel;
 pub use phone_number::PhoneNumber;
+pub use twilio_sid::{CallSid, ConferenceSid};
 
 /// Now, in Unix milliseconds: the unit every timestamp in the store uses.
 pub fn now_ms() -> u64 {

@@ -20,8 +20,8 @@ use url::Url;
 
 use crate::Bridge;
 use crate::blocks::{caller, escape, refusal, slack_date};
-use crate::phone_format::format_number;
 use crate::reference::Origin;
+use denwa_chat::format_number;
 
 const INLINE_WINDOW: Duration = Duration::from_millis(2000);
 
@@ -202,6 +202,8 @@ impl Bridge {
                 // The thread keeps the record of what the caller was told, whoever said it.
                 if let Some(thread) = self.thread_of_now(&call.id).await {
                     let note = format!("<@{}> via `/denwa say`: {}", form.user_id, escape(&speech));
+                    // A failed post is logged by `SlackApi` (after its retries); the message is
+                    // queued all the same, so the command still answers that it was.
                     let _ = self.api.reply(&thread.channel, &thread.ts, &note).await;
                 }
                 format!(
