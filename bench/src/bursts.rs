@@ -66,8 +66,11 @@ async fn one(
         Conference::Started => {
             let _ = rig.say(caller, "Prologue.").await;
             wait_spoken(rig, caller, 1, time_scale).await;
-            rig.wait_speakers_gone(caller, Duration::from_secs_f64(SECS_TO_START * time_scale.max(0.01)))
-                .await;
+            rig.wait_speakers_gone(
+                caller,
+                Duration::from_secs_f64(SECS_TO_START * time_scale.max(0.01)),
+            )
+            .await;
             (
                 rig.speaker_dials(caller).len(),
                 rig.announcements(caller),

@@ -49,19 +49,39 @@ pub async fn measure(rig: &Rig, callers: &[Caller], time_scale: f64) -> FirstWor
 
 async fn one(rig: &Rig, caller: &Caller, time_scale: f64) -> (Option<Duration>, Option<Duration>) {
     let within = HEARD_WITHIN.mul_f64(time_scale.max(0.01));
-    let cold = said(rig, caller, "Bravo, the engineer is on her way.", "Bravo", within).await;
+    let cold = said(
+        rig,
+        caller,
+        "Bravo, the engineer is on her way.",
+        "Bravo",
+        within,
+    )
+    .await;
     // Hear the first message out before the warm reply.
     let started = Instant::now();
     while !rig.heard_whole(caller, "Bravo") && started.elapsed() < within {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     tokio::time::sleep(WARM_AFTER.mul_f64(time_scale)).await;
-    let warm = said(rig, caller, "Charlie, please stay on the line.", "Charlie", within).await;
+    let warm = said(
+        rig,
+        caller,
+        "Charlie, please stay on the line.",
+        "Charlie",
+        within,
+    )
+    .await;
     (cold, warm)
 }
 
 /// Replies `text` in the caller's thread; how long until the caller heard `first_word`.
-async fn said(rig: &Rig, caller: &Caller, text: &str, first_word: &str, within: Duration) -> Option<Duration> {
+async fn said(
+    rig: &Rig,
+    caller: &Caller,
+    text: &str,
+    first_word: &str,
+    within: Duration,
+) -> Option<Duration> {
     let sent = Instant::now();
     rig.reply(caller, text).await.ok()?;
     Some(rig.first_heard(caller, first_word, within).await? - sent)
@@ -81,9 +101,7 @@ pub fn cold_timeline(rig: &Rig, caller: &Caller) -> String {
         .calls()
         .into_iter()
         .filter(|c| c.from == crate::far_side::LINE && c.to == crate::far_side::LINE)
-        .filter(|c| {
-            c.direction == "outbound-api" || c.far_end_call.is_some()
-        })
+        .filter(|c| c.direction == "outbound-api" || c.far_end_call.is_some())
         .collect();
     // The first outbound speaker leg of this caller's conference, and its inbound half.
     let conference = format!("denwa-{}", caller.id);
@@ -103,7 +121,9 @@ pub fn cold_timeline(rig: &Rig, caller: &Caller) -> String {
             let what = match event.kind {
                 CallEventKind::Status { status } => status,
                 CallEventKind::Webhook { purpose, url, .. } => {
-                    let path = url::Url::parse(&url).map(|u| u.path().to_owned()).unwrap_or(url);
+                    let path = url::Url::parse(&url)
+                        .map(|u| u.path().to_owned())
+                        .unwrap_or(url);
                     format!("{purpose} {path}")
                 }
                 CallEventKind::Verb { verb } => format!("<{verb}>"),

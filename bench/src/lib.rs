@@ -118,16 +118,32 @@ pub async fn run(options: &Options) -> Result<Table, String> {
 async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String> {
     let rig = Rig::start(&options.denwa, Strategy::SelfDial, Chat::None, 1.0).await?;
     let ready_ms = rig.serve.ready_after.as_secs_f64() * 1000.0;
-    table.row("start-up to ready (`/readyz` 200)", format!("{ready_ms:.0} ms"), "< 100 ms", Some(ready_ms < 100.0));
+    table.row(
+        "start-up to ready (`/readyz` 200)",
+        format!("{ready_ms:.0} ms"),
+        "< 100 ms",
+        Some(ready_ms < 100.0),
+    );
     // A moment for start-up work to settle before idle memory is read.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = rss::resident_mib(rig.serve.pid());
     if idle.is_none() {
         table.problem("the resident memory of denwa serve cannot be read");
     }
-    table.row("RSS idle", mib(idle), "< 30 MB", idle.map(|m| m * 1.048_576 < 30.0));
+    table.row(
+        "RSS idle",
+        mib(idle),
+        "< 30 MB",
+        idle.map(|m| m * 1.048_576 < 30.0),
+    );
 
-    let healthz = load::run(rig.serve.addr, options.connections, options.duration, webhooks::healthz(&rig.serve.base)).await;
+    let healthz = load::run(
+        rig.serve.addr,
+        options.connections,
+        options.duration,
+        webhooks::healthz(&rig.serve.base),
+    )
+    .await;
     table.note("throughput rows: no chat bridge configured (the seed announces nothing either)");
     table.row(
         format!("`GET /healthz`, {} connections", options.connections),
@@ -144,12 +160,18 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
     .await;
     for (what, report) in [("/healthz", &healthz), ("/twilio/voice", &voice)] {
         if report.errors > 0 || report.requests == 0 {
-            table.problem(format!("{what}: {} requests, {} errors", report.requests, report.errors));
+            table.problem(format!(
+                "{what}: {} requests, {} errors",
+                report.requests, report.errors
+            ));
         }
     }
     let share = voice.per_second() / healthz.per_second().max(1e-9);
     table.row(
-        format!("`POST /twilio/voice` (signed, distinct CallSids), {} connections", options.connections),
+        format!(
+            "`POST /twilio/voice` (signed, distinct CallSids), {} connections",
+            options.connections
+        ),
         format!("{} ({:.0}% of /healthz)", throughput(&voice), share * 100.0),
         "≥ 50% of /healthz, p99 < 3 ms",
         Some(share >= 0.5 && voice.percentile_ms(0.99) < 3.0 && voice.errors == 0),
@@ -165,10 +187,19 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         Some(dir) => match seed::Seed::start(dir, &options.venv, &rig.far).await {
             Err(why) => table.note(format!("seed design: skipped: {why}")),
             Ok(seed) => {
-                let report = load::run(seed.addr, options.connections, options.duration, webhooks::incoming_calls(&seed.base, "/", 2)).await;
+                let report = load::run(
+                    seed.addr,
+                    options.connections,
+                    options.duration,
+                    webhooks::incoming_calls(&seed.base, "/", 2),
+                )
+                .await;
                 let ratio = voice.per_second() / report.per_second().max(1e-9);
                 table.row(
-                    format!("seed design `POST /` (Flask, gunicorn 2 workers), {} connections", options.connections),
+                    format!(
+                        "seed design `POST /` (Flask, gunicorn 2 workers), {} connections",
+                        options.connections
+                    ),
                     format!("{} (denwa: {ratio:.1}x)", throughput(&report)),
                     "denwa ≥ 30x",
                     Some(ratio >= 30.0),
@@ -180,7 +211,11 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
 }
 
 /// First word, bursts, and for self-dial the reply latency and memory with many calls.
-async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -> Result<(), String> {
+async fn speech_rows(
+    options: &Options,
+    strategy: Strategy,
+    table: &mut Table,
+) -> Result<(), String> {
     let name = strategy.config_value();
     let rig = Rig::start(&options.denwa, strategy, Chat::Slack, options.time_scale).await?;
     let scale = options.time_scale;
@@ -189,9 +224,20 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
     let words = first_word::measure(&rig, &callers, scale).await;
     let cold = seconds_p50_p99(&words.cold, scale);
     let warm_p99 = call_seconds(&words.warm, 0.99, scale);
-    table.row(format!("{name}: chat reply -> first word, cold (n={})", words.cold.len()), cold, "as soon as Twilio allows", None);
     table.row(
-        format!("{name}: chat reply -> first word, warm (n={})", words.warm.len()),
+        format!(
+            "{name}: chat reply -> first word, cold (n={})",
+            words.cold.len()
+        ),
+        cold,
+        "as soon as Twilio allows",
+        None,
+    );
+    table.row(
+        format!(
+            "{name}: chat reply -> first word, warm (n={})",
+            words.warm.len()
+        ),
         seconds_p50_p99(&words.warm, scale),
         "< 1 s",
         (!words.warm.is_empty()).then_some(warm_p99 < 1.0),
@@ -203,7 +249,10 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
         ));
     }
     if words.failures > 0 {
-        table.problem(format!("{name}: {} first words never heard", words.failures));
+        table.problem(format!(
+            "{name}: {} first words never heard",
+            words.failures
+        ));
     }
 
     // Announce speaks into a started conference only; a caller alone gets a speaker leg, as
@@ -223,21 +272,37 @@ async fn speech_rows(options: &Options, strategy: Strategy, table: &mut Table) -
 /// Many calls at once, self-dial: Slack reply -> REST dial with every call replied to at the
 /// same moment, then memory with many active calls, some speaking.
 async fn load_rows(options: &Options, table: &mut Table) -> Result<(), String> {
-    let rig = Rig::start(&options.denwa, Strategy::SelfDial, Chat::Slack, options.load_time_scale).await?;
+    let rig = Rig::start(
+        &options.denwa,
+        Strategy::SelfDial,
+        Chat::Slack,
+        options.load_time_scale,
+    )
+    .await?;
     let scale = options.load_time_scale;
     let callers = rig.call_in(0, options.concurrent_replies, 50).await?;
     let next = callers.len();
     let replies = reply_latency::measure(&rig, &callers).await;
     let p99 = replies.latency.value_at_quantile(0.99) as f64 / 1000.0;
     if replies.missing > 0 {
-        table.problem(format!("{} Slack replies never led to a dial", replies.missing));
+        table.problem(format!(
+            "{} Slack replies never led to a dial",
+            replies.missing
+        ));
     }
     table.row(
-        format!("Slack reply -> Twilio REST dial, {} calls at once", callers.len()),
+        format!(
+            "Slack reply -> Twilio REST dial, {} calls at once",
+            callers.len()
+        ),
         format!(
             "p50 {:.1} ms, p99 {p99:.1} ms{}",
             replies.latency.value_at_quantile(0.5) as f64 / 1000.0,
-            if replies.missing > 0 { format!(" ({} never dialled)", replies.missing) } else { String::new() }
+            if replies.missing > 0 {
+                format!(" ({} never dialled)", replies.missing)
+            } else {
+                String::new()
+            }
         ),
         "p99 < 5 ms",
         Some(p99 < 5.0 && replies.missing == 0),
@@ -254,11 +319,17 @@ async fn load_rows(options: &Options, table: &mut Table) -> Result<(), String> {
         table.problem(format!(
             "{heard} of {} speaking calls were heard{}",
             options.speaking_calls,
-            refused.map(|r| format!(" (a say was refused: {r})")).unwrap_or_default()
+            refused
+                .map(|r| format!(" (a say was refused: {r})"))
+                .unwrap_or_default()
         ));
     }
     table.row(
-        format!("RSS, {} active calls, {} speaking ({heard} heard)", next + more, options.speaking_calls),
+        format!(
+            "RSS, {} active calls, {} speaking ({heard} heard)",
+            next + more,
+            options.speaking_calls
+        ),
         mib(peak),
         "< 100 MB",
         peak.map(|m| m * 1.048_576 < 100.0),
@@ -281,13 +352,25 @@ async fn burst_rows(
         bursts::Conference::CallerAlone => "caller alone",
         bursts::Conference::Started => "conference started",
     };
-    let costs = bursts::measure(rig, &callers, &options.burst_sizes, conference, options.time_scale).await;
+    let costs = bursts::measure(
+        rig,
+        &callers,
+        &options.burst_sizes,
+        conference,
+        options.time_scale,
+    )
+    .await;
     for cost in costs {
         if !cost.spoken {
-            table.problem(format!("{name}: a burst of {} was not all spoken in time", cost.messages));
+            table.problem(format!(
+                "{name}: a burst of {} was not all spoken in time",
+                cost.messages
+            ));
         }
         let (target, met) = match (strategy, cost.messages >= 5) {
-            (Strategy::SelfDial, true) => ("≤ 0.2 legs/message", Some(cost.legs_per_message() <= 0.2)),
+            (Strategy::SelfDial, true) => {
+                ("≤ 0.2 legs/message", Some(cost.legs_per_message() <= 0.2))
+            }
             (Strategy::Announce, true) => ("0 legs/message", Some(cost.legs == 0)),
             (_, false) => ("", None),
         };
@@ -297,7 +380,11 @@ async fn burst_rows(
                 "{:.2} legs/message, {:.2} announcements/message{}",
                 cost.legs_per_message(),
                 cost.announcements_per_message(),
-                if cost.spoken { "" } else { " (not all spoken in time)" }
+                if cost.spoken {
+                    ""
+                } else {
+                    " (not all spoken in time)"
+                }
             ),
             target,
             met.map(|m| m && cost.spoken),
@@ -313,7 +400,11 @@ fn throughput(report: &load::LoadReport) -> String {
         report.per_second(),
         report.percentile_ms(0.5),
         report.percentile_ms(0.99),
-        if report.errors > 0 { format!(", {} errors", report.errors) } else { String::new() }
+        if report.errors > 0 {
+            format!(", {} errors", report.errors)
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -330,5 +421,9 @@ fn seconds_p50_p99(h: &Histogram<u64>, scale: f64) -> String {
     if h.is_empty() {
         return "not measured".to_owned();
     }
-    format!("p50 {:.2} s, p99 {:.2} s", call_seconds(h, 0.5, scale), call_seconds(h, 0.99, scale))
+    format!(
+        "p50 {:.2} s, p99 {:.2} s",
+        call_seconds(h, 0.5, scale),
+        call_seconds(h, 0.99, scale)
+    )
 }

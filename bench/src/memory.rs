@@ -30,7 +30,12 @@ pub struct UnderLoad {
 }
 
 /// Peak RSS while `speaking` of `callers` are spoken to.
-pub async fn with_speakers(rig: &Rig, callers: &[Caller], speaking: usize, time_scale: f64) -> UnderLoad {
+pub async fn with_speakers(
+    rig: &Rig,
+    callers: &[Caller],
+    speaking: usize,
+    time_scale: f64,
+) -> UnderLoad {
     let speakers = &callers[..speaking.min(callers.len())];
     let message = [LONG_MESSAGE; REPEATS].join(" ");
     let says = speakers.iter().map(|caller| rig.say(caller, &message));
@@ -62,7 +67,8 @@ pub async fn with_speakers(rig: &Rig, callers: &[Caller], speaking: usize, time_
         if heard == speakers.len() && speaking_since.is_none() {
             speaking_since = Some(Instant::now());
         }
-        if speaking_since.is_some_and(|s| s.elapsed().as_secs_f64() > SAMPLE_FOR_SECS * time_scale) {
+        if speaking_since.is_some_and(|s| s.elapsed().as_secs_f64() > SAMPLE_FOR_SECS * time_scale)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

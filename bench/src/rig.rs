@@ -175,7 +175,10 @@ impl Rig {
             .await
             .map_err(|e| format!("the Slack event was not delivered: {e}"))?;
         if !response.status().is_success() {
-            return Err(format!("the Slack event was answered {}", response.status()));
+            return Err(format!(
+                "the Slack event was answered {}",
+                response.status()
+            ));
         }
         Ok(sent)
     }
@@ -221,7 +224,12 @@ impl Rig {
 
     /// When the caller first heard a `<Say>` beginning with `word` (polled every 2 ms), waiting
     /// at most `within`.
-    pub async fn first_heard(&self, caller: &Caller, word: &str, within: Duration) -> Option<Instant> {
+    pub async fn first_heard(
+        &self,
+        caller: &Caller,
+        word: &str,
+        within: Duration,
+    ) -> Option<Instant> {
         let started = Instant::now();
         while started.elapsed() < within {
             let heard = self.far.emulator.transcript(&caller.sid);
@@ -238,9 +246,11 @@ impl Rig {
 
     /// Whether the caller has heard a `<Say>` beginning with `word` in full.
     pub fn heard_whole(&self, caller: &Caller, word: &str) -> bool {
-        self.far.emulator.transcript(&caller.sid).iter().any(
-            |h| matches!(h, Heard::Say { text, complete: true, .. } if text.starts_with(word)),
-        )
+        self.far
+            .emulator
+            .transcript(&caller.sid)
+            .iter()
+            .any(|h| matches!(h, Heard::Say { text, complete: true, .. } if text.starts_with(word)))
     }
 
     /// The REST requests denwa made that dialled a speaker leg for `caller`, with their times.
@@ -290,7 +300,11 @@ impl Rig {
 
     /// Conference announcements denwa asked Twilio to play in `caller`'s conference.
     pub fn announcements(&self, caller: &Caller) -> usize {
-        let Some(conference) = self.far.emulator.conference(&format!("denwa-{}", caller.id)) else {
+        let Some(conference) = self
+            .far
+            .emulator
+            .conference(&format!("denwa-{}", caller.id))
+        else {
             return 0;
         };
         self.far

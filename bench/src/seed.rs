@@ -94,7 +94,10 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
         .status()
         .map_err(|e| format!("no pip in the venv: {e}"))?;
     if !installed.success() || !gunicorn.is_file() {
-        return Err(format!("pip install {} failed ({installed})", PACKAGES.join(" ")));
+        return Err(format!(
+            "pip install {} failed ({installed})",
+            PACKAGES.join(" ")
+        ));
     }
     Ok(gunicorn)
 }

@@ -65,7 +65,8 @@ impl Serve {
         ));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let config = dir.join("config.toml");
-        std::fs::write(&config, config_file(&base, far, strategy, chat)).map_err(|e| e.to_string())?;
+        std::fs::write(&config, config_file(&base, far, strategy, chat))
+            .map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("denwa.log")).map_err(|e| e.to_string())?;
         let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let spawned = Instant::now();
@@ -125,7 +126,10 @@ impl Serve {
             // Polled often: this is the figure being measured.
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        Err(format!("denwa serve not ready in {READY_WITHIN:?}:\n{}", self.log()))
+        Err(format!(
+            "denwa serve not ready in {READY_WITHIN:?}:\n{}",
+            self.log()
+        ))
     }
 
     pub fn pid(&self) -> u32 {

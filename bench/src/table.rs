@@ -21,7 +21,13 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn row(&mut self, measure: impl Into<String>, figure: impl Into<String>, target: &'static str, met: Option<bool>) {
+    pub fn row(
+        &mut self,
+        measure: impl Into<String>,
+        figure: impl Into<String>,
+        target: &'static str,
+        met: Option<bool>,
+    ) {
         let (measure, figure) = (measure.into(), figure.into());
         // As it is measured: a full run takes minutes.
         eprintln!("{measure}: {figure}");
@@ -53,7 +59,11 @@ impl Table {
                 Some(false) => "**no**",
                 None => "",
             };
-            let _ = writeln!(out, "| {} | {} | {} | {met} |", row.measure, row.figure, row.target);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {met} |",
+                row.measure, row.figure, row.target
+            );
         }
         for note in &self.notes {
             let _ = writeln!(out, "\n- {note}");

@@ -49,7 +49,12 @@ pub fn incoming_calls(public_base: &str, path: &'static str, run: u32) -> MakeRe
 /// `GET /healthz`: the same HTTP stack doing nothing, the ceiling for any route.
 pub fn healthz(public_base: &str) -> MakeRequest {
     let host = public_base.trim_start_matches("http://").to_owned();
-    Arc::new(move |_, _| build(Request::get("/healthz").header(HOST, host.as_str()), Bytes::new()))
+    Arc::new(move |_, _| {
+        build(
+            Request::get("/healthz").header(HOST, host.as_str()),
+            Bytes::new(),
+        )
+    })
 }
 
 fn build(builder: hyper::http::request::Builder, body: Bytes) -> Request<Full<Bytes>> {

@@ -13,5 +13,9 @@ async fn the_bench_measures_every_row_at_a_tiny_load() {
     // (announce: bursts with the caller alone and in a started conference); self-dial's reply
     // latency and memory under load.
     let bursts = options.burst_sizes.len();
-    assert_eq!(table.rows.len(), 4 + (2 + bursts) + (2 + 2 * bursts) + 2, "{printed}");
+    assert_eq!(
+        table.rows.len(),
+        4 + (2 + bursts) + (2 + 2 * bursts) + 2,
+        "{printed}"
+    );
 }

@@ -8,8 +8,8 @@ use denwa_twilio_emulator::{FaultPlan, PhoneBehaviour, RestFault};
 use serde_json::{Value, json};
 
 use crate::fake_slack::FakeSlack;
-use denwa_testkit::slack_signature::sign;
 use crate::helpers::*;
+use denwa_testkit::slack_signature::sign;
 
 const CHANNEL: &str = "C0CALLS01";
 const BOT_TOKEN: &str = "xoxb-test-bot-token";
