@@ -27,16 +27,28 @@ use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
 
 /// Digits in a one-time code: 10^8 possibilities for a code that lives two minutes and works once.
+/// Each digit is a tenth of a second of DTMF (the emulator's timing, and Twilio's tone plus gap),
+/// so the code costs 0.8 s of every cold first word; six digits would save 0.2 s and make a
+/// guess a hundred times likelier: not worth it.
 const CODE_DIGITS: usize = 8;
 
+/// The pause before the outbound half plays the code (`w` is half a second). Its answer and the
+/// inbound half's `<Gather>` happen together: the inbound half is answered as its first verb,
+/// that `<Gather>`, begins, and SendDigits starts at the outbound half's answer. Half a second
+/// keeps the first digit from racing the `<Gather>` (a lost digit costs the ten seconds of the
+/// second chance); the two seconds used before (`wwww`) bought nothing more and delayed the
+/// join by 1.5 s: a cold first word came at 3.2 s instead of 2.2 s (BENCHMARKS.md, "First word";
+/// the rest is the one-second grid of the outbound half's `<Pause>`).
+const DIGITS_AFTER: &str = "w";
+
 /// How long the inbound half's first `<Gather>` waits for a digit (the first, or the next).
-/// SendDigits starts two seconds in (`wwww`) and takes about a second: five seconds is ample,
-/// and a code missing a digit is given up on five seconds after its last digit.
+/// SendDigits starts half a second in ([`DIGITS_AFTER`]) and takes 0.8 s: five seconds is
+/// ample, and a code missing a digit is given up on five seconds after its last digit.
 const CODE_TIMEOUT_SECS: u32 = 5;
 
 /// Seconds into its wait to be heard at which the outbound half, if its inbound half has not
 /// been let in, sends the code again (`<Play digits>`). By then the first `<Gather>` has given
-/// up (the code ends about 3 s in, plus [`CODE_TIMEOUT_SECS`]) and the second one listens. Once
+/// up (the code ends about 1.3 s in, plus [`CODE_TIMEOUT_SECS`]) and the second one listens. Once
 /// only: the gate asks twice, no more. (A `speech.join_timeout` under this gives up first.)
 const CODE_AGAIN_AFTER_SECS: u32 = 10;
 
@@ -161,8 +173,7 @@ pub async fn start(speech: &SpeechContext, id: &CallId) {
     )
     .status_callback(status.as_str(), HttpMethod::Post)
     .status_callback_events([CallEvent::Completed])
-    // `w` is half a second: give the inbound half time to reach its <Gather>.
-    .send_digits(["wwww", code.as_str()].concat())
+    .send_digits([DIGITS_AFTER, code.as_str()].concat())
     .timeout(SPEAKER_DIAL_TIMEOUT_SECS);
     let dial = speech.twilio().create_call(&request);
     let Some(outcome) = super::while_dialling(speech, id, leg, dial).await else {

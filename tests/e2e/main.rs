@@ -2,16 +2,18 @@
 //! emulator on the far side of real HTTP with real signatures. One binary, so it links once.
 
 mod fake_discord;
-mod fake_slack;
 mod helpers;
 mod raw_http;
 mod redis_cluster;
-mod redis_server;
 mod serve_process;
 mod slow_link;
 
+// The far side shared with the benchmark.
+use denwa_testkit::{fake_slack, redis_server};
+
 mod announce;
 mod api;
+mod bench_smoke;
 mod body_limits;
 mod calls;
 mod chaos;

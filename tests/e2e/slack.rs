@@ -5,14 +5,13 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use denwa_twilio_emulator::{FaultPlan, PhoneBehaviour, RestFault};
-use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::fake_slack::FakeSlack;
 use crate::helpers::*;
 use crate::operations::value;
 use crate::redis_cluster::{Backend, RedisCluster};
+use denwa_testkit::slack_signature::sign;
 
 const CHANNEL: &str = "C0CALLS01";
 const BOT_TOKEN: &str = "xoxb-test-bot-token";
@@ -84,19 +83,6 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// `v0=` + hex(HMAC-SHA256(secret, "v0:{ts}:{body}")), as Slack computes it.
-fn sign(secret: &str, ts: u64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("v0:{ts}:{body}").as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("v0={hex}")
 }
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

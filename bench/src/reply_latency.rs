@@ -1,0 +1,65 @@
+//! Slack thread reply -> the Twilio REST request that starts speaking it, with many calls at
+//! once: every caller's thread gets a reply at the same moment, and each reply's time is taken
+//! from its sending (bench side) to the emulator's receipt of the call's speaker dial. Both
+//! clocks are this process's, so the figure is denwa's work plus two loopback hops.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+
+use crate::load::micros_histogram;
+use crate::rig::{Caller, Rig};
+
+pub struct ReplyLatency {
+    pub latency: Histogram<u64>,
+    pub missing: u64,
+}
+
+/// How long to wait for every dial.
+const DIALS_WITHIN: Duration = Duration::from_secs(30);
+
+pub async fn measure(rig: &Rig, callers: &[Caller]) -> ReplyLatency {
+    let replies = callers
+        .iter()
+        .map(|caller| rig.reply(caller, "Delta, we are looking into it now."));
+    let sent: Vec<Option<SystemTime>> = futures::future::join_all(replies)
+        .await
+        .into_iter()
+        .map(Result::ok)
+        .collect();
+    let started = Instant::now();
+    let mut result = ReplyLatency {
+        latency: micros_histogram(),
+        missing: 0,
+    };
+    let mut pending: Vec<(&Caller, SystemTime)> = callers
+        .iter()
+        .zip(sent)
+        .filter_map(|(caller, sent)| match sent {
+            Some(sent) => Some((caller, sent)),
+            None => {
+                result.missing += 1;
+                None
+            }
+        })
+        .collect();
+    while !pending.is_empty() && started.elapsed() < DIALS_WITHIN {
+        let dials = rig.speaker_dials_by_call();
+        pending.retain(|(caller, sent)| {
+            let Some(dialled) = dials
+                .get(&caller.id)
+                .and_then(|at| at.iter().find(|at| *at >= sent))
+            else {
+                return true;
+            };
+            let took = dialled.duration_since(*sent).unwrap_or_default();
+            result
+                .latency
+                .saturating_record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+            false
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    result.missing += pending.len() as u64;
+    result
+}
