@@ -119,10 +119,11 @@ impl Line {
     /// What a caller hears first: the greeting, then (with `record_names`, for callers nobody
     /// knows by name) the recording of their name, else straight into the call's conference.
     fn welcome(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
-        let mut greeting = match &self.settings().line.greeting {
+        let greeting = match &self.settings().line.greeting {
             Greeting::Say(text) => VoiceResponse::new().say(self.say_verb(text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
+        let mut greeting = self.start_transcription(greeting);
         let unknown = call
             .caller_name
             .as_deref()

@@ -4,7 +4,7 @@
 //! re-render it from the call's current state with `chat.update`. The caller's number appears in
 //! the message's text only: never in a button value, an action or block id, or a log.
 
-use denwa_chat::words::{self, capitalized, messages_spoken, sentence};
+use denwa_chat::words::{self, call_tally, capitalized, sentence};
 use denwa_chat::{CallState, CallSummary, Direction, Note};
 use slack_morphism::prelude::*;
 
@@ -44,7 +44,7 @@ pub fn announcement(call: &CallSummary) -> Rendered {
         CallState::Ended => format!(
             ":red_circle: Ended after {}. {}. {}. {}.",
             duration(call),
-            capitalized(&messages_spoken(call.messages_spoken)),
+            capitalized(&call_tally(call)),
             joined(call),
             extra_legs(call)
         ),
@@ -115,7 +115,7 @@ pub fn ended_note(call: &CallSummary) -> String {
     format!(
         ":red_circle: The call ended after {}. {}.",
         duration(call),
-        capitalized(&messages_spoken(call.messages_spoken))
+        capitalized(&call_tally(call))
     )
 }
 
@@ -132,6 +132,16 @@ pub fn note(note: Note<'_>) -> String {
             format!(":memo: Voicemail transcript: “{}”", escape(text))
         }
         Note::Notice(text) => format!(":warning: {}", escape(text)),
+        // The caller's words are data: escaped, no mention, channel ping or link can be spoken
+        // into being.
+        Note::CallerSaid { name, utterances } => {
+            let who = escape(Note::caller_label(name));
+            utterances
+                .iter()
+                .map(|text| format!(":speech_balloon: *{who}:* {}", escape(text)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
     }
 }
 
@@ -211,6 +221,7 @@ mod tests {
             messages_spoken: 2,
             speaker_legs: 1,
             responder_legs: 0,
+            caller_utterances: None,
             joined: Vec::new(),
             direction: Direction::Inbound,
         }
