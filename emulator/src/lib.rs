@@ -124,9 +124,11 @@ mod dtmf;
 mod error;
 mod events;
 mod faults;
+mod live_transcription;
 mod outbound;
 mod participant_label;
 mod phone;
+mod realtime_transcription;
 mod recording;
 mod rest;
 pub mod signature;
@@ -148,7 +150,9 @@ pub use chaos::{CallbackChaos, Deliveries};
 pub use error::EmulatorError;
 pub use events::{CallEvent, CallEventKind, EmulatorEvent};
 pub use faults::{FaultPlan, RestFault};
+pub use live_transcription::TRANSCRIPTION_CONFIDENCE;
 pub use phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
+pub use realtime_transcription::{TranscriptionEngine, TranscriptionSettings, TranscriptionTrack};
 pub use signature::sign;
 
 use clock::Clock;
@@ -281,6 +285,20 @@ pub struct RecordingSnapshot {
     pub duration: u64,
     /// What was said while recording (the transcription text).
     pub transcript: String,
+}
+
+/// A real-time transcription (`<Start><Transcription>` or the Calls Transcriptions resource), as
+/// [`Emulator::realtime_transcriptions`] reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealtimeTranscriptionSnapshot {
+    /// `GT...`
+    pub sid: String,
+    pub call_sid: String,
+    /// `in-progress` or `stopped`.
+    pub status: String,
+    pub settings: TranscriptionSettings,
+    /// The absolute URL events go to, if any.
+    pub status_callback_url: Option<String>,
 }
 
 /// A request to the REST API and the status it got, as [`Emulator::rest_requests`] reports it.
@@ -580,6 +598,30 @@ impl Emulator {
             .collect();
         v.sort_by(|a, b| a.sid.cmp(&b.sid));
         v
+    }
+
+    /// Every real-time transcription started so far, oldest first.
+    pub fn realtime_transcriptions(&self) -> Vec<RealtimeTranscriptionSnapshot> {
+        self.state()
+            .transcriptions
+            .all()
+            .map(|t| RealtimeTranscriptionSnapshot {
+                sid: t.sid.clone(),
+                call_sid: t.call_sid.clone(),
+                status: t.status.as_str().into(),
+                settings: t.settings.clone(),
+                status_callback_url: t.callback.as_ref().map(|(url, _)| url.clone()),
+            })
+            .collect()
+    }
+
+    /// Fault injection: the speech-to-text engine of every running real-time transcription of
+    /// `call_sid` fails: each posts `transcription-error` (`TranscriptionError` = `reason`), then
+    /// `transcription-stopped`. The call goes on.
+    pub fn fail_transcription(&self, call_sid: &str, reason: &str) {
+        let mut st = self.state();
+        let jobs = st.transcriptions.fail(call_sid, reason);
+        st.send_hooks(jobs);
     }
 
     /// Fault injection: every REST request from now on waits `delay` (real time) before it is
