@@ -131,6 +131,7 @@ mod phone;
 mod realtime_transcription;
 mod recording;
 mod rest;
+mod rest_transcriptions;
 pub mod signature;
 mod state;
 pub mod twiml;

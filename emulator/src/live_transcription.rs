@@ -283,6 +283,10 @@ impl Transcriptions {
         (sid, jobs)
     }
 
+    pub(crate) fn get(&self, sid: &str) -> Option<&LiveTranscription> {
+        self.by_sid.get(sid)
+    }
+
     /// A call's transcription by SID or by name (the latest with that name).
     pub(crate) fn find(&self, call_sid: &str, sid_or_name: &str) -> Option<String> {
         if let Some(t) = self.by_sid.get(sid_or_name) {

@@ -614,10 +614,23 @@ fn verb(el: &Element) -> Result<Verb, TwimlError> {
     }
 }
 
-/// The one noun inside `<Start>` or `<Stop>` (which take no attributes of their own the emulator
-/// models), which must be a `<Transcription>`.
+/// The one noun inside `<Start>` or `<Stop>`, which must be a `<Transcription>`. `<Start>` has
+/// `action` and `method` (twilio-python's `VoiceResponse.start`): real, and not executed, so
+/// refused rather than ignored; `<Stop>` has no attributes.
 fn start_or_stop_noun(el: &Element) -> Result<&Element, TwimlError> {
-    Attrs::new(el, &[])?;
+    let a = Attrs::new(
+        el,
+        if el.name == "Start" {
+            &["action", "method"]
+        } else {
+            &[]
+        },
+    )?;
+    if el.name == "Start" && (a.get("action").is_some() || a.get("method").is_some()) {
+        return Err(schema_err(
+            "<Start action|method> is Twilio TwiML this emulator does not execute",
+        ));
+    }
     let mut nouns = Vec::new();
     for c in &el.children {
         match c {
