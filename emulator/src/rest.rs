@@ -238,8 +238,10 @@ async fn route(
             rest_transcriptions::create(emulator, call, &form, path)
         }
         ["Calls", call, "Transcriptions", id] if is(&Method::POST) && id.ends_with(".json") => {
-            let sid_or_name = id.trim_end_matches(".json");
-            rest_transcriptions::update(emulator, call, sid_or_name, &form, path)
+            // A name may hold spaces ("Contact center transcription"): it arrives encoded.
+            let sid_or_name = percent_encoding::percent_decode_str(id.trim_end_matches(".json"))
+                .decode_utf8_lossy();
+            rest_transcriptions::update(emulator, call, &sid_or_name, &form, path)
         }
         ["Conferences.json"] if is(&Method::GET) => list_conferences(emulator, &query),
         ["Conferences", id] if id.ends_with(".json") => {

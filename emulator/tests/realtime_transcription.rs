@@ -121,6 +121,24 @@ async fn what_the_caller_says_arrives_as_one_final_per_sentence_signed() {
 }
 
 #[tokio::test]
+async fn events_by_get_carry_their_parameters_in_the_signed_url() {
+    let em = emulator().await;
+    let (app, call) = line(
+        &em,
+        r#"<Start><Transcription statusCallbackUrl="/events" statusCallbackMethod="GET" track="inbound_track"/></Start><Pause length="600"/>"#,
+    )
+    .await;
+    em.speak(&call, "Hi.").await;
+    assert!(
+        em.wait_until(WAIT, |_| finals(&app, "inbound_track") == ["Hi."])
+            .await
+    );
+    let all = events(&app);
+    assert!(all.iter().all(|h| h.method == "GET" && h.signature_ok));
+    assert!(all.iter().all(|h| h.url.contains("TranscriptionEvent=")));
+}
+
+#[tokio::test]
 async fn partial_results_grow_before_each_final() {
     let em = emulator().await;
     let (app, call) = line(
@@ -397,7 +415,7 @@ async fn rest_create_starts_and_update_stops() {
         &em,
         &transcriptions_path(&call),
         &[
-            ("Name", "caller"),
+            ("Name", "Contact center transcription"),
             ("Track", "inbound_track"),
             ("StatusCallbackUrl", &events_url),
             ("LanguageCode", "en-GB"),
@@ -411,7 +429,7 @@ async fn rest_create_starts_and_update_stops() {
     assert!(sid.starts_with("GT") && sid.len() == 34);
     assert_eq!(body["call_sid"], call.as_str());
     assert_eq!(body["account_sid"], em.account_sid());
-    assert_eq!(body["name"], "caller");
+    assert_eq!(body["name"], "Contact center transcription");
     assert_eq!(body["status"], "in-progress");
     assert_eq!(
         body["uri"],
@@ -435,7 +453,7 @@ async fn rest_create_starts_and_update_stops() {
     // Stopped by name, as Twilio allows in place of the SID.
     let (status, body) = rest_post(
         &em,
-        &format!("/Calls/{call}/Transcriptions/caller.json"),
+        &format!("/Calls/{call}/Transcriptions/Contact%20center%20transcription.json"),
         &[("Status", "stopped")],
     )
     .await;
