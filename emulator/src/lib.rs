@@ -64,6 +64,17 @@
 //! [`Emulator::chaos_callbacks`] and a seeded [`CallbackChaos`] they are also late, overtake each
 //! other and arrive twice, as Twilio's may; TwiML fetches never are.
 //!
+//! # Real-time transcriptions
+//!
+//! `<Start><Transcription>` (or `POST .../Calls/{CallSid}/Transcriptions.json`) taps a call's
+//! line: `inbound_track` hears what its far end says ([`Emulator::speak`]), `outbound_track` what
+//! the far end hears. Each utterance (up to a sentence's end, or the end of what was said) is
+//! posted to `statusCallbackUrl` as a `transcription-content` event with `Final=true`, after
+//! partial results when `partialResults` is on; `transcription-started` and
+//! `transcription-stopped` (at `<Stop>`, the REST update, or the call's end) frame them, and
+//! [`Emulator::fail_transcription`] injects a `transcription-error`. Every event is a callback,
+//! numbered by `SequenceId`. [`Emulator::realtime_transcriptions`] lists them all.
+//!
 //! # Strictness
 //!
 //! REST requests are authenticated (HTTP Basic `AccountSid:AuthToken`, 401/20003 otherwise) and
@@ -87,7 +98,8 @@
 //!
 //! No media: `<Play>` URLs are never fetched (each loop lasts [`PLAY_SECS`]), recordings hold
 //! only what was said. Not executed (refused with 12200 rather than skipped): `<Connect>`,
-//! `<Enqueue>`, `<Queue>`, `<Pay>`, `<Sip>`, `<Sim>`, `<Start>`/`<Stop>` streams, simultaneous
+//! `<Enqueue>`, `<Queue>`, `<Pay>`, `<Sip>`, `<Sim>`, `<Start>`/`<Stop>` of anything but
+//! `<Transcription>`, simultaneous
 //! `<Dial>` of several nouns, `<Number url>` whispers. Not emulated: fallback URLs,
 //! `ApplicationSid`, conference coaching, `participant-speech-*` events, recording status
 //! callbacks of conferences, caller geography parameters (`CallerCity`...), list paging beyond
@@ -106,7 +118,9 @@
 //! pauses, lost digits), `participant_label.rs` (the labels Twilio accepts), `audio.rs` (tokens
 //! and transcripts), `webhook.rs` + `signature.rs` (requests to the application), `chaos.rs`
 //! (callbacks late, out of order, twice), `recording.rs`, `clock.rs`, `error.rs`, `events.rs`,
-//! `phone.rs`.
+//! `phone.rs`; real-time transcriptions: `realtime_transcription.rs` (the settings, from TwiML
+//! or REST), `live_transcription.rs` (running ones: utterances and events, fed by `state.rs`'s
+//! sound routing), `rest_transcriptions.rs` (the REST resource).
 //!
 //! Imports go one way: `call_status` <- `control` <- `state` <- `call` <- `outbound`,
 //! `conference`, `rest`. A call can dial a call (`<Dial><Number>`), so running TwiML and placing
