@@ -30,5 +30,6 @@ mod speaker_code;
 mod speech;
 mod speech_limits;
 mod speech_size;
+mod transcription;
 mod twilio_outage;
 mod voicemail_transcripts;
