@@ -49,20 +49,7 @@ fn json_of(t: &LiveTranscription) -> Value {
     })
 }
 
-/// Only a call in progress can be transcribed (its audio is what is heard).
-fn live_call(emulator: &Emulator, call_sid: &str, path: &str) -> Result<(), ApiError> {
-    match emulator.state().calls.get(call_sid).map(|c| c.status) {
-        None => Err(ApiError::not_found(path)),
-        Some(CallStatus::InProgress) => Ok(()),
-        Some(_) => Err(ApiError::bad_request(
-            21220,
-            "Call is not in-progress. Cannot start a transcription.",
-        )),
-    }
-}
-
 pub(crate) fn create(emulator: &Emulator, call_sid: &str, form: &Params, path: &str) -> ApiResult {
-    live_call(emulator, call_sid, path)?;
     if let Some((unknown, _)) = form.0.iter().find(|(k, _)| {
         !REST_ONLY.contains(&k.as_str()) && !TWIML_ATTRIBUTES.iter().any(|a| rest_name(a) == *k)
     }) {
@@ -88,6 +75,18 @@ pub(crate) fn create(emulator: &Emulator, call_sid: &str, form: &Params, path: &
         None => None,
     };
     let mut st = emulator.state();
+    // Only a call in progress can be transcribed (its audio is what is heard); checked under the
+    // same lock as the start, so a call that ends meanwhile is never left transcribed.
+    match st.calls.get(call_sid).map(|c| c.status) {
+        None => return Err(ApiError::not_found(path)),
+        Some(CallStatus::InProgress) => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                21220,
+                "Call is not in-progress. Cannot start a transcription.",
+            ));
+        }
+    }
     let account = st.account_sid.clone();
     let (sid, jobs) = st
         .transcriptions

@@ -243,6 +243,39 @@ async fn the_end_of_the_call_stops_the_transcription() {
 }
 
 #[tokio::test]
+async fn words_being_said_when_the_call_ends_get_their_final_before_stopped() {
+    let em = emulator().await;
+    let (app, call) = line(&em, LISTEN).await;
+    let words: Vec<String> = (1..=100).map(|n| format!("w{n}")).collect();
+    let said = words.join(" ");
+    let speaker = {
+        let (em, call, said) = (em.clone(), call.clone(), said.clone());
+        tokio::spawn(async move { em.speak(&call, &said).await })
+    };
+    // A few words in (100 words take 30 call-seconds), the caller hangs up.
+    tokio::time::sleep(em.call_secs(2.0)).await;
+    em.hangup(&call).await;
+    wait_for_event(&em, &app, "transcription-stopped").await;
+    speaker.await.unwrap();
+    let all = events(&app);
+    let names: Vec<&str> = all.iter().map(event).collect();
+    assert_eq!(
+        names,
+        [
+            "transcription-started",
+            "transcription-content",
+            "transcription-stopped"
+        ]
+    );
+    let heard = transcript(&all[1]);
+    assert_eq!(all[1].get("Final"), Some("true"));
+    assert!(
+        !heard.is_empty() && heard.len() < said.len() && said.starts_with(&heard),
+        "{heard:?}"
+    );
+}
+
+#[tokio::test]
 async fn stop_transcription_by_name() {
     let em = emulator().await;
     let (app, call) = line(
@@ -360,6 +393,8 @@ fn what_twilio_refuses_is_12200() {
         r#"<Start><Transcription>words</Transcription></Start>"#,
         r#"<Start><Transcription><Config name="a" value="b"/></Transcription></Start>"#,
         r#"<Start action="/next"><Transcription/></Start>"#,
+        r#"<Start colour="red"><Transcription/></Start>"#,
+        r#"<Stop name="a"><Transcription name="a"/></Stop>"#,
         "<Start></Start>",
         "<Start>text</Start>",
         "<Start><Transcription/><Transcription/></Start>",
