@@ -393,3 +393,42 @@ async fn a_transcription_error_is_posted_once_and_the_call_goes_on() {
     let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
     assert_eq!(call["state"], "connected", "the call goes on");
 }
+
+#[tokio::test]
+async fn a_voicemail_is_transcribed_by_the_live_transcription() {
+    let t = spawn(&[
+        ("DENWA_TRANSCRIPTION_ENABLED", "true"),
+        ("DENWA_LINE_VOICEMAIL_AFTER", "2"),
+    ])
+    .await;
+    let (sid, call_id) = t.app.call_in(CALLER).await;
+    t.app.emulator.speak(&sid, "Hello? Is anyone there?").await;
+    // Shorter than the 2 s a recording transcription needs.
+    t.app.leave_voicemail(&sid, "Call me back.").await;
+    let call = t
+        .app
+        .wait_for("the transcript", Duration::from_secs(20), || async {
+            let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
+            call["voicemail_transcript"].is_string().then_some(call)
+        })
+        .await;
+    assert_eq!(call["voicemail_transcript"], "Call me back.");
+    t.app
+        .wait_for("the transcript in Slack", Duration::from_secs(20), || {
+            let found = !t.slack_posts_with("Voicemail transcript").is_empty();
+            async move { found.then_some(()) }
+        })
+        .await;
+    assert_eq!(
+        t.slack_posts_with("Voicemail transcript"),
+        [":memo: Voicemail transcript: “Call me back.”"]
+    );
+    // The recording itself was not sent for transcription.
+    let transcribed = t
+        .app
+        .emulator
+        .events(&sid)
+        .iter()
+        .any(|e| format!("{e:?}").contains("voicemail-transcribed"));
+    assert!(!transcribed);
+}

@@ -678,4 +678,16 @@ mod tests {
             "{embed}"
         );
     }
+
+    #[test]
+    fn what_the_caller_said_is_plain_text() {
+        let utterances = vec!["@everyone look at **this** <@123>".to_owned()];
+        assert_eq!(
+            note_text(Note::CallerSaid {
+                name: None,
+                utterances: &utterances
+            }),
+            "🗣️ **Caller:** \\@everyone look at \\*\\*this\\*\\* \\<\\@123\\>"
+        );
+    }
 }

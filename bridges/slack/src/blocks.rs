@@ -277,4 +277,38 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
     }
+
+    #[test]
+    fn what_the_caller_said_is_escaped_and_labelled() {
+        let utterances = vec![
+            "<!channel> @everyone".to_owned(),
+            "<https://x|y> & <@U123>".to_owned(),
+        ];
+        assert_eq!(
+            note(Note::CallerSaid {
+                name: Some("<Jane>"),
+                utterances: &utterances
+            }),
+            ":speech_balloon: *&lt;Jane&gt;:* &lt;!channel&gt; @everyone\n:speech_balloon: *&lt;Jane&gt;:* &lt;https://x|y&gt; &amp; &lt;@U123&gt;"
+        );
+        assert!(
+            note(Note::CallerSaid {
+                name: None,
+                utterances: &utterances[..1]
+            })
+            .starts_with(":speech_balloon: *Caller:* ")
+        );
+    }
+
+    #[test]
+    fn the_end_counts_what_the_caller_said_when_transcribed() {
+        let mut c = call(CallState::Ended);
+        assert!(!ended_note(&c).contains("caller said"));
+        c.caller_utterances = Some(3);
+        assert!(
+            ended_note(&c).contains("2 messages were spoken; the caller said 3 things."),
+            "{}",
+            ended_note(&c)
+        );
+    }
 }
