@@ -150,11 +150,7 @@ impl Raw {
         let twilio = self.twilio();
         let speech = self.speech();
         let line = self.line();
-        let transcription = self.transcription(
-            speech
-                .as_ref()
-                .and_then(|s| s.language.as_deref()),
-        );
+        let transcription = self.transcription(speech.as_ref().and_then(|s| s.language.as_deref()));
         let api = self.api();
         let slack = self.slack();
         let discord = self.discord();

@@ -95,7 +95,9 @@ fn is_language_tag(tag: &str) -> bool {
     let first_ok = subtags
         .next()
         .is_some_and(|s| (2..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic()));
-    first_ok && subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+    first_ok
+        && subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 #[cfg(test)]
@@ -107,7 +109,16 @@ mod tests {
         for good in ["en-US", "ja-JP", "en", "zh-Hant-TW", "es-419"] {
             assert!(is_language_tag(good), "{good}");
         }
-        for bad in ["", "e", "en_US", "en-", "-US", "en US", "1a-US", "en-toolongsubtag"] {
+        for bad in [
+            "",
+            "e",
+            "en_US",
+            "en-",
+            "-US",
+            "en US",
+            "1a-US",
+            "en-toolongsubtag",
+        ] {
             assert!(!is_language_tag(bad), "{bad}");
         }
     }

@@ -331,7 +331,9 @@ mod tests {
             sequence_id: Some("3".into()),
             track: Some("inbound_track".into()),
             r#final: Some("true".into()),
-            transcription_data: Some(r#"{"transcript":"my server is down","confidence":0.9}"#.into()),
+            transcription_data: Some(
+                r#"{"transcript":"my server is down","confidence":0.9}"#.into(),
+            ),
             transcription_error: None,
             transcription_error_code: None,
         }
@@ -356,7 +358,10 @@ mod tests {
         let mut bad = params("transcription-content");
         bad.sequence_id = Some("x".into());
         assert!(bad.event().is_err());
-        assert_eq!(params("transcription-paused").event(), Ok(TranscriptionEvent::Other));
+        assert_eq!(
+            params("transcription-paused").event(),
+            Ok(TranscriptionEvent::Other)
+        );
     }
 
     #[test]

@@ -99,7 +99,10 @@ impl Line {
     pub fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
         let query = [("call", id.as_str())];
         let mut record = Record::new()
-            .action(self.public_url("/twilio/voicemail-recorded", &query).as_str())
+            .action(
+                self.public_url("/twilio/voicemail-recorded", &query)
+                    .as_str(),
+            )
             .method(HttpMethod::Post)
             .max_length(VOICEMAIL_MAX_SECS)
             // Callers gather their thoughts: Twilio's default of 5 s of silence cuts many of

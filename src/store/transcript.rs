@@ -33,7 +33,9 @@ pub enum Kept {
     /// Its SequenceId was already stored (a callback Twilio sent again, or to another replica).
     Duplicate,
     /// The call's bound was reached just now (`first`) or before: it was not kept.
-    Full { first: bool },
+    Full {
+        first: bool,
+    },
     /// No such call (unknown, or its record has expired).
     NoCall,
 }
@@ -97,8 +99,7 @@ impl Store {
 
     /// Every utterance of the call, in the order spoken.
     pub async fn utterances(&self, id: &CallId) -> StoreResult<Vec<Utterance>> {
-        let stored: HashMap<String, String> =
-            self.conn().hgetall(self.keys.transcript(id)).await?;
+        let stored: HashMap<String, String> = self.conn().hgetall(self.keys.transcript(id)).await?;
         let mut utterances = stored
             .iter()
             .map(|(seq, value)| utterance(seq, value))

@@ -28,6 +28,11 @@ struct Transcribed {
 
 /// The app with both chat bridges and `extra` settings.
 async fn spawn(extra: &[(&str, &str)]) -> Transcribed {
+    spawn_replicated(1, extra).await
+}
+
+/// Like [`spawn`], as `replicas` processes behind a round-robin balancer (1: one app).
+async fn spawn_replicated(replicas: usize, extra: &[(&str, &str)]) -> Transcribed {
     let slack = FakeSlack::start(SLACK_TOKEN, SLACK_CHANNEL).await;
     let discord = FakeDiscord::start(GUILD, DISCORD_CHANNEL, DISCORD_TOKEN).await;
     let public_key: String = ed25519_dalek::SigningKey::from_bytes(&[7; 32])
@@ -50,7 +55,11 @@ async fn spawn(extra: &[(&str, &str)]) -> Transcribed {
         ("DENWA_DISCORD_API_BASE", discord.base.as_str()),
     ];
     env.extend_from_slice(extra);
-    let app = spawn_app_with(&env).await;
+    let app = if replicas > 1 {
+        spawn_replicas(replicas, "", &env).await
+    } else {
+        spawn_app_with(&env).await
+    };
     Transcribed {
         app,
         slack,
@@ -184,14 +193,24 @@ async fn the_callers_sentences_appear_in_both_threads_in_order_once() {
         "{:?}",
         started[0].status_callback_url
     );
-    assert!(t.app.heard(&sid).iter().any(|h| h == NOTICE), "the caller heard the notice");
+    assert!(
+        t.app.heard(&sid).iter().any(|h| h == NOTICE),
+        "the caller heard the notice"
+    );
 
     t.app
         .emulator
-        .speak(&sid, "My server is down. Can anyone help? It started an hour ago.")
+        .speak(
+            &sid,
+            "My server is down. Can anyone help? It started an hour ago.",
+        )
         .await;
-    t.wait_said(&["My server is down.", "Can anyone help?", "It started an hour ago."])
-        .await;
+    t.wait_said(&[
+        "My server is down.",
+        "Can anyone help?",
+        "It started an hour ago.",
+    ])
+    .await;
 
     // Speech is data: nothing the caller says can ping, mention or link.
     t.app
@@ -201,10 +220,14 @@ async fn the_callers_sentences_appear_in_both_threads_in_order_once() {
     let hostile_slack = "&lt;!channel&gt; @everyone &lt;https://x|y&gt; &amp; more";
     let hostile_discord = "\\<!channel\\> \\@everyone \\<https://x\\|y\\> & more";
     t.app
-        .wait_for("the hostile line in both threads", Duration::from_secs(20), || {
-            let done = t.slack_said().len() == 4 && t.discord_said().len() == 4;
-            async move { done.then_some(()) }
-        })
+        .wait_for(
+            "the hostile line in both threads",
+            Duration::from_secs(20),
+            || {
+                let done = t.slack_said().len() == 4 && t.discord_said().len() == 4;
+                async move { done.then_some(()) }
+            },
+        )
         .await;
     assert_eq!(t.slack_said()[3], hostile_slack);
     assert_eq!(t.discord_said()[3], hostile_discord);
@@ -244,11 +267,11 @@ async fn the_callers_sentences_appear_in_both_threads_in_order_once() {
         .await;
     t.app
         .wait_for("the end in Discord", Duration::from_secs(20), || {
-            let found = t
-                .discord
-                .requests()
-                .iter()
-                .any(|r| r.body["content"].as_str().is_some_and(|c| c.contains("the caller said 4 things")));
+            let found = t.discord.requests().iter().any(|r| {
+                r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("the caller said 4 things"))
+            });
             async move { found.then_some(()) }
         })
         .await;
@@ -387,7 +410,11 @@ async fn a_transcription_error_is_posted_once_and_the_call_goes_on() {
         .discord
         .requests()
         .iter()
-        .filter(|r| r.body["content"].as_str().is_some_and(|c| c.contains("unavailable")))
+        .filter(|r| {
+            r.body["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("unavailable"))
+        })
         .count();
     assert_eq!(discord_notices, 1);
     let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
@@ -431,4 +458,22 @@ async fn a_voicemail_is_transcribed_by_the_live_transcription() {
         .iter()
         .any(|e| format!("{e:?}").contains("voicemail-transcribed"));
     assert!(!transcribed);
+}
+
+#[tokio::test]
+async fn across_replicas_and_disordered_callbacks_each_utterance_is_posted_once_in_order() {
+    let t = spawn_replicated(3, &[("DENWA_TRANSCRIPTION_ENABLED", "true")]).await;
+    t.app.disorder_callbacks(12);
+    let (sid, _) = t.app.call_in(CALLER).await;
+    let sentences = [
+        "The printer is on fire.",
+        "Not a big fire.",
+        "But still a fire.",
+        "Please send someone.",
+    ];
+    t.app.emulator.speak(&sid, &sentences.join(" ")).await;
+    t.wait_said(&sentences).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(t.slack_said(), sentences);
+    assert_eq!(t.discord_said(), sentences);
 }
