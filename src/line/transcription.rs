@@ -116,8 +116,10 @@ impl TranscriptionParams {
                     .transcription_data
                     .as_deref()
                     .ok_or("TranscriptionData is missing")?;
-                let data: TranscriptionData = serde_json::from_str(data)
-                    .map_err(|e| format!("TranscriptionData is not the expected JSON: {e}"))?;
+                // serde's message would quote the caller's words: say only what was wrong.
+                let data: TranscriptionData = serde_json::from_str(data).map_err(|_| {
+                    "TranscriptionData is not JSON with a \"transcript\" string".to_owned()
+                })?;
                 TranscriptionEvent::Content {
                     sequence,
                     is_final,

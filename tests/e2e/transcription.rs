@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use denwa_twilio_emulator::{TranscriptionEngine, TranscriptionTrack};
 use serde_json::Value;
 
 use crate::fake_discord::FakeDiscord;
@@ -193,9 +194,14 @@ async fn the_callers_sentences_appear_in_both_threads_in_order_once() {
         "{:?}",
         started[0].status_callback_url
     );
-    assert!(
-        t.app.heard(&sid).iter().any(|h| h == NOTICE),
-        "the caller heard the notice"
+    let settings = &started[0].settings;
+    assert_eq!(settings.track, TranscriptionTrack::Inbound, "the caller's voice only");
+    assert_eq!(settings.language_code, "en-US", "speech.language");
+    assert!(!settings.partial_results);
+    assert_eq!(
+        t.app.heard(&sid).iter().filter(|h| *h == NOTICE).count(),
+        1,
+        "the caller heard the notice once"
     );
 
     t.app
@@ -476,4 +482,22 @@ async fn across_replicas_and_disordered_callbacks_each_utterance_is_posted_once_
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(t.slack_said(), sentences);
     assert_eq!(t.discord_said(), sentences);
+}
+
+#[tokio::test]
+async fn the_language_engine_and_notice_are_the_configured_ones() {
+    let t = spawn(&[
+        ("DENWA_TRANSCRIPTION_ENABLED", "true"),
+        ("DENWA_TRANSCRIPTION_LANGUAGE", "ja-JP"),
+        ("DENWA_TRANSCRIPTION_ENGINE", "deepgram"),
+        ("DENWA_TRANSCRIPTION_NOTICE", ""),
+    ])
+    .await;
+    let (sid, _) = t.app.call_in(CALLER).await;
+    let started = t.app.emulator.realtime_transcriptions();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].settings.language_code, "ja-JP");
+    assert_eq!(started[0].settings.engine, TranscriptionEngine::Deepgram);
+    assert!(!t.app.heard(&sid).iter().any(|h| h == NOTICE), "no notice");
+    assert!(t.app.emulator.errors().is_empty(), "{:?}", t.app.emulator.errors());
 }
