@@ -29,11 +29,16 @@ struct Transcribed {
 
 /// The app with both chat bridges and `extra` settings.
 async fn spawn(extra: &[(&str, &str)]) -> Transcribed {
-    spawn_replicated(1, extra).await
+    spawn_replicated(1, "", extra).await
 }
 
-/// Like [`spawn`], as `replicas` processes behind a round-robin balancer (1: one app).
-async fn spawn_replicated(replicas: usize, extra: &[(&str, &str)]) -> Transcribed {
+/// Like [`spawn`], as `replicas` processes behind a round-robin balancer (1: one app), with
+/// `extra_file` appended to the configuration file.
+async fn spawn_replicated(
+    replicas: usize,
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> Transcribed {
     let slack = FakeSlack::start(SLACK_TOKEN, SLACK_CHANNEL).await;
     let discord = FakeDiscord::start(GUILD, DISCORD_CHANNEL, DISCORD_TOKEN).await;
     let public_key: String = ed25519_dalek::SigningKey::from_bytes(&[7; 32])
@@ -57,9 +62,9 @@ async fn spawn_replicated(replicas: usize, extra: &[(&str, &str)]) -> Transcribe
     ];
     env.extend_from_slice(extra);
     let app = if replicas > 1 {
-        spawn_replicas(replicas, "", &env).await
+        spawn_replicas(replicas, extra_file, &env).await
     } else {
-        spawn_app_with(&env).await
+        spawn_app_with_file(extra_file, &env).await
     };
     Transcribed {
         app,
@@ -195,7 +200,11 @@ async fn the_callers_sentences_appear_in_both_threads_in_order_once() {
         started[0].status_callback_url
     );
     let settings = &started[0].settings;
-    assert_eq!(settings.track, TranscriptionTrack::Inbound, "the caller's voice only");
+    assert_eq!(
+        settings.track,
+        TranscriptionTrack::Inbound,
+        "the caller's voice only"
+    );
     assert_eq!(settings.language_code, "en-US", "speech.language");
     assert!(!settings.partial_results);
     assert_eq!(
@@ -468,7 +477,7 @@ async fn a_voicemail_is_transcribed_by_the_live_transcription() {
 
 #[tokio::test]
 async fn across_replicas_and_disordered_callbacks_each_utterance_is_posted_once_in_order() {
-    let t = spawn_replicated(3, &[("DENWA_TRANSCRIPTION_ENABLED", "true")]).await;
+    let t = spawn_replicated(3, "", &[("DENWA_TRANSCRIPTION_ENABLED", "true")]).await;
     t.app.disorder_callbacks(12);
     let (sid, _) = t.app.call_in(CALLER).await;
     let sentences = [
@@ -499,5 +508,52 @@ async fn the_language_engine_and_notice_are_the_configured_ones() {
     assert_eq!(started[0].settings.language_code, "ja-JP");
     assert_eq!(started[0].settings.engine, TranscriptionEngine::Deepgram);
     assert!(!t.app.heard(&sid).iter().any(|h| h == NOTICE), "no notice");
-    assert!(t.app.emulator.errors().is_empty(), "{:?}", t.app.emulator.errors());
+    assert!(
+        t.app.emulator.errors().is_empty(),
+        "{:?}",
+        t.app.emulator.errors()
+    );
+}
+
+#[tokio::test]
+async fn the_transcript_holds_the_lines_announcements_and_the_callers_words_in_time_order() {
+    let t = spawn_replicated(
+        1,
+        crate::oncall::ALICE_ONLY,
+        &[("DENWA_TRANSCRIPTION_ENABLED", "true")],
+    )
+    .await;
+    t.app
+        .emulator
+        .add_phone(crate::oncall::ALICE, crate::oncall::accepts());
+    let (sid, call_id) = t.app.call_in(CALLER).await;
+    t.app.emulator.speak(&sid, "Hello?").await;
+    t.wait_said(&["Hello?"]).await;
+    let entries = t
+        .app
+        .wait_for(
+            "Alice's join in the transcript",
+            Duration::from_secs(30),
+            || async {
+                let entries = t.transcript(&call_id).await;
+                entries
+                    .iter()
+                    .any(|e| {
+                        e["speaker"] == "line"
+                            && e["text"].as_str().is_some_and(|s| s.contains("Alice"))
+                    })
+                    .then_some(entries)
+            },
+        )
+        .await;
+    let speakers: Vec<&str> = entries
+        .iter()
+        .map(|e| e["speaker"].as_str().unwrap())
+        .collect();
+    assert_eq!(speakers.first(), Some(&"caller"), "{entries:?}");
+    assert!(speakers.contains(&"line"), "{entries:?}");
+    let times: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "in time order");
 }
