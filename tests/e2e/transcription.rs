@@ -292,6 +292,9 @@ async fn the_callers_sentences_appear_in_both_threads_in_order_once() {
         .await;
     assert_eq!(t.slack_said().len(), 4);
     assert_eq!(t.discord_said().len(), 4);
+    // Twilio stops transcribing when the call ends: that is no news for the thread.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(t.slack_posts_with("unavailable").is_empty());
     // Still readable after the end, for as long as the call's record is kept.
     assert_eq!(t.transcript(&call_id).await.len(), 5);
 }
@@ -556,4 +559,24 @@ async fn the_transcript_holds_the_lines_announcements_and_the_callers_words_in_t
     let mut sorted = times.clone();
     sorted.sort();
     assert_eq!(times, sorted, "in time order");
+}
+
+#[tokio::test]
+async fn a_stop_while_the_call_is_on_is_posted_once() {
+    let t = spawn_on().await;
+    let (sid, call_id) = t.app.call_in(CALLER).await;
+    let stopped = [("TranscriptionEvent", "transcription-stopped")];
+    assert_eq!(t.callback(&sid, &stopped, AUTH_TOKEN).await, 204);
+    assert_eq!(t.callback(&sid, &stopped, AUTH_TOKEN).await, 204);
+    let expected = "live transcript unavailable: Twilio stopped transcribing the call";
+    t.app
+        .wait_for("the notice", Duration::from_secs(20), || {
+            let found = !t.slack_posts_with(expected).is_empty();
+            async move { found.then_some(()) }
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(t.slack_posts_with("unavailable").len(), 1);
+    let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "connected", "the call goes on");
 }
