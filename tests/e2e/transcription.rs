@@ -580,3 +580,32 @@ async fn a_stop_while_the_call_is_on_is_posted_once() {
     let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
     assert_eq!(call["state"], "connected", "the call goes on");
 }
+
+#[tokio::test]
+async fn the_caller_is_labelled_by_name_when_known_and_the_name_is_inert_too() {
+    let t = spawn_on().await;
+    let sid = t
+        .app
+        .emulator
+        .place_call(CALLER, LINE, Some("<Jane> @here"))
+        .await
+        .unwrap();
+    let call_id = t.app.wait_for_call(CALLER, Some("connected")).await;
+    t.app.emulator.speak(&sid, "It is me again.").await;
+    t.app
+        .wait_for("the words in both threads", Duration::from_secs(20), || {
+            let slack = t
+                .slack_posts_with("It is me again.")
+                .contains(&":speech_balloon: *&lt;Jane&gt; @here:* It is me again.".to_owned());
+            let discord = t.discord.requests().iter().any(|r| {
+                r.body["content"] == "🗣️ **\\<Jane\\> \\@here:** It is me again."
+                    && r.body["allowed_mentions"]["parse"] == serde_json::json!([])
+            });
+            async move { (slack && discord).then_some(()) }
+        })
+        .await;
+    let entries = t.transcript(&call_id).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["name"], "<Jane> @here");
+    assert_eq!(entries[0]["speaker"], "caller");
+}
