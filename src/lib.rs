@@ -9,18 +9,23 @@
 //! - [`startup`]: builds the store, the Twilio client, the line and the router; runs them.
 //! - [`server`]: connections: the cap, header and body deadlines, a bounded drain on shutdown.
 //! - [`demo`]: `denwa demo`, the line with the Twilio emulator and a web console, all local.
-//! - `domain`: phone numbers, conference names, calls, messages: input turned into types at the
-//!   edge. Call and message ids, call states and directions are the chat contract's (`denwa_chat`).
+//! - `domain`: phone numbers, conference names, calls, messages, Twilio's call and conference
+//!   SIDs: input turned into types at the edge. Call and message ids, call states and directions
+//!   are the chat contract's (`denwa_chat`).
 //! - `line`: the flows (answer a call, take a message, ring responders, voicemail, events) and
 //!   the sweep that looks at every active call every few seconds.
-//! - `metrics`: the counters `/metrics` shows.
-//! - `speech`: the speakers (self-dial, announce), the pieces a turn says.
+//! - `metrics`: the counters `/metrics` shows; `background`: the tasks started off the request
+//!   path, tracked for shutdown; `chat_events`: what the line and its speakers tell the bridges.
+//! - `speech`: the speakers (self-dial, announce), the pieces a turn says; given a
+//!   `SpeechContext`, never the line.
 //! - `store`: all state, in Redis; only it builds keys; a Lua script per atomic step.
 //! - `routes`: HTTP: Twilio webhooks (signed), `/api`, health; `bridges`: the chat bridges.
 //! - `twiml`: the TwiML writer, the only way text reaches Twilio's XML; `twilio`: webhook
 //!   signatures, the REST client, its parameters and resources.
 
+mod background;
 mod bridges;
+mod chat_events;
 pub mod cli;
 pub mod config;
 pub mod demo;

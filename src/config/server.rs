@@ -16,6 +16,20 @@ pub struct ServerSettings {
     pub max_connections: usize,
 }
 
+impl ServerSettings {
+    /// An absolute URL under `public_url` (which may carry a path prefix) with query parameters;
+    /// the URL Twilio will request, and so the one its signature covers.
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.public_url.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&[base.as_str(), path].concat());
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+}
+
 impl Raw {
     pub(super) fn server(&mut self) -> Option<ServerSettings> {
         let listen = self

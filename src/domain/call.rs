@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{CallId, CallState, Direction};
+use super::{CallId, CallSid, CallState, Direction};
 
 /// One call to (or from) the line. The caller's number is kept for the team's chat, never put in
 /// a conference name, URL or log line.
@@ -23,7 +23,7 @@ pub struct Call {
     pub caller_name: Option<String>,
     /// Twilio's CallSid of the caller's leg; none while an outbound call is being placed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub call_sid: Option<String>,
+    pub call_sid: Option<CallSid>,
     pub conference: String,
     /// Unix milliseconds.
     pub started_at: u64,

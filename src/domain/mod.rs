@@ -6,6 +6,7 @@ mod leg_token;
 mod message;
 mod participant_label;
 mod phone_number;
+mod twilio_sid;
 
 pub use call::Call;
 pub use conference_name::ConferenceName;
@@ -16,6 +17,7 @@ pub use leg_token::LegToken;
 pub use message::{Message, MessageState, Piece};
 pub use participant_label::ParticipantLabel;
 pub use phone_number::PhoneNumber;
+pub use twilio_sid::{CallSid, ConferenceSid};
 
 /// Now, in Unix milliseconds: the unit every timestamp in the store uses.
 pub fn now_ms() -> u64 {

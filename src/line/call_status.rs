@@ -3,14 +3,14 @@
 use serde::Deserialize;
 
 use super::Line;
-use crate::domain::CallId;
+use crate::domain::{CallId, CallSid};
 use crate::speech;
 use crate::twilio::CallStatus;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CallStatusParams {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub call_status: CallStatus,
 }
 
@@ -53,7 +53,7 @@ impl Line {
                         other.as_str()
                     ),
                 };
-                speech::leg_ended(self, &id, &leg, &reason).await;
+                speech::leg_ended(self.speech(), &id, &leg, &reason).await;
             }
             LegKind::Responder(id, index) => {
                 self.responder_leg_ended(&id, index, &status.call_sid, status.call_status)

@@ -4,7 +4,7 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
-use crate::domain::{CallId, CallState, ConferenceName, ParticipantLabel};
+use crate::domain::{CallId, CallSid, CallState, ConferenceName, ConferenceSid, ParticipantLabel};
 use crate::speech;
 use crate::store::LogFailure as _;
 use crate::store::{ConferenceChange, ParticipantRole};
@@ -14,11 +14,11 @@ use crate::twilio::{ConferenceStatusEvent, UpdateCall};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ConferenceEventParams {
-    pub conference_sid: String,
+    pub conference_sid: ConferenceSid,
     pub friendly_name: String,
     pub status_callback_event: ConferenceStatusEvent,
     #[serde(default)]
-    pub call_sid: Option<String>,
+    pub call_sid: Option<CallSid>,
     /// The label denwa gave the participant (`caller`, `responder-N`, `speaker-...`).
     #[serde(default)]
     pub participant_label: Option<String>,
@@ -42,7 +42,7 @@ impl Line {
             return Ok(());
         };
         tracing::debug!(call = %id, event = ?event.status_callback_event, "conference event");
-        let change = match (event.status_callback_event, event.call_sid.as_deref()) {
+        let change = match (event.status_callback_event, event.call_sid.as_ref()) {
             (ConferenceStatusEvent::ConferenceStart, _) => Some(ConferenceChange::Started),
             (ConferenceStatusEvent::ParticipantJoin, Some(sid)) => {
                 Some(ConferenceChange::Joined(sid))
@@ -77,7 +77,7 @@ impl Line {
                         self.announce_participant(&id, sid, true, true).await;
                     }
                     // Messages may have arrived while the caller heard the greeting.
-                    speech::kick(self, &id);
+                    speech::kick(self.speech(), &id);
                 }
                 // Sent to voicemail, the caller leaves the conference but not the call (and is
                 // not announced as leaving: they are recording).
@@ -129,7 +129,13 @@ impl Line {
                     .await
             }
             ConferenceStatusEvent::AnnouncementEnd | ConferenceStatusEvent::AnnouncementFail => {
-                speech::announce::finished(self, &id, &event).await?;
+                let finished = speech::announce::AnnouncementFinished {
+                    conference_sid: &event.conference_sid,
+                    sequence_number: event.sequence_number,
+                    ended: event.status_callback_event == ConferenceStatusEvent::AnnouncementEnd,
+                    reason_failed: event.reason_announcement_failed.as_deref(),
+                };
+                speech::announce::finished(self.speech(), &id, &finished).await?;
             }
             _ => {}
         }
@@ -138,7 +144,12 @@ impl Line {
 
     /// Ends call `id` once: its unspoken messages fail with `reason`, bridges hear of it. With
     /// `conference`, only if that is the call's conference.
-    pub(crate) async fn end_call(&self, id: &CallId, reason: &str, conference: Option<&str>) {
+    pub(crate) async fn end_call(
+        &self,
+        id: &CallId,
+        reason: &str,
+        conference: Option<&ConferenceSid>,
+    ) {
         match self.store().end_call(id, reason, conference).await {
             Ok((true, failed)) => {
                 tracing::info!(call = %id, reason, "call ended");
@@ -179,7 +190,9 @@ mod tests {
     use crate::twilio::ConferenceStatusEvent;
 
     fn event(name: &str) -> ConferenceEventParams {
-        let form = format!("ConferenceSid=CF1&FriendlyName=denwa-a&StatusCallbackEvent={name}");
+        let form = format!(
+            "ConferenceSid=CF00000000000000000000000000000001&FriendlyName=denwa-a&StatusCallbackEvent={name}"
+        );
         serde_urlencoded::from_str(&form).unwrap()
     }
 

@@ -1,25 +1,16 @@
-//! Telling the chat bridges what happened.
+//! What the line tells the chat bridges about a call (through [`crate::chat_events`]).
 
 use denwa_chat::{CallSummary, LineEvent};
 
-use super::{Line, Metrics};
+use super::Line;
 use crate::domain::{Call, CallId, MessageId};
 
 impl Line {
-    /// Hands `event` to every bridge, off the caller's path: a slow or failing chat service must
-    /// never delay an answer to Twilio. Failures are logged and counted.
+    /// Hands `event` to every bridge, off the caller's path (see [`ChatEvents::publish`]).
+    ///
+    /// [`ChatEvents::publish`]: crate::chat_events::ChatEvents::publish
     pub(crate) fn publish(&self, event: LineEvent) {
-        for bridge in self.bridges() {
-            let bridge = bridge.clone();
-            let line = self.clone();
-            let event = event.clone();
-            self.spawn(async move {
-                if let Err(e) = bridge.on_event(&event).await {
-                    Metrics::add(&line.metrics().bridge_errors, 1);
-                    tracing::warn!(bridge = bridge.name(), error = %e, "bridge failed to handle a line event");
-                }
-            });
-        }
+        self.inner.events.publish(event);
     }
 
     pub(crate) fn summary(&self, call: &Call) -> CallSummary {
@@ -51,36 +42,6 @@ impl Line {
         spoken: &[MessageId],
         failed: &[MessageId],
     ) {
-        Metrics::add(&self.metrics().messages_spoken, spoken.len() as u64);
-        Metrics::add(&self.metrics().messages_failed, failed.len() as u64);
-        if self.bridges().is_empty() || (spoken.is_empty() && failed.is_empty()) {
-            return;
-        }
-        let ids: Vec<&str> = spoken.iter().chain(failed).map(MessageId::as_str).collect();
-        let messages = match self.store().messages_by_id(id, &ids).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(call = %id, error = %e, "could not read messages for receipts");
-                return;
-            }
-        };
-        for m in messages {
-            let origin = m.origin;
-            let event = if spoken.contains(&m.id) {
-                LineEvent::MessageSpoken {
-                    call_id: id.clone(),
-                    message_id: m.id,
-                    origin,
-                }
-            } else {
-                LineEvent::MessageFailed {
-                    call_id: id.clone(),
-                    message_id: m.id,
-                    origin,
-                    reason: m.reason.unwrap_or_else(|| "it could not be spoken".into()),
-                }
-            };
-            self.publish(event);
-        }
+        self.inner.events.publish_receipts(id, spoken, failed).await;
     }
 }

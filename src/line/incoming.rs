@@ -5,19 +5,17 @@ use serde::Deserialize;
 
 use super::{Line, Metrics};
 use crate::config::Greeting;
-use crate::domain::{CallId, CallState, ConferenceName, Direction, ParticipantLabel};
+use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel};
 use crate::speech::self_dial;
 use crate::store::LogFailure as _;
 use crate::store::{CreateOutcome, NewCall};
-use crate::twiml::{
-    Beep, Conference, ConferenceEvent, Dial, HttpMethod, Play, Record, Say, VoiceResponse,
-};
+use crate::twiml::{Conference, Dial, HttpMethod, Play, Record, Say, VoiceResponse};
 
 /// The parameters of Twilio's voice webhook that denwa uses (Twilio sends more; they are ignored).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VoiceParams {
-    pub call_sid: String,
+    pub call_sid: CallSid,
     pub account_sid: String,
     pub from: String,
     pub to: String,
@@ -32,7 +30,7 @@ impl Line {
     pub async fn answer_call(&self, call: VoiceParams) -> VoiceResponse {
         let number = self.settings().twilio.number.as_str();
         if call.from == number && call.to == number {
-            return self_dial::ask_for_code(self);
+            return self_dial::ask_for_code(self.speech());
         }
         let id = CallId::generate();
         let caller_name = call.caller_name.as_deref().filter(|n| !n.trim().is_empty());
@@ -188,32 +186,14 @@ impl Line {
         }
     }
 
-    /// The conference of call `id`, with the status callbacks denwa follows. Every leg joining it
-    /// carries the callbacks: Twilio takes them from whichever participant joins first.
+    /// The conference of call `id`, with the status callbacks denwa follows (see
+    /// [`crate::speech::SpeechContext::conference`]).
     pub(crate) fn conference(&self, id: &CallId) -> Conference {
-        Conference::new(ConferenceName::of(id))
-            .beep(Beep::False)
-            .status_callback(self.public_url("/twilio/conference", &[]).as_str())
-            .status_callback_method(HttpMethod::Post)
-            .status_callback_events([
-                ConferenceEvent::Start,
-                ConferenceEvent::End,
-                ConferenceEvent::Join,
-                ConferenceEvent::Leave,
-                ConferenceEvent::Announcement,
-            ])
+        self.speech().conference(id)
     }
 
     /// A `<Say>` in the configured voice and language.
     pub(crate) fn say_verb(&self, text: &str) -> Say {
-        let speech = &self.settings().speech;
-        let mut say = Say::new(text);
-        if let Some(voice) = &speech.voice {
-            say = say.voice(voice.as_str());
-        }
-        if let Some(language) = &speech.language {
-            say = say.language(language.as_str());
-        }
-        say
+        self.speech().say_verb(text)
     }
 }

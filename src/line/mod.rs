@@ -5,7 +5,6 @@
 //! Twilio's callbacks, and [`crate::speech`] speaks. Everything it knows lives in the store, so
 //! any replica can handle any webhook.
 
-mod background;
 mod call_status;
 mod conference;
 mod control;
@@ -20,13 +19,17 @@ mod transcript;
 mod transcription;
 mod voicemail;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::time::Duration;
 
 use denwa_chat::ChatBridge;
 use url::Url;
 
+use crate::background::Background;
+use crate::chat_events::ChatEvents;
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::speech::{SpeechContext, SpeechParts};
 use crate::store::Store;
 use crate::twilio::{SignatureValidator, TwilioClient};
 
@@ -48,10 +51,11 @@ struct Inner {
     store: Store,
     twilio: TwilioClient,
     validator: SignatureValidator,
-    /// Set once at start-up: bridges need the line (to act on it) before the line can hold them.
-    bridges: OnceLock<Vec<Arc<dyn ChatBridge>>>,
-    metrics: Metrics,
-    background: background::Background,
+    events: ChatEvents,
+    metrics: Arc<Metrics>,
+    background: Background,
+    /// What the speakers are given: the line starts them, they never see the line.
+    speech: SpeechContext,
 }
 
 impl Line {
@@ -60,30 +64,45 @@ impl Line {
         if let Some(previous) = &settings.twilio.previous_auth_token {
             validator = validator.with_previous_token(previous.clone());
         }
+        let metrics = Arc::new(Metrics::default());
+        let background = Background::default();
+        let events = ChatEvents::new(store.clone(), metrics.clone(), background.clone());
+        let speech = SpeechContext::new(SpeechParts {
+            settings: settings.speech.clone(),
+            server: settings.server.clone(),
+            line_number: settings.twilio.number.clone(),
+            store: store.clone(),
+            twilio: twilio.clone(),
+            metrics: metrics.clone(),
+            background: background.clone(),
+            events: events.clone(),
+        });
         Line {
             inner: Arc::new(Inner {
                 settings,
                 store,
                 twilio,
                 validator,
-                bridges: OnceLock::new(),
-                metrics: Metrics::default(),
-                background: Default::default(),
+                events,
+                metrics,
+                background,
+                speech,
             }),
         }
     }
 
     /// Attaches the chat bridges; only the first call has any effect.
     pub fn attach_bridges(&self, bridges: Vec<Arc<dyn ChatBridge>>) {
-        let _ = self.inner.bridges.set(bridges);
+        self.inner.events.attach(bridges);
     }
 
     pub fn bridges(&self) -> &[Arc<dyn ChatBridge>] {
-        self.inner
-            .bridges
-            .get()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        self.inner.events.bridges()
+    }
+
+    /// What the speakers are given.
+    pub fn speech(&self) -> &SpeechContext {
+        &self.inner.speech
     }
 
     pub fn settings(&self) -> &Settings {
@@ -106,16 +125,9 @@ impl Line {
         &self.inner.metrics
     }
 
-    /// An absolute URL under `server.public_url` (which may carry a path prefix) with query
-    /// parameters; the URL Twilio will request, and so the one its signature covers.
+    /// See [`crate::config::ServerSettings::url`].
     pub fn public_url(&self, path: &str, query: &[(&str, &str)]) -> Url {
-        let mut url = self.inner.settings.server.public_url.clone();
-        let base = url.path().trim_end_matches('/').to_owned();
-        url.set_path(&[base.as_str(), path].concat());
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
+        self.inner.settings.server.url(path, query)
     }
 
     /// The URL Twilio signed for a request that reached us at `path_and_query`.
@@ -128,5 +140,23 @@ impl Line {
             .as_str()
             .trim_end_matches('/');
         [public, path_and_query].concat()
+    }
+}
+
+/// The line's background work (see [`crate::background`]).
+impl Line {
+    /// Runs `task` in the background, tracked for shutdown.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.inner.background.spawn(task);
+    }
+
+    /// Asks every background task to stop. Call it as soon as the process is asked to exit.
+    pub fn begin_shutdown(&self) {
+        self.inner.background.begin_shutdown();
+    }
+
+    /// Waits at most `within` for background tasks to finish; false if some did not.
+    pub async fn finish_background(&self, within: Duration) -> bool {
+        self.inner.background.finish(within).await
     }
 }

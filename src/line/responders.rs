@@ -9,7 +9,7 @@ use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
 use crate::config::{RingCallerId, RingMode};
-use crate::domain::{CallId, CallState, Direction, ParticipantLabel, PhoneNumber};
+use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
 use crate::twilio::{CallEvent, CallStatus, CallTarget, CreateCall, UpdateCall};
@@ -345,7 +345,7 @@ impl Line {
         &self,
         id: &CallId,
         index: usize,
-        call_sid: &str,
+        call_sid: &CallSid,
         status: CallStatus,
     ) {
         // Twilio may deliver a status callback more than once: each leg ends once, and only the
@@ -369,17 +369,12 @@ impl Line {
             matches!(self.store().call(id).await, Ok(Some(c)) if c.state != CallState::Ended);
         let in_voicemail = self.store().in_voicemail(id).await.unwrap_or(false);
         tracing::info!(call = %id, responder = index, status = status.as_str(), "responder leg ended");
-        let current = self
-            .store()
-            .call_field(id, "ring_current")
-            .await
-            .ok()
-            .flatten();
+        let current = self.store().ring_current(id).await.ok().flatten();
         if accepted.is_none()
             && live
             && !in_voicemail
             && self.settings().line.ring == RingMode::InOrder
-            && current.as_deref() == Some(call_sid)
+            && current.as_ref() == Some(call_sid)
         {
             self.ring_next_responder(id).await;
         }
@@ -387,7 +382,7 @@ impl Line {
 
     /// A responder's leg left the conference: if they were the one who accepted, the call is
     /// no longer taken (voicemail and Join by phone are open again).
-    pub(crate) async fn responder_left(&self, id: &CallId, call_sid: &str) {
+    pub(crate) async fn responder_left(&self, id: &CallId, call_sid: &CallSid) {
         let Ok(legs) = self.store().responder_legs(id).await else {
             return;
         };
@@ -404,7 +399,7 @@ impl Line {
     pub(crate) async fn announce_participant(
         &self,
         id: &CallId,
-        call_sid: &str,
+        call_sid: &CallSid,
         joined: bool,
         aloud: bool,
     ) {
@@ -419,7 +414,7 @@ impl Line {
         let call = store.call(id).await.ok().flatten();
         let is_caller = call
             .as_ref()
-            .is_some_and(|c| c.call_sid.as_deref() == Some(call_sid));
+            .is_some_and(|c| c.call_sid.as_ref() == Some(call_sid));
         if joined {
             // The call's list of who joined is about who joined the caller.
             let listed = if is_caller { "" } else { name.as_str() };

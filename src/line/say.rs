@@ -49,7 +49,7 @@ impl Line {
             per_minute: speech.max_per_minute,
         });
         let message = MessageId::generate();
-        let pieces = crate::speech::pieces::plan(self, &text, audio_url);
+        let pieces = crate::speech::pieces::plan(self.speech(), &text, audio_url);
         let name = origin.key();
         let outcome = self
             .store()
@@ -77,7 +77,7 @@ impl Line {
             EnqueueOutcome::Queued => {
                 Metrics::add(&self.metrics().messages_queued, 1);
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
-                crate::speech::kick(self, id);
+                crate::speech::kick(self.speech(), id);
                 Ok(message)
             }
             EnqueueOutcome::Duplicate(first) => {

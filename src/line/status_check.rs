@@ -100,7 +100,7 @@ mod tests {
             other_party: "+14155550123".into(),
             line_number: "+15005550006".into(),
             caller_name: None,
-            call_sid: Some(format!("CA{n:032}")),
+            call_sid: crate::domain::CallSid::parse(&format!("CA{n:032}")),
             started_at: 0,
             ended_at: None,
             messages_spoken: 0,

@@ -56,7 +56,7 @@ async fn sweep_once(line: &Line, checks: &mut Option<JoinHandle<()>>) {
         }
         if let Ok(true) = line.store().needs_speaker(&call.id).await {
             tracing::info!(call = %call.id, "messages waiting with no speaker: starting one");
-            speech::kick(line, &call.id);
+            speech::kick(line.speech(), &call.id);
         }
     }
     // Twilio may take seconds to answer: its round runs in the background, one at a time, so

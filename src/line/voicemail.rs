@@ -52,7 +52,7 @@ impl Line {
             return;
         };
         // An inbound call is recorded with its CallSid.
-        let Some(call_sid) = call.call_sid.as_deref() else {
+        let Some(call_sid) = call.call_sid.as_ref() else {
             return;
         };
         if call.direction != Direction::Inbound

@@ -42,14 +42,14 @@ pub async fn speak(
         return Ok(Twiml(VoiceResponse::new().hangup()));
     };
     let response = match query.mode.as_deref() {
-        Some("announce") => announce::script(&line, &id, &query.leg, query.turn).await,
+        Some("announce") => announce::script(line.speech(), &id, &query.leg, query.turn).await,
         _ => {
             let step = self_dial::Step {
                 turn: query.turn,
                 waited: query.waited,
                 stalled_since: query.stalled,
             };
-            self_dial::turn(&line, &id, &query.leg, step).await
+            self_dial::turn(line.speech(), &id, &query.leg, step).await
         }
     };
     Ok(Twiml(response))

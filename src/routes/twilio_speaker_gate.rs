@@ -6,13 +6,14 @@ use serde::Deserialize;
 use super::WebhookError;
 use super::signed::Signed;
 use super::twiml_response::Twiml;
+use crate::domain::CallSid;
 use crate::line::Line;
 use crate::speech::self_dial;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GateParams {
-    call_sid: String,
+    call_sid: CallSid,
     #[serde(default)]
     digits: String,
 }
@@ -29,6 +30,12 @@ pub async fn speaker_gate(
 ) -> Result<Twiml, WebhookError> {
     let attempt = self_dial::CodeAttempt::from_query(request.query.attempt.as_deref());
     Ok(Twiml(
-        self_dial::admit(&line, &request.form.digits, &request.form.call_sid, attempt).await,
+        self_dial::admit(
+            line.speech(),
+            &request.form.digits,
+            &request.form.call_sid,
+            attempt,
+        )
+        .await,
     ))
 }

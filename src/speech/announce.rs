@@ -14,16 +14,16 @@
 
 use std::time::Duration;
 
-use crate::domain::{CallId, LegToken};
-use crate::line::{ConferenceEventParams, Line};
+use super::SpeechContext;
+use crate::domain::{CallId, ConferenceSid, LegToken};
 use crate::store::{AnnouncementEnd, SpeakerState, StoreError, Turn, TurnRequest};
-use crate::twilio::{ConferenceStatusEvent, UpdateConference};
+use crate::twilio::UpdateConference;
 use crate::twiml::{HttpMethod, VoiceResponse};
 
-pub async fn start(line: &Line, id: &CallId) {
-    match line.store().conference_started(id).await {
+pub async fn start(speech: &SpeechContext, id: &CallId) {
+    match speech.store().conference_started(id).await {
         Ok(true) => {}
-        Ok(false) => return super::self_dial::start(line, id).await,
+        Ok(false) => return super::self_dial::start(speech, id).await,
         Err(e) => {
             // The sweep tries again.
             tracing::warn!(call = %id, error = %e, "cannot tell whether the conference started");
@@ -32,8 +32,8 @@ pub async fn start(line: &Line, id: &CallId) {
     }
     let token = LegToken::generate();
     let leg = token.as_str();
-    let store = line.store();
-    let max_attempts = line.settings().speech.max_attempts;
+    let store = speech.store();
+    let max_attempts = speech.settings().max_attempts;
     // The store only hands out the lease once the caller is in the conference; the caller's
     // participant-join kicks the pipeline again.
     match store
@@ -47,10 +47,10 @@ pub async fn start(line: &Line, id: &CallId) {
         .await
     {
         Ok((true, failed)) => {
-            line.publish_receipts(id, &[], &failed).await;
-            next(line, id, leg, 1).await;
+            speech.publish_receipts(id, &[], &failed).await;
+            next(speech, id, leg, 1).await;
         }
-        Ok((false, failed)) => line.publish_receipts(id, &[], &failed).await,
+        Ok((false, failed)) => speech.publish_receipts(id, &[], &failed).await,
         Err(e) => tracing::warn!(call = %id, error = %e, "cannot take the speaker lease"),
     }
 }
@@ -61,8 +61,8 @@ const STORE_RETRY_FOR: Duration = Duration::from_secs(30);
 const STORE_RETRY_EVERY: Duration = Duration::from_millis(500);
 
 /// Settles the announcement of turn `turn - 1` (if any) and requests turn `turn`.
-async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
-    let max_attempts = line.settings().speech.max_attempts;
+async fn next(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) {
+    let max_attempts = speech.settings().max_attempts;
     let request = TurnRequest {
         leg,
         turn,
@@ -74,9 +74,9 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
     };
     let started = tokio::time::Instant::now();
     let turn_result = loop {
-        match line.store().speaker_turn(id, &request).await {
+        match speech.store().speaker_turn(id, &request).await {
             Ok(t) => break t,
-            Err(e) if started.elapsed() < STORE_RETRY_FOR && !line.is_stopping() => {
+            Err(e) if started.elapsed() < STORE_RETRY_FOR && !speech.is_stopping() => {
                 tracing::warn!(call = %id, error = %e, "announce turn failed; trying again");
                 tokio::time::sleep(STORE_RETRY_EVERY).await;
             }
@@ -91,31 +91,32 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
         // A repeated announcement-end: that turn was settled already.
         Turn::Stale | Turn::Again { .. } => {}
         // Announcements do not linger (the script only lingers when asked to).
-        Turn::Linger { spoken, failed } => line.publish_receipts(id, &spoken, &failed).await,
+        Turn::Linger { spoken, failed } => speech.publish_receipts(id, &spoken, &failed).await,
         Turn::Done {
             spoken,
             failed,
             more,
         } => {
-            line.publish_receipts(id, &spoken, &failed).await;
+            speech.publish_receipts(id, &spoken, &failed).await;
             if more {
-                super::kick(line, id);
+                super::kick(speech, id);
             }
         }
         Turn::Speak { spoken, failed, .. } => {
-            line.publish_receipts(id, &spoken, &failed).await;
-            let conference_sid = line
-                .store()
-                .call_field(id, "conference_sid")
-                .await
-                .ok()
-                .flatten();
+            speech.publish_receipts(id, &spoken, &failed).await;
+            let conference_sid = match speech.store().conference_sid(id).await {
+                Ok(sid) => sid,
+                Err(e) => {
+                    tracing::warn!(call = %id, error = %e, "cannot read the call's conference");
+                    None
+                }
+            };
             let Some(conference_sid) = conference_sid else {
-                super::leg_ended(line, id, leg, "the call's conference is not running").await;
+                super::leg_ended(speech, id, leg, "the call's conference is not running").await;
                 return;
             };
             let turn = turn.to_string();
-            let url = line.public_url(
+            let url = speech.public_url(
                 "/twilio/speak",
                 &[
                     ("call", id.as_str()),
@@ -125,13 +126,13 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
                 ],
             );
             let update = UpdateConference::announce(url.as_str(), HttpMethod::Post);
-            if let Err(e) = line
+            if let Err(e) = speech
                 .twilio()
                 .update_conference(&conference_sid, &update)
                 .await
             {
                 let reason = format!("Twilio did not play the announcement: {e}");
-                super::leg_ended(line, id, leg, &reason).await;
+                super::leg_ended(speech, id, leg, &reason).await;
             }
         }
     }
@@ -140,8 +141,8 @@ async fn next(line: &Line, id: &CallId, leg: &str, turn: u64) {
 /// The `AnnounceUrl` fetch for turn `turn`: says the batch in flight for that turn, once it is
 /// marked served; a stale turn, or one the store cannot read, says nothing (and is not served,
 /// so its end requeues the batch).
-pub async fn script(line: &Line, id: &CallId, leg: &str, turn: u64) -> VoiceResponse {
-    let store = line.store();
+pub async fn script(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) -> VoiceResponse {
+    let store = speech.store();
     let messages = async {
         let ids = store.inflight(id).await?;
         let messages = store.messages_by_id(id, &ids).await?;
@@ -149,7 +150,7 @@ pub async fn script(line: &Line, id: &CallId, leg: &str, turn: u64) -> VoiceResp
         Ok::<_, StoreError>(served.then_some(messages))
     };
     match messages.await {
-        Ok(Some(messages)) => super::say_all(line, VoiceResponse::new(), &messages),
+        Ok(Some(messages)) => super::say_all(speech, VoiceResponse::new(), &messages),
         Ok(None) => VoiceResponse::new(),
         Err(e) => {
             tracing::warn!(call = %id, error = %e, "cannot read the announcement");
@@ -158,35 +159,44 @@ pub async fn script(line: &Line, id: &CallId, leg: &str, turn: u64) -> VoiceResp
     }
 }
 
+/// What Twilio said of an announcement in the call's conference (read from its callback by the
+/// line).
+pub struct AnnouncementFinished<'a> {
+    pub conference_sid: &'a ConferenceSid,
+    /// Orders the conference's callbacks: a repeat of an event already seen is dropped.
+    pub sequence_number: Option<u64>,
+    /// `announcement-end` (true) or `announcement-fail` (false).
+    pub ended: bool,
+    /// Twilio's reason, on `announcement-fail`.
+    pub reason_failed: Option<&'a str>,
+}
+
 /// `announcement-end` / `announcement-fail` in the call's conference.
 pub async fn finished(
-    line: &Line,
+    speech: &SpeechContext,
     id: &CallId,
-    event: &ConferenceEventParams,
+    event: &AnnouncementFinished<'_>,
 ) -> Result<(), StoreError> {
-    let ended = event.status_callback_event == ConferenceStatusEvent::AnnouncementEnd;
-    let outcome = line
+    let ended = event.ended;
+    let outcome = speech
         .store()
-        .announcement_finished(id, &event.conference_sid, event.sequence_number)
+        .announcement_finished(id, event.conference_sid, event.sequence_number)
         .await?;
     match outcome {
         AnnouncementEnd::Heard { leg, turn } if ended => {
             // In the background: settling may wait out a store outage, and Twilio's callback
             // must be answered at once.
-            let (task_line, id) = (line.clone(), id.clone());
-            line.spawn(async move { next(&task_line, &id, &leg, turn + 1).await });
+            let (task_speech, id) = (speech.clone(), id.clone());
+            speech.spawn(async move { next(&task_speech, &id, &leg, turn + 1).await });
         }
         AnnouncementEnd::Heard { leg, .. } | AnnouncementEnd::Unheard { leg, .. } => {
             let reason = if ended {
                 "Twilio ended the announcement without fetching it".to_owned()
             } else {
-                let why = event
-                    .reason_announcement_failed
-                    .as_deref()
-                    .unwrap_or("no reason given");
+                let why = event.reason_failed.unwrap_or("no reason given");
                 format!("Twilio could not play the announcement: {why}")
             };
-            super::leg_ended(line, id, &leg, &reason).await;
+            super::leg_ended(speech, id, &leg, &reason).await;
         }
         AnnouncementEnd::None => {}
     }

@@ -14,8 +14,8 @@
 
 use std::time::Duration;
 
+use super::SpeechContext;
 use crate::domain::CallId;
-use crate::line::Line;
 use crate::metrics::Metrics;
 use crate::twilio::{RetryPolicy, TwilioError};
 
@@ -43,20 +43,25 @@ fn waits(retry_after: Option<Duration>) -> Vec<Duration> {
 
 /// Twilio did not place speaker `leg` of call `id`: the call waits before its next dial, or,
 /// with the dials run out, its waiting messages fail with `error` as the reason.
-pub(crate) async fn dial_failed(line: &Line, id: &CallId, leg: &str, error: &TwilioError) {
-    Metrics::add(&line.metrics().speaker_dial_failures, 1);
+pub(crate) async fn dial_failed(
+    speech: &SpeechContext,
+    id: &CallId,
+    leg: &str,
+    error: &TwilioError,
+) {
+    Metrics::add(&speech.metrics().speaker_dial_failures, 1);
     let reason = format!("Twilio did not place the speaker call: {error}");
-    let outcome = line
+    let outcome = speech
         .store()
         .speaker_dial_failed(id, leg, &reason, &waits(error.retry_after()))
         .await;
     match outcome {
         Ok(failure) => {
-            line.publish_receipts(id, &[], &failure.failed).await;
+            speech.publish_receipts(id, &[], &failure.failed).await;
             match failure.retry_in {
                 Some(wait) => {
                     tracing::warn!(call = %id, error = %error, retry_in_ms = wait.as_millis() as u64, "Twilio did not place the speaker call; dialling again later");
-                    super::kick_after(line, id, wait);
+                    super::kick_after(speech, id, wait);
                 }
                 None if failure.was_current => {
                     tracing::error!(call = %id, error = %error, failed = failure.failed.len(), "Twilio did not place the speaker call {DIAL_ATTEMPTS} times in a row; the waiting messages failed");

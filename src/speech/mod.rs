@@ -6,11 +6,12 @@
 //!   one-time code, joins the conference, and its twin says the messages.
 //! - [`announce`]: Twilio's conference announcement API plays the messages.
 //!
-//! The line's sweep ([`crate::line::sweep`]) restarts any call whose pipeline lost its kick (a
+//! The line's sweep (`line::sweep`) restarts any call whose pipeline lost its kick (a
 //! crash, a webhook answered while Redis was down) through [`kick`]. `dial_backoff` spaces and bounds the dials while Twilio will not place a
 //! speaker. [`split`] cuts long texts into pieces every `<Say>` accepts.
 
 pub mod announce;
+mod context;
 mod dial_backoff;
 pub mod pieces;
 pub mod self_dial;
@@ -18,11 +19,12 @@ pub mod split;
 
 use std::time::Duration;
 
-use crate::config::SpeechStrategy;
+use crate::config::{SpeechSettings, SpeechStrategy};
 use crate::domain::CallId;
 use crate::domain::Message;
-use crate::line::Line;
-use crate::twiml::{Play, VoiceResponse};
+use crate::twiml::{Play, Say, VoiceResponse};
+
+pub use context::{SpeechContext, SpeechParts};
 
 /// Pause before a new speaker follows a failed one, so a failing Twilio is not hammered.
 const RESTART_DELAY: Duration = Duration::from_millis(500);
@@ -43,29 +45,29 @@ pub(crate) const BASE_LEASE: Duration = Duration::from_secs(15);
 
 /// Starts a speaker for call `id` if something is queued and nobody is speaking. Runs in the
 /// background: dialling Twilio must not hold up the chat user or the webhook that triggered it.
-pub fn kick(line: &Line, id: &CallId) {
-    kick_after(line, id, Duration::ZERO);
+pub fn kick(speech: &SpeechContext, id: &CallId) {
+    kick_after(speech, id, Duration::ZERO);
 }
 
-fn kick_after(line: &Line, id: &CallId, delay: Duration) {
+fn kick_after(speech: &SpeechContext, id: &CallId, delay: Duration) {
     // A process on its way out dials nothing new: the message is in the store, and a live
     // replica's sweep (or this process, restarted) starts its speaker.
-    if line.is_stopping() {
+    if speech.is_stopping() {
         return;
     }
-    let task_line = line.clone();
+    let task_speech = speech.clone();
     let id = id.clone();
-    line.spawn(async move {
-        let line = task_line;
+    speech.spawn(async move {
+        let speech = task_speech;
         if !delay.is_zero() {
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                () = line.stopping() => return,
+                () = speech.stopping() => return,
             }
         }
-        match line.settings().speech.strategy {
-            SpeechStrategy::SelfDial => self_dial::start(&line, &id).await,
-            SpeechStrategy::Announce => announce::start(&line, &id).await,
+        match speech.settings().strategy {
+            SpeechStrategy::SelfDial => self_dial::start(&speech, &id).await,
+            SpeechStrategy::Announce => announce::start(&speech, &id).await,
         }
     });
 }
@@ -75,7 +77,7 @@ fn kick_after(line: &Line, id: &CallId, delay: Duration) {
 /// then released, so the next process dials at once; should Twilio have placed the call all the
 /// same, that leg finds itself stale at its first turn and hangs up.
 pub(crate) async fn while_dialling<T>(
-    line: &Line,
+    speech: &SpeechContext,
     id: &CallId,
     leg: &str,
     dial: impl std::future::Future<Output = T>,
@@ -86,15 +88,15 @@ pub(crate) async fn while_dialling<T>(
     loop {
         tokio::select! {
             outcome = &mut dial => return Some(outcome),
-            () = line.stopping() => {
-                if let Err(e) = line.store().release_dialling_speaker(id, leg).await {
+            () = speech.stopping() => {
+                if let Err(e) = speech.store().release_dialling_speaker(id, leg).await {
                     tracing::warn!(call = %id, error = %e, "shutdown: cannot release the speaker lease; it lapses by itself");
                 }
                 tracing::info!(call = %id, "shutdown: speaker dial abandoned, lease released");
                 return None;
             }
             _ = heartbeat.tick() => {
-                if let Err(e) = line.store().renew_speaker(id, leg, DIAL_LEASE).await {
+                if let Err(e) = speech.store().renew_speaker(id, leg, DIAL_LEASE).await {
                     tracing::warn!(call = %id, error = %e, "cannot renew the speaker's dial lease");
                 }
             }
@@ -104,17 +106,17 @@ pub(crate) async fn while_dialling<T>(
 
 /// Speaker `leg` of call `id` is over: settle what it held and start another speaker (of the
 /// configured strategy) if messages wait.
-pub(crate) async fn leg_ended(line: &Line, id: &CallId, leg: &str, reason: &str) {
-    let max_attempts = line.settings().speech.max_attempts;
-    match line
+pub(crate) async fn leg_ended(speech: &SpeechContext, id: &CallId, leg: &str, reason: &str) {
+    let max_attempts = speech.settings().max_attempts;
+    match speech
         .store()
         .speaker_leg_ended(id, leg, max_attempts, reason)
         .await
     {
         Ok(end) => {
-            line.publish_receipts(id, &[], &end.failed).await;
+            speech.publish_receipts(id, &[], &end.failed).await;
             if end.more_to_say {
-                kick_after(line, id, RESTART_DELAY);
+                kick_after(speech, id, RESTART_DELAY);
             }
         }
         Err(e) => tracing::warn!(call = %id, error = %e, "cannot settle an ended speaker"),
@@ -125,13 +127,13 @@ pub(crate) async fn leg_ended(line: &Line, id: &CallId, leg: &str, reason: &str)
 /// stored before pieces were kept), its recording first as `<Play>` when the turn starts the
 /// message.
 pub(crate) fn say_all(
-    line: &Line,
+    speech: &SpeechContext,
     mut response: VoiceResponse,
     messages: &[Message],
 ) -> VoiceResponse {
     for message in messages {
         let pieces = if message.pieces.is_empty() {
-            pieces::plan(line, &message.text, message.audio_url.as_deref())
+            pieces::plan(speech, &message.text, message.audio_url.as_deref())
         } else {
             message.pieces.clone()
         };
@@ -143,9 +145,22 @@ pub(crate) fn say_all(
         }
         for piece in pieces.get(range).unwrap_or_default() {
             if let Some(text) = message.text.get(piece.start..piece.end) {
-                response = response.say(line.say_verb(text));
+                response = response.say(speech.say_verb(text));
             }
         }
     }
     response
+}
+
+/// A `<Say>` of `text` in the configured voice and language: how the line and its speakers say
+/// anything.
+pub fn say_verb(settings: &SpeechSettings, text: &str) -> Say {
+    let mut say = Say::new(text);
+    if let Some(voice) = &settings.voice {
+        say = say.voice(voice.as_str());
+    }
+    if let Some(language) = &settings.language {
+        say = say.language(language.as_str());
+    }
+    say
 }

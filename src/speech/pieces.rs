@@ -11,9 +11,9 @@
 //! change of voice (and so of `<Say>` limits) between storing and speaking cannot shift a range
 //! that is half said.
 
+use super::SpeechContext;
 use super::split::{SayLimits, split_for_say};
 use crate::domain::Piece;
-use crate::line::Line;
 use crate::twiml::{Play, VoiceResponse};
 
 /// The most TwiML bytes of `<Say>`/`<Play>` one turn says: a quarter of Twilio's 64 kB limit,
@@ -24,8 +24,8 @@ use crate::twiml::{Play, VoiceResponse};
 pub const TURN_BUDGET_BYTES: usize = 16 * 1024;
 
 /// Cuts `text` (already normalised: single spaces) into pieces for the line's voice.
-pub fn plan(line: &Line, text: &str, audio_url: Option<&str>) -> Vec<Piece> {
-    let limits = SayLimits::for_voice(line.settings().speech.voice.as_deref());
+pub fn plan(speech: &SpeechContext, text: &str, audio_url: Option<&str>) -> Vec<Piece> {
+    let limits = SayLimits::for_voice(speech.settings().voice.as_deref());
     let empty = VoiceResponse::new().to_xml().len();
     let cost = |response: VoiceResponse| response.to_xml().len().saturating_sub(empty);
     let mut start = 0;
@@ -37,7 +37,7 @@ pub fn plan(line: &Line, text: &str, audio_url: Option<&str>) -> Vec<Piece> {
             .find(piece.as_str())
             .map_or(start, |o| start + o);
         let end = at + piece.len();
-        let mut response = VoiceResponse::new().say(line.say_verb(&piece));
+        let mut response = VoiceResponse::new().say(speech.say_verb(&piece));
         if i == 0
             && let Some(url) = audio_url
         {

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use rand::RngExt as _;
 
-use crate::domain::{CallId, CallState, LegToken, ParticipantLabel, now_ms};
-use crate::line::Line;
+use super::SpeechContext;
+use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, now_ms};
 use crate::metrics::Metrics;
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
@@ -102,7 +102,7 @@ impl Step {
 }
 
 /// The URL of leg `leg` at `step`.
-fn speak_url(line: &Line, id: &CallId, leg: &str, step: Step) -> String {
+fn speak_url(speech: &SpeechContext, id: &CallId, leg: &str, step: Step) -> String {
     let turn = step.turn.to_string();
     let waited = step.waited.to_string();
     let stalled = step.stalled_since.map(|t| t.to_string());
@@ -113,22 +113,22 @@ fn speak_url(line: &Line, id: &CallId, leg: &str, step: Step) -> String {
     if let Some(stalled) = &stalled {
         query.push(("stalled", stalled.as_str()));
     }
-    line.public_url("/twilio/speak", &query).to_string()
+    speech.public_url("/twilio/speak", &query).to_string()
 }
 
 /// A `<Pause>` of a second, then `step` again.
-fn pause_then(line: &Line, id: &CallId, leg: &str, step: Step) -> VoiceResponse {
+fn pause_then(speech: &SpeechContext, id: &CallId, leg: &str, step: Step) -> VoiceResponse {
     VoiceResponse::new()
         .pause(1)
-        .redirect(Redirect::new(speak_url(line, id, leg, step)).method(HttpMethod::Post))
+        .redirect(Redirect::new(speak_url(speech, id, leg, step)).method(HttpMethod::Post))
 }
 
 /// Dials a speaker leg for call `id` if it has queued messages and no leg is speaking.
-pub async fn start(line: &Line, id: &CallId) {
+pub async fn start(speech: &SpeechContext, id: &CallId) {
     let token = LegToken::generate();
     let leg = token.as_str();
-    let max_attempts = line.settings().speech.max_attempts;
-    let (acquired, failed) = match line
+    let max_attempts = speech.settings().max_attempts;
+    let (acquired, failed) = match speech
         .store()
         .acquire_speaker(id, leg, max_attempts, super::DIAL_LEASE)
         .await
@@ -139,19 +139,19 @@ pub async fn start(line: &Line, id: &CallId) {
             return;
         }
     };
-    line.publish_receipts(id, &[], &failed).await;
+    speech.publish_receipts(id, &[], &failed).await;
     if !acquired {
         return;
     }
     let code = random_token(CODE_DIGITS, b"0123456789");
-    if let Err(e) = line.store().store_speaker_code(&code, id, leg).await {
+    if let Err(e) = speech.store().store_speaker_code(&code, id, leg).await {
         tracing::warn!(call = %id, error = %e, "cannot store the speaker code");
-        super::leg_ended(line, id, leg, "denwa could not prepare the speaker call").await;
+        super::leg_ended(speech, id, leg, "denwa could not prepare the speaker call").await;
         return;
     }
-    let number = line.settings().twilio.number.clone();
-    let speak = speak_url(line, id, leg, Step::first());
-    let status = line.public_url(
+    let number = speech.line_number().clone();
+    let speak = speak_url(speech, id, leg, Step::first());
+    let status = speech.public_url(
         "/twilio/call-status",
         &[("call", id.as_str()), ("leg", leg)],
     );
@@ -165,15 +165,15 @@ pub async fn start(line: &Line, id: &CallId) {
     // `w` is half a second: give the inbound half time to reach its <Gather>.
     .send_digits(["wwww", code.as_str()].concat())
     .timeout(SPEAKER_DIAL_TIMEOUT_SECS);
-    let dial = line.twilio().create_call(&request);
-    let Some(outcome) = super::while_dialling(line, id, leg, dial).await else {
+    let dial = speech.twilio().create_call(&request);
+    let Some(outcome) = super::while_dialling(speech, id, leg, dial).await else {
         return;
     };
     match outcome {
         Ok(created) => {
-            Metrics::add(&line.metrics().speaker_legs, 1);
+            Metrics::add(&speech.metrics().speaker_legs, 1);
             tracing::info!(call = %id, speaker_sid = %created.sid, "speaker leg dialled");
-            match line
+            match speech
                 .store()
                 .speaker_dialled(id, leg, &created.sid, super::BASE_LEASE)
                 .await
@@ -187,17 +187,17 @@ pub async fn start(line: &Line, id: &CallId) {
                 Err(e) => tracing::warn!(call = %id, error = %e, "cannot record the speaker leg"),
             }
         }
-        Err(e) => super::dial_backoff::dial_failed(line, id, leg, &e).await,
+        Err(e) => super::dial_backoff::dial_failed(speech, id, leg, &e).await,
     }
 }
 
 /// The inbound half of a self-dialled leg (From == To == the line): nothing but prompt-less
 /// `<Gather>`s for the code, the second for a code the first did not get at all; silence and a
 /// hang-up for anyone without it.
-pub fn ask_for_code(line: &Line) -> VoiceResponse {
+pub fn ask_for_code(speech: &SpeechContext) -> VoiceResponse {
     VoiceResponse::new()
-        .gather(code_gather(line, CodeAttempt::First))
-        .gather(code_gather(line, CodeAttempt::Again))
+        .gather(code_gather(speech, CodeAttempt::First))
+        .gather(code_gather(speech, CodeAttempt::Again))
         .hangup()
 }
 
@@ -219,7 +219,7 @@ impl CodeAttempt {
     }
 }
 
-fn code_gather(line: &Line, attempt: CodeAttempt) -> Gather {
+fn code_gather(speech: &SpeechContext, attempt: CodeAttempt) -> Gather {
     let (query, timeout): (&[(&str, &str)], _) = match attempt {
         CodeAttempt::First => (&[], CODE_TIMEOUT_SECS),
         CodeAttempt::Again => (&[("attempt", "2")], CODE_AGAIN_TIMEOUT_SECS),
@@ -228,7 +228,7 @@ fn code_gather(line: &Line, attempt: CodeAttempt) -> Gather {
         .input(GatherInput::Dtmf)
         .num_digits(CODE_DIGITS as u32)
         .timeout(timeout)
-        .action(line.public_url("/twilio/speaker-gate", query).as_str())
+        .action(speech.public_url("/twilio/speaker-gate", query).as_str())
         .method(HttpMethod::Post)
 }
 
@@ -236,14 +236,15 @@ fn code_gather(line: &Line, attempt: CodeAttempt) -> Gather {
 /// Any other answer to the first chance gets the second (a digit may have been lost on the
 /// line; the outbound half sends the code again); after the second, a hang-up.
 pub async fn admit(
-    line: &Line,
+    speech: &SpeechContext,
     digits: &str,
-    inbound_sid: &str,
+    inbound_sid: &CallSid,
     attempt: CodeAttempt,
 ) -> VoiceResponse {
     let valid_shape = digits.len() == CODE_DIGITS && digits.bytes().all(|b| b.is_ascii_digit());
     let admitted = if valid_shape {
-        line.store()
+        speech
+            .store()
             .redeem_speaker_code(digits, inbound_sid)
             .await
             .unwrap_or_else(|e| {
@@ -257,7 +258,7 @@ pub async fn admit(
         if attempt == CodeAttempt::First {
             tracing::info!(call_sid = %inbound_sid, "call from the line's own number without a valid code: asking again");
             return VoiceResponse::new()
-                .gather(code_gather(line, CodeAttempt::Again))
+                .gather(code_gather(speech, CodeAttempt::Again))
                 .hangup();
         }
         tracing::warn!(call_sid = %inbound_sid, "call from the line's own number without a valid code: hung up");
@@ -268,7 +269,7 @@ pub async fn admit(
         tracing::error!(call = %id, "a speaker leg token unfit for a participant label: hung up");
         return VoiceResponse::new().hangup();
     };
-    let conference = line
+    let conference = speech
         .conference(&id)
         .participant_label(label)
         // The speaker is heard however Twilio reads its start rule: with the caller waiting alone
@@ -286,8 +287,8 @@ pub async fn admit(
 }
 
 /// Leg `leg` at `step`: one fetch of `/twilio/speak` by the outbound half.
-pub async fn turn(line: &Line, id: &CallId, leg: &str, step: Step) -> VoiceResponse {
-    match try_turn(line, id, leg, step).await {
+pub async fn turn(speech: &SpeechContext, id: &CallId, leg: &str, step: Step) -> VoiceResponse {
+    match try_turn(speech, id, leg, step).await {
         Ok(response) => response,
         Err(e) => {
             let since = step.stalled_since.unwrap_or_else(now_ms);
@@ -305,26 +306,26 @@ pub async fn turn(line: &Line, id: &CallId, leg: &str, step: Step) -> VoiceRespo
                 stalled_since: Some(since),
                 ..step
             };
-            pause_then(line, id, leg, again)
+            pause_then(speech, id, leg, again)
         }
     }
 }
 
 async fn try_turn(
-    line: &Line,
+    speech: &SpeechContext,
     id: &CallId,
     leg: &str,
     step: Step,
 ) -> Result<VoiceResponse, crate::store::StoreError> {
     let Step { turn, waited, .. } = step;
-    let store = line.store();
+    let store = speech.store();
     let state = store.call(id).await?.map(|c| c.state);
     if matches!(state, None | Some(CallState::Ended)) {
         return Ok(VoiceResponse::new().hangup());
     }
     let speaker = store.speaker_state(id).await?;
     if !(state == Some(CallState::Connected) && speaker == Some(SpeakerState::Joined)) {
-        let gave_up = u64::from(waited) >= line.settings().speech.join_timeout.as_secs();
+        let gave_up = u64::from(waited) >= speech.settings().join_timeout.as_secs();
         if speaker == Some(SpeakerState::Left) || gave_up {
             return Ok(VoiceResponse::new().hangup());
         }
@@ -337,19 +338,19 @@ async fn try_turn(
         {
             // The inbound half has not presented the code: a digit was lost on the line (or
             // all of them). Its second `<Gather>` listens now.
-            let again = speak_url(line, id, leg, step.waited_another_second());
+            let again = speak_url(speech, id, leg, step.waited_another_second());
             return Ok(VoiceResponse::new()
                 .play(Play::digits(code))
                 .redirect(Redirect::new(again).method(HttpMethod::Post)));
         }
         // Not heard yet: wait a second and ask again rather than speak into the void.
-        return Ok(pause_then(line, id, leg, step.waited_another_second()));
+        return Ok(pause_then(speech, id, leg, step.waited_another_second()));
     }
-    let max_attempts = line.settings().speech.max_attempts;
+    let max_attempts = speech.settings().max_attempts;
     let lease = super::BASE_LEASE;
-    let next = speak_url(line, id, leg, step.next_turn());
+    let next = speak_url(speech, id, leg, step.next_turn());
     // Once in the conference, `waited` counts the seconds the leg has idled with nothing to say.
-    let linger = u64::from(waited) < line.settings().speech.linger.as_secs();
+    let linger = u64::from(waited) < speech.settings().linger.as_secs();
     match store
         .speaker_turn(
             id,
@@ -367,21 +368,21 @@ async fn try_turn(
     {
         Turn::Stale => Ok(VoiceResponse::new().hangup()),
         Turn::Linger { spoken, failed } => {
-            line.publish_receipts(id, &spoken, &failed).await;
+            speech.publish_receipts(id, &spoken, &failed).await;
             let idle = Step {
                 turn: turn + 1,
                 ..step.waited_another_second()
             };
-            Ok(pause_then(line, id, leg, idle))
+            Ok(pause_then(speech, id, leg, idle))
         }
         Turn::Done {
             spoken,
             failed,
             more,
         } => {
-            line.publish_receipts(id, &spoken, &failed).await;
+            speech.publish_receipts(id, &spoken, &failed).await;
             if more {
-                super::kick(line, id);
+                super::kick(speech, id);
             }
             Ok(VoiceResponse::new().hangup())
         }
@@ -390,7 +391,7 @@ async fn try_turn(
         }
         Turn::Again { batch } => {
             let messages = store.messages_by_id(id, &batch).await?;
-            let response = super::say_all(line, VoiceResponse::new(), &messages);
+            let response = super::say_all(speech, VoiceResponse::new(), &messages);
             Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }
         Turn::Speak {
@@ -398,9 +399,9 @@ async fn try_turn(
             failed,
             batch,
         } => {
-            line.publish_receipts(id, &spoken, &failed).await;
+            speech.publish_receipts(id, &spoken, &failed).await;
             let messages = store.messages_by_id(id, &batch).await?;
-            let response = super::say_all(line, VoiceResponse::new(), &messages);
+            let response = super::say_all(speech, VoiceResponse::new(), &messages);
             Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }
     }

@@ -6,7 +6,7 @@
 //! turn, so an event is about that one; the SequenceNumber tells a repeat.
 
 use super::{Store, StoreResult, scripts};
-use crate::domain::CallId;
+use crate::domain::{CallId, ConferenceSid};
 
 /// What an announcement event settles.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +42,12 @@ impl Store {
     pub async fn announcement_finished(
         &self,
         id: &CallId,
-        conference_sid: &str,
+        conference_sid: &ConferenceSid,
         sequence: Option<u64>,
     ) -> StoreResult<AnnouncementEnd> {
         let (status, leg, turn): (String, String, u64) = scripts::ANNOUNCEMENT_FINISHED
             .key(self.keys.call(id))
-            .arg(conference_sid)
+            .arg(conference_sid.as_str())
             .arg(sequence.map(|s| s.to_string()).unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await?;

@@ -6,13 +6,15 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 
 use super::{Store, StoreError, StoreResult, scripts};
-use crate::domain::{Call, CallId, CallState, ConferenceName, Direction, MessageId, now_ms};
+use crate::domain::{
+    Call, CallId, CallSid, CallState, ConferenceName, ConferenceSid, Direction, MessageId, now_ms,
+};
 
 /// What `/twilio/voice` knows about a new call.
 pub struct NewCall<'a> {
     pub id: &'a CallId,
     /// None for an outbound call recorded before Twilio is asked to place it.
-    pub call_sid: Option<&'a str>,
+    pub call_sid: Option<&'a CallSid>,
     /// The number at the other end (see [`Call::other_party`]); stored as `from`.
     pub other_party: &'a str,
     /// The line's own number; stored as `to`.
@@ -68,7 +70,7 @@ impl Store {
             ("direction", call.direction.as_str().into()),
         ];
         if let Some(sid) = call.call_sid {
-            fields.push(("call_sid", sid.into()));
+            fields.push(("call_sid", sid.to_string()));
         }
         if let Some(name) = call.caller_name {
             fields.push(("caller_name", name.into()));
@@ -99,10 +101,10 @@ impl Store {
     }
 
     /// Sets the caller leg's CallSid once Twilio has it (outbound calls are recorded before).
-    pub async fn set_call_sid(&self, id: &CallId, call_sid: &str) -> StoreResult<()> {
+    pub async fn set_call_sid(&self, id: &CallId, call_sid: &CallSid) -> StoreResult<()> {
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .hset(self.keys.call(id), "call_sid", call_sid)
+            .hset(self.keys.call(id), "call_sid", call_sid.as_str())
             .ignore()
             .set_ex(
                 self.keys.call_sid(call_sid),
@@ -115,7 +117,7 @@ impl Store {
     }
 
     /// The call whose caller leg has this Twilio CallSid.
-    pub async fn call_for_sid(&self, call_sid: &str) -> StoreResult<Option<CallId>> {
+    pub async fn call_for_sid(&self, call_sid: &CallSid) -> StoreResult<Option<CallId>> {
         let id: Option<String> = self.conn().get(self.keys.call_sid(call_sid)).await?;
         Ok(id.and_then(|s| CallId::parse(&s)))
     }
@@ -169,6 +171,18 @@ impl Store {
         Ok(self.conn().hget(self.keys.call(id), field).await?)
     }
 
+    /// The SID of the call's running conference, as its events named it.
+    pub async fn conference_sid(&self, id: &CallId) -> StoreResult<Option<ConferenceSid>> {
+        let stored = self.call_field(id, "conference_sid").await?;
+        Ok(stored.and_then(|sid| {
+            let parsed = ConferenceSid::parse(&sid);
+            if parsed.is_none() {
+                tracing::warn!(call = %id, "the stored ConferenceSid is not one");
+            }
+            parsed
+        }))
+    }
+
     /// Marks the call ended (once) and fails its unspoken messages. Returns whether this call
     /// did the ending, and the ids it failed.
     /// With `conference`, only if that is the call's conference (see END_CALL).
@@ -176,7 +190,7 @@ impl Store {
         &self,
         id: &CallId,
         reason: &str,
-        conference: Option<&str>,
+        conference: Option<&ConferenceSid>,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
         let (ended, failed): (i64, Vec<String>) = scripts::END_CALL
             .key(self.keys.call(id))
@@ -187,7 +201,7 @@ impl Store {
             .arg(now_ms())
             .arg(self.keys.message_prefix(id))
             .arg(reason)
-            .arg(conference.unwrap_or_default())
+            .arg(conference.map(ConferenceSid::as_str).unwrap_or_default())
             .invoke_async(&mut self.conn())
             .await?;
         if ended == 1 {
@@ -246,20 +260,20 @@ impl Store {
         &self,
         id: &CallId,
         event: ConferenceChange<'_>,
-        conference_sid: &str,
+        conference_sid: &ConferenceSid,
         sequence: Option<u64>,
         starts_conference: bool,
     ) -> StoreResult<ParticipantRole> {
         let (call_sid, kind) = match event {
             ConferenceChange::Started => ("", "start"),
-            ConferenceChange::Joined(sid) => (sid, "join"),
-            ConferenceChange::Left(sid) => (sid, "leave"),
+            ConferenceChange::Joined(sid) => (sid.as_str(), "join"),
+            ConferenceChange::Left(sid) => (sid.as_str(), "leave"),
         };
         let role: String = scripts::PARTICIPANT
             .key(self.keys.call(id))
             .arg(call_sid)
             .arg(kind)
-            .arg(conference_sid)
+            .arg(conference_sid.as_str())
             .arg(now_ms())
             .arg(sequence.map(|s| s.to_string()).unwrap_or_default())
             .arg(if starts_conference { "1" } else { "" })
@@ -280,8 +294,8 @@ impl Store {
 #[derive(Debug, Clone, Copy)]
 pub enum ConferenceChange<'a> {
     Started,
-    Joined(&'a str),
-    Left(&'a str),
+    Joined(&'a CallSid),
+    Left(&'a CallSid),
 }
 
 fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Call> {
@@ -300,7 +314,13 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
         call_sid: f
             .get("call_sid")
             .filter(|sid| !sid.starts_with(LEGACY_PENDING_SID))
-            .cloned(),
+            .and_then(|sid| {
+                let parsed = CallSid::parse(sid);
+                if parsed.is_none() {
+                    tracing::warn!(call = %id, "the stored CallSid is not one; the call is read without it");
+                }
+                parsed
+            }),
         conference: ConferenceName::of(id).to_string(),
         started_at: num("started_at").unwrap_or(0),
         ended_at: num("ended_at"),
@@ -337,7 +357,10 @@ mod tests {
         if let Some(sid) = stored {
             fields.insert("call_sid".to_owned(), sid.to_owned());
         }
-        call_from_fields(&id, &fields).unwrap().call_sid
+        call_from_fields(&id, &fields)
+            .unwrap()
+            .call_sid
+            .map(|sid| sid.to_string())
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The one place Redis key names are built.
 
-use crate::domain::CallId;
+use crate::domain::{CallId, CallSid};
 
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
@@ -83,7 +83,7 @@ impl Keys {
     }
 
     /// String: Twilio CallSid of a caller's leg -> call id.
-    pub(super) fn call_sid(&self, sid: &str) -> String {
+    pub(super) fn call_sid(&self, sid: &CallSid) -> String {
         format!("{}:callsid:{}", self.prefix, sid)
     }
 

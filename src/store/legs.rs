@@ -3,7 +3,7 @@
 use redis::AsyncCommands as _;
 
 use super::{Store, StoreResult, scripts};
-use crate::domain::{CallId, now_ms};
+use crate::domain::{CallId, CallSid, now_ms};
 
 /// What Twilio reported of a voicemail: the recording (`<Record>`'s action) or its transcript
 /// (the transcribe callback). They come in either order, and a callback may come twice.
@@ -32,7 +32,7 @@ impl Store {
     pub async fn set_participant_name(
         &self,
         id: &CallId,
-        call_sid: &str,
+        call_sid: &CallSid,
         name: &str,
     ) -> StoreResult<()> {
         let _: () = self
@@ -45,7 +45,7 @@ impl Store {
     pub async fn participant_name(
         &self,
         id: &CallId,
-        call_sid: &str,
+        call_sid: &CallSid,
     ) -> StoreResult<Option<String>> {
         self.call_field(id, &format!("name:{call_sid}")).await
     }
@@ -78,12 +78,12 @@ impl Store {
         &self,
         id: &CallId,
         index: usize,
-        call_sid: &str,
+        call_sid: &CallSid,
     ) -> StoreResult<()> {
         let key = self.keys.call(id);
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .hset(&key, format!("responder:{index}"), call_sid)
+            .hset(&key, format!("responder:{index}"), call_sid.as_str())
             .ignore()
             .hincr(&key, "responder_legs", 1)
             .ignore();
@@ -92,15 +92,18 @@ impl Store {
     }
 
     /// The call's responder legs: (responder index, CallSid).
-    pub async fn responder_legs(&self, id: &CallId) -> StoreResult<Vec<(usize, String)>> {
+    pub async fn responder_legs(&self, id: &CallId) -> StoreResult<Vec<(usize, CallSid)>> {
         let fields: std::collections::HashMap<String, String> =
             self.conn().hgetall(self.keys.call(id)).await?;
-        let mut legs: Vec<(usize, String)> = fields
+        let mut legs: Vec<(usize, CallSid)> = fields
             .into_iter()
             .filter_map(|(k, v)| {
-                k.strip_prefix("responder:")
-                    .and_then(|i| i.parse().ok())
-                    .map(|i| (i, v))
+                let index = k.strip_prefix("responder:")?.parse().ok()?;
+                let sid = CallSid::parse(&v);
+                if sid.is_none() {
+                    tracing::warn!(call = %id, index, "a stored responder leg is not a CallSid; left out");
+                }
+                Some((index, sid?))
             })
             .collect();
         legs.sort();
@@ -108,7 +111,7 @@ impl Store {
     }
 
     /// Records that a responder leg ended; false if it was recorded already (a repeated callback).
-    pub async fn responder_leg_done(&self, id: &CallId, call_sid: &str) -> StoreResult<bool> {
+    pub async fn responder_leg_done(&self, id: &CallId, call_sid: &CallSid) -> StoreResult<bool> {
         let first: i64 = self
             .conn()
             .hset_nx(self.keys.call(id), format!("leg_done:{call_sid}"), 1)
@@ -117,12 +120,18 @@ impl Store {
     }
 
     /// The leg in-order ringing is waiting on.
-    pub async fn set_ring_current(&self, id: &CallId, call_sid: &str) -> StoreResult<()> {
+    pub async fn set_ring_current(&self, id: &CallId, call_sid: &CallSid) -> StoreResult<()> {
         let _: () = self
             .conn()
-            .hset(self.keys.call(id), "ring_current", call_sid)
+            .hset(self.keys.call(id), "ring_current", call_sid.as_str())
             .await?;
         Ok(())
+    }
+
+    /// The leg in-order ringing is waiting on, if any.
+    pub async fn ring_current(&self, id: &CallId) -> StoreResult<Option<CallSid>> {
+        let stored = self.call_field(id, "ring_current").await?;
+        Ok(stored.and_then(|sid| CallSid::parse(&sid)))
     }
 
     /// The responder who accepted left: the call is open again (to voicemail, or another
@@ -213,13 +222,13 @@ impl Store {
     pub async fn human_joined(
         &self,
         id: &CallId,
-        call_sid: &str,
+        call_sid: &CallSid,
         name: &str,
     ) -> StoreResult<Option<u64>> {
         let before: i64 = scripts::HUMAN_JOINED
             .key(self.keys.call(id))
             .key(self.keys.joined(id))
-            .arg(call_sid)
+            .arg(call_sid.as_str())
             .arg(name)
             .invoke_async(&mut self.conn())
             .await?;
@@ -227,10 +236,10 @@ impl Store {
     }
 
     /// A human left; true if they had been counted in.
-    pub async fn human_left(&self, id: &CallId, call_sid: &str) -> StoreResult<bool> {
+    pub async fn human_left(&self, id: &CallId, call_sid: &CallSid) -> StoreResult<bool> {
         let left: i64 = scripts::HUMAN_LEFT
             .key(self.keys.call(id))
-            .arg(call_sid)
+            .arg(call_sid.as_str())
             .invoke_async(&mut self.conn())
             .await?;
         Ok(left == 1)

@@ -11,7 +11,7 @@ use redis::AsyncCommands as _;
 use redis::ScriptInvocation;
 
 use super::{Store, StoreResult, scripts};
-use crate::domain::{CallId, MessageId, now_ms};
+use crate::domain::{CallId, CallSid, MessageId, now_ms};
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
 /// issued; anything later is not ours.
@@ -224,7 +224,7 @@ impl Store {
         &self,
         id: &CallId,
         leg: &str,
-        call_sid: &str,
+        call_sid: &CallSid,
         lease: Duration,
     ) -> StoreResult<bool> {
         let current: i64 = scripts::SPEAKER_DIALLED
@@ -232,7 +232,7 @@ impl Store {
             .key(self.keys.speaker_lock(id))
             .arg(leg)
             .arg(millis(lease))
-            .arg(call_sid)
+            .arg(call_sid.as_str())
             .invoke_async(&mut self.conn())
             .await?;
         Ok(current == 1)
@@ -310,7 +310,7 @@ impl Store {
     pub async fn redeem_speaker_code(
         &self,
         code: &str,
-        inbound_sid: &str,
+        inbound_sid: &CallSid,
     ) -> StoreResult<Option<(CallId, String)>> {
         let value: Option<String> = self.conn().get_del(self.keys.speaker_code(code)).await?;
         let Some((id, leg)) = value.as_deref().and_then(|v| v.split_once(':')) else {
@@ -324,7 +324,7 @@ impl Store {
         let admitted: i64 = scripts::ADMIT_SPEAKER
             .key(self.keys.call(&id))
             .arg(leg)
-            .arg(inbound_sid)
+            .arg(inbound_sid.as_str())
             .invoke_async(&mut self.conn())
             .await?;
         Ok((admitted == 1).then(|| (id, leg.to_owned())))

@@ -8,6 +8,8 @@
 
 use serde::Deserialize;
 
+use crate::domain::{CallSid, ConferenceSid};
+
 pub use super::params::ConferenceStatus;
 
 /// A call's state (`status` of a call resource, `CallStatus` of webhooks).
@@ -76,7 +78,7 @@ pub enum ConferenceStatusEvent {
 /// A call (`/Calls/{CallSid}.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CallResource {
-    pub sid: String,
+    pub sid: CallSid,
     #[serde(default)]
     pub account_sid: Option<String>,
     pub status: CallStatus,
@@ -84,7 +86,7 @@ pub struct CallResource {
     #[serde(default)]
     pub direction: Option<String>,
     #[serde(default)]
-    pub parent_call_sid: Option<String>,
+    pub parent_call_sid: Option<CallSid>,
     /// Seconds, as a string, once the call has ended.
     #[serde(default)]
     pub duration: Option<String>,
@@ -95,7 +97,7 @@ pub struct CallResource {
 /// A conference (`/Conferences/{ConferenceSid}.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ConferenceResource {
-    pub sid: String,
+    pub sid: ConferenceSid,
     pub friendly_name: String,
     pub status: ConferenceStatus,
     #[serde(default)]
@@ -121,8 +123,8 @@ pub enum ParticipantStatus {
 /// A conference participant (`/Conferences/{ConferenceSid}/Participants/{CallSid}.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ParticipantResource {
-    pub call_sid: String,
-    pub conference_sid: String,
+    pub call_sid: CallSid,
+    pub conference_sid: ConferenceSid,
     #[serde(default)]
     pub label: Option<String>,
     #[serde(default)]
@@ -183,7 +185,7 @@ mod tests {
             "brand_new_field": [1, 2, 3]
         }"#;
         let call: CallResource = serde_json::from_str(json).unwrap();
-        assert_eq!(call.sid, "CA1234567890abcdef1234567890abcdef");
+        assert_eq!(call.sid.as_str(), "CA1234567890abcdef1234567890abcdef");
         assert_eq!(call.status, CallStatus::Queued);
         assert_eq!(call.direction.as_deref(), Some("outbound-api"));
         assert!(
@@ -195,17 +197,19 @@ mod tests {
     #[test]
     fn unknown_statuses_decode() {
         let c: ConferenceResource = serde_json::from_str(
-            r#"{"sid":"CF1","friendly_name":"denwa-x","status":"paused-forever"}"#,
+            r#"{"sid":"CF00000000000000000000000000000001","friendly_name":"denwa-x","status":"paused-forever"}"#,
         )
         .unwrap();
         assert_eq!(c.status, ConferenceStatus::Unknown);
         let c: ConferenceResource = serde_json::from_str(
-            r#"{"sid":"CF1","friendly_name":"denwa-x","status":"in-progress"}"#,
+            r#"{"sid":"CF00000000000000000000000000000001","friendly_name":"denwa-x","status":"in-progress"}"#,
         )
         .unwrap();
         assert_eq!(c.status, ConferenceStatus::InProgress);
-        let call: CallResource =
-            serde_json::from_str(r#"{"sid":"CA1","status":"no-answer"}"#).unwrap();
+        let call: CallResource = serde_json::from_str(
+            r#"{"sid":"CA00000000000000000000000000000001","status":"no-answer"}"#,
+        )
+        .unwrap();
         assert_eq!(call.status, CallStatus::NoAnswer);
     }
 
@@ -227,7 +231,7 @@ mod tests {
     #[test]
     fn decodes_pages_under_their_list_key() {
         let page: Page<ConferenceResource> = serde_json::from_str(
-            r#"{"conferences":[{"sid":"CF1","friendly_name":"denwa-a","status":"init"}],"next_page_uri":null,"page":0}"#,
+            r#"{"conferences":[{"sid":"CF00000000000000000000000000000001","friendly_name":"denwa-a","status":"init"}],"next_page_uri":null,"page":0}"#,
         )
         .unwrap();
         assert_eq!(page.items.len(), 1);
@@ -244,7 +248,7 @@ mod tests {
     #[test]
     fn decodes_a_participant() {
         let p: ParticipantResource = serde_json::from_str(
-            r#"{"call_sid":"CA1","conference_sid":"CF1","label":"responder","status":"connected","muted":true,
+            r#"{"call_sid":"CA00000000000000000000000000000001","conference_sid":"CF00000000000000000000000000000001","label":"responder","status":"connected","muted":true,
                 "hold":false,"coaching":false,"start_conference_on_enter":true,"end_conference_on_exit":false}"#,
         )
         .unwrap();

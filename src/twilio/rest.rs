@@ -34,7 +34,7 @@ use super::resources::{
     CallResource, ConferenceResource, IncomingNumberResource, Page, ParticipantResource,
 };
 use super::retry::{RetryPolicy, parse_retry_after};
-use crate::domain::PhoneNumber;
+use crate::domain::{CallSid, ConferenceSid, PhoneNumber};
 
 /// The most pages a list follows; denwa's filtered lists hold a handful of items, so more pages
 /// than this means a filter went wrong, not that there is more to read.
@@ -270,16 +270,16 @@ impl TwilioClient {
     /// Ends a live call or redirects it to new TwiML.
     pub async fn update_call(
         &self,
-        call_sid: &str,
+        call_sid: &CallSid,
         params: &UpdateCall,
     ) -> Result<CallResource, TwilioError> {
         if params.target().is_some_and(CallTarget::too_long) {
             return Err(too_long_twiml());
         }
-        let path = ["Calls", &sid_json("call SID", call_sid)?];
+        let path = ["Calls", &resource_json(call_sid.as_str())];
         let request = self.write(
             "update_call",
-            Some(call_sid),
+            Some(call_sid.as_str()),
             &path,
             params,
             params.is_idempotent(),
@@ -287,9 +287,9 @@ impl TwilioClient {
         self.send(request).await
     }
 
-    pub async fn fetch_call(&self, call_sid: &str) -> Result<CallResource, TwilioError> {
-        let url = self.endpoint(&["Calls", &sid_json("call SID", call_sid)?])?;
-        self.send(self.read("fetch_call", Some(call_sid), url))
+    pub async fn fetch_call(&self, call_sid: &CallSid) -> Result<CallResource, TwilioError> {
+        let url = self.endpoint(&["Calls", &resource_json(call_sid.as_str())])?;
+        self.send(self.read("fetch_call", Some(call_sid.as_str()), url))
             .await
     }
 
@@ -313,13 +313,13 @@ impl TwilioClient {
     /// Announces to a conference (`AnnounceUrl`) or ends it (`Status=completed`).
     pub async fn update_conference(
         &self,
-        conference_sid: &str,
+        conference_sid: &ConferenceSid,
         params: &UpdateConference,
     ) -> Result<ConferenceResource, TwilioError> {
-        let path = ["Conferences", &sid_json("conference SID", conference_sid)?];
+        let path = ["Conferences", &resource_json(conference_sid.as_str())];
         let request = self.write(
             "update_conference",
-            Some(conference_sid),
+            Some(conference_sid.as_str()),
             &path,
             params,
             params.is_idempotent(),
@@ -330,14 +330,13 @@ impl TwilioClient {
     /// Dials a number into a conference. Retried only when Twilio certainly did not dial.
     pub async fn create_participant(
         &self,
-        conference_sid: &str,
+        conference_sid: &ConferenceSid,
         params: &CreateParticipant,
     ) -> Result<ParticipantResource, TwilioError> {
-        check_sid("conference SID", conference_sid)?;
-        let path = ["Conferences", conference_sid, "Participants.json"];
+        let path = ["Conferences", conference_sid.as_str(), "Participants.json"];
         let request = self.write(
             "create_participant",
-            Some(conference_sid),
+            Some(conference_sid.as_str()),
             &path,
             params,
             false,
@@ -348,20 +347,19 @@ impl TwilioClient {
     /// Mutes, holds, or announces to one participant.
     pub async fn update_participant(
         &self,
-        conference_sid: &str,
-        call_sid: &str,
+        conference_sid: &ConferenceSid,
+        call_sid: &CallSid,
         params: &UpdateParticipant,
     ) -> Result<ParticipantResource, TwilioError> {
-        check_sid("conference SID", conference_sid)?;
         let path = [
             "Conferences",
-            conference_sid,
+            conference_sid.as_str(),
             "Participants",
-            &sid_json("call SID", call_sid)?,
+            &resource_json(call_sid.as_str()),
         ];
         let request = self.write(
             "update_participant",
-            Some(call_sid),
+            Some(call_sid.as_str()),
             &path,
             params,
             params.is_idempotent(),
@@ -583,8 +581,10 @@ fn too_long_twiml() -> TwilioError {
     ))
 }
 
-/// Twilio SIDs are two letters and 32 hex digits; accepting any short alphanumeric string keeps
-/// emulators and test fakes free to use readable ones, while still ruling out `/`, `..`, `?`.
+/// The SIDs without a type of their own (the account's, a phone number's) are two letters and 32
+/// hex digits; accepting any short alphanumeric string keeps test fakes free to use readable ones,
+/// while still ruling out `/`, `..`, `?`. Call and conference SIDs are typed, checked where they
+/// enter (`domain::CallSid`).
 fn check_sid(kind: &str, sid: &str) -> Result<(), TwilioError> {
     if sid.is_empty() || sid.len() > 64 || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(TwilioError::InvalidRequest(format!(
@@ -597,7 +597,12 @@ fn check_sid(kind: &str, sid: &str) -> Result<(), TwilioError> {
 /// `{sid}.json`, the path segment of one resource.
 fn sid_json(kind: &str, sid: &str) -> Result<String, TwilioError> {
     check_sid(kind, sid)?;
-    Ok(format!("{sid}.json"))
+    Ok(resource_json(sid))
+}
+
+/// `{sid}.json` for a SID already checked.
+fn resource_json(sid: &str) -> String {
+    [sid, ".json"].concat()
 }
 
 #[cfg(test)]
@@ -631,9 +636,18 @@ mod tests {
     use base64::Engine as _;
 
     use super::*;
+    use crate::domain::{CallSid, ConferenceSid};
     use crate::twilio::params::{CallEnd, CallEvent};
     use crate::twilio::resources::CallStatus;
     use crate::twiml::HttpMethod;
+
+    fn call_sid(sid: &str) -> CallSid {
+        CallSid::parse(sid).unwrap()
+    }
+
+    fn conference_sid(sid: &str) -> ConferenceSid {
+        ConferenceSid::parse(sid).unwrap()
+    }
 
     const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
     const TOKEN: &str = "test-auth-token";
@@ -784,7 +798,7 @@ mod tests {
             .create_call(&self_dial())
             .await
             .unwrap();
-        assert_eq!(call.sid, "CA11111111111111111111111111111111");
+        assert_eq!(call.sid.as_str(), "CA11111111111111111111111111111111");
         assert_eq!(call.status, CallStatus::Queued);
 
         let seen = fake.seen();
@@ -863,7 +877,7 @@ mod tests {
             .create_call(&self_dial())
             .await
             .unwrap();
-        assert_eq!(call.sid, "CA11111111111111111111111111111111");
+        assert_eq!(call.sid.as_str(), "CA11111111111111111111111111111111");
         let seen = fake.seen();
         assert_eq!(seen.len(), 2);
         let waited = seen[1].at - seen[0].at;
@@ -883,7 +897,7 @@ mod tests {
         };
         let fake = FakeTwilio::start(vec![limited]).await;
         let err = client(&fake.base, fast_retries(4))
-            .fetch_call("CA1")
+            .fetch_call(&call_sid("CA00000000000000000000000000000001"))
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(429));
@@ -903,7 +917,7 @@ mod tests {
         let fake = FakeTwilio::start(answers).await;
         let err = client(&fake.base, fast_retries(3))
             .update_call(
-                "CA11111111111111111111111111111111",
+                &call_sid("CA11111111111111111111111111111111"),
                 &UpdateCall::end(CallEnd::Completed),
             )
             .await
@@ -973,9 +987,9 @@ mod tests {
 
     #[tokio::test]
     async fn lists_filter_by_query_and_follow_pages() {
-        let page_1 = r#"{"conferences":[{"sid":"CF1","friendly_name":"denwa-abc","status":"in-progress"}],
+        let page_1 = r#"{"conferences":[{"sid":"CF00000000000000000000000000000001","friendly_name":"denwa-abc","status":"in-progress"}],
             "next_page_uri":"/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Conferences.json?FriendlyName=denwa-abc&Status=in-progress&PageSize=1&Page=1&PageToken=PA1"}"#;
-        let page_2 = r#"{"conferences":[{"sid":"CF2","friendly_name":"denwa-abc","status":"in-progress"}],"next_page_uri":null}"#;
+        let page_2 = r#"{"conferences":[{"sid":"CF00000000000000000000000000000002","friendly_name":"denwa-abc","status":"in-progress"}],"next_page_uri":null}"#;
         let fake = FakeTwilio::start(vec![answer(200, page_1), answer(200, page_2)]).await;
         let conferences = client(&fake.base, fast_retries(1))
             .list_conferences("denwa-abc", Some(ConferenceStatus::InProgress))
@@ -986,7 +1000,10 @@ mod tests {
                 .iter()
                 .map(|c| c.sid.as_str())
                 .collect::<Vec<_>>(),
-            ["CF1", "CF2"]
+            [
+                "CF00000000000000000000000000000001",
+                "CF00000000000000000000000000000002"
+            ]
         );
         let seen = fake.seen();
         assert_eq!(seen[0].method, "GET");
@@ -1010,8 +1027,8 @@ mod tests {
 
     #[tokio::test]
     async fn every_endpoint_hits_its_path() {
-        let conference = r#"{"sid":"CF1","friendly_name":"denwa-abc","status":"in-progress"}"#;
-        let participant = r#"{"call_sid":"CA2","conference_sid":"CF1","muted":true,"hold":false}"#;
+        let conference = r#"{"sid":"CF00000000000000000000000000000001","friendly_name":"denwa-abc","status":"in-progress"}"#;
+        let participant = r#"{"call_sid":"CA00000000000000000000000000000002","conference_sid":"CF00000000000000000000000000000001","muted":true,"hold":false}"#;
         let number_json = r#"{"sid":"PN1","phone_number":"+14155550100","voice_url":"https://d.example/twilio/voice"}"#;
         let fake = FakeTwilio::start(vec![
             answer(200, CALL_201),
@@ -1026,24 +1043,31 @@ mod tests {
         ])
         .await;
         let twilio = client(&fake.base, fast_retries(1));
-        twilio.fetch_call("CA1").await.unwrap();
+        twilio
+            .fetch_call(&call_sid("CA00000000000000000000000000000001"))
+            .await
+            .unwrap();
         twilio
             .update_conference(
-                "CF1",
+                &conference_sid("CF00000000000000000000000000000001"),
                 &UpdateConference::announce("https://d.example/speak", HttpMethod::Post),
             )
             .await
             .unwrap();
         let p = twilio
             .create_participant(
-                "CF1",
+                &conference_sid("CF00000000000000000000000000000001"),
                 &CreateParticipant::new(number("+14155550100"), number("+14155550123")).muted(true),
             )
             .await
             .unwrap();
         assert!(p.muted);
         twilio
-            .update_participant("CF1", "CA2", &UpdateParticipant::new().muted(false))
+            .update_participant(
+                &conference_sid("CF00000000000000000000000000000001"),
+                &call_sid("CA00000000000000000000000000000002"),
+                &UpdateParticipant::new().muted(false),
+            )
             .await
             .unwrap();
         let numbers = twilio
@@ -1067,22 +1091,29 @@ mod tests {
             .map(|s| (s.method, s.path, s.query, s.body))
             .collect();
         let expected = [
-            ("GET", format!("{base}/Calls/CA1.json"), None, ""),
+            (
+                "GET",
+                format!("{base}/Calls/CA00000000000000000000000000000001.json"),
+                None,
+                "",
+            ),
             (
                 "POST",
-                format!("{base}/Conferences/CF1.json"),
+                format!("{base}/Conferences/CF00000000000000000000000000000001.json"),
                 None,
                 "AnnounceUrl=https%3A%2F%2Fd.example%2Fspeak&AnnounceMethod=POST",
             ),
             (
                 "POST",
-                format!("{base}/Conferences/CF1/Participants.json"),
+                format!("{base}/Conferences/CF00000000000000000000000000000001/Participants.json"),
                 None,
                 "From=%2B14155550100&To=%2B14155550123&Muted=true",
             ),
             (
                 "POST",
-                format!("{base}/Conferences/CF1/Participants/CA2.json"),
+                format!(
+                    "{base}/Conferences/CF00000000000000000000000000000001/Participants/CA00000000000000000000000000000002.json"
+                ),
                 None,
                 "Muted=false",
             ),
@@ -1118,26 +1149,32 @@ mod tests {
         let fake = FakeTwilio::start(vec![answer(200, CALL_201)]).await;
         let prefixed = fake.base.join("/provider/twilio/").unwrap();
         client(&prefixed, fast_retries(1))
-            .fetch_call("CA1")
+            .fetch_call(&call_sid("CA00000000000000000000000000000001"))
             .await
             .unwrap();
         assert_eq!(
             fake.seen()[0].path,
-            format!("/provider/twilio/2010-04-01/Accounts/{ACCOUNT}/Calls/CA1.json")
+            format!(
+                "/provider/twilio/2010-04-01/Accounts/{ACCOUNT}/Calls/CA00000000000000000000000000000001.json"
+            )
         );
     }
 
     #[tokio::test]
     async fn malformed_sids_never_reach_the_wire() {
+        // A call's or conference's SID is typed: what could escape a path is no `CallSid`, so
+        // no request can be built with one.
+        for bad in ["", "../Calls", "CA1/x", "CA1?x=1", "CA 1"] {
+            assert!(CallSid::parse(bad).is_none(), "{bad:?}");
+            assert!(ConferenceSid::parse(bad).is_none(), "{bad:?}");
+        }
         let fake = FakeTwilio::start(vec![]).await;
         let twilio = client(&fake.base, fast_retries(1));
-        for bad in ["", "../Calls", "CA1/x", "CA1?x=1", "CA 1"] {
-            let err = twilio.fetch_call(bad).await.unwrap_err();
-            assert!(
-                matches!(err, TwilioError::InvalidRequest(_)),
-                "{bad:?}: {err:?}"
-            );
-        }
+        let err = twilio
+            .update_incoming_number("PN1/../x", &UpdateIncomingNumber::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TwilioError::InvalidRequest(_)), "{err:?}");
         assert!(fake.seen().is_empty());
         let _ = rustls::crypto::ring::default_provider().install_default();
         let bad_account = TwilioClient::builder("AC/../x", SecretString::from(TOKEN)).build();
@@ -1148,7 +1185,7 @@ mod tests {
     async fn a_success_with_a_body_that_is_not_json_is_a_decode_error() {
         let fake = FakeTwilio::start(vec![answer(200, "<html>captive portal</html>")]).await;
         let err = client(&fake.base, fast_retries(3))
-            .fetch_call("CA1")
+            .fetch_call(&call_sid("CA00000000000000000000000000000001"))
             .await
             .unwrap_err();
         assert!(matches!(err, TwilioError::Decode(_)), "{err:?}");

@@ -90,6 +90,54 @@ async fn unsigned_forged_or_misdirected_webhooks_are_rejected_and_change_nothing
 }
 
 #[tokio::test]
+async fn a_signed_webhook_with_a_malformed_sid_is_a_clear_400_and_changes_nothing() {
+    let app = spawn_app().await;
+    for bad in [
+        "CA1",
+        "CA0123456789abcdef0123456789abcdeg",
+        "CF0123456789abcdef0123456789abcdef",
+    ] {
+        let r = app
+            .post_signed("/twilio/voice", &voice_params(CALLER, bad), AUTH_TOKEN)
+            .await;
+        assert_eq!(r.status(), 400, "{bad:?}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("not a Twilio call SID"), "{bad:?}: {body}");
+    }
+    let (_, calls) = app.get_json("/calls").await;
+    assert_eq!(
+        calls["calls"].as_array().unwrap().len(),
+        0,
+        "no call was recorded"
+    );
+
+    // A conference event naming a conference by anything but its SID ends nothing.
+    let (_, call_id) = app.call_in(CALLER).await;
+    let r = app
+        .post_signed(
+            "/twilio/conference",
+            &[
+                ("AccountSid", ACCOUNT_SID),
+                ("ConferenceSid", "denwa-conference"),
+                ("FriendlyName", &format!("denwa-{call_id}")),
+                ("StatusCallbackEvent", "conference-end"),
+                ("SequenceNumber", "99"),
+            ],
+            AUTH_TOKEN,
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("not a Twilio conference SID")
+    );
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "connected");
+}
+
+#[tokio::test]
 async fn a_spoofed_self_dial_never_hears_or_speaks_in_a_conference() {
     let app = spawn_app().await;
     let (caller_sid, call_id) = app.call_in(CALLER).await;

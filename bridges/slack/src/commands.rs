@@ -202,6 +202,8 @@ impl Bridge {
                 // The thread keeps the record of what the caller was told, whoever said it.
                 if let Some(thread) = self.thread_of_now(&call.id).await {
                     let note = format!("<@{}> via `/denwa say`: {}", form.user_id, escape(&speech));
+                    // A failed post is logged by `SlackApi` (after its retries); the message is
+                    // queued all the same, so the command still answers that it was.
                     let _ = self.api.reply(&thread.channel, &thread.ts, &note).await;
                 }
                 format!(

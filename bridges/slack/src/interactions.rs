@@ -141,6 +141,7 @@ impl Bridge {
             .as_ref()
             .map_or(self.channel.clone(), |m| m.channel.clone());
         if let Err(refusal) = self.click_permitted(&click).await {
+            // A failed post is logged by `SlackApi`; there is no one else to tell.
             let _ = self
                 .api
                 .post_ephemeral(&channel, &click.user, &refusal, None)
@@ -151,6 +152,7 @@ impl Bridge {
             let text = format!("Could not hang up: {}.", escape(&refused.to_string()));
             let (channel, user) = (channel.clone(), click.user.clone());
             async move {
+                // Logged by `SlackApi` if it fails; there is no one else to tell.
                 let _ = self.api.post_ephemeral(&channel, &user, &text, None).await;
             }
         };
