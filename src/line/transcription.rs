@@ -12,7 +12,7 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
-use crate::domain::{CallId, CallState, now_ms};
+use crate::domain::{CallId, CallSid, CallState, now_ms};
 use crate::store::{Kept, LogFailure as _, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 use crate::twiml::{HttpMethod, Start, Transcription, TranscriptionTrack, VoiceResponse};
 
@@ -41,7 +41,8 @@ const UNAVAILABLE_FLAG: &str = "tx_unavailable_noted";
 #[serde(rename_all = "PascalCase")]
 pub struct TranscriptionParams {
     pub transcription_event: String,
-    pub call_sid: String,
+    /// Checked as it is read: a malformed one is refused (400) before anything is looked up.
+    pub call_sid: CallSid,
     #[serde(default)]
     pub sequence_id: Option<String>,
     #[serde(default)]
@@ -157,11 +158,11 @@ impl Line {
     /// A transcription callback (signed; `event` parsed from it).
     pub async fn transcription_event(
         &self,
-        call_sid: &str,
+        call_sid: &CallSid,
         event: TranscriptionEvent,
     ) -> Result<(), crate::store::StoreError> {
         let Some(id) = self.store().call_for_sid(call_sid).await? else {
-            tracing::info!(call_sid, "a transcription callback for no known call");
+            tracing::info!(%call_sid, "a transcription callback for no known call");
             return Ok(());
         };
         match event {
@@ -329,7 +330,7 @@ mod tests {
     fn params(event: &str) -> TranscriptionParams {
         TranscriptionParams {
             transcription_event: event.into(),
-            call_sid: "CA1".into(),
+            call_sid: CallSid::parse("CA0123456789abcdef0123456789abcdef").unwrap(),
             sequence_id: Some("3".into()),
             track: Some("inbound_track".into()),
             r#final: Some("true".into()),
