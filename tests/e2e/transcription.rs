@@ -374,6 +374,20 @@ async fn a_forged_callback_is_refused_and_touches_nothing() {
         ("TranscriptionError", "forged"),
     ];
     assert_eq!(t.callback(&sid, &error, "not-the-auth-token").await, 403);
+    // Signed, but naming no call SID: a clear 400, nothing looked up.
+    let r = t
+        .app
+        .post_signed(
+            "/twilio/transcription",
+            &[
+                ("CallSid", "CA1"),
+                ("TranscriptionEvent", "transcription-error"),
+            ],
+            AUTH_TOKEN,
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("not a Twilio call SID"));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(t.transcript(&call_id).await.is_empty());
     assert!(t.slack_said().is_empty());
