@@ -251,14 +251,9 @@ impl Line {
         });
     }
 
-    /// The caller's name, when known: a responder calling in, or the name Twilio looked up.
+    /// The caller's name, when known (see [`Line::known_name`]).
     pub(crate) fn caller_name(&self, call: &crate::domain::Call) -> Option<String> {
-        self.settings()
-            .line
-            .responder_by_phone(&call.other_party)
-            .map(|(_, r)| r.name.clone())
-            .or_else(|| call.caller_name.clone())
-            .filter(|n| !n.trim().is_empty())
+        self.known_name(&call.other_party, call.caller_name.as_deref())
     }
 
     async fn call_is_on(&self, id: &CallId) -> bool {
