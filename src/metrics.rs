@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     pub calls_answered: AtomicU64,
     pub calls_refused_store_down: AtomicU64,
+    /// Calls from `line.blocked_callers`, refused unanswered.
+    pub calls_blocked: AtomicU64,
     pub messages_queued: AtomicU64,
     pub messages_spoken: AtomicU64,
     pub messages_failed: AtomicU64,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::reader::{Raw, Source};
-use crate::domain::PhoneNumber;
+use crate::domain::{BlockedCallers, DialPolicy, PhoneNumber};
 
 #[derive(Debug, Clone)]
 pub enum Greeting {
@@ -41,6 +41,11 @@ pub struct LineSettings {
     /// How long Twilio may say nothing about a call before denwa asks it whether the call is
     /// still on: a final callback lost while Redis was down would leave it active for ever.
     pub status_check_after: Duration,
+    /// Where the line may place calls (`line.dial_countries`); premium-rate and shared-cost
+    /// numbers never.
+    pub dial_policy: DialPolicy,
+    /// Callers turned away before anything is recorded (`line.blocked_callers`).
+    pub blocked_callers: BlockedCallers,
 }
 
 /// Someone who answers the line.
@@ -77,7 +82,9 @@ impl LineSettings {
 }
 
 impl Raw {
-    pub(super) fn line(&mut self) -> Option<LineSettings> {
+    /// `line_number` is the line's own (`twilio.number`), when it is valid: the line calls its
+    /// own country unless `line.dial_countries` says otherwise.
+    pub(super) fn line(&mut self, line_number: Option<&PhoneNumber>) -> Option<LineSettings> {
         let name = self
             .string("line", "name")
             .unwrap_or_else(|| "denwa".into());
@@ -144,6 +151,26 @@ impl Raw {
         // ended within two minutes.
         let status_check_after =
             Duration::from_secs(self.integer("line", "status_check_after", 60, (1, 100)));
+        let dial_policy = self.dial_policy(line_number);
+        for (i, r) in responders.iter().enumerate() {
+            if let Err(refusal) = dial_policy.check(&r.phone) {
+                self.problem(format!("line.responders[{i}].phone"), refusal.to_string());
+            }
+        }
+        let blocked_callers = match BlockedCallers::new(&self.list("line", "blocked_callers")) {
+            Ok(blocked) => blocked,
+            Err(e) => {
+                self.problem("line.blocked_callers", e.to_string());
+                BlockedCallers::default()
+            }
+        };
+        if let Some(own) = line_number.filter(|n| blocked_callers.blocks(n.as_str())) {
+            // The self-dial speaker calls in from the line's own number.
+            self.problem(
+                "line.blocked_callers",
+                format!("blocks the line's own number {own}, which its speaker calls from"),
+            );
+        }
         Some(LineSettings {
             name,
             greeting: greeting?,
@@ -159,6 +186,20 @@ impl Raw {
             record_names,
             voicemail_after,
             status_check_after,
+            dial_policy,
+            blocked_callers,
+        })
+    }
+
+    /// `line.dial_countries`: ISO country codes, or `"*"`; default the line number's country.
+    fn dial_policy(&mut self, line_number: Option<&PhoneNumber>) -> DialPolicy {
+        let codes = self.list("line", "dial_countries");
+        if codes.is_empty() {
+            return line_number.map_or_else(DialPolicy::any_country, DialPolicy::country_of);
+        }
+        DialPolicy::countries(&codes).unwrap_or_else(|e| {
+            self.problem("line.dial_countries", e.to_string());
+            DialPolicy::any_country()
         })
     }
 }

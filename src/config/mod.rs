@@ -149,7 +149,7 @@ impl Raw {
         let redis = self.redis();
         let twilio = self.twilio();
         let speech = self.speech();
-        let line = self.line();
+        let line = self.line(twilio.as_ref().map(|t| &t.number));
         let transcription = self.transcription(speech.as_ref().and_then(|s| s.language.as_deref()));
         let api = self.api();
         let slack = self.slack();
@@ -449,6 +449,47 @@ greting = "typo"
         assert_eq!(s.line.ring, RingMode::InOrder);
         assert_eq!(s.line.voicemail_after, None);
         assert!(s.line.responders_muted);
+    }
+
+    #[test]
+    fn dial_guards_are_checked_with_their_keys() {
+        let file = format!(
+            "{GOOD}\n[line]\ndial_countries = [\"US\", \"Atlantis\"]\nblocked_callers = [\"+1900\", \"900\"]\n[[line.responders]]\nname = \"Premium\"\nphone = \"+19005550123\"\n"
+        );
+        let p = problems(Some(&file), &secrets());
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("line.dial_countries: \"Atlantis\"")),
+            "{p:#?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("line.blocked_callers: \"900\"")),
+            "{p:#?}"
+        );
+        assert!(
+            p.iter().any(|m| m
+                .starts_with("line.responders[0].phone: +19005550123 is a premium-rate number")),
+            "{p:#?}"
+        );
+        // A responder abroad needs their country listed; the default is the line's own.
+        let abroad =
+            format!("{GOOD}\n[[line.responders]]\nname = \"Kenji\"\nphone = \"+819012345678\"\n");
+        let p = problems(Some(&abroad), &secrets());
+        assert!(
+            p[0].starts_with("line.responders[0].phone: +819012345678 is in JP"),
+            "{p:#?}"
+        );
+        let env = [secrets(), env(&[("DENWA_LINE_DIAL_COUNTRIES", "US, JP")])].concat();
+        assert!(problems(Some(&abroad), &env).is_empty());
+        // The speaker calls in from the line's own number: it cannot be blocked.
+        let own = format!("{GOOD}\n[line]\nblocked_callers = [\"+1415\"]\n");
+        let p = problems(Some(&own), &secrets());
+        assert!(
+            p[0].starts_with("line.blocked_callers: blocks the line's own number"),
+            "{p:#?}"
+        );
     }
 
     #[test]

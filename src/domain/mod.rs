@@ -2,6 +2,7 @@
 
 mod call;
 mod conference_name;
+mod dial_policy;
 mod leg_token;
 mod message;
 mod participant_label;
@@ -10,6 +11,7 @@ mod twilio_sid;
 
 pub use call::Call;
 pub use conference_name::ConferenceName;
+pub use dial_policy::{BlockedCallers, DialPolicy, DialRefusal};
 // The words the line shares with the chat bridges have one home, the chat contract; the line
 // uses them as its own.
 pub use denwa_chat::{CallId, CallState, Direction, MessageId};

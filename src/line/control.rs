@@ -105,6 +105,9 @@ impl LineDialing for Line {
             match self.dial_out(number).await {
                 Ok(call) => Ok(self.summary(&call)),
                 Err(super::DialError::BadNumber(m)) => Err(LineRefused::BadNumber(m)),
+                Err(super::DialError::NotAllowed(r)) => {
+                    Err(LineRefused::NumberNotAllowed(r.to_string()))
+                }
                 Err(super::DialError::Refused(r)) => Err(r),
                 Err(super::DialError::Twilio(m)) => Err(LineRefused::DialFailed(m)),
             }

@@ -9,7 +9,9 @@ use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel};
 use crate::speech::self_dial;
 use crate::store::LogFailure as _;
 use crate::store::{CreateOutcome, NewCall};
-use crate::twiml::{Conference, Dial, HttpMethod, Play, Record, Say, VoiceResponse};
+use crate::twiml::{
+    Conference, Dial, HttpMethod, Play, Record, Reject, RejectReason, Say, VoiceResponse,
+};
 
 /// The parameters of Twilio's voice webhook that denwa uses (Twilio sends more; they are ignored).
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +33,13 @@ impl Line {
         let number = self.settings().twilio.number.as_str();
         if call.from == number && call.to == number {
             return self_dial::ask_for_code(self.speech());
+        }
+        if self.settings().line.blocked_callers.blocks(&call.from) {
+            // Refused unanswered, before a call record or a conference exists: the caller is
+            // not billed, and nobody is rung or told. The number itself stays out of the log.
+            Metrics::add(&self.metrics().calls_blocked, 1);
+            tracing::info!(call_sid = %call.call_sid, "call from a blocked number refused");
+            return VoiceResponse::new().reject(Reject::new().reason(RejectReason::Rejected));
         }
         let id = CallId::generate();
         let caller_name = call.caller_name.as_deref().filter(|n| !n.trim().is_empty());

@@ -4,7 +4,7 @@
 use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
-use crate::domain::{Call, CallId, Direction, PhoneNumber};
+use crate::domain::{Call, CallId, DialRefusal, Direction, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::store::NewCall;
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
@@ -15,6 +15,9 @@ use crate::twiml::{Dial, HttpMethod, VoiceResponse};
 pub enum DialError {
     #[error("{0}")]
     BadNumber(String),
+    /// Premium rate, shared cost, or a country `line.dial_countries` leaves out.
+    #[error(transparent)]
+    NotAllowed(#[from] DialRefusal),
     #[error(transparent)]
     Refused(#[from] LineRefused),
     #[error("Twilio did not place the call: {0}")]
@@ -37,6 +40,8 @@ impl Line {
         if to == self.settings().twilio.number {
             return Err(DialError::BadNumber("the line cannot call itself".into()));
         }
+        // Before anything is recorded or Twilio is asked: a refused number costs nothing.
+        self.settings().line.dial_policy.check(&to)?;
         let id = CallId::generate();
         let line_number = self.settings().twilio.number.clone();
         // Recorded before Twilio is asked (without a CallSid until Twilio names the call), so the

@@ -216,6 +216,7 @@ pub async fn dial(
     let Json(body) = body.map_err(|e| unreadable(e, r#"{"to": "+14155550100"}"#))?;
     let call = line.dial_out(&body.to).await.map_err(|e| match e {
         DialError::BadNumber(m) => ApiError::Invalid(m),
+        DialError::NotAllowed(r) => ApiError::NumberNotAllowed(r.to_string()),
         DialError::Refused(r) => ApiError::from(r),
         DialError::Twilio(m) => ApiError::BadGateway(m),
     })?;

@@ -49,6 +49,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// A number the line never calls (`line.dial_countries`, premium rate, shared cost).
+    #[error("{0}")]
+    NumberNotAllowed(String),
     #[error("the body is over the {} KiB /api accepts", API_MAX_BODY / 1024)]
     TooLarge,
     #[error("{0}")]
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::NumberNotAllowed(_) => (StatusCode::FORBIDDEN, "number_not_allowed"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "twilio"),
@@ -121,6 +125,7 @@ impl From<LineRefused> for ApiError {
             LineRefused::Unavailable => ApiError::Unavailable(message),
             LineRefused::BadNumber(_) | LineRefused::NotAResponder => ApiError::Invalid(message),
             LineRefused::DialFailed(_) => ApiError::BadGateway(message),
+            LineRefused::NumberNotAllowed(_) => ApiError::NumberNotAllowed(message),
             LineRefused::QueueFull { .. } => ApiError::QueueFull(message),
             LineRefused::RateLimited {
                 retry_after_secs, ..

@@ -54,6 +54,11 @@ pub async fn metrics(State(line): State<Line>) -> impl IntoResponse {
             &m.calls_refused_store_down,
         ),
         (
+            "denwa_calls_blocked_total",
+            "Calls from line.blocked_callers, refused unanswered",
+            &m.calls_blocked,
+        ),
+        (
             "denwa_messages_queued_total",
             "Messages accepted for speaking",
             &m.messages_queued,

@@ -18,6 +18,7 @@ mod conferences;
 mod demo;
 mod discord;
 mod ghost_calls;
+mod guards;
 mod oncall;
 mod replicas;
 mod resilience;

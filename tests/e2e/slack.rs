@@ -916,15 +916,7 @@ async fn an_announcement_that_cannot_be_posted_shows_in_readyz_and_metrics() {
             .contains("channel_not_found"),
         "{ready}"
     );
-    let metrics = t
-        .http
-        .get(format!("{}/metrics", t.app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = t.app.metrics_text().await;
     assert!(
         metrics.contains("denwa_bridge_unannounced_calls{bridge=\"slack\"} 1"),
         "{metrics}"
@@ -1450,6 +1442,17 @@ async fn dial_calls_out_and_the_call_gets_its_thread_and_a_bad_number_is_refused
             .contains("is not an E.164 phone number"),
         "{bad}"
     );
+    // A premium-rate number: refused with the reason, before anything is dialled.
+    let premium = t.command(ALICE, "dial +19005550123").await;
+    assert_eq!(premium["response_type"], "ephemeral");
+    assert!(
+        premium["text"]
+            .as_str()
+            .unwrap()
+            .contains("+19005550123 is a premium-rate number; denwa never calls those"),
+        "{premium}"
+    );
+    assert!(t.legs_to("+19005550123").is_empty());
     let missing = t.command(ALICE, "dial").await;
     assert!(
         missing["text"]

@@ -21,6 +21,7 @@ mod ids;
 mod mentions;
 mod note;
 mod origin;
+mod phone_display;
 mod receipt;
 pub mod speech;
 mod threads;
@@ -37,6 +38,7 @@ pub use ids::{CallId, MessageId};
 pub use mentions::{MentionKind, Mentions, Names};
 pub use note::Note;
 pub use origin::MessageOrigin;
+pub use phone_display::format_number;
 pub use receipt::Receipt;
 pub use threads::{THREAD_WAIT, Threads};
 
@@ -150,6 +152,10 @@ pub enum LineRefused {
     NotAResponder,
     #[error("Twilio did not place the call: {0}")]
     DialFailed(String),
+    /// The line never calls this number: premium rate, shared cost, or a country outside
+    /// `line.dial_countries`. The text says which.
+    #[error("{0}")]
+    NumberNotAllowed(String),
     /// `speech.max_queued`: the call has this many messages waiting or being spoken.
     #[error(
         "the caller already has {} waiting to be spoken; send it again once some have been heard",

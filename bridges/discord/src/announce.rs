@@ -12,11 +12,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use denwa_chat::words;
 use denwa_chat::{
     BoxFuture, BridgeError, BridgeStatus, CallId, CallState, CallSummary, ChatBridge, Direction,
     LineEvent, MessageOrigin, Note, Receipt,
 };
+use denwa_chat::{format_number, words};
 use serenity::all::{
     AutoArchiveDuration, ButtonStyle, Colour, CreateActionRow, CreateAllowedMentions, CreateButton,
     CreateEmbed, CreateEmbedFooter, CreateInteractionResponseFollowup, CreateMessage, CreateThread,
@@ -215,8 +215,8 @@ pub fn caller_label(call: &CallSummary, show_numbers: bool) -> String {
         .map(str::trim)
         .filter(|n| !n.is_empty());
     match (show_numbers, name) {
-        (true, Some(name)) => format!("{name} ({})", call.from),
-        (true, None) => call.from.clone(),
+        (true, Some(name)) => format!("{name} ({})", format_number(&call.from)),
+        (true, None) => format_number(&call.from),
         (false, Some(name)) => name.to_owned(),
         (false, None) => "a caller".to_owned(),
     }
@@ -562,11 +562,16 @@ mod tests {
     fn numbers_show_only_when_allowed() {
         let mut c = call();
         assert_eq!(thread_name(&c, false), "Call from a caller · 22:13 UTC");
-        assert_eq!(thread_name(&c, true), "Call from +14155550123 · 22:13 UTC");
+        assert_eq!(
+            thread_name(&c, true),
+            "Call from +1 415-555-0123 · 22:13 UTC"
+        );
         c.caller_name = Some("ALICE SMITH".into());
         assert_eq!(thread_name(&c, false), "Call from ALICE SMITH · 22:13 UTC");
         let embed = serde_json::to_string(&call_embed(&c, false).0).unwrap();
+        // Neither as Twilio sent it nor as it is shown.
         assert!(!embed.contains("4155550123"), "{embed}");
+        assert!(!embed.contains("555-0123"), "{embed}");
         c.caller_name = Some("x".repeat(300));
         let long = thread_name(&c, false);
         assert!(

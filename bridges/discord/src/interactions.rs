@@ -22,7 +22,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{CallId, CallSummary, LineRefused, MentionKind, Mentions, Names, words};
+use denwa_chat::{
+    CallId, CallSummary, LineRefused, MentionKind, Mentions, Names, format_number, words,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use serenity::all::{
@@ -366,7 +368,9 @@ impl DiscordBridge {
         match self.line.dial(&number).await {
             Ok(call) => Reply::new(format!(
                 "Calling {}… The call (`{}`) gets its thread in <#{}>.",
-                call.from, call.id, self.config.channel_id
+                format_number(&call.from),
+                call.id,
+                self.config.channel_id
             )),
             Err(refused) => Reply::refused(&refused),
         }

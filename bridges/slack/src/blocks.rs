@@ -8,7 +8,7 @@ use denwa_chat::words::{self, call_tally, capitalized, sentence};
 use denwa_chat::{CallState, CallSummary, Direction, Note};
 use slack_morphism::prelude::*;
 
-use crate::phone_format::format_number;
+use denwa_chat::format_number;
 
 /// The `action_id` of the Hang up button; its `value` is the call id.
 pub const HANG_UP: &str = "hangup";

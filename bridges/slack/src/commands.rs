@@ -20,8 +20,8 @@ use url::Url;
 
 use crate::Bridge;
 use crate::blocks::{caller, escape, refusal, slack_date};
-use crate::phone_format::format_number;
 use crate::reference::Origin;
+use denwa_chat::format_number;
 
 const INLINE_WINDOW: Duration = Duration::from_millis(2000);
 

@@ -40,7 +40,6 @@ pub mod events;
 pub mod interactions;
 pub mod manifest;
 pub mod markup;
-pub mod phone_format;
 pub mod reference;
 pub mod turns;
 pub mod verify;
@@ -57,7 +56,6 @@ use url::Url;
 
 pub use manifest::manifest;
 pub use markup::{no_names, to_speech};
-pub use phone_format::format_number;
 
 use access::Access;
 use api::SlackApi;
