@@ -623,3 +623,40 @@ async fn the_caller_is_labelled_by_name_when_known_and_the_name_is_inert_too() {
     assert_eq!(entries[0]["name"], "<Jane> @here");
     assert_eq!(entries[0]["speaker"], "caller");
 }
+
+#[tokio::test]
+async fn a_calls_transcript_is_bounded_and_the_thread_is_told_once() {
+    let t = spawn_on().await;
+    let (sid, call_id) = t.app.call_in(CALLER).await;
+    // 2,000 bytes each: the 256 KiB bound holds 131 of them.
+    let words = "talk ".repeat(400);
+    for sequence in 1..=133 {
+        let status = t
+            .final_result(&sid, &sequence.to_string(), words.trim_end())
+            .await;
+        assert_eq!(status, 204, "utterance {sequence}");
+    }
+    let expected = "The live transcript stops here";
+    t.app
+        .wait_for("the limit's notice", Duration::from_secs(20), || {
+            let found = !t.slack_posts_with(expected).is_empty();
+            async move { found.then_some(()) }
+        })
+        .await;
+    t.app
+        .wait_for(
+            "every kept utterance in Slack",
+            Duration::from_secs(30),
+            || {
+                let n = t.slack_said().len();
+                async move { (n == 131).then_some(()) }
+            },
+        )
+        .await;
+    // Every Slack message stays within what Slack shows whole.
+    for text in t.slack_posts_with("talk") {
+        assert!(text.chars().count() <= 4_000, "{}", text.len());
+    }
+    assert_eq!(t.slack_posts_with(expected).len(), 1);
+    assert_eq!(t.transcript(&call_id).await.len(), 131);
+}

@@ -145,6 +145,32 @@ pub fn note(note: Note<'_>) -> String {
     }
 }
 
+/// The most characters denwa puts in one Slack message: Slack advises 4,000 at most in `text`
+/// (https://api.slack.com/methods/chat.postMessage, "Truncating content") and cuts longer ones.
+pub const MAX_MESSAGE_CHARS: usize = 3_500;
+
+/// `text` as messages of at most [`MAX_MESSAGE_CHARS`], cut between lines (a line longer than
+/// that alone is cut at a character). Never cuts inside an escape such as `&amp;` unless a
+/// single line is that long.
+pub fn message_parts(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > MAX_MESSAGE_CHARS {
+        let limit = rest
+            .char_indices()
+            .nth(MAX_MESSAGE_CHARS)
+            .map_or(rest.len(), |(i, _)| i);
+        let cut = rest[..limit]
+            .rfind('\n')
+            .filter(|&i| i > 0)
+            .unwrap_or(limit);
+        parts.push(&rest[..cut]);
+        rest = rest[cut..].strip_prefix('\n').unwrap_or(&rest[cut..]);
+    }
+    parts.push(rest);
+    parts
+}
+
 /// "Joined: Alice, Bob", escaped for mrkdwn.
 fn joined(call: &CallSummary) -> String {
     if call.joined.is_empty() {
@@ -310,5 +336,24 @@ mod tests {
             "{}",
             ended_note(&c)
         );
+    }
+
+    #[test]
+    fn long_notes_are_cut_between_lines() {
+        let line = "x".repeat(1_000);
+        let text = vec![line.as_str(); 8].join("\n");
+        let parts = message_parts(&text);
+        assert_eq!(
+            parts.len(),
+            3,
+            "{:?}",
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>()
+        );
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+        assert_eq!(parts.join("\n"), text);
+        assert_eq!(message_parts("short"), ["short"]);
+        let one_long_line = "é".repeat(MAX_MESSAGE_CHARS + 10);
+        let parts = message_parts(&one_long_line);
+        assert_eq!(parts.concat(), one_long_line);
     }
 }
