@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn long_notes_are_cut_between_lines() {
         let line = "x".repeat(1_000);
-        let text = vec![line.as_str(); 8].join("\n");
+        let text = [line.as_str(); 8].join("\n");
         let parts = message_parts(&text);
         assert_eq!(
             parts.len(),
