@@ -52,7 +52,7 @@ impl ChatEvents {
             let event = event.clone();
             self.background.spawn(async move {
                 if let Err(e) = bridge.on_event(&event).await {
-                    Metrics::add(&metrics.bridge_errors, 1);
+                    metrics.bridge_errors.inc();
                     tracing::warn!(bridge = bridge.name(), error = %e, "bridge failed to handle a line event");
                 }
             });
@@ -61,8 +61,8 @@ impl ChatEvents {
 
     /// Publishes receipts for messages that were just spoken or failed.
     pub async fn publish_receipts(&self, id: &CallId, spoken: &[MessageId], failed: &[MessageId]) {
-        Metrics::add(&self.metrics.messages_spoken, spoken.len() as u64);
-        Metrics::add(&self.metrics.messages_failed, failed.len() as u64);
+        self.metrics.messages_spoken.inc_by(spoken.len() as u64);
+        self.metrics.messages_failed.inc_by(failed.len() as u64);
         if self.bridges().is_empty() || (spoken.is_empty() && failed.is_empty()) {
             return;
         }

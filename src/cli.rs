@@ -9,12 +9,16 @@ use clap::{Parser, Subcommand};
 use crate::config::Settings;
 use crate::startup::twilio_client;
 use crate::startup::{Application, install_crypto_provider};
+use crate::telemetry::LogFormat;
 use crate::twilio::UpdateIncomingNumber;
 use crate::twiml::HttpMethod;
 
 #[derive(Debug, Parser)]
 #[command(name = "denwa", version, about = "Answer a phone line from chat")]
 pub struct Cli {
+    /// How log lines are written: `text`, or `json` (one object per line).
+    #[arg(long, global = true, value_parser = LogFormat::parse, default_value = "text", env = "DENWA_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -201,7 +205,11 @@ fn report(result: Result<String, String>, command: &str) -> ExitCode {
 /// Points the line's number at denwa and prints what changed.
 async fn configure_twilio(settings: &Settings) -> Result<(), String> {
     install_crypto_provider();
-    let client = twilio_client(&settings.twilio).map_err(|e| e.to_string())?;
+    let client = twilio_client(
+        &settings.twilio,
+        denwa_chat::ApiMeter::unobserved(denwa_chat::ApiService::Twilio),
+    )
+    .map_err(|e| e.to_string())?;
     let number = &settings.twilio.number;
     let found = client
         .list_incoming_numbers(number)

@@ -3,7 +3,7 @@
 //! # Layout
 //! What other crates (the binary, the end-to-end tests) use is public; the rest is the crate's own,
 //! so the compiler reports what nothing uses.
-//! - [`cli`]: `serve`, `check`, `demo` and the setup helpers; [`telemetry`]: logging;
+//! - [`cli`]: `serve`, `check`, `demo` and the setup helpers; [`telemetry`]: logging (text or JSON);
 //!   `shutdown`: Ctrl-C or SIGTERM.
 //! - [`config`]: `config.toml` + `DENWA_<SECTION>_<KEY>` overrides, validated all at once.
 //! - [`startup`]: builds the store, the Twilio client, the line and the router; runs them.
@@ -14,8 +14,9 @@
 //!   are the chat contract's (`denwa_chat`).
 //! - `line`: the flows (answer a call, take a message, ring responders, voicemail, events) and
 //!   the sweep that looks at every active call every few seconds.
-//! - `metrics`: the counters `/metrics` shows; `background`: the tasks started off the request
-//!   path, tracked for shutdown; `chat_events`: what the line and its speakers tell the bridges.
+//! - `metrics`: what `/metrics` shows, in a registry of each app instance's own; `background`:
+//!   the tasks started off the request path, tracked for shutdown; `chat_events`: what the line
+//!   and its speakers tell the bridges.
 //! - `speech`: the speakers (self-dial, announce), the pieces a turn says; given a
 //!   `SpeechContext`, never the line.
 //! - `store`: all state, in Redis; only it builds keys; a Lua script per atomic step.

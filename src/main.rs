@@ -4,6 +4,7 @@ use clap::Parser as _;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    denwa::telemetry::init();
-    denwa::cli::run(denwa::cli::Cli::parse()).await
+    let cli = denwa::cli::Cli::parse();
+    denwa::telemetry::init(cli.log_format);
+    denwa::cli::run(cli).await
 }

@@ -1,25 +1,310 @@
-//! The counters exposed at `/metrics`, kept by the line, its speakers and its routes.
+//! What `/metrics` shows, in a prometheus-client [`Registry`] of this app instance's own: several
+//! replicas in one process (the tests) keep separate numbers. Kept by the line, its speakers, its
+//! routes (the HTTP layer, [`crate::routes`]) and the outside services' clients (through
+//! [`ApiMeter`]).
+//!
+//! Every label takes its values from a fixed set (a matched route of the router, a status
+//! class, a service, a reason): nothing per call, per number or per message.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Counters exposed at `/metrics`.
-#[derive(Default)]
+use denwa_chat::{ApiMeter, ApiObserver, ApiOutcome, ApiService, ChatBridge};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Counters, gauges and histograms exposed at `/metrics`.
 pub struct Metrics {
-    pub calls_answered: AtomicU64,
-    pub calls_refused_store_down: AtomicU64,
+    registry: Registry,
+    pub calls_answered: Counter,
+    pub calls_refused_store_down: Counter,
     /// Calls from `line.blocked_callers`, refused unanswered.
-    pub calls_blocked: AtomicU64,
-    pub messages_queued: AtomicU64,
-    pub messages_spoken: AtomicU64,
-    pub messages_failed: AtomicU64,
-    pub speaker_legs: AtomicU64,
-    pub speaker_dial_failures: AtomicU64,
-    pub webhooks_rejected: AtomicU64,
-    pub bridge_errors: AtomicU64,
+    pub calls_blocked: Counter,
+    pub messages_queued: Counter,
+    pub messages_spoken: Counter,
+    pub messages_failed: Counter,
+    pub speaker_legs: Counter,
+    pub speaker_dial_failures: Counter,
+    pub webhooks_rejected: Counter,
+    pub bridge_errors: Counter,
+    /// Conference announcements asked of Twilio, by whether Twilio took them.
+    announcements: Family<OutcomeLabel, Counter>,
+    requests: Family<RequestLabels, Histogram>,
+    rejected: Family<ReasonLabel, Counter>,
+    api: Arc<ApiLatency>,
+    /// From a message being stored to the first `<Say>` (or announcement) that carries it.
+    speech_delay: Histogram,
+    /// Messages waiting in the call's queue, seen each time one is accepted.
+    queue_depth: Histogram,
+    bridge_healthy: Family<BridgeLabel, Gauge>,
+    bridge_unannounced: Family<BridgeLabel, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    /// The router's route pattern (`/api/calls/{id}/say`), never the request's own path.
+    route: String,
+    /// `2xx`, `3xx`, `4xx` or `5xx`.
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabels {
+    service: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BridgeLabel {
+    bridge: &'static str,
+}
+
+/// Why a request was turned away, as `denwa_requests_rejected_total` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// A webhook whose signature did not check out (Twilio, Slack, Discord).
+    BadSignature,
+    /// `/api` without the right bearer token.
+    Unauthorized,
+    /// A body over the route's limit.
+    TooLarge,
+    /// `speech.max_queued`.
+    QueueFull,
+    /// `speech.max_per_minute`.
+    RateLimited,
+    /// The store was unreachable.
+    Unavailable,
+}
+
+impl Rejection {
+    fn as_str(self) -> &'static str {
+        match self {
+            Rejection::BadSignature => "bad_signature",
+            Rejection::Unauthorized => "unauthorized",
+            Rejection::TooLarge => "too_large",
+            Rejection::QueueFull => "queue_full",
+            Rejection::RateLimited => "rate_limited",
+            Rejection::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Latency of the outside services' APIs; shared with their clients through [`ApiMeter`].
+struct ApiLatency(Family<ServiceLabels, Histogram>);
+
+impl ApiObserver for ApiLatency {
+    fn observe(&self, service: ApiService, outcome: ApiOutcome, elapsed: Duration) {
+        self.0
+            .get_or_create(&ServiceLabels {
+                service: service.as_str(),
+                outcome: outcome.as_str(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// Seconds, 5 ms to about 40 s: a webhook answered from Redis, and an API call retried with
+/// backoff.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        let calls_answered = counter(
+            "denwa_calls_answered",
+            "Calls answered and put in a conference",
+        );
+        let calls_refused_store_down = counter(
+            "denwa_calls_refused",
+            "Calls turned away because the store was unreachable",
+        );
+        let calls_blocked = counter(
+            "denwa_calls_blocked",
+            "Calls from line.blocked_callers, refused unanswered",
+        );
+        let messages_queued = counter("denwa_messages_queued", "Messages accepted for speaking");
+        let messages_spoken = counter("denwa_messages_spoken", "Messages confirmed spoken");
+        let messages_failed = counter(
+            "denwa_messages_failed",
+            "Messages that will never be spoken",
+        );
+        let speaker_legs = counter(
+            "denwa_speaker_legs",
+            "Speaker call legs placed (each costs a call)",
+        );
+        let speaker_dial_failures = counter(
+            "denwa_speaker_dial_failures",
+            "Speaker legs Twilio would not place",
+        );
+        let webhooks_rejected = counter(
+            "denwa_webhooks_rejected",
+            "Twilio webhooks rejected for a bad signature",
+        );
+        let bridge_errors = counter("denwa_bridge_errors", "Chat bridge failures");
+        let announcements = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "denwa_announcements",
+            "Conference announcements asked of Twilio (outcome: ok, refused)",
+            announcements.clone(),
+        );
+        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> _,
+        );
+        registry.register(
+            "denwa_http_request_duration_seconds",
+            "Time to answer an HTTP request (webhooks, API), by route and status class",
+            requests.clone(),
+        );
+        let rejected = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "denwa_requests_rejected",
+            "Requests turned away, by reason",
+            rejected.clone(),
+        );
+        let api = Family::<ServiceLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> _,
+        );
+        registry.register(
+            "denwa_api_request_duration_seconds",
+            "Time of a call to Twilio, Slack or Discord (retries included), by service and outcome",
+            api.clone(),
+        );
+        // 100 ms to about 7 minutes: a speaker leg is dialled (seconds) or a queue waits its turn.
+        let speech_delay = Histogram::new(exponential_buckets(0.1, 2.0, 13));
+        registry.register(
+            "denwa_speech_delay_seconds",
+            "From a message being accepted to its speech starting",
+            speech_delay.clone(),
+        );
+        // Up to speech.max_queued's own maximum (10000).
+        let queue_depth = Histogram::new(exponential_buckets(1.0, 2.0, 14));
+        registry.register(
+            "denwa_queue_depth",
+            "Messages waiting in a call's queue when one more is accepted",
+            queue_depth.clone(),
+        );
+        let bridge_healthy = Family::<BridgeLabel, Gauge>::default();
+        registry.register(
+            "denwa_bridge_healthy",
+            "1 if the chat bridge could post its last announcement",
+            bridge_healthy.clone(),
+        );
+        let bridge_unannounced = Family::<BridgeLabel, Gauge>::default();
+        registry.register(
+            "denwa_bridge_unannounced_calls",
+            "Calls the chat bridge could not announce",
+            bridge_unannounced.clone(),
+        );
+        Metrics {
+            registry,
+            calls_answered,
+            calls_refused_store_down,
+            calls_blocked,
+            messages_queued,
+            messages_spoken,
+            messages_failed,
+            speaker_legs,
+            speaker_dial_failures,
+            webhooks_rejected,
+            bridge_errors,
+            announcements,
+            requests,
+            rejected,
+            api: Arc::new(ApiLatency(api)),
+            speech_delay,
+            queue_depth,
+            bridge_healthy,
+            bridge_unannounced,
+        }
+    }
 }
 
 impl Metrics {
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    /// The meter a client of `service` reports its calls to.
+    pub fn api_meter(&self, service: ApiService) -> ApiMeter {
+        ApiMeter::new(service, self.api.clone())
+    }
+
+    /// One HTTP request answered: `route` is the matched route pattern (or `unmatched`).
+    pub fn request_answered(&self, route: &str, status: u16, elapsed: Duration) {
+        let outcome = match status {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                outcome,
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn rejected(&self, reason: Rejection) {
+        self.rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    /// A conference announcement asked of Twilio: taken, or refused.
+    pub fn announcement(&self, taken: bool) {
+        let outcome = if taken { "ok" } else { "refused" };
+        self.announcements
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
+    pub fn speech_started(&self, waited: Duration) {
+        self.speech_delay.observe(waited.as_secs_f64());
+    }
+
+    pub fn queue_depth(&self, waiting: u64) {
+        self.queue_depth.observe(waiting as f64);
+    }
+
+    /// The exposition text (OpenMetrics), with the bridges' health as of now.
+    pub fn render(&self, bridges: &[Arc<dyn ChatBridge>]) -> String {
+        for bridge in bridges {
+            let label = BridgeLabel {
+                bridge: bridge.name(),
+            };
+            let status = bridge.status();
+            self.bridge_healthy
+                .get_or_create(&label)
+                .set(i64::from(status.healthy));
+            self.bridge_unannounced
+                .get_or_create(&label)
+                .set(i64::try_from(status.unannounced_calls).unwrap_or(i64::MAX));
+        }
+        let mut body = String::new();
+        // Writing into a String cannot fail; an encoding error would be a metric's own bug.
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &self.registry) {
+            tracing::error!(error = %e, "could not encode the metrics");
+        }
+        body
     }
 }

@@ -5,10 +5,13 @@
 use std::future::Future;
 use tokio::net::TcpListener;
 
+use denwa_chat::{ApiMeter, ApiService};
+
 use crate::bridges;
 use crate::config::Settings;
 use crate::config::TwilioSettings;
 use crate::line::{self, Line};
+use crate::metrics::Metrics;
 use crate::routes;
 use crate::server;
 use crate::store::{Store, StoreError};
@@ -63,15 +66,16 @@ impl Application {
     ) -> Result<Application, StartupError> {
         install_crypto_provider();
         let store = Store::connect(&settings.redis.url, &settings.redis.key_prefix)?;
-        let twilio =
-            twilio_client(&settings.twilio).map_err(|e| StartupError::Twilio(e.to_string()))?;
+        let metrics = Metrics::default();
+        let twilio = twilio_client(&settings.twilio, metrics.api_meter(ApiService::Twilio))
+            .map_err(|e| StartupError::Twilio(e.to_string()))?;
         let addr = settings.server.listen;
         listener
             .set_nonblocking(true)
             .map_err(|source| StartupError::Listen { addr, source })?;
         let listener = TcpListener::from_std(listener)
             .map_err(|source| StartupError::Listen { addr, source })?;
-        let line = Line::new(settings, store, twilio);
+        let line = Line::new(settings, store, twilio, metrics);
         let extra = extra(&line);
         let bridge_routes = bridges::attach(&line, extra);
         Ok(Application {
@@ -119,7 +123,10 @@ impl Application {
         let max_connections = self.line.settings().server.max_connections;
         // Chat services post webhooks too: their bodies are held to the same limit.
         let bridge_routes = self.bridge_routes.layer(routes::webhook_body_limit());
-        let app = routes::router(self.line.clone()).merge(bridge_routes);
+        let app = routes::observed(
+            routes::router(self.line.clone()).merge(bridge_routes),
+            &self.line,
+        );
         server::serve(self.listener, app, max_connections, until_stopped(stopped)).await;
         // The server has stopped and no request is running. What the last requests started
         // (receipts to post, a dial to release) is finished or given up within its own bound:
@@ -135,9 +142,13 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The REST client for the configured account and API base.
-pub fn twilio_client(settings: &TwilioSettings) -> Result<TwilioClient, TwilioError> {
+/// The REST client for the configured account and API base, reporting to `meter`.
+pub fn twilio_client(
+    settings: &TwilioSettings,
+    meter: ApiMeter,
+) -> Result<TwilioClient, TwilioError> {
     TwilioClient::builder(settings.account_sid.clone(), settings.auth_token.clone())
         .api_base(settings.api_base.clone())
+        .meter(meter)
         .build()
 }

@@ -10,6 +10,10 @@ pub enum SpeechStrategy {
     SelfDial,
     /// Twilio's conference announce API (no extra call leg).
     Announce,
+    /// Announce, and for a call whose announcement Twilio refuses (a REST error: an account or
+    /// region without the API, a conference Twilio will not announce into), self-dial from then
+    /// on.
+    Auto,
 }
 
 #[derive(Debug, Clone)]
@@ -38,10 +42,11 @@ impl Raw {
         let strategy = match self.string("speech", "strategy").as_deref() {
             None | Some("self-dial") => Some(SpeechStrategy::SelfDial),
             Some("announce") => Some(SpeechStrategy::Announce),
+            Some("auto") => Some(SpeechStrategy::Auto),
             Some(other) => {
                 self.problem(
                     "speech.strategy",
-                    format!("{other:?} is not one of \"self-dial\", \"announce\""),
+                    format!("{other:?} is not one of \"self-dial\", \"announce\", \"auto\""),
                 );
                 None
             }

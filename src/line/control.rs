@@ -1,7 +1,8 @@
 //! `LineControl`: what chat bridges may ask of the line.
 
 use denwa_chat::{
-    Accepted, BoxFuture, CallSummary, LineControl, LineDialing, LineRefused, MessageOrigin,
+    Accepted, ApiMeter, ApiService, BoxFuture, CallSummary, LineControl, LineDialing, LineRefused,
+    MessageOrigin,
 };
 
 use super::Line;
@@ -14,6 +15,10 @@ fn unavailable(e: StoreError) -> LineRefused {
 }
 
 impl LineControl for Line {
+    fn api_meter(&self, service: ApiService) -> ApiMeter {
+        self.metrics().api_meter(service)
+    }
+
     fn say<'a>(
         &'a self,
         call: &'a CallId,

@@ -3,7 +3,7 @@
 use denwa_chat::LineEvent;
 use serde::Deserialize;
 
-use super::{Line, Metrics};
+use super::Line;
 use crate::config::Greeting;
 use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel};
 use crate::speech::self_dial;
@@ -37,7 +37,7 @@ impl Line {
         if self.settings().line.blocked_callers.blocks(&call.from) {
             // Refused unanswered, before a call record or a conference exists: the caller is
             // not billed, and nobody is rung or told. The number itself stays out of the log.
-            Metrics::add(&self.metrics().calls_blocked, 1);
+            self.metrics().calls_blocked.inc();
             tracing::info!(call_sid = %call.call_sid, "call from a blocked number refused");
             return VoiceResponse::new().reject(Reject::new().reason(RejectReason::Rejected));
         }
@@ -62,12 +62,12 @@ impl Line {
             Err(e) => {
                 // Without the store nobody could see or answer the call: say so and let the
                 // caller try again, rather than leave them in a conference nobody will ever join.
-                Metrics::add(&self.metrics().calls_refused_store_down, 1);
+                self.metrics().calls_refused_store_down.inc();
                 tracing::error!(call_sid = %call.call_sid, error = %e, "cannot record an incoming call; turning it away");
                 return self.unavailable();
             }
         }
-        Metrics::add(&self.metrics().calls_answered, 1);
+        self.metrics().calls_answered.inc();
         tracing::info!(call = %id, call_sid = %call.call_sid, "incoming call");
         // How the caller is announced: a responder calling in by name, else the name Twilio
         // looked up, else (below) their own recorded voice, else "The caller".

@@ -59,12 +59,13 @@ struct Inner {
 }
 
 impl Line {
-    pub fn new(settings: Settings, store: Store, twilio: TwilioClient) -> Line {
+    /// `metrics` is this instance's own (its Twilio client already reports to it).
+    pub fn new(settings: Settings, store: Store, twilio: TwilioClient, metrics: Metrics) -> Line {
         let mut validator = SignatureValidator::new(settings.twilio.auth_token.clone());
         if let Some(previous) = &settings.twilio.previous_auth_token {
             validator = validator.with_previous_token(previous.clone());
         }
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(metrics);
         let background = Background::default();
         let events = ChatEvents::new(store.clone(), metrics.clone(), background.clone());
         let speech = SpeechContext::new(SpeechParts {

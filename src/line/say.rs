@@ -2,7 +2,7 @@
 
 use denwa_chat::{CallSummary, LineRefused, MessageOrigin};
 
-use super::{Line, Metrics};
+use super::Line;
 use crate::domain::{CallId, CallState, MessageId};
 use crate::store::{EnqueueOutcome, NewMessage, SpeechLimits};
 use crate::twilio::UpdateCall;
@@ -74,8 +74,9 @@ impl Line {
                 LineRefused::Unavailable
             })?;
         match outcome {
-            EnqueueOutcome::Queued => {
-                Metrics::add(&self.metrics().messages_queued, 1);
+            EnqueueOutcome::Queued { waiting } => {
+                self.metrics().messages_queued.inc();
+                self.metrics().queue_depth(waiting);
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
                 crate::speech::kick(self.speech(), id);
                 Ok(message)

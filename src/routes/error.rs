@@ -7,6 +7,7 @@ use denwa_chat::LineRefused;
 use serde_json::json;
 
 use super::{API_MAX_BODY, WEBHOOK_MAX_BODY};
+use crate::metrics::Rejection;
 use crate::store::StoreError;
 
 /// Errors answering Twilio's webhooks.
@@ -108,6 +109,10 @@ impl IntoResponse for ApiError {
                 retry_after_secs, ..
             } => {
                 headers.insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+            }
+            ApiError::QueueFull(_) => {
+                // Both limits answer 429: the metrics tell them apart by this.
+                response.extensions_mut().insert(Rejection::QueueFull);
             }
             _ => {}
         }

@@ -5,6 +5,8 @@ mod api;
 mod body_limit;
 mod error;
 mod health;
+mod request_log;
+mod request_metrics;
 mod signed;
 mod twilio_call_status;
 mod twilio_caller_name;
@@ -79,4 +81,13 @@ pub fn router(line: Line) -> Router {
         .route("/metrics", get(health::metrics))
         .merge(api)
         .with_state(line)
+}
+
+/// The whole application (`router` and the bridges' routes) wrapped in request tracing and
+/// metrics, which see every route, the bridges' included.
+pub fn observed(app: Router, line: &Line) -> Router {
+    request_log::traced(app.layer(middleware::from_fn_with_state(
+        line.clone(),
+        request_metrics::record,
+    )))
 }

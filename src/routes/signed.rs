@@ -8,7 +8,6 @@ use serde::de::DeserializeOwned;
 
 use super::WebhookError;
 use crate::line::Line;
-use crate::metrics::Metrics;
 
 /// Query parameters for webhooks that take none.
 #[derive(Debug, serde::Deserialize)]
@@ -49,7 +48,7 @@ where
         // Twilio signs the URL it requested: ours as configured, not the listener's address.
         let url = line.signed_url(&path_and_query);
         if !line.validator().validate_form(&url, &body, &signature) {
-            Metrics::add(&line.metrics().webhooks_rejected, 1);
+            line.metrics().webhooks_rejected.inc();
             tracing::warn!(path = %path_and_query.split('?').next().unwrap_or_default(), "rejected a webhook with a bad or missing signature");
             return Err(WebhookError::BadSignature);
         }

@@ -15,10 +15,38 @@
 use std::time::Duration;
 
 use super::SpeechContext;
+use crate::config::SpeechStrategy;
 use crate::domain::{CallId, ConferenceSid, LegToken};
 use crate::store::{AnnouncementEnd, SpeakerState, StoreError, Turn, TurnRequest};
 use crate::twilio::UpdateConference;
 use crate::twiml::{HttpMethod, VoiceResponse};
+
+/// `speech.strategy = "auto"`: announce, unless Twilio refused an announcement for this call
+/// before ([`refused`]): then self-dial, as every replica reads the same mark in the store.
+pub async fn start_or_self_dial(speech: &SpeechContext, id: &CallId) {
+    match speech.store().announcements_refused(id).await {
+        Ok(false) => start(speech, id).await,
+        Ok(true) => super::self_dial::start(speech, id).await,
+        // The sweep tries again.
+        Err(e) => tracing::warn!(call = %id, error = %e, "cannot tell how the call speaks"),
+    }
+}
+
+/// Twilio refused an announcement: its batch goes back to the queue, in order (as any
+/// speaker's that ended unheard), and under `auto` the call self-dials from now on.
+async fn refused(speech: &SpeechContext, id: &CallId, leg: &str, reason: &str) {
+    speech.metrics().announcement(false);
+    if speech.settings().strategy == SpeechStrategy::Auto {
+        match speech.store().refuse_announcements(id).await {
+            Ok(()) => {
+                tracing::warn!(call = %id, reason, "Twilio refused an announcement; the call speaks through a self-dialled leg from now on")
+            }
+            // The next announcement is refused too, and marks it then.
+            Err(e) => tracing::warn!(call = %id, error = %e, "cannot mark the call to self-dial"),
+        }
+    }
+    super::leg_ended(speech, id, leg, reason).await;
+}
 
 pub async fn start(speech: &SpeechContext, id: &CallId) {
     match speech.store().conference_started(id).await {
@@ -132,7 +160,9 @@ async fn next(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) {
                 .await
             {
                 let reason = format!("Twilio did not play the announcement: {e}");
-                super::leg_ended(speech, id, leg, &reason).await;
+                refused(speech, id, leg, &reason).await;
+            } else {
+                speech.metrics().announcement(true);
             }
         }
     }
@@ -150,7 +180,10 @@ pub async fn script(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) -
         Ok::<_, StoreError>(served.then_some(messages))
     };
     match messages.await {
-        Ok(Some(messages)) => super::say_all(speech, VoiceResponse::new(), &messages),
+        Ok(Some(messages)) => {
+            super::speech_starts(speech, &messages);
+            super::say_all(speech, VoiceResponse::new(), &messages)
+        }
         Ok(None) => VoiceResponse::new(),
         Err(e) => {
             tracing::warn!(call = %id, error = %e, "cannot read the announcement");

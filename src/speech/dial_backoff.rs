@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use super::SpeechContext;
 use crate::domain::CallId;
-use crate::metrics::Metrics;
 use crate::twilio::{RetryPolicy, TwilioError};
 
 /// Dials in a row that may fail before the waiting messages do.
@@ -49,7 +48,7 @@ pub(crate) async fn dial_failed(
     leg: &str,
     error: &TwilioError,
 ) {
-    Metrics::add(&speech.metrics().speaker_dial_failures, 1);
+    speech.metrics().speaker_dial_failures.inc();
     let reason = format!("Twilio did not place the speaker call: {error}");
     let outcome = speech
         .store()

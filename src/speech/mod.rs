@@ -68,6 +68,7 @@ fn kick_after(speech: &SpeechContext, id: &CallId, delay: Duration) {
         match speech.settings().strategy {
             SpeechStrategy::SelfDial => self_dial::start(&speech, &id).await,
             SpeechStrategy::Announce => announce::start(&speech, &id).await,
+            SpeechStrategy::Auto => announce::start_or_self_dial(&speech, &id).await,
         }
     });
 }
@@ -126,6 +127,21 @@ pub(crate) async fn leg_ended(speech: &SpeechContext, id: &CallId, leg: &str, re
 /// Appends what each message of a turn says: the pieces in flight (all of them for a message
 /// stored before pieces were kept), its recording first as `<Play>` when the turn starts the
 /// message.
+/// Counts, for `/metrics`, how long each message of a batch about to be said for the first time
+/// waited since it was accepted. A batch said again (a repeated turn, a retry) is not counted.
+pub(crate) fn speech_starts(speech: &SpeechContext, messages: &[Message]) {
+    let now = crate::domain::now_ms();
+    for message in messages {
+        let first = message.attempts <= 1 && message.saying.as_ref().is_none_or(|r| r.start == 0);
+        if first {
+            let waited = now.saturating_sub(message.created_at);
+            speech
+                .metrics()
+                .speech_started(Duration::from_millis(waited));
+        }
+    }
+}
+
 pub(crate) fn say_all(
     speech: &SpeechContext,
     mut response: VoiceResponse,

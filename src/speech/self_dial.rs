@@ -22,7 +22,6 @@ use rand::RngExt as _;
 
 use super::SpeechContext;
 use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, now_ms};
-use crate::metrics::Metrics;
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
@@ -171,7 +170,7 @@ pub async fn start(speech: &SpeechContext, id: &CallId) {
     };
     match outcome {
         Ok(created) => {
-            Metrics::add(&speech.metrics().speaker_legs, 1);
+            speech.metrics().speaker_legs.inc();
             tracing::info!(call = %id, speaker_sid = %created.sid, "speaker leg dialled");
             match speech
                 .store()
@@ -401,6 +400,7 @@ async fn try_turn(
         } => {
             speech.publish_receipts(id, &spoken, &failed).await;
             let messages = store.messages_by_id(id, &batch).await?;
+            super::speech_starts(speech, &messages);
             let response = super::say_all(speech, VoiceResponse::new(), &messages);
             Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }

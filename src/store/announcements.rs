@@ -5,6 +5,8 @@
 //! one twice, or late). A call has at most one announcement in flight, its announce leg's current
 //! turn, so an event is about that one; the SequenceNumber tells a repeat.
 
+use redis::AsyncCommands as _;
+
 use super::{Store, StoreResult, scripts};
 use crate::domain::{CallId, ConferenceSid};
 
@@ -62,5 +64,21 @@ impl Store {
     /// Twilio take an announcement for it.
     pub async fn conference_started(&self, id: &CallId) -> StoreResult<bool> {
         Ok(self.call_field(id, "conference_started").await?.is_some())
+    }
+
+    /// Twilio refused an announcement into the call's conference (`speech.strategy = "auto"`
+    /// then self-dials for it). One field of the call's hash: it ends with the call.
+    pub async fn refuse_announcements(&self, id: &CallId) -> StoreResult<()> {
+        self.conn()
+            .hset::<_, _, _, ()>(self.keys.call(id), "announcements_refused", 1)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn announcements_refused(&self, id: &CallId) -> StoreResult<bool> {
+        Ok(self
+            .call_field(id, "announcements_refused")
+            .await?
+            .is_some())
     }
 }

@@ -11,7 +11,10 @@ use crate::domain::{CallId, Message, MessageId, MessageState, Piece, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnqueueOutcome {
-    Queued,
+    /// Stored; `waiting` messages of the call (this one included) are queued or being spoken.
+    Queued {
+        waiting: u64,
+    },
     /// The sender sent this message before (same name): it is that message, stored once.
     Duplicate(MessageId),
     NoSuchCall,
@@ -89,7 +92,7 @@ impl Store {
         } = message;
         let origin = serde_json::to_string(origin)
             .map_err(|e| StoreError::Corrupt(format!("an origin that is not JSON: {e}")))?;
-        let (outcome, wait_ms, known): (String, u64, String) = scripts::ENQUEUE
+        let (outcome, number, known): (String, u64, String) = scripts::ENQUEUE
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.order(id))
@@ -111,7 +114,7 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {
-            "ok" => EnqueueOutcome::Queued,
+            "ok" => EnqueueOutcome::Queued { waiting: number },
             "duplicate" => EnqueueOutcome::Duplicate(
                 MessageId::parse(&known)
                     .ok_or_else(|| StoreError::Corrupt(format!("a named message {known:?}")))?,
@@ -120,7 +123,7 @@ impl Store {
             "voicemail" => EnqueueOutcome::InVoicemail,
             "queue_full" => EnqueueOutcome::QueueFull,
             "rate_limited" => EnqueueOutcome::RateLimited {
-                retry_after: Duration::from_millis(wait_ms),
+                retry_after: Duration::from_millis(number),
             },
             _ => EnqueueOutcome::NoSuchCall,
         })

@@ -92,7 +92,7 @@ fn script(body: &str) -> Script {
 /// KEYS: call, queue, order, message hash, inflight, accepted, named messages. ARGV: id, text,
 /// origin (JSON), now, audio URL or "", max waiting, max accepted, window ms, pieces (see
 /// speech::pieces), name or "", chat reply ("1" or "0").
-/// Returns {status, ms, id}: "ok", "missing", "ended", "voicemail", "queue_full", "rate_limited"
+/// Returns {status, n, id}: "ok" with the messages now waiting (queued or in flight), "missing", "ended", "voicemail", "queue_full", "rate_limited"
 /// with the milliseconds until the oldest acceptance leaves the window, or "duplicate" with the
 /// id of the message stored before.
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
@@ -129,9 +129,9 @@ if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end
 redis.call('HSET', KEYS[4], 'pieces', ARGV[9], 'pieces_heard', 0)
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
 if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
-redis.call('RPUSH', KEYS[2], ARGV[1])
+local queued = redis.call('RPUSH', KEYS[2], ARGV[1])
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], ARGV[10], ARGV[1]) end
-return {'ok', 0, ''}
+return {'ok', queued + redis.call('LLEN', KEYS[5]), ''}
 "#,
     )
 });

@@ -35,6 +35,7 @@ use super::resources::{
 };
 use super::retry::{RetryPolicy, parse_retry_after};
 use crate::domain::{CallSid, ConferenceSid, PhoneNumber};
+use denwa_chat::{ApiMeter, ApiService};
 
 /// The most pages a list follows; denwa's filtered lists hold a handful of items, so more pages
 /// than this means a filter went wrong, not that there is more to read.
@@ -165,6 +166,7 @@ pub struct TwilioClient {
     account_sid: String,
     auth_token: SecretString,
     retry: RetryPolicy,
+    meter: ApiMeter,
 }
 
 /// Settings for a [`TwilioClient`]; see [`TwilioClient::builder`].
@@ -175,6 +177,7 @@ pub struct TwilioClientBuilder {
     auth_token: SecretString,
     timeout: Duration,
     retry: RetryPolicy,
+    meter: ApiMeter,
 }
 
 impl TwilioClientBuilder {
@@ -192,6 +195,12 @@ impl TwilioClientBuilder {
 
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Where each request's time and outcome (retries included) is reported (default: nowhere).
+    pub fn meter(mut self, meter: ApiMeter) -> Self {
+        self.meter = meter;
         self
     }
 
@@ -219,6 +228,7 @@ impl TwilioClientBuilder {
                 max_attempts: self.retry.max_attempts.max(1),
                 ..self.retry
             },
+            meter: self.meter,
         })
     }
 }
@@ -251,6 +261,7 @@ impl TwilioClient {
             auth_token,
             timeout: Self::DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
+            meter: ApiMeter::unobserved(ApiService::Twilio),
         }
     }
 
@@ -481,6 +492,10 @@ impl TwilioClient {
 
     /// Sends `request`, retrying as [`RetryPolicy`] and idempotency allow; the last error surfaces.
     async fn send<T: DeserializeOwned>(&self, request: Request) -> Result<T, TwilioError> {
+        self.meter.time(self.attempts(request)).await
+    }
+
+    async fn attempts<T: DeserializeOwned>(&self, request: Request) -> Result<T, TwilioError> {
         let mut attempt = 1;
         loop {
             let (error, retry_after) = match self.send_once(&request).await {

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use denwa_twilio_emulator::{FaultPlan, RestFault};
+
 use crate::helpers::*;
 use crate::oncall::{ALICE, ALICE_ONLY, accepts};
 
@@ -60,11 +62,16 @@ async fn the_announce_strategy_reaches_a_caller_alone_in_a_conference_not_yet_st
 /// A call with the announce strategy, behind a proxy rewriting Twilio's webhooks with
 /// `rewrite`, whose conference Alice has joined (so it has started): (caller's leg, call id).
 async fn announced_call_with_alice(rewrite: Rewrite) -> (TestApp, String, String) {
+    call_with_alice("announce", rewrite).await
+}
+
+/// Like [`announced_call_with_alice`], with speech strategy `strategy`.
+async fn call_with_alice(strategy: &str, rewrite: Rewrite) -> (TestApp, String, String) {
     let app = spawn_app_rewriting(
         rewrite,
         ALICE_ONLY,
         &[
-            ("DENWA_SPEECH_STRATEGY", "announce"),
+            ("DENWA_SPEECH_STRATEGY", strategy),
             ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
         ],
     )
@@ -160,4 +167,65 @@ async fn an_announcement_twilio_could_not_fetch_is_said_again() {
     );
     let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
     assert_eq!(call["messages_spoken"], 2, "{call}");
+}
+
+/// `speech.strategy = "auto"`: announcements while Twilio takes them; once Twilio refuses one
+/// (a REST error), the call speaks through a self-dialled leg, the refused batch first, every
+/// message heard once, in order.
+#[tokio::test]
+async fn the_auto_strategy_self_dials_once_twilio_refuses_an_announcement() {
+    let (app, sid, call_id) = call_with_alice("auto", as_sent).await;
+    app.say(&call_id, "Announced.").await;
+    app.wait_heard(&sid, &["Announced."]).await;
+    assert_eq!(
+        app.speaker_legs(),
+        0,
+        "announced while Twilio takes announcements"
+    );
+    app.wait_all_spoken(&call_id).await;
+
+    let conference = app
+        .emulator
+        .conferences()
+        .into_iter()
+        .next()
+        .expect("the caller's conference");
+    // Every announcement from now on is refused (a 500 on the conference's update: not repeated,
+    // as Twilio may have acted on it).
+    app.emulator.fail_rest(
+        FaultPlan::new(RestFault::InternalError)
+            .method("POST")
+            .path(&format!("/Conferences/{}.json", conference.sid)),
+    );
+    let texts = ["First.", "Second.", "Third."];
+    for text in texts {
+        let (status, _) = app.say(&call_id, text).await;
+        assert_eq!(status, 202);
+    }
+    app.wait_heard(&sid, &texts).await;
+    let messages = app.wait_all_spoken(&call_id).await;
+    assert_eq!(messages.len(), 5, "Alice's join, and the four sent");
+    assert_eq!(
+        app.heard(&sid),
+        vec![
+            GREETING,
+            "Alice joined the call.",
+            "Announced.",
+            "First.",
+            "Second.",
+            "Third."
+        ],
+        "each message once, in order"
+    );
+    assert!(app.speaker_legs() >= 1, "a speaker leg said the rest");
+    let refused = app
+        .emulator
+        .rest_requests()
+        .iter()
+        .filter(|r| r.status == 500)
+        .count();
+    assert_eq!(
+        refused, 1,
+        "after one refusal the call no longer asks for announcements"
+    );
 }

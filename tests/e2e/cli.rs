@@ -67,6 +67,38 @@ fn the_example_config_passes_check_with_secrets_from_the_environment() {
     );
 }
 
+/// The operations settings: `speech.strategy = "auto"` passes, a log format denwa does not
+/// write fails naming `DENWA_LOG_FORMAT`.
+#[test]
+fn check_takes_the_auto_strategy_and_names_a_bad_log_format() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
+    let check = |env: &[(&str, &str)]| {
+        denwa()
+            .args(["check", "--config", example])
+            .env("DENWA_TWILIO_AUTH_TOKEN", "x")
+            .env("DENWA_API_TOKEN", "y")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let auto = check(&[
+        ("DENWA_SPEECH_STRATEGY", "auto"),
+        ("DENWA_LOG_FORMAT", "json"),
+    ]);
+    assert!(
+        auto.status.success(),
+        "{}",
+        String::from_utf8_lossy(&auto.stderr)
+    );
+    let bad = check(&[("DENWA_LOG_FORMAT", "xml")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("DENWA_LOG_FORMAT"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
 #[tokio::test]
 async fn twilio_configure_points_the_number_at_denwa() {
     let app = spawn_app().await;

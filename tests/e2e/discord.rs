@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::fake_discord::FakeDiscord;
 use crate::helpers::*;
+use crate::operations::value;
 
 const APP: &str = "1100000000000000001";
 const GUILD: &str = "1100000000000000002";
@@ -882,7 +883,7 @@ async fn a_rate_limited_announcement_is_retried_and_lands() {
 }
 
 #[tokio::test]
-async fn an_announcement_that_cannot_be_posted_shows_in_readyz() {
+async fn an_announcement_that_cannot_be_posted_shows_in_readyz_and_metrics() {
     let d = spawn_discord(&[]).await;
     d.fake
         .break_route("POST", &format!("/channels/{CHANNEL}/messages"));
@@ -917,6 +918,16 @@ async fn an_announcement_that_cannot_be_posted_shows_in_readyz() {
             .len(),
         5,
         "bounded retries"
+    );
+    let (metrics, samples) = d.app.metrics().await;
+    assert!(
+        value(
+            &samples,
+            "denwa_api_request_duration_seconds_count",
+            &[("service", "discord"), ("outcome", "error")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "the refused post is an API error: {metrics}"
     );
 }
 

@@ -20,6 +20,7 @@ mod discord;
 mod ghost_calls;
 mod guards;
 mod oncall;
+mod operations;
 mod replicas;
 mod resilience;
 mod restarts;

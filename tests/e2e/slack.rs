@@ -11,6 +11,7 @@ use sha2::Sha256;
 
 use crate::fake_slack::FakeSlack;
 use crate::helpers::*;
+use crate::operations::value;
 
 const CHANNEL: &str = "C0CALLS01";
 const BOT_TOKEN: &str = "xoxb-test-bot-token";
@@ -809,7 +810,7 @@ async fn slash_commands_list_calls_and_speak() {
         ask.contains("say which one") && ask.contains(&call_id) && ask.contains(&call_id2),
         "{ask}"
     );
-    assert!(ask.contains("+44 207 946 0958"), "{ask}");
+    assert!(ask.contains("+44 20 7946 0958"), "{ask}");
     let said = t
         .command(ALICE, &format!("say {call_id2} Hello from London."))
         .await;
@@ -916,10 +917,24 @@ async fn an_announcement_that_cannot_be_posted_shows_in_readyz_and_metrics() {
             .contains("channel_not_found"),
         "{ready}"
     );
-    let metrics = t.app.metrics_text().await;
-    assert!(
-        metrics.contains("denwa_bridge_unannounced_calls{bridge=\"slack\"} 1"),
+    let (metrics, samples) = t.app.metrics().await;
+    assert_eq!(
+        value(
+            &samples,
+            "denwa_bridge_unannounced_calls",
+            &[("bridge", "slack")]
+        ),
+        Some(1.0),
         "{metrics}"
+    );
+    assert!(
+        value(
+            &samples,
+            "denwa_api_request_duration_seconds_count",
+            &[("service", "slack"), ("outcome", "error")]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "Slack's refusal is an API error: {metrics}"
     );
 }
 

@@ -117,6 +117,8 @@ async fn a_say_beyond_max_queued_is_refused_and_nothing_of_it_is_stored() {
         sent,
         "nothing refused was stored"
     );
+    assert_eq!(app.rejected("queue_full").await, 1.0);
+    assert_eq!(app.rejected("rate_limited").await, 0.0);
 
     // Once they have been spoken there is room again: the limit is on what waits.
     let expected: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -164,6 +166,8 @@ async fn a_say_beyond_max_per_minute_is_refused_with_retry_after() {
         3,
         "nothing refused was stored"
     );
+    assert_eq!(app.rejected("rate_limited").await, 1.0);
+    assert_eq!(app.rejected("queue_full").await, 0.0);
 
     // Per call: another call has its own minute.
     let (_, other) = app.call_in("+14155550199").await;

@@ -13,6 +13,7 @@
 //! once, as types; a bridge parses what its platform hands it (a button's value, a command's
 //! text) into them at its edge, and nothing past the edge handles an id as a string.
 
+mod api_meter;
 mod call;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -32,6 +33,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
+pub use api_meter::{ApiMeter, ApiObserver, ApiOutcome, ApiService};
 pub use call::{CallState, CallSummary, Direction};
 use health::Health;
 pub use ids::{CallId, MessageId};
@@ -180,6 +182,12 @@ pub struct Accepted {
 
 /// What a bridge may ask of the line.
 pub trait LineControl: Send + Sync + 'static {
+    /// Where the bridge reports its platform's API calls (latency, errors) for the line's
+    /// metrics; by default nowhere.
+    fn api_meter(&self, service: ApiService) -> ApiMeter {
+        ApiMeter::unobserved(service)
+    }
+
     /// Queues `text` for `call`. Returns only once the message is stored.
     fn say<'a>(
         &'a self,

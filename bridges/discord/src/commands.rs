@@ -4,6 +4,7 @@
 //! and only in the team's server. Registration is a bulk overwrite, so running it again is
 //! harmless and removes commands an older denwa defined.
 
+use denwa_chat::{ApiMeter, ApiService};
 use serenity::all::{CommandOptionType, CommandType, CreateCommand, CreateCommandOption};
 
 use crate::DiscordConfig;
@@ -80,7 +81,11 @@ pub struct Registered {
 
 /// Registers (overwrites) the guild's commands; returns what Discord now has.
 pub async fn register_commands(config: &DiscordConfig) -> Result<Vec<Registered>, RestError> {
-    let rest = Rest::new(&config.api_base, &config.bot_token)?;
+    let rest = Rest::new(
+        &config.api_base,
+        &config.bot_token,
+        ApiMeter::unobserved(ApiService::Discord),
+    )?;
     rest.put(
         &format!(
             "/applications/{}/guilds/{}/commands",

@@ -34,7 +34,7 @@ pub mod verify;
 use std::sync::Arc;
 use std::time::Duration;
 
-use denwa_chat::{BridgeLine, Threads};
+use denwa_chat::{ApiService, BridgeLine, Threads};
 use secrecy::SecretString;
 
 pub use commands::register_commands;
@@ -96,7 +96,11 @@ impl DiscordBridge {
     ) -> Result<Arc<DiscordBridge>, DiscordError> {
         let verifier = InteractionVerifier::new(&config.public_key)
             .map_err(|e| DiscordError::PublicKey(e.to_string()))?;
-        let rest = Rest::new(&config.api_base, &config.bot_token)?;
+        let rest = Rest::new(
+            &config.api_base,
+            &config.bot_token,
+            line.api_meter(ApiService::Discord),
+        )?;
         Ok(Arc::new(DiscordBridge {
             config,
             rest,

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use denwa_chat::ApiMeter;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -94,10 +95,11 @@ pub struct Rest {
     /// Route key -> not before.
     buckets: Mutex<HashMap<String, Instant>>,
     global: Mutex<Option<Instant>>,
+    meter: ApiMeter,
 }
 
 impl Rest {
-    pub fn new(api_base: &str, token: &SecretString) -> Result<Rest, RestError> {
+    pub fn new(api_base: &str, token: &SecretString, meter: ApiMeter) -> Result<Rest, RestError> {
         let trimmed = api_base.trim().trim_end_matches('/');
         if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
             return Err(RestError::Base(api_base.into()));
@@ -131,6 +133,7 @@ impl Rest {
             auth,
             buckets: Mutex::new(HashMap::new()),
             global: Mutex::new(None),
+            meter,
         })
     }
 
@@ -166,6 +169,15 @@ impl Rest {
     /// body, retrying rate limits, 5xx answers and connection failures a bounded number of
     /// times. A 204 decodes as `()` (or any type that accepts `null`).
     pub async fn send<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, RestError> {
+        self.meter.time(self.attempts(method, path, body)).await
+    }
+
+    async fn attempts<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,

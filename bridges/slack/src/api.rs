@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use denwa_chat::ApiMeter;
 use hyper_rustls::HttpsConnectorBuilder;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::api::*;
@@ -132,10 +133,11 @@ pub struct SlackApi {
     token: SlackApiToken,
     names: Cache<Option<String>>,
     groups: Cache<Arc<Vec<String>>>,
+    meter: ApiMeter,
 }
 
 impl SlackApi {
-    pub fn new(api_base: &Url, bot_token: &SecretString) -> Self {
+    pub fn new(api_base: &Url, bot_token: &SecretString, meter: ApiMeter) -> Self {
         let provider = rustls::crypto::ring::default_provider();
         let builder = match HttpsConnectorBuilder::new().with_provider_and_native_roots(provider) {
             Ok(builder) => builder,
@@ -168,11 +170,20 @@ impl SlackApi {
             )),
             names: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
+            meter,
         }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or [`MAX_ATTEMPTS`] are spent.
     async fn call<T, F, Fut>(&self, method: &'static str, attempt: F) -> Result<T, ApiError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SlackClientError>>,
+    {
+        self.meter.time(self.attempts(method, attempt)).await
+    }
+
+    async fn attempts<T, F, Fut>(&self, method: &'static str, attempt: F) -> Result<T, ApiError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SlackClientError>>,
@@ -393,6 +404,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use denwa_chat::ApiService;
 
     #[test]
     fn a_message_is_posted_again_only_when_slack_surely_did_nothing() {
@@ -430,7 +442,11 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = Url::parse(&format!("http://{}/api", listener.local_addr().unwrap())).unwrap();
         drop(listener);
-        let api = SlackApi::new(&base, &SecretString::from("xoxb-test"));
+        let api = SlackApi::new(
+            &base,
+            &SecretString::from("xoxb-test"),
+            ApiMeter::unobserved(ApiService::Slack),
+        );
         let error = api.post_message("C1", "hi", None, None).await.unwrap_err();
         assert!(matches!(error, ApiError::Unreachable(_)), "{error:?}");
     }

@@ -50,7 +50,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use denwa_chat::{BridgeLine, ChatBridge, MentionKind, Names, Threads};
+use denwa_chat::{ApiService, BridgeLine, ChatBridge, MentionKind, Names, Threads};
 use secrecy::SecretString;
 use url::Url;
 
@@ -103,7 +103,11 @@ pub(crate) struct Bridge {
 impl SlackBridge {
     pub fn new(config: SlackConfig, line: Arc<dyn BridgeLine>) -> Arc<SlackBridge> {
         Arc::new(SlackBridge(Arc::new(Bridge {
-            api: SlackApi::new(&config.api_base, &config.bot_token),
+            api: SlackApi::new(
+                &config.api_base,
+                &config.bot_token,
+                line.api_meter(ApiService::Slack),
+            ),
             verifier: Verifier::new(
                 &config.signing_secret,
                 config.previous_signing_secret.as_ref(),
