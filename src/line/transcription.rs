@@ -206,6 +206,7 @@ impl Line {
         }
         match self.store().keep_utterance(id, sequence, now_ms(), text).await? {
             Kept::Stored => {
+                self.metrics().caller_utterances.inc();
                 let line = self.clone();
                 let id = id.clone();
                 self.spawn(async move {
@@ -264,6 +265,7 @@ impl Line {
     async fn transcript_unavailable(&self, id: &CallId, reason: &str) {
         let first = self.store().call_flag_once(id, UNAVAILABLE_FLAG).await;
         if first.or_log("note that the live transcript stopped") == Some(true) {
+            self.metrics().transcripts_unavailable.inc();
             self.publish(LineEvent::Notice {
                 call_id: id.clone(),
                 text: format!("live transcript unavailable: {reason}"),

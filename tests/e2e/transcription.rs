@@ -174,6 +174,22 @@ impl Transcribed {
         .await
     }
 
+    /// Whether `/metrics` shows `line` (a metric and its value).
+    async fn metric(&self, line: &str) -> bool {
+        let url = format!("{}/metrics", self.app.base);
+        let text = self
+            .app
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines().any(|l| l == line)
+    }
+
     async fn transcript(&self, call_id: &str) -> Vec<Value> {
         let (status, body) = self
             .app
@@ -331,6 +347,7 @@ async fn repeated_and_disordered_callbacks_post_each_utterance_once_in_order() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(t.slack_said(), ["First.", "Second.", "Third."]);
     assert_eq!(t.discord_said(), ["First.", "Second.", "Third."]);
+    assert!(t.metric("denwa_caller_utterances_total 3").await);
     let texts: Vec<String> = t
         .transcript(&call_id)
         .await
@@ -449,6 +466,7 @@ async fn a_transcription_error_is_posted_once_and_the_call_goes_on() {
         })
         .count();
     assert_eq!(discord_notices, 1);
+    assert!(t.metric("denwa_transcripts_unavailable_total 1").await);
     let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
     assert_eq!(call["state"], "connected", "the call goes on");
 }
