@@ -89,6 +89,29 @@ pub enum TwilioCommand {
 /// Exit code for configuration problems, distinct from runtime failures (1).
 const EXIT_CONFIG: u8 = 2;
 
+/// How long `check` waits for Redis to answer.
+const CHECK_STORE_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `check` also connects to Redis: a TLS failure (an untrusted certificate, `redis.ca_file` not
+/// the server's CA) is a configuration problem, reported with its key. Redis not answering is
+/// not (it may be down while the configuration is checked, and denwa keeps trying): a warning.
+async fn check_store(settings: &Settings) -> Result<(), String> {
+    crate::startup::install_crypto_provider();
+    let key = settings.redis.target.key();
+    let store = crate::store::Store::connect(&settings.redis).map_err(|e| format!("{key}: {e}"))?;
+    match store.ping_within(CHECK_STORE_WITHIN).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_tls() => Err(format!(
+            "{key}: TLS with Redis failed: {e} (redis.ca_file must hold the CA that signed the \
+             server's certificate, unless a system root did)"
+        )),
+        Err(e) => {
+            eprintln!("warning: {key}: Redis does not answer now: {e}");
+            Ok(())
+        }
+    }
+}
+
 fn load(arg: &ConfigArg) -> Result<Settings, ExitCode> {
     Settings::load(&arg.config, false).map_err(|errors| {
         eprint!("{errors}");
@@ -100,6 +123,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(arg) => match load(&arg) {
             Ok(settings) => {
+                if let Err(problem) = check_store(&settings).await {
+                    eprintln!("{problem}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
                 println!(
                     "{}: OK (line {}, public URL {}, speech strategy {:?})",
                     arg.config.display(),

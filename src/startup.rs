@@ -24,8 +24,11 @@ pub enum StartupError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("redis.url: {0}")]
-    Store(#[from] StoreError),
+    #[error("{key}: {source}")]
+    Store {
+        key: &'static str,
+        source: StoreError,
+    },
     #[error("twilio: {0}")]
     Twilio(String),
 }
@@ -65,7 +68,10 @@ impl Application {
         extra: impl FnOnce(&Line) -> Vec<bridges::Built>,
     ) -> Result<Application, StartupError> {
         install_crypto_provider();
-        let store = Store::connect(&settings.redis.url, &settings.redis.key_prefix)?;
+        let store = Store::connect(&settings.redis).map_err(|source| StartupError::Store {
+            key: settings.redis.target.key(),
+            source,
+        })?;
         let metrics = Metrics::default();
         let twilio = twilio_client(&settings.twilio, metrics.api_meter(ApiService::Twilio))
             .map_err(|e| StartupError::Twilio(e.to_string()))?;
@@ -101,7 +107,13 @@ impl Application {
     ) -> std::io::Result<()> {
         if let Err(e) = self.line.store().ping().await {
             // Not fatal: callers still get a polite answer, and the store reconnects by itself.
-            tracing::warn!(error = %e, "Redis is not reachable yet; calls will be turned away until it is");
+            // A TLS failure will not mend by itself: said as the configuration fault it is.
+            let key = self.line.settings().redis.target.key();
+            if e.is_tls() {
+                tracing::error!(error = %e, "{key}: TLS with Redis failed (see redis.ca_file); calls will be turned away until it succeeds");
+            } else {
+                tracing::warn!(error = %e, "{key}: Redis is not reachable yet; calls will be turned away until it is");
+            }
         }
         tracing::info!(port = self.port(), public_url = %self.line.settings().server.public_url, "denwa is listening");
         // One shutdown signal, seen by both the server and the sweep.

@@ -29,7 +29,7 @@ mod twilio;
 
 pub use api::ApiSettings;
 pub use line::{Greeting, LineSettings, Responder, RingCallerId, RingMode};
-pub use redis::RedisSettings;
+pub use redis::{CaCertificates, RedisSettings, RedisTarget};
 pub use server::ServerSettings;
 pub use speech::{SpeechSettings, SpeechStrategy};
 pub use transcription::{DEFAULT_NOTICE, TranscriptionEngine, TranscriptionSettings};

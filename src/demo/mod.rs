@@ -34,7 +34,7 @@ use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Settings;
+use crate::config::{RedisSettings, RedisTarget, Settings};
 use crate::startup::{Application, StartupError};
 use crate::store::Store;
 use events::Feed;
@@ -299,7 +299,12 @@ async fn pick_store(
 }
 
 async fn redis_answers(url: &str) -> bool {
-    let Ok(store) = Store::connect(&SecretString::from(url.to_owned()), KEY_PREFIX) else {
+    let settings = RedisSettings {
+        target: RedisTarget::Standalone(SecretString::from(url.to_owned())),
+        key_prefix: KEY_PREFIX.into(),
+        ca: None,
+    };
+    let Ok(store) = Store::connect(&settings) else {
         return false;
     };
     matches!(

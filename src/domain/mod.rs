@@ -3,6 +3,7 @@
 mod call;
 mod conference_name;
 mod dial_policy;
+mod incoming_call_id;
 mod leg_token;
 mod message;
 mod participant_label;
@@ -15,6 +16,7 @@ pub use dial_policy::{BlockedCallers, DialPolicy, DialRefusal};
 // The words the line shares with the chat bridges have one home, the chat contract; the line
 // uses them as its own.
 pub use denwa_chat::{CallId, CallState, Direction, MessageId};
+pub use incoming_call_id::incoming_call_id;
 pub use leg_token::LegToken;
 pub use message::{Message, MessageState, Piece};
 pub use participant_label::ParticipantLabel;

@@ -5,7 +5,9 @@ use serde::Deserialize;
 
 use super::Line;
 use crate::config::Greeting;
-use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel};
+use crate::domain::{
+    Call, CallId, CallSid, CallState, Direction, ParticipantLabel, incoming_call_id,
+};
 use crate::speech::self_dial;
 use crate::store::LogFailure as _;
 use crate::store::{CreateOutcome, NewCall};
@@ -41,8 +43,13 @@ impl Line {
             tracing::info!(call_sid = %call.call_sid, "call from a blocked number refused");
             return VoiceResponse::new().reject(Reject::new().reason(RejectReason::Rejected));
         }
-        let id = CallId::generate();
+        let id = incoming_call_id(call.call_sid.as_str());
         let caller_name = call.caller_name.as_deref().filter(|n| !n.trim().is_empty());
+        // How the caller is announced: a responder calling in by name, else the name Twilio
+        // looked up, else (later) their own recorded voice, else "The caller".
+        let name = self
+            .known_name(&call.from, caller_name)
+            .unwrap_or_else(|| "The caller".into());
         let stored = self
             .store()
             .create_call(NewCall {
@@ -51,14 +58,13 @@ impl Line {
                 other_party: &call.from,
                 line_number: &call.to,
                 caller_name,
+                announced_as: Some(&name),
                 direction: Direction::Inbound,
             })
             .await;
-        match stored {
-            Ok(CreateOutcome::Created) => {}
-            Ok(CreateOutcome::Exists(existing)) => {
-                return self.answer_again(&existing, &call).await;
-            }
+        let record = match stored {
+            Ok(CreateOutcome::Created(record)) => record,
+            Ok(CreateOutcome::Exists(record)) => return self.answer_again(&record, &call),
             Err(e) => {
                 // Without the store nobody could see or answer the call: say so and let the
                 // caller try again, rather than leave them in a conference nobody will ever join.
@@ -66,23 +72,12 @@ impl Line {
                 tracing::error!(call_sid = %call.call_sid, error = %e, "cannot record an incoming call; turning it away");
                 return self.unavailable();
             }
-        }
+        };
         self.metrics().calls_answered.inc();
         tracing::info!(call = %id, call_sid = %call.call_sid, "incoming call");
-        // How the caller is announced: a responder calling in by name, else the name Twilio
-        // looked up, else (below) their own recorded voice, else "The caller".
-        let name = self
-            .known_name(&call.from, caller_name)
-            .unwrap_or_else(|| "The caller".into());
-        self.store()
-            .set_participant_name(&id, &call.call_sid, &name)
-            .await
-            .or_log("keep the caller's name for announcements");
-        if let Ok(Some(record)) = self.store().call(&id).await {
-            self.publish(LineEvent::CallStarted {
-                call: self.summary(&record),
-            });
-        }
+        self.publish(LineEvent::CallStarted {
+            call: self.summary(&record),
+        });
         let line = self.clone();
         let ring_id = id.clone();
         self.spawn(async move { line.ring_responders(&ring_id).await });
@@ -91,25 +86,15 @@ impl Line {
 
     /// Twilio asked again about a call it already told denwa of (a retried webhook, or a replayed
     /// one): the caller gets the same answer, into the same conference, and nothing is recorded,
-    /// announced or rung twice. A call that is over is not started again.
-    async fn answer_again(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
-        match self.store().call(id).await {
-            Ok(Some(record)) if record.state != CallState::Ended => {
-                tracing::info!(call = %id, call_sid = %call.call_sid, "Twilio asked again about a call: same answer");
-                if let Err(e) = self.store().touch_call(id).await {
-                    tracing::warn!(call = %id, error = %e, "cannot record news of a call");
-                }
-                self.welcome(id, call)
-            }
-            Ok(_) => {
-                tracing::info!(call = %id, call_sid = %call.call_sid, "Twilio asked about a call that is over");
-                VoiceResponse::new().hangup()
-            }
-            Err(e) => {
-                tracing::error!(call = %id, error = %e, "cannot read a call Twilio asked about again");
-                self.unavailable()
-            }
+    /// announced or rung twice (the store counted it as news of the call). A call that is over
+    /// is not started again.
+    fn answer_again(&self, record: &Call, call: &VoiceParams) -> VoiceResponse {
+        if record.state == CallState::Ended {
+            tracing::info!(call = %record.id, call_sid = %call.call_sid, "Twilio asked about a call that is over");
+            return VoiceResponse::new().hangup();
         }
+        tracing::info!(call = %record.id, call_sid = %call.call_sid, "Twilio asked again about a call: same answer");
+        self.welcome(&record.id, call)
     }
 
     /// Said before hanging up on a caller denwa cannot take (its store is unreachable).

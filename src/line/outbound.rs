@@ -53,6 +53,7 @@ impl Line {
                 other_party: to.as_str(),
                 line_number: line_number.as_str(),
                 caller_name: None,
+                announced_as: None,
                 direction: Direction::Outbound,
             })
             .await?;

@@ -117,7 +117,7 @@ async fn next(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) {
     };
     match turn_result {
         // A repeated announcement-end: that turn was settled already.
-        Turn::Stale | Turn::Again { .. } => {}
+        Turn::Stale | Turn::Again { .. } | Turn::Unjoined { .. } => {}
         // Announcements do not linger (the script only lingers when asked to).
         Turn::Linger { spoken, failed } => speech.publish_receipts(id, &spoken, &failed).await,
         Turn::Done {
@@ -130,15 +130,13 @@ async fn next(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) {
                 super::kick(speech, id);
             }
         }
-        Turn::Speak { spoken, failed, .. } => {
+        Turn::Speak {
+            spoken,
+            failed,
+            conference_sid,
+            ..
+        } => {
             speech.publish_receipts(id, &spoken, &failed).await;
-            let conference_sid = match speech.store().conference_sid(id).await {
-                Ok(sid) => sid,
-                Err(e) => {
-                    tracing::warn!(call = %id, error = %e, "cannot read the call's conference");
-                    None
-                }
-            };
             let Some(conference_sid) = conference_sid else {
                 super::leg_ended(speech, id, leg, "the call's conference is not running").await;
                 return;

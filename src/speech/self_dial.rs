@@ -318,33 +318,6 @@ async fn try_turn(
 ) -> Result<VoiceResponse, crate::store::StoreError> {
     let Step { turn, waited, .. } = step;
     let store = speech.store();
-    let state = store.call(id).await?.map(|c| c.state);
-    if matches!(state, None | Some(CallState::Ended)) {
-        return Ok(VoiceResponse::new().hangup());
-    }
-    let speaker = store.speaker_state(id).await?;
-    if !(state == Some(CallState::Connected) && speaker == Some(SpeakerState::Joined)) {
-        let gave_up = u64::from(waited) >= speech.settings().join_timeout.as_secs();
-        if speaker == Some(SpeakerState::Left) || gave_up {
-            return Ok(VoiceResponse::new().hangup());
-        }
-        if !store.renew_speaker(id, leg, super::BASE_LEASE).await? {
-            return Ok(VoiceResponse::new().hangup());
-        }
-        if speaker == Some(SpeakerState::Dialing)
-            && waited == CODE_AGAIN_AFTER_SECS
-            && let Some(code) = store.speaker_code(id, leg).await?
-        {
-            // The inbound half has not presented the code: a digit was lost on the line (or
-            // all of them). Its second `<Gather>` listens now.
-            let again = speak_url(speech, id, leg, step.waited_another_second());
-            return Ok(VoiceResponse::new()
-                .play(Play::digits(code))
-                .redirect(Redirect::new(again).method(HttpMethod::Post)));
-        }
-        // Not heard yet: wait a second and ask again rather than speak into the void.
-        return Ok(pause_then(speech, id, leg, step.waited_another_second()));
-    }
     let max_attempts = speech.settings().max_attempts;
     let lease = super::BASE_LEASE;
     let next = speak_url(speech, id, leg, step.next_turn());
@@ -365,6 +338,30 @@ async fn try_turn(
         )
         .await?
     {
+        Turn::Unjoined {
+            call: None | Some(CallState::Ended),
+            ..
+        } => Ok(VoiceResponse::new().hangup()),
+        Turn::Unjoined { speaker, code, .. } => {
+            let gave_up = u64::from(waited) >= speech.settings().join_timeout.as_secs();
+            if speaker == Some(SpeakerState::Left) || gave_up {
+                return Ok(VoiceResponse::new().hangup());
+            }
+            if speaker == Some(SpeakerState::Dialing)
+                && waited == CODE_AGAIN_AFTER_SECS
+                && let Some(code) = code
+            {
+                // The inbound half has not presented the code: a digit was lost on the line
+                // (or all of them). Its second `<Gather>` listens now.
+                let again = speak_url(speech, id, leg, step.waited_another_second());
+                return Ok(VoiceResponse::new()
+                    .play(Play::digits(code))
+                    .redirect(Redirect::new(again).method(HttpMethod::Post)));
+            }
+            // Not heard yet (the turn renewed the lease): wait a second and ask again rather
+            // than speak into the void.
+            Ok(pause_then(speech, id, leg, step.waited_another_second()))
+        }
         Turn::Stale => Ok(VoiceResponse::new().hangup()),
         Turn::Linger { spoken, failed } => {
             speech.publish_receipts(id, &spoken, &failed).await;
@@ -389,19 +386,18 @@ async fn try_turn(
             Ok(VoiceResponse::new().hangup())
         }
         Turn::Again { batch } => {
-            let messages = store.messages_by_id(id, &batch).await?;
-            let response = super::say_all(speech, VoiceResponse::new(), &messages);
+            let response = super::say_all(speech, VoiceResponse::new(), &batch);
             Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }
         Turn::Speak {
             spoken,
             failed,
             batch,
+            ..
         } => {
             speech.publish_receipts(id, &spoken, &failed).await;
-            let messages = store.messages_by_id(id, &batch).await?;
-            super::speech_starts(speech, &messages);
-            let response = super::say_all(speech, VoiceResponse::new(), &messages);
+            super::speech_starts(speech, &batch);
+            let response = super::say_all(speech, VoiceResponse::new(), &batch);
             Ok(response.redirect(Redirect::new(next).method(HttpMethod::Post)))
         }
     }

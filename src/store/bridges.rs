@@ -12,21 +12,23 @@ const BRIDGE_TTL_SECS: u64 = 7 * 24 * 3600;
 const DELIVERY_TTL_SECS: u64 = 24 * 3600;
 
 impl Store {
+    /// Links a call and a bridge's thread both ways: two single-key writes (the thread's key
+    /// is not in the call's hash slot), sent together. Each is idempotent; a bridge whose link
+    /// failed is told so and links again.
     pub async fn link_thread(&self, bridge: &str, id: &CallId, thread: &str) -> StoreResult<()> {
-        let mut pipe = redis::pipe();
-        pipe.set_ex(
-            self.keys.thread_of_call(id, bridge),
-            thread,
-            BRIDGE_TTL_SECS,
-        )
-        .ignore()
-        .set_ex(
-            self.keys.call_of_thread(bridge, thread),
-            id.as_str(),
-            BRIDGE_TTL_SECS,
-        )
-        .ignore();
-        pipe.query_async::<()>(&mut self.conn()).await?;
+        let (mut to_thread, mut to_call) = (self.conn(), self.conn());
+        let ((), ()) = futures::try_join!(
+            to_thread.set_ex(
+                self.keys.thread_of_call(id, bridge),
+                thread,
+                BRIDGE_TTL_SECS,
+            ),
+            to_call.set_ex(
+                self.keys.call_of_thread(bridge, thread),
+                id.as_str(),
+                BRIDGE_TTL_SECS,
+            ),
+        )?;
         Ok(())
     }
 

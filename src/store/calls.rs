@@ -12,6 +12,7 @@ use crate::domain::{
 
 /// What `/twilio/voice` knows about a new call.
 pub struct NewCall<'a> {
+    /// For an incoming call, `domain::incoming_call_id` of its CallSid (so a repeat is the same).
     pub id: &'a CallId,
     /// None for an outbound call recorded before Twilio is asked to place it.
     pub call_sid: Option<&'a CallSid>,
@@ -20,6 +21,8 @@ pub struct NewCall<'a> {
     /// The line's own number; stored as `to`.
     pub line_number: &'a str,
     pub caller_name: Option<&'a str>,
+    /// How the caller leg is announced (its participant name), when it has a CallSid.
+    pub announced_as: Option<&'a str>,
     pub direction: Direction,
 }
 
@@ -44,75 +47,118 @@ const ENDED_CALL_TTL_SECS: i64 = 7 * 24 * 3600;
 /// (`pending-<call id>`): read as none, as a call recorded across an upgrade may still hold it.
 const LEGACY_PENDING_SID: &str = "pending-";
 
+/// How long an index entry may name a call whose record is not there before it is dropped: the
+/// record is written in the same pipeline, so it is there within a round trip or never.
+const UNRECORDED_GRACE_MS: u64 = 60_000;
+
 /// Messages given their expiry per round trip when a call ends.
 const EXPIRE_CHUNK: usize = 1000;
 
-/// What [`Store::create_call`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Store::create_call`] did, with the call as it is now.
+#[derive(Debug, Clone)]
 pub enum CreateOutcome {
-    /// The call is recorded, under the id it was given.
-    Created,
-    /// Its CallSid already is this call: Twilio asked again about the same call.
-    Exists(CallId),
+    /// The call is recorded.
+    Created(Call),
+    /// It was recorded before: Twilio asked again about the same call.
+    Exists(Call),
 }
 
 impl Store {
-    /// Records a new call, unless its CallSid already is one (see CREATE_CALL).
+    /// Records a new call once (see CREATE_CALL), in one round trip: the call's own keys in one
+    /// script that answers the call as stored, and sent with it the single-key writes outside
+    /// its hash slot: the CallSid lookup and the active-call index. They are not atomic
+    /// with the script (on a Redis Cluster they are other masters' keys) but each is
+    /// idempotent, so a repeat of the request completes what a failure left half done, and what
+    /// is left meanwhile is only what the sweep repairs: an index entry for a call not (yet)
+    /// recorded, or for an ended call a repeat re-added (see [`Store::active_calls`]), and a
+    /// lookup that names a call not recorded, which reads as no call.
     pub async fn create_call(&self, call: NewCall<'_>) -> StoreResult<CreateOutcome> {
         let now = now_ms();
-        let mut fields: Vec<(&str, String)> = vec![
-            ("id", call.id.to_string()),
-            ("state", CallState::Ringing.as_str().into()),
-            ("from", call.other_party.into()),
-            ("to", call.line_number.into()),
-            ("started_at", now.to_string()),
-            ("last_activity_at", now.to_string()),
-            ("direction", call.direction.as_str().into()),
+        let mut fields: Vec<(String, String)> = vec![
+            ("id".into(), call.id.to_string()),
+            ("state".into(), CallState::Ringing.as_str().into()),
+            ("from".into(), call.other_party.into()),
+            ("to".into(), call.line_number.into()),
+            ("started_at".into(), now.to_string()),
+            ("last_activity_at".into(), now.to_string()),
+            ("direction".into(), call.direction.as_str().into()),
         ];
         if let Some(sid) = call.call_sid {
-            fields.push(("call_sid", sid.to_string()));
+            fields.push(("call_sid".into(), sid.to_string()));
+            if let Some(name) = call.announced_as {
+                fields.push((format!("name:{sid}"), name.into()));
+            }
         }
         if let Some(name) = call.caller_name {
-            fields.push(("caller_name", name.into()));
+            fields.push(("caller_name".into(), name.into()));
         }
-        let mut script = scripts::CREATE_CALL.prepare_invoke();
-        script
+        let mut create = scripts::CREATE_CALL.prepare_invoke();
+        create
             .key(self.keys.call(call.id))
-            .key(self.keys.active_calls());
-        if let Some(sid) = call.call_sid {
-            script.key(self.keys.call_sid(sid));
-        }
-        script
-            .arg(call.id.as_str())
-            .arg(ENDED_CALL_TTL_SECS)
+            .key(self.keys.joined(call.id))
             .arg(now);
         for (name, value) in &fields {
-            script.arg(*name).arg(value);
+            create.arg(name).arg(value);
         }
-        let existing: Option<String> = script.invoke_async(&mut self.conn()).await?;
-        match existing {
-            None => Ok(CreateOutcome::Created),
-            Some(id) => CallId::parse(&id)
-                .map(CreateOutcome::Exists)
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("CallSid maps to a bad call id {id:?}"))
-                }),
-        }
+        // Sent together, not one after the other: the connection multiplexes them (one
+        // socket's pipeline on a standalone Redis, each master's own on a cluster, whose client
+        // refuses a pipeline across slots), so the three cost one round trip of latency.
+        let (mut c1, mut c2, mut c3) = (self.conn(), self.conn(), self.conn());
+        let lookup = async {
+            match call.call_sid {
+                Some(sid) => {
+                    c1.set_ex(
+                        self.keys.call_sid(sid),
+                        call.id.as_str(),
+                        ENDED_CALL_TTL_SECS as u64,
+                    )
+                    .await
+                }
+                None => Ok(()),
+            }
+        };
+        // NX: a repeat keeps the call's place (its start) in the index.
+        let mut index = redis::cmd("ZADD");
+        index
+            .arg(self.keys.active_calls())
+            .arg("NX")
+            .arg(now)
+            .arg(call.id.as_str());
+        let (created, hash, joined): (i64, Vec<String>, Vec<String>) = {
+            let (stored, (), _): (_, (), i64) = futures::try_join!(
+                create.invoke_async(&mut c2),
+                lookup,
+                index.query_async(&mut c3)
+            )?;
+            stored
+        };
+        let fields: HashMap<String, String> = pairs(hash);
+        let mut record = call_from_fields(call.id, &fields)?;
+        record.joined = joined;
+        Ok(if created == 1 {
+            CreateOutcome::Created(record)
+        } else {
+            CreateOutcome::Exists(record)
+        })
     }
 
     /// Sets the caller leg's CallSid once Twilio has it (outbound calls are recorded before).
+    /// Two single-key writes in two hash slots, the lookup first: if the second fails, what is
+    /// left is a lookup naming the call, which is right, and the call hash without its CallSid,
+    /// as before this step.
     pub async fn set_call_sid(&self, id: &CallId, call_sid: &CallSid) -> StoreResult<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset(self.keys.call(id), "call_sid", call_sid.as_str())
-            .ignore()
+        let _: () = self
+            .conn()
             .set_ex(
                 self.keys.call_sid(call_sid),
                 id.as_str(),
                 ENDED_CALL_TTL_SECS as u64,
             )
-            .ignore();
-        pipe.query_async::<()>(&mut self.conn()).await?;
+            .await?;
+        let _: () = self
+            .conn()
+            .hset(self.keys.call(id), "call_sid", call_sid.as_str())
+            .await?;
         Ok(())
     }
 
@@ -132,26 +178,35 @@ impl Store {
         Ok(Some(call))
     }
 
-    /// Active calls, oldest first.
+    /// Active calls, oldest first. The index is written apart from the calls (see
+    /// [`Store::create_call`], [`Store::end_call`]), so it may name a call that has ended or
+    /// whose record was never written: those entries are dropped here (the sweep reads this
+    /// every few seconds), a missing record only once it is older than
+    /// [`UNRECORDED_GRACE_MS`], as its record may be being written on another master.
     pub async fn active_calls(&self) -> StoreResult<Vec<Call>> {
-        let ids: Vec<String> = self.conn().zrange(self.keys.active_calls(), 0, -1).await?;
-        let mut calls = Vec::with_capacity(ids.len());
-        for id in ids.iter().filter_map(|s| CallId::parse(s)) {
-            if let Some(call) = self.call(&id).await? {
-                calls.push(call);
+        let index: Vec<(String, f64)> = self
+            .conn()
+            .zrange_withscores(self.keys.active_calls(), 0, -1)
+            .await?;
+        let now = now_ms() as f64;
+        let mut calls = Vec::with_capacity(index.len());
+        let mut stale = Vec::new();
+        for (member, since) in index {
+            let Some(id) = CallId::parse(&member) else {
+                stale.push(member);
+                continue;
+            };
+            match self.call(&id).await? {
+                Some(call) if call.state == CallState::Ended => stale.push(member),
+                Some(call) => calls.push(call),
+                None if now - since > UNRECORDED_GRACE_MS as f64 => stale.push(member),
+                None => {}
             }
         }
+        if !stale.is_empty() {
+            let _: i64 = self.conn().zrem(self.keys.active_calls(), &stale).await?;
+        }
         Ok(calls)
-    }
-
-    /// Twilio told denwa about the call's caller leg: it is not lost (see CLAIM_STATUS_CHECK).
-    pub async fn touch_call(&self, id: &CallId) -> StoreResult<()> {
-        let _: () = scripts::TOUCH_CALL
-            .key(self.keys.call(id))
-            .arg(now_ms())
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(())
     }
 
     /// Claims the right to ask Twilio whether the call is still on: true for one replica once
@@ -171,18 +226,6 @@ impl Store {
         Ok(self.conn().hget(self.keys.call(id), field).await?)
     }
 
-    /// The SID of the call's running conference, as its events named it.
-    pub async fn conference_sid(&self, id: &CallId) -> StoreResult<Option<ConferenceSid>> {
-        let stored = self.call_field(id, "conference_sid").await?;
-        Ok(stored.and_then(|sid| {
-            let parsed = ConferenceSid::parse(&sid);
-            if parsed.is_none() {
-                tracing::warn!(call = %id, "the stored ConferenceSid is not one");
-            }
-            parsed
-        }))
-    }
-
     /// Marks the call ended (once) and fails its unspoken messages. Returns whether this call
     /// did the ending, and the ids it failed.
     /// With `conference`, only if that is the call's conference (see END_CALL).
@@ -196,7 +239,6 @@ impl Store {
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.inflight(id))
-            .key(self.keys.active_calls())
             .arg(id.as_str())
             .arg(now_ms())
             .arg(self.keys.message_prefix(id))
@@ -205,6 +247,12 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         if ended == 1 {
+            // After the call is marked ended: a failure here leaves an ended call in the index,
+            // which `active_calls` drops.
+            let _: i64 = self
+                .conn()
+                .zrem(self.keys.active_calls(), id.as_str())
+                .await?;
             self.expire_call(id).await?;
         }
         Ok((
@@ -296,6 +344,16 @@ pub enum ConferenceChange<'a> {
     Started,
     Joined(&'a CallSid),
     Left(&'a CallSid),
+}
+
+/// HGETALL's answer inside a script: field, value, field, value...
+pub(super) fn pairs(flat: Vec<String>) -> HashMap<String, String> {
+    let mut fields = HashMap::with_capacity(flat.len() / 2);
+    let mut items = flat.into_iter();
+    while let (Some(field), Some(value)) = (items.next(), items.next()) {
+        fields.insert(field, value);
+    }
+    fields
 }
 
 fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Call> {

@@ -188,7 +188,7 @@ impl Store {
     }
 }
 
-fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
+pub(super) fn message_from_fields(f: &HashMap<String, String>) -> StoreResult<Message> {
     let corrupt = || StoreError::Corrupt(format!("malformed message record {:?}", f.get("id")));
     let number = |key: &str| f.get(key).and_then(|s| s.parse::<usize>().ok());
     let origin = match (f.get("origin"), f.get("source")) {

@@ -9,17 +9,17 @@
 mod announcements;
 mod bridges;
 mod calls;
+mod connection;
 mod keys;
 mod legs;
 mod messages;
 mod scripts;
 mod speaker;
 mod transcript;
+mod trust;
 
-use std::time::Duration;
-
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use secrecy::ExposeSecret as _;
+use crate::config::RedisSettings;
+use connection::Connection;
 
 pub use announcements::AnnouncementEnd;
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
@@ -41,6 +41,22 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Whether the store could not be reached because TLS failed (an untrusted or mismatched
+    /// certificate, a handshake refused): a configuration fault to report as such, where a
+    /// refused or timed-out connection is only Redis being down. The redis crate keeps the
+    /// rustls error only as text (its I/O errors expose no source), so the text is what is read.
+    pub fn is_tls(&self) -> bool {
+        let StoreError::Unavailable(e) = self else {
+            return false;
+        };
+        let text = e.to_string().to_ascii_lowercase();
+        ["certificate", "tls", "handshake", "unknownissuer"]
+            .iter()
+            .any(|word| text.contains(word))
+    }
+}
 
 /// For a store step whose failure the flow can live with (a note for later, a cleanup that has a
 /// fallback) but must not hide: the failure is logged with what was being done.
@@ -65,37 +81,38 @@ impl From<StoreError> for denwa_chat::LineRefused {
 
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
+    conn: Connection,
     keys: Keys,
 }
 
 impl Store {
-    /// Prepares a connection without waiting for Redis: denwa starts (and answers callers
-    /// something sensible) while Redis is down, and the manager reconnects when it returns.
-    pub fn connect(url: &secrecy::SecretString, key_prefix: &str) -> StoreResult<Store> {
-        let client = redis::Client::open(url.expose_secret())?;
-        // Webhooks must answer Twilio in milliseconds, so a dead Redis has to fail fast rather
-        // than hang: short connect and response timeouts, no retry inside a request (the manager
-        // still reconnects in the background for the next one).
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+    /// Prepares a connection (to one Redis, or to a Redis Cluster through its seeds) without
+    /// waiting for Redis: denwa starts (and answers callers something sensible) while Redis is
+    /// down, and the connection is made, or made again, when it returns.
+    pub fn connect(settings: &RedisSettings) -> StoreResult<Store> {
         Ok(Store {
-            conn,
-            keys: Keys::new(key_prefix),
+            conn: Connection::open(settings)?,
+            keys: Keys::new(&settings.key_prefix),
         })
     }
 
+    /// PING, bounded by `within` (a connection that never answers is an error too).
+    pub async fn ping_within(&self, within: std::time::Duration) -> StoreResult<()> {
+        match tokio::time::timeout(within, self.ping()).await {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::Unavailable(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "no answer in time",
+            )))),
+        }
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
-        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
         Ok(())
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Connection {
         self.conn.clone()
     }
 }

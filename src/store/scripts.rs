@@ -2,7 +2,9 @@
 //!
 //! Why Lua and not MULTI: each step reads state (who holds the speaker lock, whether the call has
 //! ended, a message's attempts) and writes depending on it; MULTI cannot branch. Every script's
-//! keys belong to one call, so they share its hash tag and a Redis Cluster slot.
+//! keys belong to one call, so they share its hash tag and a Redis Cluster slot. Keys outside
+//! it (the active-call index, CallSid lookups, speaker codes, responders, bridges' links) are
+//! written by single-key commands, never by a script.
 //!
 //! No script walks a list that grows without limit, since Redis runs nothing else meanwhile:
 //! the queue and the in-flight list together hold at most `speech.max_queued` messages (ENQUEUE
@@ -14,6 +16,13 @@
 //! Key and argument conventions shared by the scripts:
 //! KEYS[1] call hash, KEYS[2] queue, KEYS[3] inflight, KEYS[4] speaker lock (when used).
 //! The message hash prefix is always passed as an argument (`prefix`), never built in Lua.
+//!
+//! Not yet as Redis asks: the message hashes a script walks (a queue's, a batch's) are reached
+//! by that prefix, not named in KEYS, since their ids are only known inside the script. They
+//! are in the call's slot, so a cluster runs the scripts; but a slot migrated key by key could
+//! leave a script on the old master without a message already moved. The fix is a layout
+//! change: a call's messages as fields of one hash of the call's (`{id}:messages`), named in
+//! KEYS like the queue.
 
 use std::sync::LazyLock;
 
@@ -194,11 +203,18 @@ return 1
 /// last piece has been heard.
 ///
 /// The lease is renewed for the batch's speaking time: a long batch must not outlive it.
+///
+/// With heard-mode "joined", a leg not (yet) in the conference with the caller gets "unjoined":
+/// nothing is taken or settled, its lease is renewed while it waits (see speech::self_dial).
+/// Every answer carries what the speaker needs besides, so a turn is one round trip: the call's
+/// state, the speaker's state, the conference, the kept code (KEEP_SPEAKER_CODE), and the
+/// batch's message hashes (for "speak" and "again").
 /// KEYS: call, queue, inflight, lock. ARGV: leg, turn, now, base lease ms, max attempts, prefix,
 /// batch limit, heard-mode ("joined" = require the speaker to be joined, "always"), "linger" to
 /// keep the lease when the queue is empty (the leg waits a moment for more) or "", budget bytes.
-/// Returns {status ("stale"|"again"|"done"|"linger"|"speak"), spoken ids, failed ids, batch ids,
-/// more to say (0/1; with "done")}.
+/// Returns {status ("stale"|"unjoined"|"again"|"done"|"linger"|"speak"), spoken ids, failed
+/// ids, batch ids, more to say (0/1; with "done"), {call state, speaker state, conference sid,
+/// speaker code} ("" when unset), the batch's messages as HGETALL gives each}.
 pub(super) static SPEAKER_TURN: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -216,22 +232,37 @@ local function lease(ids)
   return tonumber(ARGV[4]) + bytes * 100
 end
 
-if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {'stale', {}, {}, {}, 0} end
+local function answer(status, spoken, failed, batch, more)
+  local f = redis.call('HMGET', KEYS[1], 'state', 'speaker_state', 'conference_sid', 'speaker_code')
+  local messages = {}
+  for _, id in ipairs(batch) do table.insert(messages, redis.call('HGETALL', prefix .. id)) end
+  return {status, spoken, failed, batch, more, {f[1] or '', f[2] or '', f[3] or '', f[4] or ''},
+    messages}
+end
+
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return answer('stale', {}, {}, {}, 0) end
+local state = redis.call('HGET', KEYS[1], 'state')
+local heard = ARGV[8] == 'always' or
+  (redis.call('HGET', KEYS[1], 'speaker_state') == 'joined' and state == 'connected')
+if not heard then
+  -- Not in the conference with the caller: nothing said so far counts, nothing new is taken.
+  -- The leg waits (renewing its lease) or hangs up, whose end requeues what it holds.
+  if state ~= 'ended' then redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4]) end
+  return answer('unjoined', {}, {}, {}, 0)
+end
 local current = tonumber(redis.call('HGET', KEYS[1], 'speaker_turn') or '0')
 local turn = tonumber(ARGV[2])
 if turn == current then
   local again = redis.call('LRANGE', KEYS[3], 0, -1)
   redis.call('SET', KEYS[4], ARGV[1], 'PX', lease(again))
-  return {'again', {}, {}, again, 0}
+  return answer('again', {}, {}, again, 0)
 end
-if turn ~= current + 1 then return {'stale', {}, {}, {}, 0} end
-local state = redis.call('HGET', KEYS[1], 'state')
-local heard = ARGV[8] == 'always' or
-  (redis.call('HGET', KEYS[1], 'speaker_state') == 'joined' and state == 'connected')
+if turn ~= current + 1 then return answer('stale', {}, {}, {}, 0) end
+-- The speaker was heard (see above): the batch in flight was said.
 local spoken, failed = {}, {}
 local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
-if heard then
+do
   local unfinished = nil
   for _, id in ipairs(inflight) do
     local key = prefix .. id
@@ -252,12 +283,9 @@ if heard then
     redis.call('HINCRBY', KEYS[1], 'messages_spoken', #spoken)
     redis.call('HSET', KEYS[1], 'speaker_misses', 0)
   end
-else
-  failed = requeue_or_fail(KEYS[1], KEYS[2], prefix, inflight, tonumber(ARGV[5]),
-    'the call ended before the message was spoken', ARGV[3])
 end
 local batch = {}
-if state ~= 'ended' and heard then
+if state ~= 'ended' then
   local budget = tonumber(ARGV[10])
   local used = 0
   for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[7]) - 1)) do
@@ -276,18 +304,18 @@ if state ~= 'ended' and heard then
   end
   redis.call('LTRIM', KEYS[2], #batch, -1)
 end
-if #batch == 0 and heard and state ~= 'ended' and ARGV[9] == 'linger' then
+if #batch == 0 and state ~= 'ended' and ARGV[9] == 'linger' then
   -- Nothing queued, but more may be on its way (people type in bursts): keep the leg a moment.
   redis.call('HSET', KEYS[1], 'speaker_turn', turn)
   redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4])
-  return {'linger', spoken, failed, {}, 0}
+  return answer('linger', spoken, failed, {}, 0)
 end
 if #batch == 0 then
   redis.call('DEL', KEYS[4])
   redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
   local more = 0
   if state ~= 'ended' and redis.call('LLEN', KEYS[2]) > 0 then more = 1 end
-  return {'done', spoken, failed, {}, more}
+  return answer('done', spoken, failed, {}, more)
 end
 for _, id in ipairs(batch) do
   redis.call('HSET', prefix .. id, 'state', 'speaking')
@@ -296,7 +324,7 @@ for _, id in ipairs(batch) do
 end
 redis.call('HSET', KEYS[1], 'speaker_turn', turn)
 redis.call('SET', KEYS[4], ARGV[1], 'PX', lease(batch))
-return {'speak', spoken, failed, batch, 0}
+return answer('speak', spoken, failed, batch, 0)
 "#,
     )
 });
@@ -437,12 +465,12 @@ return 0
     )
 });
 
-/// Ends a call once: marks it ended, drops it from the active set and fails whatever was still
-/// waiting or in flight.
+/// Ends a call once: marks it ended and fails whatever was still waiting or in flight. (The
+/// index of active calls is another hash slot's: the store drops the call from it after this.)
 /// With a conference sid, only that conference's end ends the call: an unrelated conference of
 /// the same name (a leg that joined after the call) must not.
-/// KEYS: call, queue, inflight, active set. ARGV: call id, now, prefix, reason, conference sid
-/// or "". Returns {ended now (0/1), failed ids}.
+/// KEYS: call, queue, inflight. ARGV: call id, now, prefix, reason, conference sid or "".
+/// Returns {ended now (0/1), failed ids}.
 pub(super) static END_CALL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -451,7 +479,6 @@ if (not state) or state == 'ended' then return {0, {}} end
 local conference = redis.call('HGET', KEYS[1], 'conference_sid')
 if ARGV[5] ~= '' and conference and conference ~= ARGV[5] then return {0, {}} end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[2])
-redis.call('ZREM', KEYS[4], ARGV[1])
 local failed = fail_all(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[2])
 for _, id in ipairs(fail_all(KEYS[1], KEYS[2], ARGV[3], ARGV[4], ARGV[2])) do
   table.insert(failed, id)
@@ -660,39 +687,27 @@ return {f[1], post_recording, f[2] or ''}
     )
 });
 
-/// Records a new call, unless its caller leg's CallSid already is one. Twilio retries its voice
-/// webhook (and a signed webhook can be replayed): one CallSid must stay one call, announced
-/// once, also when the repeats reach several replicas at the same moment. So the CallSid lookup
-/// is claimed in the same atomic step that writes the call. (That lookup and the active set are
-/// keys of their own, outside the call's hash tag: see ARCHITECTURE.md on Redis Cluster.)
-/// An outbound call is recorded before Twilio has named it: without a CallSid, nothing to claim.
-/// KEYS: call, active set, CallSid lookup (if there is a CallSid). ARGV: call id, lookup TTL
-/// secs, now, then the call's fields as name, value pairs.
-/// Returns the id of the call the CallSid already is, or nil if this call was recorded.
+/// Records a call once: its id is fixed before (for an incoming call, a function of its CallSid:
+/// see `domain::incoming_call_id`), so Twilio asking again about the same call finds it here,
+/// and nothing of it is written twice. A repeat of a live call is news of its caller leg (see
+/// CLAIM_STATUS_CHECK). Either way the call is returned, for the bridges' event and for the
+/// caller's answer, so that answering a call costs no read after this step.
+/// The CallSid lookup and the index of active calls are not touched here: they live in other
+/// hash slots, and are single-key writes sent in the same pipeline (see `Store::create_call`).
+/// KEYS: call, joined list. ARGV: now, then the call's fields as name, value pairs.
+/// Returns {created (0/1), the call hash as HGETALL gives it, the joined names}.
 pub(super) static CREATE_CALL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-if KEYS[3] then
-  local existing = redis.call('GET', KEYS[3])
-  if existing then return existing end
-  redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2])
+local created = 0
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+  created = 1
+else
+  local state = redis.call('HGET', KEYS[1], 'state')
+  if state and state ~= 'ended' then redis.call('HSET', KEYS[1], 'last_activity_at', ARGV[1]) end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-return false
-"#,
-    )
-});
-
-/// Twilio told denwa about the call's caller leg (see CLAIM_STATUS_CHECK). Only a live call's
-/// record is touched: a late webhook must not bring back a record that has expired.
-/// KEYS: call. ARGV: now.
-pub(super) static TOUCH_CALL: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
-local state = redis.call('HGET', KEYS[1], 'state')
-if state and state ~= 'ended' then redis.call('HSET', KEYS[1], 'last_activity_at', ARGV[1]) end
-return 0
+return {created, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 "#,
     )
 });

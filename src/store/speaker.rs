@@ -10,8 +10,10 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 use redis::ScriptInvocation;
 
+use super::calls::pairs;
+use super::messages::message_from_fields;
 use super::{Store, StoreResult, scripts};
-use crate::domain::{CallId, CallSid, MessageId, now_ms};
+use crate::domain::{CallId, CallSid, CallState, ConferenceSid, Message, MessageId, now_ms};
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
 /// issued; anything later is not ours.
@@ -37,6 +39,17 @@ pub enum SpeakerState {
 }
 
 impl SpeakerState {
+    fn parse(text: &str) -> Option<SpeakerState> {
+        match text {
+            "dialing" => Some(SpeakerState::Dialing),
+            "gated" => Some(SpeakerState::Gated),
+            "joined" => Some(SpeakerState::Joined),
+            "left" => Some(SpeakerState::Left),
+            "announcing" => Some(SpeakerState::Announcing),
+            _ => None,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             SpeakerState::Dialing => "dialing",
@@ -67,13 +80,22 @@ pub struct TurnRequest<'a> {
     pub budget_bytes: usize,
 }
 
-/// The outcome of one speaker turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The outcome of one speaker turn: each carries what the speaker needs to answer Twilio, so a
+/// turn is one round trip (see SPEAKER_TURN).
+#[derive(Debug, Clone)]
 pub enum Turn {
     /// This leg is no longer the call's speaker: it must hang up without speaking.
     Stale,
+    /// A self-dialled leg not (yet) in the conference with the caller: nothing was taken. The
+    /// call's and the speaker's state, and this leg's one-time code if it was kept, say whether
+    /// to wait (the lease was renewed), send the code again or hang up.
+    Unjoined {
+        call: Option<CallState>,
+        speaker: Option<SpeakerState>,
+        code: Option<String>,
+    },
     /// A repeated request for the turn already handed out: say this batch (still in flight) again.
-    Again { batch: Vec<MessageId> },
+    Again { batch: Vec<Message> },
     /// Nothing queued right now; the leg keeps the lease and waits a moment for more.
     Linger {
         spoken: Vec<MessageId>,
@@ -86,11 +108,13 @@ pub enum Turn {
         failed: Vec<MessageId>,
         more: bool,
     },
-    /// Say these (in order), then come back for the next turn.
+    /// Say these (in order), then come back for the next turn. `conference_sid`: the call's
+    /// conference, where an announcement is played.
     Speak {
         spoken: Vec<MessageId>,
         failed: Vec<MessageId>,
-        batch: Vec<MessageId>,
+        batch: Vec<Message>,
+        conference_sid: Option<ConferenceSid>,
     },
 }
 
@@ -204,20 +228,6 @@ impl Store {
         Ok(needs == 1)
     }
 
-    pub async fn speaker_state(&self, id: &CallId) -> StoreResult<Option<SpeakerState>> {
-        Ok(self
-            .call_field(id, "speaker_state")
-            .await?
-            .and_then(|s| match s.as_str() {
-                "dialing" => Some(SpeakerState::Dialing),
-                "gated" => Some(SpeakerState::Gated),
-                "joined" => Some(SpeakerState::Joined),
-                "left" => Some(SpeakerState::Left),
-                "announcing" => Some(SpeakerState::Announcing),
-                _ => None,
-            }))
-    }
-
     /// Twilio placed `leg`'s call (outbound half `call_sid`): its lease becomes `lease`. False
     /// if the leg is no longer the call's speaker (a slow dial outlived its lease).
     pub async fn speaker_dialled(
@@ -295,15 +305,6 @@ impl Store {
         Ok(())
     }
 
-    /// The one-time code issued to speaker `leg` of call `id`, if it is the latest issued.
-    pub async fn speaker_code(&self, id: &CallId, leg: &str) -> StoreResult<Option<String>> {
-        Ok(self.call_field(id, "speaker_code").await?.and_then(|kept| {
-            kept.split_once(':')
-                .filter(|(owner, _)| *owner == leg)
-                .map(|(_, code)| code.to_owned())
-        }))
-    }
-
     /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker
     /// leg and the caller is still in, lets `inbound_sid` through as that leg's inbound half.
     /// Returns the call it opens and the leg's token.
@@ -341,13 +342,16 @@ impl Store {
             lease,
             budget_bytes,
         } = *request;
-        let (status, spoken, failed, batch, more): (
+        type Answer = (
             String,
             Vec<String>,
             Vec<String>,
             Vec<String>,
             i64,
-        ) = scripts::SPEAKER_TURN
+            (String, String, String, String),
+            Vec<Vec<String>>,
+        );
+        let (status, spoken, failed, _batch, more, call, messages): Answer = scripts::SPEAKER_TURN
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.inflight(id))
@@ -364,13 +368,31 @@ impl Store {
             .arg(budget_bytes)
             .invoke_async(&mut self.conn())
             .await?;
+        let (call_state, speaker_state, conference_sid, code) = call;
+        let batch = || -> StoreResult<Vec<Message>> {
+            messages
+                .into_iter()
+                .filter(|m| !m.is_empty())
+                .map(|m| message_from_fields(&pairs(m)))
+                .collect()
+        };
         Ok(match status.as_str() {
             "speak" => Turn::Speak {
                 spoken: ids(spoken),
                 failed: ids(failed),
-                batch: ids(batch),
+                batch: batch()?,
+                conference_sid: ConferenceSid::parse(&conference_sid),
             },
-            "again" => Turn::Again { batch: ids(batch) },
+            "again" => Turn::Again { batch: batch()? },
+            "unjoined" => Turn::Unjoined {
+                call: CallState::parse(&call_state),
+                speaker: SpeakerState::parse(&speaker_state),
+                // Kept as "leg:code": only this leg's own.
+                code: code
+                    .split_once(':')
+                    .filter(|(owner, _)| *owner == leg)
+                    .map(|(_, code)| code.to_owned()),
+            },
             "linger" => Turn::Linger {
                 spoken: ids(spoken),
                 failed: ids(failed),

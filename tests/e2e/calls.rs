@@ -1,6 +1,7 @@
 //! A call comes in and lands in its conference.
 
 use crate::helpers::*;
+use crate::redis_cluster::{Backend, spawn_app_on_store};
 
 #[tokio::test]
 async fn incoming_call_is_greeted_and_lands_in_an_anonymous_conference() {
@@ -31,7 +32,16 @@ async fn incoming_call_is_greeted_and_lands_in_an_anonymous_conference() {
 
 #[tokio::test]
 async fn the_caller_hanging_up_ends_the_call() {
-    let app = spawn_app().await;
+    the_caller_hanging_up_ends_the_call_on(Backend::Redis).await
+}
+
+#[tokio::test]
+async fn the_caller_hanging_up_ends_the_call_on_a_cluster() {
+    the_caller_hanging_up_ends_the_call_on(Backend::Cluster).await
+}
+
+async fn the_caller_hanging_up_ends_the_call_on(backend: Backend) {
+    let app = spawn_app_on_store(backend, &[]).await;
     let (sid, call_id) = app.call_in(CALLER).await;
     app.emulator.hangup(&sid).await;
     app.wait_for(

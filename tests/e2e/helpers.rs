@@ -349,6 +349,18 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET /readyz`: its status and its JSON.
+    pub async fn readyz(&self) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}/readyz", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// What `/metrics` shows now.
     pub async fn metrics_text(&self) -> String {
         self.http

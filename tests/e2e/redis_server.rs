@@ -10,6 +10,8 @@ pub struct RedisServer {
     child: Option<Child>,
     /// With persistence: the directory of its append-only file, kept across restarts.
     dir: Option<PathBuf>,
+    /// Further arguments (a cluster node's, a TLS server's).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -22,23 +24,35 @@ impl RedisServer {
     /// (or a kill) finds everything it acknowledged, as a production Redis with
     /// `appendfsync always` would.
     pub async fn start_persistent() -> RedisServer {
-        let dir = std::env::temp_dir().join(format!(
-            "denwa-redis-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        std::fs::create_dir_all(&dir).expect("a temporary directory for redis-server");
-        Self::start_in(Some(dir)).await
+        Self::start_in(Some(Self::temp_dir("redis"))).await
     }
 
     async fn start_in(dir: Option<PathBuf>) -> RedisServer {
+        Self::start_with(dir, Vec::new()).await
+    }
+
+    /// A server with further arguments; with a directory, it is its working directory (where a
+    /// cluster node keeps its nodes.conf).
+    pub async fn start_with(dir: Option<PathBuf>, extra: Vec<String>) -> RedisServer {
         let mut server = RedisServer {
             port: free_port(),
             child: None,
             dir,
+            extra,
         };
         server.launch().await;
         server
+    }
+
+    /// A directory of its own under the system's temporary directory (removed on drop).
+    pub fn temp_dir(what: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "denwa-{what}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory for redis-server");
+        dir
     }
 
     pub fn url(&self) -> String {
@@ -47,15 +61,29 @@ impl RedisServer {
 
     async fn launch(&mut self) {
         let port = self.port.to_string();
-        let mut args = vec!["--port", &port, "--bind", "127.0.0.1", "--save", ""];
+        let tls = self.extra.iter().any(|a| a == "--tls-cert-file");
+        let mut args = vec!["--bind", "127.0.0.1", "--save", ""];
+        // A TLS server listens on its TLS port only: nothing reaches it in the clear.
+        if tls {
+            args.extend(["--port", "0", "--tls-port", &port]);
+        } else {
+            args.extend(["--port", &port]);
+        }
+        args.extend(self.extra.iter().map(String::as_str));
         match &self.dir {
-            Some(dir) => args.extend([
+            Some(dir) if self.extra.is_empty() => args.extend([
                 "--dir",
                 dir.to_str().expect("a UTF-8 temporary directory"),
                 "--appendonly",
                 "yes",
                 "--appendfsync",
                 "always",
+            ]),
+            Some(dir) => args.extend([
+                "--dir",
+                dir.to_str().expect("a UTF-8 temporary directory"),
+                "--appendonly",
+                "no",
             ]),
             None => args.extend(["--appendonly", "no"]),
         }

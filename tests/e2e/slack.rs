@@ -12,6 +12,7 @@ use sha2::Sha256;
 use crate::fake_slack::FakeSlack;
 use crate::helpers::*;
 use crate::operations::value;
+use crate::redis_cluster::{Backend, RedisCluster};
 
 const CHANNEL: &str = "C0CALLS01";
 const BOT_TOKEN: &str = "xoxb-test-bot-token";
@@ -28,6 +29,8 @@ pub(crate) struct SlackTest {
     pub(crate) app: TestApp,
     slack: FakeSlack,
     http: reqwest::Client,
+    /// The Redis Cluster the app runs on, if it does (kept running as long as the test).
+    cluster: Option<RedisCluster>,
 }
 
 pub(crate) async fn spawn(extra: &[(&str, &str)]) -> SlackTest {
@@ -57,6 +60,22 @@ async fn spawn_at(time_scale: f64, extra_file: &str, extra: &[(&str, &str)]) -> 
         app,
         slack,
         http: reqwest::Client::new(),
+        cluster: None,
+    }
+}
+
+/// Like [`spawn`], on `backend`: on a cluster, thread links and delivery ids (keys outside a
+/// call's slot) are on other masters than the call.
+async fn spawn_on(backend: Backend) -> SlackTest {
+    match backend {
+        Backend::Redis => spawn(&[]).await,
+        Backend::Cluster => {
+            let cluster = RedisCluster::start().await;
+            let seeds = cluster.seeds();
+            let mut t = spawn(&[("DENWA_REDIS_CLUSTER", seeds.as_str())]).await;
+            t.cluster = Some(cluster);
+            t
+        }
     }
 }
 
@@ -335,7 +354,16 @@ impl SlackTest {
 
 #[tokio::test]
 async fn a_call_is_announced_and_a_thread_reply_is_spoken_and_receipted() {
-    let t = spawn(&[]).await;
+    a_call_is_announced_and_a_thread_reply_is_spoken_and_receipted_on(Backend::Redis).await
+}
+
+#[tokio::test]
+async fn a_call_is_announced_and_a_thread_reply_is_spoken_and_receipted_on_a_cluster() {
+    a_call_is_announced_and_a_thread_reply_is_spoken_and_receipted_on(Backend::Cluster).await
+}
+
+async fn a_call_is_announced_and_a_thread_reply_is_spoken_and_receipted_on(backend: Backend) {
+    let t = spawn_on(backend).await;
     let (sid, call_id, thread) = t.call_in(CALLER).await;
 
     let (_, post) = t.announcement(&call_id).await;
@@ -404,7 +432,16 @@ async fn a_call_is_announced_and_a_thread_reply_is_spoken_and_receipted() {
 
 #[tokio::test]
 async fn a_retried_event_is_spoken_once() {
-    let t = spawn(&[]).await;
+    a_retried_event_is_spoken_once_on(Backend::Redis).await
+}
+
+#[tokio::test]
+async fn a_retried_event_is_spoken_once_on_a_cluster() {
+    a_retried_event_is_spoken_once_on(Backend::Cluster).await
+}
+
+async fn a_retried_event_is_spoken_once_on(backend: Backend) {
+    let t = spawn_on(backend).await;
     let (sid, call_id, thread) = t.call_in(CALLER).await;
     let (_, event) = SlackTest::message(ALICE, "Only once, please.", &thread);
     let body = SlackTest::event_body("Ev0RETRIED", event);

@@ -3,10 +3,20 @@
 use std::time::Duration;
 
 use crate::helpers::*;
+use crate::redis_cluster::{Backend, spawn_app_on_store};
 
 #[tokio::test]
 async fn a_message_is_heard_exactly_and_receipted() {
-    let app = spawn_app().await;
+    a_message_is_heard_exactly_and_receipted_on(Backend::Redis).await
+}
+
+#[tokio::test]
+async fn a_message_is_heard_exactly_and_receipted_on_a_cluster() {
+    a_message_is_heard_exactly_and_receipted_on(Backend::Cluster).await
+}
+
+async fn a_message_is_heard_exactly_and_receipted_on(backend: Backend) {
+    let app = spawn_app_on_store(backend, &[]).await;
     let (sid, call_id) = app.call_in(CALLER).await;
 
     let (status, body) = app
@@ -45,7 +55,16 @@ async fn a_message_is_heard_exactly_and_receipted() {
 
 #[tokio::test]
 async fn a_burst_of_ten_costs_one_leg_and_is_heard_in_order_once_each() {
-    let app = spawn_app().await;
+    a_burst_of_ten_costs_one_leg_and_is_heard_in_order_once_each_on(Backend::Redis).await
+}
+
+#[tokio::test]
+async fn a_burst_of_ten_costs_one_leg_and_is_heard_in_order_once_each_on_a_cluster() {
+    a_burst_of_ten_costs_one_leg_and_is_heard_in_order_once_each_on(Backend::Cluster).await
+}
+
+async fn a_burst_of_ten_costs_one_leg_and_is_heard_in_order_once_each_on(backend: Backend) {
+    let app = spawn_app_on_store(backend, &[]).await;
     let (sid, call_id) = app.call_in(CALLER).await;
     let texts: Vec<String> = (1..=10)
         .map(|i| format!("Message number {i} of the burst."))
@@ -199,7 +218,23 @@ async fn a_long_japanese_message_is_heard_whole_in_valid_pieces() {
 
 #[tokio::test]
 async fn messages_cut_off_by_the_caller_hanging_up_are_reported_failed_with_the_reason() {
-    let app = spawn_app().await;
+    messages_cut_off_by_the_caller_hanging_up_are_reported_failed_with_the_reason_on(Backend::Redis)
+        .await
+}
+
+#[tokio::test]
+async fn messages_cut_off_by_the_caller_hanging_up_are_reported_failed_with_the_reason_on_a_cluster()
+ {
+    messages_cut_off_by_the_caller_hanging_up_are_reported_failed_with_the_reason_on(
+        Backend::Cluster,
+    )
+    .await
+}
+
+async fn messages_cut_off_by_the_caller_hanging_up_are_reported_failed_with_the_reason_on(
+    backend: Backend,
+) {
+    let app = spawn_app_on_store(backend, &[]).await;
     let (sid, call_id) = app.call_in(CALLER).await;
     let long = "This is a long answer that the caller will not wait for. ".repeat(20);
     let (status, _) = app.say(&call_id, &long).await;
@@ -314,7 +349,16 @@ async fn late_out_of_order_conference_events_do_not_undo_newer_ones() {
 
 #[tokio::test]
 async fn a_reply_typed_a_moment_after_the_last_shares_its_leg() {
-    let app = spawn_app().await;
+    a_reply_typed_a_moment_after_the_last_shares_its_leg_on(Backend::Redis).await
+}
+
+#[tokio::test]
+async fn a_reply_typed_a_moment_after_the_last_shares_its_leg_on_a_cluster() {
+    a_reply_typed_a_moment_after_the_last_shares_its_leg_on(Backend::Cluster).await
+}
+
+async fn a_reply_typed_a_moment_after_the_last_shares_its_leg_on(backend: Backend) {
+    let app = spawn_app_on_store(backend, &[]).await;
     let (sid, call_id) = app.call_in(CALLER).await;
     app.say(&call_id, "One moment please.").await;
     app.wait_heard(&sid, &["One moment please."]).await;

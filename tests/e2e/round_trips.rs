@@ -1,0 +1,91 @@
+//! Issue 14's store targets, counted by the clock over a link to Redis that takes a fixed delay
+//! per answer ([`SlowLink`]): an incoming call costs one round trip of latency, and so does a
+//! speaker's turn.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+use crate::redis_cluster::cli;
+use crate::redis_server::RedisServer;
+use crate::slow_link::SlowLink;
+
+/// Far above what the app itself takes to answer, so elapsed time / DELAY counts round trips.
+const DELAY: Duration = Duration::from_millis(250);
+
+async fn app_behind_slow_link(extra: &[(&str, &str)]) -> (TestApp, SlowLink) {
+    let redis = RedisServer::start().await;
+    let link = SlowLink::start(redis.port, DELAY).await;
+    let url = link.url();
+    let mut env = vec![("DENWA_REDIS_URL", url.as_str())];
+    env.extend_from_slice(extra);
+    let far = far_side_with(redis, TIME_SCALE).await;
+    (spawn_app_on(far, "", &env).await, link)
+}
+
+#[tokio::test]
+async fn an_incoming_call_costs_one_round_trip_of_latency() {
+    let (app, _link) = app_behind_slow_link(&[]).await;
+    // The first call also loads the script into this Redis (NOSCRIPT, SCRIPT LOAD, again).
+    app.call_in(CALLER).await;
+
+    let app = &app;
+    let voice = |sid: &'static str| async move {
+        let started = Instant::now();
+        let response = app
+            .post_signed(
+                "/twilio/voice",
+                &[
+                    ("CallSid", sid),
+                    ("AccountSid", ACCOUNT_SID),
+                    ("From", "+14155550199"),
+                    ("To", LINE),
+                ],
+                AUTH_TOKEN,
+            )
+            .await;
+        let elapsed = started.elapsed();
+        let body = response.text().await.unwrap();
+        assert!(body.contains("<Conference"), "{body}");
+        elapsed
+    };
+    let first = voice("CA00000000000000000000000000000001").await;
+    // Twilio asking again about the same call: answered from the same one step.
+    let again = voice("CA00000000000000000000000000000001").await;
+    for elapsed in [first, again] {
+        assert!(elapsed >= DELAY, "{elapsed:?}: the store was not asked?");
+        assert!(
+            elapsed < 2 * DELAY,
+            "{elapsed:?}: more than one round trip to Redis ({DELAY:?} each)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_speaker_turn_costs_one_round_trip() {
+    // A leg that lingers takes a turn every emulated second (10 ms here), 30 of them: over the
+    // slow link, for several seconds.
+    let (app, _link) = app_behind_slow_link(&[("DENWA_SPEECH_LINGER", "30")]).await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    app.say(&call_id, "Hello.").await;
+    app.wait_heard(&sid, &["Hello."]).await;
+
+    let key = format!("denwa:call:{{{call_id}}}");
+    let turn = || -> u64 {
+        cli(app.redis.port, &["HGET", &key, "speaker_turn"])
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    let window = Duration::from_secs(3);
+    let before = turn();
+    assert!(before > 0, "the leg is speaking");
+    tokio::time::sleep(window).await;
+    let turns = turn() - before;
+    // One round trip a turn allows window / DELAY = 12 turns, less the app's and the
+    // emulator's own time; two would allow at most 6.
+    let at_most_two = (window.as_millis() / (2 * DELAY.as_millis())) as u64;
+    assert!(
+        turns > at_most_two,
+        "{turns} turns in {window:?}: more than one round trip ({DELAY:?}) a turn"
+    );
+}
