@@ -24,6 +24,10 @@ pub struct Metrics {
     pub calls_refused_store_down: Counter,
     /// Calls from `line.blocked_callers`, refused unanswered.
     pub calls_blocked: Counter,
+    /// The caller's final utterances kept (live transcription), each once.
+    pub caller_utterances: Counter,
+    /// Live transcripts that stopped while their call was on (error or stop), each call once.
+    pub transcripts_unavailable: Counter,
     pub messages_queued: Counter,
     pub messages_spoken: Counter,
     pub messages_failed: Counter,
@@ -143,6 +147,14 @@ impl Default for Metrics {
             "denwa_calls_blocked",
             "Calls from line.blocked_callers, refused unanswered",
         );
+        let caller_utterances = counter(
+            "denwa_caller_utterances",
+            "The caller's final utterances kept from live transcription",
+        );
+        let transcripts_unavailable = counter(
+            "denwa_transcripts_unavailable",
+            "Live transcripts that stopped while their call was on",
+        );
         let messages_queued = counter("denwa_messages_queued", "Messages accepted for speaking");
         let messages_spoken = counter("denwa_messages_spoken", "Messages confirmed spoken");
         let messages_failed = counter(
@@ -221,6 +233,8 @@ impl Default for Metrics {
             calls_answered,
             calls_refused_store_down,
             calls_blocked,
+            caller_utterances,
+            transcripts_unavailable,
             messages_queued,
             messages_spoken,
             messages_failed,

@@ -60,6 +60,7 @@ pub enum Verb {
     Hangup,
     Reject(Reject),
     Record(Record),
+    Start(Start),
 }
 
 impl VoiceResponse {
@@ -109,6 +110,10 @@ impl VoiceResponse {
         self.verb(Verb::Record(record))
     }
 
+    pub fn start(self, start: Start) -> Self {
+        self.verb(Verb::Start(start))
+    }
+
     pub fn verbs(&self) -> &[Verb] {
         &self.verbs
     }
@@ -149,6 +154,7 @@ impl Verb {
             Verb::Hangup => Element::new("Hangup").write(w, Content::Empty),
             Verb::Reject(reject) => reject.write(w),
             Verb::Record(record) => record.write(w),
+            Verb::Start(start) => start.write(w),
         }
     }
 }
@@ -922,6 +928,113 @@ impl Record {
     }
 }
 
+/// `<Start>`: begins something that runs alongside the call's next verbs, until the call ends
+/// (here: a real-time transcription).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Start {
+    transcription: Transcription,
+}
+
+impl Start {
+    pub fn transcription(transcription: Transcription) -> Self {
+        Self { transcription }
+    }
+
+    fn write(&self, w: &mut Writer<Vec<u8>>) -> io::Result<()> {
+        Element::new("Start").write(w, Content::Children(&|w| self.transcription.write(w)))
+    }
+}
+
+/// `<Transcription track>`: whose audio is transcribed, from the call's side (`inbound_track`:
+/// what the call's own party says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TranscriptionTrack {
+    Inbound,
+    Outbound,
+    Both,
+}
+
+impl TranscriptionTrack {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TranscriptionTrack::Inbound => "inbound_track",
+            TranscriptionTrack::Outbound => "outbound_track",
+            TranscriptionTrack::Both => "both_tracks",
+        }
+    }
+}
+
+/// `<Transcription>` (inside `<Start>`): Twilio Real-Time Transcriptions, whose results Twilio
+/// posts to `statusCallbackUrl` (docs/protocols.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transcription {
+    name: Option<String>,
+    track: Option<TranscriptionTrack>,
+    status_callback_url: Option<String>,
+    status_callback_method: Option<HttpMethod>,
+    language_code: Option<String>,
+    transcription_engine: Option<String>,
+    partial_results: Option<bool>,
+}
+
+impl Transcription {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub fn track(mut self, track: TranscriptionTrack) -> Self {
+        self.track = Some(track);
+        self
+    }
+
+    pub fn status_callback_url(mut self, url: impl Into<String>) -> Self {
+        self.status_callback_url = Some(url.into());
+        self
+    }
+
+    pub fn status_callback_method(mut self, method: HttpMethod) -> Self {
+        self.status_callback_method = Some(method);
+        self
+    }
+
+    /// BCP-47, e.g. `en-US`.
+    pub fn language_code(mut self, code: impl Into<String>) -> Self {
+        self.language_code = Some(code.into());
+        self
+    }
+
+    /// `google` or `deepgram`.
+    pub fn transcription_engine(mut self, engine: impl Into<String>) -> Self {
+        self.transcription_engine = Some(engine.into());
+        self
+    }
+
+    pub fn partial_results(mut self, yes: bool) -> Self {
+        self.partial_results = Some(yes);
+        self
+    }
+
+    fn write(&self, w: &mut Writer<Vec<u8>>) -> io::Result<()> {
+        Element::new("Transcription")
+            .attr("name", self.name.as_deref())
+            .attr("track", self.track.map(TranscriptionTrack::as_str))
+            .attr("statusCallbackUrl", self.status_callback_url.as_deref())
+            .attr(
+                "statusCallbackMethod",
+                self.status_callback_method.map(HttpMethod::as_str),
+            )
+            .attr("languageCode", self.language_code.as_deref())
+            .attr("transcriptionEngine", self.transcription_engine.as_deref())
+            .flag("partialResults", self.partial_results)
+            .write(w, Content::Empty)
+    }
+}
+
 /// What goes inside an element.
 enum Content<'a> {
     Empty,
@@ -1119,6 +1232,44 @@ mod tests {
         "日本語のテキスト 🎉",
         r#"a" onload="x"#,
     ];
+
+    #[test]
+    fn start_transcription_writes_its_attributes_inside_start() {
+        let xml = VoiceResponse::new()
+            .start(Start::transcription(
+                Transcription::new()
+                    .track(TranscriptionTrack::Inbound)
+                    .status_callback_url("https://d.example/twilio/transcription?a=1&b=2")
+                    .language_code("en-US")
+                    .transcription_engine("google"),
+            ))
+            .to_xml();
+        assert_eq!(
+            parse(&xml),
+            el(
+                "Response",
+                &[],
+                vec![el(
+                    "Start",
+                    &[],
+                    vec![el(
+                        "Transcription",
+                        &[
+                            ("track", "inbound_track"),
+                            (
+                                "statusCallbackUrl",
+                                "https://d.example/twilio/transcription?a=1&b=2"
+                            ),
+                            ("languageCode", "en-US"),
+                            ("transcriptionEngine", "google"),
+                        ],
+                        vec![]
+                    )]
+                )]
+            ),
+            "{xml}"
+        );
+    }
 
     #[test]
     fn empty_response() {

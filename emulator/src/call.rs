@@ -17,6 +17,7 @@ use crate::call_status::{CallStatus, Direction, StatusCallback};
 use crate::control::{CallControl, OnAnswer, Outbound, TwimlSource};
 use crate::error::EmulatorError;
 use crate::events::CallEventKind;
+use crate::realtime_transcription::TranscriptionSettings;
 use crate::state::{Activity, FarEnd, State};
 use crate::twiml::{self, ConferenceNoun, Dial, DialTarget, Gather, HttpMethod, Record, Say, Verb};
 use crate::webhook::{HookJob, HookPurpose, is_xml};
@@ -330,6 +331,14 @@ impl CallRun {
                     }
                 },
                 Verb::Hangup | Verb::Reject { .. } => Ok(Flow::Hangup),
+                Verb::StartTranscription(settings) => {
+                    self.start_transcription(settings);
+                    Ok(Flow::Next)
+                }
+                Verb::StopTranscription { name } => {
+                    self.stop_transcription(name);
+                    Ok(Flow::Next)
+                }
             };
             match flow {
                 Ok(Flow::Next) => {}
@@ -338,6 +347,40 @@ impl CallRun {
             }
         }
         Flow::Hangup
+    }
+
+    // ----- Start / Stop a real-time transcription -----
+
+    /// `<Start><Transcription>`: does not block; a relative `statusCallbackUrl` resolves against
+    /// the document's URL.
+    fn start_transcription(&self, settings: &TranscriptionSettings) {
+        let callback = match settings
+            .status_callback_url
+            .as_deref()
+            .map(|u| self.resolve(u))
+        {
+            None => None,
+            Some(Ok(url)) => Some((url.to_string(), settings.status_callback_method)),
+            Some(Err(e)) => {
+                self.error(e);
+                return;
+            }
+        };
+        let mut st = self.state();
+        let account = st.account_sid.clone();
+        let (_, jobs) = st
+            .transcriptions
+            .start(&account, &self.sid, settings.clone(), callback);
+        st.send_hooks(jobs);
+    }
+
+    /// `<Stop><Transcription name>`: a name no running transcription has stops nothing.
+    fn stop_transcription(&self, name: &str) {
+        let mut st = self.state();
+        if let Some(sid) = st.transcriptions.find(&self.sid, name) {
+            let jobs = st.transcriptions.stop(&sid);
+            st.send_hooks(jobs);
+        }
     }
 
     // ----- Say / Play -----

@@ -74,6 +74,22 @@ pub(crate) fn rfc2822(t: SystemTime) -> String {
     )
 }
 
+/// ISO 8601 / RFC 3339 in UTC with microseconds, as real-time transcription callbacks carry
+/// `Timestamp`: `2010-08-31T20:36:28.123456Z`.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        since.subsec_micros()
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm, valid for any date.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -101,6 +117,14 @@ mod tests {
         // A leap day.
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc2822(t), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn formats_rfc3339() {
+        let t = UNIX_EPOCH + Duration::from_micros(1_283_286_988_000_042);
+        assert_eq!(rfc3339(t), "2010-08-31T20:36:28.000042Z");
+        let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000000Z");
     }
 
     #[test]

@@ -64,6 +64,17 @@
 //! [`Emulator::chaos_callbacks`] and a seeded [`CallbackChaos`] they are also late, overtake each
 //! other and arrive twice, as Twilio's may; TwiML fetches never are.
 //!
+//! # Real-time transcriptions
+//!
+//! `<Start><Transcription>` (or `POST .../Calls/{CallSid}/Transcriptions.json`) taps a call's
+//! line: `inbound_track` hears what its far end says ([`Emulator::speak`]), `outbound_track` what
+//! the far end hears. Each utterance (up to a sentence's end, or the end of what was said) is
+//! posted to `statusCallbackUrl` as a `transcription-content` event with `Final=true`, after
+//! partial results when `partialResults` is on; `transcription-started` and
+//! `transcription-stopped` (at `<Stop>`, the REST update, or the call's end) frame them, and
+//! [`Emulator::fail_transcription`] injects a `transcription-error`. Every event is a callback,
+//! numbered by `SequenceId`. [`Emulator::realtime_transcriptions`] lists them all.
+//!
 //! # Strictness
 //!
 //! REST requests are authenticated (HTTP Basic `AccountSid:AuthToken`, 401/20003 otherwise) and
@@ -87,7 +98,8 @@
 //!
 //! No media: `<Play>` URLs are never fetched (each loop lasts [`PLAY_SECS`]), recordings hold
 //! only what was said. Not executed (refused with 12200 rather than skipped): `<Connect>`,
-//! `<Enqueue>`, `<Queue>`, `<Pay>`, `<Sip>`, `<Sim>`, `<Start>`/`<Stop>` streams, simultaneous
+//! `<Enqueue>`, `<Queue>`, `<Pay>`, `<Sip>`, `<Sim>`, `<Start>`/`<Stop>` of anything but
+//! `<Transcription>`, simultaneous
 //! `<Dial>` of several nouns, `<Number url>` whispers. Not emulated: fallback URLs,
 //! `ApplicationSid`, conference coaching, `participant-speech-*` events, recording status
 //! callbacks of conferences, caller geography parameters (`CallerCity`...), list paging beyond
@@ -106,7 +118,9 @@
 //! pauses, lost digits), `participant_label.rs` (the labels Twilio accepts), `audio.rs` (tokens
 //! and transcripts), `webhook.rs` + `signature.rs` (requests to the application), `chaos.rs`
 //! (callbacks late, out of order, twice), `recording.rs`, `clock.rs`, `error.rs`, `events.rs`,
-//! `phone.rs`.
+//! `phone.rs`; real-time transcriptions: `realtime_transcription.rs` (the settings, from TwiML
+//! or REST), `live_transcription.rs` (running ones: utterances and events, fed by `state.rs`'s
+//! sound routing), `rest_transcriptions.rs` (the REST resource).
 //!
 //! Imports go one way: `call_status` <- `control` <- `state` <- `call` <- `outbound`,
 //! `conference`, `rest`. A call can dial a call (`<Dial><Number>`), so running TwiML and placing
@@ -124,11 +138,14 @@ mod dtmf;
 mod error;
 mod events;
 mod faults;
+mod live_transcription;
 mod outbound;
 mod participant_label;
 mod phone;
+mod realtime_transcription;
 mod recording;
 mod rest;
+mod rest_transcriptions;
 pub mod signature;
 mod state;
 pub mod twiml;
@@ -148,7 +165,9 @@ pub use chaos::{CallbackChaos, Deliveries};
 pub use error::EmulatorError;
 pub use events::{CallEvent, CallEventKind, EmulatorEvent};
 pub use faults::{FaultPlan, RestFault};
+pub use live_transcription::TRANSCRIPTION_CONFIDENCE;
 pub use phone::{PhoneBehaviour, RING_SECS, VOICEMAIL_GREETING};
+pub use realtime_transcription::{TranscriptionEngine, TranscriptionSettings, TranscriptionTrack};
 pub use signature::sign;
 
 use clock::Clock;
@@ -281,6 +300,20 @@ pub struct RecordingSnapshot {
     pub duration: u64,
     /// What was said while recording (the transcription text).
     pub transcript: String,
+}
+
+/// A real-time transcription (`<Start><Transcription>` or the Calls Transcriptions resource), as
+/// [`Emulator::realtime_transcriptions`] reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealtimeTranscriptionSnapshot {
+    /// `GT...`
+    pub sid: String,
+    pub call_sid: String,
+    /// `in-progress` or `stopped`.
+    pub status: String,
+    pub settings: TranscriptionSettings,
+    /// The absolute URL events go to, if any.
+    pub status_callback_url: Option<String>,
 }
 
 /// A request to the REST API and the status it got, as [`Emulator::rest_requests`] reports it.
@@ -580,6 +613,30 @@ impl Emulator {
             .collect();
         v.sort_by(|a, b| a.sid.cmp(&b.sid));
         v
+    }
+
+    /// Every real-time transcription started so far, oldest first.
+    pub fn realtime_transcriptions(&self) -> Vec<RealtimeTranscriptionSnapshot> {
+        self.state()
+            .transcriptions
+            .all()
+            .map(|t| RealtimeTranscriptionSnapshot {
+                sid: t.sid.clone(),
+                call_sid: t.call_sid.clone(),
+                status: t.status.as_str().into(),
+                settings: t.settings.clone(),
+                status_callback_url: t.callback.as_ref().map(|(url, _)| url.clone()),
+            })
+            .collect()
+    }
+
+    /// Fault injection: the speech-to-text engine of every running real-time transcription of
+    /// `call_sid` fails: each posts `transcription-error` (`TranscriptionError` = `reason`), then
+    /// `transcription-stopped`. The call goes on.
+    pub fn fail_transcription(&self, call_sid: &str, reason: &str) {
+        let mut st = self.state();
+        let jobs = st.transcriptions.fail(call_sid, reason);
+        st.send_hooks(jobs);
     }
 
     /// Fault injection: every REST request from now on waits `delay` (real time) before it is

@@ -25,6 +25,7 @@ use crate::faults::RestFault;
 use crate::outbound::method_param;
 use crate::participant_label;
 use crate::phone::{is_dialable, is_e164};
+use crate::rest_transcriptions;
 use crate::state::{ConferenceStatus, ParticipantRecord, State};
 use crate::twiml::{Beep, ConferenceNoun, HttpMethod};
 use crate::webhook::HookPurpose;
@@ -33,17 +34,17 @@ pub(crate) fn router(emulator: Emulator) -> Router {
     Router::new().fallback(handle).with_state(emulator)
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
 /// Form or query parameters, in order, repeated names kept.
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(pub Vec<(String, String)>);
 
 impl Params {
     fn parse(bytes: &[u8]) -> Params {
         Params(url::form_urlencoded::parse(bytes).into_owned().collect())
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -72,7 +73,7 @@ impl Params {
         }
     }
 
-    fn url(&self, name: &str, code: u32) -> Result<Option<String>, ApiError> {
+    pub(crate) fn url(&self, name: &str, code: u32) -> Result<Option<String>, ApiError> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => match Url::parse(v) {
@@ -233,6 +234,15 @@ async fn route(
                 _ => Err(not_found()),
             }
         }
+        ["Calls", call, "Transcriptions.json"] if is(&Method::POST) => {
+            rest_transcriptions::create(emulator, call, &form, path)
+        }
+        ["Calls", call, "Transcriptions", id] if is(&Method::POST) && id.ends_with(".json") => {
+            // A name may hold spaces ("Contact center transcription"): it arrives encoded.
+            let sid_or_name = percent_encoding::percent_decode_str(id.trim_end_matches(".json"))
+                .decode_utf8_lossy();
+            rest_transcriptions::update(emulator, call, &sid_or_name, &form, path)
+        }
         ["Conferences.json"] if is(&Method::GET) => list_conferences(emulator, &query),
         ["Conferences", id] if id.ends_with(".json") => {
             let sid = id.trim_end_matches(".json");
@@ -306,11 +316,11 @@ async fn route(
     }
 }
 
-fn ok(v: Value) -> Response {
+pub(crate) fn ok(v: Value) -> Response {
     (StatusCode::OK, Json(v)).into_response()
 }
 
-fn created(v: Value) -> Response {
+pub(crate) fn created(v: Value) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
 }
 

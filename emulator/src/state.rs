@@ -18,6 +18,7 @@ use crate::clock::{Clock, new_sid};
 use crate::control::CallControl;
 use crate::error::EmulatorError;
 use crate::events::{CallEvent, CallEventKind, EmulatorEvent};
+use crate::live_transcription::{Side, Transcriptions};
 use crate::phone::PhoneBehaviour;
 use crate::twiml::HttpMethod;
 use crate::webhook::{HookJob, HookPurpose};
@@ -175,6 +176,8 @@ pub(crate) struct State {
     next_utt: u64,
     /// Digits a test asked the line to lose ([`crate::Emulator::lose_digit`]).
     pub digit_loss: crate::dtmf::DigitLoss,
+    /// Real-time transcriptions, running and stopped.
+    pub transcriptions: Transcriptions,
 }
 
 impl State {
@@ -202,6 +205,7 @@ impl State {
             next_dequeue: 0.0,
             next_utt: 0,
             digit_loss: Default::default(),
+            transcriptions: Transcriptions::default(),
         }
     }
 
@@ -364,6 +368,10 @@ impl State {
             c.control = None;
             c.activity = Activity::Idle;
         }
+        if status.is_final() {
+            let jobs = self.transcriptions.call_ended(sid);
+            self.send_hooks(jobs);
+        }
         self.call_event(
             sid,
             CallEventKind::Status {
@@ -422,9 +430,21 @@ impl State {
                 });
             }
         }
+        self.send_hooks(jobs);
+    }
+
+    /// Queues callbacks for the dispatcher.
+    pub(crate) fn send_hooks(&self, jobs: Vec<HookJob>) {
         for job in jobs {
             let _ = self.hooks.send(job);
         }
+    }
+
+    /// Sound crossing the line of `sid` reaches the call's real-time transcriptions: Twilio forks
+    /// the raw audio, whatever the call is doing with it.
+    fn transcribe(&mut self, sid: &str, side: Side, sound: &Sound) {
+        let jobs = self.transcriptions.hear(sid, side, sound);
+        self.send_hooks(jobs);
     }
 
     /// Whether sound can cross this call's line right now.
@@ -447,6 +467,7 @@ impl State {
             return;
         }
         visited.push(sid.to_string());
+        self.transcribe(sid, Side::Outbound, sound);
         let Some(c) = self.calls.get_mut(sid) else {
             return;
         };
@@ -472,6 +493,7 @@ impl State {
         if !self.carries_audio(sid) {
             return;
         }
+        self.transcribe(sid, Side::Inbound, sound);
         let Some(c) = self.calls.get(sid) else { return };
         match c.activity.clone() {
             Activity::Idle => {}

@@ -11,6 +11,8 @@
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
 
+use crate::realtime_transcription::{self, TranscriptionSettings};
+
 /// Twilio error code for a document that is not well-formed XML.
 pub const PARSE_FAILURE: u32 = 12100;
 /// Twilio error code for a well-formed document that breaks the TwiML schema.
@@ -91,6 +93,13 @@ pub enum Verb {
         busy: bool,
     },
     Record(Record),
+    /// `<Start><Transcription>`: a real-time transcription starts and the document goes on at
+    /// once with the next verb.
+    StartTranscription(TranscriptionSettings),
+    /// `<Stop><Transcription name>`: stops the call's transcription of that name.
+    StopTranscription {
+        name: String,
+    },
 }
 
 impl Verb {
@@ -106,6 +115,8 @@ impl Verb {
             Verb::Hangup => "Hangup",
             Verb::Reject { .. } => "Reject",
             Verb::Record(_) => "Record",
+            Verb::StartTranscription(_) => "Start",
+            Verb::StopTranscription { .. } => "Stop",
         }
     }
 }
@@ -554,8 +565,11 @@ fn no_content(el: &Element) -> Result<(), TwimlError> {
 /// Twilio verbs the emulator knows exist but does not execute.
 const UNSUPPORTED_VERBS: &[&str] = &[
     "Connect", "Echo", "Enqueue", "Leave", "Pay", "Prompt", "Queue", "Refer", "Sms", "Message",
-    "Start", "Stop",
 ];
+
+/// What `<Start>` and `<Stop>` may hold besides `<Transcription>`: real Twilio nouns the emulator
+/// does not execute.
+const UNSUPPORTED_START_NOUNS: &[&str] = &["Stream", "Siprec", "Recording", "ConversationRelay"];
 
 fn verb(el: &Element) -> Result<Verb, TwimlError> {
     match el.name.as_str() {
@@ -591,10 +605,81 @@ fn verb(el: &Element) -> Result<Verb, TwimlError> {
             Ok(Verb::Reject { busy })
         }
         "Record" => record(el).map(Verb::Record),
+        "Start" => transcription(start_or_stop_noun(el)?).map(Verb::StartTranscription),
+        "Stop" => stop_transcription(start_or_stop_noun(el)?),
         other if UNSUPPORTED_VERBS.contains(&other) => Err(schema_err(format!(
             "<{other}> is a Twilio verb this emulator does not execute"
         ))),
         other => Err(schema_err(format!("<{other}> is not a TwiML voice verb"))),
+    }
+}
+
+/// The one noun inside `<Start>` or `<Stop>`, which must be a `<Transcription>`. `<Start>` has
+/// `action` and `method` (twilio-python's `VoiceResponse.start`): real, and not executed, so
+/// refused rather than ignored; `<Stop>` has no attributes.
+fn start_or_stop_noun(el: &Element) -> Result<&Element, TwimlError> {
+    let a = Attrs::new(
+        el,
+        if el.name == "Start" {
+            &["action", "method"]
+        } else {
+            &[]
+        },
+    )?;
+    if el.name == "Start" && (a.get("action").is_some() || a.get("method").is_some()) {
+        return Err(schema_err(
+            "<Start action|method> is Twilio TwiML this emulator does not execute",
+        ));
+    }
+    let mut nouns = Vec::new();
+    for c in &el.children {
+        match c {
+            Node::Element(e) => nouns.push(e),
+            Node::Text(t) if t.trim().is_empty() => {}
+            Node::Text(_) => return Err(schema_err(format!("<{}> takes no text", el.name))),
+        }
+    }
+    let [noun] = nouns.as_slice() else {
+        return Err(schema_err(format!(
+            "<{}> must hold exactly one noun, not {}",
+            el.name,
+            nouns.len()
+        )));
+    };
+    match noun.name.as_str() {
+        "Transcription" => Ok(noun),
+        other if UNSUPPORTED_START_NOUNS.contains(&other) => Err(schema_err(format!(
+            "<{}><{other}> is a Twilio noun this emulator does not execute",
+            el.name
+        ))),
+        other => Err(schema_err(format!(
+            "<{other}> is not allowed inside <{}>",
+            el.name
+        ))),
+    }
+}
+
+/// `<Transcription>` inside `<Start>`: every attribute Twilio documents, each value checked.
+/// Its `<Config>`/`<Parameter>` children are not modelled: refused.
+fn transcription(el: &Element) -> Result<TranscriptionSettings, TwimlError> {
+    let a = Attrs::new(el, realtime_transcription::TWIML_ATTRIBUTES)?;
+    no_content(el)?;
+    TranscriptionSettings::read(|k| a.get(k))
+        .map_err(|bad| a.bad(bad.key, &bad.value, bad.expected))
+}
+
+/// `<Transcription name>` inside `<Stop>`: the name says which transcription to stop. Stricter
+/// than documented: the emulator wants the name and nothing else.
+fn stop_transcription(el: &Element) -> Result<Verb, TwimlError> {
+    let a = Attrs::new(el, &["name"])?;
+    no_content(el)?;
+    match a.get("name") {
+        Some(name) if !name.trim().is_empty() => Ok(Verb::StopTranscription {
+            name: name.to_string(),
+        }),
+        _ => Err(schema_err(
+            "<Stop><Transcription> needs the name of the transcription to stop",
+        )),
     }
 }
 

@@ -19,6 +19,8 @@ pub(crate) enum HookPurpose {
     StatusCallback,
     ConferenceStatus,
     Transcription,
+    /// A real-time transcription's event (`statusCallbackUrl`).
+    RealtimeTranscription,
     RecordingStatus,
     Announce,
     Wait,
@@ -33,6 +35,7 @@ impl HookPurpose {
             HookPurpose::StatusCallback => "status-callback",
             HookPurpose::ConferenceStatus => "conference-status",
             HookPurpose::Transcription => "transcription",
+            HookPurpose::RealtimeTranscription => "realtime-transcription",
             HookPurpose::RecordingStatus => "recording-status",
             HookPurpose::Announce => "announce",
             HookPurpose::Wait => "wait",

@@ -103,6 +103,25 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {'ok', redis.call('ZCARD', KEYS[1])}
 "#;
 
+/// The idioms of the transcript's scripts (TRANSCRIPT_FINAL, TRANSCRIPT_TAKE): HSETNX-like
+/// checks with HEXISTS, a sorted set as an ordered set of numbers, `unpack` into HMGET, PTTL
+/// copied to other keys.
+const TRANSCRIPT: &str = r#"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'duplicate' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+redis.call('ZADD', KEYS[2], tonumber(ARGV[1]), ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+local seqs = redis.call('ZRANGE', KEYS[2], 0, -1)
+local values = redis.call('HMGET', KEYS[1], unpack(seqs))
+local out = {}
+for i, seq in ipairs(seqs) do
+  table.insert(out, seq)
+  table.insert(out, values[i] or '')
+end
+return out
+"#;
+
 fn steps() -> Vec<Vec<&'static str>> {
     let s = |v: &[&'static str]| v.to_vec();
     let turn = |leg: &'static str, n: &'static str, mode: &'static str| {
@@ -453,6 +472,12 @@ fn steps() -> Vec<Vec<&'static str>> {
         vec!["EVAL", PARTICIPANT, "1", "c", "CA9", ""],
         vec!["EVAL", PARTICIPANT, "1", "nocall", "CA1", ""],
         s(&["HGETALL", "c"]),
+        vec!["EVAL", TRANSCRIPT, "2", "tx", "txu", "10", "5", "Third."],
+        vec!["EVAL", TRANSCRIPT, "2", "tx", "txu", "2", "6", "First."],
+        vec!["EVAL", TRANSCRIPT, "2", "tx", "txu", "10", "7", "Third."],
+        s(&["EXPIRE", "tx", "100"]),
+        vec!["EVAL", TRANSCRIPT, "2", "tx", "txu", "3", "8", "日本語"],
+        s(&["TTL", "txu"]),
         s(&["SCRIPT", "FLUSH"]),
         s(&["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"]),
         s(&["DBSIZE"]),

@@ -24,6 +24,7 @@ mod redis;
 mod server;
 mod slack;
 mod speech;
+mod transcription;
 mod twilio;
 
 pub use api::ApiSettings;
@@ -31,13 +32,22 @@ pub use line::{Greeting, LineSettings, Responder, RingCallerId, RingMode};
 pub use redis::{CaCertificates, RedisSettings, RedisTarget};
 pub use server::ServerSettings;
 pub use speech::{SpeechSettings, SpeechStrategy};
+pub use transcription::{DEFAULT_NOTICE, TranscriptionEngine, TranscriptionSettings};
 pub use twilio::TwilioSettings;
 
 use reader::{Raw, Source};
 
 /// Sections the file may contain, in the order the example documents them.
 const SECTIONS: &[&str] = &[
-    "server", "redis", "twilio", "speech", "line", "api", "slack", "discord",
+    "server",
+    "redis",
+    "twilio",
+    "speech",
+    "line",
+    "transcription",
+    "api",
+    "slack",
+    "discord",
 ];
 
 /// Keys that hold secrets: never read from the file, only from the environment.
@@ -58,6 +68,7 @@ pub struct Settings {
     pub twilio: TwilioSettings,
     pub speech: SpeechSettings,
     pub line: LineSettings,
+    pub transcription: TranscriptionSettings,
     pub api: ApiSettings,
     /// Present when `slack.channel` is set.
     pub slack: Option<SlackConfig>,
@@ -139,6 +150,7 @@ impl Raw {
         let twilio = self.twilio();
         let speech = self.speech();
         let line = self.line(twilio.as_ref().map(|t| &t.number));
+        let transcription = self.transcription(speech.as_ref().and_then(|s| s.language.as_deref()));
         let api = self.api();
         let slack = self.slack();
         let discord = self.discord();
@@ -159,6 +171,7 @@ impl Raw {
             twilio: twilio?,
             speech: speech?,
             line: line?,
+            transcription: transcription?,
             api: api?,
             slack: slack?,
             discord: discord?,
@@ -324,6 +337,45 @@ greting = "typo"
             assert!(
                 p.iter().any(|m| m.starts_with("line.status_check_after:")),
                 "{bad}: {p:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn transcription_is_off_by_default_and_follows_the_speech_language() {
+        let s = Settings::from_sources(Some(GOOD), "config.toml", &secrets()).unwrap();
+        assert!(!s.transcription.enabled);
+        assert_eq!(s.transcription.language, "en-US");
+        assert_eq!(s.transcription.engine, None);
+        assert_eq!(s.transcription.notice.as_deref(), Some(DEFAULT_NOTICE));
+
+        let file = format!("{GOOD}\n[speech]\nlanguage = \"ja-JP\"\n");
+        let mut e = secrets();
+        e.extend(env(&[
+            ("DENWA_TRANSCRIPTION_ENABLED", "true"),
+            ("DENWA_TRANSCRIPTION_ENGINE", "deepgram"),
+            ("DENWA_TRANSCRIPTION_NOTICE", ""),
+        ]));
+        let s = Settings::from_sources(Some(&file), "config.toml", &e).unwrap();
+        assert!(s.transcription.enabled);
+        assert_eq!(s.transcription.language, "ja-JP");
+        assert_eq!(s.transcription.engine, Some(TranscriptionEngine::Deepgram));
+        assert_eq!(s.transcription.notice, None);
+
+        let file = format!(
+            "{GOOD}\n[transcription]\nenabled = \"yes\"\nlanguage = \"en_US\"\nengine = \"whisper\"\nnotice = \"{}\"\n",
+            "x".repeat(1001)
+        );
+        let p = problems(Some(&file), &secrets());
+        for key in [
+            "transcription.enabled",
+            "transcription.language",
+            "transcription.engine",
+            "transcription.notice",
+        ] {
+            assert!(
+                p.iter().any(|m| m.starts_with(&format!("{key}:"))),
+                "{key} missing from {p:#?}"
             );
         }
     }

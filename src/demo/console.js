@@ -313,6 +313,17 @@ function threadEvent(callId, className, text) {
   return item;
 }
 
+// What the caller said (live transcription): a chat message by the caller, as text (never HTML).
+function callerSaid(callId, name, text) {
+  const call = callById(callId);
+  const node = el("li", "caller-said");
+  const author = el("span", "author", name || "Caller");
+  author.append(el("span", "time", time(Date.now())));
+  node.append(author, el("div", "text", text));
+  call.thread.append(node);
+  scrollChat();
+}
+
 function addReply(callId, text, reference) {
   const call = callById(callId);
   const node = el("li", "reply");
@@ -387,7 +398,10 @@ function onChat(item) {
       const call = ensureCall(item.call);
       const seconds = Math.round(((item.call.ended_at || Date.now()) - item.call.started_at) / 1000);
       threadEvent(item.call.id, "ended", "The call ended (" + seconds + " s, " +
-        item.call.messages_spoken + " messages spoken, " + item.call.speaker_legs + " speaker legs).");
+        item.call.messages_spoken + " messages spoken, " +
+        (item.call.caller_utterances === null || item.call.caller_utterances === undefined
+          ? "" : "the caller said " + item.call.caller_utterances + " things, ") +
+        item.call.speaker_legs + " speaker legs).");
       renderCall(call);
       if (state.selected === item.call.id) refreshComposer();
       break;
@@ -407,6 +421,9 @@ function onChat(item) {
       break;
     case "notice":
       threadEvent(item.call_id, "notice", "⚠ " + item.text);
+      break;
+    case "caller_said":
+      for (const text of item.utterances) callerSaid(item.call_id, item.name, text);
       break;
   }
   renderCost();

@@ -59,6 +59,12 @@ pub enum ChatItem {
         recording_url: String,
         transcript: Option<String>,
     },
+    /// What the caller said (live transcription): one chat item per utterance, by the caller.
+    CallerSaid {
+        call_id: CallId,
+        name: Option<String>,
+        utterances: Vec<String>,
+    },
     /// Something the team should know about a call.
     Notice {
         call_id: CallId,
@@ -114,6 +120,15 @@ pub fn chat_item(event: &LineEvent) -> Option<ChatItem> {
             transcript,
         },
         LineEvent::Notice { call_id, text } => ChatItem::Notice { call_id, text },
+        LineEvent::CallerSaid {
+            call_id,
+            name,
+            utterances,
+        } => ChatItem::CallerSaid {
+            call_id,
+            name,
+            utterances,
+        },
         // Receipts of other bridges' messages, and of the line's own announcements.
         LineEvent::MessageSpoken { .. } | LineEvent::MessageFailed { .. } => return None,
     })

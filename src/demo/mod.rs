@@ -333,7 +333,8 @@ fn settings_file(base: &str, redis_url: &str, emulator: &Emulator) -> String {
          [redis]\nurl = {redis}\nkey_prefix = {prefix}\n\
          [twilio]\naccount_sid = {sid}\nnumber = {line}\napi_base = {api}\n\
          [line]\nname = {name}\nhold_music_url = \"\"\nvoicemail_after = {VOICEMAIL_AFTER_SECS}\n\
-         {responders}",
+         {responders}\
+         [transcription]\nenabled = true\n",
         listen = q(listen),
         base = q(base),
         redis = q(redis_url),
@@ -382,6 +383,8 @@ mod tests {
         ];
         let settings = Settings::from_sources(Some(&file), "demo settings", &env).unwrap();
         assert_eq!(settings.line.responders.len(), RESPONDERS.len());
+        // The console's thread shows what the demo phone says.
+        assert!(settings.transcription.enabled);
         assert_eq!(
             settings.line.voicemail_after,
             Some(Duration::from_secs(VOICEMAIL_AFTER_SECS.into()))

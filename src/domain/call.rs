@@ -31,6 +31,8 @@ pub struct Call {
     pub ended_at: Option<u64>,
     pub messages_spoken: u64,
     pub messages_failed: u64,
+    /// The caller's final utterances kept from live transcription.
+    pub caller_utterances: u64,
     /// Extra call legs this call has cost (speaker legs): the seed's author warned that each
     /// spoken message can cost a call.
     pub speaker_legs: u64,

@@ -23,6 +23,11 @@ impl Line {
             started_at: call.started_at,
             ended_at: call.ended_at,
             messages_spoken: call.messages_spoken,
+            caller_utterances: self
+                .settings()
+                .transcription
+                .enabled
+                .then_some(call.caller_utterances),
             speaker_legs: call.speaker_legs,
             responder_legs: call.responder_legs,
             joined: call.joined.clone(),

@@ -48,11 +48,7 @@ impl Line {
         // How the caller is announced: a responder calling in by name, else the name Twilio
         // looked up, else (later) their own recorded voice, else "The caller".
         let name = self
-            .settings()
-            .line
-            .responder_by_phone(&call.from)
-            .map(|(_, r)| r.name.clone())
-            .or_else(|| caller_name.map(str::to_owned))
+            .known_name(&call.from, caller_name)
             .unwrap_or_else(|| "The caller".into());
         let stored = self
             .store()
@@ -111,19 +107,14 @@ impl Line {
     /// What a caller hears first: the greeting, then (with `record_names`, for callers nobody
     /// knows by name) the recording of their name, else straight into the call's conference.
     fn welcome(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
-        let mut greeting = match &self.settings().line.greeting {
+        let greeting = match &self.settings().line.greeting {
             Greeting::Say(text) => VoiceResponse::new().say(self.say_verb(text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
-        let unknown = call
-            .caller_name
-            .as_deref()
-            .is_none_or(|n| n.trim().is_empty())
-            && self
-                .settings()
-                .line
-                .responder_by_phone(&call.from)
-                .is_none();
+        let mut greeting = self.start_transcription(greeting);
+        let unknown = self
+            .known_name(&call.from, call.caller_name.as_deref())
+            .is_none();
         if self.settings().line.record_names && unknown {
             // With a recording, Twilio fetches the action (which puts the caller in); without one
             // (the caller said nothing) it skips the action and goes on with the next verb, so
@@ -183,6 +174,20 @@ impl Line {
     /// [`crate::speech::SpeechContext::conference`]).
     pub(crate) fn conference(&self, id: &CallId) -> Conference {
         self.speech().conference(id)
+    }
+
+    /// The name of whoever is at `phone`, when known: a responder in the directory, else the
+    /// name Twilio looked up (`caller_name`), if not blank.
+    pub(crate) fn known_name(&self, phone: &str, caller_name: Option<&str>) -> Option<String> {
+        self.settings()
+            .line
+            .responder_by_phone(phone)
+            .map(|(_, r)| r.name.clone())
+            .or_else(|| {
+                caller_name
+                    .filter(|n| !n.trim().is_empty())
+                    .map(str::to_owned)
+            })
     }
 
     /// A `<Say>` in the configured voice and language.

@@ -15,6 +15,8 @@ mod responders;
 mod say;
 mod status_check;
 mod sweep;
+mod transcript;
+mod transcription;
 mod voicemail;
 
 use std::sync::Arc;
@@ -36,6 +38,7 @@ pub use conference::ConferenceEventParams;
 pub use incoming::VoiceParams;
 pub use outbound::DialError;
 pub use sweep::sweep;
+pub use transcription::TranscriptionParams;
 pub use voicemail::Transcription;
 
 #[derive(Clone)]

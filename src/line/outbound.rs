@@ -92,12 +92,13 @@ impl Line {
         Ok(call)
     }
 
-    /// The person called answered: into the conference, as a caller.
+    /// The person called answered: into the conference, as a caller (told of the transcription
+    /// first, when it is on).
     pub async fn outbound_answered(&self, id: &CallId) -> VoiceResponse {
         match self.store().call(id).await {
-            Ok(Some(call)) if call.state != crate::domain::CallState::Ended => {
-                VoiceResponse::new().dial(Dial::conference(self.caller_conference(id)))
-            }
+            Ok(Some(call)) if call.state != crate::domain::CallState::Ended => self
+                .start_transcription(VoiceResponse::new())
+                .dial(Dial::conference(self.caller_conference(id))),
             _ => VoiceResponse::new().hangup(),
         }
     }

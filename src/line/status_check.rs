@@ -107,6 +107,7 @@ mod tests {
             messages_failed: 0,
             speaker_legs: 0,
             responder_legs: 0,
+            caller_utterances: 0,
             direction: Direction::Inbound,
             joined: Vec::new(),
             voicemail_url: None,

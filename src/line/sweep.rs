@@ -51,6 +51,9 @@ async fn sweep_once(line: &Line, checks: &mut Option<JoinHandle<()>>) {
     for call in &calls {
         line.offer_voicemail_if_due(call).await;
         line.ring_if_never_rung(call).await;
+        if line.settings().transcription.enabled {
+            line.post_utterances(&call.id).await;
+        }
         if let Ok(true) = line.store().needs_speaker(&call.id).await {
             tracing::info!(call = %call.id, "messages waiting with no speaker: starting one");
             speech::kick(line.speech(), &call.id);

@@ -93,24 +93,32 @@ impl Line {
         }
     }
 
-    /// The voicemail prompt and recording.
+    /// The voicemail prompt and recording. With live transcription on, the caller's words are
+    /// already being transcribed (in the line's language, with no length limit): the recording
+    /// is not transcribed again.
     pub fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
         let query = [("call", id.as_str())];
+        let mut record = Record::new()
+            .action(
+                self.public_url("/twilio/voicemail-recorded", &query)
+                    .as_str(),
+            )
+            .method(HttpMethod::Post)
+            .max_length(VOICEMAIL_MAX_SECS)
+            // Callers gather their thoughts: Twilio's default of 5 s of silence cuts many of
+            // them off before they start.
+            .timeout(VOICEMAIL_SILENCE_SECS)
+            .play_beep(true)
+            .finish_on_key("#");
+        if !self.settings().transcription.enabled {
+            record = record.transcribe(true).transcribe_callback(
+                self.public_url("/twilio/voicemail-transcribed", &query)
+                    .as_str(),
+            );
+        }
         VoiceResponse::new()
             .say(self.say_verb("Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done."))
-            .record(
-                Record::new()
-                    .action(self.public_url("/twilio/voicemail-recorded", &query).as_str())
-                    .method(HttpMethod::Post)
-                    .max_length(VOICEMAIL_MAX_SECS)
-                    // Callers gather their thoughts: Twilio's default of 5 s of silence cuts
-                    // many of them off before they start.
-                    .timeout(VOICEMAIL_SILENCE_SECS)
-                    .play_beep(true)
-                    .finish_on_key("#")
-                    .transcribe(true)
-                    .transcribe_callback(self.public_url("/twilio/voicemail-transcribed", &query).as_str()),
-            )
+            .record(record)
             .say(self.say_verb("We did not get a message. Goodbye."))
             .hangup()
     }
@@ -123,6 +131,9 @@ impl Line {
     ) -> VoiceResponse {
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
             self.voicemail_part(id, VoicemailPart::Recording(url)).await;
+            if self.settings().transcription.enabled {
+                self.voicemail_from_live_transcript(id);
+            }
         }
         self.end_call(id, "the caller left a voicemail", None).await;
         VoiceResponse::new()

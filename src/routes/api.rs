@@ -135,6 +135,19 @@ pub struct PageQuery {
 
 /// `GET /api/calls/{id}/messages?limit=N&after=<message id>`: a page of the call's messages, in
 /// the order received, and `next`, the `after` of the next page (null on the last).
+/// `GET /api/calls/{id}/transcript`: the conversation both ways, in time order.
+pub async fn transcript(
+    State(line): State<Line>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = call_id(&id)?;
+    let entries = line
+        .transcript(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("there is no such call".into()))?;
+    Ok(Json(json!({ "entries": entries })).into_response())
+}
+
 pub async fn messages(
     State(line): State<Line>,
     Path(id): Path<String>,

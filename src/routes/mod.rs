@@ -15,6 +15,7 @@ mod twilio_outbound;
 mod twilio_responder;
 mod twilio_speak;
 mod twilio_speaker_gate;
+mod twilio_transcription;
 mod twilio_voice;
 mod twilio_voicemail;
 mod twiml_response;
@@ -35,6 +36,7 @@ pub fn router(line: Line) -> Router {
         .route("/api/calls/{id}", get(api::get_call))
         .route("/api/calls/{id}/say", post(api::say))
         .route("/api/calls/{id}/messages", get(api::messages))
+        .route("/api/calls/{id}/transcript", get(api::transcript))
         .route("/api/calls/{id}/hangup", post(api::hangup))
         .route_layer(middleware::from_fn_with_state(
             line.clone(),
@@ -67,6 +69,10 @@ pub fn router(line: Line) -> Router {
             post(twilio_caller_name::caller_named),
         )
         .route("/twilio/outbound", post(twilio_outbound::outbound_answered))
+        .route(
+            "/twilio/transcription",
+            post(twilio_transcription::transcription),
+        )
         .layer(body_limit::webhook_body_limit());
     Router::new()
         .merge(webhooks)

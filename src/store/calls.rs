@@ -292,6 +292,8 @@ impl Store {
             self.keys.inflight(id),
             self.keys.joined(id),
             self.keys.named_messages(id),
+            self.keys.transcript(id),
+            self.keys.transcript_unposted(id),
         ] {
             pipe.expire(key, ENDED_CALL_TTL_SECS).ignore();
         }
@@ -382,6 +384,7 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
         ended_at: num("ended_at"),
         messages_spoken: num("messages_spoken").unwrap_or(0),
         messages_failed: num("messages_failed").unwrap_or(0),
+        caller_utterances: num("tx_utterances").unwrap_or(0),
         speaker_legs: num("speaker_legs").unwrap_or(0),
         responder_legs: num("responder_legs").unwrap_or(0),
         // Calls recorded before denwa kept a direction were all inbound.

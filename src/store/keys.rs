@@ -61,6 +61,17 @@ impl Keys {
         format!("{}:joined", self.call(id))
     }
 
+    /// Hash: the caller's final utterances (live transcription), SequenceId -> `<at ms>:<text>`.
+    pub(super) fn transcript(&self, id: &CallId) -> String {
+        format!("{}:transcript", self.call(id))
+    }
+
+    /// Sorted set: the SequenceIds of utterances stored but not yet posted to chat, scored by
+    /// SequenceId (so they are posted in the order the caller spoke).
+    pub(super) fn transcript_unposted(&self, id: &CallId) -> String {
+        format!("{}:transcript:unposted", self.call(id))
+    }
+
     /// String with a TTL: the call a responder is busy with (by phone number).
     pub(super) fn responder_busy(&self, phone: &str) -> String {
         format!("{}:responder-busy:{}", self.prefix, phone)
@@ -123,6 +134,8 @@ mod tests {
             keys.inflight(&id),
             keys.accepted(&id),
             keys.speaker_lock(&id),
+            keys.transcript(&id),
+            keys.transcript_unposted(&id),
             keys.message_prefix(&id) + "m0",
         ] {
             assert!(key.starts_with("denwa:call:{abc123}"), "{key}");

@@ -15,6 +15,7 @@ mod legs;
 mod messages;
 mod scripts;
 mod speaker;
+mod transcript;
 mod trust;
 
 use crate::config::RedisSettings;
@@ -25,6 +26,7 @@ pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
 pub use legs::VoicemailPart;
 pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
 pub use speaker::{SpeakerState, Turn, TurnRequest};
+pub use transcript::{Kept, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 
 use keys::Keys;
 

@@ -730,3 +730,73 @@ return 1
 "#,
     )
 });
+
+/// Keeps one final utterance of the caller (live transcription), once per SequenceId, within the
+/// call's bounds, and marks it to be posted. An utterance that arrives after the call ended gets
+/// the call's remaining lifetime: a transcript expires with its call.
+/// KEYS: call, transcript, transcript unposted. ARGV: SequenceId, now, text, max utterances,
+/// max bytes. Returns "stored", "duplicate", "full" (the first time the call's bound is
+/// reached), "full-again" or "missing" (no such call).
+pub(super) static TRANSCRIPT_FINAL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'duplicate' end
+local count = tonumber(redis.call('HGET', KEYS[1], 'tx_utterances') or '0')
+local bytes = tonumber(redis.call('HGET', KEYS[1], 'tx_bytes') or '0')
+if count >= tonumber(ARGV[4]) or bytes + string.len(ARGV[3]) > tonumber(ARGV[5]) then
+  if redis.call('HSETNX', KEYS[1], 'tx_full', '1') == 1 then return 'full' end
+  return 'full-again'
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+redis.call('HSET', KEYS[1], 'tx_utterances', count + 1, 'tx_bytes', bytes + string.len(ARGV[3]))
+redis.call('ZADD', KEYS[3], tonumber(ARGV[1]), ARGV[1])
+redis.call('HSETNX', KEYS[1], 'tx_pending_since', ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
+return 'stored'
+"#,
+    )
+});
+
+/// Takes the utterances waiting to be posted, in SequenceId order, once the oldest of them has
+/// waited `delay` ms (a callback overtaken by a later one arrives within it, and is posted in
+/// its place). One replica gets them; the others get nothing.
+/// KEYS: call, transcript, transcript unposted. ARGV: now, delay ms. Returns a flat list
+/// {SequenceId, stored value, ...}.
+pub(super) static TRANSCRIPT_TAKE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local since = redis.call('HGET', KEYS[1], 'tx_pending_since')
+if (not since) or tonumber(ARGV[1]) - tonumber(since) < tonumber(ARGV[2]) then return {} end
+local seqs = redis.call('ZRANGE', KEYS[3], 0, -1)
+redis.call('DEL', KEYS[3])
+redis.call('HDEL', KEYS[1], 'tx_pending_since')
+if #seqs == 0 then return {} end
+local values = redis.call('HMGET', KEYS[2], unpack(seqs))
+local out = {}
+for i, seq in ipairs(seqs) do
+  if values[i] then
+    table.insert(out, seq)
+    table.insert(out, values[i])
+  end
+end
+return out
+"#,
+    )
+});
+
+/// Sets a flag of a call once: true the first time. Never creates a record for a call that has
+/// none (an expired call's late callback).
+/// KEYS: call. ARGV: field. Returns 1 the first time, else 0.
+pub(super) static CALL_FLAG_ONCE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], ARGV[1], '1')
+"#,
+    )
+});

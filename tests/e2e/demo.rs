@@ -422,6 +422,29 @@ async fn the_console_calls_replies_and_hangs_up_in_a_browser() {
     )
     .await;
 
+    // The demo has live transcription on: what the phone says shows in the call's thread, as
+    // the caller's chat message, its text never taken for HTML.
+    let said = "<b>My server is down</b>, can anyone help?";
+    let speak = client.find(Locator::Css("#speak-text")).await.unwrap();
+    speak.send_keys(said).await.unwrap();
+    client
+        .find(Locator::Css("#speak-send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let shown = wait_js(
+        &client,
+        "the caller's words in the thread",
+        "const e = document.querySelector('.thread .caller-said');
+         return e && [e.querySelector('.author').firstChild.textContent,
+                      e.querySelector('.text').textContent,
+                      e.querySelector('b') === null]",
+    )
+    .await;
+    assert_eq!(shown, json!(["Caller", said, true]));
+
     let screenshot = client.screenshot().await.unwrap();
     std::fs::create_dir_all(target_dir()).unwrap();
     let path = target_dir().join("demo-console.png");

@@ -39,5 +39,6 @@ mod speech;
 mod speech_limits;
 mod speech_size;
 mod tls;
+mod transcription;
 mod twilio_outage;
 mod voicemail_transcripts;

@@ -68,6 +68,7 @@ async fn unsigned_forged_or_misdirected_webhooks_are_rejected_and_change_nothing
         "/twilio/call-status",
         "/twilio/speak",
         "/twilio/speaker-gate",
+        "/twilio/transcription",
     ] {
         let r = app
             .post_signed(

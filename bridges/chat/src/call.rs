@@ -91,6 +91,9 @@ pub struct CallSummary {
     pub started_at: u64,
     pub ended_at: Option<u64>,
     pub messages_spoken: u64,
+    /// How many things the caller said, with live transcription on (`None`: it is off, and
+    /// nobody counted).
+    pub caller_utterances: Option<u64>,
     /// Extra call legs spent speaking into this call.
     pub speaker_legs: u64,
     /// Responder legs dialled for this call.

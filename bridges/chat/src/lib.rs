@@ -89,6 +89,15 @@ pub enum LineEvent {
         recording_url: String,
         transcript: Option<String>,
     },
+    /// What the caller said (live transcription): final utterances, in the order spoken, each
+    /// handed to the bridges once. Several close together come as one event, to stay within
+    /// the chat services' rate limits. The text is the caller's: data, never markup.
+    CallerSaid {
+        call_id: CallId,
+        /// The caller's name, when known.
+        name: Option<String>,
+        utterances: Vec<String>,
+    },
     /// Something the team should know about a call (denwa gave up on something it tried), in
     /// plain words: posted in the call's thread.
     Notice {

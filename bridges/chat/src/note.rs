@@ -14,8 +14,20 @@ pub enum Note<'a> {
         recording_url: &'a str,
     },
     VoicemailTranscript(&'a str),
+    /// What the caller said (from outside: escape it), in order; `name` when known.
+    CallerSaid {
+        name: Option<&'a str>,
+        utterances: &'a [String],
+    },
     /// Something the team should know about the call, in plain words.
     Notice(&'a str),
+}
+
+impl Note<'_> {
+    /// Who the caller is in a [`Note::CallerSaid`]: their name, else "Caller".
+    pub fn caller_label(name: Option<&str>) -> &str {
+        name.filter(|n| !n.trim().is_empty()).unwrap_or("Caller")
+    }
 }
 
 impl LineEvent {
@@ -34,6 +46,17 @@ impl LineEvent {
                 None => (call_id, Note::Voicemail { recording_url }),
             },
             LineEvent::Notice { call_id, text } => (call_id, Note::Notice(text)),
+            LineEvent::CallerSaid {
+                call_id,
+                name,
+                utterances,
+            } => (
+                call_id,
+                Note::CallerSaid {
+                    name: name.as_deref(),
+                    utterances,
+                },
+            ),
             LineEvent::CallStarted { .. }
             | LineEvent::CallConnected { .. }
             | LineEvent::CallEnded { .. }

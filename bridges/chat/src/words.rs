@@ -22,6 +22,24 @@ pub fn messages_spoken(n: u64) -> String {
     }
 }
 
+/// "the caller said nothing", "the caller said 1 thing", "the caller said 3 things".
+pub fn caller_said(n: u64) -> String {
+    match n {
+        0 => "the caller said nothing".into(),
+        n => format!("the caller said {}", count(n, "thing")),
+    }
+}
+
+/// What a call's end posts about it: "3 messages were spoken" and, with live transcription,
+/// "; the caller said 2 things".
+pub fn call_tally(call: &CallSummary) -> String {
+    let spoken = messages_spoken(call.messages_spoken);
+    match call.caller_utterances {
+        Some(n) => format!("{spoken}; {}", caller_said(n)),
+        None => spoken,
+    }
+}
+
 /// `n` of `unit`: "1 second", "12 seconds".
 pub fn count(n: u64, unit: &str) -> String {
     if n == 1 {

@@ -471,7 +471,7 @@ impl DiscordBridge {
             LineEvent::CallConnected { call } => self.refresh(call).await,
             LineEvent::CallEnded { call } => {
                 let refreshed = self.refresh(call).await;
-                let spoken = words::messages_spoken(call.messages_spoken);
+                let spoken = words::call_tally(call);
                 let text = match call.duration_ms() {
                     Some(ms) => {
                         format!("The call ended after {}; {spoken}.", words::duration(ms))
@@ -497,6 +497,16 @@ fn note_text(note: Note<'_>) -> String {
         }
         Note::VoicemailTranscript(text) => format!("Voicemail transcript: {}", plain(text)),
         Note::Notice(text) => format!("⚠️ {}", plain(text)),
+        // The caller's words: markdown escaped, and posted with no pings allowed
+        // (`post_in_thread`), so `@everyone` spoken is text.
+        Note::CallerSaid { name, utterances } => {
+            let who = plain(Note::caller_label(name));
+            utterances
+                .iter()
+                .map(|text| format!("🗣️ **{who}:** {}", plain(text)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
     }
 }
 
@@ -542,6 +552,7 @@ mod tests {
             messages_spoken: 0,
             speaker_legs: 0,
             responder_legs: 0,
+            caller_utterances: None,
             joined: Vec::new(),
             direction: Direction::Inbound,
         }
@@ -670,6 +681,18 @@ mod tests {
                 .iter()
                 .all(|f| !f["value"].as_str().unwrap().is_empty()),
             "{embed}"
+        );
+    }
+
+    #[test]
+    fn what_the_caller_said_is_plain_text() {
+        let utterances = vec!["@everyone look at **this** <@123>".to_owned()];
+        assert_eq!(
+            note_text(Note::CallerSaid {
+                name: None,
+                utterances: &utterances
+            }),
+            "🗣️ **Caller:** \\@everyone look at \\*\\*this\\*\\* \\<\\@123\\>"
         );
     }
 }

@@ -132,10 +132,13 @@ impl Bridge {
         MessageRef::decode(&thread)
     }
 
-    /// A line in the call's thread.
+    /// A note in the call's thread: one message, or several in order for a long one (many of
+    /// the caller's utterances at once).
     async fn note(&self, call_id: &CallId, text: &str) -> Result<(), BridgeError> {
         if let Some(thread) = self.thread_of(call_id).await {
-            self.api.reply(&thread.channel, &thread.ts, text).await?;
+            for part in blocks::message_parts(text) {
+                self.api.reply(&thread.channel, &thread.ts, part).await?;
+            }
         }
         Ok(())
     }

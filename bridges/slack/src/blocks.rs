@@ -4,7 +4,7 @@
 //! re-render it from the call's current state with `chat.update`. The caller's number appears in
 //! the message's text only: never in a button value, an action or block id, or a log.
 
-use denwa_chat::words::{self, capitalized, messages_spoken, sentence};
+use denwa_chat::words::{self, call_tally, capitalized, sentence};
 use denwa_chat::{CallState, CallSummary, Direction, Note};
 use slack_morphism::prelude::*;
 
@@ -44,7 +44,7 @@ pub fn announcement(call: &CallSummary) -> Rendered {
         CallState::Ended => format!(
             ":red_circle: Ended after {}. {}. {}. {}.",
             duration(call),
-            capitalized(&messages_spoken(call.messages_spoken)),
+            capitalized(&call_tally(call)),
             joined(call),
             extra_legs(call)
         ),
@@ -115,7 +115,7 @@ pub fn ended_note(call: &CallSummary) -> String {
     format!(
         ":red_circle: The call ended after {}. {}.",
         duration(call),
-        capitalized(&messages_spoken(call.messages_spoken))
+        capitalized(&call_tally(call))
     )
 }
 
@@ -132,7 +132,43 @@ pub fn note(note: Note<'_>) -> String {
             format!(":memo: Voicemail transcript: “{}”", escape(text))
         }
         Note::Notice(text) => format!(":warning: {}", escape(text)),
+        // The caller's words are data: escaped, no mention, channel ping or link can be spoken
+        // into being.
+        Note::CallerSaid { name, utterances } => {
+            let who = escape(Note::caller_label(name));
+            utterances
+                .iter()
+                .map(|text| format!(":speech_balloon: *{who}:* {}", escape(text)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
     }
+}
+
+/// The most characters denwa puts in one Slack message: Slack advises 4,000 at most in `text`
+/// (https://api.slack.com/methods/chat.postMessage, "Truncating content") and cuts longer ones.
+pub const MAX_MESSAGE_CHARS: usize = 3_500;
+
+/// `text` as messages of at most [`MAX_MESSAGE_CHARS`], cut between lines (a line longer than
+/// that alone is cut at a character). Never cuts inside an escape such as `&amp;` unless a
+/// single line is that long.
+pub fn message_parts(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > MAX_MESSAGE_CHARS {
+        let limit = rest
+            .char_indices()
+            .nth(MAX_MESSAGE_CHARS)
+            .map_or(rest.len(), |(i, _)| i);
+        let cut = rest[..limit]
+            .rfind('\n')
+            .filter(|&i| i > 0)
+            .unwrap_or(limit);
+        parts.push(&rest[..cut]);
+        rest = rest[cut..].strip_prefix('\n').unwrap_or(&rest[cut..]);
+    }
+    parts.push(rest);
+    parts
 }
 
 /// "Joined: Alice, Bob", escaped for mrkdwn.
@@ -211,6 +247,7 @@ mod tests {
             messages_spoken: 2,
             speaker_legs: 1,
             responder_legs: 0,
+            caller_utterances: None,
             joined: Vec::new(),
             direction: Direction::Inbound,
         }
@@ -265,5 +302,58 @@ mod tests {
     fn dates_fall_back_to_utc() {
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn what_the_caller_said_is_escaped_and_labelled() {
+        let utterances = vec![
+            "<!channel> @everyone".to_owned(),
+            "<https://x|y> & <@U123>".to_owned(),
+        ];
+        assert_eq!(
+            note(Note::CallerSaid {
+                name: Some("<Jane>"),
+                utterances: &utterances
+            }),
+            ":speech_balloon: *&lt;Jane&gt;:* &lt;!channel&gt; @everyone\n:speech_balloon: *&lt;Jane&gt;:* &lt;https://x|y&gt; &amp; &lt;@U123&gt;"
+        );
+        assert!(
+            note(Note::CallerSaid {
+                name: None,
+                utterances: &utterances[..1]
+            })
+            .starts_with(":speech_balloon: *Caller:* ")
+        );
+    }
+
+    #[test]
+    fn the_end_counts_what_the_caller_said_when_transcribed() {
+        let mut c = call(CallState::Ended);
+        assert!(!ended_note(&c).contains("caller said"));
+        c.caller_utterances = Some(3);
+        assert!(
+            ended_note(&c).contains("2 messages were spoken; the caller said 3 things."),
+            "{}",
+            ended_note(&c)
+        );
+    }
+
+    #[test]
+    fn long_notes_are_cut_between_lines() {
+        let line = "x".repeat(1_000);
+        let text = [line.as_str(); 8].join("\n");
+        let parts = message_parts(&text);
+        assert_eq!(
+            parts.len(),
+            3,
+            "{:?}",
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>()
+        );
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_MESSAGE_CHARS));
+        assert_eq!(parts.join("\n"), text);
+        assert_eq!(message_parts("short"), ["short"]);
+        let one_long_line = "é".repeat(MAX_MESSAGE_CHARS + 10);
+        let parts = message_parts(&one_long_line);
+        assert_eq!(parts.concat(), one_long_line);
     }
 }
