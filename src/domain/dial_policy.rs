@@ -27,6 +27,10 @@ pub struct DialPolicy {
 enum DialCountries {
     /// `"*"`: any country.
     Any,
+    /// The country of the line's own number. Worked out at the first dial, not when the
+    /// configuration is read: libphonenumber's metadata takes tens of milliseconds to load, and
+    /// `serve` answers `/readyz` before it is needed.
+    LineCountry(PhoneNumber),
     /// ISO 3166-1 alpha-2 regions, as libphonenumber names them (`US`, `GB`, `JP`).
     Only(Vec<country::Id>),
 }
@@ -86,13 +90,8 @@ impl DialPolicy {
 
     /// Only the country `number` belongs to: the default, the line's own country.
     pub fn country_of(number: &PhoneNumber) -> Self {
-        match parse(number).and_then(|p| p.country().id()) {
-            Some(id) => Self {
-                countries: DialCountries::Only(vec![id]),
-            },
-            // A line number libphonenumber cannot place (a test range, a new allocation): the
-            // country rule cannot be defaulted, so only the kinds-of-number rule applies.
-            None => Self::any_country(),
+        Self {
+            countries: DialCountries::LineCountry(number.clone()),
         }
     }
 
@@ -106,8 +105,15 @@ impl DialPolicy {
                 _ => {}
             }
         }
-        let DialCountries::Only(allowed) = &self.countries else {
-            return Ok(());
+        let allowed = match &self.countries {
+            DialCountries::Any => return Ok(()),
+            DialCountries::Only(ids) => ids.clone(),
+            DialCountries::LineCountry(line) => match country(line) {
+                Some(id) => vec![id],
+                // A line number libphonenumber cannot place (a test range, a new allocation):
+                // there is no country to default to, so only the kinds-of-number rule applies.
+                None => return Ok(()),
+            },
         };
         match parsed.and_then(|p| p.country().id()) {
             Some(id) if allowed.contains(&id) => Ok(()),
@@ -132,12 +138,20 @@ impl fmt::Display for DialPolicy {
                 let codes: Vec<&str> = ids.iter().map(|id| id.as_ref()).collect();
                 write!(f, "{codes:?}")
             }
+            DialCountries::LineCountry(line) => match country(line) {
+                Some(id) => write!(f, "the line's own country, {}", id.as_ref()),
+                None => f.write_str("the line's own country"),
+            },
         }
     }
 }
 
 fn parse(number: &PhoneNumber) -> Option<Parsed> {
     phonenumber::parse(None, number.as_str()).ok()
+}
+
+fn country(number: &PhoneNumber) -> Option<country::Id> {
+    parse(number).and_then(|p| p.country().id())
 }
 
 /// Callers the line turns away before a conference or a call record exists: a list of E.164
