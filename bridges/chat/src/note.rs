@@ -28,6 +28,23 @@ impl Note<'_> {
     pub fn caller_label(name: Option<&str>) -> &str {
         name.filter(|n| !n.trim().is_empty()).unwrap_or("Caller")
     }
+
+    /// A [`Note::CallerSaid`] as text: one line per utterance, written by `line(who, text)`
+    /// after both went through the bridge's own `escape`, since the caller's name and words
+    /// come from outside.
+    pub fn caller_said(
+        name: Option<&str>,
+        utterances: &[String],
+        escape: impl Fn(&str) -> String,
+        line: impl Fn(&str, &str) -> String,
+    ) -> String {
+        let who = escape(Self::caller_label(name));
+        utterances
+            .iter()
+            .map(|text| line(&who, &escape(text)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 impl LineEvent {

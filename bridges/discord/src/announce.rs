@@ -500,12 +500,9 @@ fn note_text(note: Note<'_>) -> String {
         // The caller's words: markdown escaped, and posted with no pings allowed
         // (`post_in_thread`), so `@everyone` spoken is text.
         Note::CallerSaid { name, utterances } => {
-            let who = plain(Note::caller_label(name));
-            utterances
-                .iter()
-                .map(|text| format!("🗣️ **{who}:** {}", plain(text)))
-                .collect::<Vec<_>>()
-                .join("\n")
+            Note::caller_said(name, utterances, plain, |who, text| {
+                format!("🗣️ **{who}:** {text}")
+            })
         }
     }
 }

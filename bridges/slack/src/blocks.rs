@@ -135,12 +135,9 @@ pub fn note(note: Note<'_>) -> String {
         // The caller's words are data: escaped, no mention, channel ping or link can be spoken
         // into being.
         Note::CallerSaid { name, utterances } => {
-            let who = escape(Note::caller_label(name));
-            utterances
-                .iter()
-                .map(|text| format!(":speech_balloon: *{who}:* {}", escape(text)))
-                .collect::<Vec<_>>()
-                .join("\n")
+            Note::caller_said(name, utterances, escape, |who, text| {
+                format!(":speech_balloon: *{who}:* {text}")
+            })
         }
     }
 }
