@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     } else {
         let seed = (!args.no_seed).then(|| {
             args.seed
-                .unwrap_or_else(|| workspace.join("../shared/anchors/seed-flask"))
+                .unwrap_or_else(|| workspace.join("bench/seed-flask"))
         });
         let mut options = Options::full(denwa, seed, workspace.join("target/seed-venv"));
         options.duration = std::time::Duration::from_secs(args.seconds);

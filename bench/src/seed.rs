@@ -1,4 +1,4 @@
-//! The seed's design (Flask + Redis + self-dial, `../shared/anchors/seed-flask`) under gunicorn
+//! The seed's design (Flask + Redis + self-dial, `bench/seed-flask`) under gunicorn
 //! with 2 workers, in a virtualenv the bench makes under `target/`, for the side-by-side row.
 //! When Python, the venv or the app cannot be had, the row is skipped with the reason.
 
