@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::live_transcription::LiveTranscription;
 use crate::realtime_transcription::{TWIML_ATTRIBUTES, TranscriptionSettings};
 use crate::rest::{ApiResult, Params, created, ok};
+use crate::state::State;
 
 /// The REST (PascalCase) name of a TwiML (camelCase) setting: `statusCallbackUrl` is
 /// `StatusCallbackUrl`.
@@ -92,12 +93,7 @@ pub(crate) fn create(emulator: &Emulator, call_sid: &str, form: &Params, path: &
         .transcriptions
         .start(&account, call_sid, settings, callback);
     st.send_hooks(jobs);
-    let body = st
-        .transcriptions
-        .get(&sid)
-        .map(json_of)
-        .unwrap_or(Value::Null);
-    Ok(created(body))
+    Ok(created(resource(&st, &sid)))
 }
 
 pub(crate) fn update(
@@ -125,10 +121,13 @@ pub(crate) fn update(
     }
     let jobs = st.transcriptions.stop(&sid);
     st.send_hooks(jobs);
-    let body = st
-        .transcriptions
-        .get(&sid)
+    Ok(ok(resource(&st, &sid)))
+}
+
+/// The transcription's REST resource as Twilio answers it.
+fn resource(st: &State, sid: &str) -> Value {
+    st.transcriptions
+        .get(sid)
         .map(json_of)
-        .unwrap_or(Value::Null);
-    Ok(ok(body))
+        .unwrap_or(Value::Null)
 }
