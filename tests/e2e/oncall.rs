@@ -235,8 +235,11 @@ async fn leaves_are_announced_when_configured() {
 
 #[tokio::test]
 async fn a_recorded_name_is_played_when_the_caller_joins_someone() {
-    // Alice accepts while the caller is still recording their name, so she is in first.
-    let app = spawn_app_with_file(
+    // Alice accepts while the caller is still recording their name, so she is in first. The
+    // recording ends after 3 s of silence (5 s at most), so the emulator runs at half of real
+    // time here: at the usual hundredth that window is 30 ms, which a loaded machine misses.
+    let app = spawn_app_at(
+        0.5,
         ALICE_ONLY,
         &[
             ("DENWA_LINE_RECORD_NAMES", "true"),
@@ -261,6 +264,22 @@ async fn a_recorded_name_is_played_when_the_caller_joins_someone() {
         },
     )
     .await;
+    // She is in before the caller's beep: only then is there a recording to speak into.
+    app.wait_for(
+        "the tone before the caller's name",
+        Duration::from_secs(20),
+        || async {
+            app.emulator
+                .transcript(&sid)
+                .iter()
+                .any(|h| matches!(h, Heard::Beep))
+                .then_some(())
+        },
+    )
+    .await;
+    // A breath after the tone (one call-second), as a person takes: Twilio listens from half a
+    // second after the beep.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     app.emulator.speak(&sid, "Jane Roe").await;
     app.emulator.press(&sid, "#").await;
     let alice = app.legs_to(ALICE).remove(0);
