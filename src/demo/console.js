@@ -267,15 +267,24 @@ function callById(id) {
   return state.calls.get(id) || ensureCall({ id, state: "ringing", from: "?", started_at: Date.now(), joined: [] });
 }
 
+// The line's name, with the caller's menu choice (as the Slack and Discord announcements show it).
+function lineLabel(s) {
+  if (!s.line) return "";
+  if (s.menu_choice === "none") return s.line + " (no key pressed)";
+  if (s.menu_choice) return s.line + " (pressed " + s.menu_choice + ")";
+  return s.line;
+}
+
 function renderCall(call) {
   const s = call.summary;
   const node = call.node;
   const author = el("div", "author", "denwa");
   author.append(el("span", "time", time(s.started_at || Date.now())));
   const caller = (s.caller_name ? s.caller_name + " " : "") + s.from;
+  const line = lineLabel(s);
   const text = s.direction === "outbound"
-    ? "📞 " + (s.line || "The line") + " is calling " + caller
-    : "📞 Incoming call from " + caller + (s.line ? " on " + s.line : "");
+    ? "📞 " + (line || "The line") + " is calling " + caller
+    : "📞 Incoming call from " + caller + (line ? " on " + line : "");
   const announce = el("div", "announce", text);
   announce.append(el("span", "state-pill " + s.state, s.state));
   const meta = el("div", "meta", [

@@ -8,7 +8,7 @@
 use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
-use crate::config::{RingCallerId, RingMode};
+use crate::config::{LineConfig, RingCallerId, RingMode};
 use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
@@ -23,7 +23,7 @@ impl Line {
     /// Once per call: the store records that ringing began, so the sweep can start it for a
     /// call whose answering replica stopped before it could.
     pub(crate) async fn ring_responders(&self, id: &CallId) {
-        let line = &self.settings().line;
+        let line = &self.line_of_id(id).await.settings;
         if line.responders.is_empty() {
             return;
         }
@@ -47,7 +47,7 @@ impl Line {
 
     /// In-order ringing: dials the next available responder, if any remain.
     async fn ring_next_responder(&self, id: &CallId) {
-        let count = self.settings().line.responders.len();
+        let count = self.line_of_id(id).await.settings.responders.len();
         loop {
             let index = match self.store().next_ring_index(id).await {
                 Ok(i) => i,
@@ -71,7 +71,7 @@ impl Line {
     pub(crate) async fn ring_if_never_rung(&self, call: &crate::domain::Call) {
         // Give the answering replica a moment to start ringing itself.
         const GRACE_MS: u64 = 5_000;
-        if self.settings().line.responders.is_empty()
+        if self.line_of(call).settings.responders.is_empty()
             || call.direction != Direction::Inbound
             || call.state == CallState::Ended
             || crate::domain::now_ms().saturating_sub(call.started_at) < GRACE_MS
@@ -86,13 +86,15 @@ impl Line {
     /// Dials responder `index` unless they are busy on another denwa call. Returns whether a
     /// leg was placed.
     async fn dial_responder(&self, id: &CallId, index: usize) -> bool {
-        let Some(responder) = self.settings().line.responders.get(index) else {
-            return false;
-        };
         let store = self.store();
         let call = match store.call(id).await {
             Ok(Some(call)) if call.state != CallState::Ended => call,
             _ => return false,
+        };
+        // The call's own line: its people, its number, its ring policy.
+        let line = self.line_of(&call);
+        let Some(responder) = line.settings.responders.get(index) else {
+            return false;
         };
         match store.claim_responder(responder.phone.as_str(), id).await {
             Ok(true) => {}
@@ -105,8 +107,8 @@ impl Line {
                 return false;
             }
         }
-        let line_number = self.settings().twilio.number.clone();
-        let caller_id = match self.settings().line.ring_caller_id {
+        let line_number = line.number.clone();
+        let caller_id = match line.settings.ring_caller_id {
             RingCallerId::Caller => PhoneNumber::parse(&call.other_party).unwrap_or(line_number),
             RingCallerId::Line => line_number,
         };
@@ -122,16 +124,16 @@ impl Line {
             )
             .status_callback(status.as_str(), HttpMethod::Post)
             .status_callback_events([CallEvent::Completed])
-            .timeout(self.settings().line.ring_timeout)
+            .timeout(line.settings.ring_timeout)
         };
         let mut placed = self.twilio().create_call(&request(caller_id.clone())).await;
         // Twilio only lets a call show a number the account owns or has verified: a caller's
         // number usually is neither. Ringing from the line's own number beats not ringing.
-        if placed.is_err() && caller_id != self.settings().twilio.number {
+        if placed.is_err() && caller_id != line.number {
             tracing::warn!(call = %id, "Twilio refused the caller's number as caller ID; ringing from the line's");
             placed = self
                 .twilio()
-                .create_call(&request(self.settings().twilio.number.clone()))
+                .create_call(&request(line.number.clone()))
                 .await;
         }
         match placed {
@@ -141,7 +143,7 @@ impl Line {
                     .record_responder_leg(id, index, &created.sid)
                     .await
                     .or_log("record a responder's leg");
-                if self.settings().line.ring == RingMode::InOrder {
+                if line.settings.ring == RingMode::InOrder {
                     store
                         .set_ring_current(id, &created.sid)
                         .await
@@ -165,9 +167,13 @@ impl Line {
     }
 
     /// The directory entry of a chat user: (responder index, name).
-    pub(crate) fn responder_of_user(&self, bridge: &str, user: &str) -> Option<(usize, String)> {
-        self.settings()
-            .line
+    pub(crate) fn responder_of_user(
+        &self,
+        line: &LineConfig,
+        bridge: &str,
+        user: &str,
+    ) -> Option<(usize, String)> {
+        line.settings
             .responders
             .iter()
             .enumerate()
@@ -230,7 +236,7 @@ impl Line {
             .unwrap_or_else(|| spoken_number(&call.other_party));
         let prompt = [
             "Call for ",
-            self.settings().line.name.as_str(),
+            self.line_of(&call).settings.name.as_str(),
             " from ",
             who.as_str(),
             ". Press 1 to accept.",
@@ -296,6 +302,7 @@ impl Line {
                 .hangup();
         }
         tracing::info!(call = %id, responder = index, "responder joins the call");
+        let muted = self.line_of_id(id).await.settings.responders_muted;
         if accepted {
             let line = self.clone();
             let id_for_cancel = id.clone();
@@ -307,12 +314,12 @@ impl Line {
         let conference = self
             .conference(id)
             .participant_label(ParticipantLabel::responder(index))
-            .muted(self.settings().line.responders_muted)
+            .muted(muted)
             .start_conference_on_enter(true)
             .end_conference_on_exit(false)
             .wait_url("");
         let mut response = VoiceResponse::new();
-        if self.settings().line.responders_muted {
+        if muted {
             response = response
                 .say(self.say_verb("You are listening. Reply from chat to speak to the caller."));
         }
@@ -358,7 +365,8 @@ impl Line {
                 return;
             }
         }
-        if let Some(responder) = self.settings().line.responders.get(index) {
+        let line = self.line_of_id(id).await;
+        if let Some(responder) = line.settings.responders.get(index) {
             self.store()
                 .release_responder(responder.phone.as_str(), id)
                 .await
@@ -373,7 +381,7 @@ impl Line {
         if accepted.is_none()
             && live
             && !in_voicemail
-            && self.settings().line.ring == RingMode::InOrder
+            && line.settings.ring == RingMode::InOrder
             && current.as_ref() == Some(call_sid)
         {
             self.ring_next_responder(id).await;
@@ -410,8 +418,11 @@ impl Line {
             .ok()
             .flatten()
             .unwrap_or_else(|| "Someone".into());
-        let settings = &self.settings().line;
         let call = store.call(id).await.ok().flatten();
+        let settings = match &call {
+            Some(call) => &self.line_of(call).settings,
+            None => &self.lines().default_line().settings,
+        };
         let is_caller = call
             .as_ref()
             .is_some_and(|c| c.call_sid.as_ref() == Some(call_sid));

@@ -25,15 +25,19 @@ pub struct KeyPress {
     digits: String,
 }
 
-fn call_of(query: &ResponderQuery, line: &Line) -> Option<CallId> {
-    CallId::parse(&query.call).filter(|_| query.responder < line.settings().line.responders.len())
+/// The call, when its line has responder `responder` (a URL from before a configuration change
+/// may name one no longer there).
+async fn call_of(query: &ResponderQuery, line: &Line) -> Option<CallId> {
+    let id = CallId::parse(&query.call)?;
+    let count = line.line_of_id(&id).await.settings.responders.len();
+    (query.responder < count).then_some(id)
 }
 
 pub async fn answered(
     State(line): State<Line>,
     request: Signed<KeyPress, ResponderQuery>,
 ) -> Result<Twiml, WebhookError> {
-    let Some(id) = call_of(&request.query, &line) else {
+    let Some(id) = call_of(&request.query, &line).await else {
         return Ok(Twiml(VoiceResponse::new().hangup()));
     };
     Ok(Twiml(
@@ -45,7 +49,7 @@ pub async fn accept(
     State(line): State<Line>,
     request: Signed<KeyPress, ResponderQuery>,
 ) -> Result<Twiml, WebhookError> {
-    let Some(id) = call_of(&request.query, &line) else {
+    let Some(id) = call_of(&request.query, &line).await else {
         return Ok(Twiml(VoiceResponse::new().hangup()));
     };
     Ok(Twiml(

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rand::RngExt as _;
 
 use super::SpeechContext;
-use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, now_ms};
+use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, PhoneNumber, now_ms};
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
@@ -160,7 +160,16 @@ pub async fn start(speech: &SpeechContext, id: &CallId) {
         super::leg_ended(speech, id, leg, "denwa could not prepare the speaker call").await;
         return;
     }
-    let number = speech.line_number().clone();
+    // The call's own line's number (its `to`): each line's speaker dials that line, so the
+    // inbound half reaches a number Twilio routes to denwa and the caller ID is that line's.
+    let number = speech
+        .store()
+        .call_field(id, "to")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|n| PhoneNumber::parse(&n).ok())
+        .unwrap_or_else(|| speech.line_number().clone());
     let speak = speak_url(speech, id, leg, Step::first());
     let status = speech.public_url(
         "/twilio/call-status",
