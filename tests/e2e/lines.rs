@@ -426,3 +426,116 @@ async fn a_menu_choice_routes_the_call_to_its_team_and_no_key_to_the_default() {
         t.app.emulator.errors()
     );
 }
+
+#[test]
+fn check_names_each_lines_problem_by_its_key() {
+    let dir = std::env::temp_dir().join(format!("denwa-lines-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("lines.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[server]
+public_url = "https://denwa.example.org"
+[twilio]
+account_sid = "{ACCOUNT_SID}"
+number = "{LINE}"
+[line.menu]
+prompt = "For billing press 1."
+default = "billing"
+choices = {{ 1 = "billing", 2 = "nobody" }}
+[[lines]]
+id = "billing"
+name = "Billing"
+ringing = "all"
+[[lines]]
+id = "sales"
+number = "0800 123"
+"#
+        ),
+    )
+    .unwrap();
+    let out = crate::cli::denwa()
+        .args(["check", "--config"])
+        .arg(&file)
+        .env("DENWA_TWILIO_AUTH_TOKEN", "x")
+        .env("DENWA_API_TOKEN", "y")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for key in ["lines[0].ringing: unknown key", "lines[1].number: "] {
+        assert!(stderr.contains(key), "{key} missing from:\n{stderr}");
+    }
+
+    // Each table reads well: now the lines are checked together.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("ringing = \"all\"\n", "")
+        .replace("\"0800 123\"", &format!("\"{LINE}\""));
+    std::fs::write(&file, text).unwrap();
+    let out = crate::cli::denwa()
+        .args(["check", "--config"])
+        .arg(&file)
+        .env("DENWA_TWILIO_AUTH_TOKEN", "x")
+        .env("DENWA_API_TOKEN", "y")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line.menu.choices.2: there is no line \"nobody\""),
+        "{stderr}"
+    );
+    // Sharing the menu's number is fine for a line its menu routes to or not.
+    assert!(!stderr.contains("lines[1].number"), "{stderr}");
+}
+
+#[tokio::test]
+async fn twilio_configure_points_every_lines_number_at_denwa() {
+    let app = spawn_app().await;
+    app.emulator
+        .add_number(LINE, "https://old.example.com/voice", None);
+    app.emulator
+        .add_number(BILLING, "https://old.example.com/billing", None);
+    let dir = std::env::temp_dir().join(format!("denwa-lines-configure-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[server]\npublic_url = \"https://denwa.example.org\"\n[twilio]\naccount_sid = \"{ACCOUNT_SID}\"\nnumber = \"{LINE}\"\napi_base = \"{}\"\n[[lines]]\nid = \"billing\"\nnumber = \"{BILLING}\"\n",
+            app.emulator.base_url()
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::cli::denwa()
+            .args(["twilio", "configure", "--config"])
+            .arg(&file)
+            .env("DENWA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+            .env("DENWA_API_TOKEN", "y")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for number in [LINE, BILLING] {
+        let configured = app.emulator.number(number).unwrap();
+        assert_eq!(
+            configured.voice_url, "https://denwa.example.org/twilio/voice",
+            "{number}"
+        );
+        assert_eq!(
+            configured.status_callback.as_deref(),
+            Some("https://denwa.example.org/twilio/call-status")
+        );
+    }
+}
