@@ -38,7 +38,6 @@ impl Line {
             // Twilio sent a call for a number of the account no line is configured for (a
             // number pointed here by hand, or a line removed): say so rather than ring nobody.
             // Only the call's SID is logged: the numbers stay out of the log.
-            self.metrics().calls_blocked.inc();
             tracing::warn!(call_sid = %call.call_sid, "a call to a number no line has: refused");
             return VoiceResponse::new()
                 .say(self.say_verb("Sorry, this number is not in service. Goodbye."))

@@ -46,6 +46,17 @@ struct Lines {
 }
 
 async fn spawn(file: &str, time_scale: f64, extra: &[(&str, &str)]) -> Lines {
+    spawn_replicated(1, file, time_scale, extra).await
+}
+
+/// Like [`spawn`], with `replicas` instances behind a round-robin proxy (see
+/// [`spawn_replicas`]).
+async fn spawn_replicated(
+    replicas: usize,
+    file: &str,
+    time_scale: f64,
+    extra: &[(&str, &str)],
+) -> Lines {
     let slack = FakeSlack::start(BOT_TOKEN, SUPPORT_CHANNEL).await;
     slack.add_channel(BILLING_CHANNEL);
     let api_base = slack.api_base();
@@ -56,7 +67,11 @@ async fn spawn(file: &str, time_scale: f64, extra: &[(&str, &str)]) -> Lines {
         ("DENWA_SLACK_API_BASE", api_base.as_str()),
     ];
     env.extend_from_slice(extra);
-    let app = spawn_app_at(time_scale, file, &env).await;
+    let far = far_side(time_scale).await;
+    let app = match replicas {
+        1 => spawn_app_on(far, file, &env).await,
+        _ => spawn_replicas_on(far, replicas, file, &env).await,
+    };
     // The second number is the account's too, pointed at the same webhooks (as `denwa twilio
     // configure` points every line's number).
     app.emulator.add_number(
@@ -340,7 +355,10 @@ impl Lines {
 
 #[tokio::test]
 async fn a_menu_choice_routes_the_call_to_its_team_and_no_key_to_the_default() {
-    let t = spawn(
+    // Two replicas behind a round-robin proxy: the key may reach another replica than the one
+    // that offered the menu (nothing of the menu is in a replica's memory).
+    let t = spawn_replicated(
+        2,
         MENU,
         MENU_TIME_SCALE,
         &[("DENWA_LINE_VOICEMAIL_AFTER", "0")],
