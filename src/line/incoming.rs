@@ -108,7 +108,8 @@ impl Line {
         });
         let this = self.clone();
         let ring_id = id.clone();
-        self.spawn(async move { this.ring_responders(&ring_id).await });
+        let line_id = line.id().clone();
+        self.spawn(async move { this.ring_responders(&ring_id, &line_id).await });
         self.welcome(line, &id, call)
     }
 

@@ -9,7 +9,7 @@ use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
 use crate::config::{LineConfig, RingCallerId, RingMode};
-use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel, PhoneNumber};
+use crate::domain::{CallId, CallSid, CallState, Direction, LineId, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
 use crate::twilio::{CallEvent, CallStatus, CallTarget, CreateCall, UpdateCall};
@@ -22,8 +22,9 @@ impl Line {
     /// Starts ringing the responders for a new call (all at once, or the first in order).
     /// Once per call: the store records that ringing began, so the sweep can start it for a
     /// call whose answering replica stopped before it could.
-    pub(crate) async fn ring_responders(&self, id: &CallId) {
-        let line = &self.line_of_id(id).await.settings;
+    /// `line` is the call's (its caller knows it: no read of the call for it).
+    pub(crate) async fn ring_responders(&self, id: &CallId, line: &LineId) {
+        let line = &self.lines().get_or_default(Some(line)).settings;
         if line.responders.is_empty() {
             return;
         }
@@ -41,13 +42,13 @@ impl Line {
                     self.dial_responder(id, index).await;
                 }
             }
-            RingMode::InOrder => self.ring_next_responder(id).await,
+            RingMode::InOrder => self.ring_next_responder(id, line.responders.len()).await,
         }
     }
 
-    /// In-order ringing: dials the next available responder, if any remain.
-    async fn ring_next_responder(&self, id: &CallId) {
-        let count = self.line_of_id(id).await.settings.responders.len();
+    /// In-order ringing: dials the next available responder of the call's line's `count`, if
+    /// any remain.
+    async fn ring_next_responder(&self, id: &CallId, count: usize) {
         loop {
             let index = match self.store().next_ring_index(id).await {
                 Ok(i) => i,
@@ -80,7 +81,8 @@ impl Line {
             return;
         }
         tracing::info!(call = %call.id, "responders were never rung: ringing them now");
-        self.ring_responders(&call.id).await;
+        self.ring_responders(&call.id, self.line_of(call).id())
+            .await;
     }
 
     /// Dials responder `index` unless they are busy on another denwa call. Returns whether a
@@ -220,6 +222,10 @@ impl Line {
                     .hangup();
             }
         };
+        if index >= self.line_of(&call).settings.responders.len() {
+            // Rung for a line whose responders have changed since.
+            return VoiceResponse::new().hangup();
+        }
         let asked = self
             .store()
             .join_requested(id, index)
@@ -289,12 +295,14 @@ impl Line {
                 tracing::warn!(call = %id, error = %e, "cannot record an acceptance");
                 false
             });
-        let live = match self.store().call(id).await {
-            Ok(Some(call)) => {
+        // The call's line says whether responders listen only (read with the call, not apart).
+        let (live, muted) = match self.store().call(id).await {
+            Ok(Some(call)) => (
                 call.state != CallState::Ended
-                    && !self.store().in_voicemail(id).await.unwrap_or(true)
-            }
-            _ => false,
+                    && !self.store().in_voicemail(id).await.unwrap_or(true),
+                self.line_of(&call).settings.responders_muted,
+            ),
+            _ => (false, true),
         };
         if !(live && (accepted || asked)) {
             return VoiceResponse::new()
@@ -302,7 +310,6 @@ impl Line {
                 .hangup();
         }
         tracing::info!(call = %id, responder = index, "responder joins the call");
-        let muted = self.line_of_id(id).await.settings.responders_muted;
         if accepted {
             let line = self.clone();
             let id_for_cancel = id.clone();
@@ -365,7 +372,11 @@ impl Line {
                 return;
             }
         }
-        let line = self.line_of_id(id).await;
+        let call = self.store().call(id).await.ok().flatten();
+        let line = match &call {
+            Some(call) => self.line_of(call),
+            None => self.lines().default_line(),
+        };
         if let Some(responder) = line.settings.responders.get(index) {
             self.store()
                 .release_responder(responder.phone.as_str(), id)
@@ -373,8 +384,7 @@ impl Line {
                 .or_log("release a responder");
         }
         let accepted = self.store().accepted_by(id).await.ok().flatten();
-        let live =
-            matches!(self.store().call(id).await, Ok(Some(c)) if c.state != CallState::Ended);
+        let live = call.is_some_and(|c| c.state != CallState::Ended);
         let in_voicemail = self.store().in_voicemail(id).await.unwrap_or(false);
         tracing::info!(call = %id, responder = index, status = status.as_str(), "responder leg ended");
         let current = self.store().ring_current(id).await.ok().flatten();
@@ -384,7 +394,8 @@ impl Line {
             && line.settings.ring == RingMode::InOrder
             && current.as_ref() == Some(call_sid)
         {
-            self.ring_next_responder(id).await;
+            self.ring_next_responder(id, line.settings.responders.len())
+                .await;
         }
     }
 

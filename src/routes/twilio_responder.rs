@@ -25,19 +25,24 @@ pub struct KeyPress {
     digits: String,
 }
 
-/// The call, when its line has responder `responder` (a URL from before a configuration change
-/// may name one no longer there).
-async fn call_of(query: &ResponderQuery, line: &Line) -> Option<CallId> {
-    let id = CallId::parse(&query.call)?;
-    let count = line.line_of_id(&id).await.settings.responders.len();
-    (query.responder < count).then_some(id)
+/// The call, when some line has responder `responder` (a URL from before a configuration change
+/// may name one no longer there); the call's own line is checked where the call is read.
+fn call_of(query: &ResponderQuery, line: &Line) -> Option<CallId> {
+    let most = line
+        .lines()
+        .all()
+        .iter()
+        .map(|l| l.settings.responders.len())
+        .max()
+        .unwrap_or(0);
+    CallId::parse(&query.call).filter(|_| query.responder < most)
 }
 
 pub async fn answered(
     State(line): State<Line>,
     request: Signed<KeyPress, ResponderQuery>,
 ) -> Result<Twiml, WebhookError> {
-    let Some(id) = call_of(&request.query, &line).await else {
+    let Some(id) = call_of(&request.query, &line) else {
         return Ok(Twiml(VoiceResponse::new().hangup()));
     };
     Ok(Twiml(
@@ -49,7 +54,7 @@ pub async fn accept(
     State(line): State<Line>,
     request: Signed<KeyPress, ResponderQuery>,
 ) -> Result<Twiml, WebhookError> {
-    let Some(id) = call_of(&request.query, &line).await else {
+    let Some(id) = call_of(&request.query, &line) else {
         return Ok(Twiml(VoiceResponse::new().hangup()));
     };
     Ok(Twiml(
