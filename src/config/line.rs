@@ -16,7 +16,7 @@ pub enum Greeting {
 
 #[derive(Debug, Clone)]
 pub struct LineSettings {
-    /// The line's short id (`line.id`, default `main`; `lines[].id`): what the API, chat and
+    /// The line's short id (`line.id`, default `default`; `lines[].id`): what the API, chat and
     /// the store call it.
     pub id: LineId,
     pub name: String,

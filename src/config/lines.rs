@@ -454,7 +454,7 @@ phone = "+14155550101"
         let s = load("").unwrap();
         assert_eq!(s.lines.all().len(), 1);
         let line = s.lines.default_line();
-        assert_eq!(line.id().as_str(), "main");
+        assert_eq!(line.id().as_str(), "default");
         assert_eq!(line.number.as_str(), "+14155550100");
         assert_eq!(line.settings.name, "Support");
         assert!(s.lines.answering("+14155550100").is_some());
@@ -559,9 +559,9 @@ id = "sales"
 name = "Sales"
 "#;
         let s = load(menu).unwrap();
-        let main = s.lines.answering("+14155550100").unwrap();
-        assert_eq!(main.id().as_str(), "main");
-        let m = main.settings.menu.as_ref().unwrap();
+        let front = s.lines.answering("+14155550100").unwrap();
+        assert_eq!(front.id().as_str(), "default");
+        let m = front.settings.menu.as_ref().unwrap();
         assert_eq!(m.choice("1").unwrap().as_str(), "billing");
         assert_eq!(m.choice("3"), None);
         assert_eq!((m.timeout, m.attempts), (5, 2));

@@ -93,7 +93,7 @@ pub struct LineId(String);
 
 impl LineId {
     /// The default line's id when `line.id` is not set.
-    pub const DEFAULT: &'static str = "main";
+    pub const DEFAULT: &'static str = "default";
 
     pub fn parse(input: &str) -> Option<Self> {
         (!input.is_empty()
