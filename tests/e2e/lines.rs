@@ -124,17 +124,47 @@ impl Lines {
         })
         .to_string();
         let r = self
-            .app
+            .post_signed("/slack/events", body, "application/json")
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    /// `/denwa <text>` run in `channel`: Slack's answer to show the user.
+    async fn command(&self, channel: &str, text: &str) -> Value {
+        let body = serde_urlencoded::to_string([
+            ("token", "legacy"),
+            ("team_id", "T0TEST"),
+            ("channel_id", channel),
+            ("user_id", SLACK_USER),
+            ("command", "/denwa"),
+            ("text", text),
+            ("response_url", &self.slack.response_url()),
+            ("trigger_id", "1.2.3"),
+        ])
+        .unwrap();
+        let r = self
+            .post_signed("/slack/commands", body, "application/x-www-form-urlencoded")
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// POSTs `body` to the app's `path`, signed as Slack signs it now.
+    async fn post_signed(&self, path: &str, body: String, content_type: &str) -> reqwest::Response {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.app
             .http
-            .post(format!("{}/slack/events", self.app.base))
-            .header("Content-Type", "application/json")
+            .post(format!("{}{path}", self.app.base))
+            .header("Content-Type", content_type)
             .header("X-Slack-Request-Timestamp", now.to_string())
             .header("X-Slack-Signature", sign(SIGNING_SECRET, now, &body))
             .body(body)
             .send()
             .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+            .unwrap()
     }
 
     /// The legs the line placed from `from` to `to`.
@@ -220,6 +250,13 @@ async fn two_lines_each_call_announced_in_its_channel_rung_to_its_people_and_spo
             .any(|h| h.contains("Billing here")),
         "a reply reached the other line's caller"
     );
+    // `/denwa calls`, from either line's channel, shows each call's line.
+    let calls = t.command(BILLING_CHANNEL, "calls").await.to_string();
+    assert!(
+        calls.contains(&format!("`{billing_call}` from")) && calls.contains("on Billing,"),
+        "{calls}"
+    );
+    assert!(calls.contains("on Test line,"), "{calls}");
     assert!(
         t.legs(BILLING, BILLING) >= 1,
         "Billing's speaker dials Billing"
