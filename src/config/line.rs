@@ -88,8 +88,10 @@ impl LineSettings {
 }
 
 impl Raw {
-    /// `line_number` is the line's own (`twilio.number`), when it is valid: the line calls its
-    /// own country unless `line.dial_countries` says otherwise.
+    /// Reads the `line` section of this `Raw`: `[line]`, or a `[[lines]]` table overlaid on it
+    /// (see `config/lines.rs`). `line_number` is the line's own (`twilio.number`, or the table's
+    /// `number`), when it is valid: the line calls its own country unless `line.dial_countries`
+    /// says otherwise.
     pub(super) fn line(&mut self, line_number: Option<&PhoneNumber>) -> Option<LineSettings> {
         let id = match self.string("line", "id") {
             None => LineId::parse(LineId::DEFAULT),
