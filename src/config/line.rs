@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::escalation::Escalation;
 use super::menu::MenuSettings;
 use super::reader::{Raw, Source};
 use crate::domain::{BlockedCallers, DialPolicy, LineId, PhoneNumber};
@@ -52,6 +53,8 @@ pub struct LineSettings {
     pub blocked_callers: BlockedCallers,
     /// A keypad menu routing callers to other lines that share this one's number.
     pub menu: Option<MenuSettings>,
+    /// Levels of responders rung one after another (`[[line.escalation]]`); off when empty.
+    pub escalation: Escalation,
 }
 
 /// Someone who answers the line.
@@ -195,6 +198,7 @@ impl Raw {
             );
         }
         let menu = self.menu();
+        let escalation = self.escalation(&responders, ring);
         Some(LineSettings {
             id: id?,
             name,
@@ -214,6 +218,7 @@ impl Raw {
             dial_policy,
             blocked_callers,
             menu,
+            escalation,
         })
     }
 

@@ -18,6 +18,7 @@ use denwa_slack::SlackConfig;
 
 mod api;
 mod discord;
+mod escalation;
 mod line;
 mod lines;
 mod menu;
@@ -30,6 +31,7 @@ mod transcription;
 mod twilio;
 
 pub use api::ApiSettings;
+pub use escalation::{Escalation, EscalationLevel};
 pub use line::{Greeting, LineSettings, Responder, RingCallerId, RingMode};
 pub use lines::{LineConfig, Lines, MAX_LINES};
 pub use menu::MenuSettings;

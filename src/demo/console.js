@@ -433,6 +433,9 @@ function onChat(item) {
     case "notice":
       threadEvent(item.call_id, "notice", "⚠ " + item.text);
       break;
+    case "escalation":
+      threadEvent(item.call_id, "escalation", "📞 " + item.text);
+      break;
     case "caller_said":
       for (const text of item.utterances) callerSaid(item.call_id, item.name, text);
       break;

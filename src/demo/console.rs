@@ -70,6 +70,11 @@ pub enum ChatItem {
         call_id: CallId,
         text: String,
     },
+    /// A step of escalation: a level rung, a pass, the next level.
+    Escalation {
+        call_id: CallId,
+        text: String,
+    },
 }
 
 impl ConsoleBridge {
@@ -120,6 +125,7 @@ pub fn chat_item(event: &LineEvent) -> Option<ChatItem> {
             transcript,
         },
         LineEvent::Notice { call_id, text } => ChatItem::Notice { call_id, text },
+        LineEvent::Escalation { call_id, text } => ChatItem::Escalation { call_id, text },
         LineEvent::CallerSaid {
             call_id,
             name,

@@ -8,6 +8,7 @@
 mod call_status;
 mod conference;
 mod control;
+mod escalation;
 mod events;
 mod incoming;
 mod menu;

@@ -8,6 +8,7 @@
 use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
+use super::escalation::{Advance, StepLeg};
 use crate::config::{LineConfig, RingCallerId, RingMode};
 use crate::domain::{CallId, CallSid, CallState, Direction, LineId, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
@@ -24,9 +25,14 @@ impl Line {
     /// call whose answering replica stopped before it could.
     /// `line` is the call's (its caller knows it: no read of the call for it).
     pub(crate) async fn ring_responders(&self, id: &CallId, line: &LineId) {
-        let line = &self.lines().get_or_default(Some(line)).settings;
+        let config = self.lines().get_or_default(Some(line));
+        let line = &config.settings;
         if line.responders.is_empty() {
             return;
+        }
+        if line.escalation.is_on() {
+            // Its first step records that ringing began, as start_ringing does.
+            return self.escalate(id, config, None, Advance::Start).await;
         }
         match self.store().start_ringing(id).await {
             Ok(true) => {}
@@ -39,7 +45,7 @@ impl Line {
         match line.ring {
             RingMode::All => {
                 for index in 0..line.responders.len() {
-                    self.dial_responder(id, index).await;
+                    self.dial_responder(id, index, None).await;
                 }
             }
             RingMode::InOrder => self.ring_next_responder(id, line.responders.len()).await,
@@ -61,7 +67,7 @@ impl Line {
                 tracing::info!(call = %id, "every responder was rung");
                 return;
             }
-            if self.dial_responder(id, index).await {
+            if self.dial_responder(id, index, None).await {
                 return;
             }
         }
@@ -86,8 +92,14 @@ impl Line {
     }
 
     /// Dials responder `index` unless they are busy on another denwa call. Returns whether a
-    /// leg was placed.
-    async fn dial_responder(&self, id: &CallId, index: usize) -> bool {
+    /// leg was placed. `step`: the escalation step they are rung for, if the line has levels
+    /// (its ring policy and time rather than the line's).
+    pub(super) async fn dial_responder(
+        &self,
+        id: &CallId,
+        index: usize,
+        step: Option<StepLeg>,
+    ) -> bool {
         let store = self.store();
         let call = match store.call(id).await {
             Ok(Some(call)) if call.state != CallState::Ended => call,
@@ -126,7 +138,7 @@ impl Line {
             )
             .status_callback(status.as_str(), HttpMethod::Post)
             .status_callback_events([CallEvent::Completed])
-            .timeout(line.settings.ring_timeout)
+            .timeout(step.map_or(line.settings.ring_timeout, |s| s.ring_secs))
         };
         let mut placed = self.twilio().create_call(&request(caller_id.clone())).await;
         // Twilio only lets a call show a number the account owns or has verified: a caller's
@@ -145,7 +157,13 @@ impl Line {
                     .record_responder_leg(id, index, &created.sid)
                     .await
                     .or_log("record a responder's leg");
-                if line.settings.ring == RingMode::InOrder {
+                if let Some(step) = step {
+                    store
+                        .set_responder_step(id, index, step.step)
+                        .await
+                        .or_log("record the step a responder was rung for");
+                }
+                if step.map_or(line.settings.ring == RingMode::InOrder, |s| s.in_order) {
                     store
                         .set_ring_current(id, &created.sid)
                         .await
@@ -203,7 +221,7 @@ impl Line {
             Err(_) => return Err(LineRefused::Unavailable),
         }
         self.store().request_join(id, index).await?;
-        if self.dial_responder(id, index).await {
+        if self.dial_responder(id, index, None).await {
             Ok(())
         } else {
             Err(LineRefused::DialFailed(
@@ -245,7 +263,11 @@ impl Line {
             self.line_of(&call).settings.name.as_str(),
             " from ",
             who.as_str(),
-            ". Press 1 to accept.",
+            if self.line_of(&call).settings.escalation.is_on() {
+                ". Press 1 to accept, or 2 to pass it on."
+            } else {
+                ". Press 1 to accept."
+            },
         ]
         .concat();
         let index_text = index.to_string();
@@ -267,13 +289,27 @@ impl Line {
             .hangup()
     }
 
-    /// A responder pressed a key: 1 takes the call (if nobody else did), anything else declines.
+    /// A responder pressed a key: 1 takes the call (if nobody else did), 2 passes it on to the
+    /// next escalation level (on a line with levels), anything else declines.
     pub async fn responder_pressed(
         &self,
         id: &CallId,
         index: usize,
         digits: &str,
     ) -> VoiceResponse {
+        if digits == "2" {
+            let config = self.line_of_id(id).await;
+            if config.settings.escalation.is_on() {
+                let (line, config, id) = (self.clone(), config.id().clone(), id.clone());
+                self.spawn(async move {
+                    let config = line.lines().get_or_default(Some(&config));
+                    line.pass_on(&id, config, index).await;
+                });
+                return VoiceResponse::new()
+                    .say(self.say_verb("Passed on to the next level. Goodbye."))
+                    .hangup();
+            }
+        }
         if digits != "1" {
             return VoiceResponse::new()
                 .say(self.say_verb("Declined. Goodbye."))
@@ -296,13 +332,14 @@ impl Line {
                 false
             });
         // The call's line says whether responders listen only (read with the call, not apart).
-        let (live, muted) = match self.store().call(id).await {
+        let (live, muted, escalating) = match self.store().call(id).await {
             Ok(Some(call)) => (
                 call.state != CallState::Ended
                     && !self.store().in_voicemail(id).await.unwrap_or(true),
                 self.line_of(&call).settings.responders_muted,
+                self.line_of(&call).settings.escalation.is_on(),
             ),
-            _ => (false, true),
+            _ => (false, true, false),
         };
         if !(live && (accepted || asked)) {
             return VoiceResponse::new()
@@ -317,6 +354,10 @@ impl Line {
                 line.cancel_responder_legs(&id_for_cancel, Some(index))
                     .await
             });
+            if escalating {
+                let config = self.line_of_id(id).await;
+                self.escalation_accepted(id, config, index).await;
+            }
         }
         let conference = self
             .conference(id)
@@ -388,12 +429,13 @@ impl Line {
         let in_voicemail = self.store().in_voicemail(id).await.unwrap_or(false);
         tracing::info!(call = %id, responder = index, status = status.as_str(), "responder leg ended");
         let current = self.store().ring_current(id).await.ok().flatten();
-        if accepted.is_none()
-            && live
-            && !in_voicemail
-            && line.settings.ring == RingMode::InOrder
-            && current.as_ref() == Some(call_sid)
-        {
+        if accepted.is_none() && live && !in_voicemail && current.as_ref() == Some(call_sid) {
+            if line.settings.escalation.is_on() {
+                return self.escalation_leg_ended(id, line, index).await;
+            }
+            if line.settings.ring != RingMode::InOrder {
+                return;
+            }
             self.ring_next_responder(id, line.settings.responders.len())
                 .await;
         }

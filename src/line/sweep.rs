@@ -18,16 +18,25 @@ use crate::speech;
 /// so with several the wait is shorter still.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
-/// The sweep also offers voicemail and asks Twilio about quiet calls when they are due, so it
-/// runs often enough to do that within a quarter of `line.voicemail_after` and of
-/// `line.status_check_after` (but not more than four times a second).
+/// The sweep also offers voicemail, moves escalation on and asks Twilio about quiet calls when
+/// they are due, so it runs often enough to do that within a quarter of `line.voicemail_after`,
+/// of the shortest escalation level and of `line.status_check_after` (but not more than four
+/// times a second).
 fn interval(line: &Line) -> Duration {
     let status_check_after = line.settings().line.status_check_after;
     let soonest = line
         .lines()
         .all()
         .iter()
-        .filter_map(|l| l.settings.voicemail_after)
+        .flat_map(|l| {
+            let levels = l
+                .settings
+                .escalation
+                .levels
+                .iter()
+                .map(|level| level.timeout);
+            l.settings.voicemail_after.into_iter().chain(levels)
+        })
         .fold(status_check_after, Duration::min);
     (soonest / 4).clamp(Duration::from_millis(250), SWEEP_EVERY)
 }
@@ -54,6 +63,7 @@ async fn sweep_once(line: &Line, checks: &mut Option<JoinHandle<()>>) {
     for call in &calls {
         line.offer_voicemail_if_due(call).await;
         line.ring_if_never_rung(call).await;
+        line.escalate_if_due(call).await;
         if line.line_of(call).transcription.enabled {
             line.post_utterances(&call.id).await;
         }

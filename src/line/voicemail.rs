@@ -51,16 +51,24 @@ impl Line {
         let Some(after) = self.line_of(call).settings.voicemail_after else {
             return;
         };
-        // An inbound call is recorded with its CallSid.
-        let Some(call_sid) = call.call_sid.as_ref() else {
-            return;
-        };
-        if call.direction != Direction::Inbound
+        // With escalation levels, voicemail comes after the last level (`escalation_done`).
+        if self.line_of(call).settings.escalation.is_on()
+            || call.direction != Direction::Inbound
             || call.state == CallState::Ended
             || now_ms().saturating_sub(call.started_at) < after.as_millis() as u64
         {
             return;
         }
+        self.move_to_voicemail(call).await;
+    }
+
+    /// Moves the caller to voicemail, once, unless someone accepted or wrote from chat; safe
+    /// from every replica at once (the store lets one start it).
+    pub(crate) async fn move_to_voicemail(&self, call: &Call) {
+        // An inbound call is recorded with its CallSid.
+        let Some(call_sid) = call.call_sid.as_ref() else {
+            return;
+        };
         let Ok(Some(this_try)) = self
             .store()
             .start_voicemail(&call.id, VOICEMAIL_TRIES)

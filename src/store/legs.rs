@@ -50,7 +50,7 @@ impl Store {
         self.call_field(id, &format!("name:{call_sid}")).await
     }
 
-    /// Marks a responder busy with call `id`; false if they already are on a denwa call.
+    /// Marks a responder busy with call `id`; false if they already are on another denwa call.
     pub async fn claim_responder(&self, phone: &str, id: &CallId) -> StoreResult<bool> {
         let claimed: Option<String> = redis::cmd("SET")
             .arg(self.keys.responder_busy(phone))
@@ -60,7 +60,13 @@ impl Store {
             .arg(RESPONDER_BUSY_SECS)
             .query_async(&mut self.conn())
             .await?;
-        Ok(claimed.is_some())
+        if claimed.is_some() {
+            return Ok(true);
+        }
+        // Held for this very call (an escalation rings someone again; their last leg's end
+        // has not freed them yet): still theirs to ring.
+        let holder: Option<String> = self.conn().get(self.keys.responder_busy(phone)).await?;
+        Ok(holder.as_deref() == Some(id.as_str()))
     }
 
     /// Frees a responder claimed for call `id` (not one since claimed by another call).

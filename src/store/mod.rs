@@ -10,6 +10,7 @@ mod announcements;
 mod bridges;
 mod calls;
 mod connection;
+mod escalation;
 mod keys;
 mod legs;
 mod messages;

@@ -800,3 +800,32 @@ return redis.call('HSETNX', KEYS[1], ARGV[1], '1')
 "#,
     )
 });
+
+/// Escalation's one step: from step ARGV[1] (-1: ringing begins) to the next, once. KEYS: call.
+/// ARGV: from, steps in all, now (ms), the next step's deadline (ms). Compare-and-set on the
+/// step, so of replicas racing (a level's time up on two sweeps, a press of 2 beside it) one
+/// moves it. Returns the new step (equal to `steps` when every level was rung), or -1.
+pub(super) static ESCALATE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local state = redis.call('HGET', KEYS[1], 'state')
+if (not state) or state == 'ended' then return -1 end
+if redis.call('HEXISTS', KEYS[1], 'accepted_by') == 1 then return -1 end
+if redis.call('HEXISTS', KEYS[1], 'voicemail_started') == 1 then return -1 end
+local from = tonumber(ARGV[1])
+local step = tonumber(redis.call('HGET', KEYS[1], 'esc_step') or '-1')
+if step ~= from then return -1 end
+if from == -1 then
+  if redis.call('HSETNX', KEYS[1], 'ring_started', ARGV[3]) == 0 then return -1 end
+end
+local next = from + 1
+if next >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'esc_step', next)
+  redis.call('HDEL', KEYS[1], 'esc_deadline')
+else
+  redis.call('HSET', KEYS[1], 'esc_step', next, 'esc_deadline', ARGV[4])
+end
+return next
+"#,
+    )
+});

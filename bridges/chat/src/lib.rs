@@ -106,6 +106,12 @@ pub enum LineEvent {
         call_id: CallId,
         text: String,
     },
+    /// A step of escalation (a level rung, a responder passing the call on, accepting, the
+    /// next level, voicemail), in plain words: posted in the call's thread.
+    Escalation {
+        call_id: CallId,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

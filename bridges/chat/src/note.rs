@@ -21,6 +21,8 @@ pub enum Note<'a> {
     },
     /// Something the team should know about the call, in plain words.
     Notice(&'a str),
+    /// A step of escalation, in plain words (responders' names from the config).
+    Escalation(&'a str),
 }
 
 impl Note<'_> {
@@ -63,6 +65,7 @@ impl LineEvent {
                 None => (call_id, Note::Voicemail { recording_url }),
             },
             LineEvent::Notice { call_id, text } => (call_id, Note::Notice(text)),
+            LineEvent::Escalation { call_id, text } => (call_id, Note::Escalation(text)),
             LineEvent::CallerSaid {
                 call_id,
                 name,

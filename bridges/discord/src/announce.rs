@@ -500,6 +500,7 @@ fn note_text(note: Note<'_>) -> String {
         }
         Note::VoicemailTranscript(text) => format!("Voicemail transcript: {}", plain(text)),
         Note::Notice(text) => format!("⚠️ {}", plain(text)),
+        Note::Escalation(text) => format!("📞 {}", plain(text)),
         // The caller's words: markdown escaped, and posted with no pings allowed
         // (`post_in_thread`), so `@everyone` spoken is text.
         Note::CallerSaid { name, utterances } => {

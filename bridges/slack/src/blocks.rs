@@ -133,6 +133,7 @@ pub fn note(note: Note<'_>) -> String {
             format!(":memo: Voicemail transcript: “{}”", escape(text))
         }
         Note::Notice(text) => format!(":warning: {}", escape(text)),
+        Note::Escalation(text) => format!(":telephone_receiver: {}", escape(text)),
         // The caller's words are data: escaped, no mention, channel ping or link can be spoken
         // into being.
         Note::CallerSaid { name, utterances } => {
