@@ -22,8 +22,9 @@ pub(crate) enum Advance {
     TimedOut,
     /// Nobody of the level could be rung (all busy on other calls, or Twilio refused).
     NobodyReachable,
-    /// A responder pressed 2.
-    Passed(String),
+    /// A responder pressed 2: their name and index (their leg hangs up by itself, after
+    /// hearing that the call was passed on).
+    Passed { name: String, index: usize },
 }
 
 /// How a responder leg of an escalation step is placed.
@@ -72,7 +73,11 @@ impl Line {
                 }
             };
             if from.is_some() {
-                self.cancel_responder_legs(id, None).await;
+                let keep = match &why {
+                    Advance::Passed { index, .. } => Some(*index),
+                    _ => None,
+                };
+                self.cancel_responder_legs(id, keep).await;
             }
             let moved = step_text(escalation, from, step, &why);
             if step >= escalation.steps() {
@@ -234,7 +239,7 @@ impl Line {
             .responders
             .get(index)
             .map_or_else(|| "A responder".to_owned(), |r| r.name.clone());
-        self.escalate(id, line, Some(step), Advance::Passed(name))
+        self.escalate(id, line, Some(step), Advance::Passed { name, index })
             .await;
     }
 
@@ -300,7 +305,7 @@ fn step_text(escalation: &Escalation, from: Option<u64>, step: u64, why: &Advanc
         Advance::Start => String::new(),
         Advance::TimedOut => ["Nobody answered level ", &left, ":"].concat(),
         Advance::NobodyReachable => ["Nobody of level ", &left, " could be rung:"].concat(),
-        Advance::Passed(name) => [name.as_str(), " passed the call on:"].concat(),
+        Advance::Passed { name, .. } => [name.as_str(), " passed the call on:"].concat(),
     };
     let next = if step >= escalation.steps() {
         "to voicemail.".to_owned()
@@ -355,7 +360,15 @@ mod tests {
             "Nobody answered level 2: repeating from level 1 (round 2 of 2)."
         );
         assert_eq!(
-            step_text(&e, Some(0), 1, &Advance::Passed("Alice".into())),
+            step_text(
+                &e,
+                Some(0),
+                1,
+                &Advance::Passed {
+                    name: "Alice".into(),
+                    index: 0
+                }
+            ),
             "Alice passed the call on: trying level 2."
         );
         assert_eq!(

@@ -22,6 +22,7 @@ mod cluster;
 mod conferences;
 mod demo;
 mod discord;
+mod escalation;
 mod ghost_calls;
 mod guards;
 mod lines;

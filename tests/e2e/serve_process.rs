@@ -36,10 +36,26 @@ impl ServeProcess {
         emulator: &Emulator,
         extra: &[(&str, &str)],
     ) -> ServeProcess {
+        Self::start_with_file(port, public_base, redis, emulator, "", extra).await
+    }
+
+    /// Like [`ServeProcess::start`], with `extra_file` appended to the configuration file.
+    pub async fn start_with_file(
+        port: u16,
+        public_base: &str,
+        redis: &RedisServer,
+        emulator: &Emulator,
+        extra_file: &str,
+        extra: &[(&str, &str)],
+    ) -> ServeProcess {
         let dir = std::env::temp_dir().join(format!("denwa-serve-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("config.toml");
-        std::fs::write(&config, config_file(public_base, redis, emulator, "")).unwrap();
+        std::fs::write(
+            &config,
+            config_file(public_base, redis, emulator, extra_file),
+        )
+        .unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
