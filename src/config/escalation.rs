@@ -186,8 +186,9 @@ impl Raw {
     }
 }
 
-/// A level's `timeout` (seconds): its default and bounds. Short enough levels let a test run
-/// the whole sequence; a level longer than ten minutes is a caller given up on.
+/// A level's `timeout` (seconds): its default and bounds. At least `line.ring_timeout`'s least
+/// (a responder must hear who is calling and decide); a level of more than ten minutes is a
+/// caller given up on.
 const DEFAULT_TIMEOUT_SECS: i64 = 30;
-const MIN_TIMEOUT_SECS: i64 = 2;
+const MIN_TIMEOUT_SECS: i64 = 5;
 const MAX_TIMEOUT_SECS: i64 = 600;
