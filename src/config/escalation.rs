@@ -192,3 +192,90 @@ impl Raw {
 const DEFAULT_TIMEOUT_SECS: i64 = 30;
 const MIN_TIMEOUT_SECS: i64 = 5;
 const MAX_TIMEOUT_SECS: i64 = 600;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::{RingMode, Settings};
+    use super::EscalationLevel;
+
+    const BASE: &str = r#"
+[server]
+public_url = "https://denwa.example.com"
+[twilio]
+account_sid = "AC0123456789abcdef0123456789abcdef"
+number = "+14155550100"
+[line]
+ring = "in-order"
+escalation_repeat = 2
+[[line.responders]]
+name = "Alice"
+phone = "+14155550101"
+[[line.responders]]
+name = "Bob"
+phone = "+14155550102"
+[[line.escalation]]
+responders = ["Bob", "Alice"]
+[[line.escalation]]
+responders = ["Alice"]
+ring = "all"
+timeout = 90
+"#;
+
+    fn load(extra: &str) -> Result<Settings, Vec<String>> {
+        let env: Vec<(String, String)> =
+            [("DENWA_TWILIO_AUTH_TOKEN", "t"), ("DENWA_API_TOKEN", "a")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        Settings::from_sources(Some(&format!("{BASE}{extra}")), "config.toml", &env)
+            .map_err(|e| e.0.iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn levels_name_responders_and_take_the_line_s_ring_by_default() {
+        let s = load("").unwrap();
+        let escalation = &s.lines.default_line().settings.escalation;
+        assert_eq!(escalation.repeat, 2);
+        assert_eq!(
+            escalation.levels,
+            vec![
+                EscalationLevel {
+                    members: vec![1, 0],
+                    ring: RingMode::InOrder,
+                    timeout: Duration::from_secs(30),
+                },
+                EscalationLevel {
+                    members: vec![0],
+                    ring: RingMode::All,
+                    timeout: Duration::from_secs(90),
+                },
+            ]
+        );
+        assert_eq!(escalation.steps(), 6);
+        assert_eq!(escalation.level_of(3), (1, 1));
+    }
+
+    #[test]
+    fn a_line_with_its_own_people_needs_its_own_levels_and_check_says_so() {
+        let problems = load(
+            r#"
+[[lines]]
+id = "billing"
+number = "+14155550200"
+[[lines.responders]]
+name = "Carol"
+phone = "+14155550103"
+"#,
+        )
+        .unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("lines[0].escalation[0].responders")
+                    && p.contains("no responder named \"Bob\"")),
+            "{problems:?}"
+        );
+    }
+}
