@@ -60,6 +60,7 @@ impl Line {
                 caller_name,
                 announced_as: Some(&name),
                 direction: Direction::Inbound,
+                first_look: super::sweep::first_look(self, Direction::Inbound),
             })
             .await;
         let record = match stored {

@@ -55,6 +55,7 @@ impl Line {
                 caller_name: None,
                 announced_as: None,
                 direction: Direction::Outbound,
+                first_look: super::sweep::first_look(self, Direction::Outbound),
             })
             .await?;
         let answer = self.public_url("/twilio/outbound", &[("call", id.as_str())]);

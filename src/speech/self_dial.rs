@@ -134,32 +134,61 @@ fn pause_then(speech: &SpeechContext, id: &CallId, leg: &str, step: Step) -> Voi
         .redirect(Redirect::new(speak_url(speech, id, leg, step)).method(HttpMethod::Post))
 }
 
+/// A speaker leg about to be: its token and one-time code, made before the lease is asked for,
+/// so that the lease can be taken in the same round trip as the message that needs it (see
+/// `Line::queue_message`).
+pub struct Claim {
+    token: LegToken,
+    code: String,
+}
+
+impl Claim {
+    pub fn new() -> Self {
+        Claim {
+            token: LegToken::generate(),
+            code: random_token(CODE_DIGITS, b"0123456789"),
+        }
+    }
+
+    /// Takes the call's speaker lease for this leg, with its code (one round trip): true if it
+    /// is this leg's to dial. Messages a lost leg left in flight that have no attempts left are
+    /// reported failed.
+    pub async fn take(&self, speech: &SpeechContext, id: &CallId) -> bool {
+        let max_attempts = speech.settings().max_attempts;
+        let (acquired, failed) = match speech
+            .store()
+            .acquire_speaker(
+                id,
+                self.token.as_str(),
+                &self.code,
+                max_attempts,
+                super::DIAL_LEASE,
+            )
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "cannot take the speaker lease");
+                return false;
+            }
+        };
+        speech.publish_receipts(id, &[], &failed).await;
+        acquired
+    }
+}
+
 /// Dials a speaker leg for call `id` if it has queued messages and no leg is speaking.
 pub async fn start(speech: &SpeechContext, id: &CallId) {
-    let token = LegToken::generate();
+    let claim = Claim::new();
+    if claim.take(speech, id).await {
+        dial(speech, id, claim).await;
+    }
+}
+
+/// Dials the leg of a claim that took the lease ([`Claim::take`]).
+pub async fn dial(speech: &SpeechContext, id: &CallId, claim: Claim) {
+    let Claim { token, code } = claim;
     let leg = token.as_str();
-    let max_attempts = speech.settings().max_attempts;
-    let (acquired, failed) = match speech
-        .store()
-        .acquire_speaker(id, leg, max_attempts, super::DIAL_LEASE)
-        .await
-    {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            tracing::warn!(call = %id, error = %e, "cannot take the speaker lease");
-            return;
-        }
-    };
-    speech.publish_receipts(id, &[], &failed).await;
-    if !acquired {
-        return;
-    }
-    let code = random_token(CODE_DIGITS, b"0123456789");
-    if let Err(e) = speech.store().store_speaker_code(&code, id, leg).await {
-        tracing::warn!(call = %id, error = %e, "cannot store the speaker code");
-        super::leg_ended(speech, id, leg, "denwa could not prepare the speaker call").await;
-        return;
-    }
     let number = speech.line_number().clone();
     let speak = speak_url(speech, id, leg, Step::first());
     let status = speech.public_url(
