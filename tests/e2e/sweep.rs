@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 use crate::redis_cluster::cli;
-use crate::serve_process::{ServeProcess, free_port};
+use crate::serve_process::{ServeProcess, app_on_a_process};
 
 /// How many times Redis has run `command` (`INFO commandstats`; commands run by scripts count).
 fn times_run(port: u16, command: &str) -> u64 {
@@ -64,22 +64,8 @@ async fn idle_calls_are_not_read_every_tick() {
 
 #[tokio::test]
 async fn a_call_missing_from_the_sweeps_index_is_looked_after_by_the_next_process() {
-    let (redis, emulator) = far_side(TIME_SCALE).await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    emulator.add_number(
-        LINE,
-        &format!("{base}/twilio/voice"),
-        Some(&format!("{base}/twilio/call-status")),
-    );
     let env = [("DENWA_LINE_VOICEMAIL_AFTER", "3")];
-    let mut first = ServeProcess::start(port, &base, &redis, &emulator, &env).await;
-    let app = TestApp {
-        base,
-        emulator,
-        redis,
-        http: reqwest::Client::new(),
-    };
+    let (app, mut first) = app_on_a_process(&env).await;
     let (sid, call_id) = app.call_in(CALLER).await;
     first.kill();
     first.exited_within(Duration::from_secs(10)).await;
@@ -87,7 +73,7 @@ async fn a_call_missing_from_the_sweeps_index_is_looked_after_by_the_next_proces
     let removed = cli(app.redis.port, &["ZREM", "denwa:calls:due", &call_id]);
     assert_eq!(removed.trim(), "1", "the call was in the sweep's index");
 
-    let _second = ServeProcess::start(port, &app.base, &app.redis, &app.emulator, &env).await;
+    let _second = ServeProcess::take_over(&app, &env).await;
     // Nobody answers: the new process offers voicemail, which only its sweep does.
     app.wait_for_the_beep(&sid).await;
 }
