@@ -85,7 +85,13 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
         .await
         .or_log("read the calls due for a look")
     else {
-        return; // held: looked at again when the hold ends
+        // Given back for the next tick if Redis lets; else held, and looked at when the hold ends.
+        let next: Vec<(CallId, u64)> = due
+            .into_iter()
+            .map(|id| (id, now + millis(every)))
+            .collect();
+        let _ = line.store().look_again(&next).await;
+        return;
     };
     line.metrics().sweep_looks.inc_by(looked.len() as u64);
     for l in &looked {

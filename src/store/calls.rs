@@ -54,6 +54,9 @@ const LEGACY_PENDING_SID: &str = "pending-";
 /// record is written in the same pipeline, so it is there within a round trip or never.
 pub(super) const UNRECORDED_GRACE_MS: u64 = 60_000;
 
+/// Call records read together when all active calls are listed.
+const READ_CHUNK: usize = 500;
+
 /// Messages given their expiry per round trip when a call ends.
 const EXPIRE_CHUNK: usize = 1000;
 
@@ -201,12 +204,23 @@ impl Store {
         let now = now_ms() as f64;
         let mut calls = Vec::with_capacity(index.len());
         let mut stale = Vec::new();
+        let mut ids = Vec::with_capacity(index.len());
         for (member, since) in index {
-            let Some(id) = CallId::parse(&member) else {
-                stale.push(member);
-                continue;
-            };
-            match self.call(&id).await? {
+            match CallId::parse(&member) {
+                Some(id) => ids.push((id, member, since)),
+                None => stale.push(member),
+            }
+        }
+        // Read together, a chunk at a time: one round trip of latency per chunk, not one per call,
+        // and no more than a chunk's requests in flight.
+        let mut records = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(READ_CHUNK) {
+            records.extend(
+                futures::future::try_join_all(chunk.iter().map(|(id, _, _)| self.call(id))).await?,
+            );
+        }
+        for ((_, member, since), record) in ids.into_iter().zip(records) {
+            match record {
                 Some(call) if call.state == CallState::Ended => stale.push(member),
                 Some(call) => calls.push(call),
                 None if now - since > UNRECORDED_GRACE_MS as f64 => stale.push(member),
