@@ -50,16 +50,17 @@ pub async fn sweep(line: Line, shutdown: impl std::future::Future<Output = ()>) 
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut checks = None;
-    let mut scheduled = false;
+    // Where in the active-call index the next page of calls is made sure to have a look time.
+    let mut adopt_from = 0;
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tick.tick() => {
-                // Once per process, before the first look: calls recorded before the sweep's
-                // index (an upgrade) or whose entry was lost get one.
-                if !scheduled {
-                    scheduled = line.store().schedule_unscheduled_calls().await
-                        .or_log("give active calls a look time").is_some();
+                // Calls recorded by a version before the sweep's index (a rolling upgrade), or
+                // whose entry was lost, get one: a page a tick, round and round.
+                if let Some(next) = line.store().schedule_unscheduled_calls(adopt_from).await
+                    .or_log("give active calls a look time") {
+                    adopt_from = next;
                 }
                 sweep_once(&line, every, &mut checks).await
             }

@@ -8,6 +8,7 @@
 //! - a new call: its first check (responders rung, voicemail, Twilio asked), from [`NewCall`];
 //! - a message stored or an utterance kept: soon after (see [`Store::look_by`]), whichever
 //!   replica dies before acting on it;
+//! - a call without one (see [`Store::schedule_unscheduled_calls`]): now;
 //! - after each look, the sweep's own answer (`line::sweep::next_look`): the next tick while
 //!   messages or utterances wait, else the call's next check. At the latest, a call is looked
 //!   at once per `line.status_check_after`, when Twilio may be asked about it.
@@ -27,7 +28,7 @@ use super::calls::{UNRECORDED_GRACE_MS, call_from_fields, pairs};
 use super::{Store, StoreResult, scripts};
 use crate::domain::{Call, CallId, CallState, now_ms};
 
-/// Active calls given a first look time per round trip when a process starts (see
+/// Active calls the sweep makes sure have a look time, per tick (see
 /// [`Store::schedule_unscheduled_calls`]).
 const ADOPT_PAGE: isize = 1000;
 
@@ -179,30 +180,32 @@ impl Store {
         Ok(())
     }
 
-    /// Gives every active call without a look time one now (a call recorded by a version of
-    /// denwa before the index, or whose entry was lost). Run once when a process starts: its
-    /// cost grows with the active calls, a page per round trip. Returns how many were added.
-    pub async fn schedule_unscheduled_calls(&self) -> StoreResult<usize> {
-        let total: isize = self.conn().zcard(self.keys.active_calls()).await?;
-        let now = now_ms();
-        let mut added = 0;
-        for start in (0..total).step_by(ADOPT_PAGE as usize) {
-            let ids: Vec<String> = self
-                .conn()
-                .zrange(self.keys.active_calls(), start, start + ADOPT_PAGE - 1)
-                .await?;
-            if ids.is_empty() {
-                break;
-            }
-            let mut zadd = redis::cmd("ZADD");
-            zadd.arg(self.keys.due_calls()).arg("NX");
-            for id in &ids {
-                zadd.arg(now).arg(id);
-            }
-            let n: usize = zadd.query_async(&mut self.conn()).await?;
-            added += n;
+    /// Gives the active calls without a look time one now, a page of the active-call index at a
+    /// time from rank `from` (a call recorded by a version of denwa before the sweep's index,
+    /// which a rolling upgrade may still run, or whose entry was lost: the index is written
+    /// beside the call, not atomically with it). Calls that have one keep it (`NX`). Returns
+    /// the rank to go on from, 0 once past the end. The sweep runs a page per tick, so it comes
+    /// round to every call, at a cost per tick that does not grow with the calls.
+    pub async fn schedule_unscheduled_calls(&self, from: isize) -> StoreResult<isize> {
+        let ids: Vec<String> = self
+            .conn()
+            .zrange(self.keys.active_calls(), from, from + ADOPT_PAGE - 1)
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
         }
-        Ok(added)
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(self.keys.due_calls()).arg("NX");
+        let now = now_ms();
+        for id in &ids {
+            zadd.arg(now).arg(id);
+        }
+        let _: usize = zadd.query_async(&mut self.conn()).await?;
+        Ok(if ids.len() < ADOPT_PAGE as usize {
+            0
+        } else {
+            from + ADOPT_PAGE
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! The sweep reads only the calls due for a look (the store's sweep index), not every active
 //! call every tick; and a call the index does not know (recorded by a version before it) is
-//! still looked after once a process starts.
+//! still looked after: the sweep gives every active call without one a look time, a page a tick.
 
 use std::time::{Duration, Instant};
 
