@@ -30,7 +30,7 @@ use crate::domain::{Call, CallId, CallState, now_ms};
 
 /// Active calls the sweep makes sure have a look time, per tick (see
 /// [`Store::schedule_unscheduled_calls`]).
-const ADOPT_PAGE: isize = 1000;
+const ADOPT_PAGE: isize = 250;
 
 /// One call as the sweep sees it.
 #[derive(Debug, Clone)]
