@@ -71,7 +71,7 @@ pub async fn sweep(line: Line, shutdown: impl std::future::Future<Output = ()>) 
 /// `checks` is the round of questions to Twilio about quiet calls still under way, if any.
 async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle<()>>) {
     let now = now_ms();
-    // Past any next look this sweep gives (see `next_look`): a sweep that stops midway leaves
+    // Past any next look this sweep gives (see `LookRules::next_look`): a sweep that stops midway leaves
     // its calls to be looked at again then.
     let hold = now + millis(line.settings().line.status_check_after + every);
     let Ok(due) = line.store().due_calls(now, LOOKS_PER_TICK, hold).await else {
@@ -111,9 +111,10 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
             speech::kick(line.speech(), &call.id);
         }
     }
+    let rules = LookRules::of(line, every);
     let next: Vec<(CallId, u64)> = looked
         .iter()
-        .map(|l| (l.call.id.clone(), next_look(line, l, now, every)))
+        .map(|l| (l.call.id.clone(), rules.next_look(l, now)))
         .collect();
     line.store()
         .look_again(&next)
@@ -130,42 +131,67 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
     }
 }
 
-/// When the sweep must next look at a call it has just looked at (unix ms): the next tick while
-/// something waits (messages, utterances, a check that is due but was not made this tick), else
-/// its next check: responders rung, voicemail, Twilio asked about it once it has been quiet for
-/// `line.status_check_after` (at the latest, so a live call is looked at that often).
-fn next_look(line: &Line, l: &Looked, now: u64, every: Duration) -> u64 {
-    let settings = &line.settings().line;
-    let soon = now + millis(every);
-    let at = |due: u64| due.max(soon);
-    let call = &l.call;
-    let mut next = at(call.quiet_since() + millis(settings.status_check_after));
-    if l.messages_waiting || (l.utterances_unposted && line.settings().transcription.enabled) {
-        next = soon;
-    }
-    let inbound = call.direction == Direction::Inbound;
-    if inbound && !l.ring_started && !settings.responders.is_empty() {
-        next = next.min(at(call.started_at + millis(RING_GRACE)));
-    }
-    if let Some(after) = settings.voicemail_after
-        && inbound
-        && call.call_sid.is_some()
-        && l.voicemail_tries.is_some_and(|t| t < VOICEMAIL_TRIES)
-    {
-        next = next.min(at(call.started_at + millis(after)));
-    }
-    next
+/// What decides when a call is next looked at: the line's settings, and the tick.
+struct LookRules {
+    every: Duration,
+    status_check_after: Duration,
+    voicemail_after: Option<Duration>,
+    rings_responders: bool,
+    transcribing: bool,
 }
 
-/// When a new call must first be looked at, from its start (see [`next_look`]).
+impl LookRules {
+    fn of(line: &Line, every: Duration) -> Self {
+        let settings = line.settings();
+        LookRules {
+            every,
+            status_check_after: settings.line.status_check_after,
+            voicemail_after: settings.line.voicemail_after,
+            rings_responders: !settings.line.responders.is_empty(),
+            transcribing: settings.transcription.enabled,
+        }
+    }
+
+    /// When the sweep must next look at a call it has just looked at (unix ms): the next tick
+    /// while something waits (messages, utterances, a check that is due but was not made this
+    /// tick), else its next check: responders rung, voicemail, Twilio asked about it once it
+    /// has been quiet for `line.status_check_after` (at the latest, so a live call is looked at
+    /// that often).
+    fn next_look(&self, l: &Looked, now: u64) -> u64 {
+        let soon = now + millis(self.every);
+        let at = |due: u64| due.max(soon);
+        let call = &l.call;
+        let mut next = at(call.quiet_since() + millis(self.status_check_after));
+        if l.messages_waiting || (l.utterances_unposted && self.transcribing) {
+            next = soon;
+        }
+        let inbound = call.direction == Direction::Inbound;
+        if inbound && !l.ring_started && self.rings_responders {
+            next = next.min(at(call.started_at + millis(RING_GRACE)));
+        }
+        if let Some(after) = self.voicemail_after
+            && inbound
+            && call.call_sid.is_some()
+            && l.voicemail_tries.is_some_and(|t| t < VOICEMAIL_TRIES)
+        {
+            next = next.min(at(call.started_at + millis(after)));
+        }
+        next
+    }
+}
+
+/// When a new call must first be looked at, from its start (see [`LookRules::next_look`]).
 pub(crate) fn first_look(line: &Line, direction: Direction) -> Duration {
-    let settings = &line.settings().line;
-    let mut first = settings.status_check_after;
+    first_look_of(&LookRules::of(line, SWEEP_EVERY), direction)
+}
+
+fn first_look_of(rules: &LookRules, direction: Direction) -> Duration {
+    let mut first = rules.status_check_after;
     if direction == Direction::Inbound {
-        if !settings.responders.is_empty() {
+        if rules.rings_responders {
             first = first.min(RING_GRACE);
         }
-        if let Some(after) = settings.voicemail_after {
+        if let Some(after) = rules.voicemail_after {
             first = first.min(after);
         }
     }
@@ -174,4 +200,127 @@ pub(crate) fn first_look(line: &Line, direction: Direction) -> Duration {
 
 fn millis(d: Duration) -> u64 {
     d.as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Call;
+
+    const NOW: u64 = 1_000_000;
+
+    fn rules() -> LookRules {
+        LookRules {
+            every: Duration::from_secs(2),
+            status_check_after: Duration::from_secs(60),
+            voicemail_after: Some(Duration::from_secs(120)),
+            rings_responders: true,
+            transcribing: true,
+        }
+    }
+
+    /// A call that started `ago` ms before NOW and was last heard of then, its responders rung,
+    /// voicemail still open, nothing waiting.
+    fn idle(ago: u64) -> Looked {
+        Looked {
+            call: Call {
+                started_at: NOW - ago,
+                last_activity_at: NOW - ago,
+                ..Call::sample(1)
+            },
+            needs_speaker: false,
+            messages_waiting: false,
+            utterances_unposted: false,
+            ring_started: true,
+            voicemail_tries: Some(0),
+        }
+    }
+
+    #[test]
+    fn an_idle_call_is_next_looked_at_for_its_next_check_not_every_tick() {
+        // Twilio was asked about it 10 s ago: next in 50 s; voicemail (120 s from its start,
+        // 100 s ago) comes first.
+        let asked = Looked {
+            call: Call {
+                status_checked_at: Some(NOW - 10_000),
+                ..idle(100_000).call
+            },
+            ..idle(100_000)
+        };
+        assert_eq!(rules().next_look(&asked, NOW), NOW + 20_000);
+        // Once voicemail is no longer possible: when Twilio is to be asked.
+        let answered = Looked {
+            voicemail_tries: None,
+            ..asked.clone()
+        };
+        assert_eq!(rules().next_look(&answered, NOW), NOW + 50_000);
+        // Quiet for longer than the period and not asked (beyond this tick's bound): next tick.
+        assert_eq!(rules().next_look(&idle(100_000), NOW), NOW + 2_000);
+    }
+
+    #[test]
+    fn what_waits_is_looked_at_every_tick() {
+        let soon = NOW + 2_000;
+        let messages = Looked {
+            messages_waiting: true,
+            ..idle(1_000)
+        };
+        assert_eq!(rules().next_look(&messages, NOW), soon);
+        let words = Looked {
+            utterances_unposted: true,
+            ..idle(1_000)
+        };
+        assert_eq!(rules().next_look(&words, NOW), soon);
+        let not_transcribing = LookRules {
+            transcribing: false,
+            ..rules()
+        };
+        assert!(not_transcribing.next_look(&words, NOW) > soon);
+        // Responders never rung, past the grace: the next tick.
+        let never_rung = Looked {
+            ring_started: false,
+            ..idle(10_000)
+        };
+        assert_eq!(rules().next_look(&never_rung, NOW), soon);
+        // Within the grace: when it ends.
+        let just_in = Looked {
+            ring_started: false,
+            ..idle(1_000)
+        };
+        assert_eq!(rules().next_look(&just_in, NOW), NOW + 4_000);
+    }
+
+    #[test]
+    fn a_call_is_looked_at_at_least_once_per_status_check_period() {
+        for l in [idle(0), idle(59_000), idle(200_000)] {
+            let next = rules().next_look(&l, NOW);
+            assert!(next > NOW && next <= NOW + 60_000, "{next}");
+        }
+    }
+
+    #[test]
+    fn a_new_call_is_first_looked_at_for_its_soonest_check() {
+        let r = rules();
+        assert_eq!(first_look_of(&r, Direction::Inbound), RING_GRACE);
+        let quiet = LookRules {
+            rings_responders: false,
+            ..rules()
+        };
+        assert_eq!(
+            first_look_of(&quiet, Direction::Inbound),
+            Duration::from_secs(60)
+        );
+        let short_voicemail = LookRules {
+            voicemail_after: Some(Duration::from_secs(3)),
+            ..quiet
+        };
+        assert_eq!(
+            first_look_of(&short_voicemail, Direction::Inbound),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            first_look_of(&short_voicemail, Direction::Outbound),
+            Duration::from_secs(60)
+        );
+    }
 }
