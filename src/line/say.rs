@@ -56,7 +56,7 @@ impl Line {
         // they overtake it, the lease is not taken and the kick below takes it), and the sweep's
         // look at the call once a speaker should have the lease: the safety net for a process
         // that stops before it dials.
-        let claim = crate::speech::claim_with_message(self.speech());
+        let mut claim = crate::speech::claim_with_message(self.speech());
         let store = self.store();
         let look_by = now_ms() + crate::speech::DIAL_LEASE.as_millis() as u64;
         let (outcome, claimed, _) = tokio::join!(
@@ -76,7 +76,7 @@ impl Line {
                 limits,
             ),
             async {
-                match &claim {
+                match &mut claim {
                     Some(claim) => claim.take(self.speech(), id).await,
                     None => false,
                 }

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use super::Line;
 use super::responders::RING_GRACE;
 use super::voicemail::VOICEMAIL_TRIES;
+use crate::config::LineConfig;
 use crate::domain::{CallId, Direction, now_ms};
 use crate::speech;
 use crate::store::{LogFailure as _, Looked};
@@ -36,10 +37,13 @@ pub(crate) const LOOKS_PER_TICK: usize = 500;
 /// runs often enough to do that within a quarter of `line.voicemail_after` and of
 /// `line.status_check_after` (but not more than four times a second).
 fn interval(line: &Line) -> Duration {
-    let line = &line.settings().line;
+    let status_check_after = line.settings().line.status_check_after;
     let soonest = line
-        .voicemail_after
-        .map_or(line.status_check_after, |v| v.min(line.status_check_after));
+        .lines()
+        .all()
+        .iter()
+        .filter_map(|l| l.settings.voicemail_after)
+        .fold(status_check_after, Duration::min);
     (soonest / 4).clamp(Duration::from_millis(250), SWEEP_EVERY)
 }
 
@@ -103,7 +107,7 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
         if !l.ring_started {
             line.ring_if_never_rung(call).await;
         }
-        if l.utterances_unposted && line.settings().transcription.enabled {
+        if l.utterances_unposted && line.line_of(call).transcription.enabled {
             line.post_utterances(&call.id).await;
         }
         if l.needs_speaker {
@@ -111,10 +115,12 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
             speech::kick(line.speech(), &call.id);
         }
     }
-    let rules = LookRules::of(line, every);
     let next: Vec<(CallId, u64)> = looked
         .iter()
-        .map(|l| (l.call.id.clone(), rules.next_look(l, now)))
+        .map(|l| {
+            let rules = LookRules::of(line, line.line_of(&l.call), every);
+            (l.call.id.clone(), rules.next_look(l, now))
+        })
         .collect();
     line.store()
         .look_again(&next)
@@ -141,14 +147,14 @@ struct LookRules {
 }
 
 impl LookRules {
-    fn of(line: &Line, every: Duration) -> Self {
-        let settings = line.settings();
+    /// For a call on `config`'s line.
+    fn of(line: &Line, config: &LineConfig, every: Duration) -> Self {
         LookRules {
             every,
-            status_check_after: settings.line.status_check_after,
-            voicemail_after: settings.line.voicemail_after,
-            rings_responders: !settings.line.responders.is_empty(),
-            transcribing: settings.transcription.enabled,
+            status_check_after: line.settings().line.status_check_after,
+            voicemail_after: config.settings.voicemail_after,
+            rings_responders: !config.settings.responders.is_empty(),
+            transcribing: config.transcription.enabled,
         }
     }
 
@@ -181,8 +187,8 @@ impl LookRules {
 }
 
 /// When a new call must first be looked at, from its start (see [`LookRules::next_look`]).
-pub(crate) fn first_look(line: &Line, direction: Direction) -> Duration {
-    first_look_of(&LookRules::of(line, SWEEP_EVERY), direction)
+pub(crate) fn first_look(line: &Line, config: &LineConfig, direction: Direction) -> Duration {
+    first_look_of(&LookRules::of(line, config, SWEEP_EVERY), direction)
 }
 
 fn first_look_of(rules: &LookRules, direction: Direction) -> Duration {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rand::RngExt as _;
 
 use super::SpeechContext;
-use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, now_ms};
+use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, PhoneNumber, now_ms};
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
@@ -140,6 +140,8 @@ fn pause_then(speech: &SpeechContext, id: &CallId, leg: &str, step: Step) -> Voi
 pub struct Claim {
     token: LegToken,
     code: String,
+    /// The number the leg dials: the call's own line's (its `to`), read by [`Claim::take`].
+    number: Option<PhoneNumber>,
 }
 
 impl Claim {
@@ -147,25 +149,30 @@ impl Claim {
         Claim {
             token: LegToken::generate(),
             code: random_token(CODE_DIGITS, b"0123456789"),
+            number: None,
         }
     }
 
     /// Takes the call's speaker lease for this leg, with its code (one round trip): true if it
     /// is this leg's to dial. Messages a lost leg left in flight that have no attempts left are
     /// reported failed.
-    pub async fn take(&self, speech: &SpeechContext, id: &CallId) -> bool {
+    pub async fn take(&mut self, speech: &SpeechContext, id: &CallId) -> bool {
         let max_attempts = speech.settings().max_attempts;
-        let (acquired, failed) = match speech
-            .store()
-            .acquire_speaker(
+        // The call's own line's number (its `to`): each line's speaker dials that line, so the
+        // inbound half reaches a number Twilio routes to denwa and the caller ID is that line's.
+        // Read in the same round trip as the lease: no round trip is added before the dial.
+        let (taken, to) = futures::join!(
+            speech.store().acquire_speaker(
                 id,
                 self.token.as_str(),
                 &self.code,
                 max_attempts,
                 super::DIAL_LEASE,
-            )
-            .await
-        {
+            ),
+            speech.store().call_field(id, "to")
+        );
+        self.number = to.ok().flatten().and_then(|n| PhoneNumber::parse(&n).ok());
+        let (acquired, failed) = match taken {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::warn!(call = %id, error = %e, "cannot take the speaker lease");
@@ -179,7 +186,7 @@ impl Claim {
 
 /// Dials a speaker leg for call `id` if it has queued messages and no leg is speaking.
 pub async fn start(speech: &SpeechContext, id: &CallId) {
-    let claim = Claim::new();
+    let mut claim = Claim::new();
     if claim.take(speech, id).await {
         dial(speech, id, claim).await;
     }
@@ -187,9 +194,14 @@ pub async fn start(speech: &SpeechContext, id: &CallId) {
 
 /// Dials the leg of a claim that took the lease ([`Claim::take`]).
 pub async fn dial(speech: &SpeechContext, id: &CallId, claim: Claim) {
-    let Claim { token, code } = claim;
+    let Claim {
+        token,
+        code,
+        number,
+    } = claim;
     let leg = token.as_str();
-    let number = speech.line_number().clone();
+    // A claim taken without reading the call (it could not be read): the default line's.
+    let number = number.unwrap_or_else(|| speech.line_number().clone());
     let speak = speak_url(speech, id, leg, Step::first());
     let status = speech.public_url(
         "/twilio/call-status",
