@@ -12,6 +12,7 @@ use denwa_chat::LineEvent;
 use super::Line;
 use crate::config::{Escalation, LineConfig, RingMode};
 use crate::domain::{Call, CallId, CallState, Direction, now_ms};
+use crate::store::{EscalationPosition, LogFailure as _};
 
 /// Why a call moves on to its next step.
 #[derive(Debug, Clone)]
@@ -59,9 +60,10 @@ impl Line {
                 .levels
                 .get(level)
                 .map_or(0, |l| l.timeout.as_millis() as u64);
+            let deadline = now_ms() + timeout;
             let step = match self
                 .store()
-                .escalate(id, from, escalation.steps(), now_ms() + timeout)
+                .escalate(id, from, escalation.steps(), deadline)
                 .await
             {
                 Ok(Some(step)) => step,
@@ -72,6 +74,11 @@ impl Line {
                     return;
                 }
             };
+            // The sweep looks at the call when this step's time is up, on whichever replica.
+            self.store()
+                .look_by(id, deadline)
+                .await
+                .or_log("bring the call's next look to its level's end");
             if from.is_some() {
                 let keep = match &why {
                     Advance::Passed { index, .. } => Some(*index),
@@ -264,7 +271,8 @@ impl Line {
     }
 
     /// The sweep's check: a call whose level's time is up moves on, whichever replica rang it.
-    pub(crate) async fn escalate_if_due(&self, call: &Call) {
+    /// `position`: where its escalation is, read with the call.
+    pub(crate) async fn escalate_if_due(&self, call: &Call, position: EscalationPosition) {
         let line = self.line_of(call);
         if !line.settings.escalation.is_on()
             || call.direction != Direction::Inbound
@@ -272,9 +280,6 @@ impl Line {
         {
             return;
         }
-        let Ok(Some(position)) = self.store().escalation_position(&call.id).await else {
-            return;
-        };
         if position.deadline_ms.is_some_and(|d| d <= now_ms()) {
             tracing::info!(call = %call.id, step = position.step, "nobody answered the level in time: escalating");
             self.escalate(&call.id, line, Some(position.step), Advance::TimedOut)

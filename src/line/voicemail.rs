@@ -23,7 +23,7 @@ const VOICEMAIL_SILENCE_SECS: u32 = 10;
 /// Tries at moving a caller to voicemail. Twilio's client already retries what may pass (429,
 /// 5xx) within a try; a refusal every sweep after that means the call is gone (its end lost) or
 /// Twilio is down, and trying for ever would only hammer it.
-const VOICEMAIL_TRIES: u32 = 3;
+pub(crate) const VOICEMAIL_TRIES: u32 = 3;
 
 /// What Twilio's transcription callback says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,12 +51,19 @@ impl Line {
         let Some(after) = self.line_of(call).settings.voicemail_after else {
             return;
         };
-        // With escalation levels, voicemail comes after the last level (`escalation_done`).
-        if self.line_of(call).settings.escalation.is_on()
-            || call.direction != Direction::Inbound
-            || call.state == CallState::Ended
-            || now_ms().saturating_sub(call.started_at) < after.as_millis() as u64
-        {
+        if call.direction != Direction::Inbound || call.state == CallState::Ended {
+            return;
+        }
+        // With escalation levels, voicemail comes after the last level of the last round
+        // (`escalation_done` offers it; this tries again if Twilio refused to move the caller).
+        let escalation = &self.line_of(call).settings.escalation;
+        let due = if escalation.is_on() {
+            matches!(self.store().escalation_position(&call.id).await,
+                Ok(Some(p)) if p.step >= escalation.steps())
+        } else {
+            now_ms().saturating_sub(call.started_at) >= after.as_millis() as u64
+        };
+        if !due {
             return;
         }
         self.move_to_voicemail(call).await;

@@ -14,6 +14,16 @@ pub struct EscalationPosition {
     pub deadline_ms: Option<u64>,
 }
 
+/// A level's time is up at `esc_deadline`; the sweep (`line::sweep`) reads it with the call.
+pub(super) fn escalation_position(
+    fields: &std::collections::HashMap<String, String>,
+) -> Option<EscalationPosition> {
+    Some(EscalationPosition {
+        step: fields.get("esc_step")?.parse().ok()?,
+        deadline_ms: fields.get("esc_deadline").and_then(|d| d.parse().ok()),
+    })
+}
+
 impl Store {
     /// Moves the call's escalation from step `from` (`None`: not begun) to the next, once: of
     /// replicas racing to advance the same step, one wins. Refused (`None`) when the step has

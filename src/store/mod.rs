@@ -16,6 +16,7 @@ mod legs;
 mod messages;
 mod scripts;
 mod speaker;
+mod sweep;
 mod transcript;
 mod trust;
 
@@ -24,9 +25,11 @@ use connection::Connection;
 
 pub use announcements::AnnouncementEnd;
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
+pub use escalation::EscalationPosition;
 pub use legs::VoicemailPart;
 pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
 pub use speaker::{SpeakerState, Turn, TurnRequest};
+pub use sweep::Looked;
 pub use transcript::{Kept, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 
 use keys::Keys;
