@@ -34,6 +34,7 @@ mod domain;
 mod line;
 mod metrics;
 mod routes;
+mod schedule;
 pub mod server;
 mod shutdown;
 mod speech;

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub calls_refused_store_down: Counter,
     /// Calls from `line.blocked_callers`, refused unanswered.
     pub calls_blocked: Counter,
+    /// Calls outside `[line.hours]`, sent straight to voicemail.
+    pub calls_after_hours: Counter,
     /// The caller's final utterances kept (live transcription), each once.
     pub caller_utterances: Counter,
     /// Live transcripts that stopped while their call was on (error or stop), each call once.
@@ -46,6 +48,13 @@ pub struct Metrics {
     queue_depth: Histogram,
     bridge_healthy: Family<BridgeLabel, Gauge>,
     bridge_unannounced: Family<BridgeLabel, Gauge>,
+    /// Refreshes of the on-call schedule's feed that failed on this replica.
+    pub schedule_refresh_failures: Counter,
+    /// When the schedule's feed last loaded (any replica: read from the store), Unix seconds;
+    /// 0 if it never did.
+    pub schedule_last_success: Gauge,
+    /// 1 while the schedule in use is stale (its last refresh failed, or none succeeded lately).
+    pub schedule_stale: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -147,6 +156,10 @@ impl Default for Metrics {
             "denwa_calls_blocked",
             "Calls from line.blocked_callers, refused unanswered",
         );
+        let calls_after_hours = counter(
+            "denwa_calls_after_hours",
+            "Calls outside line.hours, sent straight to voicemail",
+        );
         let caller_utterances = counter(
             "denwa_caller_utterances",
             "The caller's final utterances kept from live transcription",
@@ -228,11 +241,30 @@ impl Default for Metrics {
             "Calls the chat bridge could not announce",
             bridge_unannounced.clone(),
         );
+        let schedule_refresh_failures = Counter::default();
+        registry.register(
+            "denwa_schedule_refresh_failures",
+            "Refreshes of the on-call schedule's feed that failed (the last good copy stayed in use)",
+            schedule_refresh_failures.clone(),
+        );
+        let schedule_last_success = Gauge::default();
+        registry.register(
+            "denwa_schedule_last_success_timestamp_seconds",
+            "When the on-call schedule's feed last loaded, Unix seconds (0: never)",
+            schedule_last_success.clone(),
+        );
+        let schedule_stale = Gauge::default();
+        registry.register(
+            "denwa_schedule_stale",
+            "1 while the on-call schedule in use is stale (its refreshes fail)",
+            schedule_stale.clone(),
+        );
         Metrics {
             registry,
             calls_answered,
             calls_refused_store_down,
             calls_blocked,
+            calls_after_hours,
             caller_utterances,
             transcripts_unavailable,
             messages_queued,
@@ -250,6 +282,9 @@ impl Default for Metrics {
             queue_depth,
             bridge_healthy,
             bridge_unannounced,
+            schedule_refresh_failures,
+            schedule_last_success,
+            schedule_stale,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::config::TwilioSettings;
 use crate::line::{self, Line};
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::schedule;
 use crate::server;
 use crate::store::{Store, StoreError};
 use crate::twilio::{TwilioClient, TwilioError};
@@ -129,6 +130,11 @@ impl Application {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         tokio::spawn(line::sweep(
+            self.line.clone(),
+            until_stopped(stopped.clone()),
+        ));
+        // Returns at once on a line without `[line.schedule]`.
+        tokio::spawn(schedule::refresh_schedule(
             self.line.clone(),
             until_stopped(stopped.clone()),
         ));

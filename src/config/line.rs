@@ -4,8 +4,14 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::hours::HoursSettings;
 use super::reader::{Raw, Source};
+use super::schedule::ScheduleSettings;
 use crate::domain::{BlockedCallers, DialPolicy, PhoneNumber};
+
+/// The id of today's single `[line]` (it names the line's schedule in the store). With several
+/// lines, each has its own.
+pub const DEFAULT_LINE_ID: &str = "default";
 
 #[derive(Debug, Clone)]
 pub enum Greeting {
@@ -46,6 +52,10 @@ pub struct LineSettings {
     pub dial_policy: DialPolicy,
     /// Callers turned away before anything is recorded (`line.blocked_callers`).
     pub blocked_callers: BlockedCallers,
+    /// `[line.schedule]`: who of the directory is rung comes from an iCalendar feed.
+    pub schedule: Option<ScheduleSettings>,
+    /// `[line.hours]`: outside them, calls go to `after_hours`.
+    pub hours: Option<HoursSettings>,
 }
 
 /// Someone who answers the line.
@@ -55,6 +65,8 @@ pub struct Responder {
     pub phone: PhoneNumber,
     pub slack_user: Option<String>,
     pub discord_user: Option<String>,
+    /// How an on-call schedule's events name them (ATTENDEE / ORGANIZER), besides their name.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +183,8 @@ impl Raw {
                 format!("blocks the line's own number {own}, which its speaker calls from"),
             );
         }
+        let schedule = self.schedule("line", DEFAULT_LINE_ID, &responders);
+        let hours = self.hours("line");
         Some(LineSettings {
             name,
             greeting: greeting?,
@@ -188,6 +202,8 @@ impl Raw {
             status_check_after,
             dial_policy,
             blocked_callers,
+            schedule,
+            hours,
         })
     }
 
@@ -238,10 +254,9 @@ impl Raw {
                 );
                 continue;
             };
-            for unknown in table
-                .keys()
-                .filter(|k| !["name", "phone", "slack_user", "discord_user"].contains(&k.as_str()))
-            {
+            for unknown in table.keys().filter(|k| {
+                !["name", "phone", "slack_user", "discord_user", "email"].contains(&k.as_str())
+            }) {
                 self.problem(key(unknown), "unknown key");
             }
             let text = |k: &str| {
@@ -271,12 +286,18 @@ impl Raw {
             {
                 self.problem(key("phone"), format!("{p} is listed twice"));
             }
+            if let Some(email) = text("email")
+                && !email.contains('@')
+            {
+                self.problem(key("email"), format!("{email:?} is not an e-mail address"));
+            }
             if let (Some(name), Some(phone)) = (name, phone) {
                 responders.push(Responder {
                     name: name.to_owned(),
                     phone,
                     slack_user: text("slack_user").map(str::to_owned),
                     discord_user: text("discord_user").map(str::to_owned),
+                    email: text("email").map(str::to_owned),
                 });
             }
         }

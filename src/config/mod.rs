@@ -18,9 +18,11 @@ use denwa_slack::SlackConfig;
 
 mod api;
 mod discord;
+mod hours;
 mod line;
 mod reader;
 mod redis;
+mod schedule;
 mod server;
 mod slack;
 mod speech;
@@ -28,8 +30,10 @@ mod transcription;
 mod twilio;
 
 pub use api::ApiSettings;
-pub use line::{Greeting, LineSettings, Responder, RingCallerId, RingMode};
+pub use hours::{AfterHours, HoursSettings};
+pub use line::{DEFAULT_LINE_ID, Greeting, LineSettings, Responder, RingCallerId, RingMode};
 pub use redis::{CaCertificates, RedisSettings, RedisTarget};
+pub use schedule::{ScheduleSettings, ScheduleSource};
 pub use server::ServerSettings;
 pub use speech::{SpeechSettings, SpeechStrategy};
 pub use transcription::{DEFAULT_NOTICE, TranscriptionEngine, TranscriptionSettings};

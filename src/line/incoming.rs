@@ -64,7 +64,7 @@ impl Line {
             .await;
         let record = match stored {
             Ok(CreateOutcome::Created(record)) => record,
-            Ok(CreateOutcome::Exists(record)) => return self.answer_again(&record, &call),
+            Ok(CreateOutcome::Exists(record)) => return self.answer_again(&record, &call).await,
             Err(e) => {
                 // Without the store nobody could see or answer the call: say so and let the
                 // caller try again, rather than leave them in a conference nobody will ever join.
@@ -74,6 +74,9 @@ impl Line {
             }
         };
         self.metrics().calls_answered.inc();
+        if let Some(hours) = self.closed_now() {
+            return self.answer_after_hours(&record, hours).await;
+        }
         tracing::info!(call = %id, call_sid = %call.call_sid, "incoming call");
         self.publish(LineEvent::CallStarted {
             call: self.summary(&record),
@@ -87,11 +90,16 @@ impl Line {
     /// Twilio asked again about a call it already told denwa of (a retried webhook, or a replayed
     /// one): the caller gets the same answer, into the same conference, and nothing is recorded,
     /// announced or rung twice (the store counted it as news of the call). A call that is over
-    /// is not started again.
-    fn answer_again(&self, record: &Call, call: &VoiceParams) -> VoiceResponse {
+    /// is not started again, and one sent to voicemail after hours is sent there again.
+    async fn answer_again(&self, record: &Call, call: &VoiceParams) -> VoiceResponse {
         if record.state == CallState::Ended {
             tracing::info!(call = %record.id, call_sid = %call.call_sid, "Twilio asked about a call that is over");
             return VoiceResponse::new().hangup();
+        }
+        if let Some(hours) = self.closed_now()
+            && self.store().in_voicemail(&record.id).await.unwrap_or(false)
+        {
+            return self.after_hours_voicemail(record, hours);
         }
         tracing::info!(call = %record.id, call_sid = %call.call_sid, "Twilio asked again about a call: same answer");
         self.welcome(&record.id, call)

@@ -35,9 +35,22 @@ impl Line {
                 return;
             }
         }
+        let ring = self.who_to_ring(id).await;
+        if line.schedule.is_some() {
+            self.store()
+                .set_ring_list(id, &ring.indices)
+                .await
+                .or_log("keep whom the schedule chose to ring");
+        }
+        if let Some(note) = ring.note {
+            self.publish(LineEvent::Notice {
+                call_id: id.clone(),
+                text: note,
+            });
+        }
         match line.ring {
             RingMode::All => {
-                for index in 0..line.responders.len() {
+                for index in ring.indices {
                     self.dial_responder(id, index).await;
                 }
             }
@@ -45,21 +58,29 @@ impl Line {
         }
     }
 
-    /// In-order ringing: dials the next available responder, if any remain.
+    /// In-order ringing: dials the next available responder of the call's list (the
+    /// schedule's choice, else the whole directory), if any remain.
     async fn ring_next_responder(&self, id: &CallId) {
-        let count = self.settings().line.responders.len();
+        let list = match self.store().ring_list(id).await {
+            Ok(Some(list)) => list,
+            Ok(None) => (0..self.settings().line.responders.len()).collect(),
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "cannot read whom to ring");
+                return;
+            }
+        };
         loop {
-            let index = match self.store().next_ring_index(id).await {
+            let position = match self.store().next_ring_index(id).await {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(call = %id, error = %e, "cannot pick the next responder");
                     return;
                 }
             };
-            if index >= count {
+            let Some(&index) = list.get(position) else {
                 tracing::info!(call = %id, "every responder was rung");
                 return;
-            }
+            };
             if self.dial_responder(id, index).await {
                 return;
             }

@@ -97,6 +97,21 @@ impl Line {
     /// already being transcribed (in the line's language, with no length limit): the recording
     /// is not transcribed again.
     pub fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
+        self.record_voicemail(
+            VoiceResponse::new(),
+            id,
+            "Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done.",
+        )
+    }
+
+    /// `response`, then `prompt` and the recording of a voicemail for call `id` (see
+    /// [`Line::voicemail_prompt`]; after hours, the caller hears the line's own greeting).
+    pub(crate) fn record_voicemail(
+        &self,
+        response: VoiceResponse,
+        id: &crate::domain::CallId,
+        prompt: &str,
+    ) -> VoiceResponse {
         let query = [("call", id.as_str())];
         let mut record = Record::new()
             .action(
@@ -116,8 +131,8 @@ impl Line {
                     .as_str(),
             );
         }
-        VoiceResponse::new()
-            .say(self.say_verb("Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done."))
+        response
+            .say(self.say_verb(prompt))
             .record(record)
             .say(self.say_verb("We did not get a message. Goodbye."))
             .hangup()

@@ -13,6 +13,7 @@ mod connection;
 mod keys;
 mod legs;
 mod messages;
+mod schedule;
 mod scripts;
 mod speaker;
 mod transcript;
@@ -25,6 +26,7 @@ pub use announcements::AnnouncementEnd;
 pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
 pub use legs::VoicemailPart;
 pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
+pub use schedule::ScheduleStatus;
 pub use speaker::{SpeakerState, Turn, TurnRequest};
 pub use transcript::{Kept, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 
