@@ -4,7 +4,7 @@
 //! `/readyz` and `/metrics` say so); a feed that never loaded rings the fallback.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -40,14 +40,15 @@ const SLACK_SECRET: &str = "0123456789abcdef0123456789abcdef";
 #[derive(Clone, Default)]
 struct Feed {
     body: Arc<Mutex<Option<String>>>,
-    requests: Arc<Mutex<u32>>,
+    /// When each request arrived.
+    requests: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Feed {
     /// Serves the feed on 127.0.0.1, port 0; its URL.
     async fn serve(&self) -> String {
         async fn ics(State(feed): State<Feed>) -> (StatusCode, String) {
-            *feed.requests.lock().unwrap() += 1;
+            feed.requests.lock().unwrap().push(Instant::now());
             match feed.body.lock().unwrap().clone() {
                 Some(body) => (StatusCode::OK, body),
                 None => (StatusCode::INTERNAL_SERVER_ERROR, "down".into()),
@@ -295,7 +296,7 @@ async fn a_feed_that_never_loaded_rings_the_fallback() {
         )
         .await;
     assert_eq!((code, &ready["status"]), (200, &Value::from("degraded")));
-    assert!(*s.feed.requests.lock().unwrap() >= 1);
+    assert!(!s.feed.requests.lock().unwrap().is_empty());
 
     assert_eq!(s.ring_until_joined("Carol").await, [0, 0, 1]);
     let note = s.wait_note("The on-call schedule has not loaded yet").await;
@@ -320,6 +321,48 @@ async fn nobody_on_call_rings_the_fallback() {
     assert_eq!(s.ring_until_joined("Carol").await, [0, 0, 1]);
     s.wait_note("Nobody is on call now by the schedule: ringing the fallback responders: Carol.")
         .await;
+}
+
+#[tokio::test]
+async fn replicas_share_one_refresh_per_period_and_ring_from_the_shared_copy() {
+    let feed = Feed::default();
+    feed.set(Some(rotation()));
+    let url = feed.serve().await;
+    let file = format!(
+        "{DIRECTORY}\n[line.schedule]\nurl = \"{url}\"\nrefresh = 5\nfallback = [\"Carol\"]\n"
+    );
+    let app = spawn_replicas(2, &file, &[("DENWA_LINE_VOICEMAIL_AFTER", "0")]).await;
+    for phone in [ALICE, BOB, CAROL] {
+        app.emulator.add_phone(phone, accepts());
+    }
+    // Three reads of the feed: both replicas tick every second, but only the one holding the
+    // lease (5 s) reads it, so three reads span at least two periods, 10 s (8 s allows for the
+    // first request's own delay; a slow machine only spaces them further). Without the lease
+    // they would come within a second or two.
+    let requests = app
+        .wait_for(
+            "three reads of the feed",
+            Duration::from_secs(40),
+            || async {
+                let requests = feed.requests.lock().unwrap().clone();
+                (requests.len() >= 3).then_some(requests)
+            },
+        )
+        .await;
+    let spanned = requests[2] - requests[0];
+    assert!(
+        spanned >= Duration::from_secs(8),
+        "three reads within {spanned:?}: the replicas did not share the refresh"
+    );
+    // Both replicas (the balancer alternates) see the shared copy, and ring by it.
+    for _ in 0..2 {
+        let (code, ready) = app.readyz().await;
+        assert_eq!(code, 200);
+        assert_eq!(ready["checks"]["schedule"]["status"], "ok", "{ready}");
+    }
+    let (sid, _) = app.call_in(CALLER).await;
+    app.wait_heard(&sid, &["Alice joined the call."]).await;
+    assert!(app.legs_to(BOB).is_empty() && app.legs_to(CAROL).is_empty());
 }
 
 #[test]
