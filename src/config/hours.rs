@@ -25,6 +25,9 @@ pub struct HoursSettings {
     pub after_hours_greeting: String,
 }
 
+/// The longest after-hours greeting.
+const MAX_GREETING_CHARS: usize = 1000;
+
 /// The ids of the lines a call may be passed to. One line today: none other. The several-lines
 /// work fills this in; until then a line id in `after_hours` is refused by `denwa check`.
 pub(super) fn other_lines() -> &'static [&'static str] {
@@ -113,6 +116,13 @@ impl Raw {
             .unwrap_or_else(|| {
                 "We are closed right now. Please leave a message after the tone, and press the pound key when you are done.".into()
             });
+        // One `<Say>`, well within what Twilio speaks in one verb.
+        if after_hours_greeting.chars().count() > MAX_GREETING_CHARS {
+            self.problem(
+                key("after_hours_greeting"),
+                format!("is longer than {MAX_GREETING_CHARS} characters"),
+            );
+        }
         Some(HoursSettings {
             hours: BusinessHours::new(timezone?, week, holidays),
             after_hours: after_hours?,
