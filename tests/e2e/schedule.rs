@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Datelike as _, Timelike as _, Utc};
+use denwa_twilio_emulator::PhoneBehaviour;
 use serde_json::Value;
 
 use crate::cli::denwa;
@@ -86,6 +87,12 @@ fn ical(t: chrono::DateTime<chrono_tz::Tz>) -> String {
 /// it off now), Bob's starts five hours from now. Alice is named by ATTENDEE e-mail, Bob by the
 /// SUMMARY, as PagerDuty writes it.
 fn rotation() -> String {
+    rotation_from(5)
+}
+
+/// Like [`rotation`], with Bob's shift starting `bob_from` hours from now (negative: he is on
+/// call now too, from then).
+fn rotation_from(bob_from: i64) -> String {
     let now = Utc::now().with_timezone(&ZONE);
     let week_ago = now - chrono::Duration::days(7);
     let event = |uid: &str, start, hours, who: &str| {
@@ -108,7 +115,7 @@ RRULE:FREQ=WEEKLY\r\n{who}\r\nEND:VEVENT\r\n",
         ),
         event(
             "bob-primary",
-            week_ago + chrono::Duration::hours(5),
+            week_ago + chrono::Duration::hours(bob_from),
             4,
             "SUMMARY:On call - Bob - Primary",
         ),
@@ -127,22 +134,25 @@ struct Scheduled {
 /// Carol the fallback) and Slack, ringing all at once.
 async fn spawn(feed: Feed) -> Scheduled {
     let url = feed.serve().await;
+    spawn_reading(feed, &format!("url = \"{url}\""), &[]).await
+}
+
+/// Like [`spawn`], the feed read as `source` says (`url = ...` or `file = ...`), with `extra`
+/// settings.
+async fn spawn_reading(feed: Feed, source: &str, extra: &[(&str, &str)]) -> Scheduled {
     let slack = FakeSlack::start(SLACK_TOKEN, SLACK_CHANNEL).await;
     let slack_base = slack.api_base();
-    let file = format!(
-        "{DIRECTORY}\n[line.schedule]\nurl = \"{url}\"\nrefresh = 5\nfallback = [\"Carol\"]\n"
-    );
-    let app = spawn_app_with_file(
-        &file,
-        &[
-            ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
-            ("DENWA_SLACK_CHANNEL", SLACK_CHANNEL),
-            ("DENWA_SLACK_BOT_TOKEN", SLACK_TOKEN),
-            ("DENWA_SLACK_SIGNING_SECRET", SLACK_SECRET),
-            ("DENWA_SLACK_API_BASE", slack_base.as_str()),
-        ],
-    )
-    .await;
+    let file =
+        format!("{DIRECTORY}\n[line.schedule]\n{source}\nrefresh = 5\nfallback = [\"Carol\"]\n");
+    let mut env = vec![
+        ("DENWA_LINE_VOICEMAIL_AFTER", "0"),
+        ("DENWA_SLACK_CHANNEL", SLACK_CHANNEL),
+        ("DENWA_SLACK_BOT_TOKEN", SLACK_TOKEN),
+        ("DENWA_SLACK_SIGNING_SECRET", SLACK_SECRET),
+        ("DENWA_SLACK_API_BASE", slack_base.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let app = spawn_app_with_file(&file, &env).await;
     Scheduled { app, slack, feed }
 }
 
@@ -321,6 +331,56 @@ async fn nobody_on_call_rings_the_fallback() {
     assert_eq!(s.ring_until_joined("Carol").await, [0, 0, 1]);
     s.wait_note("Nobody is on call now by the schedule: ringing the fallback responders: Carol.")
         .await;
+}
+
+#[tokio::test]
+async fn in_order_ringing_walks_only_those_on_call() {
+    // Alice and Bob are both on call now; Alice is busy, so Bob is rung next, and Carol (not on
+    // call, the fallback) never.
+    let feed = Feed::default();
+    feed.set(Some(rotation_from(-2)));
+    let url = feed.serve().await;
+    let s = spawn_reading(
+        feed,
+        &format!("url = \"{url}\""),
+        &[("DENWA_LINE_RING", "in-order")],
+    )
+    .await;
+    s.app.emulator.add_phone(ALICE, PhoneBehaviour::Busy);
+    s.app.emulator.add_phone(BOB, accepts());
+    s.app.emulator.add_phone(CAROL, accepts());
+    s.wait_schedule("ok").await;
+    assert_eq!(s.ring_until_joined("Bob").await, [1, 1, 0]);
+    s.wait_note("On call now by the schedule: Alice, Bob. Ringing them.")
+        .await;
+}
+
+#[tokio::test]
+async fn a_feed_from_a_file_is_read_and_one_over_the_size_limit_is_refused() {
+    let dir = std::env::temp_dir().join(format!("denwa-schedule-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("oncall.ics");
+    std::fs::write(&path, rotation()).unwrap();
+    let s = spawn_reading(
+        Feed::default(),
+        &format!("file = \"{}\"", path.display()),
+        &[],
+    )
+    .await;
+    s.app.emulator.add_phone(ALICE, accepts());
+    s.wait_schedule("ok").await;
+    assert_eq!(s.ring_until_joined("Alice").await, [1, 0, 0]);
+
+    // A feed over 1 MiB (a comment-padded calendar) is refused, and the last good copy stays.
+    let padding = format!("X-PAD:{}\r\n", "x".repeat(70)).repeat(16_000);
+    std::fs::write(
+        &path,
+        rotation().replace("END:VCALENDAR", &format!("{padding}END:VCALENDAR")),
+    )
+    .unwrap();
+    let (_, ready) = s.wait_schedule("stale").await;
+    let reason = ready["checks"]["schedule"]["reason"].as_str().unwrap();
+    assert!(reason.contains("larger than 1048576 bytes"), "{reason}");
 }
 
 #[tokio::test]
