@@ -20,9 +20,13 @@ pub const MAX_EVENTS: usize = 5_000;
 /// Shifts kept at most over the window (occurrences of every event together).
 pub const MAX_SHIFTS: usize = 10_000;
 
-/// Occurrences of one recurring event kept within the window. `rrule` itself stops a series
-/// after 100 000 iterations, so an event recurring every second since 1970 cannot hang a refresh.
-const MAX_OCCURRENCES_PER_EVENT: u16 = 2_000;
+/// Occurrences of one recurring event kept within the window.
+const MAX_OCCURRENCES_PER_EVENT: usize = 2_000;
+
+/// Occurrences walked at most over the whole feed, from each series' start: a daily rota since
+/// 2015 is about 4 000 per series. (`rrule` also stops a series that yields nothing for 100 000
+/// iterations.) About a second of work, on a blocking thread.
+pub const MAX_OCCURRENCES_SCANNED: usize = 1_000_000;
 
 /// The longest shift believed: an event that claims to last longer is ignored (a mistake, or an
 /// "all year" placeholder that would put someone on call for ever).
@@ -49,6 +53,10 @@ pub enum RotaError {
     Unparsable(String),
     #[error("the feed has more than {MAX_EVENTS} events")]
     TooManyEvents,
+    #[error("the feed has more than {MAX_SHIFTS} shifts in the next days")]
+    TooManyShifts,
+    #[error("the feed's recurrences run to more than {MAX_OCCURRENCES_SCANNED} occurrences")]
+    TooMuchRecurrence,
 }
 
 impl Rota {
@@ -78,6 +86,7 @@ impl Rota {
             })
             .collect();
         let mut shifts = Vec::new();
+        let mut scanned = 0usize;
         for event in &events {
             if event.get_status() == Some(EventStatus::Cancelled) {
                 continue;
@@ -95,34 +104,36 @@ impl Rota {
             };
             let is_series = event.get_recurrence_id().is_none();
             let uid = event.get_uid().unwrap_or_default();
-            // `after` is exclusive: start a millisecond earlier so a shift starting exactly at
-            // `from - length` is not lost.
-            let after =
-                (from - length - chrono::Duration::milliseconds(1)).with_timezone(&rrule::Tz::UTC);
-            let before = until.with_timezone(&rrule::Tz::UTC);
-            let occurrences = set
-                .after(after)
-                .before(before)
-                .all(MAX_OCCURRENCES_PER_EVENT);
-            for start in occurrences.dates {
+            let (from_ms, until_ms) = (from.timestamp_millis(), until.timestamp_millis());
+            let mut kept = 0;
+            // The series is walked from its start (as `rrule` does anyway), each occurrence
+            // counted against the feed's budget: a feed of many long-running series fails
+            // the refresh rather than hold a thread for minutes.
+            for start in &set {
+                scanned += 1;
+                if scanned > MAX_OCCURRENCES_SCANNED {
+                    return Err(RotaError::TooMuchRecurrence);
+                }
                 let start_ms = start.timestamp_millis();
-                if is_series && overridden.contains(&(uid.to_owned(), start_ms)) {
-                    continue;
+                if start_ms >= until_ms || kept >= MAX_OCCURRENCES_PER_EVENT {
+                    break;
                 }
                 let end_ms = start_ms + length.num_milliseconds();
-                if end_ms <= from.timestamp_millis() {
+                if end_ms <= from_ms
+                    || (is_series && overridden.contains(&(uid.to_owned(), start_ms)))
+                {
                     continue;
                 }
+                kept += 1;
                 shifts.push(Shift {
                     start_ms,
                     end_ms,
                     names: names.clone(),
                 });
-                if shifts.len() >= MAX_SHIFTS {
-                    tracing::warn!(
-                        "the feed has more than {MAX_SHIFTS} shifts in the window: the rest are ignored"
-                    );
-                    return Ok(Rota { shifts });
+                // Dropping shifts could drop whoever is on call now: the feed is refused
+                // instead (the last good copy stays, and the reason shows in /readyz).
+                if shifts.len() > MAX_SHIFTS {
+                    return Err(RotaError::TooManyShifts);
                 }
             }
         }
@@ -319,5 +330,53 @@ END:VCALENDAR\r\n";
         assert!(has_words("on call: bob - primary", "bob"));
         assert!(!has_words("on call: bobby", "bob"));
         assert!(has_words("bob", "bob"));
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+    use crate::domain::PhoneNumber;
+
+    /// A feed near the size limit, of events recurring every hour for years: refused within
+    /// its bounds (and its time), never expanded for minutes.
+    #[test]
+    fn a_large_feed_of_long_running_series_is_bounded() {
+        let directory = vec![Responder {
+            name: "Alice".into(),
+            phone: PhoneNumber::parse("+14155550101").unwrap(),
+            slack_user: None,
+            discord_user: None,
+            email: None,
+        }];
+        let now = Utc::now();
+        let event = |i: usize, day: &str, rule: &str| {
+            format!(
+                "BEGIN:VEVENT\r\nUID:e{i}\r\nDTSTART;TZID=Europe/Berlin:{day}T000000\r\n\
+DTEND;TZID=Europe/Berlin:{day}T003000\r\nRRULE:{rule}\r\nSUMMARY:Alice\r\nEND:VEVENT\r\n"
+            )
+        };
+        let feed = |day: &str, rule: &str| {
+            let events: String = (0..MAX_EVENTS).map(|i| event(i, day, rule)).collect();
+            format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{events}END:VCALENDAR\r\n")
+        };
+        let until = now + chrono::Duration::days(14);
+        // Series that ended long ago: walked, within the budget, then refused.
+        let ended = feed("20200101", "FREQ=HOURLY;UNTIL=20250101T000000Z");
+        let started = std::time::Instant::now();
+        assert_eq!(
+            Rota::from_ics(&ended, &directory, now, until),
+            Err(RotaError::TooMuchRecurrence)
+        );
+        eprintln!("{} bytes refused in {:?}", ended.len(), started.elapsed());
+        // Series that started yesterday: too many shifts ahead, refused.
+        let yesterday = (now - chrono::Duration::days(1))
+            .format("%Y%m%d")
+            .to_string();
+        let running = feed(&yesterday, "FREQ=HOURLY");
+        assert_eq!(
+            Rota::from_ics(&running, &directory, now, until),
+            Err(RotaError::TooManyShifts)
+        );
     }
 }
