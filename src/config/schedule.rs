@@ -49,7 +49,10 @@ impl Raw {
             return None;
         }
         let key = |k: &str| format!("{section}.schedule.{k}");
-        let url = self.string(section, "schedule.url");
+        // Empty is unset, so an environment variable can turn off the file's value.
+        let url = self
+            .string(section, "schedule.url")
+            .filter(|u| !u.trim().is_empty());
         let file = self
             .string(section, "schedule.file")
             .filter(|f| !f.trim().is_empty());

@@ -151,12 +151,19 @@ impl Rota {
     }
 }
 
-/// An instant from a DTSTART-like value; a DATE is midnight in the calendar's time zone (else
-/// UTC); a floating time is read as UTC (a feed meant for people everywhere rarely has one).
+/// An instant from a DTSTART-like value, read as `rrule` reads the series: a DATE is midnight
+/// in the calendar's time zone (else the server's), a floating time (no TZID, no Z) is the
+/// server's local time.
 fn instant(value: DatePerhapsTime, calendar_tz: Option<&str>) -> Option<DateTime<Utc>> {
     let tz = calendar_tz.and_then(|t| t.parse::<chrono_tz::Tz>().ok());
+    let local = |naive: chrono::NaiveDateTime| {
+        chrono::Local
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    };
     match value {
-        DatePerhapsTime::DateTime(CalendarDateTime::Floating(naive)) => Some(naive.and_utc()),
+        DatePerhapsTime::DateTime(CalendarDateTime::Floating(naive)) => local(naive),
         DatePerhapsTime::DateTime(dt) => dt.try_into_utc(),
         DatePerhapsTime::Date(date) => {
             let midnight = date.and_hms_opt(0, 0, 0)?;
@@ -165,7 +172,7 @@ fn instant(value: DatePerhapsTime, calendar_tz: Option<&str>) -> Option<DateTime
                     .from_local_datetime(&midnight)
                     .earliest()
                     .map(|t| t.with_timezone(&Utc)),
-                None => Some(midnight.and_utc()),
+                None => local(midnight),
             }
         }
     }
