@@ -6,21 +6,17 @@ use chrono::Utc;
 use denwa_chat::LineEvent;
 
 use super::Line;
-use crate::config::{AfterHours, HoursSettings};
+use crate::config::{AfterHours, HoursSettings, LineSettings};
 use crate::domain::Call;
 use crate::store::LogFailure as _;
 use crate::twiml::VoiceResponse;
 
-impl Line {
-    /// The line's hours, if it has them and is closed now.
-    pub(crate) fn closed_now(&self) -> Option<&HoursSettings> {
-        self.settings()
-            .line
-            .hours
-            .as_ref()
-            .filter(|h| !h.hours.is_open(Utc::now()))
-    }
+/// `line`'s hours, if it has them and is closed now.
+pub(crate) fn closed_now(line: &LineSettings) -> Option<&HoursSettings> {
+    line.hours.as_ref().filter(|h| !h.hours.is_open(Utc::now()))
+}
 
+impl Line {
     /// Answers a call recorded outside business hours. It is announced like any call (the team
     /// sees it, and its voicemail lands in its thread), but no conference starts and nobody is
     /// rung.

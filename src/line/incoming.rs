@@ -4,6 +4,7 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
+use super::after_hours::closed_now;
 use crate::config::Greeting;
 use crate::domain::{
     Call, CallId, CallSid, CallState, Direction, ParticipantLabel, incoming_call_id,
@@ -74,7 +75,7 @@ impl Line {
             }
         };
         self.metrics().calls_answered.inc();
-        if let Some(hours) = self.closed_now() {
+        if let Some(hours) = closed_now(&self.settings().line) {
             return self.answer_after_hours(&record, hours).await;
         }
         tracing::info!(call = %id, call_sid = %call.call_sid, "incoming call");
@@ -96,7 +97,7 @@ impl Line {
             tracing::info!(call = %record.id, call_sid = %call.call_sid, "Twilio asked about a call that is over");
             return VoiceResponse::new().hangup();
         }
-        if let Some(hours) = self.closed_now()
+        if let Some(hours) = closed_now(&self.settings().line)
             && self.store().in_voicemail(&record.id).await.unwrap_or(false)
         {
             return self.after_hours_voicemail(record, hours);

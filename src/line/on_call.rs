@@ -4,7 +4,7 @@
 //! replica) and posted in the call's thread.
 
 use super::Line;
-use crate::config::ScheduleSettings;
+use crate::config::{LineSettings, ScheduleSettings};
 use crate::domain::{CallId, now_ms};
 use crate::schedule::Freshness;
 
@@ -15,9 +15,8 @@ pub(crate) struct RingList {
 }
 
 impl Line {
-    /// Who to ring for a new call, now.
-    pub(crate) async fn who_to_ring(&self, id: &CallId) -> RingList {
-        let line = &self.settings().line;
+    /// Who of `line`'s directory to ring for a new call, now.
+    pub(crate) async fn who_to_ring(&self, id: &CallId, line: &LineSettings) -> RingList {
         let Some(schedule) = &line.schedule else {
             return RingList {
                 indices: (0..line.responders.len()).collect(),
@@ -33,7 +32,7 @@ impl Line {
             }
         };
         let Some(rota) = rota else {
-            return self.fallback(schedule, "The on-call schedule has not loaded yet");
+            return fallback(line, schedule, "The on-call schedule has not loaded yet");
         };
         let now = now_ms() as i64;
         let on_call = rota.on_call(now);
@@ -45,7 +44,7 @@ impl Line {
             .map(|(i, _)| i)
             .collect();
         if indices.is_empty() {
-            return self.fallback(schedule, "Nobody is on call now by the schedule");
+            return fallback(line, schedule, "Nobody is on call now by the schedule");
         }
         let fresh = match store.schedule_status(&schedule.line_id).await {
             Ok(status) => Freshness::judge(&status, schedule.refresh, now as u64).is_ok(),
@@ -56,43 +55,42 @@ impl Line {
         } else {
             "On call now by the last good copy of the schedule (its refreshes are failing)"
         };
-        let names = self.names_of(&indices);
+        let names = names_of(line, &indices);
         tracing::info!(call = %id, on_call = %names, "ringing who the schedule puts on call");
         RingList {
             indices,
             note: Some(format!("{source}: {names}. Ringing them.")),
         }
     }
+}
 
-    fn fallback(&self, schedule: &ScheduleSettings, why: &str) -> RingList {
-        let responders = &self.settings().line.responders;
-        let indices: Vec<usize> = schedule
-            .fallback
-            .iter()
-            .filter_map(|name| responders.iter().position(|r| r.name == *name))
-            .collect();
-        let note = if indices.is_empty() {
-            format!("{why}, and the line has no fallback responders: nobody is rung.")
-        } else {
-            format!(
-                "{why}: ringing the fallback responders: {}.",
-                self.names_of(&indices)
-            )
-        };
-        tracing::info!(%note, "on-call schedule: fallback");
-        RingList {
-            indices,
-            note: Some(note),
-        }
+/// The fallback responders of `line`'s schedule, and why they are rung.
+fn fallback(line: &LineSettings, schedule: &ScheduleSettings, why: &str) -> RingList {
+    let indices: Vec<usize> = schedule
+        .fallback
+        .iter()
+        .filter_map(|name| line.responders.iter().position(|r| r.name == *name))
+        .collect();
+    let note = if indices.is_empty() {
+        format!("{why}, and the line has no fallback responders: nobody is rung.")
+    } else {
+        format!(
+            "{why}: ringing the fallback responders: {}.",
+            names_of(line, &indices)
+        )
+    };
+    tracing::info!(%note, "on-call schedule: fallback");
+    RingList {
+        indices,
+        note: Some(note),
     }
+}
 
-    /// "Alice, Bob".
-    fn names_of(&self, indices: &[usize]) -> String {
-        let responders = &self.settings().line.responders;
-        indices
-            .iter()
-            .filter_map(|&i| responders.get(i).map(|r| r.name.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+/// "Alice, Bob".
+fn names_of(line: &LineSettings, indices: &[usize]) -> String {
+    indices
+        .iter()
+        .filter_map(|&i| line.responders.get(i).map(|r| r.name.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -35,7 +35,7 @@ impl Line {
                 return;
             }
         }
-        let ring = self.who_to_ring(id).await;
+        let ring = self.who_to_ring(id, line).await;
         if line.schedule.is_some() {
             self.store()
                 .set_ring_list(id, &ring.indices)

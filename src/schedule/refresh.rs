@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use super::feed::FeedClient;
 use super::{Freshness, Rota};
-use crate::config::ScheduleSettings;
+use crate::config::{Responder, ScheduleSettings};
 use crate::domain::now_ms;
 use crate::line::Line;
 
@@ -17,11 +17,14 @@ use crate::line::Line;
 /// naming anyone, and the fallback responders are rung.
 const HORIZON: chrono::Duration = chrono::Duration::days(14);
 
-/// Runs until `shutdown` resolves; returns at once for a line without a schedule.
-pub async fn refresh_schedule(line: Line, shutdown: impl std::future::Future<Output = ()>) {
-    let Some(settings) = line.settings().line.schedule.clone() else {
-        return;
-    };
+/// Keeps the schedule `settings` of a line whose directory is `directory` fresh, until
+/// `shutdown` resolves. One task per line with a schedule.
+pub async fn refresh_schedule(
+    line: Line,
+    settings: ScheduleSettings,
+    directory: Vec<Responder>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let feed = match FeedClient::new() {
         Ok(feed) => feed,
         Err(e) => {
@@ -46,7 +49,7 @@ pub async fn refresh_schedule(line: Line, shutdown: impl std::future::Future<Out
             .take_schedule_lease(&settings.line_id, &token, settings.refresh)
             .await
         {
-            Ok(true) => refresh_once(&line, &settings, &feed).await,
+            Ok(true) => refresh_once(&line, &settings, &directory, &feed).await,
             Ok(false) => {}
             Err(e) => tracing::debug!(error = %e, "cannot take the schedule's refresh lease"),
         }
@@ -55,11 +58,16 @@ pub async fn refresh_schedule(line: Line, shutdown: impl std::future::Future<Out
 }
 
 /// Reads the feed and stores its rota, or records why not (the last good rota stays).
-async fn refresh_once(line: &Line, settings: &ScheduleSettings, feed: &FeedClient) {
+async fn refresh_once(
+    line: &Line,
+    settings: &ScheduleSettings,
+    directory: &[Responder],
+    feed: &FeedClient,
+) {
     let started = now_ms();
     let rota = match feed.fetch(&settings.source).await {
         Ok(text) => {
-            let directory = line.settings().line.responders.clone();
+            let directory = directory.to_vec();
             // Parsing and expanding recurrences is CPU work (bounded, see `rota`): off the
             // runtime's threads.
             tokio::task::spawn_blocking(move || {
