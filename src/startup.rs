@@ -133,15 +133,16 @@ impl Application {
             self.line.clone(),
             until_stopped(stopped.clone()),
         ));
-        // A refresh task per line with `[line.schedule]`.
-        let line_settings = &self.line.settings().line;
-        if let Some(settings) = &line_settings.schedule {
-            tokio::spawn(schedule::refresh_schedule(
-                self.line.clone(),
-                settings.clone(),
-                line_settings.responders.clone(),
-                until_stopped(stopped.clone()),
-            ));
+        // A refresh task per line with a schedule.
+        for line in self.line.lines().all() {
+            if let Some(settings) = &line.settings.schedule {
+                tokio::spawn(schedule::refresh_schedule(
+                    self.line.clone(),
+                    settings.clone(),
+                    line.settings.responders.clone(),
+                    until_stopped(stopped.clone()),
+                ));
+            }
         }
         let max_connections = self.line.settings().server.max_connections;
         // Chat services post webhooks too: their bodies are held to the same limit.

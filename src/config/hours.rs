@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::reader::Raw;
+use crate::domain::LineId;
 use crate::domain::business_hours::{self, BusinessHours, DAYS, OpenRange};
 
 /// Where a call outside business hours goes.
@@ -13,8 +14,9 @@ use crate::domain::business_hours::{self, BusinessHours, DAYS, OpenRange};
 pub enum AfterHours {
     /// Straight to voicemail, after `after_hours_greeting`: no conference, nobody rung.
     Voicemail,
-    /// Another line of this deployment, by id (see [`crate::line::Line::after_hours_to_line`]).
-    Line(String),
+    /// Another line of this deployment, by id; its own hours then apply (checked with the
+    /// lines: `config/lines.rs`).
+    Line(LineId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +29,6 @@ pub struct HoursSettings {
 
 /// The longest after-hours greeting.
 const MAX_GREETING_CHARS: usize = 1000;
-
-/// The ids of the lines a call may be passed to. One line today: none other. The several-lines
-/// work fills this in; until then a line id in `after_hours` is refused by `denwa check`.
-pub(super) fn other_lines() -> &'static [&'static str] {
-    &[]
-}
 
 impl Raw {
     /// `[<section>.hours]`; `None` when absent (always open) or wrong (problems recorded).
@@ -95,20 +91,16 @@ impl Raw {
             .map(str::trim)
         {
             None | Some("voicemail") => Some(AfterHours::Voicemail),
-            Some(line) if other_lines().contains(&line) => Some(AfterHours::Line(line.to_owned())),
-            Some(other) => {
-                let known = std::iter::once("\"voicemail\"".to_owned())
-                    .chain(other_lines().iter().map(|l| format!("{l:?}")))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                self.problem(
-                    key("after_hours"),
-                    format!(
-                        "{other:?} is not \"voicemail\" or the id of another line (known: {known})"
-                    ),
-                );
-                None
-            }
+            Some(other) => match LineId::parse(other) {
+                Some(line) => Some(AfterHours::Line(line)),
+                None => {
+                    self.problem(
+                        key("after_hours"),
+                        format!("{other:?} is not \"voicemail\" or a line id"),
+                    );
+                    None
+                }
+            },
         };
         let after_hours_greeting = self
             .string(section, "hours.after_hours_greeting")

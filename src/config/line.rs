@@ -5,13 +5,10 @@ use std::time::Duration;
 use url::Url;
 
 use super::hours::HoursSettings;
+use super::menu::MenuSettings;
 use super::reader::{Raw, Source};
 use super::schedule::ScheduleSettings;
-use crate::domain::{BlockedCallers, DialPolicy, PhoneNumber};
-
-/// The id of today's single `[line]` (it names the line's schedule in the store). With several
-/// lines, each has its own.
-pub const DEFAULT_LINE_ID: &str = "default";
+use crate::domain::{BlockedCallers, DialPolicy, LineId, PhoneNumber};
 
 #[derive(Debug, Clone)]
 pub enum Greeting {
@@ -21,6 +18,9 @@ pub enum Greeting {
 
 #[derive(Debug, Clone)]
 pub struct LineSettings {
+    /// The line's short id (`line.id`, default `default`; `lines[].id`): what the API, chat and
+    /// the store call it.
+    pub id: LineId,
     pub name: String,
     pub greeting: Greeting,
     /// What the caller hears while alone in the conference; `None` = Twilio's default hold
@@ -52,6 +52,8 @@ pub struct LineSettings {
     pub dial_policy: DialPolicy,
     /// Callers turned away before anything is recorded (`line.blocked_callers`).
     pub blocked_callers: BlockedCallers,
+    /// A keypad menu routing callers to other lines that share this one's number.
+    pub menu: Option<MenuSettings>,
     /// `[line.schedule]`: who of the directory is rung comes from an iCalendar feed.
     pub schedule: Option<ScheduleSettings>,
     /// `[line.hours]`: outside them, calls go to `after_hours`.
@@ -94,9 +96,26 @@ impl LineSettings {
 }
 
 impl Raw {
-    /// `line_number` is the line's own (`twilio.number`), when it is valid: the line calls its
-    /// own country unless `line.dial_countries` says otherwise.
+    /// Reads the `line` section of this `Raw`: `[line]`, or a `[[lines]]` table overlaid on it
+    /// (see `config/lines.rs`). `line_number` is the line's own (`twilio.number`, or the table's
+    /// `number`), when it is valid: the line calls its own country unless `line.dial_countries`
+    /// says otherwise.
     pub(super) fn line(&mut self, line_number: Option<&PhoneNumber>) -> Option<LineSettings> {
+        let id = match self.string("line", "id") {
+            None => LineId::parse(LineId::DEFAULT),
+            Some(text) => {
+                let id = LineId::parse(text.trim());
+                if id.is_none() {
+                    self.problem(
+                        "line.id",
+                        format!(
+                            "{text:?} is not a line id (1 to 32 lower-case letters, digits and -)"
+                        ),
+                    );
+                }
+                id
+            }
+        };
         let name = self
             .string("line", "name")
             .unwrap_or_else(|| "denwa".into());
@@ -183,9 +202,13 @@ impl Raw {
                 format!("blocks the line's own number {own}, which its speaker calls from"),
             );
         }
-        let schedule = self.schedule("line", DEFAULT_LINE_ID, &responders);
+        let menu = self.menu();
+        let schedule = id
+            .as_ref()
+            .and_then(|id| self.schedule("line", id.as_str(), &responders));
         let hours = self.hours("line");
         Some(LineSettings {
+            id: id?,
             name,
             greeting: greeting?,
             hold_music_url,
@@ -202,6 +225,7 @@ impl Raw {
             status_check_after,
             dial_policy,
             blocked_callers,
+            menu,
             schedule,
             hours,
         })

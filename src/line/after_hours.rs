@@ -1,12 +1,13 @@
-//! Business hours: a call that arrives outside the line's `[line.hours]` (or on a holiday) goes
+//! Business hours: a call that arrives outside its line's `[line.hours]` (or on a holiday) goes
 //! where `after_hours` says, decided when the call arrives, before any conference exists:
-//! straight to voicemail with the after-hours greeting (nobody is rung), or another line.
+//! another line (whose own hours then apply), or straight to voicemail with the after-hours
+//! greeting (nobody is rung).
 
 use chrono::Utc;
 use denwa_chat::LineEvent;
 
 use super::Line;
-use crate::config::{AfterHours, HoursSettings, LineSettings};
+use crate::config::{AfterHours, HoursSettings, LineConfig, LineSettings, MAX_LINES};
 use crate::domain::Call;
 use crate::store::LogFailure as _;
 use crate::twiml::VoiceResponse;
@@ -17,17 +18,38 @@ pub(crate) fn closed_now(line: &LineSettings) -> Option<&HoursSettings> {
 }
 
 impl Line {
-    /// Answers a call recorded outside business hours. It is announced like any call (the team
-    /// sees it, and its voicemail lands in its thread), but no conference starts and nobody is
-    /// rung.
+    /// The line that takes a call to `line` now: `line` itself when it is open (or sends its
+    /// after-hours calls to voicemail), else the line its `after_hours` names, followed while
+    /// closed lines pass calls on. A ring of closed lines ends at one of them (whose caller then
+    /// gets its voicemail): at most one hop per line.
+    pub(crate) fn after_hours_line<'a>(&'a self, line: &'a LineConfig) -> &'a LineConfig {
+        let mut current = line;
+        for _ in 0..MAX_LINES {
+            let Some(AfterHours::Line(next)) =
+                closed_now(&current.settings).map(|h| &h.after_hours)
+            else {
+                break;
+            };
+            let Some(next) = self.lines().get(next) else {
+                break;
+            };
+            tracing::info!(from = %current.id(), to = %next.id(), "outside business hours: the call goes to another line");
+            current = next;
+        }
+        current
+    }
+
+    /// Answers a call recorded on `line` outside its business hours: straight to voicemail. It
+    /// is announced like any call (the team sees it, and its voicemail lands in its thread), but
+    /// no conference starts and nobody is rung. (A line that passes its after-hours calls on
+    /// has already done so, see [`Line::after_hours_line`]; one reached here is the end of a
+    /// ring of closed lines, and takes a voicemail.)
     pub(crate) async fn answer_after_hours(
         &self,
         record: &Call,
+        line: &LineConfig,
         hours: &HoursSettings,
     ) -> VoiceResponse {
-        if let AfterHours::Line(other) = &hours.after_hours {
-            return self.after_hours_to_line(record, other, hours).await;
-        }
         let store = self.store();
         // Voicemail is marked started (chat replies and acceptance are refused, the sweep does
         // not offer it again) and ringing as not wanted (the sweep rings calls never rung).
@@ -40,7 +62,7 @@ impl Line {
             .await
             .or_log("mark an after-hours call as in voicemail");
         self.metrics().calls_after_hours.inc();
-        tracing::info!(call = %record.id, "call outside business hours: straight to voicemail");
+        tracing::info!(call = %record.id, line = %line.id(), "call outside business hours: straight to voicemail");
         self.publish(LineEvent::CallStarted {
             call: self.summary(record),
         });
@@ -48,7 +70,7 @@ impl Line {
             call_id: record.id.clone(),
             text: "Outside business hours: the caller was sent straight to voicemail.".into(),
         });
-        self.after_hours_voicemail(record, hours)
+        self.after_hours_voicemail(record, line, hours)
     }
 
     /// The after-hours greeting and the voicemail recording (also the answer to Twilio asking
@@ -56,27 +78,15 @@ impl Line {
     pub(crate) fn after_hours_voicemail(
         &self,
         record: &Call,
+        line: &LineConfig,
         hours: &HoursSettings,
     ) -> VoiceResponse {
-        let response = self.start_transcription(VoiceResponse::new());
-        self.record_voicemail(response, &record.id, &hours.after_hours_greeting)
-    }
-
-    /// HOOK (several lines, issue 15 item 1): pass an after-hours call to line `other`. Until
-    /// lines exist, `denwa check` refuses any line id in `after_hours` (see
-    /// `config::hours::other_lines`), so this is never reached; should it be, the caller gets
-    /// voicemail rather than silence.
-    pub(crate) async fn after_hours_to_line(
-        &self,
-        record: &Call,
-        other: &str,
-        hours: &HoursSettings,
-    ) -> VoiceResponse {
-        tracing::warn!(call = %record.id, line = other, "after-hours routing to another line is not available yet: voicemail instead");
-        let voicemail = HoursSettings {
-            after_hours: AfterHours::Voicemail,
-            ..hours.clone()
-        };
-        Box::pin(self.answer_after_hours(record, &voicemail)).await
+        let response = self.start_transcription(line, VoiceResponse::new());
+        self.record_voicemail(
+            response,
+            &record.id,
+            &hours.after_hours_greeting,
+            line.transcription.enabled,
+        )
     }
 }

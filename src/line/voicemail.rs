@@ -48,7 +48,7 @@ impl Line {
     /// Offers voicemail if the call has waited long enough with nobody on it. Called by the
     /// sweep; safe from every replica at once (the store lets one start it).
     pub(crate) async fn offer_voicemail_if_due(&self, call: &Call) {
-        let Some(after) = self.settings().line.voicemail_after else {
+        let Some(after) = self.line_of(call).settings.voicemail_after else {
             return;
         };
         // An inbound call is recorded with its CallSid.
@@ -96,21 +96,25 @@ impl Line {
     /// The voicemail prompt and recording. With live transcription on, the caller's words are
     /// already being transcribed (in the line's language, with no length limit): the recording
     /// is not transcribed again.
-    pub fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
+    pub async fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
+        let transcribed_live = self.line_of_id(id).await.transcription.enabled;
         self.record_voicemail(
             VoiceResponse::new(),
             id,
             "Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done.",
+            transcribed_live,
         )
     }
 
     /// `response`, then `prompt` and the recording of a voicemail for call `id` (see
     /// [`Line::voicemail_prompt`]; after hours, the caller hears the line's own greeting).
+    /// `transcribed_live`: the call's line has live transcription on.
     pub(crate) fn record_voicemail(
         &self,
         response: VoiceResponse,
         id: &crate::domain::CallId,
         prompt: &str,
+        transcribed_live: bool,
     ) -> VoiceResponse {
         let query = [("call", id.as_str())];
         let mut record = Record::new()
@@ -125,7 +129,7 @@ impl Line {
             .timeout(VOICEMAIL_SILENCE_SECS)
             .play_beep(true)
             .finish_on_key("#");
-        if !self.settings().transcription.enabled {
+        if !transcribed_live {
             record = record.transcribe(true).transcribe_callback(
                 self.public_url("/twilio/voicemail-transcribed", &query)
                     .as_str(),
@@ -146,7 +150,7 @@ impl Line {
     ) -> VoiceResponse {
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
             self.voicemail_part(id, VoicemailPart::Recording(url)).await;
-            if self.settings().transcription.enabled {
+            if self.line_of_id(id).await.transcription.enabled {
                 self.voicemail_from_live_transcript(id);
             }
         }

@@ -91,7 +91,7 @@ async fn refresh_once(
             }
         }
         Err(reason) => {
-            line.metrics().schedule_refresh_failures.inc();
+            line.metrics().schedule_refresh_failed(&settings.line_id);
             tracing::warn!(reason = %reason, "on-call schedule refresh failed: the last good copy stays in use");
             if let Err(e) = store
                 .schedule_failed(&settings.line_id, &reason, started)
@@ -108,10 +108,10 @@ async fn mirror_status(line: &Line, settings: &ScheduleSettings) {
     let Ok(status) = line.store().schedule_status(&settings.line_id).await else {
         return;
     };
-    let metrics = line.metrics();
-    metrics
-        .schedule_last_success
-        .set(status.loaded_at.map_or(0, |ms| (ms / 1000) as i64));
     let fresh = Freshness::judge(&status, settings.refresh, now_ms()).is_ok();
-    metrics.schedule_stale.set(i64::from(!fresh));
+    line.metrics().schedule_status(
+        &settings.line_id,
+        status.loaded_at.map_or(0, |ms| (ms / 1000) as i64),
+        !fresh,
+    );
 }

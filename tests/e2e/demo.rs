@@ -479,6 +479,32 @@ async fn the_console_calls_replies_and_hangs_up_in_a_browser() {
     let ended_shot = client.screenshot().await.unwrap();
     std::fs::write(target_dir().join("demo-console-ended.png"), ended_shot).unwrap();
 
+    // The demo has two lines: the phone calls the second, Billing, and its call is announced as
+    // Billing's (its own number, its own responder).
+    client
+        .find(Locator::Css("#to"))
+        .await
+        .expect("the phone lists the lines")
+        .select_by_value("+14155550109")
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("#dial:not([disabled])"))
+        .await
+        .expect("the phone can call again")
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &client,
+        "Billing's call announced",
+        "return [...document.querySelectorAll('#channel .call-msg .announce')]
+           .some(e => e.textContent.includes(' on Billing'))",
+    )
+    .await;
+
     assert!(
         demo.emulator.errors().is_empty(),
         "{:?}",

@@ -9,9 +9,10 @@ use denwa_twilio_emulator::Heard;
 
 use crate::cli::denwa;
 use crate::helpers::*;
-use crate::oncall::{ALICE, ALICE_ONLY, accepts};
+use crate::oncall::{ALICE, ALICE_ONLY, BOB, accepts};
 
 const ZONE: chrono_tz::Tz = chrono_tz::Asia::Tokyo;
+const NIGHT: &str = "+15005550008";
 const CLOSED: &str = "We are closed for the day. Please leave a message after the tone.";
 const DAYS: [&str; 7] = [
     "monday",
@@ -167,6 +168,46 @@ async fn within_hours_the_call_is_answered_as_usual() {
     assert_eq!(heard, vec![GREETING, "Alice joined the call."]);
 }
 
+#[tokio::test]
+async fn after_hours_a_line_may_pass_its_calls_to_another_line() {
+    // The default line is closed today and passes its calls to the night desk (its own number,
+    // its own people, open around the clock).
+    let (open_day, _) = tokyo_day(3);
+    let every_day: String = DAYS
+        .iter()
+        .map(|d| format!("{d} = \"00:00-24:00\"\n"))
+        .collect();
+    let file = format!(
+        "{ALICE_ONLY}\n[line.hours]\ntimezone = \"Asia/Tokyo\"\n{open_day} = \"09:00-17:00\"\n\
+after_hours = \"night\"\n\n[[lines]]\nid = \"night\"\nname = \"Night desk\"\n\
+number = \"{NIGHT}\"\n[[lines.responders]]\nname = \"Bob\"\nphone = \"{BOB}\"\n\
+[lines.hours]\ntimezone = \"Asia/Tokyo\"\n{every_day}"
+    );
+    let app = spawn_app_with_file(&file, &[("DENWA_LINE_VOICEMAIL_AFTER", "0")]).await;
+    // The night desk's number is the account's too (its speaker and ringing call from it).
+    app.emulator.add_number(
+        NIGHT,
+        &format!("{}/twilio/voice", app.base),
+        Some(&format!("{}/twilio/call-status", app.base)),
+    );
+    app.emulator.add_phone(ALICE, accepts());
+    app.emulator.add_phone(BOB, accepts());
+    let (sid, call_id) = app.call_in(CALLER).await;
+    app.wait_heard(&sid, &["Bob joined the call."]).await;
+    let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["line"], "night", "{call}");
+    assert!(
+        app.legs_to(ALICE).is_empty(),
+        "the closed line's people are not rung"
+    );
+    assert!(
+        !app.metrics_text()
+            .await
+            .contains("denwa_calls_after_hours_total 1"),
+        "a call passed on is not a voicemail"
+    );
+}
+
 #[test]
 fn check_names_the_hours_keys_it_refuses() {
     let dir = std::env::temp_dir().join(format!("denwa-hours-check-{}", std::process::id()));
@@ -177,7 +218,7 @@ fn check_names_the_hours_keys_it_refuses() {
 account_sid = \"{ACCOUNT_SID}\"\nnumber = \"+14155550100\"\n[line]\n\
 [line.hours]\ntimezone = \"Mars/Olympus_Mons\"\nmonday = \"09:00-17:00\"\n\
 tuesday = \"17:00-09:00\"\nwednesday = \"9am-5pm\"\nholidays = [\"2026-12-25\", \"2026-13-01\"]\n\
-after_hours = \"support\"\n"
+after_hours = \"Not a line!\"\n"
     );
     std::fs::write(&file, config).unwrap();
     let out = denwa()
@@ -194,7 +235,7 @@ after_hours = \"support\"\n"
         "line.hours.tuesday: \"17:00-09:00\" is not a time range",
         "line.hours.wednesday: \"9am-5pm\" is not a time range",
         "line.hours.holidays: \"2026-13-01\" is not a date",
-        "line.hours.after_hours: \"support\" is not \"voicemail\" or the id of another line",
+        "line.hours.after_hours: \"Not a line!\" is not \"voicemail\" or a line id",
     ] {
         assert!(
             stderr.contains(expected),
@@ -213,9 +254,18 @@ after_hours = \"support\"\n"
         .env("DENWA_LINE_HOURS_TUESDAY", "08:00-12:00, 13:00-17:30")
         .env("DENWA_LINE_HOURS_WEDNESDAY", "")
         .env("DENWA_LINE_HOURS_HOLIDAYS", "2026-12-25,2027-01-01")
-        .env("DENWA_LINE_HOURS_AFTER_HOURS", "voicemail")
+        .env("DENWA_LINE_HOURS_AFTER_HOURS", "support")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("line.hours"), "{stderr}");
+    // Only the line it names is left to refuse: there is no line "support".
+    let hours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("line.hours"))
+        .collect();
+    assert_eq!(
+        hours,
+        ["  - line.hours.after_hours: \"support\" is not \"voicemail\" or the id of another line"],
+        "{stderr}"
+    );
 }

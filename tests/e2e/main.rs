@@ -25,6 +25,7 @@ mod discord;
 mod ghost_calls;
 mod guards;
 mod hours;
+mod lines;
 mod oncall;
 mod operations;
 mod replicas;

@@ -165,7 +165,8 @@ impl Scheduled {
                 Duration::from_secs(30),
                 || async {
                     let (code, body) = self.app.readyz().await;
-                    (body["checks"]["schedule"]["status"] == status).then_some((code, body))
+                    (body["checks"]["schedules"]["default"]["status"] == status)
+                        .then_some((code, body))
                 },
             )
             .await
@@ -246,7 +247,7 @@ async fn a_feed_failing_after_a_good_load_keeps_the_last_good_copy_and_readyz_an
     let (code, ready) = s.wait_schedule("stale").await;
     assert_eq!(code, 200, "{ready}");
     assert_eq!(ready["status"], "degraded", "{ready}");
-    let schedule = &ready["checks"]["schedule"];
+    let schedule = &ready["checks"]["schedules"]["default"];
     assert!(
         schedule["reason"].as_str().unwrap().contains("HTTP 500"),
         "{schedule}"
@@ -259,7 +260,8 @@ async fn a_feed_failing_after_a_good_load_keeps_the_last_good_copy_and_readyz_an
             Duration::from_secs(20),
             || async {
                 let text = s.app.metrics_text().await;
-                text.contains("denwa_schedule_stale 1").then_some(text)
+                text.contains("denwa_schedule_stale{line=\"default\"} 1")
+                    .then_some(text)
             },
         )
         .await;
@@ -269,8 +271,8 @@ async fn a_feed_failing_after_a_good_load_keeps_the_last_good_copy_and_readyz_an
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or_else(|| panic!("{name} missing from:\n{metrics}"))
     };
-    assert!(value("denwa_schedule_refresh_failures_total") >= 1.0);
-    let loaded = value("denwa_schedule_last_success_timestamp_seconds");
+    assert!(value("denwa_schedule_refresh_failures_total{line=\"default\"}") >= 1.0);
+    let loaded = value("denwa_schedule_last_success_timestamp_seconds{line=\"default\"}");
     let now = Utc::now().timestamp() as f64;
     assert!(loaded > now - 120.0 && loaded <= now, "{loaded} vs {now}");
 
@@ -298,7 +300,7 @@ async fn a_feed_that_never_loaded_rings_the_fallback() {
             Duration::from_secs(30),
             || async {
                 let (code, body) = s.app.readyz().await;
-                let schedule = &body["checks"]["schedule"];
+                let schedule = &body["checks"]["schedules"]["default"];
                 (schedule["status"] == "never_loaded"
                     && schedule["reason"].as_str()?.contains("HTTP 500"))
                 .then_some((code, body))
@@ -379,7 +381,9 @@ async fn a_feed_from_a_file_is_read_and_one_over_the_size_limit_is_refused() {
     )
     .unwrap();
     let (_, ready) = s.wait_schedule("stale").await;
-    let reason = ready["checks"]["schedule"]["reason"].as_str().unwrap();
+    let reason = ready["checks"]["schedules"]["default"]["reason"]
+        .as_str()
+        .unwrap();
     assert!(reason.contains("larger than 1048576 bytes"), "{reason}");
 }
 
@@ -418,7 +422,10 @@ async fn replicas_share_one_refresh_per_period_and_ring_from_the_shared_copy() {
     for _ in 0..2 {
         let (code, ready) = app.readyz().await;
         assert_eq!(code, 200);
-        assert_eq!(ready["checks"]["schedule"]["status"], "ok", "{ready}");
+        assert_eq!(
+            ready["checks"]["schedules"]["default"]["status"], "ok",
+            "{ready}"
+        );
     }
     let (sid, _) = app.call_in(CALLER).await;
     app.wait_heard(&sid, &["Alice joined the call."]).await;
