@@ -16,6 +16,7 @@ mod messages;
 mod schedule;
 mod scripts;
 mod speaker;
+mod sweep;
 mod transcript;
 mod trust;
 
@@ -28,6 +29,7 @@ pub use legs::VoicemailPart;
 pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
 pub use schedule::ScheduleStatus;
 pub use speaker::{SpeakerState, Turn, TurnRequest};
+pub use sweep::Looked;
 pub use transcript::{Kept, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 
 use keys::Keys;

@@ -159,16 +159,53 @@ impl Store {
     }
 
     /// Takes the speaker lease for self-dialled leg `leg` if the caller is in, the call has
-    /// something to say and no leg is speaking. `lease` must cover dialling and the wait to join.
+    /// something to say and no leg is speaking, and issues the one-time `code` the leg will dial
+    /// in with: one round trip. `lease` must cover dialling and the wait to join.
+    ///
+    /// The code lives on its own key (the gate finds it by its digits alone), in another hash
+    /// slot than the call's, so it is written beside the lease's script, not in it, and before
+    /// knowing whether the lease was taken: a code whose leg did not get the lease opens nothing
+    /// (the gate admits only the call's current speaker leg, ADMIT_SPEAKER) and expires with its
+    /// key.
     pub async fn acquire_speaker(
         &self,
         id: &CallId,
         leg: &str,
+        code: &str,
         max_attempts: u32,
         lease: Duration,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
-        self.acquire_speaker_as(id, leg, SpeakerState::Dialing, max_attempts, lease)
-            .await
+        let mut acquire = self.acquire_script(id, leg, SpeakerState::Dialing, max_attempts, lease);
+        acquire.arg(code);
+        let (mut c1, mut c2) = (self.conn(), self.conn());
+        let ((acquired, failed), ()) = futures::try_join!(
+            acquire.invoke_async::<(i64, Vec<String>)>(&mut c1),
+            c2.set_ex::<_, _, ()>(
+                self.keys.speaker_code(code),
+                format!("{id}:{leg}"),
+                CODE_TTL_SECS
+            )
+        )?;
+        Ok((acquired == 1, ids(failed)))
+    }
+
+    fn acquire_script(
+        &self,
+        id: &CallId,
+        leg: &str,
+        state: SpeakerState,
+        max_attempts: u32,
+        lease: Duration,
+    ) -> ScriptInvocation<'static> {
+        let mut acquire = self.speaker_script(&scripts::ACQUIRE_SPEAKER, id);
+        acquire
+            .arg(leg)
+            .arg(millis(lease))
+            .arg(self.keys.message_prefix(id))
+            .arg(max_attempts)
+            .arg(now_ms())
+            .arg(state.as_str());
+        acquire
     }
 
     /// Like [`Store::acquire_speaker`], for a leg that starts in `state` (an announce leg:
@@ -181,17 +218,8 @@ impl Store {
         max_attempts: u32,
         lease: Duration,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
-        let (acquired, failed): (i64, Vec<String>) = scripts::ACQUIRE_SPEAKER
-            .key(self.keys.call(id))
-            .key(self.keys.queue(id))
-            .key(self.keys.inflight(id))
-            .key(self.keys.speaker_lock(id))
-            .arg(leg)
-            .arg(millis(lease))
-            .arg(self.keys.message_prefix(id))
-            .arg(max_attempts)
-            .arg(now_ms())
-            .arg(state.as_str())
+        let (acquired, failed): (i64, Vec<String>) = self
+            .acquire_script(id, leg, state, max_attempts, lease)
             .invoke_async(&mut self.conn())
             .await?;
         Ok((acquired == 1, ids(failed)))
@@ -285,24 +313,6 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(released == 1)
-    }
-
-    /// Issues the one-time code the speaker leg will dial in with. The code lives on its own
-    /// key (the gate finds it by its digits alone) and, for the leg to send it again, on the
-    /// call (KEEP_SPEAKER_CODE): two steps, as the two keys are not both the call's.
-    pub async fn store_speaker_code(&self, code: &str, id: &CallId, leg: &str) -> StoreResult<()> {
-        let value = format!("{id}:{leg}");
-        let _: () = self
-            .conn()
-            .set_ex(self.keys.speaker_code(code), value, CODE_TTL_SECS)
-            .await?;
-        let _: i64 = scripts::KEEP_SPEAKER_CODE
-            .key(self.keys.call(id))
-            .arg(leg)
-            .arg(code)
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(())
     }
 
     /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker
