@@ -154,7 +154,7 @@ impl Line {
         match level.ring {
             RingMode::All => {
                 let mut rung = Vec::new();
-                for &index in &level.members {
+                for index in self.level_members(id, line, step).await {
                     if self.dial_responder(id, index, Some(leg)).await {
                         rung.push(name(index));
                     }
@@ -170,6 +170,31 @@ impl Line {
         }
     }
 
+    /// The members of step `step`'s level to ring: on a line with an on-call schedule, those
+    /// the schedule chose for the call (on call now, or its fallback); the rest are skipped.
+    async fn level_members(&self, id: &CallId, line: &LineConfig, step: u64) -> Vec<usize> {
+        let escalation = &line.settings.escalation;
+        let Some(level) = escalation.levels.get(escalation.level_of(step).0) else {
+            return Vec::new();
+        };
+        if line.settings.schedule.is_none() {
+            return level.members.clone();
+        }
+        match self.store().ring_list(id).await {
+            Ok(Some(on_call)) => level
+                .members
+                .iter()
+                .copied()
+                .filter(|m| on_call.contains(m))
+                .collect(),
+            Ok(None) => level.members.clone(),
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "cannot read who is on call: ringing the whole level");
+                level.members.clone()
+            }
+        }
+    }
+
     /// In-order ringing within a level: dials its next available member. Returns whom.
     async fn ring_next_in_level(
         &self,
@@ -177,11 +202,7 @@ impl Line {
         line: &LineConfig,
         leg: StepLeg,
     ) -> Option<usize> {
-        let escalation = &line.settings.escalation;
-        let members = &escalation
-            .levels
-            .get(escalation.level_of(leg.step).0)?
-            .members;
+        let members = self.level_members(id, line, leg.step).await;
         // Bounded by the level's members: each pass takes the next.
         for _ in 0..members.len() {
             let next = match self.store().next_level_member(id, leg.step).await {

@@ -9,7 +9,7 @@ use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
 use super::escalation::{Advance, StepLeg};
-use crate::config::{LineConfig, RingCallerId, RingMode};
+use crate::config::{LineConfig, LineSettings, RingCallerId, RingMode};
 use crate::domain::{CallId, CallSid, CallState, Direction, LineId, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
@@ -35,7 +35,11 @@ impl Line {
             return;
         }
         if line.escalation.is_on() {
-            // Its first step records that ringing began, as start_ringing does.
+            // The schedule says who is on call (levels ring those of their members who are);
+            // then the first step, which records that ringing began, as start_ringing does.
+            if line.schedule.is_some() && !self.store().ringing_started(id).await.unwrap_or(true) {
+                self.choose_whom_to_ring(id, line).await;
+            }
             return self.escalate(id, config, None, Advance::Start).await;
         }
         match self.store().start_ringing(id).await {
@@ -46,31 +50,63 @@ impl Line {
                 return;
             }
         }
+        let ring = self.choose_whom_to_ring(id, line).await;
         match line.ring {
             RingMode::All => {
-                for index in 0..line.responders.len() {
+                for index in ring {
                     self.dial_responder(id, index, None).await;
                 }
             }
-            RingMode::InOrder => self.ring_next_responder(id, line.responders.len()).await,
+            RingMode::InOrder => self.ring_next_responder(id, line).await,
         }
     }
 
-    /// In-order ringing: dials the next available responder of the call's line's `count`, if
-    /// any remain.
-    async fn ring_next_responder(&self, id: &CallId, count: usize) {
+    /// Who of the directory a new call rings (see `on_call.rs`): with a schedule, kept with the
+    /// call and said in its thread.
+    async fn choose_whom_to_ring(&self, id: &CallId, line: &LineSettings) -> Vec<usize> {
+        let ring = self.who_to_ring(id, line).await;
+        if line.schedule.is_some() {
+            self.store()
+                .set_ring_list(id, &ring.indices)
+                .await
+                .or_log("keep whom the schedule chose to ring");
+        }
+        if let Some(note) = ring.note {
+            self.publish(LineEvent::Notice {
+                call_id: id.clone(),
+                text: note,
+            });
+        }
+        ring.indices
+    }
+
+    /// In-order ringing: dials the next available responder of the call's list (with a
+    /// schedule, the one chosen when ringing began; else `line`'s whole directory), if any
+    /// remain. Only a line with a schedule reads the store for its list.
+    async fn ring_next_responder(&self, id: &CallId, line: &LineSettings) {
+        let list = match line.schedule {
+            None => (0..line.responders.len()).collect(),
+            Some(_) => match self.store().ring_list(id).await {
+                Ok(Some(list)) => list,
+                Ok(None) => (0..line.responders.len()).collect(),
+                Err(e) => {
+                    tracing::warn!(call = %id, error = %e, "cannot read whom to ring");
+                    return;
+                }
+            },
+        };
         loop {
-            let index = match self.store().next_ring_index(id).await {
+            let position = match self.store().next_ring_index(id).await {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(call = %id, error = %e, "cannot pick the next responder");
                     return;
                 }
             };
-            if index >= count {
+            let Some(&index) = list.get(position) else {
                 tracing::info!(call = %id, "every responder was rung");
                 return;
-            }
+            };
             if self.dial_responder(id, index, None).await {
                 return;
             }
@@ -439,8 +475,7 @@ impl Line {
             if line.settings.ring != RingMode::InOrder {
                 return;
             }
-            self.ring_next_responder(id, line.settings.responders.len())
-                .await;
+            self.ring_next_responder(id, &line.settings).await;
         }
     }
 
