@@ -13,6 +13,7 @@ mod connection;
 mod keys;
 mod legs;
 mod messages;
+mod migration;
 mod scripts;
 mod speaker;
 mod transcript;

@@ -158,6 +158,14 @@ impl Store {
         invocation
     }
 
+    /// `script` invoked on the speaker scripts' keys and the call's messages after them: the
+    /// scripts that walk the queue and the in-flight list (see [`Store::invoke_on_messages`]).
+    fn messages_script<'a>(&self, script: &'a redis::Script, id: &CallId) -> ScriptInvocation<'a> {
+        let mut invocation = self.speaker_script(script, id);
+        invocation.key(self.keys.messages(id));
+        invocation
+    }
+
     /// Takes the speaker lease for self-dialled leg `leg` if the caller is in, the call has
     /// something to say and no leg is speaking. `lease` must cover dialling and the wait to join.
     pub async fn acquire_speaker(
@@ -181,19 +189,15 @@ impl Store {
         max_attempts: u32,
         lease: Duration,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
-        let (acquired, failed): (i64, Vec<String>) = scripts::ACQUIRE_SPEAKER
-            .key(self.keys.call(id))
-            .key(self.keys.queue(id))
-            .key(self.keys.inflight(id))
-            .key(self.keys.speaker_lock(id))
+        let mut invocation = self.messages_script(&scripts::ACQUIRE_SPEAKER, id);
+        invocation
             .arg(leg)
             .arg(millis(lease))
-            .arg(self.keys.message_prefix(id))
             .arg(max_attempts)
             .arg(now_ms())
-            .arg(state.as_str())
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(state.as_str());
+        let (acquired, failed): (i64, Vec<String>) =
+            self.invoke_on_messages(id, &invocation).await?;
         Ok((acquired == 1, ids(failed)))
     }
 
@@ -258,17 +262,13 @@ impl Store {
         reason: &str,
         waits: &[Duration],
     ) -> StoreResult<DialFailure> {
-        let mut invocation = self.speaker_script(&scripts::SPEAKER_DIAL_FAILED, id);
-        invocation
-            .arg(leg)
-            .arg(now_ms())
-            .arg(self.keys.message_prefix(id))
-            .arg(reason);
+        let mut invocation = self.messages_script(&scripts::SPEAKER_DIAL_FAILED, id);
+        invocation.arg(leg).arg(now_ms()).arg(reason);
         for wait in waits {
             invocation.arg(millis(*wait));
         }
         let (current, failed, wait): (i64, Vec<String>, i64) =
-            invocation.invoke_async(&mut self.conn()).await?;
+            self.invoke_on_messages(id, &invocation).await?;
         Ok(DialFailure {
             was_current: current == 1,
             failed: ids(failed),
@@ -351,23 +351,19 @@ impl Store {
             (String, String, String, String),
             Vec<Vec<String>>,
         );
-        let (status, spoken, failed, _batch, more, call, messages): Answer = scripts::SPEAKER_TURN
-            .key(self.keys.call(id))
-            .key(self.keys.queue(id))
-            .key(self.keys.inflight(id))
-            .key(self.keys.speaker_lock(id))
+        let mut invocation = self.messages_script(&scripts::SPEAKER_TURN, id);
+        invocation
             .arg(leg)
             .arg(turn)
             .arg(now_ms())
             .arg(millis(lease))
             .arg(max_attempts)
-            .arg(self.keys.message_prefix(id))
             .arg(BATCH_LIMIT)
             .arg(if require_join { "joined" } else { "always" })
             .arg(if linger { "linger" } else { "" })
-            .arg(budget_bytes)
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(budget_bytes);
+        let (status, spoken, failed, _batch, more, call, messages): Answer =
+            self.invoke_on_messages(id, &invocation).await?;
         let (call_state, speaker_state, conference_sid, code) = call;
         let batch = || -> StoreResult<Vec<Message>> {
             messages
@@ -415,15 +411,14 @@ impl Store {
         reason: &str,
     ) -> StoreResult<LegEnd> {
         // The script also says whether the leg was still the speaker; nothing here needs it.
-        let (_current, more, failed): (i64, i64, Vec<String>) = self
-            .speaker_script(&scripts::SPEAKER_LEG_ENDED, id)
+        let mut invocation = self.messages_script(&scripts::SPEAKER_LEG_ENDED, id);
+        invocation
             .arg(leg)
             .arg(now_ms())
             .arg(max_attempts)
-            .arg(self.keys.message_prefix(id))
-            .arg(reason)
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(reason);
+        let (_current, more, failed): (i64, i64, Vec<String>) =
+            self.invoke_on_messages(id, &invocation).await?;
         Ok(LegEnd {
             more_to_say: more == 1,
             failed: ids(failed),
