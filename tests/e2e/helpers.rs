@@ -526,6 +526,50 @@ impl TestApp {
         panic!("call {call_id} has more than 100 pages of messages");
     }
 
+    /// Queues a message in call `call_id` as the previous version stored it (a hash of its own,
+    /// `<prefix>:call:{<id>}:msg:<message id>`, with ENQUEUE's fields), as if a replica of that
+    /// version had accepted it before or during an upgrade. `fields` are set besides `id`,
+    /// `state` (queued), `attempts`, `created_at` and `seq`: the text, and `origin` as JSON
+    /// (that version) or `source` (the one before).
+    pub async fn queue_as_the_previous_version(
+        &self,
+        call_id: &str,
+        message_id: &str,
+        fields: &[(&str, &str)],
+    ) {
+        let call = format!("denwa:call:{{{call_id}}}");
+        let mut redis = redis::Client::open(self.redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let seq: i64 = redis::cmd("LLEN")
+            .arg(format!("{call}:order"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let seq = (seq + 1).to_string();
+        let mut stored = vec![
+            ("id", message_id),
+            ("state", "queued"),
+            ("attempts", "0"),
+            ("created_at", "1"),
+            ("seq", seq.as_str()),
+        ];
+        stored.extend_from_slice(fields);
+        let () = redis::pipe()
+            .atomic()
+            .hset_multiple(format!("{call}:msg:{message_id}"), &stored)
+            .ignore()
+            .rpush(format!("{call}:order"), message_id)
+            .ignore()
+            .rpush(format!("{call}:queue"), message_id)
+            .ignore()
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
+
     /// Waits until every message of the call is `spoken` (a batch is settled by the speaker's
     /// next turn, a moment after the caller heard it); the messages.
     pub async fn wait_all_spoken(&self, call_id: &str) -> Vec<Value> {

@@ -30,6 +30,7 @@ mod replicas;
 mod resilience;
 mod restarts;
 mod round_trips;
+mod script_keys;
 mod security;
 mod slack;
 mod slow_clients;

@@ -1360,48 +1360,53 @@ async fn replies_are_spoken_in_the_order_they_were_written() {
 async fn a_reply_stored_by_the_previous_version_is_spoken_and_receipted() {
     let t = spawn(&[]).await;
     let (sid, call_id, _thread) = t.call_in(CALLER).await;
+    // The previous version: a hash per message, the origin as JSON.
     let reply_ts = "1800000009.000001";
-    let call = format!("denwa:call:{{{call_id}}}");
-    let message = "m00000000000000a1";
-    let mut redis = redis::Client::open(t.app.redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let () = redis::pipe()
-        .atomic()
-        .hset_multiple(
-            format!("{call}:msg:{message}"),
+    let reference = json!({"on": "reply", "channel": CHANNEL, "ts": reply_ts}).to_string();
+    let origin = json!({"bridge": "slack", "reference": reference, "who": ALICE}).to_string();
+    let text = "Stored before the upgrade.";
+    let pieces = format!("0:{0}:{0}", text.len());
+    t.app
+        .queue_as_the_previous_version(
+            &call_id,
+            "m00000000000000a1",
             &[
-                ("id", message),
-                ("text", "Stored before the upgrade."),
-                ("source", &format!("slack:{CHANNEL}:{reply_ts}")),
-                ("state", "queued"),
-                ("attempts", "0"),
-                ("created_at", "1"),
-                ("seq", "1"),
+                ("text", text),
+                ("origin", &origin),
+                ("pieces", &pieces),
+                ("pieces_heard", "0"),
             ],
         )
-        .ignore()
-        .rpush(format!("{call}:order"), message)
-        .ignore()
-        .rpush(format!("{call}:queue"), message)
-        .ignore()
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    // The sweep finds the waiting message and starts a speaker for it.
-    t.app
-        .wait_heard(&sid, &["Stored before the upgrade."])
         .await;
-    t.wait_for("the ✅ receipt on the old reply", || {
-        t.reactions(reply_ts)
-            .contains(&"white_check_mark".to_owned())
-            .then_some(())
-    })
-    .await;
-    let messages = t.app.messages(&call_id).await;
+    // The version before it: the origin as `bridge:reference`, no pieces.
+    let older_ts = "1800000009.000002";
+    let source = format!("slack:{CHANNEL}:{older_ts}");
+    t.app
+        .queue_as_the_previous_version(
+            &call_id,
+            "m00000000000000a2",
+            &[("text", "Stored two versions ago."), ("source", &source)],
+        )
+        .await;
+    // The sweep finds the waiting messages and starts a speaker for them.
+    t.app
+        .wait_heard(&sid, &[text, "Stored two versions ago."])
+        .await;
+    for ts in [reply_ts, older_ts] {
+        t.wait_for("the ✅ receipt on each old reply", || {
+            t.reactions(ts)
+                .contains(&"white_check_mark".to_owned())
+                .then_some(())
+        })
+        .await;
+    }
+    let messages = t.app.wait_all_spoken(&call_id).await;
+    assert_eq!(messages.len(), 2, "{messages:?}");
     assert_eq!(messages[0]["source"], "slack", "{messages:?}");
+    assert_eq!(
+        messages[1]["text"], "Stored two versions ago.",
+        "{messages:?}"
+    );
 }
 
 #[tokio::test]
