@@ -570,6 +570,16 @@ impl TestApp {
             .unwrap();
     }
 
+    /// The caller hangs up (leg `sid`); waits until call `call_id` has ended.
+    pub async fn hang_up(&self, sid: &str, call_id: &str) {
+        self.emulator.hangup(sid).await;
+        self.wait_for("the call to end", Duration::from_secs(10), || async {
+            let (_, call) = self.get_json(&format!("/calls/{call_id}")).await;
+            (call["state"] == "ended").then_some(())
+        })
+        .await;
+    }
+
     /// Waits until every message of the call is `spoken` (a batch is settled by the speaker's
     /// next turn, a moment after the caller heard it); the messages.
     pub async fn wait_all_spoken(&self, call_id: &str) -> Vec<Value> {

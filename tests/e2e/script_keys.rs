@@ -226,16 +226,7 @@ async fn every_key_a_script_touches_was_given_in_keys() {
         || async { app.speaker_legs_ended().then_some(()) },
     )
     .await;
-    app.emulator.hangup(&sid).await;
-    app.wait_for(
-        "the call to end",
-        std::time::Duration::from_secs(10),
-        || async {
-            let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
-            (call["state"] == "ended").then_some(())
-        },
-    )
-    .await;
+    app.hang_up(&sid, &call_id).await;
 
     let findings = audit.findings().await;
     assert!(
