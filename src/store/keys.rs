@@ -57,10 +57,10 @@ impl Keys {
         format!("{}:messages", self.call(id))
     }
 
-    /// Hash: one message as the previous version kept it, a hash per message. Read only to
-    /// move such messages into [`Keys::messages`] (`MIGRATE_MESSAGES`) and, for a call's listing,
-    /// the ones never moved; gone once no replica of the previous version can have written any
-    /// (a week, their longest lifetime, after the upgrade).
+    /// Hash: one message as the previous version kept it, a hash per message. Written once by
+    /// ENQUEUE beside [`Keys::messages`] (for replicas of that version during a rolling upgrade),
+    /// read only to move such messages into [`Keys::messages`] (`MIGRATE_MESSAGES`) and, for a
+    /// call's listing, the ones never moved. The version after this one stops writing it.
     pub(super) fn legacy_message(&self, id: &CallId, message: &str) -> String {
         format!("{}:msg:{}", self.call(id), message)
     }

@@ -121,6 +121,7 @@ impl Store {
             .key(self.keys.inflight(id))
             .key(self.keys.accepted(id))
             .key(self.keys.named_messages(id))
+            .key(self.keys.legacy_message(id, message.as_str()))
             .arg(message.as_str())
             .arg(text)
             .arg(origin)

@@ -160,7 +160,14 @@ fn script(body: &str) -> Script {
 /// a retry under the same name answers "duplicate" with the first one's id. A message someone
 /// wrote to the caller (`chat reply` "1", not the line's own announcement) counts in the call's
 /// `chat_replies`, which keeps the caller from voicemail.
-/// KEYS: call, queue, order, messages, inflight, accepted, named messages. ARGV: id, text,
+///
+/// The message is also written as the previous version kept it, a hash of its own (the last
+/// key), so that a replica of that version still running during a rolling upgrade, taking it
+/// from the queue, can say it and receipt it rather than say nothing: the expand half of the
+/// layout change, which the version after this one drops (with MIGRATE_MESSAGES). Only the
+/// stored message is copied; its later states are kept in the messages hash alone.
+/// KEYS: call, queue, order, messages, inflight, accepted, named messages, the message's hash of
+/// the previous layout. ARGV: id, text,
 /// origin (JSON), now, audio URL or "", max waiting, max accepted, window ms, pieces (see
 /// speech::pieces), name or "", chat reply ("1" or "0").
 /// Returns {status, n, id}: "ok" with the messages now waiting (queued or in flight), "missing", "ended", "voicemail", "queue_full", "rate_limited"
@@ -194,10 +201,14 @@ if max_accepted > 0 then
   redis.call('PEXPIRE', KEYS[6], ARGV[8])
 end
 local seq = redis.call('RPUSH', KEYS[3], ARGV[1])
-set(KEYS[4], ARGV[1], 'id', ARGV[1], 'text', ARGV[2], 'origin', ARGV[3],
-  'state', 'queued', 'attempts', 0, 'created_at', ARGV[4], 'seq', seq)
-if ARGV[5] ~= '' then set(KEYS[4], ARGV[1], 'audio_url', ARGV[5]) end
-set(KEYS[4], ARGV[1], 'pieces', ARGV[9], 'pieces_heard', 0)
+local fields = {'id', ARGV[1], 'text', ARGV[2], 'origin', ARGV[3], 'state', 'queued',
+  'attempts', 0, 'created_at', ARGV[4], 'seq', seq, 'pieces', ARGV[9], 'pieces_heard', 0}
+if ARGV[5] ~= '' then
+  table.insert(fields, 'audio_url')
+  table.insert(fields, ARGV[5])
+end
+redis.call('HSET', KEYS[8], unpack(fields))
+set(KEYS[4], ARGV[1], unpack(fields))
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
 if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
 local queued = redis.call('RPUSH', KEYS[2], ARGV[1])
