@@ -51,6 +51,12 @@ const LEGACY_PENDING_SID: &str = "pending-";
 /// record is written in the same pipeline, so it is there within a round trip or never.
 const UNRECORDED_GRACE_MS: u64 = 60_000;
 
+/// The lifetime a live call's messages hash is given at each enqueue, longer than any call
+/// lasts (Twilio ends a call after 24 hours at most) and its week after the end: the call's end
+/// sets the week as for every key of the call. A replica of the previous version ending the
+/// call during a rolling upgrade knows nothing of this hash; it still goes.
+pub(super) const LIVE_MESSAGES_TTL: Duration = Duration::from_secs(9 * 24 * 3600);
+
 /// Messages given their expiry per round trip when a call ends.
 const EXPIRE_CHUNK: usize = 1000;
 

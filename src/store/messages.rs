@@ -6,6 +6,7 @@ use std::time::Duration;
 use denwa_chat::MessageOrigin;
 use redis::AsyncCommands as _;
 
+use super::calls::LIVE_MESSAGES_TTL;
 use super::{Store, StoreError, StoreResult, scripts};
 use crate::domain::{CallId, Message, MessageId, MessageState, Piece, now_ms};
 
@@ -133,6 +134,7 @@ impl Store {
             .arg(Piece::encode_all(pieces))
             .arg(name.unwrap_or_default())
             .arg(u8::from(chat_reply))
+            .arg(LIVE_MESSAGES_TTL.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {

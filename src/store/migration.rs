@@ -10,6 +10,7 @@
 
 use redis::{FromRedisValue, ScriptInvocation};
 
+use super::calls::LIVE_MESSAGES_TTL;
 use super::{Store, StoreResult, scripts};
 use crate::domain::CallId;
 
@@ -50,7 +51,8 @@ impl Store {
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.inflight(id))
-            .key(self.keys.messages(id));
+            .key(self.keys.messages(id))
+            .arg(LIVE_MESSAGES_TTL.as_millis() as u64);
         for message in ids.iter().filter(|m| !m.is_empty()) {
             invocation
                 .key(self.keys.legacy_message(id, message))

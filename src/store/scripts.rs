@@ -169,7 +169,8 @@ fn script(body: &str) -> Script {
 /// KEYS: call, queue, order, messages, inflight, accepted, named messages, the message's hash of
 /// the previous layout. ARGV: id, text,
 /// origin (JSON), now, audio URL or "", max waiting, max accepted, window ms, pieces (see
-/// speech::pieces), name or "", chat reply ("1" or "0").
+/// speech::pieces), name or "", chat reply ("1" or "0"), the messages hash's lifetime in ms while
+/// the call lasts (see `calls::LIVE_MESSAGES_TTL`).
 /// Returns {status, n, id}: "ok" with the messages now waiting (queued or in flight), "missing", "ended", "voicemail", "queue_full", "rate_limited"
 /// with the milliseconds until the oldest acceptance leaves the window, or "duplicate" with the
 /// id of the message stored before.
@@ -209,6 +210,7 @@ if ARGV[5] ~= '' then
 end
 redis.call('HSET', KEYS[8], unpack(fields))
 set(KEYS[4], ARGV[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[4], ARGV[12])
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
 if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
 local queued = redis.call('RPUSH', KEYS[2], ARGV[1])
@@ -571,18 +573,22 @@ return {1, failed}
 
 /// Moves messages stored by the previous version (a hash per message) into the call's messages
 /// hash, when a script found them waiting or in flight (`UNMIGRATED`). Each old hash is named in
-/// KEYS, beside its id in ARGV, and deleted once copied; a message already moved is left as it
-/// is. An id whose old hash is gone too (expired, or never written) has nothing to say: it is
+/// KEYS, beside its id in ARGV, and copied; it is kept (a replica of the previous version may
+/// still read it during a rolling upgrade) and expires with the call like the rest. A message
+/// already moved is left as it is. An id whose old hash is gone too (expired, or never written) has nothing to say: it is
 /// taken out of the queue and the in-flight list, so a script does not ask for it again. The
-/// messages hash gets the call's remaining lifetime when the call has one (an ended call).
-/// KEYS: call, queue, inflight, messages, then the old hash of each id. ARGV: the ids.
+/// messages hash gets the call's remaining lifetime when the call has one (an ended call), else
+/// the live call's (as ENQUEUE gives it).
+/// KEYS: call, queue, inflight, messages, then the old hash of each id. ARGV: the live call's
+/// messages lifetime in ms, then the ids.
 /// Returns how many messages were moved.
 pub(super) static MIGRATE_MESSAGES: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local moved = 0
-for i, id in ipairs(ARGV) do
-  local old_key = KEYS[4 + i]
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local old_key = KEYS[3 + i]
   if redis.call('HEXISTS', KEYS[4], id .. ':id') == 0 then
     local old = redis.call('HGETALL', old_key)
     if #old == 0 then
@@ -595,10 +601,13 @@ for i, id in ipairs(ARGV) do
       moved = moved + 1
     end
   end
-  redis.call('DEL', old_key)
 end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[4], ttl)
+elseif redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('PEXPIRE', KEYS[4], ARGV[1])
+end
 return moved
 "#,
     )
