@@ -537,6 +537,19 @@ impl TestApp {
         message_id: &str,
         fields: &[(&str, &str)],
     ) {
+        self.store_as_the_previous_version(call_id, message_id, fields, true)
+            .await
+    }
+
+    /// Like [`TestApp::queue_as_the_previous_version`]; without `queued`, only in the call's
+    /// order (a message that version spoke or failed: `fields` say its state).
+    pub async fn store_as_the_previous_version(
+        &self,
+        call_id: &str,
+        message_id: &str,
+        fields: &[(&str, &str)],
+        queued: bool,
+    ) {
         let call = format!("denwa:call:{{{call_id}}}");
         let mut redis = redis::Client::open(self.redis.url())
             .unwrap()
@@ -557,17 +570,16 @@ impl TestApp {
             ("seq", seq.as_str()),
         ];
         stored.extend_from_slice(fields);
-        let () = redis::pipe()
-            .atomic()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .hset_multiple(format!("{call}:msg:{message_id}"), &stored)
             .ignore()
             .rpush(format!("{call}:order"), message_id)
-            .ignore()
-            .rpush(format!("{call}:queue"), message_id)
-            .ignore()
-            .query_async(&mut redis)
-            .await
-            .unwrap();
+            .ignore();
+        if queued {
+            pipe.rpush(format!("{call}:queue"), message_id).ignore();
+        }
+        let () = pipe.query_async(&mut redis).await.unwrap();
     }
 
     /// The caller hangs up (leg `sid`); waits until call `call_id` has ended.

@@ -42,4 +42,5 @@ mod speech_size;
 mod tls;
 mod transcription;
 mod twilio_outage;
+mod upgrade;
 mod voicemail_transcripts;

@@ -1409,34 +1409,6 @@ async fn a_reply_stored_by_the_previous_version_is_spoken_and_receipted() {
     );
 }
 
-/// During a rolling upgrade a replica of the previous version may take a message this version
-/// stored: it finds it where it looks, a hash of its own with the fields it reads.
-#[tokio::test]
-async fn a_message_is_also_stored_as_the_previous_version_reads_it() {
-    let t = spawn(&[]).await;
-    let (_sid, call_id, _thread) = t.call_in(CALLER).await;
-    let (status, body) = t.app.say(&call_id, "For both versions.").await;
-    assert_eq!(status, 202, "{body}");
-    let id = body["id"].as_str().unwrap();
-    let mut redis = redis::Client::open(t.app.redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let old: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-        .arg(format!("denwa:call:{{{call_id}}}:msg:{id}"))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(old["id"], id, "{old:?}");
-    assert_eq!(old["text"], "For both versions.", "{old:?}");
-    assert_eq!(old["state"], "queued", "{old:?}");
-    assert_eq!(old["seq"], "1", "{old:?}");
-    assert!(old["pieces"].starts_with("0:"), "{old:?}");
-    let origin: Value = serde_json::from_str(&old["origin"]).unwrap();
-    assert_eq!(origin["bridge"], "api", "{old:?}");
-}
-
 #[tokio::test]
 async fn the_previous_signing_secret_is_accepted_during_a_rotation() {
     let t = spawn(&[("DENWA_SLACK_PREVIOUS_SIGNING_SECRET", "the-old-secret")]).await;
