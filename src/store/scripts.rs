@@ -22,8 +22,8 @@
 //! a slot key by key, or a server checking scripts, may hold a script to it): a script never
 //! builds a key. A call's messages are one hash of the call's (`Keys::messages`), each message's
 //! fields in it as `<message id>:<field>`, so a script that meets a message id in the queue
-//! reaches its data through KEYS like the queue itself. `keys_in_scripts` (below) and
-//! `store::script_keys` (against a real redis-server) check it.
+//! reaches its data through KEYS like the queue itself. The tests below read every script for
+//! it, and `tests/e2e/script_keys.rs` watches what they do on a real redis-server.
 //!
 //! The previous version kept a hash per message (`Keys::legacy_message`), which no script can
 //! name before it knows the ids. A script that walks the queue or the in-flight list first checks
@@ -224,7 +224,8 @@ return {'ok', queued + redis.call('LLEN', KEYS[5]), ''}
 /// to say, no leg holds the lease and no failed dial asked to wait (`speaker_retry_at`, see
 /// SPEAKER_DIAL_FAILED). Messages left in flight by a leg that vanished without a status
 /// callback (its lease lapsed) go back to the front of the queue first.
-/// KEYS: call, queue, inflight, lock, messages. ARGV: leg, lease ms, max attempts, now, the leg's
+/// KEYS: call, queue, inflight, lock, messages. ARGV: leg, lease ms, "" (the message prefix once:
+/// its place is kept so the arguments after it keep their numbers), max attempts, now, the leg's
 /// first state ("dialing" for a self-dialled leg, "announcing" for the announce strategy).
 /// Returns {acquired (0/1), failed ids}.
 pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
@@ -234,16 +235,16 @@ pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
 -- a conference of the call's name without the caller.
 if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return {0, {}} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {0, {}} end
-if dial_backing_off(KEYS[1], ARGV[4]) then return {0, {}} end
+if dial_backing_off(KEYS[1], ARGV[5]) then return {0, {}} end
 local stop = unmigrated(KEYS[5], KEYS[2], KEYS[3])
 if stop then return stop end
 local orphans = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
-local failed = requeue_or_fail(KEYS[1], KEYS[2], KEYS[5], orphans, tonumber(ARGV[3]),
-  'the speaker leg was lost', ARGV[4])
+local failed = requeue_or_fail(KEYS[1], KEYS[2], KEYS[5], orphans, tonumber(ARGV[4]),
+  'the speaker leg was lost', ARGV[5])
 if redis.call('LLEN', KEYS[2]) == 0 then return {0, failed} end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
-redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', ARGV[5], 'speaker_turn', 0)
+redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', ARGV[6], 'speaker_turn', 0)
 redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served')
 redis.call('HINCRBY', KEYS[1], 'speaker_legs', 1)
 return {1, failed}
@@ -921,7 +922,8 @@ return redis.call('HSETNX', KEYS[1], ARGV[1], '1')
 #[cfg(test)]
 mod tests {
     //! A static check of the rule that every key a script touches is named in KEYS, over this
-    //! file's Lua (`store::script_keys` checks it again, at run time, on a real redis-server).
+    //! file's Lua (`tests/e2e/script_keys.rs` checks it again, at run time, on a real
+    //! redis-server).
     //! The Lua is simple enough to read without a parser: a key is `KEYS[...]` or a name ending
     //! in `_key`, and such a name is only ever a function's parameter, given `KEYS[...]` or
     //! another such name, or a local bound to `KEYS[...]`.

@@ -193,6 +193,7 @@ impl Store {
         invocation
             .arg(leg)
             .arg(millis(lease))
+            .arg("")
             .arg(max_attempts)
             .arg(now_ms())
             .arg(state.as_str());
