@@ -526,60 +526,15 @@ impl TestApp {
         panic!("call {call_id} has more than 100 pages of messages");
     }
 
-    /// Queues a message in call `call_id` as the previous version stored it (a hash of its own,
-    /// `<prefix>:call:{<id>}:msg:<message id>`, with ENQUEUE's fields), as if a replica of that
-    /// version had accepted it before or during an upgrade. `fields` are set besides `id`,
-    /// `state` (queued), `attempts`, `created_at` and `seq`: the text, and `origin` as JSON
-    /// (that version) or `source` (the one before).
+    /// Queues a message in call `call_id` as the previous version stored it: see
+    /// [`store_as_the_previous_version`].
     pub async fn queue_as_the_previous_version(
         &self,
         call_id: &str,
         message_id: &str,
         fields: &[(&str, &str)],
     ) {
-        self.store_as_the_previous_version(call_id, message_id, fields, true)
-            .await
-    }
-
-    /// Like [`TestApp::queue_as_the_previous_version`]; without `queued`, only in the call's
-    /// order (a message that version spoke or failed: `fields` say its state).
-    pub async fn store_as_the_previous_version(
-        &self,
-        call_id: &str,
-        message_id: &str,
-        fields: &[(&str, &str)],
-        queued: bool,
-    ) {
-        let call = format!("denwa:call:{{{call_id}}}");
-        let mut redis = redis::Client::open(self.redis.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let seq: i64 = redis::cmd("LLEN")
-            .arg(format!("{call}:order"))
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        let seq = (seq + 1).to_string();
-        let mut stored = vec![
-            ("id", message_id),
-            ("state", "queued"),
-            ("attempts", "0"),
-            ("created_at", "1"),
-            ("seq", seq.as_str()),
-        ];
-        stored.extend_from_slice(fields);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(format!("{call}:msg:{message_id}"), &stored)
-            .ignore()
-            .rpush(format!("{call}:order"), message_id)
-            .ignore();
-        if queued {
-            pipe.rpush(format!("{call}:queue"), message_id).ignore();
-        }
-        let () = pipe.query_async(&mut redis).await.unwrap();
+        store_as_the_previous_version(&self.redis.url(), call_id, message_id, fields, true).await
     }
 
     /// The caller hangs up (leg `sid`); waits until call `call_id` has ended.
@@ -644,4 +599,50 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// Stores a message in call `call_id` as the previous version did (a hash of its own,
+/// `<prefix>:call:{<id>}:msg:<message id>`, with ENQUEUE's fields), as if a replica of that
+/// version had accepted it before or during an upgrade, through the Redis at `url` (a cluster's:
+/// the node owning the call's slot). `fields` are set besides `id`, `state` (queued),
+/// `attempts`, `created_at` and `seq`: the text, and `origin` as JSON (that version) or `source`
+/// (the one before). `queued`: in the call's queue too, else only in its order (a message that
+/// version spoke or failed: `fields` say its state).
+pub async fn store_as_the_previous_version(
+    url: &str,
+    call_id: &str,
+    message_id: &str,
+    fields: &[(&str, &str)],
+    queued: bool,
+) {
+    let call = format!("denwa:call:{{{call_id}}}");
+    let mut redis = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let seq: i64 = redis::cmd("LLEN")
+        .arg(format!("{call}:order"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let seq = (seq + 1).to_string();
+    let mut stored = vec![
+        ("id", message_id),
+        ("state", "queued"),
+        ("attempts", "0"),
+        ("created_at", "1"),
+        ("seq", seq.as_str()),
+    ];
+    stored.extend_from_slice(fields);
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .hset_multiple(format!("{call}:msg:{message_id}"), &stored)
+        .ignore()
+        .rpush(format!("{call}:order"), message_id)
+        .ignore();
+    if queued {
+        pipe.rpush(format!("{call}:queue"), message_id).ignore();
+    }
+    let () = pipe.query_async(&mut redis).await.unwrap();
 }

@@ -3,16 +3,27 @@
 //! replicas during a rolling upgrade. (Slack's receipts of such messages: `slack.rs`.)
 
 use crate::helpers::*;
+use crate::redis_cluster::{Backend, spawn_app_on_store};
 use serde_json::Value;
 
 /// A call's end fails what is still waiting, messages of the previous layout included: moved
 /// first, then failed with the reason, and listed as such with their text.
 #[tokio::test]
-async fn a_message_of_the_previous_version_waiting_when_the_call_ends_is_failed_and_listed() {
-    let app = spawn_app().await;
+async fn a_waiting_message_of_the_previous_version_is_failed_at_the_end_and_listed() {
+    waiting_messages_of_the_previous_version_are_failed_at_the_end_on(Backend::Redis).await
+}
+
+#[tokio::test]
+async fn a_waiting_message_of_the_previous_version_is_failed_at_the_end_on_a_cluster() {
+    waiting_messages_of_the_previous_version_are_failed_at_the_end_on(Backend::Cluster).await
+}
+
+async fn waiting_messages_of_the_previous_version_are_failed_at_the_end_on(backend: Backend) {
+    let app = spawn_app_on_store(backend, &[]).await;
     let (sid, call_id) = app.call_in(CALLER).await;
+    let url = app.redis_url_for(&format!("denwa:call:{{{call_id}}}"));
     // Another replica's speaker holds the lease, so nothing is spoken before the end.
-    let mut redis = redis::Client::open(app.redis.url())
+    let mut redis = redis::Client::open(url.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -25,27 +36,16 @@ async fn a_message_of_the_previous_version_waiting_when_the_call_ends_is_failed_
         .query_async(&mut redis)
         .await
         .unwrap();
-    app.store_as_the_previous_version(
-        &call_id,
-        "m00000000000000c1",
-        &[
-            ("text", "Spoken by the previous version."),
-            ("origin", r#"{"bridge":"api"}"#),
-            ("state", "spoken"),
-            ("finished_at", "2"),
-        ],
-        false,
-    )
-    .await;
-    app.queue_as_the_previous_version(
-        &call_id,
-        "m00000000000000c2",
-        &[
-            ("text", "Still waiting at the end."),
-            ("origin", r#"{"bridge":"api"}"#),
-        ],
-    )
-    .await;
+    let api = r#"{"bridge":"api"}"#;
+    let spoken = [
+        ("text", "Spoken by the previous version."),
+        ("origin", api),
+        ("state", "spoken"),
+        ("finished_at", "2"),
+    ];
+    store_as_the_previous_version(&url, &call_id, "m00000000000000c1", &spoken, false).await;
+    let waiting = [("text", "Still waiting at the end."), ("origin", api)];
+    store_as_the_previous_version(&url, &call_id, "m00000000000000c2", &waiting, true).await;
     let (status, body) = app.say(&call_id, "Waiting too.").await;
     assert_eq!(status, 202, "{body}");
     app.hang_up(&sid, &call_id).await;
