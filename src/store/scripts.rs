@@ -75,19 +75,22 @@ local function message(messages_key, id)
   return present(FIELDS, redis.call('HMGET', messages_key, unpack(names)))
 end
 
--- Appends to `missing` the ids of list `list_key` whose message is not in the messages hash.
-local function missing_from(messages_key, list_key, missing)
-  for _, id in ipairs(redis.call('LRANGE', list_key, 0, -1)) do
+-- Appends to `missing` the ids of list `list_key` up to index `stop` whose message is not in the
+-- messages hash.
+local function missing_from(messages_key, list_key, stop, missing)
+  for _, id in ipairs(redis.call('LRANGE', list_key, 0, stop)) do
     if redis.call('HEXISTS', messages_key, id .. ':id') == 0 then table.insert(missing, id) end
   end
 end
 
--- The error reply `UNMIGRATED <ids>` when an id waiting or in flight has its message still in
--- the previous layout (see the module's documentation), else nil. Called before any write.
-local function unmigrated(messages_key, queue_key, inflight_key)
+-- The error reply `UNMIGRATED <ids>` when an id in flight, or one of the queue's up to index
+-- `queue_stop` (-1: all of it, nil: none), has its message still in the previous layout (see the
+-- module's documentation), else nil. A script checks the ids it may read, before any write:
+-- a turn's every look at the whole queue would cost some 100 us with a full one.
+local function unmigrated(messages_key, queue_key, queue_stop, inflight_key)
   local missing = {}
-  missing_from(messages_key, queue_key, missing)
-  missing_from(messages_key, inflight_key, missing)
+  if queue_stop then missing_from(messages_key, queue_key, queue_stop, missing) end
+  missing_from(messages_key, inflight_key, -1, missing)
   if #missing == 0 then return nil end
   return redis.error_reply('UNMIGRATED ' .. table.concat(missing, ' '))
 end
@@ -236,7 +239,7 @@ pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
 if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return {0, {}} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {0, {}} end
 if dial_backing_off(KEYS[1], ARGV[5]) then return {0, {}} end
-local stop = unmigrated(KEYS[5], KEYS[2], KEYS[3])
+local stop = unmigrated(KEYS[5], KEYS[2], nil, KEYS[3])
 if stop then return stop end
 local orphans = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
@@ -318,7 +321,7 @@ local function answer(status, spoken, failed, batch, more)
 end
 
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return answer('stale', {}, {}, {}, 0) end
-local stop = unmigrated(KEYS[5], KEYS[2], KEYS[3])
+local stop = unmigrated(KEYS[5], KEYS[2], tonumber(ARGV[6]) - 1, KEYS[3])
 if stop then return stop end
 local state = redis.call('HGET', KEYS[1], 'state')
 local heard = ARGV[7] == 'always' or
@@ -417,7 +420,7 @@ pub(super) static SPEAKER_LEG_ENDED: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {0, 0, {}} end
-local stop = unmigrated(KEYS[5], KEYS[2], KEYS[3])
+local stop = unmigrated(KEYS[5], KEYS[2], -1, KEYS[3])
 if stop then return stop end
 local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
@@ -467,7 +470,7 @@ pub(super) static SPEAKER_DIAL_FAILED: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {0, {}, -1} end
-local stop = unmigrated(KEYS[5], KEYS[2], KEYS[3])
+local stop = unmigrated(KEYS[5], KEYS[2], -1, KEYS[3])
 if stop then return stop end
 redis.call('DEL', KEYS[4])
 redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
@@ -560,7 +563,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if (not state) or state == 'ended' then return {0, {}} end
 local conference = redis.call('HGET', KEYS[1], 'conference_sid')
 if ARGV[4] ~= '' and conference and conference ~= ARGV[4] then return {0, {}} end
-local stop = unmigrated(KEYS[4], KEYS[2], KEYS[3])
+local stop = unmigrated(KEYS[4], KEYS[2], -1, KEYS[3])
 if stop then return stop end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[2])
 local failed = fail_all(KEYS[1], KEYS[3], KEYS[4], ARGV[3], ARGV[2])
