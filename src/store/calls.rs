@@ -51,10 +51,10 @@ const LEGACY_PENDING_SID: &str = "pending-";
 /// record is written in the same pipeline, so it is there within a round trip or never.
 const UNRECORDED_GRACE_MS: u64 = 60_000;
 
-/// The lifetime a live call's messages hash is given at each enqueue, longer than any call
-/// lasts (Twilio ends a call after 24 hours at most) and its week after the end: the call's end
-/// sets the week as for every key of the call. A replica of the previous version ending the
-/// call during a rolling upgrade knows nothing of this hash; it still goes.
+/// The lifetime a live call's messages hash is given at each enqueue: longer than any call lasts
+/// (Twilio ends a call after 24 hours at most) and the week after it, which the call's end sets
+/// as for every key of the call. A replica of the previous version ending the call during a
+/// rolling upgrade knows nothing of this hash; it still goes.
 pub(super) const LIVE_MESSAGES_TTL: Duration = Duration::from_secs(9 * 24 * 3600);
 
 /// Messages given their expiry per round trip when a call ends.
@@ -267,11 +267,11 @@ impl Store {
         ))
     }
 
-    /// Gives every key of an ended call the same expiry. Messages a replica of the previous
-    /// version stored (a hash each, see `migration`) and no script moved, such as those it spoke
-    /// itself during a rolling upgrade, go first, a chunk per round trip: a long call has many
-    /// ids, and one pipeline of them all would hold them all in memory at once (the order list no
-    /// longer grows: the call has ended). This pass can go once no such replica can run.
+    /// Gives every key of an ended call the same expiry. The messages' hashes of the previous
+    /// layout (a replica of that version wrote them, or ENQUEUE did for such replicas: see
+    /// `migration`) go first, a chunk per round trip: a long call has many ids, and one pipeline
+    /// of them all would hold them all in memory at once (the order list no longer grows: the
+    /// call has ended). This pass goes with that layout.
     async fn expire_call(&self, id: &CallId) -> StoreResult<()> {
         let order = self.keys.order(id);
         let total: usize = self.conn().llen(&order).await?;
