@@ -981,7 +981,7 @@ mod tests {
     }
 
     /// Each `name(` call in `source` (not its definition), with its arguments.
-    fn calls<'a>(source: &'a str, name: &str) -> Vec<Vec<String>> {
+    fn calls(source: &str, name: &str) -> Vec<Vec<String>> {
         let pattern = format!("{name}(");
         source
             .match_indices(&pattern)
