@@ -11,6 +11,7 @@ use crate::fake_slack::FakeSlack;
 use crate::helpers::*;
 use crate::operations::value;
 use crate::redis_cluster::{Backend, RedisCluster};
+use crate::script_keys::KeyAudit;
 use denwa_testkit::slack_signature::sign;
 
 const CHANNEL: &str = "C0CALLS01";
@@ -1764,6 +1765,7 @@ async fn a_voicemail_twilio_cannot_transcribe_gets_a_no_transcript_note_in_the_t
 #[tokio::test]
 async fn a_voicemail_is_posted_in_the_thread_with_its_recording_and_then_its_transcript() {
     let t = spawn(&[("DENWA_LINE_VOICEMAIL_AFTER", "2")]).await;
+    let audit = KeyAudit::attach(&t.app.redis).await;
     let (sid, call_id, thread) = t.call_in(CALLER).await;
     let words = "Please call me back about my order";
     t.app.leave_voicemail(&sid, words).await;
@@ -1795,4 +1797,5 @@ async fn a_voicemail_is_posted_in_the_thread_with_its_recording_and_then_its_tra
     };
     assert!(recording_at < transcript_at, "{posts:#?}");
     assert_eq!(posts.iter().filter(|p| **p == recording).count(), 1);
+    audit.assert_no_strays(10).await;
 }
