@@ -110,3 +110,35 @@ async fn a_message_is_also_stored_as_the_previous_version_reads_it() {
     let origin: Value = serde_json::from_str(&old["origin"]).unwrap();
     assert_eq!(origin["bridge"], "api", "{old:?}");
 }
+
+/// An id waiting in the queue whose message is in neither layout (its hash lost) has nothing to
+/// say: it is dropped from the queue when met, and what follows it is spoken.
+#[tokio::test]
+async fn an_id_queued_without_its_message_is_dropped_and_the_rest_is_spoken() {
+    let app = spawn_app().await;
+    let (sid, call_id) = app.call_in(CALLER).await;
+    let mut redis = redis::Client::open(app.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("RPUSH")
+        .arg(format!("denwa:call:{{{call_id}}}:queue"))
+        .arg("m00000000000000d1")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (status, body) = app.say(&call_id, "After the lost one.").await;
+    assert_eq!(status, 202, "{body}");
+    app.wait_heard(&sid, &["After the lost one."]).await;
+    let messages = app.wait_all_spoken(&call_id).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let queue: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("denwa:call:{{{call_id}}}:queue"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(queue.is_empty(), "{queue:?}");
+}
