@@ -616,11 +616,7 @@ pub async fn store_as_the_previous_version(
     queued: bool,
 ) {
     let call = format!("denwa:call:{{{call_id}}}");
-    let mut redis = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_at(url).await;
     let seq: i64 = redis::cmd("LLEN")
         .arg(format!("{call}:order"))
         .query_async(&mut redis)
@@ -645,4 +641,13 @@ pub async fn store_as_the_previous_version(
         pipe.rpush(format!("{call}:queue"), message_id).ignore();
     }
     let () = pipe.query_async(&mut redis).await.unwrap();
+}
+
+/// A connection to the Redis at `url`, for a test to look at or write what the app stores.
+pub async fn redis_at(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }

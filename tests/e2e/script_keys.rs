@@ -79,11 +79,7 @@ impl KeyAudit {
 
     /// Everything shown up to now: a marker is sent, and read back, first.
     async fn findings(&self) -> Findings {
-        let mut redis = redis::Client::open(self.url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut redis = redis_at(&self.url).await;
         let marker = format!("key-audit-{}", rand_suffix());
         let _: String = redis::cmd("ECHO")
             .arg(&marker)
@@ -272,11 +268,7 @@ async fn every_key_a_script_touches_was_given_in_keys() {
 async fn the_audit_sees_a_script_reach_a_key_it_was_not_given() {
     let redis = RedisServer::start().await;
     let audit = KeyAudit::attach(&redis).await;
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = redis_at(&redis.url()).await;
     let script = redis::Script::new(
         "redis.call('HSET', KEYS[1], 'f', 1) \
          return redis.call('HGET', 'call:{c1}:msg:' .. ARGV[1], 'state')",

@@ -23,11 +23,7 @@ async fn waiting_messages_of_the_previous_version_are_failed_at_the_end_on(backe
     let (sid, call_id) = app.call_in(CALLER).await;
     let url = app.redis_url_for(&format!("denwa:call:{{{call_id}}}"));
     // Another replica's speaker holds the lease, so nothing is spoken before the end.
-    let mut redis = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_at(&url).await;
     let () = redis::cmd("SET")
         .arg(format!("denwa:call:{{{call_id}}}:speaker"))
         .arg("another-leg")
@@ -92,11 +88,7 @@ async fn a_message_is_also_stored_as_the_previous_version_reads_it() {
     let (status, body) = app.say(&call_id, "For both versions.").await;
     assert_eq!(status, 202, "{body}");
     let id = body["id"].as_str().unwrap();
-    let mut redis = redis::Client::open(app.redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_at(&app.redis.url()).await;
     let old: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
         .arg(format!("denwa:call:{{{call_id}}}:msg:{id}"))
         .query_async(&mut redis)
@@ -117,11 +109,7 @@ async fn a_message_is_also_stored_as_the_previous_version_reads_it() {
 async fn an_id_queued_without_its_message_is_dropped_and_the_rest_is_spoken() {
     let app = spawn_app().await;
     let (sid, call_id) = app.call_in(CALLER).await;
-    let mut redis = redis::Client::open(app.redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_at(&app.redis.url()).await;
     let () = redis::cmd("RPUSH")
         .arg(format!("denwa:call:{{{call_id}}}:queue"))
         .arg("m00000000000000d1")
