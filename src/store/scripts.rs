@@ -27,10 +27,12 @@
 //!
 //! The previous version kept a hash per message (`Keys::legacy_message`), which no script can
 //! name before it knows the ids. A script that walks the queue or the in-flight list first checks
-//! that each id there is in the messages hash, and when one is not (stored by the previous
-//! version, before or during a rolling upgrade) it stops before writing anything and answers the
-//! error `UNMIGRATED <ids>`; the store then moves those messages (MIGRATE_MESSAGES, their old
-//! hashes named in KEYS) and runs the script again (`Store::invoke_on_messages`).
+//! that each id there it may read is in the messages hash, and when one is not (stored by the
+//! previous version, before or during a rolling upgrade) it stops before writing anything and
+//! answers the error `UNMIGRATED <ids>`; the store then copies those messages (MIGRATE_MESSAGES,
+//! their old hashes named in KEYS) and runs the script again (`Store::invoke_on_messages`).
+//! The other way round, ENQUEUE writes each new message in the old layout too, for replicas of
+//! the previous version during the upgrade.
 
 use std::sync::LazyLock;
 
