@@ -127,10 +127,16 @@ pub async fn run(cli: Cli) -> ExitCode {
                     eprintln!("{problem}");
                     return ExitCode::from(EXIT_CONFIG);
                 }
+                let lines: Vec<String> = settings
+                    .lines
+                    .all()
+                    .iter()
+                    .map(|l| format!("{} {}", l.id(), l.number))
+                    .collect();
                 println!(
-                    "{}: OK (line {}, public URL {}, speech strategy {:?})",
+                    "{}: OK (lines {}, public URL {}, speech strategy {:?})",
                     arg.config.display(),
-                    settings.twilio.number,
+                    lines.join(", "),
                     settings.server.public_url,
                     settings.speech.strategy
                 );
@@ -229,7 +235,8 @@ fn report(result: Result<String, String>, command: &str) -> ExitCode {
     }
 }
 
-/// Points the line's number at denwa and prints what changed.
+/// Points every line's number at denwa and prints what changed; every number is tried, and
+/// the first failure is reported after.
 async fn configure_twilio(settings: &Settings) -> Result<(), String> {
     install_crypto_provider();
     let client = twilio_client(
@@ -237,14 +244,32 @@ async fn configure_twilio(settings: &Settings) -> Result<(), String> {
         denwa_chat::ApiMeter::unobserved(denwa_chat::ApiService::Twilio),
     )
     .map_err(|e| e.to_string())?;
-    let number = &settings.twilio.number;
+    let mut failed = Vec::new();
+    for number in settings.lines.numbers() {
+        if let Err(e) = configure_number(settings, &client, number).await {
+            eprintln!("{number}: {e}");
+            failed.push(e);
+        }
+    }
+    match failed.into_iter().next() {
+        None => Ok(()),
+        Some(first) => Err(first),
+    }
+}
+
+/// Points `number`'s voice webhook and status callback at denwa.
+async fn configure_number(
+    settings: &Settings,
+    client: &crate::twilio::TwilioClient,
+    number: &crate::domain::PhoneNumber,
+) -> Result<(), String> {
     let found = client
         .list_incoming_numbers(number)
         .await
         .map_err(|e| format!("cannot list the account's numbers: {e}"))?;
     let Some(current) = found.into_iter().next() else {
         return Err(format!(
-            "{number} is not a phone number of account {} (twilio.number)",
+            "{number} is not a phone number of account {} (twilio.number, lines[].number)",
             settings.twilio.account_sid
         ));
     };

@@ -5,15 +5,17 @@
 //! so the compiler reports what nothing uses.
 //! - [`cli`]: `serve`, `check`, `demo` and the setup helpers; [`telemetry`]: logging (text or JSON);
 //!   `shutdown`: Ctrl-C or SIGTERM.
-//! - [`config`]: `config.toml` + `DENWA_<SECTION>_<KEY>` overrides, validated all at once.
+//! - [`config`]: `config.toml` + `DENWA_<SECTION>_<KEY>` overrides, validated all at once;
+//!   the lines (`[line]` and each `[[lines]]`), read by one parser.
 //! - [`startup`]: builds the store, the Twilio client, the line and the router; runs them.
 //! - [`server`]: connections: the cap, header and body deadlines, a bounded drain on shutdown.
 //! - [`demo`]: `denwa demo`, the line with the Twilio emulator and a web console, all local.
 //! - `domain`: phone numbers, conference names, calls, messages, Twilio's call and conference
 //!   SIDs: input turned into types at the edge. Call and message ids, call states and directions
 //!   are the chat contract's (`denwa_chat`).
-//! - `line`: the flows (answer a call, take a message, ring responders, voicemail, events) and
-//!   the sweep that looks at every active call every few seconds.
+//! - `line`: the flows (answer a call on the line its number or menu picks, take a message,
+//!   ring responders, voicemail, events) and the sweep that looks at every active call every few
+//!   seconds; each call's settings are its line's.
 //! - `metrics`: what `/metrics` shows, in a registry of each app instance's own; `background`:
 //!   the tasks started off the request path, tracked for shutdown; `chat_events`: what the line
 //!   and its speakers tell the bridges.

@@ -55,6 +55,7 @@ impl Raw {
             application_id,
             guild_id: guild_id?,
             channel_id: channel_id?,
+            line_channels: Vec::new(),
             bot_token: bot_token?,
             public_key: public_key?,
             api_base: api_base?.as_str().to_owned(),

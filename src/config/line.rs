@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::menu::MenuSettings;
 use super::reader::{Raw, Source};
-use crate::domain::{BlockedCallers, DialPolicy, PhoneNumber};
+use crate::domain::{BlockedCallers, DialPolicy, LineId, PhoneNumber};
 
 #[derive(Debug, Clone)]
 pub enum Greeting {
@@ -15,6 +16,9 @@ pub enum Greeting {
 
 #[derive(Debug, Clone)]
 pub struct LineSettings {
+    /// The line's short id (`line.id`, default `default`; `lines[].id`): what the API, chat and
+    /// the store call it.
+    pub id: LineId,
     pub name: String,
     pub greeting: Greeting,
     /// What the caller hears while alone in the conference; `None` = Twilio's default hold
@@ -46,6 +50,8 @@ pub struct LineSettings {
     pub dial_policy: DialPolicy,
     /// Callers turned away before anything is recorded (`line.blocked_callers`).
     pub blocked_callers: BlockedCallers,
+    /// A keypad menu routing callers to other lines that share this one's number.
+    pub menu: Option<MenuSettings>,
 }
 
 /// Someone who answers the line.
@@ -82,9 +88,26 @@ impl LineSettings {
 }
 
 impl Raw {
-    /// `line_number` is the line's own (`twilio.number`), when it is valid: the line calls its
-    /// own country unless `line.dial_countries` says otherwise.
+    /// Reads the `line` section of this `Raw`: `[line]`, or a `[[lines]]` table overlaid on it
+    /// (see `config/lines.rs`). `line_number` is the line's own (`twilio.number`, or the table's
+    /// `number`), when it is valid: the line calls its own country unless `line.dial_countries`
+    /// says otherwise.
     pub(super) fn line(&mut self, line_number: Option<&PhoneNumber>) -> Option<LineSettings> {
+        let id = match self.string("line", "id") {
+            None => LineId::parse(LineId::DEFAULT),
+            Some(text) => {
+                let id = LineId::parse(text.trim());
+                if id.is_none() {
+                    self.problem(
+                        "line.id",
+                        format!(
+                            "{text:?} is not a line id (1 to 32 lower-case letters, digits and -)"
+                        ),
+                    );
+                }
+                id
+            }
+        };
         let name = self
             .string("line", "name")
             .unwrap_or_else(|| "denwa".into());
@@ -171,7 +194,9 @@ impl Raw {
                 format!("blocks the line's own number {own}, which its speaker calls from"),
             );
         }
+        let menu = self.menu();
         Some(LineSettings {
+            id: id?,
             name,
             greeting: greeting?,
             hold_music_url,
@@ -188,6 +213,7 @@ impl Raw {
             status_check_after,
             dial_policy,
             blocked_callers,
+            menu,
         })
     }
 

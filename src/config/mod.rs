@@ -19,6 +19,8 @@ use denwa_slack::SlackConfig;
 mod api;
 mod discord;
 mod line;
+mod lines;
+mod menu;
 mod reader;
 mod redis;
 mod server;
@@ -29,6 +31,8 @@ mod twilio;
 
 pub use api::ApiSettings;
 pub use line::{Greeting, LineSettings, Responder, RingCallerId, RingMode};
+pub use lines::{LineConfig, Lines, MAX_LINES};
+pub use menu::MenuSettings;
 pub use redis::{CaCertificates, RedisSettings, RedisTarget};
 pub use server::ServerSettings;
 pub use speech::{SpeechSettings, SpeechStrategy};
@@ -67,7 +71,10 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub twilio: TwilioSettings,
     pub speech: SpeechSettings,
+    /// The default line's (`[line]`); also `lines.default_line().settings`.
     pub line: LineSettings,
+    /// Every line, the default first: `[line]`, then each `[[lines]]`.
+    pub lines: Lines,
     pub transcription: TranscriptionSettings,
     pub api: ApiSettings,
     /// Present when `slack.channel` is set.
@@ -149,11 +156,38 @@ impl Raw {
         let redis = self.redis();
         let twilio = self.twilio();
         let speech = self.speech();
-        let line = self.line(twilio.as_ref().map(|t| &t.number));
-        let transcription = self.transcription(speech.as_ref().and_then(|s| s.language.as_deref()));
+        let inherited = self.inherited();
+        let number = twilio.as_ref().map(|t| &t.number);
+        let line = self.line(number);
+        let speech_language = speech.as_ref().and_then(|s| s.language.as_deref());
+        let transcription = self.transcription(speech_language);
+        let extra_lines = self.extra_lines(&inherited, number, speech_language);
         let api = self.api();
-        let slack = self.slack();
-        let discord = self.discord();
+        let mut slack = self.slack();
+        let mut discord = self.discord();
+        let lines = match (&line, number, &transcription, &slack, &discord) {
+            (Some(line), Some(number), Some(transcription), Some(slack), Some(discord)) => {
+                let default = LineConfig {
+                    settings: line.clone(),
+                    number: number.clone(),
+                    slack_channel: slack.as_ref().map(|s| s.channel.clone()),
+                    discord_channel: discord.as_ref().map(|d| d.channel_id.clone()),
+                    transcription: transcription.clone(),
+                };
+                self.lines(default, extra_lines, slack.is_some(), discord.is_some())
+            }
+            _ => None,
+        };
+        // Each bridge announces a line's calls in that line's channel.
+        if let Some(lines) = &lines {
+            if let Some(Some(slack)) = &mut slack {
+                slack.line_channels = lines.channels(|l| l.slack_channel.as_ref(), &slack.channel);
+            }
+            if let Some(Some(discord)) = &mut discord {
+                discord.line_channels =
+                    lines.channels(|l| l.discord_channel.as_ref(), &discord.channel_id);
+            }
+        }
 
         // Whatever is left was never asked for: most likely a typo.
         let leftovers: Vec<_> = std::mem::take(&mut self.values).into_iter().collect();
@@ -171,6 +205,7 @@ impl Raw {
             twilio: twilio?,
             speech: speech?,
             line: line?,
+            lines: lines?,
             transcription: transcription?,
             api: api?,
             slack: slack?,

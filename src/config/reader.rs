@@ -17,6 +17,7 @@ pub(super) enum Source {
 }
 
 /// The merged, still untyped configuration: file values overridden by environment variables.
+#[derive(Default)]
 pub(super) struct Raw {
     pub(super) values: BTreeMap<(String, String), Source>,
     pub(super) problems: Vec<Problem>,
@@ -43,6 +44,12 @@ impl Raw {
             }
         };
         for (section, value) in table {
+            if section == "lines" {
+                // `[[lines]]`: a list of tables, read as one value (see `config/lines.rs`).
+                self.values
+                    .insert((section, String::new()), Source::File(value));
+                continue;
+            }
             let Some(entries) = value.as_table() else {
                 self.problem(&section, "expected a [section] table");
                 continue;

@@ -45,6 +45,8 @@ impl Raw {
         let allowed_user_groups = self.list("slack", "allowed_user_groups");
         Some(Some(SlackConfig {
             channel,
+            // Filled in once the lines are read (`Raw::settings`).
+            line_channels: Vec::new(),
             bot_token: bot_token?,
             signing_secret: signing_secret?,
             previous_signing_secret,

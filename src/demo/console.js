@@ -101,8 +101,9 @@ function refreshHandset() {
 async function dial() {
   const from = $("#from").value.trim();
   const callerName = $("#caller-name").value.trim();
+  const to = $("#to").value || state.config.line;
   $("#dial").disabled = true;
-  const { status, data } = await demo("POST", "/phone/dial", { from, caller_name: callerName || null });
+  const { status, data } = await demo("POST", "/phone/dial", { from, to, caller_name: callerName || null });
   if (status !== 201) {
     setMyStatus("Could not call: " + (data && data.message), false);
     refreshHandset();
@@ -112,7 +113,8 @@ async function dial() {
   state.spokenUpTo.clear();
   voice.cancel();
   renderTranscript();
-  setMyStatus("Calling " + state.config.line + "…", true);
+  state.myLine = to;
+  setMyStatus("Calling " + lineName(to) + " " + to + "…", true);
   // The feed may have brought the call's first statuses before this answer.
   const leg = state.legs.get(data.call_sid);
   if (leg) showMyStatus(leg);
@@ -122,7 +124,7 @@ async function dial() {
 function showMyStatus(leg) {
   state.my.status = leg.status;
   const live = !FINAL.has(leg.status);
-  setMyStatus(live ? "On a call with " + state.config.line + " (" + leg.status + ")"
+  setMyStatus(live ? "On a call with " + lineName(state.myLine || state.config.line) + " (" + leg.status + ")"
     : "Call ended (" + leg.status + ")", live);
   refreshHandset();
 }
@@ -267,15 +269,24 @@ function callById(id) {
   return state.calls.get(id) || ensureCall({ id, state: "ringing", from: "?", started_at: Date.now(), joined: [] });
 }
 
+// The line's name, with the caller's menu choice (as the Slack and Discord announcements show it).
+function lineLabel(s) {
+  if (!s.line) return "";
+  if (s.menu_choice === "none") return s.line + " (no key pressed)";
+  if (s.menu_choice) return s.line + " (pressed " + s.menu_choice + ")";
+  return s.line;
+}
+
 function renderCall(call) {
   const s = call.summary;
   const node = call.node;
   const author = el("div", "author", "denwa");
   author.append(el("span", "time", time(s.started_at || Date.now())));
   const caller = (s.caller_name ? s.caller_name + " " : "") + s.from;
+  const line = lineLabel(s);
   const text = s.direction === "outbound"
-    ? "📞 " + (s.line || "The line") + " is calling " + caller
-    : "📞 Incoming call from " + caller + (s.line ? " on " + s.line : "");
+    ? "📞 " + (line || "The line") + " is calling " + caller
+    : "📞 Incoming call from " + caller + (line ? " on " + line : "");
   const announce = el("div", "announce", text);
   announce.append(el("span", "state-pill " + s.state, s.state));
   const meta = el("div", "meta", [
@@ -448,9 +459,19 @@ function scrollChat() {
 
 // ---------------------------------------------------------------- the line's state
 
+// The demo's line whose number is `number`, by name.
+function lineName(number) {
+  const line = (state.config.lines || []).find((l) => l.number === number);
+  return line ? line.name : number;
+}
+
+// A line's own number: its speaker legs call it from itself.
+function isLineNumber(number) {
+  return (state.config.lines || [{ number: state.config.line }]).some((l) => l.number === number);
+}
+
 function legKind(leg) {
-  const line = state.config.line;
-  if (leg.from === line && leg.to === line) {
+  if (leg.from === leg.to && isLineNumber(leg.from)) {
     return leg.direction === "inbound" ? "speaker leg (joins the conference)" : "speaker leg (speaks)";
   }
   if (leg.direction === "inbound") return "caller " + leg.from;
@@ -463,7 +484,7 @@ function renderLegs() {
   const live = [...state.legs.values()].filter((leg) => !FINAL.has(leg.status));
   clear(box);
   if (live.length === 0) box.append(el("p", "empty", "None."));
-  const speakers = live.filter((leg) => leg.from === state.config.line && leg.to === state.config.line);
+  const speakers = live.filter((leg) => leg.from === leg.to && isLineNumber(leg.from));
   if (live.length) {
     const table = el("table");
     const head = el("tr");
@@ -657,6 +678,15 @@ async function main() {
   state.config = await res.json();
   $("#from").value = state.config.caller;
   $("#dial").textContent = "Call " + state.config.line_name + " " + state.config.line;
+  const lines = $("#to");
+  for (const line of state.config.lines || []) {
+    const option = el("option", null, line.name + " " + line.number);
+    option.value = line.number;
+    lines.append(option);
+  }
+  lines.addEventListener("change", () => {
+    $("#dial").textContent = "Call " + lineName(lines.value) + " " + lines.value;
+  });
   const store = $("#store");
   store.textContent = state.config.store === "redis" ? "store: Redis" : "store: in-memory (not durable)";
   if (state.config.store !== "redis") store.className = "pill warn";

@@ -40,9 +40,13 @@ use crate::store::Store;
 use events::Feed;
 use phone::{Behaviour, Phone, Phones};
 
-/// The demo line's number, and the made-up people around it (555-01xx numbers are fictional).
+/// The demo's default line's number, and the made-up people around it (555-01xx numbers are
+/// fictional).
 const LINE: &str = "+14155550100";
 const LINE_NAME: &str = "Support";
+/// The demo's second line (`[[lines]]`): its own number, name and responder.
+const BILLING: &str = "+14155550109";
+const BILLING_NAME: &str = "Billing";
 const CALLER: &str = "+14155550142";
 /// Responders rung on every call: one who accepts, and one whose voicemail answers (and so must
 /// never get in: only pressing 1 accepts).
@@ -50,6 +54,9 @@ const RESPONDERS: &[(&str, &str, Behaviour)] = &[
     ("Alice", "+14155550101", Behaviour::Accept),
     ("Bob", "+14155550102", Behaviour::Voicemail),
 ];
+/// Billing's responder: rung only for Billing's calls.
+const BILLING_RESPONDERS: &[(&str, &str, Behaviour)] =
+    &[("Carol", "+14155550103", Behaviour::Accept)];
 /// Seconds before voicemail is offered: long, so the demo does not switch to voicemail while
 /// someone is still reading the screen.
 const VOICEMAIL_AFTER_SECS: u32 = 300;
@@ -123,6 +130,8 @@ pub struct DemoState {
     pub api_token: Arc<str>,
     pub line: Arc<str>,
     pub line_name: Arc<str>,
+    /// Every line's (number, name), the default first: the phone may call any.
+    pub lines: Arc<[(String, String)]>,
     pub caller: Arc<str>,
     pub store: &'static str,
     pub time_scale: f64,
@@ -180,7 +189,7 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
     let feed = Feed::new();
     events::pump(emulator.clone(), feed.clone());
     let phones = Arc::new(Phones::new(emulator.clone()));
-    for (name, number, behaviour) in RESPONDERS {
+    for (name, number, behaviour) in RESPONDERS.iter().chain(BILLING_RESPONDERS) {
         phones.set(Phone {
             name: (*name).into(),
             number: (*number).into(),
@@ -204,6 +213,9 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         api_token: api_token.as_str().into(),
         line: LINE.into(),
         line_name: LINE_NAME.into(),
+        lines: [(LINE, LINE_NAME), (BILLING, BILLING_NAME)]
+            .map(|(n, name)| (n.to_owned(), name.to_owned()))
+            .into(),
         caller: CALLER.into(),
         store: store.as_str(),
         time_scale: options.time_scale,
@@ -215,11 +227,13 @@ pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
             routes,
         )]
     })?;
-    emulator.add_number(
-        LINE,
-        &format!("{base}/twilio/voice"),
-        Some(&format!("{base}/twilio/call-status")),
-    );
+    for number in [LINE, BILLING] {
+        emulator.add_number(
+            number,
+            &format!("{base}/twilio/voice"),
+            Some(&format!("{base}/twilio/call-status")),
+        );
+    }
 
     let (stop, mut stopped) = watch::channel(false);
     let server = tokio::spawn(app.run_until(async move {
@@ -317,24 +331,30 @@ async fn redis_answers(url: &str) -> bool {
 /// so a Redis URL with odd characters stays one string).
 fn settings_file(base: &str, redis_url: &str, emulator: &Emulator) -> String {
     let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
-    let responders: String = RESPONDERS
-        .iter()
-        .map(|(name, phone, _)| {
-            format!(
-                "[[line.responders]]\nname = {}\nphone = {}\n",
-                q(name),
-                q(phone)
-            )
-        })
-        .collect();
+    let responders = |table: &str, people: &[(&str, &str, Behaviour)]| -> String {
+        people
+            .iter()
+            .map(|(name, phone, _)| {
+                format!(
+                    "[[{table}.responders]]\nname = {}\nphone = {}\n",
+                    q(name),
+                    q(phone)
+                )
+            })
+            .collect()
+    };
+    let support = responders("line", RESPONDERS);
+    let billing = responders("lines", BILLING_RESPONDERS);
     let listen = base.trim_start_matches("http://");
     format!(
         "[server]\nlisten = {listen}\npublic_url = {base}\n\
          [redis]\nurl = {redis}\nkey_prefix = {prefix}\n\
          [twilio]\naccount_sid = {sid}\nnumber = {line}\napi_base = {api}\n\
          [line]\nname = {name}\nhold_music_url = \"\"\nvoicemail_after = {VOICEMAIL_AFTER_SECS}\n\
-         {responders}\
-         [transcription]\nenabled = true\n",
+         {support}\
+         [transcription]\nenabled = true\n\
+         [[lines]]\nid = \"billing\"\nname = {billing_name}\nnumber = {billing_number}\n\
+         {billing}",
         listen = q(listen),
         base = q(base),
         redis = q(redis_url),
@@ -343,6 +363,8 @@ fn settings_file(base: &str, redis_url: &str, emulator: &Emulator) -> String {
         line = q(LINE),
         api = q(&emulator.base_url()),
         name = q(LINE_NAME),
+        billing_name = q(BILLING_NAME),
+        billing_number = q(BILLING),
     )
 }
 
@@ -383,6 +405,11 @@ mod tests {
         ];
         let settings = Settings::from_sources(Some(&file), "demo settings", &env).unwrap();
         assert_eq!(settings.line.responders.len(), RESPONDERS.len());
+        // Two lines, each with its own people.
+        let lines = settings.lines.all();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].number.as_str(), BILLING);
+        assert_eq!(lines[1].settings.responders.len(), BILLING_RESPONDERS.len());
         // The console's thread shows what the demo phone says.
         assert!(settings.transcription.enabled);
         assert_eq!(

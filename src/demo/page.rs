@@ -52,6 +52,7 @@ async fn config(State(state): State<DemoState>) -> Json<serde_json::Value> {
         "api_token": &*state.api_token,
         "line": &*state.line,
         "line_name": &*state.line_name,
+        "lines": state.lines.iter().map(|(number, name)| json!({"number": number, "name": name})).collect::<Vec<_>>(),
         "caller": &*state.caller,
         "store": state.store,
         "time_scale": state.time_scale,

@@ -116,6 +116,9 @@ fn refused(message: impl Into<String>) -> Response {
 #[derive(Debug, Deserialize)]
 struct Dial {
     from: String,
+    /// Which line to call (its number); the default line's when absent.
+    #[serde(default)]
+    to: Option<String>,
     #[serde(default)]
     caller_name: Option<String>,
 }
@@ -123,11 +126,11 @@ struct Dial {
 /// Someone dials the line from `from` (any number: it is a pretend phone).
 async fn dial(State(state): State<DemoState>, Json(body): Json<Dial>) -> Response {
     let name = body.caller_name.as_deref().filter(|n| !n.trim().is_empty());
-    match state
-        .emulator
-        .place_call(&body.from, &state.line, name)
-        .await
-    {
+    let to = body.to.as_deref().unwrap_or(&state.line);
+    if !state.lines.iter().any(|(number, _)| number == to) {
+        return refused("that is not one of the demo's lines");
+    }
+    match state.emulator.place_call(&body.from, to, name).await {
         Ok(call_sid) => {
             (StatusCode::CREATED, Json(json!({ "call_sid": call_sid }))).into_response()
         }
@@ -211,7 +214,7 @@ async fn set_phone(
     if !e164 {
         return refused("a phone number in E.164 form, like +14155550199");
     }
-    if *number == *state.line {
+    if state.lines.iter().any(|(line, _)| *line == *number) {
         return refused("that is the line's own number");
     }
     let responder = state

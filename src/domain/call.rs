@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{CallId, CallSid, CallState, Direction};
+use super::{CallId, CallSid, CallState, Direction, LineId};
 
 /// One call to (or from) the line. The caller's number is kept for the team's chat, never put in
 /// a conference name, URL or log line.
@@ -25,6 +25,13 @@ pub struct Call {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_sid: Option<CallSid>,
     pub conference: String,
+    /// The line the call is on (`None`: recorded before denwa had several lines, so the
+    /// default line's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<LineId>,
+    /// The key the caller pressed in the line's menu, when the call came through one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub menu_choice: Option<String>,
     /// Unix milliseconds.
     pub started_at: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

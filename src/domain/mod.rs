@@ -15,7 +15,7 @@ pub use conference_name::ConferenceName;
 pub use dial_policy::{BlockedCallers, DialPolicy, DialRefusal};
 // The words the line shares with the chat bridges have one home, the chat contract; the line
 // uses them as its own.
-pub use denwa_chat::{CallId, CallState, Direction, MessageId};
+pub use denwa_chat::{CallId, CallState, Direction, LineId, MessageId};
 pub use incoming_call_id::incoming_call_id;
 pub use leg_token::LegToken;
 pub use message::{Message, MessageState, Piece};

@@ -126,8 +126,9 @@ impl LineDialing for Line {
         user: &'a str,
     ) -> BoxFuture<'a, Result<String, LineRefused>> {
         Box::pin(async move {
+            let line = self.line_of_id(call).await;
             let (index, name) = self
-                .responder_of_user(bridge, user)
+                .responder_of_user(line, bridge, user)
                 .ok_or(LineRefused::NotAResponder)?;
             self.join_responder_by_phone(call, index).await?;
             Ok(name)
@@ -135,6 +136,11 @@ impl LineDialing for Line {
     }
 
     fn responder_name(&self, bridge: &str, user: &str) -> Option<String> {
-        self.responder_of_user(bridge, user).map(|(_, name)| name)
+        // A responder of any line: lines may share people.
+        self.lines()
+            .all()
+            .iter()
+            .find_map(|line| self.responder_of_user(line, bridge, user))
+            .map(|(_, name)| name)
     }
 }

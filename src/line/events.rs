@@ -14,20 +14,19 @@ impl Line {
     }
 
     pub(crate) fn summary(&self, call: &Call) -> CallSummary {
+        let line = self.line_of(call);
         CallSummary {
             id: call.id.clone(),
-            line: self.settings().line.name.clone(),
+            line: line.settings.name.clone(),
+            line_id: line.id().clone(),
+            menu_choice: call.menu_choice.clone(),
             from: call.other_party.clone(),
             caller_name: call.caller_name.clone(),
             state: call.state,
             started_at: call.started_at,
             ended_at: call.ended_at,
             messages_spoken: call.messages_spoken,
-            caller_utterances: self
-                .settings()
-                .transcription
-                .enabled
-                .then_some(call.caller_utterances),
+            caller_utterances: line.transcription.enabled.then_some(call.caller_utterances),
             speaker_legs: call.speaker_legs,
             responder_legs: call.responder_legs,
             joined: call.joined.clone(),

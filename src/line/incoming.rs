@@ -4,7 +4,7 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
-use crate::config::Greeting;
+use crate::config::{Greeting, LineConfig};
 use crate::domain::{
     Call, CallId, CallSid, CallState, Direction, ParticipantLabel, incoming_call_id,
 };
@@ -31,24 +31,50 @@ impl Line {
     /// Answers a call to the line. The self-dialled speaker leg arrives here too (From == To ==
     /// the line's number) and is only asked for its one-time code: a caller ID is trivially
     /// spoofed, the code is not.
+    ///
+    /// The number dialled (`To`) picks the line; a number no line has is refused, unrecorded.
     pub async fn answer_call(&self, call: VoiceParams) -> VoiceResponse {
-        let number = self.settings().twilio.number.as_str();
-        if call.from == number && call.to == number {
+        let Some(line) = self.lines().answering(&call.to) else {
+            // Twilio sent a call for a number of the account no line is configured for (a
+            // number pointed here by hand, or a line removed): say so rather than ring nobody.
+            // Only the call's SID is logged: the numbers stay out of the log.
+            tracing::warn!(call_sid = %call.call_sid, "a call to a number no line has: refused");
+            return VoiceResponse::new()
+                .say(self.say_verb("Sorry, this number is not in service. Goodbye."))
+                .hangup();
+        };
+        if call.from == call.to {
+            // The self-dialled speaker calls a line's number from that same number.
             return self_dial::ask_for_code(self.speech());
         }
-        if self.settings().line.blocked_callers.blocks(&call.from) {
+        if line.settings.blocked_callers.blocks(&call.from) {
             // Refused unanswered, before a call record or a conference exists: the caller is
             // not billed, and nobody is rung or told. The number itself stays out of the log.
             self.metrics().calls_blocked.inc();
             tracing::info!(call_sid = %call.call_sid, "call from a blocked number refused");
             return VoiceResponse::new().reject(Reject::new().reason(RejectReason::Rejected));
         }
+        if let Some(menu) = &line.settings.menu {
+            // Nothing is recorded until the caller has chosen: the choice picks the line.
+            return self.offer_menu(VoiceResponse::new(), line, menu, &call, 0);
+        }
+        self.take_call(&call, line, None).await
+    }
+
+    /// Records an incoming call on `line` (chosen in a menu by `menu_choice`), announces it, rings
+    /// the line's responders and answers the caller's TwiML.
+    pub(crate) async fn take_call(
+        &self,
+        call: &VoiceParams,
+        line: &LineConfig,
+        menu_choice: Option<&str>,
+    ) -> VoiceResponse {
         let id = incoming_call_id(call.call_sid.as_str());
         let caller_name = call.caller_name.as_deref().filter(|n| !n.trim().is_empty());
         // How the caller is announced: a responder calling in by name, else the name Twilio
         // looked up, else (later) their own recorded voice, else "The caller".
         let name = self
-            .known_name(&call.from, caller_name)
+            .known_name(line, &call.from, caller_name)
             .unwrap_or_else(|| "The caller".into());
         let stored = self
             .store()
@@ -60,28 +86,31 @@ impl Line {
                 caller_name,
                 announced_as: Some(&name),
                 direction: Direction::Inbound,
+                line: line.id(),
+                menu_choice,
             })
             .await;
         let record = match stored {
             Ok(CreateOutcome::Created(record)) => record,
-            Ok(CreateOutcome::Exists(record)) => return self.answer_again(&record, &call),
+            Ok(CreateOutcome::Exists(record)) => return self.answer_again(&record, call),
             Err(e) => {
                 // Without the store nobody could see or answer the call: say so and let the
                 // caller try again, rather than leave them in a conference nobody will ever join.
                 self.metrics().calls_refused_store_down.inc();
                 tracing::error!(call_sid = %call.call_sid, error = %e, "cannot record an incoming call; turning it away");
-                return self.unavailable();
+                return self.unavailable(line);
             }
         };
         self.metrics().calls_answered.inc();
-        tracing::info!(call = %id, call_sid = %call.call_sid, "incoming call");
+        tracing::info!(call = %id, call_sid = %call.call_sid, line = %line.id(), "incoming call");
         self.publish(LineEvent::CallStarted {
             call: self.summary(&record),
         });
-        let line = self.clone();
+        let this = self.clone();
         let ring_id = id.clone();
-        self.spawn(async move { line.ring_responders(&ring_id).await });
-        self.welcome(&id, &call)
+        let line_id = line.id().clone();
+        self.spawn(async move { this.ring_responders(&ring_id, &line_id).await });
+        self.welcome(line, &id, call)
     }
 
     /// Twilio asked again about a call it already told denwa of (a retried webhook, or a replayed
@@ -94,28 +123,28 @@ impl Line {
             return VoiceResponse::new().hangup();
         }
         tracing::info!(call = %record.id, call_sid = %call.call_sid, "Twilio asked again about a call: same answer");
-        self.welcome(&record.id, call)
+        self.welcome(self.line_of(record), &record.id, call)
     }
 
     /// Said before hanging up on a caller denwa cannot take (its store is unreachable).
-    fn unavailable(&self) -> VoiceResponse {
+    fn unavailable(&self, line: &LineConfig) -> VoiceResponse {
         VoiceResponse::new()
-            .say(self.say_verb(&self.settings().line.unavailable_message))
+            .say(self.say_verb(&line.settings.unavailable_message))
             .hangup()
     }
 
     /// What a caller hears first: the greeting, then (with `record_names`, for callers nobody
     /// knows by name) the recording of their name, else straight into the call's conference.
-    fn welcome(&self, id: &CallId, call: &VoiceParams) -> VoiceResponse {
-        let greeting = match &self.settings().line.greeting {
+    fn welcome(&self, line: &LineConfig, id: &CallId, call: &VoiceParams) -> VoiceResponse {
+        let greeting = match &line.settings.greeting {
             Greeting::Say(text) => VoiceResponse::new().say(self.say_verb(text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
-        let mut greeting = self.start_transcription(greeting);
+        let mut greeting = self.start_transcription(line, greeting);
         let unknown = self
-            .known_name(&call.from, call.caller_name.as_deref())
+            .known_name(line, &call.from, call.caller_name.as_deref())
             .is_none();
-        if self.settings().line.record_names && unknown {
+        if line.settings.record_names && unknown {
             // With a recording, Twilio fetches the action (which puts the caller in); without one
             // (the caller said nothing) it skips the action and goes on with the next verb, so
             // the conference follows here too: a silent caller is not hung up.
@@ -137,18 +166,18 @@ impl Line {
                             .finish_on_key("#"),
                     );
         }
-        greeting.dial(Dial::conference(self.caller_conference(id)))
+        greeting.dial(Dial::conference(self.caller_conference(line, id)))
     }
 
     /// The caller's place in the conference: it starts it, and its leaving ends it.
-    pub(crate) fn caller_conference(&self, id: &CallId) -> Conference {
+    pub(crate) fn caller_conference(&self, line: &LineConfig, id: &CallId) -> Conference {
         let mut conference = self
             .conference(id)
             .participant_label(ParticipantLabel::caller())
             .start_conference_on_enter(true)
             // The caller leaving ends the call for everyone, speaker legs included.
             .end_conference_on_exit(true);
-        if let Some(url) = &self.settings().line.hold_music_url {
+        if let Some(url) = &line.settings.hold_music_url {
             conference = conference.wait_url(url.as_str());
         }
         conference
@@ -163,9 +192,9 @@ impl Line {
                 .or_log("keep the caller's name recording");
         }
         match self.store().call(id).await {
-            Ok(Some(call)) if call.state != CallState::Ended => {
-                VoiceResponse::new().dial(Dial::conference(self.caller_conference(id)))
-            }
+            Ok(Some(call)) if call.state != CallState::Ended => VoiceResponse::new().dial(
+                Dial::conference(self.caller_conference(self.line_of(&call), id)),
+            ),
             _ => VoiceResponse::new().hangup(),
         }
     }
@@ -178,9 +207,13 @@ impl Line {
 
     /// The name of whoever is at `phone`, when known: a responder in the directory, else the
     /// name Twilio looked up (`caller_name`), if not blank.
-    pub(crate) fn known_name(&self, phone: &str, caller_name: Option<&str>) -> Option<String> {
-        self.settings()
-            .line
+    pub(crate) fn known_name(
+        &self,
+        line: &LineConfig,
+        phone: &str,
+        caller_name: Option<&str>,
+    ) -> Option<String> {
+        line.settings
             .responder_by_phone(phone)
             .map(|(_, r)| r.name.clone())
             .or_else(|| {

@@ -10,6 +10,7 @@ mod conference;
 mod control;
 mod events;
 mod incoming;
+mod menu;
 mod outbound;
 mod responders;
 mod say;
@@ -27,7 +28,8 @@ use url::Url;
 
 use crate::background::Background;
 use crate::chat_events::ChatEvents;
-use crate::config::Settings;
+use crate::config::{LineConfig, Lines, Settings};
+use crate::domain::{Call, CallId};
 use crate::metrics::Metrics;
 use crate::speech::{SpeechContext, SpeechParts};
 use crate::store::Store;
@@ -108,6 +110,25 @@ impl Line {
 
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// Every line, the default first.
+    pub fn lines(&self) -> &Lines {
+        &self.inner.settings.lines
+    }
+
+    /// The line `call` is on (the default line's for a call recorded before it kept one, or
+    /// whose line has since been removed from the configuration).
+    pub(crate) fn line_of(&self, call: &Call) -> &LineConfig {
+        self.lines().get_or_default(call.line.as_ref())
+    }
+
+    /// The line of call `id`, read from the store; the default line if it cannot be read.
+    pub(crate) async fn line_of_id(&self, id: &CallId) -> &LineConfig {
+        match self.store().call(id).await {
+            Ok(Some(call)) => self.line_of(&call),
+            _ => self.lines().default_line(),
+        }
     }
 
     pub fn store(&self) -> &Store {

@@ -4,6 +4,7 @@
 use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
+use crate::config::LineConfig;
 use crate::domain::{Call, CallId, DialRefusal, Direction, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::store::NewCall;
@@ -34,16 +35,21 @@ impl From<crate::store::StoreError> for DialError {
 const OUTBOUND_TIMEOUT_SECS: u32 = 45;
 
 impl Line {
-    /// Calls `to` from the line. Returns the call once Twilio has accepted it.
+    /// Calls `to` from the default line. Returns the call once Twilio has accepted it.
     pub async fn dial_out(&self, to: &str) -> Result<Call, DialError> {
+        self.dial_out_from(self.lines().default_line(), to).await
+    }
+
+    /// Calls `to` from `line`'s number; the call is that line's (its channel, its speaker).
+    pub async fn dial_out_from(&self, line: &LineConfig, to: &str) -> Result<Call, DialError> {
         let to = PhoneNumber::parse(to.trim()).map_err(|e| DialError::BadNumber(e.to_string()))?;
-        if to == self.settings().twilio.number {
+        if self.lines().answering(to.as_str()).is_some() {
             return Err(DialError::BadNumber("the line cannot call itself".into()));
         }
         // Before anything is recorded or Twilio is asked: a refused number costs nothing.
-        self.settings().line.dial_policy.check(&to)?;
+        line.settings.dial_policy.check(&to)?;
         let id = CallId::generate();
-        let line_number = self.settings().twilio.number.clone();
+        let line_number = line.number.clone();
         // Recorded before Twilio is asked (without a CallSid until Twilio names the call), so the
         // answer webhook, which names the call by its id, always finds it.
         self.store()
@@ -55,6 +61,8 @@ impl Line {
                 caller_name: None,
                 announced_as: None,
                 direction: Direction::Outbound,
+                line: line.id(),
+                menu_choice: None,
             })
             .await?;
         let answer = self.public_url("/twilio/outbound", &[("call", id.as_str())]);
@@ -96,9 +104,11 @@ impl Line {
     /// first, when it is on).
     pub async fn outbound_answered(&self, id: &CallId) -> VoiceResponse {
         match self.store().call(id).await {
-            Ok(Some(call)) if call.state != crate::domain::CallState::Ended => self
-                .start_transcription(VoiceResponse::new())
-                .dial(Dial::conference(self.caller_conference(id))),
+            Ok(Some(call)) if call.state != crate::domain::CallState::Ended => {
+                let line = self.line_of(&call);
+                self.start_transcription(line, VoiceResponse::new())
+                    .dial(Dial::conference(self.caller_conference(line, id)))
+            }
             _ => VoiceResponse::new().hangup(),
         }
     }

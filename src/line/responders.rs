@@ -8,8 +8,8 @@
 use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
-use crate::config::{RingCallerId, RingMode};
-use crate::domain::{CallId, CallSid, CallState, Direction, ParticipantLabel, PhoneNumber};
+use crate::config::{LineConfig, RingCallerId, RingMode};
+use crate::domain::{CallId, CallSid, CallState, Direction, LineId, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
 use crate::twilio::{CallEvent, CallStatus, CallTarget, CreateCall, UpdateCall};
@@ -22,8 +22,9 @@ impl Line {
     /// Starts ringing the responders for a new call (all at once, or the first in order).
     /// Once per call: the store records that ringing began, so the sweep can start it for a
     /// call whose answering replica stopped before it could.
-    pub(crate) async fn ring_responders(&self, id: &CallId) {
-        let line = &self.settings().line;
+    /// `line` is the call's (its caller knows it: no read of the call for it).
+    pub(crate) async fn ring_responders(&self, id: &CallId, line: &LineId) {
+        let line = &self.lines().get_or_default(Some(line)).settings;
         if line.responders.is_empty() {
             return;
         }
@@ -41,13 +42,13 @@ impl Line {
                     self.dial_responder(id, index).await;
                 }
             }
-            RingMode::InOrder => self.ring_next_responder(id).await,
+            RingMode::InOrder => self.ring_next_responder(id, line.responders.len()).await,
         }
     }
 
-    /// In-order ringing: dials the next available responder, if any remain.
-    async fn ring_next_responder(&self, id: &CallId) {
-        let count = self.settings().line.responders.len();
+    /// In-order ringing: dials the next available responder of the call's line's `count`, if
+    /// any remain.
+    async fn ring_next_responder(&self, id: &CallId, count: usize) {
         loop {
             let index = match self.store().next_ring_index(id).await {
                 Ok(i) => i,
@@ -71,7 +72,7 @@ impl Line {
     pub(crate) async fn ring_if_never_rung(&self, call: &crate::domain::Call) {
         // Give the answering replica a moment to start ringing itself.
         const GRACE_MS: u64 = 5_000;
-        if self.settings().line.responders.is_empty()
+        if self.line_of(call).settings.responders.is_empty()
             || call.direction != Direction::Inbound
             || call.state == CallState::Ended
             || crate::domain::now_ms().saturating_sub(call.started_at) < GRACE_MS
@@ -80,19 +81,22 @@ impl Line {
             return;
         }
         tracing::info!(call = %call.id, "responders were never rung: ringing them now");
-        self.ring_responders(&call.id).await;
+        self.ring_responders(&call.id, self.line_of(call).id())
+            .await;
     }
 
     /// Dials responder `index` unless they are busy on another denwa call. Returns whether a
     /// leg was placed.
     async fn dial_responder(&self, id: &CallId, index: usize) -> bool {
-        let Some(responder) = self.settings().line.responders.get(index) else {
-            return false;
-        };
         let store = self.store();
         let call = match store.call(id).await {
             Ok(Some(call)) if call.state != CallState::Ended => call,
             _ => return false,
+        };
+        // The call's own line: its people, its number, its ring policy.
+        let line = self.line_of(&call);
+        let Some(responder) = line.settings.responders.get(index) else {
+            return false;
         };
         match store.claim_responder(responder.phone.as_str(), id).await {
             Ok(true) => {}
@@ -105,8 +109,8 @@ impl Line {
                 return false;
             }
         }
-        let line_number = self.settings().twilio.number.clone();
-        let caller_id = match self.settings().line.ring_caller_id {
+        let line_number = line.number.clone();
+        let caller_id = match line.settings.ring_caller_id {
             RingCallerId::Caller => PhoneNumber::parse(&call.other_party).unwrap_or(line_number),
             RingCallerId::Line => line_number,
         };
@@ -122,16 +126,16 @@ impl Line {
             )
             .status_callback(status.as_str(), HttpMethod::Post)
             .status_callback_events([CallEvent::Completed])
-            .timeout(self.settings().line.ring_timeout)
+            .timeout(line.settings.ring_timeout)
         };
         let mut placed = self.twilio().create_call(&request(caller_id.clone())).await;
         // Twilio only lets a call show a number the account owns or has verified: a caller's
         // number usually is neither. Ringing from the line's own number beats not ringing.
-        if placed.is_err() && caller_id != self.settings().twilio.number {
+        if placed.is_err() && caller_id != line.number {
             tracing::warn!(call = %id, "Twilio refused the caller's number as caller ID; ringing from the line's");
             placed = self
                 .twilio()
-                .create_call(&request(self.settings().twilio.number.clone()))
+                .create_call(&request(line.number.clone()))
                 .await;
         }
         match placed {
@@ -141,7 +145,7 @@ impl Line {
                     .record_responder_leg(id, index, &created.sid)
                     .await
                     .or_log("record a responder's leg");
-                if self.settings().line.ring == RingMode::InOrder {
+                if line.settings.ring == RingMode::InOrder {
                     store
                         .set_ring_current(id, &created.sid)
                         .await
@@ -165,9 +169,13 @@ impl Line {
     }
 
     /// The directory entry of a chat user: (responder index, name).
-    pub(crate) fn responder_of_user(&self, bridge: &str, user: &str) -> Option<(usize, String)> {
-        self.settings()
-            .line
+    pub(crate) fn responder_of_user(
+        &self,
+        line: &LineConfig,
+        bridge: &str,
+        user: &str,
+    ) -> Option<(usize, String)> {
+        line.settings
             .responders
             .iter()
             .enumerate()
@@ -214,6 +222,10 @@ impl Line {
                     .hangup();
             }
         };
+        if index >= self.line_of(&call).settings.responders.len() {
+            // Rung for a line whose responders have changed since.
+            return VoiceResponse::new().hangup();
+        }
         let asked = self
             .store()
             .join_requested(id, index)
@@ -230,7 +242,7 @@ impl Line {
             .unwrap_or_else(|| spoken_number(&call.other_party));
         let prompt = [
             "Call for ",
-            self.settings().line.name.as_str(),
+            self.line_of(&call).settings.name.as_str(),
             " from ",
             who.as_str(),
             ". Press 1 to accept.",
@@ -283,12 +295,14 @@ impl Line {
                 tracing::warn!(call = %id, error = %e, "cannot record an acceptance");
                 false
             });
-        let live = match self.store().call(id).await {
-            Ok(Some(call)) => {
+        // The call's line says whether responders listen only (read with the call, not apart).
+        let (live, muted) = match self.store().call(id).await {
+            Ok(Some(call)) => (
                 call.state != CallState::Ended
-                    && !self.store().in_voicemail(id).await.unwrap_or(true)
-            }
-            _ => false,
+                    && !self.store().in_voicemail(id).await.unwrap_or(true),
+                self.line_of(&call).settings.responders_muted,
+            ),
+            _ => (false, true),
         };
         if !(live && (accepted || asked)) {
             return VoiceResponse::new()
@@ -307,12 +321,12 @@ impl Line {
         let conference = self
             .conference(id)
             .participant_label(ParticipantLabel::responder(index))
-            .muted(self.settings().line.responders_muted)
+            .muted(muted)
             .start_conference_on_enter(true)
             .end_conference_on_exit(false)
             .wait_url("");
         let mut response = VoiceResponse::new();
-        if self.settings().line.responders_muted {
+        if muted {
             response = response
                 .say(self.say_verb("You are listening. Reply from chat to speak to the caller."));
         }
@@ -358,25 +372,30 @@ impl Line {
                 return;
             }
         }
-        if let Some(responder) = self.settings().line.responders.get(index) {
+        let call = self.store().call(id).await.ok().flatten();
+        let line = match &call {
+            Some(call) => self.line_of(call),
+            None => self.lines().default_line(),
+        };
+        if let Some(responder) = line.settings.responders.get(index) {
             self.store()
                 .release_responder(responder.phone.as_str(), id)
                 .await
                 .or_log("release a responder");
         }
         let accepted = self.store().accepted_by(id).await.ok().flatten();
-        let live =
-            matches!(self.store().call(id).await, Ok(Some(c)) if c.state != CallState::Ended);
+        let live = call.is_some_and(|c| c.state != CallState::Ended);
         let in_voicemail = self.store().in_voicemail(id).await.unwrap_or(false);
         tracing::info!(call = %id, responder = index, status = status.as_str(), "responder leg ended");
         let current = self.store().ring_current(id).await.ok().flatten();
         if accepted.is_none()
             && live
             && !in_voicemail
-            && self.settings().line.ring == RingMode::InOrder
+            && line.settings.ring == RingMode::InOrder
             && current.as_ref() == Some(call_sid)
         {
-            self.ring_next_responder(id).await;
+            self.ring_next_responder(id, line.settings.responders.len())
+                .await;
         }
     }
 
@@ -410,8 +429,11 @@ impl Line {
             .ok()
             .flatten()
             .unwrap_or_else(|| "Someone".into());
-        let settings = &self.settings().line;
         let call = store.call(id).await.ok().flatten();
+        let settings = match &call {
+            Some(call) => &self.line_of(call).settings,
+            None => &self.lines().default_line().settings,
+        };
         let is_caller = call
             .as_ref()
             .is_some_and(|c| c.call_sid.as_ref() == Some(call_sid));

@@ -99,6 +99,8 @@ mod tests {
             state,
             other_party: "+14155550123".into(),
             line_number: "+15005550006".into(),
+            line: None,
+            menu_choice: None,
             caller_name: None,
             call_sid: crate::domain::CallSid::parse(&format!("CA{n:032}")),
             started_at: 0,

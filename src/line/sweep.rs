@@ -22,10 +22,13 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 /// runs often enough to do that within a quarter of `line.voicemail_after` and of
 /// `line.status_check_after` (but not more than four times a second).
 fn interval(line: &Line) -> Duration {
-    let line = &line.settings().line;
+    let status_check_after = line.settings().line.status_check_after;
     let soonest = line
-        .voicemail_after
-        .map_or(line.status_check_after, |v| v.min(line.status_check_after));
+        .lines()
+        .all()
+        .iter()
+        .filter_map(|l| l.settings.voicemail_after)
+        .fold(status_check_after, Duration::min);
     (soonest / 4).clamp(Duration::from_millis(250), SWEEP_EVERY)
 }
 
@@ -51,7 +54,7 @@ async fn sweep_once(line: &Line, checks: &mut Option<JoinHandle<()>>) {
     for call in &calls {
         line.offer_voicemail_if_due(call).await;
         line.ring_if_never_rung(call).await;
-        if line.settings().transcription.enabled {
+        if line.line_of(call).transcription.enabled {
             line.post_utterances(&call.id).await;
         }
         if let Ok(true) = line.store().needs_speaker(&call.id).await {

@@ -12,6 +12,7 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
+use crate::config::LineConfig;
 use crate::domain::{CallId, CallSid, CallState, now_ms};
 use crate::store::{Kept, LogFailure as _, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 use crate::twiml::{HttpMethod, Start, Transcription, TranscriptionTrack, VoiceResponse};
@@ -135,8 +136,13 @@ impl TranscriptionParams {
 impl Line {
     /// With `transcription.enabled`: the notice, then the start of the caller's transcription,
     /// appended to `response` (before the caller enters the conference).
-    pub(crate) fn start_transcription(&self, mut response: VoiceResponse) -> VoiceResponse {
-        let settings = &self.settings().transcription;
+    /// The line's own `lines[].transcription` settings apply.
+    pub(crate) fn start_transcription(
+        &self,
+        line: &LineConfig,
+        mut response: VoiceResponse,
+    ) -> VoiceResponse {
+        let settings = &line.transcription;
         if !settings.enabled {
             return response;
         }
@@ -254,7 +260,11 @@ impl Line {
 
     /// The caller's name, when known (see [`Line::known_name`]).
     pub(crate) fn caller_name(&self, call: &crate::domain::Call) -> Option<String> {
-        self.known_name(&call.other_party, call.caller_name.as_deref())
+        self.known_name(
+            self.line_of(call),
+            &call.other_party,
+            call.caller_name.as_deref(),
+        )
     }
 
     async fn call_is_on(&self, id: &CallId) -> bool {

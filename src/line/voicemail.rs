@@ -48,7 +48,7 @@ impl Line {
     /// Offers voicemail if the call has waited long enough with nobody on it. Called by the
     /// sweep; safe from every replica at once (the store lets one start it).
     pub(crate) async fn offer_voicemail_if_due(&self, call: &Call) {
-        let Some(after) = self.settings().line.voicemail_after else {
+        let Some(after) = self.line_of(call).settings.voicemail_after else {
             return;
         };
         // An inbound call is recorded with its CallSid.
@@ -96,7 +96,8 @@ impl Line {
     /// The voicemail prompt and recording. With live transcription on, the caller's words are
     /// already being transcribed (in the line's language, with no length limit): the recording
     /// is not transcribed again.
-    pub fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
+    pub async fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
+        let transcribed_live = self.line_of_id(id).await.transcription.enabled;
         let query = [("call", id.as_str())];
         let mut record = Record::new()
             .action(
@@ -110,7 +111,7 @@ impl Line {
             .timeout(VOICEMAIL_SILENCE_SECS)
             .play_beep(true)
             .finish_on_key("#");
-        if !self.settings().transcription.enabled {
+        if !transcribed_live {
             record = record.transcribe(true).transcribe_callback(
                 self.public_url("/twilio/voicemail-transcribed", &query)
                     .as_str(),
@@ -131,7 +132,7 @@ impl Line {
     ) -> VoiceResponse {
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
             self.voicemail_part(id, VoicemailPart::Recording(url)).await;
-            if self.settings().transcription.enabled {
+            if self.line_of_id(id).await.transcription.enabled {
                 self.voicemail_from_live_transcript(id);
             }
         }

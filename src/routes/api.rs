@@ -13,7 +13,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use super::ApiError;
-use crate::domain::{CallId, CallState, MessageId};
+use crate::domain::{CallId, CallState, LineId, MessageId};
 use crate::line::{DialError, Line};
 
 pub async fn require_token(State(line): State<Line>, request: Request, next: Next) -> Response {
@@ -206,19 +206,59 @@ pub async fn hangup(
 #[serde(deny_unknown_fields)]
 pub struct DialRequest {
     to: String,
+    /// The id of the line to call from (`GET /api/lines`); the default line when absent.
+    #[serde(default)]
+    line: Option<String>,
 }
 
-/// `POST /api/calls {"to": "+E.164"}`: the line calls someone.
+/// `POST /api/calls {"to": "+E.164", "line": "<id>"}`: a line calls someone, from its number.
 pub async fn dial(
     State(line): State<Line>,
     body: Result<Json<DialRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| unreadable(e, r#"{"to": "+14155550100"}"#))?;
-    let call = line.dial_out(&body.to).await.map_err(|e| match e {
-        DialError::BadNumber(m) => ApiError::Invalid(m),
-        DialError::NotAllowed(r) => ApiError::NumberNotAllowed(r.to_string()),
-        DialError::Refused(r) => ApiError::from(r),
-        DialError::Twilio(m) => ApiError::BadGateway(m),
-    })?;
+    let from = match body.line.as_deref() {
+        None => line.lines().default_line(),
+        Some(raw) => LineId::parse(raw)
+            .and_then(|id| line.lines().get(&id))
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "there is no line {raw:?} (GET /api/lines lists them)"
+                ))
+            })?,
+    };
+    let call = line
+        .dial_out_from(from, &body.to)
+        .await
+        .map_err(|e| match e {
+            DialError::BadNumber(m) => ApiError::Invalid(m),
+            DialError::NotAllowed(r) => ApiError::NumberNotAllowed(r.to_string()),
+            DialError::Refused(r) => ApiError::from(r),
+            DialError::Twilio(m) => ApiError::BadGateway(m),
+        })?;
     Ok((StatusCode::CREATED, Json(call)).into_response())
+}
+
+/// `GET /api/lines`: every line (the default first) with its number and where its calls are
+/// announced.
+pub async fn lines(State(line): State<Line>) -> Response {
+    let lines: Vec<_> = line
+        .lines()
+        .all()
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.id(),
+                "name": l.settings.name,
+                "number": l.number.as_str(),
+                "slack_channel": l.slack_channel,
+                "discord_channel": l.discord_channel,
+                "menu": l.settings.menu.as_ref().map(|m| json!({
+                    "default": m.default,
+                    "choices": m.choices.iter().map(|(key, id)| json!({"key": key.to_string(), "line": id})).collect::<Vec<_>>(),
+                })),
+            })
+        })
+        .collect();
+    Json(json!({ "lines": lines })).into_response()
 }

@@ -11,6 +11,7 @@ mod signed;
 mod twilio_call_status;
 mod twilio_caller_name;
 mod twilio_conference;
+mod twilio_menu;
 mod twilio_outbound;
 mod twilio_responder;
 mod twilio_speak;
@@ -33,6 +34,7 @@ use crate::line::Line;
 pub fn router(line: Line) -> Router {
     let api = Router::new()
         .route("/api/calls", get(api::list_calls).post(api::dial))
+        .route("/api/lines", get(api::lines))
         .route("/api/calls/{id}", get(api::get_call))
         .route("/api/calls/{id}/say", post(api::say))
         .route("/api/calls/{id}/messages", get(api::messages))
@@ -46,6 +48,7 @@ pub fn router(line: Line) -> Router {
         .layer(middleware::map_response(api::too_large_as_json));
     let webhooks = Router::new()
         .route("/twilio/voice", post(twilio_voice::voice))
+        .route("/twilio/menu", post(twilio_menu::chosen))
         .route(
             "/twilio/speaker-gate",
             post(twilio_speaker_gate::speaker_gate),

@@ -25,8 +25,17 @@ pub struct KeyPress {
     digits: String,
 }
 
+/// The call, when some line has responder `responder` (a URL from before a configuration change
+/// may name one no longer there); the call's own line is checked where the call is read.
 fn call_of(query: &ResponderQuery, line: &Line) -> Option<CallId> {
-    CallId::parse(&query.call).filter(|_| query.responder < line.settings().line.responders.len())
+    let most = line
+        .lines()
+        .all()
+        .iter()
+        .map(|l| l.settings.responders.len())
+        .max()
+        .unwrap_or(0);
+    CallId::parse(&query.call).filter(|_| query.responder < most)
 }
 
 pub async fn answered(

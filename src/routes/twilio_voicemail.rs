@@ -33,7 +33,7 @@ pub async fn prompt(
     request: Signed<Recording, CallQuery>,
 ) -> Result<Twiml, WebhookError> {
     Ok(Twiml(match CallId::parse(&request.query.call) {
-        Some(id) => line.voicemail_prompt(&id),
+        Some(id) => line.voicemail_prompt(&id).await,
         None => VoiceResponse::new().hangup(),
     }))
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rand::RngExt as _;
 
 use super::SpeechContext;
-use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, now_ms};
+use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, PhoneNumber, now_ms};
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
@@ -155,12 +155,23 @@ pub async fn start(speech: &SpeechContext, id: &CallId) {
         return;
     }
     let code = random_token(CODE_DIGITS, b"0123456789");
-    if let Err(e) = speech.store().store_speaker_code(&code, id, leg).await {
+    // The call's own line's number (its `to`): each line's speaker dials that line, so the
+    // inbound half reaches a number Twilio routes to denwa and the caller ID is that line's.
+    // Read at the same moment as the code is stored: no round trip is added before the dial.
+    let (stored, to) = futures::join!(
+        speech.store().store_speaker_code(&code, id, leg),
+        speech.store().call_field(id, "to")
+    );
+    if let Err(e) = stored {
         tracing::warn!(call = %id, error = %e, "cannot store the speaker code");
         super::leg_ended(speech, id, leg, "denwa could not prepare the speaker call").await;
         return;
     }
-    let number = speech.line_number().clone();
+    let number = to
+        .ok()
+        .flatten()
+        .and_then(|n| PhoneNumber::parse(&n).ok())
+        .unwrap_or_else(|| speech.line_number().clone());
     let speak = speak_url(speech, id, leg, Step::first());
     let status = speech.public_url(
         "/twilio/call-status",

@@ -7,7 +7,8 @@ use redis::AsyncCommands as _;
 
 use super::{Store, StoreError, StoreResult, scripts};
 use crate::domain::{
-    Call, CallId, CallSid, CallState, ConferenceName, ConferenceSid, Direction, MessageId, now_ms,
+    Call, CallId, CallSid, CallState, ConferenceName, ConferenceSid, Direction, LineId, MessageId,
+    now_ms,
 };
 
 /// What `/twilio/voice` knows about a new call.
@@ -24,6 +25,10 @@ pub struct NewCall<'a> {
     /// How the caller leg is announced (its participant name), when it has a CallSid.
     pub announced_as: Option<&'a str>,
     pub direction: Direction,
+    /// The line the call is on.
+    pub line: &'a LineId,
+    /// The key pressed in the line's menu, when it came through one.
+    pub menu_choice: Option<&'a str>,
 }
 
 /// Whose leg a conference participant event is about.
@@ -88,7 +93,11 @@ impl Store {
             ("started_at".into(), now.to_string()),
             ("last_activity_at".into(), now.to_string()),
             ("direction".into(), call.direction.as_str().into()),
+            ("line".into(), call.line.to_string()),
         ];
+        if let Some(choice) = call.menu_choice {
+            fields.push(("menu_choice".into(), choice.into()));
+        }
         if let Some(sid) = call.call_sid {
             fields.push(("call_sid".into(), sid.to_string()));
             if let Some(name) = call.announced_as {
@@ -388,6 +397,8 @@ fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Cal
                 parsed
             }),
         conference: ConferenceName::of(id).to_string(),
+        line: f.get("line").and_then(|l| LineId::parse(l)),
+        menu_choice: f.get("menu_choice").cloned(),
         started_at: num("started_at").unwrap_or(0),
         ended_at: num("ended_at"),
         messages_spoken: num("messages_spoken").unwrap_or(0),

@@ -91,6 +91,11 @@ impl FakeSlack {
             .insert(id.into(), (display_name.into(), real_name.into()));
     }
 
+    /// Another channel the bot is in (a second line's).
+    pub fn add_channel(&self, id: &str) {
+        self.lock().channels.insert(id.into());
+    }
+
     pub fn add_group(&self, id: &str, members: &[&str]) {
         self.lock()
             .groups

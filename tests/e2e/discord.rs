@@ -1294,3 +1294,45 @@ async fn a_voicemail_is_posted_in_the_thread_with_its_recording_and_then_its_tra
     assert_eq!(posts.iter().filter(|p| **p == recording).count(), 1);
     d.assert_discord_took_everything();
 }
+
+#[tokio::test]
+async fn each_line_is_announced_in_its_own_channel_with_its_name() {
+    const BILLING: &str = "+15005550007";
+    const BILLING_CHANNEL: &str = "1100000000000000009";
+    let file = format!(
+        "[[lines]]\nid = \"billing\"\nname = \"Billing\"\nnumber = \"{BILLING}\"\ndiscord_channel = \"{BILLING_CHANNEL}\"\n"
+    );
+    let d = spawn_discord_with_file(&file, &[]).await;
+    d.fake.add_channel(BILLING_CHANNEL, "billing");
+    d.app.emulator.add_number(
+        BILLING,
+        &format!("{}/twilio/voice", d.app.base),
+        Some(&format!("{}/twilio/call-status", d.app.base)),
+    );
+    d.app
+        .emulator
+        .place_call(CALLER, BILLING, None)
+        .await
+        .unwrap();
+    d.app.wait_for_call(CALLER, Some("connected")).await;
+    let posted = d
+        .app
+        .wait_for(
+            "the announcement in Billing's channel",
+            Duration::from_secs(20),
+            || async {
+                d.fake
+                    .matching("POST", &format!("/channels/{BILLING_CHANNEL}/messages"))
+                    .into_iter()
+                    .next()
+            },
+        )
+        .await;
+    assert_eq!(posted.body["embeds"][0]["fields"][1]["value"], "Billing");
+    assert!(
+        d.fake
+            .matching("POST", &format!("/channels/{CHANNEL}/messages"))
+            .is_empty(),
+        "nothing in the default line's channel"
+    );
+}

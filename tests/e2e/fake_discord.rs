@@ -81,6 +81,15 @@ impl FakeDiscord {
         FakeDiscord { base, inner }
     }
 
+    /// Another text channel of the guild (a second line's).
+    pub fn add_channel(&self, id: &str, name: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .channels
+            .insert(id.to_owned(), name.to_owned());
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().unwrap().requests.clone()
     }

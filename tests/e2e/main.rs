@@ -24,6 +24,7 @@ mod demo;
 mod discord;
 mod ghost_calls;
 mod guards;
+mod lines;
 mod oncall;
 mod operations;
 mod replicas;

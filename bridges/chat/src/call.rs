@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::CallId;
+use crate::{CallId, LineId};
 
 /// Where a call is in its life. Only moves forward: ringing -> connected -> ended. Its text
 /// (`"ringing"`, `"connected"`, `"ended"`) is the `state` of the API's calls.
@@ -84,6 +84,10 @@ pub struct CallSummary {
     pub id: CallId,
     /// The line's display name.
     pub line: String,
+    /// The line's id: which line's channel the call is announced in (see `lines[].id`).
+    pub line_id: LineId,
+    /// What the caller chose in the line's keypad menu ("1"), when the call came through one.
+    pub menu_choice: Option<String>,
     pub from: String,
     pub caller_name: Option<String>,
     pub state: CallState,

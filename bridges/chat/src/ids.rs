@@ -84,6 +84,37 @@ impl fmt::Display for MessageId {
     }
 }
 
+/// A line's short id (`lines[].id`, `line.id` for the default line): what the API, chat and the
+/// store call a line by. Lower-case letters, digits and `-`, at most 32: it appears in URLs,
+/// store fields and chat button values, so it carries no markup, brace or separator.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct LineId(String);
+
+impl LineId {
+    /// The default line's id when `line.id` is not set.
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn parse(input: &str) -> Option<Self> {
+        (!input.is_empty()
+            && input.len() <= 32
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        .then(|| Self(input.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +134,14 @@ mod tests {
         }
         for bad in ["", "m123", "x0123456789abcdef", "m0123456789abcdeg"] {
             assert!(MessageId::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn line_ids_are_short_slugs() {
+        assert_eq!(LineId::parse("billing-2").unwrap().as_str(), "billing-2");
+        for bad in ["", "Billing", "a b", "a{b}", "a/b", &"x".repeat(33)] {
+            assert!(LineId::parse(bad).is_none(), "{bad:?}");
         }
     }
 

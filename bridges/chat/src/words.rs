@@ -72,6 +72,16 @@ impl CallSummary {
     pub fn duration_ms(&self) -> Option<u64> {
         self.ended_at.map(|end| end.saturating_sub(self.started_at))
     }
+
+    /// The line's name as chat shows it, with what the caller did in its menu when it had one:
+    /// "Billing (pressed 1)", "Support (no key pressed)". Plain text: each bridge escapes it.
+    pub fn line_label(&self) -> String {
+        match self.menu_choice.as_deref() {
+            None => self.line.clone(),
+            Some("none") => format!("{} (no key pressed)", self.line),
+            Some(key) => format!("{} (pressed {key})", self.line),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +95,32 @@ mod tests {
         assert_eq!(duration(192_000), "3 min 12 s");
         assert_eq!(duration(133_000), "2 min 13 s");
         assert_eq!(duration(3_900_000), "1 h 5 min");
+    }
+
+    #[test]
+    fn a_line_label_shows_the_menu_choice() {
+        let mut call = CallSummary {
+            id: crate::CallId::parse("c1").unwrap(),
+            line: "Billing".into(),
+            line_id: crate::LineId::parse("billing").unwrap(),
+            menu_choice: None,
+            from: String::new(),
+            caller_name: None,
+            state: crate::CallState::Ringing,
+            started_at: 0,
+            ended_at: None,
+            messages_spoken: 0,
+            caller_utterances: None,
+            speaker_legs: 0,
+            responder_legs: 0,
+            joined: Vec::new(),
+            direction: crate::Direction::Inbound,
+        };
+        assert_eq!(call.line_label(), "Billing");
+        call.menu_choice = Some("1".into());
+        assert_eq!(call.line_label(), "Billing (pressed 1)");
+        call.menu_choice = Some("none".into());
+        assert_eq!(call.line_label(), "Billing (no key pressed)");
     }
 
     #[test]

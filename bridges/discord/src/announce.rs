@@ -271,7 +271,7 @@ pub fn call_embed(call: &CallSummary, show_numbers: bool) -> (CreateEmbed, Vec<C
             field_value(&caller_label(call, show_numbers)),
             true,
         )
-        .field("Line", field_value(&call.line), true)
+        .field("Line", field_value(&call.line_label()), true)
         .field("State", call.state.as_str(), true)
         .field("Started", format!("<t:{started}:f>"), true)
         .footer(CreateEmbedFooter::new(format!("call {}", call.id)));
@@ -318,7 +318,7 @@ impl DiscordBridge {
             .embed(embed)
             .components(components)
             .allowed_mentions(no_pings());
-        let channel = &self.config.channel_id;
+        let channel = self.config.channel_for(&call.line_id);
         let posted: Created = match self
             .rest
             .post(&format!("/channels/{channel}/messages"), &message)
@@ -371,7 +371,10 @@ impl DiscordBridge {
         let edit = EditMessage::new().embed(embed).components(components);
         self.rest
             .patch::<serde::de::IgnoredAny>(
-                &format!("/channels/{}/messages/{message}", self.config.channel_id),
+                &format!(
+                    "/channels/{}/messages/{message}",
+                    self.config.channel_for(&current.line_id)
+                ),
                 &edit,
             )
             .await
@@ -541,6 +544,8 @@ mod tests {
         CallSummary {
             id: CallId::parse("c123").unwrap(),
             line: "Support".into(),
+            line_id: denwa_chat::LineId::parse("main").unwrap(),
+            menu_choice: None,
             from: "+14155550123".into(),
             caller_name: None,
             state: CallState::Ringing,

@@ -370,7 +370,7 @@ impl DiscordBridge {
                 "Calling {}… The call (`{}`) gets its thread in <#{}>.",
                 format_number(&call.from),
                 call.id,
-                self.config.channel_id
+                self.config.channel_for(&call.line_id)
             )),
             Err(refused) => Reply::refused(&refused),
         }
@@ -411,8 +411,9 @@ impl DiscordBridge {
                 None => String::new(),
             };
             let line = format!(
-                "• {} · {} since <t:{}:R>{thread} (`{}`)",
+                "• {} · {} · {} since <t:{}:R>{thread} (`{}`)",
                 caller_label(call, self.config.show_numbers),
+                call.line_label(),
                 call.state,
                 call.started_at / 1000,
                 call.id
@@ -704,6 +705,7 @@ mod tests {
             application_id: "10".into(),
             guild_id: "20".into(),
             channel_id: "30".into(),
+            line_channels: Vec::new(),
             bot_token: "token".to_owned().into(),
             public_key: "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c".into(),
             api_base: base,

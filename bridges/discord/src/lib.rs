@@ -51,6 +51,8 @@ pub struct DiscordConfig {
     pub guild_id: String,
     /// The channel calls are announced in; each call's thread hangs off its announcement.
     pub channel_id: String,
+    /// Each line's channel where it is not `channel_id` (`lines[].discord_channel`).
+    pub line_channels: Vec<(denwa_chat::LineId, String)>,
     pub bot_token: SecretString,
     /// The application's Ed25519 public key, 64 hex digits.
     pub public_key: String,
@@ -66,6 +68,13 @@ pub struct DiscordConfig {
 }
 
 impl DiscordConfig {
+    /// The channel calls of `line` are announced in.
+    pub fn channel_for(&self, line: &denwa_chat::LineId) -> String {
+        denwa_chat::LineChannels::new(self.channel_id.as_str(), self.line_channels.clone())
+            .for_line(line)
+            .to_owned()
+    }
+
     /// The default for [`DiscordConfig::defer_after`]: a second of margin under Discord's 3 s.
     pub const DEFER_AFTER: Duration = Duration::from_secs(2);
 }

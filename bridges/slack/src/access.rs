@@ -6,6 +6,8 @@
 //! allow-lists a command or click counts only from the configured channel ([`Access::permits`]);
 //! allowed users may act from anywhere.
 
+use denwa_chat::LineChannels;
+
 use crate::api::SlackApi;
 
 /// What someone who may not act is told (ephemerally).
@@ -36,19 +38,19 @@ impl Access {
     }
 
     /// Whether `user`, acting from `channel` (`None` if Slack did not say), may act; `Err` holds
-    /// what they are told. Without allow-lists only the configured channel `home` counts.
+    /// what they are told. Without allow-lists only the channels calls are announced in count.
     pub async fn permits(
         &self,
         api: &SlackApi,
         user: &str,
         channel: Option<&str>,
-        home: &str,
+        home: &LineChannels,
     ) -> Result<(), String> {
         if self.is_open() {
-            return if channel == Some(home) {
+            return if channel.is_some_and(|c| home.contains(c)) {
                 Ok(())
             } else {
-                Err(outside(home))
+                Err(outside(home.home()))
             };
         }
         if self.allows(api, user).await {

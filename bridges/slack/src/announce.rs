@@ -63,20 +63,22 @@ impl Bridge {
         let turn = self.turns.take(&format!("call:{}", call.id));
         turn.ready().await;
         let rendered = blocks::announcement(call);
+        // Each line's calls in that line's channel.
+        let channel = self.channels.for_line(&call.line_id);
         let ts = match self
             .api
-            .post_message(&self.channel, &rendered.text, Some(rendered.blocks), None)
+            .post_message(channel, &rendered.text, Some(rendered.blocks), None)
             .await
         {
             Ok(ts) => ts,
             Err(e) => {
-                let detail = format!("could not announce a call in {}: {e}", self.channel);
-                tracing::error!(call = %call.id, channel = %self.channel, error = %e, "could not announce a call");
+                let detail = format!("could not announce a call in {channel}: {e}");
+                tracing::error!(call = %call.id, channel = %channel, error = %e, "could not announce a call");
                 self.threads.unannounced(&call.id, detail.clone());
                 return Err(failed(detail));
             }
         };
-        let thread = MessageRef::new(&self.channel, ts);
+        let thread = MessageRef::new(channel, ts);
         let mut tries = 0;
         loop {
             tries += 1;
@@ -95,7 +97,7 @@ impl Bridge {
             }
         }
         self.threads.announced();
-        tracing::info!(call = %call.id, channel = %self.channel, "call announced in Slack");
+        tracing::info!(call = %call.id, channel = %channel, "call announced in Slack");
         // Later events may have overtaken the post: show the call as it is now.
         match self.line.call(&call.id).await {
             Ok(Some(now)) if now.state != call.state => self.update(&now, &thread).await,
@@ -201,7 +203,7 @@ impl Bridge {
         match user {
             Some(user) => {
                 self.api
-                    .post_ephemeral(&self.channel, user, text, None)
+                    .post_ephemeral(self.channels.home(), user, text, None)
                     .await
             }
             None => {

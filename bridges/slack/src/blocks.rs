@@ -29,10 +29,11 @@ pub fn announcement(call: &CallSummary) -> Rendered {
         Direction::Outbound => "Call to",
         Direction::Inbound => "Call from",
     };
-    let text = format!("{kind} {who} on {}", escape(&call.line));
+    let line = call.line_label();
+    let text = format!("{kind} {who} on {}", escape(&line));
     let headline = format!(
         ":telephone_receiver: *{kind} {who}*\n*Line:* {}   *Started:* {}",
-        escape(&call.line),
+        escape(&line),
         slack_date(call.started_at / 1000),
     );
     let status = match call.state {
@@ -236,6 +237,8 @@ mod tests {
         CallSummary {
             id: denwa_chat::CallId::parse("c123").unwrap(),
             line: "Support & Sales".into(),
+            line_id: denwa_chat::LineId::parse("main").unwrap(),
+            menu_choice: None,
             from: "+14155550123".into(),
             caller_name: Some("<Jane>".into()),
             state,

@@ -129,7 +129,7 @@ impl Bridge {
                     &self.api,
                     &form.user_id,
                     Some(&form.channel_id),
-                    &self.channel,
+                    &self.channels,
                 )
                 .await
             {
@@ -230,7 +230,7 @@ impl Bridge {
                     "Calling {}… The call (`{}`) gets its thread in <#{}>.",
                     escape(&format_number(&call.from)),
                     call.id,
-                    self.channel
+                    self.channels.for_line(&call.line_id)
                 )
             }
             Err(refused) => refusal(&refused),
@@ -250,9 +250,10 @@ fn list(calls: &[CallSummary]) -> String {
         .iter()
         .map(|c| {
             format!(
-                "• `{}` from {}, {} since {}",
+                "• `{}` from {} on {}, {} since {}",
                 c.id,
                 caller(c),
+                escape(&c.line_label()),
                 c.state,
                 slack_date(c.started_at / 1000)
             )

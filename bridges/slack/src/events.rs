@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use denwa_chat::LineRefused;
+use denwa_chat::{LineChannels, LineRefused};
 use serde::Deserialize;
 
 use crate::access::NOT_ALLOWED;
@@ -65,7 +65,7 @@ impl MessageEvent {
     /// A thread reply by a person in `channel`, or `None`: bot messages (ours included), edits
     /// (`message_changed`, also of a broadcast), deletions and every subtype but
     /// [`SPOKEN_SUBTYPES`], top-level messages, and other channels are not spoken.
-    fn into_reply(self, channel: &str) -> Option<Reply> {
+    fn into_reply(self, channels: &LineChannels) -> Option<Reply> {
         let by_a_person = match self.subtype.as_deref() {
             None => true,
             Some(subtype) => SPOKEN_SUBTYPES.contains(&subtype),
@@ -73,13 +73,11 @@ impl MessageEvent {
         if self.kind != "message" || !by_a_person || self.bot_id.is_some() {
             return None;
         }
-        if self.channel.as_deref() != Some(channel) {
-            return None;
-        }
+        let channel = self.channel.filter(|c| channels.contains(c))?;
         let ts = self.ts?;
         let thread_ts = self.thread_ts.filter(|t| *t != ts)?;
         Some(Reply {
-            message: MessageRef::new(channel, ts),
+            message: MessageRef::new(&channel, ts),
             thread_ts,
             user: self.user?,
             text: self.text.unwrap_or_default(),
@@ -109,7 +107,7 @@ pub(crate) async fn handle(
         Envelope::EventCallback { event_id, event } => {
             let reply = serde_json::from_value::<MessageEvent>(event)
                 .ok()
-                .and_then(|e| e.into_reply(&bridge.channel));
+                .and_then(|e| e.into_reply(&bridge.channels));
             if let Some(reply) = reply {
                 if let Some(retry) = headers.get("x-slack-retry-num") {
                     tracing::debug!(event_id, retry = ?retry, "Slack retried an event");
@@ -196,7 +194,7 @@ mod tests {
     fn event(json: serde_json::Value) -> Option<Reply> {
         serde_json::from_value::<MessageEvent>(json)
             .unwrap()
-            .into_reply("C1")
+            .into_reply(&LineChannels::new("C1", Vec::new()))
     }
 
     #[test]

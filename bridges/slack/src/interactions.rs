@@ -131,7 +131,7 @@ impl Bridge {
     async fn click_permitted(&self, click: &Click) -> Result<(), String> {
         let from = click.message.as_ref().map(|m| m.channel.as_str());
         self.access
-            .permits(&self.api, &click.user, from, &self.channel)
+            .permits(&self.api, &click.user, from, &self.channels)
             .await
     }
 
@@ -139,7 +139,7 @@ impl Bridge {
         let channel = click
             .message
             .as_ref()
-            .map_or(self.channel.clone(), |m| m.channel.clone());
+            .map_or(self.channels.home().to_owned(), |m| m.channel.clone());
         if let Err(refusal) = self.click_permitted(&click).await {
             // A failed post is logged by `SlackApi`; there is no one else to tell.
             let _ = self
@@ -189,7 +189,7 @@ impl Bridge {
         let channel = click
             .message
             .as_ref()
-            .map_or(self.channel.clone(), |m| m.channel.clone());
+            .map_or(self.channels.home().to_owned(), |m| m.channel.clone());
         let tell = |text: String| {
             let (channel, user) = (channel.clone(), click.user.clone());
             async move {

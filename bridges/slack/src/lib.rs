@@ -70,6 +70,9 @@ pub const BRIDGE: &str = "slack";
 pub struct SlackConfig {
     /// The channel ID (C... or G...) calls are announced in; replies elsewhere are ignored.
     pub channel: String,
+    /// Each line's channel where it is not `channel` (`lines[].slack_channel`); replies count
+    /// in any of them.
+    pub line_channels: Vec<(denwa_chat::LineId, String)>,
     /// Bot User OAuth Token, `xoxb-...`.
     pub bot_token: SecretString,
     pub signing_secret: SecretString,
@@ -89,7 +92,8 @@ pub struct SlackBridge(Arc<Bridge>);
 
 /// The state every handler and task shares.
 pub(crate) struct Bridge {
-    channel: String,
+    /// Where each line's calls are announced: `channel` and the lines' own.
+    channels: denwa_chat::LineChannels,
     api: SlackApi,
     verifier: Verifier,
     /// What the bridge may ask of the line, `/denwa dial` and "Join by phone" included.
@@ -113,7 +117,7 @@ impl SlackBridge {
                 config.previous_signing_secret.as_ref(),
             ),
             access: Access::new(config.allowed_users, config.allowed_user_groups),
-            channel: config.channel,
+            channels: denwa_chat::LineChannels::new(config.channel, config.line_channels),
             threads: Threads::new(BRIDGE, line.clone()),
             line,
             turns: Turns::default(),
