@@ -29,6 +29,8 @@ pub struct Metrics {
     /// Live transcripts that stopped while their call was on (error or stop), each call once.
     pub transcripts_unavailable: Counter,
     pub messages_queued: Counter,
+    /// Calls the sweep looked at (see line::sweep): grows with the calls needing attention.
+    pub sweep_looks: Counter,
     pub messages_spoken: Counter,
     pub messages_failed: Counter,
     pub speaker_legs: Counter,
@@ -156,6 +158,10 @@ impl Default for Metrics {
             "Live transcripts that stopped while their call was on",
         );
         let messages_queued = counter("denwa_messages_queued", "Messages accepted for speaking");
+        let sweep_looks = counter(
+            "denwa_sweep_looks",
+            "Active calls the sweep read because they were due for a look",
+        );
         let messages_spoken = counter("denwa_messages_spoken", "Messages confirmed spoken");
         let messages_failed = counter(
             "denwa_messages_failed",
@@ -236,6 +242,7 @@ impl Default for Metrics {
             caller_utterances,
             transcripts_unavailable,
             messages_queued,
+            sweep_looks,
             messages_spoken,
             messages_failed,
             speaker_legs,

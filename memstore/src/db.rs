@@ -73,6 +73,7 @@ const COMMANDS: &[(&str, i32, bool)] = &[
     ("ZCARD", 2, true),
     ("ZSCORE", 3, true),
     ("ZREMRANGEBYSCORE", 4, true),
+    ("ZRANGEBYSCORE", -4, true),
 ];
 
 /// Why a command cannot run at all (before any of it executes).
@@ -605,6 +606,7 @@ impl Db {
                 Ok(Reply::Int(removed as i64))
             }
             "ZREMRANGEBYSCORE" => self.zremrangebyscore(a),
+            "ZRANGEBYSCORE" => self.zrangebyscore(a),
             "ZCARD" => Ok(Reply::Int(
                 self.zset(&a[1])?.map_or(0, |z| z.scores.len()) as i64
             )),
@@ -940,6 +942,49 @@ impl Db {
         }
         self.drop_if_empty(&a[1]);
         Ok(Reply::Int(doomed.len() as i64))
+    }
+
+    /// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]; `(` before a bound excludes
+    /// it, a negative count is no limit, a negative offset finds nothing (as Redis).
+    fn zrangebyscore(&mut self, a: &[Vec<u8>]) -> CmdResult {
+        let (mut withscores, mut limit) = (false, None);
+        let mut i = 4;
+        while i < a.len() {
+            match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
+                "WITHSCORES" => {
+                    withscores = true;
+                    i += 1;
+                }
+                "LIMIT" if i + 2 < a.len() => {
+                    limit = Some((int(&a[i + 1])?, int(&a[i + 2])?));
+                    i += 3;
+                }
+                _ => return Err(Reply::err(SYNTAX)),
+            }
+        }
+        let (min, max) = (score_bound(&a[2])?, score_bound(&a[3])?);
+        let (offset, count) = limit.unwrap_or((0, -1));
+        let Some(zset) = self.zset(&a[1])? else {
+            return Ok(Reply::Array(Vec::new()));
+        };
+        if offset < 0 {
+            return Ok(Reply::Array(Vec::new()));
+        }
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        let in_range = zset
+            .order
+            .iter()
+            .filter(|(Score(s), _)| min.below(*s) && max.above(*s))
+            .skip(offset as usize)
+            .take(count);
+        for (score, member) in in_range {
+            out.push(Reply::Bulk(member.clone()));
+            if withscores {
+                out.push(Reply::bulk(format_double(score.0)));
+            }
+        }
+        Ok(Reply::Array(out))
     }
 
     /// ZRANGE key start stop [REV] [WITHSCORES] (by index only).

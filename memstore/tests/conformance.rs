@@ -157,6 +157,16 @@ end
 return out
 "#;
 
+/// The sweep's DUE_CALLS: the due members by score with a LIMIT, each put off with `ZADD XX`;
+/// then the sweep's next looks (`ZADD XX LT`) and an event's (`ZADD LT`).
+const DUE: &str = r#"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
+end
+return ids
+"#;
+
 fn steps() -> Vec<Vec<&'static str>> {
     let s = |v: &[&'static str]| v.to_vec();
     let turn = |leg: &'static str, n: &'static str, mode: &'static str| {
@@ -550,6 +560,38 @@ fn steps() -> Vec<Vec<&'static str>> {
         s(&["EXPIRE", "tx", "100"]),
         vec!["EVAL", TRANSCRIPT, "2", "tx", "txu", "3", "8", "日本語"],
         s(&["TTL", "txu"]),
+        // The sweep's index.
+        s(&[
+            "ZADD", "due", "5", "a", "1", "b", "3", "c", "3", "d", "9", "e",
+        ]),
+        s(&["ZRANGEBYSCORE", "due", "-inf", "3"]),
+        s(&["ZRANGEBYSCORE", "due", "(1", "+inf", "WITHSCORES"]),
+        s(&["ZRANGEBYSCORE", "due", "-inf", "inf", "LIMIT", "1", "2"]),
+        s(&[
+            "ZRANGEBYSCORE",
+            "due",
+            "-inf",
+            "inf",
+            "WITHSCORES",
+            "LIMIT",
+            "0",
+            "-1",
+        ]),
+        s(&["ZRANGEBYSCORE", "due", "-inf", "inf", "LIMIT", "-1", "2"]),
+        s(&["ZRANGEBYSCORE", "due", "-inf", "inf", "LIMIT", "0"]),
+        s(&["ZRANGEBYSCORE", "due", "-inf", "inf", "LIMIT", "x", "1"]),
+        s(&["ZRANGEBYSCORE", "due", "x", "1"]),
+        s(&["ZRANGEBYSCORE", "due", "0", "1", "BOGUS"]),
+        s(&["ZRANGEBYSCORE", "nope", "-inf", "inf"]),
+        vec!["EVAL", DUE, "1", "due", "4", "2", "100"],
+        s(&["ZRANGE", "due", "0", "-1", "WITHSCORES"]),
+        vec!["EVAL", DUE, "1", "due", "4", "10", "100"],
+        s(&[
+            "ZADD", "due", "XX", "LT", "50", "b", "200", "c", "7", "gone",
+        ]),
+        s(&["ZADD", "due", "LT", "2", "c", "1", "new"]),
+        s(&["ZADD", "due", "NX", "0", "c", "0", "other"]),
+        s(&["ZRANGE", "due", "0", "-1", "WITHSCORES"]),
         s(&["SCRIPT", "FLUSH"]),
         s(&["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"]),
         s(&["DBSIZE"]),

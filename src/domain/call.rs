@@ -68,3 +68,36 @@ impl Call {
             .max(self.status_checked_at.unwrap_or(0))
     }
 }
+
+#[cfg(test)]
+impl Call {
+    /// An inbound call `call<n>` (CallSid `CA<n>`) that started at 0 and was never heard of since,
+    /// for tests to change what they need.
+    pub(crate) fn sample(n: usize) -> Call {
+        let id = CallId::parse(&format!("call{n}")).unwrap();
+        Call {
+            conference: super::ConferenceName::of(&id).to_string(),
+            id,
+            state: CallState::Connected,
+            other_party: "+14155550123".into(),
+            line_number: "+15005550006".into(),
+            line: None,
+            menu_choice: None,
+            caller_name: None,
+            call_sid: CallSid::parse(&format!("CA{n:032}")),
+            started_at: 0,
+            ended_at: None,
+            messages_spoken: 0,
+            messages_failed: 0,
+            speaker_legs: 0,
+            responder_legs: 0,
+            caller_utterances: 0,
+            direction: Direction::Inbound,
+            joined: Vec::new(),
+            voicemail_url: None,
+            voicemail_transcript: None,
+            last_activity_at: 0,
+            status_checked_at: None,
+        }
+    }
+}

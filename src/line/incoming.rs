@@ -88,6 +88,7 @@ impl Line {
                 direction: Direction::Inbound,
                 line: line.id(),
                 menu_choice,
+                first_look: super::sweep::first_look(self, line, Direction::Inbound),
             })
             .await;
         let record = match stored {

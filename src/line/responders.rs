@@ -18,6 +18,10 @@ use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, VoiceResponse};
 /// How long a responder has to press 1 once they hear who is calling.
 const ACCEPT_TIMEOUT_SECS: u32 = 10;
 
+/// How long the sweep leaves the replica that answered a call to start ringing its responders
+/// before it rings them itself.
+pub(crate) const RING_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Line {
     /// Starts ringing the responders for a new call (all at once, or the first in order).
     /// Once per call: the store records that ringing began, so the sweep can start it for a
@@ -67,15 +71,14 @@ impl Line {
         }
     }
 
-    /// The sweep's check: an inbound call whose responders were never rung (the replica that
+    /// The sweep's check (after [`RING_GRACE`]): an inbound call whose responders were never rung (the replica that
     /// answered it stopped first) gets rung now.
     pub(crate) async fn ring_if_never_rung(&self, call: &crate::domain::Call) {
-        // Give the answering replica a moment to start ringing itself.
-        const GRACE_MS: u64 = 5_000;
         if self.line_of(call).settings.responders.is_empty()
             || call.direction != Direction::Inbound
             || call.state == CallState::Ended
-            || crate::domain::now_ms().saturating_sub(call.started_at) < GRACE_MS
+            || crate::domain::now_ms().saturating_sub(call.started_at)
+                < RING_GRACE.as_millis() as u64
             || self.store().ringing_started(&call.id).await.unwrap_or(true)
         {
             return;

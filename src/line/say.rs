@@ -3,8 +3,8 @@
 use denwa_chat::{CallSummary, LineRefused, MessageOrigin};
 
 use super::Line;
-use crate::domain::{CallId, CallState, MessageId};
-use crate::store::{EnqueueOutcome, NewMessage, SpeechLimits};
+use crate::domain::{CallId, CallState, MessageId, now_ms};
+use crate::store::{EnqueueOutcome, LogFailure as _, NewMessage, SpeechLimits};
 use crate::twilio::UpdateCall;
 use crate::twilio::params::CallEnd;
 
@@ -51,9 +51,16 @@ impl Line {
         let message = MessageId::generate();
         let pieces = crate::speech::pieces::plan(self.speech(), &text, audio_url);
         let name = origin.key();
-        let outcome = self
-            .store()
-            .enqueue(
+        // Sent together with the message, in the same round trip: the speaker's lease and code
+        // (taken after the message is stored: same connection, same hash slot, in order; should
+        // they overtake it, the lease is not taken and the kick below takes it), and the sweep's
+        // look at the call once a speaker should have the lease: the safety net for a process
+        // that stops before it dials.
+        let mut claim = crate::speech::claim_with_message(self.speech());
+        let store = self.store();
+        let look_by = now_ms() + crate::speech::DIAL_LEASE.as_millis() as u64;
+        let (outcome, claimed, _) = tokio::join!(
+            store.enqueue(
                 id,
                 NewMessage {
                     id: &message,
@@ -67,18 +74,37 @@ impl Line {
                     chat_reply,
                 },
                 limits,
-            )
-            .await
-            .map_err(|e| {
-                tracing::warn!(call = %id, error = %e, "cannot store a message");
-                LineRefused::Unavailable
-            })?;
+            ),
+            async {
+                match &mut claim {
+                    Some(claim) => claim.take(self.speech(), id).await,
+                    None => false,
+                }
+            },
+            async {
+                store
+                    .look_by(id, look_by)
+                    .await
+                    .or_log("schedule the sweep's look")
+            }
+        );
+        // Messages were waiting with no speaker and this leg took the lease: it dials, whatever
+        // became of this message.
+        if let Some(claim) = claim.filter(|_| claimed) {
+            crate::speech::dial_claimed(self.speech(), id, claim);
+        }
+        let outcome = outcome.map_err(|e| {
+            tracing::warn!(call = %id, error = %e, "cannot store a message");
+            LineRefused::Unavailable
+        })?;
         match outcome {
             EnqueueOutcome::Queued { waiting } => {
                 self.metrics().messages_queued.inc();
                 self.metrics().queue_depth(waiting);
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
-                crate::speech::kick(self.speech(), id);
+                if !claimed {
+                    crate::speech::kick(self.speech(), id);
+                }
                 Ok(message)
             }
             EnqueueOutcome::Duplicate(first) => {

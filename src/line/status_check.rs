@@ -89,33 +89,13 @@ fn due_for_check(calls: &[Call], quiet: Duration, now: u64) -> Vec<&Call> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CallId, ConferenceName, Direction};
 
     fn call(n: usize, state: CallState, last_activity_at: u64, checked: Option<u64>) -> Call {
-        let id = CallId::parse(&format!("call{n}")).unwrap();
         Call {
-            conference: ConferenceName::of(&id).to_string(),
-            id,
             state,
-            other_party: "+14155550123".into(),
-            line_number: "+15005550006".into(),
-            line: None,
-            menu_choice: None,
-            caller_name: None,
-            call_sid: crate::domain::CallSid::parse(&format!("CA{n:032}")),
-            started_at: 0,
-            ended_at: None,
-            messages_spoken: 0,
-            messages_failed: 0,
-            speaker_legs: 0,
-            responder_legs: 0,
-            caller_utterances: 0,
-            direction: Direction::Inbound,
-            joined: Vec::new(),
-            voicemail_url: None,
-            voicemail_transcript: None,
             last_activity_at,
             status_checked_at: checked,
+            ..Call::sample(n)
         }
     }
 

@@ -210,7 +210,18 @@ impl Line {
         if text.is_empty() {
             return Ok(());
         }
-        match self.store().keep_utterance(id, sequence, now_ms(), text).await? {
+        // With it, in the same round trip: the sweep's look once the utterance is due to be
+        // posted, should this process stop before it posts.
+        let store = self.store();
+        let now = now_ms();
+        let look_by = now + (POST_DELAY + Duration::from_secs(1)).as_millis() as u64;
+        let (kept, _) = tokio::join!(store.keep_utterance(id, sequence, now, text), async {
+            store
+                .look_by(id, look_by)
+                .await
+                .or_log("schedule the sweep's look")
+        });
+        match kept? {
             Kept::Stored => {
                 self.metrics().caller_utterances.inc();
                 let line = self.clone();

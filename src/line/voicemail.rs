@@ -23,7 +23,7 @@ const VOICEMAIL_SILENCE_SECS: u32 = 10;
 /// Tries at moving a caller to voicemail. Twilio's client already retries what may pass (429,
 /// 5xx) within a try; a refusal every sweep after that means the call is gone (its end lost) or
 /// Twilio is down, and trying for ever would only hammer it.
-const VOICEMAIL_TRIES: u32 = 3;
+pub(crate) const VOICEMAIL_TRIES: u32 = 3;
 
 /// What Twilio's transcription callback says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -73,6 +73,25 @@ fn kick_after(speech: &SpeechContext, id: &CallId, delay: Duration) {
     });
 }
 
+/// The speaker claim to send with a message (see `Line::queue_message`), so that the lease and
+/// the one-time code cost no round trip of their own: a self-dialled leg's. `None` for the other
+/// strategies, which start through [`kick`].
+pub fn claim_with_message(speech: &SpeechContext) -> Option<self_dial::Claim> {
+    matches!(speech.settings().strategy, SpeechStrategy::SelfDial).then(self_dial::Claim::new)
+}
+
+/// Dials the leg of `claim`, which took the call's lease ([`self_dial::Claim::take`]). Runs in
+/// the background, like [`kick`]. A process on its way out dials nothing: the lease lapses
+/// within [`DIAL_LEASE`] and a live replica's sweep starts the speaker.
+pub fn dial_claimed(speech: &SpeechContext, id: &CallId, claim: self_dial::Claim) {
+    if speech.is_stopping() {
+        return;
+    }
+    let task_speech = speech.clone();
+    let id = id.clone();
+    speech.spawn(async move { self_dial::dial(&task_speech, &id, claim).await });
+}
+
 /// Runs `dial` (a request to Twilio that starts speaker `leg`) while holding the short
 /// [`DIAL_LEASE`], renewed every [`DIAL_HEARTBEAT`]. `None` if shutdown began first: the lease is
 /// then released, so the next process dials at once; should Twilio have placed the call all the

@@ -134,44 +134,74 @@ fn pause_then(speech: &SpeechContext, id: &CallId, leg: &str, step: Step) -> Voi
         .redirect(Redirect::new(speak_url(speech, id, leg, step)).method(HttpMethod::Post))
 }
 
+/// A speaker leg about to be: its token and one-time code, made before the lease is asked for,
+/// so that the lease can be taken in the same round trip as the message that needs it (see
+/// `Line::queue_message`).
+pub struct Claim {
+    token: LegToken,
+    code: String,
+    /// The number the leg dials: the call's own line's (its `to`), read by [`Claim::take`].
+    number: Option<PhoneNumber>,
+}
+
+impl Claim {
+    pub fn new() -> Self {
+        Claim {
+            token: LegToken::generate(),
+            code: random_token(CODE_DIGITS, b"0123456789"),
+            number: None,
+        }
+    }
+
+    /// Takes the call's speaker lease for this leg, with its code (one round trip): true if it
+    /// is this leg's to dial. Messages a lost leg left in flight that have no attempts left are
+    /// reported failed.
+    pub async fn take(&mut self, speech: &SpeechContext, id: &CallId) -> bool {
+        let max_attempts = speech.settings().max_attempts;
+        // The call's own line's number (its `to`): each line's speaker dials that line, so the
+        // inbound half reaches a number Twilio routes to denwa and the caller ID is that line's.
+        // Read in the same round trip as the lease: no round trip is added before the dial.
+        let (taken, to) = futures::join!(
+            speech.store().acquire_speaker(
+                id,
+                self.token.as_str(),
+                &self.code,
+                max_attempts,
+                super::DIAL_LEASE,
+            ),
+            speech.store().call_field(id, "to")
+        );
+        self.number = to.ok().flatten().and_then(|n| PhoneNumber::parse(&n).ok());
+        let (acquired, failed) = match taken {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "cannot take the speaker lease");
+                return false;
+            }
+        };
+        speech.publish_receipts(id, &[], &failed).await;
+        acquired
+    }
+}
+
 /// Dials a speaker leg for call `id` if it has queued messages and no leg is speaking.
 pub async fn start(speech: &SpeechContext, id: &CallId) {
-    let token = LegToken::generate();
+    let mut claim = Claim::new();
+    if claim.take(speech, id).await {
+        dial(speech, id, claim).await;
+    }
+}
+
+/// Dials the leg of a claim that took the lease ([`Claim::take`]).
+pub async fn dial(speech: &SpeechContext, id: &CallId, claim: Claim) {
+    let Claim {
+        token,
+        code,
+        number,
+    } = claim;
     let leg = token.as_str();
-    let max_attempts = speech.settings().max_attempts;
-    let (acquired, failed) = match speech
-        .store()
-        .acquire_speaker(id, leg, max_attempts, super::DIAL_LEASE)
-        .await
-    {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            tracing::warn!(call = %id, error = %e, "cannot take the speaker lease");
-            return;
-        }
-    };
-    speech.publish_receipts(id, &[], &failed).await;
-    if !acquired {
-        return;
-    }
-    let code = random_token(CODE_DIGITS, b"0123456789");
-    // The call's own line's number (its `to`): each line's speaker dials that line, so the
-    // inbound half reaches a number Twilio routes to denwa and the caller ID is that line's.
-    // Read at the same moment as the code is stored: no round trip is added before the dial.
-    let (stored, to) = futures::join!(
-        speech.store().store_speaker_code(&code, id, leg),
-        speech.store().call_field(id, "to")
-    );
-    if let Err(e) = stored {
-        tracing::warn!(call = %id, error = %e, "cannot store the speaker code");
-        super::leg_ended(speech, id, leg, "denwa could not prepare the speaker call").await;
-        return;
-    }
-    let number = to
-        .ok()
-        .flatten()
-        .and_then(|n| PhoneNumber::parse(&n).ok())
-        .unwrap_or_else(|| speech.line_number().clone());
+    // A claim taken without reading the call (it could not be read): the default line's.
+    let number = number.unwrap_or_else(|| speech.line_number().clone());
     let speak = speak_url(speech, id, leg, Step::first());
     let status = speech.public_url(
         "/twilio/call-status",

@@ -29,6 +29,9 @@ pub struct NewCall<'a> {
     pub line: &'a LineId,
     /// The key pressed in the line's menu, when it came through one.
     pub menu_choice: Option<&'a str>,
+    /// When the sweep must first look at the call, from now (see `store::sweep`): the soonest
+    /// of its first checks (responders rung, voicemail, Twilio asked about a quiet call).
+    pub first_look: Duration,
 }
 
 /// Whose leg a conference participant event is about.
@@ -54,7 +57,10 @@ const LEGACY_PENDING_SID: &str = "pending-";
 
 /// How long an index entry may name a call whose record is not there before it is dropped: the
 /// record is written in the same pipeline, so it is there within a round trip or never.
-const UNRECORDED_GRACE_MS: u64 = 60_000;
+pub(super) const UNRECORDED_GRACE_MS: u64 = 60_000;
+
+/// Call records read together when all active calls are listed.
+const READ_CHUNK: usize = 500;
 
 /// The lifetime a live call's messages hash is given at each enqueue: longer than any call lasts
 /// (Twilio ends a call after 24 hours at most) and the week after it, which the call's end sets
@@ -118,7 +124,7 @@ impl Store {
         // Sent together, not one after the other: the connection multiplexes them (one
         // socket's pipeline on a standalone Redis, each master's own on a cluster, whose client
         // refuses a pipeline across slots), so the three cost one round trip of latency.
-        let (mut c1, mut c2, mut c3) = (self.conn(), self.conn(), self.conn());
+        let (mut c1, mut c2, mut c3, mut c4) = (self.conn(), self.conn(), self.conn(), self.conn());
         let lookup = async {
             match call.call_sid {
                 Some(sid) => {
@@ -139,11 +145,18 @@ impl Store {
             .arg("NX")
             .arg(now)
             .arg(call.id.as_str());
+        // NX too: a repeat does not put off a look already due.
+        let mut due = redis::cmd("ZADD");
+        due.arg(self.keys.due_calls())
+            .arg("NX")
+            .arg(now + call.first_look.as_millis() as u64)
+            .arg(call.id.as_str());
         let (created, hash, joined): (i64, Vec<String>, Vec<String>) = {
-            let (stored, (), _): (_, (), i64) = futures::try_join!(
+            let (stored, (), _, _): (_, (), i64, i64) = futures::try_join!(
                 create.invoke_async(&mut c2),
                 lookup,
-                index.query_async(&mut c3)
+                index.query_async(&mut c3),
+                due.query_async(&mut c4)
             )?;
             stored
         };
@@ -206,12 +219,23 @@ impl Store {
         let now = now_ms() as f64;
         let mut calls = Vec::with_capacity(index.len());
         let mut stale = Vec::new();
+        let mut ids = Vec::with_capacity(index.len());
         for (member, since) in index {
-            let Some(id) = CallId::parse(&member) else {
-                stale.push(member);
-                continue;
-            };
-            match self.call(&id).await? {
+            match CallId::parse(&member) {
+                Some(id) => ids.push((id, member, since)),
+                None => stale.push(member),
+            }
+        }
+        // Read together, a chunk at a time: one round trip of latency per chunk, not one per call,
+        // and no more than a chunk's requests in flight.
+        let mut records = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(READ_CHUNK) {
+            records.extend(
+                futures::future::try_join_all(chunk.iter().map(|(id, _, _)| self.call(id))).await?,
+            );
+        }
+        for ((_, member, since), record) in ids.into_iter().zip(records) {
+            match record {
                 Some(call) if call.state == CallState::Ended => stale.push(member),
                 Some(call) => calls.push(call),
                 None if now - since > UNRECORDED_GRACE_MS as f64 => stale.push(member),
@@ -219,9 +243,23 @@ impl Store {
             }
         }
         if !stale.is_empty() {
-            let _: i64 = self.conn().zrem(self.keys.active_calls(), &stale).await?;
+            self.unindex_calls(&stale).await?;
         }
         Ok(calls)
+    }
+
+    /// Drops calls from the active-call index and the sweep's: two single-key commands (each
+    /// index is its own hash slot), sent together.
+    pub(super) async fn unindex_calls<T: redis::ToRedisArgs + Send + Sync>(
+        &self,
+        ids: &[T],
+    ) -> StoreResult<()> {
+        let (mut active, mut due) = (self.conn(), self.conn());
+        let (_, _): (i64, i64) = futures::try_join!(
+            active.zrem(self.keys.active_calls(), ids),
+            due.zrem(self.keys.due_calls(), ids)
+        )?;
+        Ok(())
     }
 
     /// Claims the right to ask Twilio whether the call is still on: true for one replica once
@@ -262,12 +300,9 @@ impl Store {
             .arg(conference.map(ConferenceSid::as_str).unwrap_or_default());
         let (ended, failed): (i64, Vec<String>) = self.invoke_on_messages(id, &invocation).await?;
         if ended == 1 {
-            // After the call is marked ended: a failure here leaves an ended call in the index,
-            // which `active_calls` drops.
-            let _: i64 = self
-                .conn()
-                .zrem(self.keys.active_calls(), id.as_str())
-                .await?;
+            // After the call is marked ended: a failure here leaves an ended call in the indexes,
+            // which `active_calls` and the sweep drop.
+            self.unindex_calls(&[id.as_str()]).await?;
             self.expire_call(id).await?;
         }
         Ok((
@@ -373,7 +408,7 @@ pub(super) fn pairs(flat: Vec<String>) -> HashMap<String, String> {
     fields
 }
 
-fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Call> {
+pub(super) fn call_from_fields(id: &CallId, f: &HashMap<String, String>) -> StoreResult<Call> {
     let text = |k: &str| f.get(k).cloned().unwrap_or_default();
     let num = |k: &str| f.get(k).and_then(|v| v.parse::<u64>().ok());
     let state = f

@@ -91,6 +91,12 @@ impl Keys {
         format!("{}:calls:active", self.prefix)
     }
 
+    /// Sorted set of active call ids, scored by when the sweep must next look at the call (unix
+    /// ms): see `store::sweep`. In its own hash slot, like the active-call index.
+    pub(super) fn due_calls(&self) -> String {
+        format!("{}:calls:due", self.prefix)
+    }
+
     /// String: Twilio CallSid of a caller's leg -> call id.
     pub(super) fn call_sid(&self, sid: &CallSid) -> String {
         format!("{}:callsid:{}", self.prefix, sid)

@@ -16,6 +16,7 @@ mod messages;
 mod migration;
 mod scripts;
 mod speaker;
+mod sweep;
 mod transcript;
 mod trust;
 
@@ -27,6 +28,7 @@ pub use calls::{ConferenceChange, CreateOutcome, NewCall, ParticipantRole};
 pub use legs::VoicemailPart;
 pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
 pub use speaker::{SpeakerState, Turn, TurnRequest};
+pub use sweep::Looked;
 pub use transcript::{Kept, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 
 use keys::Keys;

@@ -4,7 +4,8 @@
 //! ended, a message's attempts) and writes depending on it; MULTI cannot branch. Every script's
 //! keys belong to one call, so they share its hash tag and a Redis Cluster slot. Keys outside
 //! it (the active-call index, CallSid lookups, speaker codes, responders, bridges' links) are
-//! written by single-key commands, never by a script.
+//! written by single-key commands, never by a call's script (DUE_CALLS is a script of the
+//! sweep's index alone).
 //!
 //! No script walks a list that grows without limit, since Redis runs nothing else meanwhile:
 //! the queue and the in-flight list together hold at most `speech.max_queued` messages (ENQUEUE
@@ -231,7 +232,11 @@ return {'ok', queued + redis.call('LLEN', KEYS[5]), ''}
 /// callback (its lease lapsed) go back to the front of the queue first.
 /// KEYS: call, queue, inflight, lock, messages. ARGV: leg, lease ms, "" (the message prefix once:
 /// its place is kept so the arguments after it keep their numbers), max attempts, now, the leg's
-/// first state ("dialing" for a self-dialled leg, "announcing" for the announce strategy).
+/// first state ("dialing" for a self-dialled leg, "announcing" for the announce strategy), and
+/// for a self-dialled leg its one-time code: kept on the call with the lease, for the leg to
+/// send it again when the inbound half missed a digit (see speech::self_dial). The code itself
+/// stays single-use: only its own key (another slot's, written beside this script), consumed by
+/// GETDEL, opens the gate.
 /// Returns {acquired (0/1), failed ids}.
 pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -250,7 +255,8 @@ local failed = requeue_or_fail(KEYS[1], KEYS[2], KEYS[5], orphans, tonumber(ARGV
 if redis.call('LLEN', KEYS[2]) == 0 then return {0, failed} end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', ARGV[6], 'speaker_turn', 0)
-redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served')
+redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served', 'speaker_code')
+if ARGV[7] then redis.call('HSET', KEYS[1], 'speaker_code', ARGV[1] .. ':' .. ARGV[7]) end
 redis.call('HINCRBY', KEYS[1], 'speaker_legs', 1)
 return {1, failed}
 "#,
@@ -290,7 +296,7 @@ return 1
 /// With heard-mode "joined", a leg not (yet) in the conference with the caller gets "unjoined":
 /// nothing is taken or settled, its lease is renewed while it waits (see speech::self_dial).
 /// Every answer carries what the speaker needs besides, so a turn is one round trip: the call's
-/// state, the speaker's state, the conference, the kept code (KEEP_SPEAKER_CODE), and the
+/// state, the speaker's state, the conference, the kept code (ACQUIRE_SPEAKER), and the
 /// batch's messages (for "speak" and "again").
 /// KEYS: call, queue, inflight, lock, messages. ARGV: leg, turn, now, base lease ms, max attempts,
 /// batch limit, heard-mode ("joined" = require the speaker to be joined, "always"), "linger" to
@@ -503,21 +509,6 @@ if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], 'speaker_state') ~= 'dialing' then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
-return 1
-"#,
-    )
-});
-
-/// Keeps speaker leg `leg`'s one-time code on the call (`speaker_code`, "leg:code"), if the leg
-/// is still the call's speaker, so that its outbound half can send it again when the inbound
-/// half missed a digit (see speech::self_dial). The code itself stays single-use: only its own
-/// key, consumed by GETDEL, opens the gate.
-/// KEYS: call. ARGV: leg, code. Returns 1 if kept.
-pub(super) static KEEP_SPEAKER_CODE: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
-if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'speaker_code', ARGV[1] .. ':' .. ARGV[2])
 return 1
 "#,
     )
@@ -920,6 +911,43 @@ pub(super) static CALL_FLAG_ONCE: LazyLock<Script> = LazyLock::new(|| {
         r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], ARGV[1], '1')
+"#,
+    )
+});
+
+/// Hands the sweep the calls due for a look: at most `limit` of those whose time has come,
+/// soonest first, each put off to `hold` (so that other replicas' sweeps take others, and a
+/// sweep that dies midway leaves them to be looked at again then). One key: the sweep's index.
+/// KEYS: due index. ARGV: now, limit, hold (unix ms). Returns the ids.
+pub(super) static DUE_CALLS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
+end
+return ids
+"#,
+    )
+});
+
+/// What the sweep needs of one call, read at once: its record, whether it needs a speaker (as
+/// NEEDS_SPEAKER), whether messages wait or are in flight, and whether utterances wait to be
+/// posted.
+/// KEYS: call, queue, inflight, lock, unposted utterances. ARGV: now.
+/// Returns {call hash (field, value...), needs a speaker (0/1), messages waiting, utterances
+/// unposted}.
+pub(super) static LOOK_AT_CALL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local fields = redis.call('HGETALL', KEYS[1])
+local waiting = redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3])
+local needs = 0
+if waiting > 0 and redis.call('HGET', KEYS[1], 'state') == 'connected'
+  and redis.call('EXISTS', KEYS[4]) == 0 and not dial_backing_off(KEYS[1], ARGV[1]) then
+  needs = 1
+end
+return {fields, needs, waiting, redis.call('ZCARD', KEYS[5])}
 "#,
     )
 });

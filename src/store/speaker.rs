@@ -12,7 +12,7 @@ use redis::ScriptInvocation;
 
 use super::calls::pairs;
 use super::messages::message_from_fields;
-use super::{Store, StoreResult, scripts};
+use super::{Store, StoreError, StoreResult, scripts};
 use crate::domain::{CallId, CallSid, CallState, ConferenceSid, Message, MessageId, now_ms};
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
@@ -167,16 +167,59 @@ impl Store {
     }
 
     /// Takes the speaker lease for self-dialled leg `leg` if the caller is in, the call has
-    /// something to say and no leg is speaking. `lease` must cover dialling and the wait to join.
+    /// something to say and no leg is speaking, and issues the one-time `code` the leg will dial
+    /// in with: one round trip. `lease` must cover dialling and the wait to join.
+    ///
+    /// The code lives on its own key (the gate finds it by its digits alone), in another hash
+    /// slot than the call's, so it is written beside the lease's script, not in it, and before
+    /// knowing whether the lease was taken: a code whose leg did not get the lease opens nothing
+    /// (the gate admits only the call's current speaker leg, ADMIT_SPEAKER) and expires with its
+    /// key.
     pub async fn acquire_speaker(
         &self,
         id: &CallId,
         leg: &str,
+        code: &str,
         max_attempts: u32,
         lease: Duration,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
-        self.acquire_speaker_as(id, leg, SpeakerState::Dialing, max_attempts, lease)
-            .await
+        let mut acquire = self.acquire_script(id, leg, SpeakerState::Dialing, max_attempts, lease);
+        acquire.arg(code);
+        let mut code_conn = self.conn();
+        let code_key = async {
+            code_conn
+                .set_ex::<_, _, ()>(
+                    self.keys.speaker_code(code),
+                    format!("{id}:{leg}"),
+                    CODE_TTL_SECS,
+                )
+                .await
+                .map_err(StoreError::from)
+        };
+        let ((acquired, failed), ()) = futures::try_join!(
+            self.invoke_on_messages::<(i64, Vec<String>)>(id, &acquire),
+            code_key
+        )?;
+        Ok((acquired == 1, ids(failed)))
+    }
+
+    fn acquire_script(
+        &self,
+        id: &CallId,
+        leg: &str,
+        state: SpeakerState,
+        max_attempts: u32,
+        lease: Duration,
+    ) -> ScriptInvocation<'static> {
+        let mut acquire = self.messages_script(&scripts::ACQUIRE_SPEAKER, id);
+        acquire
+            .arg(leg)
+            .arg(millis(lease))
+            .arg("")
+            .arg(max_attempts)
+            .arg(now_ms())
+            .arg(state.as_str());
+        acquire
     }
 
     /// Like [`Store::acquire_speaker`], for a leg that starts in `state` (an announce leg:
@@ -189,16 +232,8 @@ impl Store {
         max_attempts: u32,
         lease: Duration,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
-        let mut invocation = self.messages_script(&scripts::ACQUIRE_SPEAKER, id);
-        invocation
-            .arg(leg)
-            .arg(millis(lease))
-            .arg("")
-            .arg(max_attempts)
-            .arg(now_ms())
-            .arg(state.as_str());
-        let (acquired, failed): (i64, Vec<String>) =
-            self.invoke_on_messages(id, &invocation).await?;
+        let acquire = self.acquire_script(id, leg, state, max_attempts, lease);
+        let (acquired, failed): (i64, Vec<String>) = self.invoke_on_messages(id, &acquire).await?;
         Ok((acquired == 1, ids(failed)))
     }
 
@@ -286,24 +321,6 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(released == 1)
-    }
-
-    /// Issues the one-time code the speaker leg will dial in with. The code lives on its own
-    /// key (the gate finds it by its digits alone) and, for the leg to send it again, on the
-    /// call (KEEP_SPEAKER_CODE): two steps, as the two keys are not both the call's.
-    pub async fn store_speaker_code(&self, code: &str, id: &CallId, leg: &str) -> StoreResult<()> {
-        let value = format!("{id}:{leg}");
-        let _: () = self
-            .conn()
-            .set_ex(self.keys.speaker_code(code), value, CODE_TTL_SECS)
-            .await?;
-        let _: i64 = scripts::KEEP_SPEAKER_CODE
-            .key(self.keys.call(id))
-            .arg(leg)
-            .arg(code)
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(())
     }
 
     /// Consumes a code (it works once, GETDEL) and, if it belongs to the call's current speaker

@@ -40,6 +40,7 @@ mod speaker_code;
 mod speech;
 mod speech_limits;
 mod speech_size;
+mod sweep;
 mod tls;
 mod transcription;
 mod twilio_outage;

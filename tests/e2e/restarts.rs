@@ -4,27 +4,13 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-use crate::serve_process::{ServeProcess, free_port};
+use crate::serve_process::{ServeProcess, app_on_a_process};
 
 /// The message is accepted, the speaker's lease taken and its dial in flight at Twilio (slowed
 /// down by the emulator) when the process is stopped; a new process on the same address takes
 /// over.
 async fn stopped_mid_dial(stop: impl FnOnce(&mut ServeProcess)) -> (TestApp, Option<i32>) {
-    let (redis, emulator) = far_side(TIME_SCALE).await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    emulator.add_number(
-        LINE,
-        &format!("{base}/twilio/voice"),
-        Some(&format!("{base}/twilio/call-status")),
-    );
-    let mut first = ServeProcess::start(port, &base, &redis, &emulator, &[]).await;
-    let app = TestApp {
-        base,
-        emulator,
-        redis,
-        http: reqwest::Client::new(),
-    };
+    let (app, mut first) = app_on_a_process(&[]).await;
     let (sid, call_id) = app.call_in(CALLER).await;
 
     app.emulator.delay_rest(Duration::from_secs(3));
@@ -37,7 +23,7 @@ async fn stopped_mid_dial(stop: impl FnOnce(&mut ServeProcess)) -> (TestApp, Opt
     app.emulator.delay_rest(Duration::ZERO);
 
     let restarted = Instant::now();
-    let _second = ServeProcess::start(port, &app.base, &app.redis, &app.emulator, &[]).await;
+    let _second = ServeProcess::take_over(&app, &[]).await;
     app.wait_heard(&sid, &["Are you still there?"]).await;
     let waited = restarted.elapsed();
     assert!(

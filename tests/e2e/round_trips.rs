@@ -1,8 +1,8 @@
 //! Issue 14's store targets, counted by the clock over a link to Redis that takes a fixed delay
 //! per answer ([`SlowLink`]): an incoming call costs one round trip of latency, and so does a
-//! speaker's turn.
+//! speaker's turn; a chat reply reaches Twilio (the speaker leg's dial) after two.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::helpers::*;
 use crate::redis_cluster::cli;
@@ -87,5 +87,53 @@ async fn a_speaker_turn_costs_one_round_trip() {
     assert!(
         turns > at_most_two,
         "{turns} turns in {window:?}: more than one round trip ({DELAY:?}) a turn"
+    );
+}
+
+/// When the line asked Twilio (the emulator) to dial a speaker leg for `call_id`, at or after
+/// `since`.
+fn speaker_dial(app: &TestApp, call_id: &str, since: SystemTime) -> Option<SystemTime> {
+    let for_call = format!("call={call_id}");
+    app.emulator.rest_requests().into_iter().find_map(|r| {
+        let dial = r.method == "POST"
+            && r.path.ends_with("/Calls.json")
+            && r.at >= since
+            && r.params
+                .iter()
+                .any(|(k, v)| k == "Url" && v.contains("/twilio/speak") && v.contains(&for_call));
+        dial.then_some(r.at)
+    })
+}
+
+#[tokio::test]
+async fn a_chat_reply_reaches_twilio_after_two_round_trips() {
+    let redis = RedisServer::start().await;
+    let link = SlowLink::start(redis.port, DELAY).await;
+    let url = link.url();
+    let far = far_side_with(redis, TIME_SCALE).await;
+    let t = crate::slack::spawn_on_far_side(far, "", &[("DENWA_REDIS_URL", url.as_str())]).await;
+    let (_, warm_call, warm_thread) = t.call_in(CALLER).await;
+    let (_, call_id, thread) = t.call_in("+14155550199").await;
+    // A first reply loads the reply path's scripts into this Redis (NOSCRIPT, SCRIPT LOAD,
+    // again), which a running line has long done.
+    let since = SystemTime::now();
+    t.reply_as_alice(&warm_thread, "Warming up.").await;
+    t.wait_for("the first reply's dial", || {
+        speaker_dial(&t.app, &warm_call, since)
+    })
+    .await;
+
+    // Delivery dedup and the thread's call together; then the message, the speaker's lease
+    // and its code together; then the dial.
+    let sent = SystemTime::now();
+    t.reply_as_alice(&thread, "We are on it.").await;
+    let dialled = t
+        .wait_for("the reply's dial", || speaker_dial(&t.app, &call_id, sent))
+        .await;
+    let took = dialled.duration_since(sent).unwrap();
+    assert!(took >= 2 * DELAY, "{took:?}: fewer than two round trips?");
+    assert!(
+        took < 3 * DELAY,
+        "{took:?}: more than two round trips to Redis ({DELAY:?} each) before the dial"
     );
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use denwa_twilio_emulator::Emulator;
 
 use crate::cli::denwa;
-use crate::helpers::{config_env, config_file};
+use crate::helpers::{LINE, TIME_SCALE, TestApp, config_env, config_file, far_side};
 use crate::redis_server::RedisServer;
 
 pub struct ServeProcess {
@@ -26,7 +26,34 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A `denwa serve` process on a far side of its own, with the app's address for the test to
+/// talk to (and for a second process to take over, on the same port).
+pub async fn app_on_a_process(extra: &[(&str, &str)]) -> (TestApp, ServeProcess) {
+    let (redis, emulator) = far_side(TIME_SCALE).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    emulator.add_number(
+        LINE,
+        &format!("{base}/twilio/voice"),
+        Some(&format!("{base}/twilio/call-status")),
+    );
+    let process = ServeProcess::start(port, &base, &redis, &emulator, extra).await;
+    let app = TestApp {
+        base,
+        emulator,
+        redis,
+        http: reqwest::Client::new(),
+    };
+    (app, process)
+}
+
 impl ServeProcess {
+    /// Another process on `app`'s address, Redis and emulator (after this one stopped).
+    pub async fn take_over(app: &TestApp, extra: &[(&str, &str)]) -> ServeProcess {
+        let port = app.base.rsplit(':').next().unwrap().parse().unwrap();
+        ServeProcess::start(port, &app.base, &app.redis, &app.emulator, extra).await
+    }
+
     /// Starts `denwa serve` on `port`, reached by the emulator at `public_base`, and waits until
     /// it answers `/healthz`.
     pub async fn start(

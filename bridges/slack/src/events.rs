@@ -132,7 +132,15 @@ impl Bridge {
     /// Speaks a thread reply into the thread's call, once per `event_id`, and answers visibly
     /// when it cannot.
     async fn take_reply(&self, event_id: &str, reply: Reply) {
-        match self.line.first_delivery(BRIDGE, event_id).await {
+        let channel = &reply.message.channel;
+        let thread = MessageRef::new(channel, &reply.thread_ts).encode();
+        // Asked together (one round trip to the store, not two): the thread's call is needed
+        // only for a first delivery, but asking costs nothing more than waiting.
+        let (first, call_id) = tokio::join!(
+            self.line.first_delivery(BRIDGE, event_id),
+            self.line.call_of_thread(BRIDGE, &thread)
+        );
+        match first {
             Ok(true) => {}
             Ok(false) => {
                 tracing::debug!(event_id, "a retried Slack event was already handled");
@@ -141,9 +149,7 @@ impl Bridge {
             // Better to risk a repeat than to drop a reply; `say` will tell if the store is down.
             Err(e) => tracing::warn!(event_id, error = %e, "cannot check whether an event is new"),
         }
-        let channel = &reply.message.channel;
-        let thread = MessageRef::new(channel, &reply.thread_ts);
-        let call_id = match self.line.call_of_thread(BRIDGE, &thread.encode()).await {
+        let call_id = match call_id {
             Ok(Some(call_id)) => call_id,
             Ok(None) => return, // a thread that is not a call's
             Err(refused) => {
