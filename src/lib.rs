@@ -21,6 +21,8 @@
 //!   and its speakers tell the bridges.
 //! - `speech`: the speakers (self-dial, announce), the pieces a turn says; given a
 //!   `SpeechContext`, never the line.
+//! - `schedule`: on-call schedules: an iCalendar feed read (bounded) by one replica under a lease,
+//!   kept in the store as shifts naming the line's responders, judged fresh or stale.
 //! - `store`: all state, in Redis; only it builds keys; a Lua script per atomic step.
 //! - `routes`: HTTP: Twilio webhooks (signed), `/api`, health; `bridges`: the chat bridges.
 //! - `twiml`: the TwiML writer, the only way text reaches Twilio's XML; `twilio`: webhook
@@ -36,6 +38,7 @@ mod domain;
 mod line;
 mod metrics;
 mod routes;
+mod schedule;
 pub mod server;
 mod shutdown;
 mod speech;

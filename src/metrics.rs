@@ -24,6 +24,8 @@ pub struct Metrics {
     pub calls_refused_store_down: Counter,
     /// Calls from `line.blocked_callers`, refused unanswered.
     pub calls_blocked: Counter,
+    /// Calls outside `[line.hours]`, sent straight to voicemail.
+    pub calls_after_hours: Counter,
     /// The caller's final utterances kept (live transcription), each once.
     pub caller_utterances: Counter,
     /// Live transcripts that stopped while their call was on (error or stop), each call once.
@@ -48,6 +50,14 @@ pub struct Metrics {
     queue_depth: Histogram,
     bridge_healthy: Family<BridgeLabel, Gauge>,
     bridge_unannounced: Family<BridgeLabel, Gauge>,
+    /// Refreshes of a line's on-call schedule feed that failed on this replica.
+    schedule_refresh_failures: Family<LineLabel, Counter>,
+    /// When a line's schedule feed last loaded (any replica: read from the store), Unix
+    /// seconds; 0 if it never did.
+    schedule_last_success: Family<LineLabel, Gauge>,
+    /// 1 while a line's schedule in use is stale (its last refresh failed, or none succeeded
+    /// lately).
+    schedule_stale: Family<LineLabel, Gauge>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -72,6 +82,12 @@ struct OutcomeLabel {
 struct ServiceLabels {
     service: &'static str,
     outcome: &'static str,
+}
+
+/// A line's id: from the configuration, a fixed set.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LineLabel {
+    line: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -148,6 +164,10 @@ impl Default for Metrics {
         let calls_blocked = counter(
             "denwa_calls_blocked",
             "Calls from line.blocked_callers, refused unanswered",
+        );
+        let calls_after_hours = counter(
+            "denwa_calls_after_hours",
+            "Calls outside line.hours, sent straight to voicemail",
         );
         let caller_utterances = counter(
             "denwa_caller_utterances",
@@ -234,11 +254,30 @@ impl Default for Metrics {
             "Calls the chat bridge could not announce",
             bridge_unannounced.clone(),
         );
+        let schedule_refresh_failures = Family::<LineLabel, Counter>::default();
+        registry.register(
+            "denwa_schedule_refresh_failures",
+            "Refreshes of the on-call schedule's feed that failed (the last good copy stayed in use)",
+            schedule_refresh_failures.clone(),
+        );
+        let schedule_last_success = Family::<LineLabel, Gauge>::default();
+        registry.register(
+            "denwa_schedule_last_success_timestamp_seconds",
+            "When the on-call schedule's feed last loaded, Unix seconds (0: never)",
+            schedule_last_success.clone(),
+        );
+        let schedule_stale = Family::<LineLabel, Gauge>::default();
+        registry.register(
+            "denwa_schedule_stale",
+            "1 while the on-call schedule in use is stale (its refreshes fail)",
+            schedule_stale.clone(),
+        );
         Metrics {
             registry,
             calls_answered,
             calls_refused_store_down,
             calls_blocked,
+            calls_after_hours,
             caller_utterances,
             transcripts_unavailable,
             messages_queued,
@@ -257,6 +296,9 @@ impl Default for Metrics {
             queue_depth,
             bridge_healthy,
             bridge_unannounced,
+            schedule_refresh_failures,
+            schedule_last_success,
+            schedule_stale,
         }
     }
 }
@@ -297,6 +339,24 @@ impl Metrics {
         self.announcements
             .get_or_create(&OutcomeLabel { outcome })
             .inc();
+    }
+
+    /// A refresh of `line`'s schedule feed failed here.
+    pub fn schedule_refresh_failed(&self, line: &str) {
+        self.schedule_refresh_failures
+            .get_or_create(&LineLabel { line: line.into() })
+            .inc();
+    }
+
+    /// `line`'s schedule as the store has it: last loaded (Unix s, 0 never), and whether stale.
+    pub fn schedule_status(&self, line: &str, loaded_at_secs: i64, stale: bool) {
+        let label = LineLabel { line: line.into() };
+        self.schedule_last_success
+            .get_or_create(&label)
+            .set(loaded_at_secs);
+        self.schedule_stale
+            .get_or_create(&label)
+            .set(i64::from(stale));
     }
 
     pub fn speech_started(&self, waited: Duration) {

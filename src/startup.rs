@@ -13,6 +13,7 @@ use crate::config::TwilioSettings;
 use crate::line::{self, Line};
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::schedule;
 use crate::server;
 use crate::store::{Store, StoreError};
 use crate::twilio::{TwilioClient, TwilioError};
@@ -132,6 +133,17 @@ impl Application {
             self.line.clone(),
             until_stopped(stopped.clone()),
         ));
+        // A refresh task per line with a schedule.
+        for line in self.line.lines().all() {
+            if let Some(settings) = &line.settings.schedule {
+                tokio::spawn(schedule::refresh_schedule(
+                    self.line.clone(),
+                    settings.clone(),
+                    line.settings.responders.clone(),
+                    until_stopped(stopped.clone()),
+                ));
+            }
+        }
         let max_connections = self.line.settings().server.max_connections;
         // Chat services post webhooks too: their bodies are held to the same limit.
         let bridge_routes = self.bridge_routes.layer(routes::webhook_body_limit());

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::hours::HoursSettings;
 use super::menu::MenuSettings;
 use super::reader::{Raw, Source};
+use super::schedule::ScheduleSettings;
 use crate::domain::{BlockedCallers, DialPolicy, LineId, PhoneNumber};
 
 #[derive(Debug, Clone)]
@@ -52,6 +54,10 @@ pub struct LineSettings {
     pub blocked_callers: BlockedCallers,
     /// A keypad menu routing callers to other lines that share this one's number.
     pub menu: Option<MenuSettings>,
+    /// `[line.schedule]`: who of the directory is rung comes from an iCalendar feed.
+    pub schedule: Option<ScheduleSettings>,
+    /// `[line.hours]`: outside them, calls go to `after_hours`.
+    pub hours: Option<HoursSettings>,
 }
 
 /// Someone who answers the line.
@@ -61,6 +67,8 @@ pub struct Responder {
     pub phone: PhoneNumber,
     pub slack_user: Option<String>,
     pub discord_user: Option<String>,
+    /// How an on-call schedule's events name them (ATTENDEE / ORGANIZER), besides their name.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +203,10 @@ impl Raw {
             );
         }
         let menu = self.menu();
+        let schedule = id
+            .as_ref()
+            .and_then(|id| self.schedule("line", id.as_str(), &responders));
+        let hours = self.hours("line");
         Some(LineSettings {
             id: id?,
             name,
@@ -214,6 +226,8 @@ impl Raw {
             dial_policy,
             blocked_callers,
             menu,
+            schedule,
+            hours,
         })
     }
 
@@ -264,10 +278,9 @@ impl Raw {
                 );
                 continue;
             };
-            for unknown in table
-                .keys()
-                .filter(|k| !["name", "phone", "slack_user", "discord_user"].contains(&k.as_str()))
-            {
+            for unknown in table.keys().filter(|k| {
+                !["name", "phone", "slack_user", "discord_user", "email"].contains(&k.as_str())
+            }) {
                 self.problem(key(unknown), "unknown key");
             }
             let text = |k: &str| {
@@ -297,12 +310,18 @@ impl Raw {
             {
                 self.problem(key("phone"), format!("{p} is listed twice"));
             }
+            if let Some(email) = text("email")
+                && !email.contains('@')
+            {
+                self.problem(key("email"), format!("{email:?} is not an e-mail address"));
+            }
             if let (Some(name), Some(phone)) = (name, phone) {
                 responders.push(Responder {
                     name: name.to_owned(),
                     phone,
                     slack_user: text("slack_user").map(str::to_owned),
                     discord_user: text("discord_user").map(str::to_owned),
+                    email: text("email").map(str::to_owned),
                 });
             }
         }

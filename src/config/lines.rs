@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use denwa_chat::LineId;
 
+use super::hours::AfterHours;
 use super::line::LineSettings;
 use super::reader::{Raw, Source};
 use super::transcription::TranscriptionSettings;
@@ -412,6 +413,27 @@ impl Raw {
                     self.problem(format!("{menu_at}.{key}"), problem);
                     ok = false;
                 }
+            }
+        }
+        // `after_hours` naming a line: one there is, and not itself.
+        for (i, line) in all.iter().enumerate() {
+            let Some(AfterHours::Line(id)) = line.settings.hours.as_ref().map(|h| &h.after_hours)
+            else {
+                continue;
+            };
+            let problem = if id == line.id() {
+                Some("a line passes its after-hours calls to another line, not itself".to_owned())
+            } else if !all.iter().any(|l| l.id() == id) {
+                Some(format!(
+                    "{:?} is not \"voicemail\" or the id of another line",
+                    id.as_str()
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                self.problem(format!("{}.hours.after_hours", names[i]), problem);
+                ok = false;
             }
         }
         ok.then_some(Lines(all))

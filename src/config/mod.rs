@@ -18,11 +18,13 @@ use denwa_slack::SlackConfig;
 
 mod api;
 mod discord;
+mod hours;
 mod line;
 mod lines;
 mod menu;
 mod reader;
 mod redis;
+mod schedule;
 mod server;
 mod slack;
 mod speech;
@@ -30,10 +32,12 @@ mod transcription;
 mod twilio;
 
 pub use api::ApiSettings;
+pub use hours::{AfterHours, HoursSettings};
 pub use line::{Greeting, LineSettings, Responder, RingCallerId, RingMode};
 pub use lines::{LineConfig, Lines, MAX_LINES};
 pub use menu::MenuSettings;
 pub use redis::{CaCertificates, RedisSettings, RedisTarget};
+pub use schedule::{ScheduleSettings, ScheduleSource};
 pub use server::ServerSettings;
 pub use speech::{SpeechSettings, SpeechStrategy};
 pub use transcription::{DEFAULT_NOTICE, TranscriptionEngine, TranscriptionSettings};
@@ -413,6 +417,49 @@ greting = "typo"
                 "{key} missing from {p:#?}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_schedule_and_hours_have_defaults_and_take_the_environment() {
+        let file = format!(
+            "{GOOD}\n[[line.responders]]\nname = \"Alice\"\nphone = \"+14155550101\"\n\
+email = \"alice@example.com\"\n[line.schedule]\nurl = \"https://cal.example.com/a.ics\"\n\
+[line.hours]\ntimezone = \"Asia/Tokyo\"\nmonday = \"09:00-17:00\"\n"
+        );
+        let s = Settings::from_sources(Some(&file), "config.toml", &secrets()).unwrap();
+        let schedule = s.line.schedule.unwrap();
+        assert_eq!(schedule.refresh, Duration::from_secs(300));
+        assert_eq!(schedule.line_id, "default");
+        assert!(schedule.fallback.is_empty());
+        assert_eq!(
+            s.line.responders[0].email.as_deref(),
+            Some("alice@example.com")
+        );
+        let hours = s.line.hours.unwrap();
+        assert_eq!(hours.after_hours, AfterHours::Voicemail);
+        assert_eq!(hours.hours.timezone(), chrono_tz::Asia::Tokyo);
+
+        let mut e = secrets();
+        e.extend(env(&[
+            ("DENWA_LINE_SCHEDULE_FILE", "/etc/denwa/oncall.ics"),
+            ("DENWA_LINE_SCHEDULE_URL", ""),
+            ("DENWA_LINE_SCHEDULE_REFRESH", "60"),
+            ("DENWA_LINE_SCHEDULE_FALLBACK", "Alice"),
+            ("DENWA_LINE_HOURS_TIMEZONE", "Europe/London"),
+        ]));
+        // An empty URL from the environment unsets the file's, so the file source is used.
+        let s = Settings::from_sources(Some(&file), "config.toml", &e).unwrap();
+        let schedule = s.line.schedule.unwrap();
+        assert_eq!(
+            schedule.source,
+            ScheduleSource::File("/etc/denwa/oncall.ics".into())
+        );
+        assert_eq!(schedule.refresh, Duration::from_secs(60));
+        assert_eq!(schedule.fallback, ["Alice"]);
+        assert_eq!(
+            s.line.hours.unwrap().hours.timezone(),
+            chrono_tz::Europe::London
+        );
     }
 
     #[test]

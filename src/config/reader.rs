@@ -246,6 +246,51 @@ impl Raw {
         }
     }
 
+    /// `[section.name]`, a table within a section (`[line.schedule]`): its keys are read as
+    /// `name.key`, so problems name them `section.name.key`, and `DENWA_SECTION_NAME_KEY` sets
+    /// one (the environment wins, as everywhere). True if any of its keys is set.
+    pub(super) fn sub_table(&mut self, section: &str, name: &str) -> bool {
+        match self.take(section, name) {
+            None => {}
+            Some(Source::File(toml::Value::Table(table))) => {
+                for (key, value) in table {
+                    self.values.insert(
+                        (section.to_owned(), format!("{name}.{key}")),
+                        Source::File(value),
+                    );
+                }
+            }
+            Some(Source::File(other)) => self.problem(
+                format!("{section}.{name}"),
+                format!(
+                    "expected a [{section}.{name}] table, found {}",
+                    other.type_str()
+                ),
+            ),
+            Some(Source::Env(var, _)) => self.problem(
+                format!("{section}.{name}"),
+                format!("{var} cannot set a whole table: set its keys, e.g. {var}_<KEY>"),
+            ),
+        }
+        let env_prefix = format!("{name}_");
+        let from_env: Vec<(String, String)> = self
+            .values
+            .keys()
+            .filter(|(s, k)| s == section && k.starts_with(&env_prefix))
+            .cloned()
+            .collect();
+        for (s, k) in from_env {
+            if let Some(value) = self.values.remove(&(s.clone(), k.clone())) {
+                let key = format!("{name}.{}", &k[env_prefix.len()..]);
+                self.values.insert((s, key), value);
+            }
+        }
+        let file_prefix = format!("{name}.");
+        self.values
+            .keys()
+            .any(|(s, k)| s == section && k.starts_with(&file_prefix))
+    }
+
     /// Drops every key of `section`; true if there were any.
     pub(super) fn drain_section(&mut self, section: &str) -> bool {
         let before = self.values.len();

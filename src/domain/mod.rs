@@ -1,5 +1,6 @@
 //! Domain types: input becomes one of these at the edge, and the rest of the code trusts it.
 
+pub mod business_hours;
 mod call;
 mod conference_name;
 mod dial_policy;

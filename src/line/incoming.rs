@@ -4,6 +4,7 @@ use denwa_chat::LineEvent;
 use serde::Deserialize;
 
 use super::Line;
+use super::after_hours::closed_now;
 use crate::config::{Greeting, LineConfig};
 use crate::domain::{
     Call, CallId, CallSid, CallState, Direction, ParticipantLabel, incoming_call_id,
@@ -69,6 +70,9 @@ impl Line {
         line: &LineConfig,
         menu_choice: Option<&str>,
     ) -> VoiceResponse {
+        // Outside its hours a line may pass its calls to another (`after_hours = "<line id>"`):
+        // the call is recorded, announced and rung on the line that takes it.
+        let line = self.after_hours_line(line);
         let id = incoming_call_id(call.call_sid.as_str());
         let caller_name = call.caller_name.as_deref().filter(|n| !n.trim().is_empty());
         // How the caller is announced: a responder calling in by name, else the name Twilio
@@ -93,7 +97,7 @@ impl Line {
             .await;
         let record = match stored {
             Ok(CreateOutcome::Created(record)) => record,
-            Ok(CreateOutcome::Exists(record)) => return self.answer_again(&record, call),
+            Ok(CreateOutcome::Exists(record)) => return self.answer_again(&record, call).await,
             Err(e) => {
                 // Without the store nobody could see or answer the call: say so and let the
                 // caller try again, rather than leave them in a conference nobody will ever join.
@@ -103,6 +107,9 @@ impl Line {
             }
         };
         self.metrics().calls_answered.inc();
+        if let Some(hours) = closed_now(&line.settings) {
+            return self.answer_after_hours(&record, line, hours).await;
+        }
         tracing::info!(call = %id, call_sid = %call.call_sid, line = %line.id(), "incoming call");
         self.publish(LineEvent::CallStarted {
             call: self.summary(&record),
@@ -117,14 +124,20 @@ impl Line {
     /// Twilio asked again about a call it already told denwa of (a retried webhook, or a replayed
     /// one): the caller gets the same answer, into the same conference, and nothing is recorded,
     /// announced or rung twice (the store counted it as news of the call). A call that is over
-    /// is not started again.
-    fn answer_again(&self, record: &Call, call: &VoiceParams) -> VoiceResponse {
+    /// is not started again, and one sent to voicemail after hours is sent there again.
+    async fn answer_again(&self, record: &Call, call: &VoiceParams) -> VoiceResponse {
         if record.state == CallState::Ended {
             tracing::info!(call = %record.id, call_sid = %call.call_sid, "Twilio asked about a call that is over");
             return VoiceResponse::new().hangup();
         }
+        let line = self.line_of(record);
+        if let Some(hours) = closed_now(&line.settings)
+            && self.store().in_voicemail(&record.id).await.unwrap_or(false)
+        {
+            return self.after_hours_voicemail(record, line, hours);
+        }
         tracing::info!(call = %record.id, call_sid = %call.call_sid, "Twilio asked again about a call: same answer");
-        self.welcome(self.line_of(record), &record.id, call)
+        self.welcome(line, &record.id, call)
     }
 
     /// Said before hanging up on a caller denwa cannot take (its store is unreachable).

@@ -5,12 +5,14 @@
 //! Twilio's callbacks, and [`crate::speech`] speaks. Everything it knows lives in the store, so
 //! any replica can handle any webhook.
 
+mod after_hours;
 mod call_status;
 mod conference;
 mod control;
 mod events;
 mod incoming;
 mod menu;
+mod on_call;
 mod outbound;
 mod responders;
 mod say;

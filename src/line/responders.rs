@@ -8,7 +8,7 @@
 use denwa_chat::{LineEvent, LineRefused};
 
 use super::Line;
-use crate::config::{LineConfig, RingCallerId, RingMode};
+use crate::config::{LineConfig, LineSettings, RingCallerId, RingMode};
 use crate::domain::{CallId, CallSid, CallState, Direction, LineId, ParticipantLabel, PhoneNumber};
 use crate::store::LogFailure as _;
 use crate::twilio::params::CallEnd;
@@ -40,31 +40,56 @@ impl Line {
                 return;
             }
         }
+        let ring = self.who_to_ring(id, line).await;
+        if line.schedule.is_some() {
+            self.store()
+                .set_ring_list(id, &ring.indices)
+                .await
+                .or_log("keep whom the schedule chose to ring");
+        }
+        if let Some(note) = ring.note {
+            self.publish(LineEvent::Notice {
+                call_id: id.clone(),
+                text: note,
+            });
+        }
         match line.ring {
             RingMode::All => {
-                for index in 0..line.responders.len() {
+                for index in ring.indices {
                     self.dial_responder(id, index).await;
                 }
             }
-            RingMode::InOrder => self.ring_next_responder(id, line.responders.len()).await,
+            RingMode::InOrder => self.ring_next_responder(id, line).await,
         }
     }
 
-    /// In-order ringing: dials the next available responder of the call's line's `count`, if
-    /// any remain.
-    async fn ring_next_responder(&self, id: &CallId, count: usize) {
+    /// In-order ringing: dials the next available responder of the call's list (with a
+    /// schedule, the one chosen when ringing began; else `line`'s whole directory), if any
+    /// remain. Only a line with a schedule reads the store for its list.
+    async fn ring_next_responder(&self, id: &CallId, line: &LineSettings) {
+        let list = match line.schedule {
+            None => (0..line.responders.len()).collect(),
+            Some(_) => match self.store().ring_list(id).await {
+                Ok(Some(list)) => list,
+                Ok(None) => (0..line.responders.len()).collect(),
+                Err(e) => {
+                    tracing::warn!(call = %id, error = %e, "cannot read whom to ring");
+                    return;
+                }
+            },
+        };
         loop {
-            let index = match self.store().next_ring_index(id).await {
+            let position = match self.store().next_ring_index(id).await {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(call = %id, error = %e, "cannot pick the next responder");
                     return;
                 }
             };
-            if index >= count {
+            let Some(&index) = list.get(position) else {
                 tracing::info!(call = %id, "every responder was rung");
                 return;
-            }
+            };
             if self.dial_responder(id, index).await {
                 return;
             }
@@ -397,8 +422,7 @@ impl Line {
             && line.settings.ring == RingMode::InOrder
             && current.as_ref() == Some(call_sid)
         {
-            self.ring_next_responder(id, line.settings.responders.len())
-                .await;
+            self.ring_next_responder(id, &line.settings).await;
         }
     }
 

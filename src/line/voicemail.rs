@@ -98,6 +98,24 @@ impl Line {
     /// is not transcribed again.
     pub async fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
         let transcribed_live = self.line_of_id(id).await.transcription.enabled;
+        self.record_voicemail(
+            VoiceResponse::new(),
+            id,
+            "Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done.",
+            transcribed_live,
+        )
+    }
+
+    /// `response`, then `prompt` and the recording of a voicemail for call `id` (see
+    /// [`Line::voicemail_prompt`]; after hours, the caller hears the line's own greeting).
+    /// `transcribed_live`: the call's line has live transcription on.
+    pub(crate) fn record_voicemail(
+        &self,
+        response: VoiceResponse,
+        id: &crate::domain::CallId,
+        prompt: &str,
+        transcribed_live: bool,
+    ) -> VoiceResponse {
         let query = [("call", id.as_str())];
         let mut record = Record::new()
             .action(
@@ -117,8 +135,8 @@ impl Line {
                     .as_str(),
             );
         }
-        VoiceResponse::new()
-            .say(self.say_verb("Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done."))
+        response
+            .say(self.say_verb(prompt))
             .record(record)
             .say(self.say_verb("We did not get a message. Goodbye."))
             .hangup()

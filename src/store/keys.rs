@@ -128,6 +128,17 @@ impl Keys {
         )
     }
 
+    /// Hash: a line's on-call schedule (`rota` JSON, `loaded_at`, `attempted_at`, `error`),
+    /// shared by every replica. `line` is the line's id.
+    pub(super) fn schedule(&self, line: &str) -> String {
+        format!("{}:schedule:{{{}}}", self.prefix, line)
+    }
+
+    /// String with a TTL: the replica refreshing a line's schedule this period.
+    pub(super) fn schedule_lease(&self, line: &str) -> String {
+        format!("{}:lease", self.schedule(line))
+    }
+
     /// String with a TTL: a speaker leg's one-time code -> "call id:leg token".
     pub(super) fn speaker_code(&self, code: &str) -> String {
         format!("{}:speaker-code:{}", self.prefix, code)

@@ -176,6 +176,43 @@ impl Store {
         Ok(self.call_field(id, "ring_started").await?.is_some())
     }
 
+    /// The responders (directory indices, in ringing order) chosen for the call when its
+    /// ringing began: the schedule's choice holds for the whole call, on every replica.
+    pub async fn set_ring_list(&self, id: &CallId, indices: &[usize]) -> StoreResult<()> {
+        let list = indices
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let _: () = self
+            .conn()
+            .hset(self.keys.call(id), "ring_list", list)
+            .await?;
+        Ok(())
+    }
+
+    /// See [`Store::set_ring_list`]; `None` when the call rings the whole directory.
+    pub async fn ring_list(&self, id: &CallId) -> StoreResult<Option<Vec<usize>>> {
+        let Some(list) = self.call_field(id, "ring_list").await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            list.split(',')
+                .filter_map(|i| i.parse::<usize>().ok())
+                .collect(),
+        ))
+    }
+
+    /// Marks a call as needing no ringing (it went straight to voicemail): the sweep, which
+    /// rings calls whose ringing never began, leaves it alone.
+    pub async fn ringing_not_wanted(&self, id: &CallId) -> StoreResult<()> {
+        let _: i64 = self
+            .conn()
+            .hset_nx(self.keys.call(id), "ring_started", now_ms())
+            .await?;
+        Ok(())
+    }
+
     /// The next responder index for in-order ringing (0, 1, 2, ...).
     pub async fn next_ring_index(&self, id: &CallId) -> StoreResult<usize> {
         let next: i64 = self
