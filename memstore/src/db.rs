@@ -65,6 +65,7 @@ const COMMANDS: &[(&str, i32, bool)] = &[
     ("RPOP", -2, true),
     ("LRANGE", 4, true),
     ("LTRIM", 4, true),
+    ("LREM", 4, true),
     ("LLEN", 2, true),
     ("ZADD", -4, true),
     ("ZRANGE", -4, true),
@@ -566,6 +567,32 @@ impl Db {
                 }
                 self.drop_if_empty(&a[1]);
                 Ok(Reply::ok())
+            }
+            "LREM" => {
+                let count = int(&a[2])?;
+                let Some(list) = self.list_mut(&a[1], false)? else {
+                    return Ok(Reply::Int(0));
+                };
+                // Count > 0 removes from the head, < 0 from the tail, 0 every match.
+                let limit = if count == 0 {
+                    usize::MAX
+                } else {
+                    count.unsigned_abs() as usize
+                };
+                let mut removed = 0;
+                if count < 0 {
+                    list.make_contiguous().reverse();
+                }
+                list.retain(|item| {
+                    let hit = removed < limit && *item == a[3];
+                    removed += usize::from(hit);
+                    !hit
+                });
+                if count < 0 {
+                    list.make_contiguous().reverse();
+                }
+                self.drop_if_empty(&a[1]);
+                Ok(Reply::Int(removed as i64))
             }
             "LLEN" => Ok(Reply::Int(self.list(&a[1])?.map_or(0, |l| l.len()) as i64)),
             "ZADD" => self.zadd(a),

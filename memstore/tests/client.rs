@@ -52,10 +52,17 @@ async fn connection_manager_runs_denwas_calls() {
     let active: Vec<String> = conn.zrange("active", 0, -1).await.unwrap();
     assert_eq!(active, ["c1"]);
 
-    // A non-atomic pipeline with replies, as messages_by_id reads them.
-    let _: () = conn.hset("m:1", "id", "1").await.unwrap();
+    // A non-atomic pipeline with replies, as messages_by_id reads them: HMGET of each message's
+    // fields in the call's messages hash, then HGETALL of the hashes of the previous layout.
+    let _: () = conn.hset("msgs", "m1:id", "m1").await.unwrap();
     let mut pipe = redis::pipe();
-    pipe.hgetall("m:1").hgetall("m:missing");
+    pipe.cmd("HMGET").arg("msgs").arg(&["m1:id", "m1:text"]);
+    pipe.cmd("HMGET").arg("msgs").arg(&["m2:id", "m2:text"]);
+    let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await.unwrap();
+    assert_eq!(rows, [vec![Some("m1".to_owned()), None], vec![None, None]]);
+    let _: () = conn.hset("m:2", "id", "m2").await.unwrap();
+    let mut pipe = redis::pipe();
+    pipe.hgetall("m:2").hgetall("m:missing");
     let rows: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await.unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows[1].is_empty());

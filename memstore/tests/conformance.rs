@@ -7,20 +7,26 @@ mod common;
 use common::{RealRedis, connect, memstore, raw};
 
 /// A queue step in the style of denwa's scripts: HGET compared with `~=`, nil as false,
-/// `tonumber(x or '0')`, `ipairs` over LRANGE, `table.insert` at the front, keys built by
-/// concatenation, a nested table reply.
+/// `tonumber(x or '0')`, `ipairs` over LRANGE, `table.insert` at the front, a message's fields
+/// named `<id>:<field>` in one hash, varargs through `unpack`, HMGET of built names, an error
+/// reply that stops before writing (`UNMIGRATED`), a nested table reply.
 const TURN: &str = r#"
-local function requeue_or_fail(call_key, queue_key, prefix, ids, max_attempts, reason)
+local function set(messages_key, id, ...)
+  local args = {...}
+  for i = 1, #args, 2 do args[i] = id .. ':' .. args[i] end
+  redis.call('HSET', messages_key, unpack(args))
+end
+local function requeue_or_fail(call_key, queue_key, messages_key, ids, max_attempts, reason)
   local failed = {}
   local ended = redis.call('HGET', call_key, 'state') == 'ended'
   for i = #ids, 1, -1 do
     local id = ids[i]
-    local attempts = tonumber(redis.call('HGET', prefix .. id, 'attempts') or '0')
+    local attempts = tonumber(redis.call('HGET', messages_key, id .. ':attempts') or '0')
     if (not ended) and attempts < max_attempts then
-      redis.call('HSET', prefix .. id, 'state', 'queued')
+      set(messages_key, id, 'state', 'queued')
       redis.call('LPUSH', queue_key, id)
     else
-      redis.call('HSET', prefix .. id, 'state', 'failed', 'reason', reason)
+      set(messages_key, id, 'state', 'failed', 'reason', reason)
       redis.call('HINCRBY', call_key, 'messages_failed', 1)
       table.insert(failed, 1, id)
     end
@@ -28,20 +34,25 @@ local function requeue_or_fail(call_key, queue_key, prefix, ids, max_attempts, r
   return failed
 end
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {'stale', {}, {}, {}, 0} end
+local missing = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  if redis.call('HEXISTS', KEYS[5], id .. ':id') == 0 then table.insert(missing, id) end
+end
+if #missing > 0 then return redis.error_reply('UNMIGRATED ' .. table.concat(missing, ' ')) end
 local current = tonumber(redis.call('HGET', KEYS[1], 'speaker_turn') or '0')
 local turn = tonumber(ARGV[2])
 if turn ~= current + 1 then return {'stale', {}, {}, {}, 0} end
 local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
 local spoken, failed = {}, {}
-if ARGV[4] == 'heard' then
+if ARGV[3] == 'heard' then
   for _, id in ipairs(inflight) do
-    redis.call('HSET', ARGV[3] .. id, 'state', 'spoken')
+    set(KEYS[5], id, 'state', 'spoken')
     table.insert(spoken, id)
   end
   if #inflight > 0 then redis.call('HINCRBY', KEYS[1], 'messages_spoken', #inflight) end
 else
-  failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[3], inflight, tonumber(ARGV[5]), 'lost')
+  failed = requeue_or_fail(KEYS[1], KEYS[2], KEYS[5], inflight, tonumber(ARGV[4]), 'lost')
 end
 local batch = redis.call('LRANGE', KEYS[2], 0, 1)
 redis.call('LTRIM', KEYS[2], #batch, -1)
@@ -52,24 +63,48 @@ if #batch == 0 then
   if redis.call('LLEN', KEYS[2]) > 0 then more = 1 end
   return {'done', spoken, failed, {}, more}
 end
-local bytes = 0
+local bytes, messages = 0, {}
 for _, id in ipairs(batch) do
-  redis.call('HINCRBY', ARGV[3] .. id, 'attempts', 1)
+  redis.call('HINCRBY', KEYS[5], id .. ':attempts', 1)
   redis.call('RPUSH', KEYS[3], id)
-  bytes = bytes + string.len(redis.call('HGET', ARGV[3] .. id, 'text') or '')
+  local f = redis.call('HMGET', KEYS[5], unpack({id .. ':text', id .. ':state', id .. ':none'}))
+  bytes = bytes + string.len(f[1] or '')
+  table.insert(messages, {f[1], f[2], f[3] or ''})
 end
 redis.call('HSET', KEYS[1], 'speaker_turn', turn)
 redis.call('SET', KEYS[4], ARGV[1], 'PX', 60000 + bytes * 100)
-return {'speak', spoken, failed, batch, 0}
+return {'speak', spoken, failed, batch, 0, messages}
 "#;
 
 const ENQUEUE: &str = r#"
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'missing' end
 if state == 'ended' then return 'ended' end
-redis.call('HSET', KEYS[3], 'id', ARGV[1], 'text', ARGV[2], 'state', 'queued', 'attempts', 0)
+redis.call('HSET', KEYS[3], ARGV[1] .. ':id', ARGV[1], ARGV[1] .. ':text', ARGV[2],
+  ARGV[1] .. ':state', 'queued', ARGV[1] .. ':attempts', 0)
 redis.call('RPUSH', KEYS[2], ARGV[1])
 return 'ok'
+"#;
+
+/// Moving a message stored a hash of its own into the messages hash (MIGRATE_MESSAGES): HGETALL's
+/// names rewritten and given back through `unpack`, LREM of a message with no hash, PTTL copied.
+const MIGRATE: &str = r#"
+local moved = 0
+for i, id in ipairs(ARGV) do
+  local old_key = KEYS[3 + i]
+  local old = redis.call('HGETALL', old_key)
+  if #old == 0 then
+    redis.call('LREM', KEYS[2], 0, id)
+  else
+    for j = 1, #old, 2 do old[j] = id .. ':' .. old[j] end
+    redis.call('HSET', KEYS[3], unpack(old))
+    moved = moved + 1
+  end
+  redis.call('DEL', old_key)
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+return moved
 "#;
 
 const PARTICIPANT: &str = r#"
@@ -136,11 +171,12 @@ fn steps() -> Vec<Vec<&'static str>> {
     let s = |v: &[&'static str]| v.to_vec();
     let turn = |leg: &'static str, n: &'static str, mode: &'static str| {
         vec![
-            "EVAL", TURN, "4", "c", "q", "inf", "lock", leg, n, "m:", mode, "2",
+            "EVAL", TURN, "5", "c", "q", "inf", "lock", "msgs", leg, n, mode, "2",
         ]
     };
-    let enqueue =
-        |id: &'static str, text: &'static str| vec!["EVAL", ENQUEUE, "3", "c", "q", id, id, text];
+    let enqueue = |id: &'static str, text: &'static str| {
+        vec!["EVAL", ENQUEUE, "3", "c", "q", "msgs", id, text]
+    };
     let rate =
         |now: &'static str, id: &'static str| vec!["EVAL", RATE, "1", "acc", now, "60000", "2", id];
     let mut steps = vec![
@@ -463,7 +499,7 @@ fn steps() -> Vec<Vec<&'static str>> {
         turn("L1", "2", "heard"),
         turn("L1", "1", "heard"),
         s(&["LRANGE", "inf", "0", "-1"]),
-        s(&["HGETALL", "m:m1"]),
+        s(&["HGETALL", "msgs"]),
         s(&["TTL", "lock"]),
         turn("L1", "2", "lost"),
         s(&["LRANGE", "q", "0", "-1"]),
@@ -472,10 +508,46 @@ fn steps() -> Vec<Vec<&'static str>> {
         turn("L1", "5", "heard"),
         s(&["HSET", "c", "speaker_leg", "L1"]),
         s(&["RPUSH", "inf", "m1", "m2"]),
-        s(&["HSET", "m:m1", "attempts", "5"]),
+        s(&["HSET", "msgs", "m1:attempts", "5"]),
         turn("L1", "1", "lost"),
         s(&["HGETALL", "c"]),
-        s(&["HGETALL", "m:m1"]),
+        s(&[
+            "HMGET",
+            "msgs",
+            "m1:state",
+            "m1:attempts",
+            "m1:reason",
+            "m9:state",
+        ]),
+        // A message of the previous layout in the queue: the turn stops, it is moved, the
+        // turn runs.
+        s(&["HSET", "c", "speaker_leg", "L1", "speaker_turn", "0"]),
+        s(&[
+            "HSET", "old:m7", "id", "m7", "text", "before", "state", "queued",
+        ]),
+        s(&["RPUSH", "q", "m7", "m8", "m7"]),
+        turn("L1", "1", "heard"),
+        s(&["PEXPIRE", "c", "100000"]),
+        vec![
+            "EVAL", MIGRATE, "5", "c", "q", "msgs", "old:m7", "old:m8", "m7", "m8",
+        ],
+        s(&["LRANGE", "q", "0", "-1"]),
+        s(&["EXISTS", "old:m7"]),
+        s(&["HGET", "msgs", "m7:text"]),
+        turn("L1", "1", "heard"),
+        // LREM's counts: from the head, from the tail, every one.
+        s(&["RPUSH", "lr", "a", "b", "a", "c", "a", "a"]),
+        s(&["LREM", "lr", "1", "a"]),
+        s(&["LREM", "lr", "-2", "a"]),
+        s(&["LRANGE", "lr", "0", "-1"]),
+        s(&["LREM", "lr", "0", "a"]),
+        s(&["LREM", "lr", "0", "b"]),
+        s(&["LREM", "lr", "0", "c"]),
+        s(&["EXISTS", "lr"]),
+        s(&["LREM", "lr", "0", "c"]),
+        s(&["LREM", "lr", "x", "c"]),
+        s(&["SET", "str", "v"]),
+        s(&["LREM", "str", "0", "v"]),
         s(&["EXISTS", "lock"]),
         vec!["EVAL", PARTICIPANT, "1", "c", "CA1", "3"],
         vec!["EVAL", PARTICIPANT, "1", "c", "CA1", "2"],

@@ -62,6 +62,12 @@ pub(super) const UNRECORDED_GRACE_MS: u64 = 60_000;
 /// Call records read together when all active calls are listed.
 const READ_CHUNK: usize = 500;
 
+/// The lifetime a live call's messages hash is given at each enqueue: longer than any call lasts
+/// (Twilio ends a call after 24 hours at most) and the week after it, which the call's end sets
+/// as for every key of the call. A replica of the previous version ending the call during a
+/// rolling upgrade knows nothing of this hash; it still goes.
+pub(super) const LIVE_MESSAGES_TTL: Duration = Duration::from_secs(9 * 24 * 3600);
+
 /// Messages given their expiry per round trip when a call ends.
 const EXPIRE_CHUNK: usize = 1000;
 
@@ -282,17 +288,17 @@ impl Store {
         reason: &str,
         conference: Option<&ConferenceSid>,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
-        let (ended, failed): (i64, Vec<String>) = scripts::END_CALL
+        let mut invocation = scripts::END_CALL.prepare_invoke();
+        invocation
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.inflight(id))
+            .key(self.keys.messages(id))
             .arg(id.as_str())
             .arg(now_ms())
-            .arg(self.keys.message_prefix(id))
             .arg(reason)
-            .arg(conference.map(ConferenceSid::as_str).unwrap_or_default())
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(conference.map(ConferenceSid::as_str).unwrap_or_default());
+        let (ended, failed): (i64, Vec<String>) = self.invoke_on_messages(id, &invocation).await?;
         if ended == 1 {
             // After the call is marked ended: a failure here leaves an ended call in the indexes,
             // which `active_calls` and the sweep drop.
@@ -305,12 +311,13 @@ impl Store {
         ))
     }
 
-    /// Gives every key of an ended call the same expiry. The messages go first, a chunk per
-    /// round trip: a long call has many, and one pipeline of them all would hold its every id in
-    /// memory at once (the order list no longer grows: the call has ended).
+    /// Gives every key of an ended call the same expiry. The messages' hashes of the previous
+    /// layout (a replica of that version wrote them, or ENQUEUE did for such replicas: see
+    /// `migration`) go first, a chunk per round trip: a long call has many ids, and one pipeline
+    /// of them all would hold them all in memory at once (the order list no longer grows: the
+    /// call has ended). This pass goes with that layout.
     async fn expire_call(&self, id: &CallId) -> StoreResult<()> {
         let order = self.keys.order(id);
-        let prefix = self.keys.message_prefix(id);
         let total: usize = self.conn().llen(&order).await?;
         for start in (0..total).step_by(EXPIRE_CHUNK) {
             let end = start + EXPIRE_CHUNK - 1;
@@ -323,7 +330,7 @@ impl Store {
             }
             let mut pipe = redis::pipe();
             for mid in ids {
-                pipe.expire(format!("{prefix}{mid}"), ENDED_CALL_TTL_SECS)
+                pipe.expire(self.keys.legacy_message(id, &mid), ENDED_CALL_TTL_SECS)
                     .ignore();
             }
             pipe.query_async::<()>(&mut self.conn()).await?;
@@ -332,6 +339,7 @@ impl Store {
         for key in [
             self.keys.call(id),
             order,
+            self.keys.messages(id),
             self.keys.queue(id),
             self.keys.inflight(id),
             self.keys.joined(id),

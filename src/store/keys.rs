@@ -51,9 +51,18 @@ impl Keys {
         format!("{}:speaker", self.call(id))
     }
 
-    /// Prefix of the per-message hashes; Lua scripts append the message id.
-    pub(super) fn message_prefix(&self, id: &CallId) -> String {
-        format!("{}:msg:", self.call(id))
+    /// Hash: the call's messages, each message's fields as `<message id>:<field>` (see
+    /// `messages::MESSAGE_FIELDS`). One key, so a script walking the queue names it in KEYS.
+    pub(super) fn messages(&self, id: &CallId) -> String {
+        format!("{}:messages", self.call(id))
+    }
+
+    /// Hash: one message as the previous version kept it, a hash per message. Written once by
+    /// ENQUEUE beside [`Keys::messages`] (for replicas of that version during a rolling upgrade),
+    /// read only to move such messages into [`Keys::messages`] (`MIGRATE_MESSAGES`) and, for a
+    /// call's listing, the ones never moved. The version after this one stops writing it.
+    pub(super) fn legacy_message(&self, id: &CallId, message: &str) -> String {
+        format!("{}:msg:{}", self.call(id), message)
     }
 
     /// List: names of everyone who joined the call, in order.
@@ -153,7 +162,8 @@ mod tests {
             keys.speaker_lock(&id),
             keys.transcript(&id),
             keys.transcript_unposted(&id),
-            keys.message_prefix(&id) + "m0",
+            keys.messages(&id),
+            keys.legacy_message(&id, "m0"),
         ] {
             assert!(key.starts_with("denwa:call:{abc123}"), "{key}");
             assert_eq!(key.matches('{').count(), 1, "{key}");

@@ -6,6 +6,7 @@ use std::time::Duration;
 use denwa_chat::MessageOrigin;
 use redis::AsyncCommands as _;
 
+use super::calls::LIVE_MESSAGES_TTL;
 use super::{Store, StoreError, StoreResult, scripts};
 use crate::domain::{CallId, Message, MessageId, MessageState, Piece, now_ms};
 
@@ -39,6 +40,27 @@ pub struct SpeechLimits {
     /// Messages accepted per rolling [`RATE_WINDOW`].
     pub per_minute: usize,
 }
+
+/// The fields a message may have, each kept in the call's messages hash as
+/// `<message id>:<field>` (`source` only in messages stored before origins were JSON). Scripts
+/// read a message by these names (`FIELDS` in their prelude), so a new field is added here.
+pub(super) const MESSAGE_FIELDS: [&str; 15] = [
+    "id",
+    "text",
+    "origin",
+    "source",
+    "audio_url",
+    "state",
+    "reason",
+    "attempts",
+    "created_at",
+    "finished_at",
+    "seq",
+    "pieces",
+    "pieces_heard",
+    "saying_from",
+    "saying_to",
+];
 
 /// The window of [`SpeechLimits::per_minute`].
 const RATE_WINDOW: Duration = Duration::from_secs(60);
@@ -96,10 +118,11 @@ impl Store {
             .key(self.keys.call(id))
             .key(self.keys.queue(id))
             .key(self.keys.order(id))
-            .key(format!("{}{}", self.keys.message_prefix(id), message))
+            .key(self.keys.messages(id))
             .key(self.keys.inflight(id))
             .key(self.keys.accepted(id))
             .key(self.keys.named_messages(id))
+            .key(self.keys.legacy_message(id, message.as_str()))
             .arg(message.as_str())
             .arg(text)
             .arg(origin)
@@ -111,6 +134,7 @@ impl Store {
             .arg(Piece::encode_all(pieces))
             .arg(name.unwrap_or_default())
             .arg(u8::from(chat_reply))
+            .arg(LIVE_MESSAGES_TTL.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {
@@ -144,8 +168,15 @@ impl Store {
         let start = match after {
             None => 0,
             Some(after) => {
-                let key = format!("{}{}", self.keys.message_prefix(id), after);
-                let seq: Option<String> = self.conn().hget(key, "seq").await?;
+                let mut seq: Option<String> = self
+                    .conn()
+                    .hget(self.keys.messages(id), format!("{after}:seq"))
+                    .await?;
+                if seq.is_none() {
+                    // Stored by the previous version and not moved since.
+                    let legacy = self.keys.legacy_message(id, after.as_str());
+                    seq = self.conn().hget(legacy, "seq").await?;
+                }
                 // `seq` is the list's length once the message was pushed: the index after it.
                 match seq.and_then(|s| s.parse::<isize>().ok()) {
                     Some(seq) => seq,
@@ -175,16 +206,54 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let prefix = self.keys.message_prefix(id);
+        let messages = self.keys.messages(id);
         let mut pipe = redis::pipe();
         for mid in ids {
-            pipe.hgetall(format!("{prefix}{}", mid.as_ref()));
+            let fields: Vec<String> = MESSAGE_FIELDS
+                .iter()
+                .map(|f| format!("{}:{f}", mid.as_ref()))
+                .collect();
+            pipe.cmd("HMGET").arg(&messages).arg(fields);
         }
-        let rows: Vec<HashMap<String, String>> = pipe.query_async(&mut self.conn()).await?;
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut self.conn()).await?;
+        let mut rows: Vec<HashMap<String, String>> = rows
+            .into_iter()
+            .map(|values| {
+                MESSAGE_FIELDS
+                    .iter()
+                    .zip(values)
+                    .filter_map(|(f, v)| Some(((*f).to_owned(), v?)))
+                    .collect()
+            })
+            .collect();
+        self.read_legacy_messages(id, ids, &mut rows).await?;
         rows.iter()
             .filter(|r| !r.is_empty())
             .map(message_from_fields)
             .collect()
+    }
+
+    /// Fills the rows found empty from the messages' hashes of the previous layout: messages it
+    /// stored that no script has moved (a call's spoken messages are never moved).
+    async fn read_legacy_messages<S: AsRef<str>>(
+        &self,
+        id: &CallId,
+        ids: &[S],
+        rows: &mut [HashMap<String, String>],
+    ) -> StoreResult<()> {
+        let missing: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].is_empty()).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for &i in &missing {
+            pipe.hgetall(self.keys.legacy_message(id, ids[i].as_ref()));
+        }
+        let legacy: Vec<HashMap<String, String>> = pipe.query_async(&mut self.conn()).await?;
+        for (i, fields) in missing.into_iter().zip(legacy) {
+            rows[i] = fields;
+        }
+        Ok(())
     }
 }
 

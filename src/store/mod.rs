@@ -14,6 +14,7 @@ mod escalation;
 mod keys;
 mod legs;
 mod messages;
+mod migration;
 mod schedule;
 mod scripts;
 mod speaker;

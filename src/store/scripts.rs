@@ -11,40 +11,105 @@
 //! the queue and the in-flight list together hold at most `speech.max_queued` messages (ENQUEUE
 //! refuses more; only the line's own announcements, one per person joining, go past it), so
 //! END_CALL, SPEAKER_LEG_ENDED, SPEAKER_DIAL_FAILED and ACQUIRE_SPEAKER walk at most that many,
-//! and a turn walks its batch. The order list grows with the call: no script reads it; the store
-//! pages through it (`messages_page`) and expires a call's messages in chunks (`expire_call`).
+//! and a turn walks its batch. The order list and the messages hash grow with the call: no
+//! script walks them (a script reads the fields of the ids it holds); the store pages through the
+//! order list (`messages_page`).
 //!
 //! Key and argument conventions shared by the scripts:
-//! KEYS[1] call hash, KEYS[2] queue, KEYS[3] inflight, KEYS[4] speaker lock (when used).
-//! The message hash prefix is always passed as an argument (`prefix`), never built in Lua.
+//! KEYS[1] call hash, KEYS[2] queue, KEYS[3] inflight, KEYS[4] speaker lock (when used), and the
+//! call's messages hash after them.
 //!
-//! Not yet as Redis asks: the message hashes a script walks (a queue's, a batch's) are reached
-//! by that prefix, not named in KEYS, since their ids are only known inside the script. They
-//! are in the call's slot, so a cluster runs the scripts; but a slot migrated key by key could
-//! leave a script on the old master without a message already moved. The fix is a layout
-//! change: a call's messages as fields of one hash of the call's (`{id}:messages`), named in
-//! KEYS like the queue.
+//! Every key a script touches is named in KEYS, as EVAL's contract asks (a Redis Cluster moving
+//! a slot key by key, or a server checking scripts, may hold a script to it): a script never
+//! builds a key. A call's messages are one hash of the call's (`Keys::messages`), each message's
+//! fields in it as `<message id>:<field>`, so a script that meets a message id in the queue
+//! reaches its data through KEYS like the queue itself. The tests below read every script for
+//! it, and `tests/e2e/script_keys.rs` watches what they do on a real redis-server.
+//!
+//! The previous version kept a hash per message (`Keys::legacy_message`), which no script can
+//! name before it knows the ids. A script that walks the queue or the in-flight list first checks
+//! that each id there it may read is in the messages hash, and when one is not (stored by the
+//! previous version, before or during a rolling upgrade) it stops before writing anything and
+//! answers the error `UNMIGRATED <ids>`; the store then copies those messages (MIGRATE_MESSAGES,
+//! their old hashes named in KEYS) and runs the script again (`Store::invoke_on_messages`).
+//! The other way round, ENQUEUE writes each new message in the old layout too, for replicas of
+//! the previous version during the upgrade.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Helpers every script starts with. `requeue_or_fail` puts ids back at the FRONT of the queue
-/// (in their original order) while they have attempts left and the call is live, else marks them
-/// failed with `reason`; it returns the ids it failed.
+use super::messages::MESSAGE_FIELDS;
+
+/// Helpers every script starts with (after `FIELDS`, the message fields, from
+/// [`MESSAGE_FIELDS`]). `requeue_or_fail` puts ids back at the FRONT of the queue (in their
+/// original order) while they have attempts left and the call is live, else marks them failed
+/// with `reason`; it returns the ids it failed.
 const PRELUDE: &str = r#"
-local function requeue_or_fail(call_key, queue_key, prefix, ids, max_attempts, reason, now)
+-- Field `name` of message `id` in the call's messages hash.
+local function get(messages_key, id, name)
+  return redis.call('HGET', messages_key, id .. ':' .. name)
+end
+
+-- Sets fields of message `id`: `...` is name, value, name, value...
+local function set(messages_key, id, ...)
+  local args = {...}
+  for i = 1, #args, 2 do args[i] = id .. ':' .. args[i] end
+  redis.call('HSET', messages_key, unpack(args))
+end
+
+-- {names[i], values[i], ...} for each value that is set (HMGET's answer as HGETALL's).
+local function present(names, values)
+  local out = {}
+  for i, name in ipairs(names) do
+    if values[i] then
+      table.insert(out, name)
+      table.insert(out, values[i])
+    end
+  end
+  return out
+end
+
+-- Message `id` as {name, value, ...} of its fields that are set (as HGETALL of its own hash
+-- gave it in the previous layout).
+local function message(messages_key, id)
+  local names = {}
+  for i, name in ipairs(FIELDS) do names[i] = id .. ':' .. name end
+  return present(FIELDS, redis.call('HMGET', messages_key, unpack(names)))
+end
+
+-- Appends to `missing` the ids of list `list_key` up to index `stop` whose message is not in the
+-- messages hash.
+local function missing_from(messages_key, list_key, stop, missing)
+  for _, id in ipairs(redis.call('LRANGE', list_key, 0, stop)) do
+    if redis.call('HEXISTS', messages_key, id .. ':id') == 0 then table.insert(missing, id) end
+  end
+end
+
+-- The error reply `UNMIGRATED <ids>` when an id in flight, or one of the queue's up to index
+-- `queue_stop` (-1: all of it, nil: none), has its message still in the previous layout (see the
+-- module's documentation), else nil. A script checks the ids it may read, before any write:
+-- a turn's every look at the whole queue would cost some 100 us with a full one.
+local function unmigrated(messages_key, queue_key, queue_stop, inflight_key)
+  local missing = {}
+  if queue_stop then missing_from(messages_key, queue_key, queue_stop, missing) end
+  missing_from(messages_key, inflight_key, -1, missing)
+  if #missing == 0 then return nil end
+  return redis.error_reply('UNMIGRATED ' .. table.concat(missing, ' '))
+end
+
+local function requeue_or_fail(call_key, queue_key, messages_key, ids, max_attempts, reason, now)
   local failed = {}
   local ended = redis.call('HGET', call_key, 'state') == 'ended'
   for i = #ids, 1, -1 do
     local id = ids[i]
-    local attempts = tonumber(redis.call('HGET', prefix .. id, 'attempts') or '0')
-    redis.call('HDEL', prefix .. id, 'saying_from', 'saying_to')
+    local attempts = tonumber(get(messages_key, id, 'attempts') or '0')
+    redis.call('HDEL', messages_key, id .. ':saying_from', id .. ':saying_to')
     if (not ended) and attempts < max_attempts then
-      redis.call('HSET', prefix .. id, 'state', 'queued')
+      set(messages_key, id, 'state', 'queued')
       redis.call('LPUSH', queue_key, id)
     else
-      redis.call('HSET', prefix .. id, 'state', 'failed', 'reason', reason, 'finished_at', now)
+      set(messages_key, id, 'state', 'failed', 'reason', reason, 'finished_at', now)
       redis.call('HINCRBY', call_key, 'messages_failed', 1)
       table.insert(failed, 1, id)
     end
@@ -55,13 +120,13 @@ end
 -- The TwiML cost of each piece of a message (see speech::pieces), from its `pieces` field
 -- (`start:end:cost,...`). A message stored before pieces were kept is one piece as long as its
 -- text.
-local function piece_costs(prefix, id)
+local function piece_costs(messages_key, id)
   local costs = {}
-  local stored = redis.call('HGET', prefix .. id, 'pieces')
+  local stored = get(messages_key, id, 'pieces')
   if stored then
     for cost in string.gmatch(stored, '%d+:%d+:(%d+)') do table.insert(costs, tonumber(cost)) end
   end
-  if #costs == 0 then costs[1] = string.len(redis.call('HGET', prefix .. id, 'text') or '') end
+  if #costs == 0 then costs[1] = string.len(get(messages_key, id, 'text') or '') end
   return costs
 end
 
@@ -70,10 +135,10 @@ local function dial_backing_off(call_key, now)
   return tonumber(now) < tonumber(redis.call('HGET', call_key, 'speaker_retry_at') or '0')
 end
 
-local function fail_all(call_key, list_key, prefix, reason, now)
+local function fail_all(call_key, list_key, messages_key, reason, now)
   local ids = redis.call('LRANGE', list_key, 0, -1)
   for _, id in ipairs(ids) do
-    redis.call('HSET', prefix .. id, 'state', 'failed', 'reason', reason, 'finished_at', now)
+    set(messages_key, id, 'state', 'failed', 'reason', reason, 'finished_at', now)
   end
   redis.call('HINCRBY', call_key, 'messages_failed', #ids)
   redis.call('DEL', list_key)
@@ -82,7 +147,9 @@ end
 "#;
 
 fn script(body: &str) -> Script {
-    Script::new(&[PRELUDE, body].concat())
+    let fields: Vec<String> = MESSAGE_FIELDS.iter().map(|f| format!("'{f}'")).collect();
+    let fields = format!("local FIELDS = {{{}}}\n", fields.join(", "));
+    Script::new(&[&fields, PRELUDE, body].concat())
 }
 
 /// Stores a message and queues it, unless the call is unknown or over, or at one of its speech
@@ -99,9 +166,17 @@ fn script(body: &str) -> Script {
 /// a retry under the same name answers "duplicate" with the first one's id. A message someone
 /// wrote to the caller (`chat reply` "1", not the line's own announcement) counts in the call's
 /// `chat_replies`, which keeps the caller from voicemail.
-/// KEYS: call, queue, order, message hash, inflight, accepted, named messages. ARGV: id, text,
+///
+/// The message is also written as the previous version kept it, a hash of its own (the last
+/// key), so that a replica of that version still running during a rolling upgrade, taking it
+/// from the queue, can say it and receipt it rather than say nothing: the expand half of the
+/// layout change, which the version after this one drops (with MIGRATE_MESSAGES). Only the
+/// stored message is copied; its later states are kept in the messages hash alone.
+/// KEYS: call, queue, order, messages, inflight, accepted, named messages, the message's hash of
+/// the previous layout. ARGV: id, text,
 /// origin (JSON), now, audio URL or "", max waiting, max accepted, window ms, pieces (see
-/// speech::pieces), name or "", chat reply ("1" or "0").
+/// speech::pieces), name or "", chat reply ("1" or "0"), the messages hash's lifetime in ms while
+/// the call lasts (see `calls::LIVE_MESSAGES_TTL`).
 /// Returns {status, n, id}: "ok" with the messages now waiting (queued or in flight), "missing", "ended", "voicemail", "queue_full", "rate_limited"
 /// with the milliseconds until the oldest acceptance leaves the window, or "duplicate" with the
 /// id of the message stored before.
@@ -133,10 +208,15 @@ if max_accepted > 0 then
   redis.call('PEXPIRE', KEYS[6], ARGV[8])
 end
 local seq = redis.call('RPUSH', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[4], 'id', ARGV[1], 'text', ARGV[2], 'origin', ARGV[3],
-  'state', 'queued', 'attempts', 0, 'created_at', ARGV[4], 'seq', seq)
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], 'audio_url', ARGV[5]) end
-redis.call('HSET', KEYS[4], 'pieces', ARGV[9], 'pieces_heard', 0)
+local fields = {'id', ARGV[1], 'text', ARGV[2], 'origin', ARGV[3], 'state', 'queued',
+  'attempts', 0, 'created_at', ARGV[4], 'seq', seq, 'pieces', ARGV[9], 'pieces_heard', 0}
+if ARGV[5] ~= '' then
+  table.insert(fields, 'audio_url')
+  table.insert(fields, ARGV[5])
+end
+redis.call('HSET', KEYS[8], unpack(fields))
+set(KEYS[4], ARGV[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[4], ARGV[12])
 -- Someone wrote to the caller (not one of the line's own announcements): no voicemail then.
 if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
 local queued = redis.call('RPUSH', KEYS[2], ARGV[1])
@@ -150,7 +230,8 @@ return {'ok', queued + redis.call('LLEN', KEYS[5]), ''}
 /// to say, no leg holds the lease and no failed dial asked to wait (`speaker_retry_at`, see
 /// SPEAKER_DIAL_FAILED). Messages left in flight by a leg that vanished without a status
 /// callback (its lease lapsed) go back to the front of the queue first.
-/// KEYS: call, queue, inflight, lock. ARGV: leg, lease ms, prefix, max attempts, now, the leg's
+/// KEYS: call, queue, inflight, lock, messages. ARGV: leg, lease ms, "" (the message prefix once:
+/// its place is kept so the arguments after it keep their numbers), max attempts, now, the leg's
 /// first state ("dialing" for a self-dialled leg, "announcing" for the announce strategy), and
 /// for a self-dialled leg its one-time code: kept on the call with the lease, for the leg to
 /// send it again when the inbound half missed a digit (see speech::self_dial). The code itself
@@ -165,9 +246,11 @@ pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
 if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return {0, {}} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {0, {}} end
 if dial_backing_off(KEYS[1], ARGV[5]) then return {0, {}} end
+local stop = unmigrated(KEYS[5], KEYS[2], nil, KEYS[3])
+if stop then return stop end
 local orphans = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
-local failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[3], orphans, tonumber(ARGV[4]),
+local failed = requeue_or_fail(KEYS[1], KEYS[2], KEYS[5], orphans, tonumber(ARGV[4]),
   'the speaker leg was lost', ARGV[5])
 if redis.call('LLEN', KEYS[2]) == 0 then return {0, failed} end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
@@ -214,8 +297,8 @@ return 1
 /// nothing is taken or settled, its lease is renewed while it waits (see speech::self_dial).
 /// Every answer carries what the speaker needs besides, so a turn is one round trip: the call's
 /// state, the speaker's state, the conference, the kept code (ACQUIRE_SPEAKER), and the
-/// batch's message hashes (for "speak" and "again").
-/// KEYS: call, queue, inflight, lock. ARGV: leg, turn, now, base lease ms, max attempts, prefix,
+/// batch's messages (for "speak" and "again").
+/// KEYS: call, queue, inflight, lock, messages. ARGV: leg, turn, now, base lease ms, max attempts,
 /// batch limit, heard-mode ("joined" = require the speaker to be joined, "always"), "linger" to
 /// keep the lease when the queue is empty (the leg waits a moment for more) or "", budget bytes.
 /// Returns {status ("stale"|"unjoined"|"again"|"done"|"linger"|"speak"), spoken ids, failed
@@ -224,15 +307,14 @@ return 1
 pub(super) static SPEAKER_TURN: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local prefix = ARGV[6]
 local function lease(ids)
   -- About 10 bytes of TwiML a second is slower than any voice speaks, so the lease outlasts the
   -- speech (Japanese: 3 bytes a character, 0.3 s; Twilio's voices are faster).
   local bytes = 0
   for _, id in ipairs(ids) do
-    local costs = piece_costs(prefix, id)
-    local from = tonumber(redis.call('HGET', prefix .. id, 'saying_from') or '0')
-    local to = tonumber(redis.call('HGET', prefix .. id, 'saying_to') or #costs)
+    local costs = piece_costs(KEYS[5], id)
+    local from = tonumber(get(KEYS[5], id, 'saying_from') or '0')
+    local to = tonumber(get(KEYS[5], id, 'saying_to') or #costs)
     for i = from + 1, math.min(to, #costs) do bytes = bytes + costs[i] end
   end
   return tonumber(ARGV[4]) + bytes * 100
@@ -241,14 +323,16 @@ end
 local function answer(status, spoken, failed, batch, more)
   local f = redis.call('HMGET', KEYS[1], 'state', 'speaker_state', 'conference_sid', 'speaker_code')
   local messages = {}
-  for _, id in ipairs(batch) do table.insert(messages, redis.call('HGETALL', prefix .. id)) end
+  for _, id in ipairs(batch) do table.insert(messages, message(KEYS[5], id)) end
   return {status, spoken, failed, batch, more, {f[1] or '', f[2] or '', f[3] or '', f[4] or ''},
     messages}
 end
 
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return answer('stale', {}, {}, {}, 0) end
+local stop = unmigrated(KEYS[5], KEYS[2], tonumber(ARGV[6]) - 1, KEYS[3])
+if stop then return stop end
 local state = redis.call('HGET', KEYS[1], 'state')
-local heard = ARGV[8] == 'always' or
+local heard = ARGV[7] == 'always' or
   (redis.call('HGET', KEYS[1], 'speaker_state') == 'joined' and state == 'connected')
 if not heard then
   -- Not in the conference with the caller: nothing said so far counts, nothing new is taken.
@@ -271,16 +355,15 @@ redis.call('DEL', KEYS[3])
 do
   local unfinished = nil
   for _, id in ipairs(inflight) do
-    local key = prefix .. id
-    local total = #piece_costs(prefix, id)
-    local to = tonumber(redis.call('HGET', key, 'saying_to') or total)
-    redis.call('HDEL', key, 'saying_from', 'saying_to')
+    local total = #piece_costs(KEYS[5], id)
+    local to = tonumber(get(KEYS[5], id, 'saying_to') or total)
+    redis.call('HDEL', KEYS[5], id .. ':saying_from', id .. ':saying_to')
     if to < total then
       -- Partly said (only a batch's last message can be): the rest is said next.
-      redis.call('HSET', key, 'pieces_heard', to, 'state', 'queued', 'attempts', 0)
+      set(KEYS[5], id, 'pieces_heard', to, 'state', 'queued', 'attempts', 0)
       unfinished = id
     else
-      redis.call('HSET', key, 'state', 'spoken', 'finished_at', ARGV[3])
+      set(KEYS[5], id, 'state', 'spoken', 'finished_at', ARGV[3])
       table.insert(spoken, id)
     end
   end
@@ -292,11 +375,11 @@ do
 end
 local batch = {}
 if state ~= 'ended' then
-  local budget = tonumber(ARGV[10])
+  local budget = tonumber(ARGV[9])
   local used = 0
-  for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[7]) - 1)) do
-    local costs = piece_costs(prefix, id)
-    local from = tonumber(redis.call('HGET', prefix .. id, 'pieces_heard') or '0')
+  for _, id in ipairs(redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[6]) - 1)) do
+    local costs = piece_costs(KEYS[5], id)
+    local from = tonumber(get(KEYS[5], id, 'pieces_heard') or '0')
     local to = from
     while to < #costs and (used == 0 or used + costs[to + 1] <= budget) do
       used = used + costs[to + 1]
@@ -304,13 +387,13 @@ if state ~= 'ended' then
     end
     -- Nothing more of it fits: it opens the next turn.
     if to == from and from < #costs then break end
-    redis.call('HSET', prefix .. id, 'saying_from', from, 'saying_to', to)
+    set(KEYS[5], id, 'saying_from', from, 'saying_to', to)
     table.insert(batch, id)
     if to < #costs then break end
   end
   redis.call('LTRIM', KEYS[2], #batch, -1)
 end
-if #batch == 0 and state ~= 'ended' and ARGV[9] == 'linger' then
+if #batch == 0 and state ~= 'ended' and ARGV[8] == 'linger' then
   -- Nothing queued, but more may be on its way (people type in bursts): keep the leg a moment.
   redis.call('HSET', KEYS[1], 'speaker_turn', turn)
   redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[4])
@@ -324,8 +407,8 @@ if #batch == 0 then
   return answer('done', spoken, failed, {}, more)
 end
 for _, id in ipairs(batch) do
-  redis.call('HSET', prefix .. id, 'state', 'speaking')
-  redis.call('HINCRBY', prefix .. id, 'attempts', 1)
+  set(KEYS[5], id, 'state', 'speaking')
+  redis.call('HINCRBY', KEYS[5], id .. ':attempts', 1)
   redis.call('RPUSH', KEYS[3], id)
 end
 redis.call('HSET', KEYS[1], 'speaker_turn', turn)
@@ -339,21 +422,23 @@ return answer('speak', spoken, failed, batch, 0)
 /// leg: its unconfirmed messages are requeued or failed, the lease is released, and the leg
 /// counts as a miss (a leg that spoke resets the count in SPEAKER_TURN); after `max attempts`
 /// misses in a row the queue is failed rather than dialled forever.
-/// KEYS: call, queue, inflight, lock. ARGV: leg, now, max attempts, prefix, reason.
+/// KEYS: call, queue, inflight, lock, messages. ARGV: leg, now, max attempts, reason.
 /// Returns {current (0/1), more to say (0/1), failed ids}.
 pub(super) static SPEAKER_LEG_ENDED: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {0, 0, {}} end
+local stop = unmigrated(KEYS[5], KEYS[2], -1, KEYS[3])
+if stop then return stop end
 local inflight = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
-local failed = requeue_or_fail(KEYS[1], KEYS[2], ARGV[4], inflight, tonumber(ARGV[3]), ARGV[5], ARGV[2])
+local failed = requeue_or_fail(KEYS[1], KEYS[2], KEYS[5], inflight, tonumber(ARGV[3]), ARGV[4], ARGV[2])
 redis.call('DEL', KEYS[4])
 redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
 local misses = redis.call('HINCRBY', KEYS[1], 'speaker_misses', 1)
 if misses >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'speaker_misses', 0)
-  for _, id in ipairs(fail_all(KEYS[1], KEYS[2], ARGV[4], ARGV[5], ARGV[2])) do
+  for _, id in ipairs(fail_all(KEYS[1], KEYS[2], KEYS[5], ARGV[4], ARGV[2])) do
     table.insert(failed, id)
   end
 end
@@ -387,23 +472,25 @@ return 1
 /// The waits are computed by the caller (speech::dial_backoff), one per failure the call may
 /// survive: when there is none left, every message waiting fails with `reason` instead, and the
 /// count starts over. A dial holds nothing in flight, but whatever is there is failed alike.
-/// KEYS: call, queue, inflight, lock. ARGV: leg, now, prefix, reason, then the waits in ms.
+/// KEYS: call, queue, inflight, lock, messages. ARGV: leg, now, reason, then the waits in ms.
 /// Returns {current (0/1), failed ids, ms to wait before the next dial or -1}.
 pub(super) static SPEAKER_DIAL_FAILED: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return {0, {}, -1} end
+local stop = unmigrated(KEYS[5], KEYS[2], -1, KEYS[3])
+if stop then return stop end
 redis.call('DEL', KEYS[4])
 redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn')
 local failures = redis.call('HINCRBY', KEYS[1], 'speaker_dial_failures', 1)
-local wait = tonumber(ARGV[4 + failures])
+local wait = tonumber(ARGV[3 + failures])
 if wait then
   redis.call('HSET', KEYS[1], 'speaker_retry_at', tonumber(ARGV[2]) + wait)
   return {1, {}, wait}
 end
 redis.call('HDEL', KEYS[1], 'speaker_dial_failures', 'speaker_retry_at')
-local failed = fail_all(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[2])
-for _, id in ipairs(fail_all(KEYS[1], KEYS[2], ARGV[3], ARGV[4], ARGV[2])) do
+local failed = fail_all(KEYS[1], KEYS[3], KEYS[5], ARGV[3], ARGV[2])
+for _, id in ipairs(fail_all(KEYS[1], KEYS[2], KEYS[5], ARGV[3], ARGV[2])) do
   table.insert(failed, id)
 end
 return {1, failed, -1}
@@ -460,7 +547,7 @@ return 0
 /// index of active calls is another hash slot's: the store drops the call from it after this.)
 /// With a conference sid, only that conference's end ends the call: an unrelated conference of
 /// the same name (a leg that joined after the call) must not.
-/// KEYS: call, queue, inflight. ARGV: call id, now, prefix, reason, conference sid or "".
+/// KEYS: call, queue, inflight, messages. ARGV: call id, now, reason, conference sid or "".
 /// Returns {ended now (0/1), failed ids}.
 pub(super) static END_CALL: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -468,13 +555,57 @@ pub(super) static END_CALL: LazyLock<Script> = LazyLock::new(|| {
 local state = redis.call('HGET', KEYS[1], 'state')
 if (not state) or state == 'ended' then return {0, {}} end
 local conference = redis.call('HGET', KEYS[1], 'conference_sid')
-if ARGV[5] ~= '' and conference and conference ~= ARGV[5] then return {0, {}} end
+if ARGV[4] ~= '' and conference and conference ~= ARGV[4] then return {0, {}} end
+local stop = unmigrated(KEYS[4], KEYS[2], -1, KEYS[3])
+if stop then return stop end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[2])
-local failed = fail_all(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[2])
-for _, id in ipairs(fail_all(KEYS[1], KEYS[2], ARGV[3], ARGV[4], ARGV[2])) do
+local failed = fail_all(KEYS[1], KEYS[3], KEYS[4], ARGV[3], ARGV[2])
+for _, id in ipairs(fail_all(KEYS[1], KEYS[2], KEYS[4], ARGV[3], ARGV[2])) do
   table.insert(failed, id)
 end
 return {1, failed}
+"#,
+    )
+});
+
+/// Moves messages stored by the previous version (a hash per message) into the call's messages
+/// hash, when a script found them waiting or in flight (`UNMIGRATED`). Each old hash is named in
+/// KEYS, beside its id in ARGV, and copied; it is kept (a replica of the previous version may
+/// still read it during a rolling upgrade) and expires with the call like the rest. A message
+/// already moved is left as it is. An id whose old hash is gone too (expired, or never written) has nothing to say: it is
+/// taken out of the queue and the in-flight list, so a script does not ask for it again. The
+/// messages hash gets the call's remaining lifetime when the call has one (an ended call), else
+/// the live call's (as ENQUEUE gives it).
+/// KEYS: call, queue, inflight, messages, then the old hash of each id. ARGV: the live call's
+/// messages lifetime in ms, then the ids.
+/// Returns how many messages were moved.
+pub(super) static MIGRATE_MESSAGES: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local moved = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local old_key = KEYS[3 + i]
+  if redis.call('HEXISTS', KEYS[4], id .. ':id') == 0 then
+    local old = redis.call('HGETALL', old_key)
+    if #old == 0 then
+      redis.call('LREM', KEYS[2], 0, id)
+      redis.call('LREM', KEYS[3], 0, id)
+    else
+      for j = 1, #old, 2 do old[j] = id .. ':' .. old[j] end
+      redis.call('HSET', KEYS[4], unpack(old))
+      set(KEYS[4], id, 'id', id)
+      moved = moved + 1
+    end
+  end
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[4], ttl)
+elseif redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('PEXPIRE', KEYS[4], ARGV[1])
+end
+return moved
 "#,
     )
 });
@@ -500,19 +631,19 @@ if not call[1] then return 'missing' end
 if call[4] and call[4] ~= ARGV[3] then return 'old' end
 if ARGV[5] ~= '' then
   -- SequenceNumber counts per conference: kept per conference and participant.
-  local seq_key = 'seq:' .. ARGV[3] .. ':' .. ARGV[1]
+  local seq_field = 'seq:' .. ARGV[3] .. ':' .. ARGV[1]
   -- Set when a participant's first event is its leave: its join, arriving late, is news still.
-  local unjoined_key = 'unjoined:' .. ARGV[3] .. ':' .. ARGV[1]
-  local last = redis.call('HGET', KEYS[1], seq_key)
+  local unjoined_field = 'unjoined:' .. ARGV[3] .. ':' .. ARGV[1]
+  local last = redis.call('HGET', KEYS[1], seq_field)
   if last and tonumber(last) >= tonumber(ARGV[5]) then
     if ARGV[2] == 'join' and call[1] ~= 'ended' and call[2] ~= ARGV[1] and call[3] ~= ARGV[1]
-        and redis.call('HDEL', KEYS[1], unjoined_key) == 1 then
+        and redis.call('HDEL', KEYS[1], unjoined_field) == 1 then
       return 'came-and-went'
     end
     return 'old'
   end
-  redis.call('HSET', KEYS[1], seq_key, ARGV[5])
-  if ARGV[2] == 'leave' and not last then redis.call('HSET', KEYS[1], unjoined_key, 1) end
+  redis.call('HSET', KEYS[1], seq_field, ARGV[5])
+  if ARGV[2] == 'leave' and not last then redis.call('HSET', KEYS[1], unjoined_field, 1) end
 end
 if call[1] == 'ended' then return 'ended' end
 if ARGV[2] == 'start' or call[2] == ARGV[1] then
@@ -767,15 +898,7 @@ local seqs = redis.call('ZRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
 redis.call('HDEL', KEYS[1], 'tx_pending_since')
 if #seqs == 0 then return {} end
-local values = redis.call('HMGET', KEYS[2], unpack(seqs))
-local out = {}
-for i, seq in ipairs(seqs) do
-  if values[i] then
-    table.insert(out, seq)
-    table.insert(out, values[i])
-  end
-end
-return out
+return present(seqs, redis.call('HMGET', KEYS[2], unpack(seqs)))
 "#,
     )
 });
@@ -857,3 +980,135 @@ return {fields, needs, waiting, redis.call('ZCARD', KEYS[5])}
 "#,
     )
 });
+
+#[cfg(test)]
+mod tests {
+    //! A static check of the rule that every key a script touches is named in KEYS, over this
+    //! file's Lua (`tests/e2e/script_keys.rs` checks it again, at run time, on a real
+    //! redis-server).
+    //! The Lua is simple enough to read without a parser: a key is `KEYS[...]` or a name ending
+    //! in `_key`, and such a name is only ever a function's parameter, given `KEYS[...]` or
+    //! another such name, or a local bound to `KEYS[...]`.
+
+    /// Every raw string of this file: the prelude and each script's body.
+    fn lua_sources() -> Vec<&'static str> {
+        let file = include_str!("scripts.rs");
+        let mut sources = Vec::new();
+        let mut rest = file;
+        while let Some(start) = rest.find("r#\"") {
+            let body = &rest[start + 3..];
+            let end = body.find("\"#").expect("a raw string's end");
+            sources.push(&body[..end]);
+            rest = &body[end + 2..];
+        }
+        sources
+            .into_iter()
+            .filter(|s| s.contains("redis.call"))
+            .collect()
+    }
+
+    /// The arguments of a call, from the text after its `(`: split at top-level commas.
+    fn arguments(after_paren: &str) -> Vec<String> {
+        let (mut depth, mut quote, mut current, mut out) = (0, None, String::new(), Vec::new());
+        for c in after_paren.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '(' | '{' | '[') => depth += 1,
+                (None, ')' | '}' | ']') if depth == 0 => break,
+                (None, ')' | '}' | ']') => depth -= 1,
+                (None, ',') if depth == 0 => {
+                    out.push(current.trim().to_owned());
+                    current.clear();
+                    continue;
+                }
+                _ => {}
+            }
+            current.push(c);
+        }
+        out.push(current.trim().to_owned());
+        out
+    }
+
+    fn is_key(expression: &str) -> bool {
+        let name = expression
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        expression.starts_with("KEYS[") && expression.ends_with(']')
+            || name && expression.ends_with("_key")
+    }
+
+    /// Each `name(` call in `source` (not its definition), with its arguments.
+    fn calls(source: &str, name: &str) -> Vec<Vec<String>> {
+        let pattern = format!("{name}(");
+        source
+            .match_indices(&pattern)
+            .filter(|(at, _)| {
+                let before = &source[..*at];
+                let word_start = before
+                    .chars()
+                    .last()
+                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+                word_start && !before.ends_with("function ")
+            })
+            .map(|(at, _)| arguments(&source[at + pattern.len()..]))
+            .collect()
+    }
+
+    #[test]
+    fn every_key_a_script_touches_is_named_in_keys() {
+        let sources = lua_sources();
+        assert!(sources.len() > 20, "found {} scripts", sources.len());
+        let mut wrong = Vec::new();
+        for source in &sources {
+            for command in ["redis.call", "redis.pcall"] {
+                for args in calls(source, command) {
+                    if args.len() < 2 || !is_key(&args[1]) {
+                        wrong.push(format!("{command}({})", args.join(", ")));
+                    }
+                }
+            }
+            // A name ending in `_key` is bound only from KEYS.
+            for line in source.lines() {
+                if let Some((left, right)) = line.split_once(" = ")
+                    && left.trim_end().ends_with("_key")
+                    && !right.trim_start().starts_with("KEYS[")
+                {
+                    wrong.push(line.trim().to_owned());
+                }
+            }
+        }
+        // The prelude's functions: what they are given as a key is a key.
+        let prelude = super::PRELUDE;
+        for definition in prelude.split("local function ").skip(1) {
+            let (name, rest) = definition.split_once('(').expect("a function's parameters");
+            let params = arguments(rest);
+            for source in &sources {
+                for args in calls(source, name) {
+                    for (param, arg) in params.iter().zip(&args) {
+                        if param.ends_with("_key") && !is_key(arg) {
+                            wrong.push(format!("{name}({}): {param} = {arg}", args.join(", ")));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "keys not named in KEYS:\n{}",
+            wrong.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_check_finds_a_key_built_in_lua() {
+        let built = "redis.call('HGET', prefix .. id, 'state')";
+        let args = &calls(built, "redis.call")[0];
+        assert_eq!(args[1], "prefix .. id");
+        assert!(!is_key(&args[1]));
+        let passed = "requeue_or_fail(KEYS[1], KEYS[2], ARGV[3], orphans)";
+        assert_eq!(calls(passed, "requeue_or_fail")[0][2], "ARGV[3]");
+        assert!(is_key("KEYS[4 + i]") && is_key("messages_key") && !is_key("ARGV[6]"));
+    }
+}

@@ -12,7 +12,7 @@ use redis::ScriptInvocation;
 
 use super::calls::pairs;
 use super::messages::message_from_fields;
-use super::{Store, StoreResult, scripts};
+use super::{Store, StoreError, StoreResult, scripts};
 use crate::domain::{CallId, CallSid, CallState, ConferenceSid, Message, MessageId, now_ms};
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
@@ -158,6 +158,14 @@ impl Store {
         invocation
     }
 
+    /// `script` invoked on the speaker scripts' keys and the call's messages after them: the
+    /// scripts that walk the queue and the in-flight list (see [`Store::invoke_on_messages`]).
+    fn messages_script<'a>(&self, script: &'a redis::Script, id: &CallId) -> ScriptInvocation<'a> {
+        let mut invocation = self.speaker_script(script, id);
+        invocation.key(self.keys.messages(id));
+        invocation
+    }
+
     /// Takes the speaker lease for self-dialled leg `leg` if the caller is in, the call has
     /// something to say and no leg is speaking, and issues the one-time `code` the leg will dial
     /// in with: one round trip. `lease` must cover dialling and the wait to join.
@@ -177,14 +185,20 @@ impl Store {
     ) -> StoreResult<(bool, Vec<MessageId>)> {
         let mut acquire = self.acquire_script(id, leg, SpeakerState::Dialing, max_attempts, lease);
         acquire.arg(code);
-        let (mut c1, mut c2) = (self.conn(), self.conn());
+        let mut code_conn = self.conn();
+        let code_key = async {
+            code_conn
+                .set_ex::<_, _, ()>(
+                    self.keys.speaker_code(code),
+                    format!("{id}:{leg}"),
+                    CODE_TTL_SECS,
+                )
+                .await
+                .map_err(StoreError::from)
+        };
         let ((acquired, failed), ()) = futures::try_join!(
-            acquire.invoke_async::<(i64, Vec<String>)>(&mut c1),
-            c2.set_ex::<_, _, ()>(
-                self.keys.speaker_code(code),
-                format!("{id}:{leg}"),
-                CODE_TTL_SECS
-            )
+            self.invoke_on_messages::<(i64, Vec<String>)>(id, &acquire),
+            code_key
         )?;
         Ok((acquired == 1, ids(failed)))
     }
@@ -197,11 +211,11 @@ impl Store {
         max_attempts: u32,
         lease: Duration,
     ) -> ScriptInvocation<'static> {
-        let mut acquire = self.speaker_script(&scripts::ACQUIRE_SPEAKER, id);
+        let mut acquire = self.messages_script(&scripts::ACQUIRE_SPEAKER, id);
         acquire
             .arg(leg)
             .arg(millis(lease))
-            .arg(self.keys.message_prefix(id))
+            .arg("")
             .arg(max_attempts)
             .arg(now_ms())
             .arg(state.as_str());
@@ -218,10 +232,8 @@ impl Store {
         max_attempts: u32,
         lease: Duration,
     ) -> StoreResult<(bool, Vec<MessageId>)> {
-        let (acquired, failed): (i64, Vec<String>) = self
-            .acquire_script(id, leg, state, max_attempts, lease)
-            .invoke_async(&mut self.conn())
-            .await?;
+        let acquire = self.acquire_script(id, leg, state, max_attempts, lease);
+        let (acquired, failed): (i64, Vec<String>) = self.invoke_on_messages(id, &acquire).await?;
         Ok((acquired == 1, ids(failed)))
     }
 
@@ -286,17 +298,13 @@ impl Store {
         reason: &str,
         waits: &[Duration],
     ) -> StoreResult<DialFailure> {
-        let mut invocation = self.speaker_script(&scripts::SPEAKER_DIAL_FAILED, id);
-        invocation
-            .arg(leg)
-            .arg(now_ms())
-            .arg(self.keys.message_prefix(id))
-            .arg(reason);
+        let mut invocation = self.messages_script(&scripts::SPEAKER_DIAL_FAILED, id);
+        invocation.arg(leg).arg(now_ms()).arg(reason);
         for wait in waits {
             invocation.arg(millis(*wait));
         }
         let (current, failed, wait): (i64, Vec<String>, i64) =
-            invocation.invoke_async(&mut self.conn()).await?;
+            self.invoke_on_messages(id, &invocation).await?;
         Ok(DialFailure {
             was_current: current == 1,
             failed: ids(failed),
@@ -361,23 +369,19 @@ impl Store {
             (String, String, String, String),
             Vec<Vec<String>>,
         );
-        let (status, spoken, failed, _batch, more, call, messages): Answer = scripts::SPEAKER_TURN
-            .key(self.keys.call(id))
-            .key(self.keys.queue(id))
-            .key(self.keys.inflight(id))
-            .key(self.keys.speaker_lock(id))
+        let mut invocation = self.messages_script(&scripts::SPEAKER_TURN, id);
+        invocation
             .arg(leg)
             .arg(turn)
             .arg(now_ms())
             .arg(millis(lease))
             .arg(max_attempts)
-            .arg(self.keys.message_prefix(id))
             .arg(BATCH_LIMIT)
             .arg(if require_join { "joined" } else { "always" })
             .arg(if linger { "linger" } else { "" })
-            .arg(budget_bytes)
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(budget_bytes);
+        let (status, spoken, failed, _batch, more, call, messages): Answer =
+            self.invoke_on_messages(id, &invocation).await?;
         let (call_state, speaker_state, conference_sid, code) = call;
         let batch = || -> StoreResult<Vec<Message>> {
             messages
@@ -425,15 +429,14 @@ impl Store {
         reason: &str,
     ) -> StoreResult<LegEnd> {
         // The script also says whether the leg was still the speaker; nothing here needs it.
-        let (_current, more, failed): (i64, i64, Vec<String>) = self
-            .speaker_script(&scripts::SPEAKER_LEG_ENDED, id)
+        let mut invocation = self.messages_script(&scripts::SPEAKER_LEG_ENDED, id);
+        invocation
             .arg(leg)
             .arg(now_ms())
             .arg(max_attempts)
-            .arg(self.keys.message_prefix(id))
-            .arg(reason)
-            .invoke_async(&mut self.conn())
-            .await?;
+            .arg(reason);
+        let (_current, more, failed): (i64, i64, Vec<String>) =
+            self.invoke_on_messages(id, &invocation).await?;
         Ok(LegEnd {
             more_to_say: more == 1,
             failed: ids(failed),

@@ -8,6 +8,7 @@ use denwa_twilio_emulator::{FaultPlan, RestFault};
 
 use crate::helpers::*;
 use crate::oncall::{ALICE, ALICE_ONLY, accepts};
+use crate::script_keys::KeyAudit;
 
 type Params = Vec<(String, String)>;
 
@@ -92,6 +93,7 @@ fn as_sent(_path: &str, params: Params) -> Option<Params> {
 #[tokio::test]
 async fn the_announce_strategy_speaks_without_an_extra_leg() {
     let (app, sid, call_id) = announced_call_with_alice(as_sent).await;
+    let audit = KeyAudit::attach(&app.redis).await;
     for text in ["One.", "Two.", "Three."] {
         let (status, _) = app.say(&call_id, text).await;
         assert_eq!(status, 202);
@@ -108,6 +110,7 @@ async fn the_announce_strategy_speaks_without_an_extra_leg() {
         "{:?}",
         app.emulator.errors()
     );
+    audit.assert_no_strays(20).await;
 }
 
 /// Twilio's announcement events need not say which announcement ended (`AnnounceUrl`):

@@ -43,16 +43,7 @@ async fn the_caller_hanging_up_ends_the_call_on_a_cluster() {
 async fn the_caller_hanging_up_ends_the_call_on(backend: Backend) {
     let app = spawn_app_on_store(backend, &[]).await;
     let (sid, call_id) = app.call_in(CALLER).await;
-    app.emulator.hangup(&sid).await;
-    app.wait_for(
-        "the call to end",
-        std::time::Duration::from_secs(10),
-        || async {
-            let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
-            (call["state"] == "ended").then_some(())
-        },
-    )
-    .await;
+    app.hang_up(&sid, &call_id).await;
     let (_, calls) = app.get_json("/calls").await;
     assert_eq!(
         calls["calls"].as_array().unwrap().len(),

@@ -125,12 +125,7 @@ async fn oncall_flow(app: &TestApp) {
     })
     .await;
 
-    app.emulator.hangup(&sid).await;
-    app.wait_for("the call to end", Duration::from_secs(10), || async {
-        let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
-        (call["state"] == "ended").then_some(call)
-    })
-    .await;
+    app.hang_up(&sid, &call_id).await;
     let (_, call) = app.get_json(&format!("/calls/{call_id}")).await;
     assert_eq!(call["joined"], json!(["Alice"]));
     assert_eq!(call["responder_legs"], 2);

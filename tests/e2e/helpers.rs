@@ -526,6 +526,27 @@ impl TestApp {
         panic!("call {call_id} has more than 100 pages of messages");
     }
 
+    /// Queues a message in call `call_id` as the previous version stored it: see
+    /// [`store_as_the_previous_version`].
+    pub async fn queue_as_the_previous_version(
+        &self,
+        call_id: &str,
+        message_id: &str,
+        fields: &[(&str, &str)],
+    ) {
+        store_as_the_previous_version(&self.redis.url(), call_id, message_id, fields, true).await
+    }
+
+    /// The caller hangs up (leg `sid`); waits until call `call_id` has ended.
+    pub async fn hang_up(&self, sid: &str, call_id: &str) {
+        self.emulator.hangup(sid).await;
+        self.wait_for("the call to end", Duration::from_secs(10), || async {
+            let (_, call) = self.get_json(&format!("/calls/{call_id}")).await;
+            (call["state"] == "ended").then_some(())
+        })
+        .await;
+    }
+
     /// Waits until every message of the call is `spoken` (a batch is settled by the speaker's
     /// next turn, a moment after the caller heard it); the messages.
     pub async fn wait_all_spoken(&self, call_id: &str) -> Vec<Value> {
@@ -578,4 +599,55 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// Stores a message in call `call_id` as the previous version did (a hash of its own,
+/// `<prefix>:call:{<id>}:msg:<message id>`, with ENQUEUE's fields), as if a replica of that
+/// version had accepted it before or during an upgrade, through the Redis at `url` (a cluster's:
+/// the node owning the call's slot). `fields` are set besides `id`, `state` (queued),
+/// `attempts`, `created_at` and `seq`: the text, and `origin` as JSON (that version) or `source`
+/// (the one before). `queued`: in the call's queue too, else only in its order (a message that
+/// version spoke or failed: `fields` say its state).
+pub async fn store_as_the_previous_version(
+    url: &str,
+    call_id: &str,
+    message_id: &str,
+    fields: &[(&str, &str)],
+    queued: bool,
+) {
+    let call = format!("denwa:call:{{{call_id}}}");
+    let mut redis = redis_at(url).await;
+    let seq: i64 = redis::cmd("LLEN")
+        .arg(format!("{call}:order"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let seq = (seq + 1).to_string();
+    let mut stored = vec![
+        ("id", message_id),
+        ("state", "queued"),
+        ("attempts", "0"),
+        ("created_at", "1"),
+        ("seq", seq.as_str()),
+    ];
+    stored.extend_from_slice(fields);
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .hset_multiple(format!("{call}:msg:{message_id}"), &stored)
+        .ignore()
+        .rpush(format!("{call}:order"), message_id)
+        .ignore();
+    if queued {
+        pipe.rpush(format!("{call}:queue"), message_id).ignore();
+    }
+    let () = pipe.query_async(&mut redis).await.unwrap();
+}
+
+/// A connection to the Redis at `url`, for a test to look at or write what the app stores.
+pub async fn redis_at(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }

@@ -208,6 +208,16 @@ pub struct AppOn {
     pub cluster: Option<RedisCluster>,
 }
 
+impl AppOn {
+    /// The Redis holding `key`: on a cluster, the node owning its slot.
+    pub fn redis_url_for(&self, key: &str) -> String {
+        match &self.cluster {
+            Some(cluster) => cluster.owner_of(cluster.slot_of(key)).url(),
+            None => self.app.redis.url(),
+        }
+    }
+}
+
 impl std::ops::Deref for AppOn {
     type Target = TestApp;
     fn deref(&self) -> &TestApp {

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::fake_discord::FakeDiscord;
 use crate::fake_slack::FakeSlack;
 use crate::helpers::*;
+use crate::script_keys::KeyAudit;
 
 const SLACK_CHANNEL: &str = "C0TRANSC1";
 const SLACK_TOKEN: &str = "xoxb-transcription-test";
@@ -318,6 +319,7 @@ async fn the_callers_sentences_appear_in_both_threads_in_order_once() {
 #[tokio::test]
 async fn repeated_and_disordered_callbacks_post_each_utterance_once_in_order() {
     let t = spawn_on().await;
+    let audit = KeyAudit::attach(&t.app.redis).await;
     let (sid, call_id) = t.app.call_in(CALLER).await;
     // Twilio's callbacks in the worst order: the last first, one twice, a partial result.
     let partial = serde_json::json!({"transcript": "seco", "confidence": 0.5}).to_string();
@@ -371,6 +373,7 @@ async fn repeated_and_disordered_callbacks_post_each_utterance_once_in_order() {
         400
     );
     assert_eq!(t.transcript(&call_id).await.len(), 3);
+    audit.assert_no_strays(10).await;
 }
 
 #[tokio::test]
