@@ -14,6 +14,20 @@ pub fn denwa() -> Command {
     cmd
 }
 
+/// Runs `denwa check` on `file` with the two secrets set, asserts it refuses the config (exit
+/// 2), and returns what it said.
+pub fn check_refuses(file: &std::path::Path) -> String {
+    let out = denwa()
+        .args(["check", "--config"])
+        .arg(file)
+        .env("DENWA_TWILIO_AUTH_TOKEN", "x")
+        .env("DENWA_API_TOKEN", "y")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn check_lists_every_problem_with_its_key_and_exits_2() {
     let dir = std::env::temp_dir().join(format!("denwa-check-{}", std::process::id()));

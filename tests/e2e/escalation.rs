@@ -7,7 +7,6 @@ use std::time::Duration;
 use denwa_twilio_emulator::{Heard, PhoneBehaviour};
 use serde_json::Value;
 
-use crate::cli::denwa;
 use crate::fake_slack::FakeSlack;
 use crate::helpers::*;
 use crate::oncall::{ALICE, BOB, accepts};
@@ -266,13 +265,7 @@ responders = ["Zed"]
 "#,
     )
     .unwrap();
-    let out = denwa()
-        .args(["check", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = crate::cli::check_refuses(&file);
     for expected in [
         "line.escalation[1].responders: no responder named \"Zed\"",
         "line.escalation[0].ring",

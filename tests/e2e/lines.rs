@@ -511,15 +511,7 @@ number = "0800 123"
         ),
     )
     .unwrap();
-    let out = crate::cli::denwa()
-        .args(["check", "--config"])
-        .arg(&file)
-        .env("DENWA_TWILIO_AUTH_TOKEN", "x")
-        .env("DENWA_API_TOKEN", "y")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = crate::cli::check_refuses(&file);
     for key in ["lines[0].ringing: unknown key", "lines[1].number: "] {
         assert!(stderr.contains(key), "{key} missing from:\n{stderr}");
     }
@@ -530,15 +522,7 @@ number = "0800 123"
         .replace("ringing = \"all\"\n", "")
         .replace("\"0800 123\"", &format!("\"{LINE}\""));
     std::fs::write(&file, text).unwrap();
-    let out = crate::cli::denwa()
-        .args(["check", "--config"])
-        .arg(&file)
-        .env("DENWA_TWILIO_AUTH_TOKEN", "x")
-        .env("DENWA_API_TOKEN", "y")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = crate::cli::check_refuses(&file);
     assert!(
         stderr.contains("line.menu.choices.2: there is no line \"nobody\""),
         "{stderr}"

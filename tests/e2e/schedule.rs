@@ -445,15 +445,7 @@ account_sid = \"{ACCOUNT_SID}\"\nnumber = \"+14155550100\"\n[line]\n\
 fallback = [\"Zed\"]\ncolour = \"blue\"\n"
     );
     std::fs::write(&file, config).unwrap();
-    let out = denwa()
-        .args(["check", "--config"])
-        .arg(&file)
-        .env("DENWA_TWILIO_AUTH_TOKEN", "x")
-        .env("DENWA_API_TOKEN", "y")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = crate::cli::check_refuses(&file);
     for expected in [
         "line.schedule.url: \"ftp://calendar.example.com/oncall.ics\" is not an http(s) URL",
         "line.schedule.refresh: must be a whole number from 5 to 86400",
