@@ -260,7 +260,11 @@ function ensureCall(summary) {
     channel.append(node);
     select(summary.id);
   }
-  if (summary.line !== undefined) call.summary = summary;
+  // The line's events are handled concurrently, so a "connected" may arrive after the end:
+  // the end is final, and a late summary never takes a call out of it (as the Slack and
+  // Discord bridges, which re-read the call, never show an older state).
+  const stale = call.summary.state === "ended" && summary.state !== "ended";
+  if (summary.line !== undefined && !stale) call.summary = summary;
   renderCall(call);
   return call;
 }

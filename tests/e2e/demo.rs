@@ -476,6 +476,22 @@ async fn the_console_calls_replies_and_hangs_up_in_a_browser() {
         "return document.querySelector('.call-msg .state-pill.ended') !== null",
     )
     .await;
+    // The line handles its events concurrently, so the news that the caller was connected can
+    // reach the page after the end: the end stays.
+    let pill = client
+        .execute(
+            "const call = [...state.calls.values()][0];
+             onChat({type: 'call_updated', call: {...call.summary, state: 'connected'}});
+             return document.querySelector('.call-msg .state-pill').className",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        pill,
+        json!("state-pill ended"),
+        "a late update undid the end"
+    );
     let ended_shot = client.screenshot().await.unwrap();
     std::fs::write(target_dir().join("demo-console-ended.png"), ended_shot).unwrap();
 

@@ -661,6 +661,64 @@ async fn a_reply_to_an_ended_call_is_refused_visibly() {
     assert!(t.app.messages(&live).await.is_empty());
 }
 
+/// Twilio's conference callbacks can come late (and the line handles events concurrently): one
+/// that says the caller joined, arriving after the call ended, must not edit the announcement
+/// again (the demo console once showed the ended call as connected after such a one).
+#[tokio::test]
+async fn a_late_caller_join_after_the_end_edits_nothing() {
+    let t = spawn(&[]).await;
+    let (sid, call_id, thread) = t.call_in(CALLER).await;
+    let conference = t.app.emulator.call(&sid).unwrap().conference_sid.unwrap();
+    t.app.hang_up(&sid, &call_id).await;
+    t.wait_for("the announcement to show the end", || {
+        t.slack
+            .calls("chat.update")
+            .into_iter()
+            .find(|p| p["ts"] == thread.as_str() && p["blocks"].to_string().contains("Ended after"))
+    })
+    .await;
+    let edits = |t: &SlackTest| {
+        t.slack
+            .calls("chat.update")
+            .into_iter()
+            .filter(|p| p["ts"] == thread.as_str())
+            .count()
+    };
+    let before = edits(&t);
+
+    let friendly = format!("denwa-{call_id}");
+    for (event, sequence) in [("conference-start", "998"), ("participant-join", "999")] {
+        let r = t
+            .app
+            .post_signed(
+                "/twilio/conference",
+                &[
+                    ("AccountSid", ACCOUNT_SID),
+                    ("ConferenceSid", &conference),
+                    ("FriendlyName", &friendly),
+                    ("StatusCallbackEvent", event),
+                    ("CallSid", &sid),
+                    ("SequenceNumber", sequence),
+                    ("StartConferenceOnEnter", "true"),
+                    ("Muted", "false"),
+                    ("Hold", "false"),
+                ],
+                AUTH_TOKEN,
+            )
+            .await;
+        assert_eq!(r.status(), 204, "{event}");
+    }
+    // Absence can only be shown by waiting: the edit, were it made, is one local request away.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        edits(&t),
+        before,
+        "a late callback edited the ended call's announcement"
+    );
+    let (_, call) = t.app.get_json(&format!("/calls/{call_id}")).await;
+    assert_eq!(call["state"], "ended");
+}
+
 #[tokio::test]
 async fn a_reply_beyond_the_speech_limits_is_refused_visibly() {
     let t = spawn(&[("DENWA_SPEECH_MAX_QUEUED", "1")]).await;
