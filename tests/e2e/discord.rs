@@ -39,8 +39,8 @@ fn now() -> u64 {
         .as_secs()
 }
 
-struct Discord {
-    app: TestApp,
+pub(crate) struct Discord {
+    pub(crate) app: TestApp,
     fake: FakeDiscord,
 }
 
@@ -50,6 +50,18 @@ async fn spawn_discord(extra: &[(&str, &str)]) -> Discord {
 
 /// Like [`spawn_discord`], with `extra_file` appended to the configuration file.
 async fn spawn_discord_with_file(extra_file: &str, extra: &[(&str, &str)]) -> Discord {
+    spawn_discord_on(far_side(TIME_SCALE).await, extra_file, extra).await
+}
+
+/// Like [`spawn_discord_with_file`], on a far side the test set up (see [`far_side_with`]).
+pub(crate) async fn spawn_discord_on(
+    far: (
+        crate::redis_server::RedisServer,
+        denwa_twilio_emulator::Emulator,
+    ),
+    extra_file: &str,
+    extra: &[(&str, &str)],
+) -> Discord {
     let fake = FakeDiscord::start(GUILD, CHANNEL, BOT_TOKEN).await;
     let public_key = hex(&key().verifying_key().to_bytes());
     let mut env = vec![
@@ -61,7 +73,7 @@ async fn spawn_discord_with_file(extra_file: &str, extra: &[(&str, &str)]) -> Di
         ("DENWA_DISCORD_API_BASE", fake.base.as_str()),
     ];
     env.extend_from_slice(extra);
-    let app = spawn_app_with_file(extra_file, &env).await;
+    let app = spawn_app_on(far, extra_file, &env).await;
     Discord { app, fake }
 }
 
@@ -102,7 +114,7 @@ fn command(name: &str, options: Value) -> Value {
     json!({"id": "1300000000000000000", "name": name, "type": 1, "guild_id": GUILD, "options": options})
 }
 
-fn say(text: &str, call: Option<&str>, channel_id: &str) -> Value {
+pub(crate) fn say(text: &str, call: Option<&str>, channel_id: &str) -> Value {
     let mut options = vec![json!({"name": "text", "type": 3, "value": text})];
     if let Some(call) = call {
         options.push(json!({"name": "call", "type": 3, "value": call}));
@@ -157,7 +169,7 @@ impl Discord {
     }
 
     /// Posts `body` signed with the test key, as Discord would.
-    async fn interact(&self, body: &Value) -> (u16, Value) {
+    pub(crate) async fn interact(&self, body: &Value) -> (u16, Value) {
         let raw = serde_json::to_vec(body).unwrap();
         let timestamp = now().to_string();
         let signature = hex(&key()
@@ -191,7 +203,7 @@ impl Discord {
     }
 
     /// The announcement of the call whose Hang up button names `call_id`; returns its id.
-    async fn announcement(&self, call_id: &str) -> (String, Value) {
+    pub(crate) async fn announcement(&self, call_id: &str) -> (String, Value) {
         let posted = self
             .fake
             .wait_for("the call's announcement", |r| {
@@ -212,7 +224,7 @@ impl Discord {
     }
 
     /// Waits until the embed of message `id` shows `state` (so the thread link is stored).
-    async fn embed_state(&self, id: &str, state: &str) -> Value {
+    pub(crate) async fn embed_state(&self, id: &str, state: &str) -> Value {
         self.fake
             .wait_for(&format!("the embed to show {state}"), |r| {
                 r.method == "PATCH"

@@ -1,6 +1,7 @@
 //! Issue 14's store targets, counted by the clock over a link to Redis that takes a fixed delay
 //! per answer ([`SlowLink`]): an incoming call costs one round trip of latency, and so does a
-//! speaker's turn; a chat reply reaches Twilio (the speaker leg's dial) after two.
+//! speaker's turn; a chat reply reaches Twilio (the speaker leg's dial) after two, from Slack's
+//! thread or Discord's `/say` in a thread.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -8,17 +9,24 @@ use crate::helpers::*;
 use crate::redis_cluster::cli;
 use crate::redis_server::RedisServer;
 use crate::slow_link::SlowLink;
+use denwa_twilio_emulator::Emulator;
 
 /// Far above what the app itself takes to answer, so elapsed time / DELAY counts round trips.
 const DELAY: Duration = Duration::from_millis(250);
 
-async fn app_behind_slow_link(extra: &[(&str, &str)]) -> (TestApp, SlowLink) {
+/// A far side whose Redis the app is to reach through a [`SlowLink`] (`DENWA_REDIS_URL`: the
+/// link's URL).
+async fn far_side_behind_slow_link() -> ((RedisServer, Emulator), SlowLink) {
     let redis = RedisServer::start().await;
     let link = SlowLink::start(redis.port, DELAY).await;
+    (far_side_with(redis, TIME_SCALE).await, link)
+}
+
+async fn app_behind_slow_link(extra: &[(&str, &str)]) -> (TestApp, SlowLink) {
+    let (far, link) = far_side_behind_slow_link().await;
     let url = link.url();
     let mut env = vec![("DENWA_REDIS_URL", url.as_str())];
     env.extend_from_slice(extra);
-    let far = far_side_with(redis, TIME_SCALE).await;
     (spawn_app_on(far, "", &env).await, link)
 }
 
@@ -105,12 +113,29 @@ fn speaker_dial(app: &TestApp, call_id: &str, since: SystemTime) -> Option<Syste
     })
 }
 
+/// Waits for the speaker dial for `call_id` at or after `since`: when it came.
+async fn wait_speaker_dial(app: &TestApp, call_id: &str, since: SystemTime) -> SystemTime {
+    app.wait_for("the speaker's dial", Duration::from_secs(20), || {
+        let dialled = speaker_dial(app, call_id, since);
+        async move { dialled }
+    })
+    .await
+}
+
+/// A chat message `sent` that led to a speaker dial at `dialled` took two round trips to Redis.
+fn assert_two_round_trips(sent: SystemTime, dialled: SystemTime) {
+    let took = dialled.duration_since(sent).unwrap();
+    assert!(took >= 2 * DELAY, "{took:?}: fewer than two round trips?");
+    assert!(
+        took < 3 * DELAY,
+        "{took:?}: more than two round trips to Redis ({DELAY:?} each) before the dial"
+    );
+}
+
 #[tokio::test]
 async fn a_chat_reply_reaches_twilio_after_two_round_trips() {
-    let redis = RedisServer::start().await;
-    let link = SlowLink::start(redis.port, DELAY).await;
+    let (far, link) = far_side_behind_slow_link().await;
     let url = link.url();
-    let far = far_side_with(redis, TIME_SCALE).await;
     let t = crate::slack::spawn_on_far_side(far, "", &[("DENWA_REDIS_URL", url.as_str())]).await;
     let (_, warm_call, warm_thread) = t.call_in(CALLER).await;
     let (_, call_id, thread) = t.call_in("+14155550199").await;
@@ -118,22 +143,37 @@ async fn a_chat_reply_reaches_twilio_after_two_round_trips() {
     // again), which a running line has long done.
     let since = SystemTime::now();
     t.reply_as_alice(&warm_thread, "Warming up.").await;
-    t.wait_for("the first reply's dial", || {
-        speaker_dial(&t.app, &warm_call, since)
-    })
-    .await;
+    wait_speaker_dial(&t.app, &warm_call, since).await;
 
     // Delivery dedup and the thread's call together; then the message, the speaker's lease
     // and its code together; then the dial.
     let sent = SystemTime::now();
     t.reply_as_alice(&thread, "We are on it.").await;
-    let dialled = t
-        .wait_for("the reply's dial", || speaker_dial(&t.app, &call_id, sent))
-        .await;
-    let took = dialled.duration_since(sent).unwrap();
-    assert!(took >= 2 * DELAY, "{took:?}: fewer than two round trips?");
-    assert!(
-        took < 3 * DELAY,
-        "{took:?}: more than two round trips to Redis ({DELAY:?} each) before the dial"
-    );
+    assert_two_round_trips(sent, wait_speaker_dial(&t.app, &call_id, sent).await);
+}
+
+#[tokio::test]
+async fn a_discord_say_in_a_thread_reaches_twilio_after_two_round_trips() {
+    use crate::discord::say;
+    let (far, link) = far_side_behind_slow_link().await;
+    let url = link.url();
+    let d = crate::discord::spawn_discord_on(far, "", &[("DENWA_REDIS_URL", url.as_str())]).await;
+    let (_, warm_call) = d.app.call_in(CALLER).await;
+    let (_, call_id) = d.app.call_in("+14155550199").await;
+    let (warm_thread, _) = d.announcement(&warm_call).await;
+    d.embed_state(&warm_thread, "connected").await;
+    let (thread, _) = d.announcement(&call_id).await;
+    d.embed_state(&thread, "connected").await;
+    // A first say loads the path's scripts into this Redis, which a running line has long done.
+    let since = SystemTime::now();
+    let (status, _) = d.interact(&say("Warming up.", None, &warm_thread)).await;
+    assert_eq!(status, 200);
+    wait_speaker_dial(&d.app, &warm_call, since).await;
+
+    // The replay check and the thread's call together; then the message, the speaker's lease
+    // and its code together; then the dial.
+    let sent = SystemTime::now();
+    let (status, reply) = d.interact(&say("We are on it.", None, &thread)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_two_round_trips(sent, wait_speaker_dial(&d.app, &call_id, sent).await);
 }

@@ -259,8 +259,13 @@ impl DiscordBridge {
 
     async fn run(&self, interaction: &Interaction) -> Reply {
         // Discord does not resend interactions, but a captured one could be replayed within
-        // the signature's five minutes: run each once.
-        match self.line.first_delivery(BRIDGE, &interaction.id).await {
+        // the signature's five minutes: run each once. The thread's call, which the check does
+        // not change, is asked for at the same time: one round trip to the store, not two.
+        let (first, in_thread) = tokio::join!(
+            self.line.first_delivery(BRIDGE, &interaction.id),
+            self.call_of_thread(interaction)
+        );
+        match first {
             Ok(false) => return Reply::new("That was already done."),
             Ok(true) => {}
             Err(e) => tracing::warn!(error = %e, "cannot check an interaction for a replay"),
@@ -278,8 +283,8 @@ impl DiscordBridge {
             };
         }
         match data.and_then(|d| d.name.as_deref()) {
-            Some(SAY) => self.say(interaction).await,
-            Some(HANGUP) => match self.target_call(interaction).await {
+            Some(SAY) => self.say(interaction, in_thread).await,
+            Some(HANGUP) => match self.target_call(interaction, in_thread).await {
                 Ok(call_id) => self.hang_up(&call_id).await,
                 Err(reply) => reply,
             },
@@ -289,18 +294,38 @@ impl DiscordBridge {
         }
     }
 
-    /// The call a command is about: its `call` option, else the thread it was used in, else
-    /// the only active call.
-    async fn target_call(&self, interaction: &Interaction) -> Result<CallId, Reply> {
+    /// The call of the thread a command that acts on a call was used in, when its `call` option
+    /// does not name one; `Ok(None)` without asking the store for anything else.
+    async fn call_of_thread(
+        &self,
+        interaction: &Interaction,
+    ) -> Result<Option<CallId>, LineRefused> {
+        // An application command (type 2) of those that act on a call.
+        let acts_on_a_call = interaction.kind == 2
+            && matches!(
+                interaction.data.as_ref().and_then(|d| d.name.as_deref()),
+                Some(SAY | HANGUP)
+            );
+        match &interaction.channel_id {
+            Some(channel) if acts_on_a_call && interaction.string_option(OPT_CALL).is_none() => {
+                self.line.call_of_thread(BRIDGE, channel).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The call a command is about: its `call` option, else the thread it was used in
+    /// (`in_thread`, from [`Self::call_of_thread`]), else the only active call.
+    async fn target_call(
+        &self,
+        interaction: &Interaction,
+        in_thread: Result<Option<CallId>, LineRefused>,
+    ) -> Result<CallId, Reply> {
         if let Some(call) = interaction.string_option(OPT_CALL) {
             return CallId::parse(&call).ok_or_else(|| Reply::refused(&LineRefused::NoSuchCall));
         }
-        if let Some(channel) = &interaction.channel_id {
-            match self.line.call_of_thread(BRIDGE, channel).await {
-                Ok(Some(call)) => return Ok(call),
-                Ok(None) => {}
-                Err(e) => return Err(Reply::refused(&e)),
-            }
+        if let Some(call) = in_thread.map_err(|e| Reply::refused(&e))? {
+            return Ok(call);
         }
         let calls = self
             .line
@@ -316,11 +341,15 @@ impl DiscordBridge {
         }
     }
 
-    async fn say(&self, interaction: &Interaction) -> Reply {
+    async fn say(
+        &self,
+        interaction: &Interaction,
+        in_thread: Result<Option<CallId>, LineRefused>,
+    ) -> Reply {
         let Some(text) = interaction.string_option(OPT_TEXT) else {
             return Reply::new("There is nothing to say: `/say text:` needs some words.");
         };
-        let call_id = match self.target_call(interaction).await {
+        let call_id = match self.target_call(interaction, in_thread).await {
             Ok(c) => c,
             Err(reply) => return reply,
         };
