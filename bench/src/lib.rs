@@ -61,6 +61,22 @@ pub struct Options {
     /// Active calls, and how many of them speak, for the memory row.
     pub active_calls: usize,
     pub speaking_calls: usize,
+    /// Runs one part of the table only (`--only`); `None`: every row.
+    pub only: Option<Part>,
+}
+
+/// A part of the table that can be run alone (`--only`): chasing one row need not cost the
+/// five minutes of the whole table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Start-up, idle memory and the throughput rows.
+    Webhooks,
+    /// First words and bursts, both strategies.
+    Speech,
+    /// Slack reply -> Twilio REST dial with many calls at once (a few seconds).
+    Reply,
+    /// Resident memory with many active calls (runs the reply row first: it shares its calls).
+    Memory,
 }
 
 impl Options {
@@ -79,6 +95,7 @@ impl Options {
             load_time_scale: 0.1,
             active_calls: 1000,
             speaking_calls: 100,
+            only: None,
         }
     }
 
@@ -97,6 +114,7 @@ impl Options {
             load_time_scale: 0.05,
             active_calls: 6,
             speaking_calls: 2,
+            only: None,
         }
     }
 }
@@ -106,11 +124,18 @@ pub async fn run(options: &Options) -> Result<Table, String> {
     // reqwest (here and in the emulator) uses rustls, which needs a provider chosen once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut table = Table::default();
-    webhook_rows(options, &mut table).await?;
-    for strategy in [Strategy::SelfDial, Strategy::Announce] {
-        speech_rows(options, strategy, &mut table).await?;
+    let runs = |part: Part| options.only.is_none_or(|only| only == part);
+    if runs(Part::Webhooks) {
+        webhook_rows(options, &mut table).await?;
     }
-    load_rows(options, &mut table).await?;
+    if runs(Part::Speech) {
+        for strategy in [Strategy::SelfDial, Strategy::Announce] {
+            speech_rows(options, strategy, &mut table).await?;
+        }
+    }
+    if runs(Part::Reply) || runs(Part::Memory) {
+        load_rows(options, runs(Part::Memory), &mut table).await?;
+    }
     Ok(table)
 }
 
@@ -270,8 +295,8 @@ async fn speech_rows(
 }
 
 /// Many calls at once, self-dial: Slack reply -> REST dial with every call replied to at the
-/// same moment, then memory with many active calls, some speaking.
-async fn load_rows(options: &Options, table: &mut Table) -> Result<(), String> {
+/// same moment, then (if `memory`) memory with many active calls, some speaking.
+async fn load_rows(options: &Options, memory: bool, table: &mut Table) -> Result<(), String> {
     let rig = Rig::start(
         &options.denwa,
         Strategy::SelfDial,
@@ -307,6 +332,9 @@ async fn load_rows(options: &Options, table: &mut Table) -> Result<(), String> {
         "p99 < 5 ms",
         Some(p99 < 5.0 && replies.missing == 0),
     );
+    if !memory {
+        return Ok(());
+    }
     let more = options.active_calls.saturating_sub(next);
     let mut active = rig.call_in(next, more, 100).await?;
     active.extend(callers);

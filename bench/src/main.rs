@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
-use denwa_bench::Options;
+use denwa_bench::{Options, Part};
 
 #[derive(Parser)]
 #[command(about = "denwa's benchmark: prints one table (see BENCHMARKS.md)")]
@@ -26,6 +26,12 @@ struct Args {
     /// Seconds per throughput run.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Slack replies sent at the same moment, one per call, for the reply row.
+    #[arg(long, default_value_t = 100)]
+    replies: usize,
+    /// Runs one part of the table only.
+    #[arg(long, value_enum)]
+    only: Option<Part>,
 }
 
 fn main() -> ExitCode {
@@ -50,7 +56,7 @@ fn main() -> ExitCode {
                 .join("denwa")
         }
     };
-    let options = if args.smoke {
+    let mut options = if args.smoke {
         Options::smoke(denwa)
     } else {
         let seed = (!args.no_seed).then(|| {
@@ -59,8 +65,10 @@ fn main() -> ExitCode {
         });
         let mut options = Options::full(denwa, seed, workspace.join("target/seed-venv"));
         options.duration = std::time::Duration::from_secs(args.seconds);
+        options.concurrent_replies = args.replies;
         options
     };
+    options.only = args.only;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -183,6 +183,20 @@ impl Rig {
         Ok(sent)
     }
 
+    /// Opens `count` connections to denwa and leaves them idle in the client's pool (each a
+    /// `GET /healthz`, all at once), so that as many requests sent together next go out on open
+    /// connections rather than each waiting for a connection of its own.
+    pub async fn open_connections(&self, count: usize) -> Result<(), String> {
+        let url = format!("{}/healthz", self.serve.base);
+        let opened = (0..count).map(|_| self.http.get(&url).send());
+        for response in futures::future::join_all(opened).await {
+            let response = response.map_err(|e| format!("cannot reach denwa: {e}"))?;
+            // Read to the end, so that the connection goes back to the pool.
+            let _ = response.bytes().await;
+        }
+        Ok(())
+    }
+
     /// `POST /api/calls/{id}/say`.
     pub async fn say(&self, caller: &Caller, text: &str) -> Result<(), String> {
         let response = self
