@@ -68,16 +68,21 @@ impl Line {
                     ParticipantRole::Caller,
                     ConferenceChange::Joined(_) | ConferenceChange::Started,
                 ) => {
-                    if let Some(call) = self.store().call(&id).await? {
+                    let call = self.store().call(&id).await?;
+                    if let Some(call) = &call {
                         self.publish(LineEvent::CallConnected {
-                            call: self.summary(&call),
+                            call: self.summary(call),
                         });
                     }
                     if let ConferenceChange::Joined(sid) = change {
                         self.announce_participant(&id, sid, true, true).await;
                     }
                     // Messages may have arrived while the caller heard the greeting.
-                    speech::kick(self.speech(), &id);
+                    let speech = match &call {
+                        Some(call) => self.speech_of(call),
+                        None => self.speech().clone(),
+                    };
+                    speech::kick(&speech, &id);
                 }
                 // Sent to voicemail, the caller leaves the conference but not the call (and is
                 // not announced as leaving: they are recording).

@@ -69,7 +69,7 @@ async fn wait_for_thread_post(app: &TestApp, slack: &FakeSlack, thread: &str, wo
 }
 
 /// The voice webhook Twilio sent for the call `sid`: (its parameters, denwa's answer).
-fn voice_webhook(app: &TestApp, sid: &str) -> (Vec<(String, String)>, String) {
+pub(crate) fn voice_webhook(app: &TestApp, sid: &str) -> (Vec<(String, String)>, String) {
     app.emulator
         .events(sid)
         .into_iter()
