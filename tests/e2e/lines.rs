@@ -278,9 +278,11 @@ async fn the_api_lists_the_lines_and_dials_from_the_line_asked_for() {
         lines["lines"],
         json!([
             {"id": "support", "name": "Test line", "number": LINE,
-             "slack_channel": SUPPORT_CHANNEL, "discord_channel": null, "menu": null},
+             "slack_channel": SUPPORT_CHANNEL, "discord_channel": null, "menu": null,
+             "on_call": {"source": "directory", "responders": ["Alice"]}},
             {"id": "billing", "name": "Billing", "number": BILLING,
-             "slack_channel": BILLING_CHANNEL, "discord_channel": null, "menu": null},
+             "slack_channel": BILLING_CHANNEL, "discord_channel": null, "menu": null,
+             "on_call": {"source": "directory", "responders": ["Bob"]}},
         ])
     );
     // Authenticated like the rest of /api.
