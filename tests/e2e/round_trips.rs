@@ -105,13 +105,15 @@ fn speaker_dial(app: &TestApp, call_id: &str, since: SystemTime) -> Option<Syste
     })
 }
 
-#[tokio::test]
-async fn a_chat_reply_reaches_twilio_after_two_round_trips() {
+/// How long a chat reply (on a call to the default line, on a deployment with `extra_file`)
+/// takes to reach Twilio's dial of its speaker, once the reply path's scripts are loaded.
+async fn reply_to_dial(extra_file: &str) -> Duration {
     let redis = RedisServer::start().await;
     let link = SlowLink::start(redis.port, DELAY).await;
     let url = link.url();
     let far = far_side_with(redis, TIME_SCALE).await;
-    let t = crate::slack::spawn_on_far_side(far, "", &[("DENWA_REDIS_URL", url.as_str())]).await;
+    let t = crate::slack::spawn_on_far_side(far, extra_file, &[("DENWA_REDIS_URL", url.as_str())])
+        .await;
     let (_, warm_call, warm_thread) = t.call_in(CALLER).await;
     let (_, call_id, thread) = t.call_in("+14155550199").await;
     // A first reply loads the reply path's scripts into this Redis (NOSCRIPT, SCRIPT LOAD,
@@ -123,17 +125,36 @@ async fn a_chat_reply_reaches_twilio_after_two_round_trips() {
     })
     .await;
 
-    // Delivery dedup and the thread's call together; then the message, the speaker's lease
-    // and its code together; then the dial.
     let sent = SystemTime::now();
     t.reply_as_alice(&thread, "We are on it.").await;
     let dialled = t
         .wait_for("the reply's dial", || speaker_dial(&t.app, &call_id, sent))
         .await;
-    let took = dialled.duration_since(sent).unwrap();
+    dialled.duration_since(sent).unwrap()
+}
+
+#[tokio::test]
+async fn a_chat_reply_reaches_twilio_after_two_round_trips() {
+    // Delivery dedup and the thread's call together; then the message, the speaker's lease
+    // and its code together; then the dial.
+    let took = reply_to_dial("").await;
     assert!(took >= 2 * DELAY, "{took:?}: fewer than two round trips?");
     assert!(
         took < 3 * DELAY,
         "{took:?}: more than two round trips to Redis ({DELAY:?} each) before the dial"
+    );
+}
+
+/// With lines that speak in different ways, the message's line (and so how it is spoken) is
+/// known only once it is stored: the speaker's lease and code follow, one round trip later.
+#[tokio::test]
+async fn with_lines_speaking_in_different_ways_a_chat_reply_reaches_twilio_after_three() {
+    let announcing = "[[lines]]\nid = \"loud\"\nnumber = \"+15005550007\"\n\
+[lines.speech]\nstrategy = \"announce\"\n";
+    let took = reply_to_dial(announcing).await;
+    assert!(took >= 3 * DELAY, "{took:?}: fewer than three round trips?");
+    assert!(
+        took < 4 * DELAY,
+        "{took:?}: more than three round trips to Redis ({DELAY:?} each) before the dial"
     );
 }
