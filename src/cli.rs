@@ -138,7 +138,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     arg.config.display(),
                     lines.join(", "),
                     settings.server.public_url,
-                    settings.speech.strategy
+                    settings.speech.line.strategy
                 );
                 ExitCode::SUCCESS
             }

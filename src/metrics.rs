@@ -58,6 +58,8 @@ pub struct Metrics {
     /// 1 while a line's schedule in use is stale (its last refresh failed, or none succeeded
     /// lately).
     schedule_stale: Family<LineLabel, Gauge>,
+    /// Escalation steps taken, by line and why: each move once, whichever replica made it.
+    escalation_steps: Family<EscalationLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -88,6 +90,12 @@ struct ServiceLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LineLabel {
     line: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EscalationLabels {
+    line: String,
+    step: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -272,6 +280,13 @@ impl Default for Metrics {
             "1 while the on-call schedule in use is stale (its refreshes fail)",
             schedule_stale.clone(),
         );
+        let escalation_steps = Family::<EscalationLabels, Counter>::default();
+        registry.register(
+            "denwa_escalation_steps",
+            "Escalation steps by line: a level rung (first, timed_out, passed, nobody_reachable), \
+             accepted, exhausted (the last level passed: voicemail)",
+            escalation_steps.clone(),
+        );
         Metrics {
             registry,
             calls_answered,
@@ -299,6 +314,7 @@ impl Default for Metrics {
             schedule_refresh_failures,
             schedule_last_success,
             schedule_stale,
+            escalation_steps,
         }
     }
 }
@@ -357,6 +373,16 @@ impl Metrics {
         self.schedule_stale
             .get_or_create(&label)
             .set(i64::from(stale));
+    }
+
+    /// An escalation step on `line`: `step` is one of a fixed set (see the line's escalation).
+    pub fn escalation_step(&self, line: &str, step: &'static str) {
+        self.escalation_steps
+            .get_or_create(&EscalationLabels {
+                line: line.into(),
+                step,
+            })
+            .inc();
     }
 
     pub fn speech_started(&self, waited: Duration) {

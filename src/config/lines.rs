@@ -13,6 +13,7 @@ use denwa_chat::LineId;
 use super::hours::AfterHours;
 use super::line::LineSettings;
 use super::reader::{Raw, Source};
+use super::speech::LineSpeech;
 use super::transcription::TranscriptionSettings;
 use crate::domain::PhoneNumber;
 
@@ -27,6 +28,8 @@ pub struct LineConfig {
     /// The Discord channel its calls are announced in (`discord.channel_id` unless set).
     pub discord_channel: Option<String>,
     pub transcription: TranscriptionSettings,
+    /// How it speaks: `[speech]`'s per-line keys, overridden by its `speech` table.
+    pub speech: LineSpeech,
 }
 
 impl LineConfig {
@@ -104,11 +107,12 @@ impl Lines {
     }
 }
 
-/// The keys of `[line]` and `[transcription]` as set (file and environment), before the
-/// default line's parser takes them: what `[[lines]]` tables inherit.
+/// The keys of `[line]`, `[transcription]` and `[speech]` as set (file and environment), before
+/// the default line's parsers take them: what `[[lines]]` tables inherit.
 pub(super) struct Inherited {
     line: Vec<(String, Source)>,
     transcription: Vec<(String, Source)>,
+    speech: Vec<(String, Source)>,
 }
 
 /// A `[[lines]]` table read, before the lines are checked together.
@@ -124,6 +128,7 @@ const PLACE_KEYS: &[&str] = &[
     "slack_channel",
     "discord_channel",
     "transcription",
+    "speech",
 ];
 
 /// Keys of `[line]` a `[[lines]]` table does not inherit: its identity and its own menu.
@@ -141,6 +146,7 @@ impl Raw {
         Inherited {
             line: section("line"),
             transcription: section("transcription"),
+            speech: section("speech"),
         }
     }
 
@@ -150,7 +156,6 @@ impl Raw {
         &mut self,
         inherited: &Inherited,
         twilio_number: Option<&PhoneNumber>,
-        speech_language: Option<&str>,
     ) -> Vec<ExtraLine> {
         let items = match self.take("lines", "") {
             None => return Vec::new(),
@@ -174,9 +179,7 @@ impl Raw {
                 self.problem(&at, "expected a table");
                 continue;
             };
-            if let Some(line) =
-                self.extra_line(&at, table, inherited, twilio_number, speech_language)
-            {
+            if let Some(line) = self.extra_line(&at, table, inherited, twilio_number) {
                 lines.push(line);
             }
         }
@@ -189,7 +192,6 @@ impl Raw {
         table: &toml::Table,
         inherited: &Inherited,
         twilio_number: Option<&PhoneNumber>,
-        speech_language: Option<&str>,
     ) -> Option<ExtraLine> {
         if !table.contains_key("id") {
             self.problem(
@@ -209,7 +211,7 @@ impl Raw {
             "line",
             inherited.line.iter().filter(|(key, _)| {
                 let greeting = key == "greeting" || key == "greeting_url";
-                !NOT_INHERITED.contains(&key.as_str()) && !(own_greeting && greeting)
+                !(NOT_INHERITED.contains(&key.as_str()) || own_greeting && greeting)
             }),
             &own,
         );
@@ -243,6 +245,9 @@ impl Raw {
         let settings = line.line(number.as_ref());
         self.adopt(line, "line", &own, at);
 
+        let speech = self.line_own_speech(at, table, inherited);
+        // What the line hears in is what it speaks in, unless `transcription.language` says.
+        let speech_language = speech.as_ref().and_then(|s| s.language.as_deref());
         let transcription = self.line_transcription(at, table, inherited, speech_language);
         Some(ExtraLine {
             config: LineConfig {
@@ -251,12 +256,45 @@ impl Raw {
                 slack_channel,
                 discord_channel,
                 transcription: transcription?,
+                speech: speech?,
             },
             own_number: table.contains_key("number"),
         })
     }
 
+    /// `lines[N].speech`: a table of `[speech]`'s per-line keys ([`LineSpeech`]) overriding
+    /// the defaults; `[speech]`'s other keys are the process's, and unknown here.
+    fn line_own_speech(
+        &mut self,
+        at: &str,
+        table: &toml::Table,
+        inherited: &Inherited,
+    ) -> Option<LineSpeech> {
+        let own = self.own_table(at, table, "speech", "{ voice = \"Polly.Mizuki\" }");
+        let mut raw = Raw::overlaid("speech", inherited.speech.iter(), &own);
+        let settings = raw.line_speech();
+        self.adopt(raw, "speech", &own, &format!("{at}.speech"));
+        settings
+    }
+
+    /// The table `name` of `[[lines]]` table `at`, empty when unset.
+    fn own_table(&mut self, at: &str, table: &toml::Table, name: &str, e_g: &str) -> toml::Table {
+        match table.get(name) {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t.clone(),
+            Some(_) => {
+                self.problem(
+                    format!("{at}.{name}"),
+                    format!("expected a table of [{name}] keys, e.g. {e_g}"),
+                );
+                toml::Table::new()
+            }
+        }
+    }
+
     /// `lines[N].transcription`: a table of `[transcription]` keys overriding the defaults.
+    /// `speech_language` is the line's `speech.language`, the default for its
+    /// `transcription.language`.
     fn line_transcription(
         &mut self,
         at: &str,
@@ -264,17 +302,7 @@ impl Raw {
         inherited: &Inherited,
         speech_language: Option<&str>,
     ) -> Option<TranscriptionSettings> {
-        let own = match table.get("transcription") {
-            None => toml::Table::new(),
-            Some(toml::Value::Table(t)) => t.clone(),
-            Some(_) => {
-                self.problem(
-                    format!("{at}.transcription"),
-                    "expected a table of [transcription] keys, e.g. { enabled = true }",
-                );
-                toml::Table::new()
-            }
-        };
+        let own = self.own_table(at, table, "transcription", "{ enabled = true }");
         let mut raw = Raw::overlaid("transcription", inherited.transcription.iter(), &own);
         let settings = raw.transcription(speech_language);
         self.adopt(raw, "transcription", &own, &format!("{at}.transcription"));
@@ -558,6 +586,80 @@ engine = "whisper"
         for key in [
             "lines[0].number: +14155550100 is also the number of line",
             "lines[1].id: \"sales\" is already the id of lines[0]",
+        ] {
+            assert!(
+                p.iter().any(|m| m.starts_with(key)),
+                "{key} missing from {p:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_speaks_its_own_way_and_inherits_the_rest_of_speech() {
+        use super::super::SpeechStrategy;
+        let s = load(
+            r#"
+[speech]
+voice = "Polly.Joanna"
+language = "en-US"
+strategy = "announce"
+[transcription]
+enabled = true
+[[lines]]
+id = "tokyo"
+number = "+14155550200"
+status_check_after = 30
+[lines.speech]
+voice = "Polly.Mizuki"
+language = "ja-JP"
+[[lines]]
+id = "plain"
+number = "+14155550300"
+[lines.speech]
+strategy = "self-dial"
+"#,
+        )
+        .unwrap();
+        let [default, tokyo, plain] = s.lines.all() else {
+            panic!("three lines")
+        };
+        assert_eq!(default.speech, s.speech.line);
+        assert_eq!(default.speech.voice.as_deref(), Some("Polly.Joanna"));
+        assert_eq!(tokyo.speech.voice.as_deref(), Some("Polly.Mizuki"));
+        assert_eq!(tokyo.speech.language.as_deref(), Some("ja-JP"));
+        assert_eq!(tokyo.speech.strategy, SpeechStrategy::Announce);
+        // The line hears in the language it speaks, unless `transcription.language` says.
+        assert_eq!(tokyo.transcription.language, "ja-JP");
+        assert_eq!(default.transcription.language, "en-US");
+        assert_eq!(plain.speech.voice.as_deref(), Some("Polly.Joanna"));
+        assert_eq!(plain.speech.strategy, SpeechStrategy::SelfDial);
+        assert_eq!(tokyo.settings.status_check_after.as_secs(), 30);
+        assert_eq!(plain.settings.status_check_after.as_secs(), 60);
+
+        let p = load(
+            r#"
+[[lines]]
+id = "tokyo"
+number = "+14155550200"
+[lines.speech]
+voice = "Polly Mizuki"
+language = "ja_JP"
+strategy = "shout"
+max_queued = 5
+[[lines]]
+id = "osaka"
+number = "+14155550300"
+speech = "Polly.Mizuki"
+"#,
+        )
+        .unwrap_err();
+        for key in [
+            "lines[0].speech.voice: \"Polly Mizuki\" is not a Twilio voice name",
+            "lines[0].speech.language: \"ja_JP\" is not a BCP-47 language code",
+            "lines[0].speech.strategy: \"shout\" is not one of",
+            // The process's limits are `[speech]`'s alone.
+            "lines[0].speech.max_queued: unknown key",
+            "lines[1].speech: expected a table of [speech] keys",
         ] {
             assert!(
                 p.iter().any(|m| m.starts_with(key)),

@@ -41,7 +41,7 @@ pub use menu::MenuSettings;
 pub use redis::{CaCertificates, RedisSettings, RedisTarget};
 pub use schedule::{ScheduleSettings, ScheduleSource};
 pub use server::ServerSettings;
-pub use speech::{SpeechSettings, SpeechStrategy};
+pub use speech::{LineSpeech, SpeechSettings, SpeechStrategy};
 pub use transcription::{DEFAULT_NOTICE, TranscriptionEngine, TranscriptionSettings};
 pub use twilio::TwilioSettings;
 
@@ -161,24 +161,33 @@ impl Raw {
         let server = self.server();
         let redis = self.redis();
         let twilio = self.twilio();
-        let speech = self.speech();
+        // Before the default line's parsers take the keys the other lines inherit.
         let inherited = self.inherited();
+        let speech = self.speech();
         let number = twilio.as_ref().map(|t| &t.number);
         let line = self.line(number);
-        let speech_language = speech.as_ref().and_then(|s| s.language.as_deref());
+        let speech_language = speech.as_ref().and_then(|s| s.line.language.as_deref());
         let transcription = self.transcription(speech_language);
-        let extra_lines = self.extra_lines(&inherited, number, speech_language);
+        let extra_lines = self.extra_lines(&inherited, number);
         let api = self.api();
         let mut slack = self.slack();
         let mut discord = self.discord();
-        let lines = match (&line, number, &transcription, &slack, &discord) {
-            (Some(line), Some(number), Some(transcription), Some(slack), Some(discord)) => {
+        let lines = match (&line, number, &transcription, &speech, &slack, &discord) {
+            (
+                Some(line),
+                Some(number),
+                Some(transcription),
+                Some(speech),
+                Some(slack),
+                Some(discord),
+            ) => {
                 let default = LineConfig {
                     settings: line.clone(),
                     number: number.clone(),
                     slack_channel: slack.as_ref().map(|s| s.channel.clone()),
                     discord_channel: discord.as_ref().map(|d| d.channel_id.clone()),
                     transcription: transcription.clone(),
+                    speech: speech.line.clone(),
                 };
                 self.lines(default, extra_lines, slack.is_some(), discord.is_some())
             }
@@ -270,7 +279,7 @@ number = "+14155550100"
         let s = Settings::from_sources(Some(GOOD), "config.toml", &secrets()).unwrap();
         assert_eq!(s.twilio.number.as_str(), "+14155550100");
         assert_eq!(s.twilio.api_base.as_str(), "https://api.twilio.com/");
-        assert_eq!(s.speech.strategy, SpeechStrategy::SelfDial);
+        assert_eq!(s.speech.line.strategy, SpeechStrategy::SelfDial);
         assert_eq!(s.redis.key_prefix, "denwa");
         assert_eq!(s.server.max_connections, 1024);
     }

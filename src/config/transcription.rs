@@ -90,7 +90,7 @@ impl Raw {
 
 /// A BCP-47 tag's shape: subtags of 1-8 letters or digits joined by `-`, the first letters only.
 /// Twilio checks the language itself; this catches typos and anything that is no tag at all.
-fn is_language_tag(tag: &str) -> bool {
+pub(super) fn is_language_tag(tag: &str) -> bool {
     let mut subtags = tag.split('-');
     let first_ok = subtags
         .next()

@@ -82,11 +82,6 @@ impl Line {
         hours: &HoursSettings,
     ) -> VoiceResponse {
         let response = self.start_transcription(line, VoiceResponse::new());
-        self.record_voicemail(
-            response,
-            &record.id,
-            &hours.after_hours_greeting,
-            line.transcription.enabled,
-        )
+        self.record_voicemail(response, &record.id, &hours.after_hours_greeting, line)
     }
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::Line;
-use crate::domain::{CallId, CallSid};
+use crate::domain::{CallId, CallSid, LineId};
 use crate::speech;
 use crate::twilio::CallStatus;
 
@@ -19,8 +19,8 @@ pub struct CallStatusParams {
 pub enum LegKind {
     /// A caller's leg (the number's status callback, or an outbound call's).
     Caller,
-    /// A self-dialled speaker leg: (call, leg token).
-    Speaker(CallId, String),
+    /// A self-dialled speaker leg: (call, leg token, the call's line).
+    Speaker(CallId, String, Option<LineId>),
     /// A responder's leg: (call, responder index).
     Responder(CallId, usize),
 }
@@ -43,7 +43,7 @@ impl Line {
             return Ok(());
         }
         match leg {
-            LegKind::Speaker(id, leg) => {
+            LegKind::Speaker(id, leg, line) => {
                 let reason = match status.call_status {
                     CallStatus::Completed => {
                         "the speaker call ended before the message was spoken".to_owned()
@@ -53,7 +53,7 @@ impl Line {
                         other.as_str()
                     ),
                 };
-                speech::leg_ended(self.speech(), &id, &leg, &reason).await;
+                speech::leg_ended(&self.speech().on_line(line.as_ref()), &id, &leg, &reason).await;
             }
             LegKind::Responder(id, index) => {
                 self.responder_leg_ended(&id, index, &status.call_sid, status.call_status)

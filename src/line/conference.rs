@@ -68,16 +68,21 @@ impl Line {
                     ParticipantRole::Caller,
                     ConferenceChange::Joined(_) | ConferenceChange::Started,
                 ) => {
-                    if let Some(call) = self.store().call(&id).await? {
+                    let call = self.store().call(&id).await?;
+                    if let Some(call) = &call {
                         self.publish(LineEvent::CallConnected {
-                            call: self.summary(&call),
+                            call: self.summary(call),
                         });
                     }
                     if let ConferenceChange::Joined(sid) = change {
                         self.announce_participant(&id, sid, true, true).await;
                     }
                     // Messages may have arrived while the caller heard the greeting.
-                    speech::kick(self.speech(), &id);
+                    let speech = match &call {
+                        Some(call) => self.speech_of(call),
+                        None => self.speech().clone(),
+                    };
+                    speech::kick(&speech, &id);
                 }
                 // Sent to voicemail, the caller leaves the conference but not the call (and is
                 // not announced as leaving: they are recording).
@@ -153,26 +158,29 @@ impl Line {
         match self.store().end_call(id, reason, conference).await {
             Ok((true, failed)) => {
                 tracing::info!(call = %id, reason, "call ended");
-                // Responders still ringing for a call that is over must stop ringing.
+                let call = self.store().call(id).await.ok().flatten();
+                // Responders still ringing for a call that is over must stop ringing. Its
+                // status callbacks release each of them too; this covers a lost callback, for
+                // the directory of the call's own line (the default line's if the call cannot
+                // be read).
+                let phones: Vec<String> = match &call {
+                    Some(call) => self.line_of(call).settings.responders.iter(),
+                    None => self.settings().line.responders.iter(),
+                }
+                .map(|r| r.phone.as_str().to_owned())
+                .collect();
                 let line = self.clone();
                 let cancel_id = id.clone();
                 self.spawn(async move {
                     line.cancel_responder_legs(&cancel_id, None).await;
-                    // Their status callbacks release them too; this covers a lost callback.
-                    let phones: Vec<&str> = line
-                        .settings()
-                        .line
-                        .responders
-                        .iter()
-                        .map(|r| r.phone.as_str())
-                        .collect();
+                    let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
                     line.store()
                         .release_responders(&phones, &cancel_id)
                         .await
                         .or_log("release the call's responders");
                 });
                 self.publish_receipts(id, &[], &failed).await;
-                if let Ok(Some(call)) = self.store().call(id).await {
+                if let Some(call) = call {
                     self.publish(LineEvent::CallEnded {
                         call: self.summary(&call),
                     });

@@ -28,6 +28,18 @@ pub(crate) enum Advance {
     Passed { name: String, index: usize },
 }
 
+impl Advance {
+    /// The step's label in `denwa_escalation_steps`.
+    fn metric(&self) -> &'static str {
+        match self {
+            Advance::Start => "first",
+            Advance::TimedOut => "timed_out",
+            Advance::NobodyReachable => "nobody_reachable",
+            Advance::Passed { .. } => "passed",
+        }
+    }
+}
+
 /// How a responder leg of an escalation step is placed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StepLeg {
@@ -74,6 +86,12 @@ impl Line {
                     return;
                 }
             };
+            // Counted here, after the compare-and-set: each move once, whichever replica won it.
+            let metrics = self.metrics();
+            metrics.escalation_step(line.id().as_str(), why.metric());
+            if step >= escalation.steps() {
+                metrics.escalation_step(line.id().as_str(), "exhausted");
+            }
             // The sweep looks at the call when this step's time is up, on whichever replica.
             self.store()
                 .look_by(id, deadline)
@@ -288,6 +306,8 @@ impl Line {
             .concat(),
             _ => String::new(),
         };
+        self.metrics()
+            .escalation_step(line.id().as_str(), "accepted");
         self.note(id, [name, " accepted the call", &level, "."].concat());
     }
 

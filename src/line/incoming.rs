@@ -41,7 +41,10 @@ impl Line {
             // Only the call's SID is logged: the numbers stay out of the log.
             tracing::warn!(call_sid = %call.call_sid, "a call to a number no line has: refused");
             return VoiceResponse::new()
-                .say(self.say_verb("Sorry, this number is not in service. Goodbye."))
+                .say(self.say_verb(
+                    self.lines().default_line(),
+                    "Sorry, this number is not in service. Goodbye.",
+                ))
                 .hangup();
         };
         if call.from == call.to {
@@ -92,7 +95,7 @@ impl Line {
                 direction: Direction::Inbound,
                 line: line.id(),
                 menu_choice,
-                first_look: super::sweep::first_look(self, line, Direction::Inbound),
+                first_look: super::sweep::first_look(line, Direction::Inbound),
             })
             .await;
         let record = match stored {
@@ -143,7 +146,7 @@ impl Line {
     /// Said before hanging up on a caller denwa cannot take (its store is unreachable).
     fn unavailable(&self, line: &LineConfig) -> VoiceResponse {
         VoiceResponse::new()
-            .say(self.say_verb(&line.settings.unavailable_message))
+            .say(self.say_verb(line, &line.settings.unavailable_message))
             .hangup()
     }
 
@@ -151,7 +154,7 @@ impl Line {
     /// knows by name) the recording of their name, else straight into the call's conference.
     fn welcome(&self, line: &LineConfig, id: &CallId, call: &VoiceParams) -> VoiceResponse {
         let greeting = match &line.settings.greeting {
-            Greeting::Say(text) => VoiceResponse::new().say(self.say_verb(text)),
+            Greeting::Say(text) => VoiceResponse::new().say(self.say_verb(line, text)),
             Greeting::Play(url) => VoiceResponse::new().play(Play::new(url.as_str())),
         };
         let mut greeting = self.start_transcription(line, greeting);
@@ -162,23 +165,23 @@ impl Line {
             // With a recording, Twilio fetches the action (which puts the caller in); without one
             // (the caller said nothing) it skips the action and goes on with the next verb, so
             // the conference follows here too: a silent caller is not hung up.
-            greeting =
-                greeting
-                    .say(self.say_verb(
-                        "After the tone, please say your name, then press the pound key.",
-                    ))
-                    .record(
-                        Record::new()
-                            .action(
-                                self.public_url("/twilio/caller-name", &[("call", id.as_str())])
-                                    .as_str(),
-                            )
-                            .method(HttpMethod::Post)
-                            .max_length(5)
-                            .timeout(3)
-                            .play_beep(true)
-                            .finish_on_key("#"),
-                    );
+            greeting = greeting
+                .say(self.say_verb(
+                    line,
+                    "After the tone, please say your name, then press the pound key.",
+                ))
+                .record(
+                    Record::new()
+                        .action(
+                            self.public_url("/twilio/caller-name", &[("call", id.as_str())])
+                                .as_str(),
+                        )
+                        .method(HttpMethod::Post)
+                        .max_length(5)
+                        .timeout(3)
+                        .play_beep(true)
+                        .finish_on_key("#"),
+                );
         }
         greeting.dial(Dial::conference(self.caller_conference(line, id)))
     }
@@ -237,8 +240,8 @@ impl Line {
             })
     }
 
-    /// A `<Say>` in the configured voice and language.
-    pub(crate) fn say_verb(&self, text: &str) -> Say {
-        self.speech().say_verb(text)
+    /// A `<Say>` in `line`'s voice and language.
+    pub(crate) fn say_verb(&self, line: &LineConfig, text: &str) -> Say {
+        crate::speech::say_verb(&line.speech, text)
     }
 }

@@ -42,7 +42,7 @@ impl Line {
                 .method(HttpMethod::Post)
                 // No key is an answer too: the default line.
                 .action_on_empty_result(true)
-                .say(self.say_verb(&menu.prompt)),
+                .say(self.say_verb(line, &menu.prompt)),
         )
     }
 
@@ -69,7 +69,7 @@ impl Line {
             None if !digits.is_empty() && attempt + 1 < menu.attempts => {
                 tracing::info!(call_sid = %call.call_sid, "a key that is no choice: the menu again");
                 let sorry = VoiceResponse::new()
-                    .say(self.say_verb("Sorry, that is not one of the choices."));
+                    .say(self.say_verb(line, "Sorry, that is not one of the choices."));
                 return self.offer_menu(sorry, line, menu, call, attempt + 1);
             }
             None => (&menu.default, NO_CHOICE),

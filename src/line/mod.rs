@@ -76,7 +76,7 @@ impl Line {
         let speech = SpeechContext::new(SpeechParts {
             settings: settings.speech.clone(),
             server: settings.server.clone(),
-            line_number: settings.twilio.number.clone(),
+            lines: settings.lines.clone(),
             store: store.clone(),
             twilio: twilio.clone(),
             metrics: metrics.clone(),
@@ -106,9 +106,14 @@ impl Line {
         self.inner.events.bridges()
     }
 
-    /// What the speakers are given.
+    /// What the speakers are given, speaking for the default line; see [`Line::speech_of`].
     pub fn speech(&self) -> &SpeechContext {
         &self.inner.speech
+    }
+
+    /// What the speakers are given, speaking for the line `call` is on.
+    pub(crate) fn speech_of(&self, call: &Call) -> SpeechContext {
+        self.inner.speech.on_line(call.line.as_ref())
     }
 
     pub fn settings(&self) -> &Settings {

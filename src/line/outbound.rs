@@ -63,7 +63,7 @@ impl Line {
                 direction: Direction::Outbound,
                 line: line.id(),
                 menu_choice: None,
-                first_look: super::sweep::first_look(self, line, Direction::Outbound),
+                first_look: super::sweep::first_look(line, Direction::Outbound),
             })
             .await?;
         let answer = self.public_url("/twilio/outbound", &[("call", id.as_str())]);

@@ -273,13 +273,18 @@ impl Line {
     pub async fn responder_answered(&self, id: &CallId, index: usize) -> VoiceResponse {
         let call = match self.store().call(id).await {
             Ok(Some(call)) if call.state != CallState::Ended => call,
-            _ => {
+            read => {
+                let line = match &read {
+                    Ok(Some(call)) => self.line_of(call),
+                    _ => self.lines().default_line(),
+                };
                 return VoiceResponse::new()
-                    .say(self.say_verb("The caller has already hung up. Goodbye."))
+                    .say(self.say_verb(line, "The caller has already hung up. Goodbye."))
                     .hangup();
             }
         };
-        if index >= self.line_of(&call).settings.responders.len() {
+        let line = self.line_of(&call);
+        if index >= line.settings.responders.len() {
             // Rung for a line whose responders have changed since.
             return VoiceResponse::new().hangup();
         }
@@ -290,7 +295,7 @@ impl Line {
             .unwrap_or(false);
         if !asked && let Ok(Some(_)) = self.store().accepted_by(id).await {
             return VoiceResponse::new()
-                .say(self.say_verb("Someone else has already taken this call. Goodbye."))
+                .say(self.say_verb(line, "Someone else has already taken this call. Goodbye."))
                 .hangup();
         }
         let who = call
@@ -299,10 +304,10 @@ impl Line {
             .unwrap_or_else(|| spoken_number(&call.other_party));
         let prompt = [
             "Call for ",
-            self.line_of(&call).settings.name.as_str(),
+            line.settings.name.as_str(),
             " from ",
             who.as_str(),
-            if self.line_of(&call).settings.escalation.is_on() {
+            if line.settings.escalation.is_on() {
                 ". Press 1 to accept, or 2 to pass it on."
             } else {
                 ". Press 1 to accept."
@@ -322,9 +327,9 @@ impl Line {
                     .timeout(ACCEPT_TIMEOUT_SECS)
                     .action(action.as_str())
                     .method(HttpMethod::Post)
-                    .say(self.say_verb(&prompt)),
+                    .say(self.say_verb(line, &prompt)),
             )
-            .say(self.say_verb("The call was not accepted. Goodbye."))
+            .say(self.say_verb(line, "The call was not accepted. Goodbye."))
             .hangup()
     }
 
@@ -336,22 +341,21 @@ impl Line {
         index: usize,
         digits: &str,
     ) -> VoiceResponse {
-        if digits == "2" {
+        if digits != "1" {
+            // Answered in the call's line's voice, from this one read.
             let config = self.line_of_id(id).await;
-            if config.settings.escalation.is_on() {
-                let (line, config, id) = (self.clone(), config.id().clone(), id.clone());
+            if digits == "2" && config.settings.escalation.is_on() {
+                let (line, line_id, id) = (self.clone(), config.id().clone(), id.clone());
                 self.spawn(async move {
-                    let config = line.lines().get_or_default(Some(&config));
+                    let config = line.lines().get_or_default(Some(&line_id));
                     line.pass_on(&id, config, index).await;
                 });
                 return VoiceResponse::new()
-                    .say(self.say_verb("Passed on to the next level. Goodbye."))
+                    .say(self.say_verb(config, "Passed on to the next level. Goodbye."))
                     .hangup();
             }
-        }
-        if digits != "1" {
             return VoiceResponse::new()
-                .say(self.say_verb("Declined. Goodbye."))
+                .say(self.say_verb(config, "Declined. Goodbye."))
                 .hangup();
         }
         // Someone who asked to join by phone joins (and, if nobody had accepted yet, counts as
@@ -371,18 +375,22 @@ impl Line {
                 false
             });
         // The call's line says whether responders listen only (read with the call, not apart).
-        let (live, muted, escalating) = match self.store().call(id).await {
+        let (live, config) = match self.store().call(id).await {
             Ok(Some(call)) => (
                 call.state != CallState::Ended
                     && !self.store().in_voicemail(id).await.unwrap_or(true),
-                self.line_of(&call).settings.responders_muted,
-                self.line_of(&call).settings.escalation.is_on(),
+                self.line_of(&call),
             ),
-            _ => (false, true, false),
+            _ => (false, self.lines().default_line()),
         };
+        let muted = config.settings.responders_muted;
+        let escalating = config.settings.escalation.is_on();
         if !(live && (accepted || asked)) {
             return VoiceResponse::new()
-                .say(self.say_verb("This call has already been taken or has ended. Goodbye."))
+                .say(self.say_verb(
+                    config,
+                    "This call has already been taken or has ended. Goodbye.",
+                ))
                 .hangup();
         }
         tracing::info!(call = %id, responder = index, "responder joins the call");
@@ -394,7 +402,6 @@ impl Line {
                     .await
             });
             if escalating {
-                let config = self.line_of_id(id).await;
                 self.escalation_accepted(id, config, index).await;
             }
         }
@@ -407,8 +414,10 @@ impl Line {
             .wait_url("");
         let mut response = VoiceResponse::new();
         if muted {
-            response = response
-                .say(self.say_verb("You are listening. Reply from chat to speak to the caller."));
+            response = response.say(self.say_verb(
+                config,
+                "You are listening. Reply from chat to speak to the caller.",
+            ));
         }
         response.dial(Dial::conference(conference)).hangup()
     }

@@ -98,12 +98,12 @@ impl Line {
             LineRefused::Unavailable
         })?;
         match outcome {
-            EnqueueOutcome::Queued { waiting } => {
+            EnqueueOutcome::Queued { waiting, line } => {
                 self.metrics().messages_queued.inc();
                 self.metrics().queue_depth(waiting);
                 tracing::info!(call = %id, message = %message, source = %origin.bridge, "message queued");
                 if !claimed {
-                    crate::speech::kick(self.speech(), id);
+                    crate::speech::kick(&self.speech().on_line(line.as_ref()), id);
                 }
                 Ok(message)
             }

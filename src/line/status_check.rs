@@ -29,9 +29,14 @@ const PLACING_TAKES_AT_MOST: Duration = Duration::from_secs(120);
 impl Line {
     /// Asks Twilio about the calls (of `calls`) due for it, at once, and ends those that are over.
     pub(crate) async fn check_quiet_calls(&self, calls: &[Call]) {
-        let quiet = self.settings().line.status_check_after;
+        // Each call by its own line's `status_check_after`.
+        let quiet = |call: &Call| self.line_of(call).settings.status_check_after;
         let due = due_for_check(calls, quiet, now_ms());
-        futures::future::join_all(due.into_iter().map(|call| self.check_call(call, quiet))).await;
+        futures::future::join_all(
+            due.into_iter()
+                .map(|call| self.check_call(call, quiet(call))),
+        )
+        .await;
     }
 
     async fn check_call(&self, call: &Call, quiet: Duration) {
@@ -75,11 +80,13 @@ impl Line {
 
 /// The calls due for a check: live, quiet for at least `quiet`, the longest quiet first, at most
 /// [`MAX_CHECKS_PER_SWEEP`]. (The store's claim has the last word.)
-fn due_for_check(calls: &[Call], quiet: Duration, now: u64) -> Vec<&Call> {
-    let quiet = quiet.as_millis() as u64;
+fn due_for_check(calls: &[Call], quiet: impl Fn(&Call) -> Duration, now: u64) -> Vec<&Call> {
     let mut due: Vec<&Call> = calls
         .iter()
-        .filter(|c| c.state != CallState::Ended && now.saturating_sub(c.quiet_since()) >= quiet)
+        .filter(|c| {
+            c.state != CallState::Ended
+                && now.saturating_sub(c.quiet_since()) >= quiet(c).as_millis() as u64
+        })
         .collect();
     due.sort_by_key(|c| c.quiet_since());
     due.truncate(MAX_CHECKS_PER_SWEEP);
@@ -110,7 +117,7 @@ mod tests {
             call(3, CallState::Ended, 0, None),
             call(4, CallState::Ringing, now - 900_000, Some(now - 70_000)),
         ];
-        let due: Vec<&str> = due_for_check(&calls, quiet, now)
+        let due: Vec<&str> = due_for_check(&calls, |_| quiet, now)
             .iter()
             .map(|c| c.id.as_str())
             .collect();
@@ -122,7 +129,7 @@ mod tests {
         let calls: Vec<Call> = (0..3 * MAX_CHECKS_PER_SWEEP)
             .map(|n| call(n, CallState::Connected, n as u64, None))
             .collect();
-        let due = due_for_check(&calls, Duration::from_secs(60), 10_000_000);
+        let due = due_for_check(&calls, |_| Duration::from_secs(60), 10_000_000);
         assert_eq!(due.len(), MAX_CHECKS_PER_SWEEP);
         assert_eq!(due[0].id.as_str(), "call0");
     }

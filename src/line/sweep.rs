@@ -7,8 +7,8 @@
 //! each replica looks every few seconds; the lease makes it safe for all of them to do so.
 //!
 //! A tick reads only the calls whose look is due (the store's sweep index, `store::sweep`), at
-//! most [`LOOKS_PER_TICK`], in one round trip: an idle call is looked at once per
-//! `line.status_check_after`, not every tick, so a tick costs what the calls needing attention
+//! most [`LOOKS_PER_TICK`], in one round trip: an idle call is looked at once per its line's
+//! `status_check_after`, not every tick, so a tick costs what the calls needing attention
 //! cost, however many calls are on the line.
 
 use std::time::Duration;
@@ -35,10 +35,9 @@ pub(crate) const LOOKS_PER_TICK: usize = 500;
 
 /// The sweep also offers voicemail, moves escalation on and asks Twilio about quiet calls when
 /// they are due, so it runs often enough to do that within a quarter of `line.voicemail_after`,
-/// of the shortest escalation level and of `line.status_check_after` (but not more than four
-/// times a second).
+/// of the shortest escalation level and of the shortest `status_check_after` (but not more than
+/// four times a second).
 fn interval(line: &Line) -> Duration {
-    let status_check_after = line.settings().line.status_check_after;
     let soonest = line
         .lines()
         .all()
@@ -50,9 +49,13 @@ fn interval(line: &Line) -> Duration {
                 .levels
                 .iter()
                 .map(|level| level.timeout);
-            l.settings.voicemail_after.into_iter().chain(levels)
+            let s = &l.settings;
+            [Some(s.status_check_after), s.voicemail_after]
+                .into_iter()
+                .flatten()
+                .chain(levels)
         })
-        .fold(status_check_after, Duration::min);
+        .fold(Duration::MAX, Duration::min);
     (soonest / 4).clamp(Duration::from_millis(250), SWEEP_EVERY)
 }
 
@@ -86,7 +89,14 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
     let now = now_ms();
     // Past any next look this sweep gives (see `LookRules::next_look`): a sweep that stops midway leaves
     // its calls to be looked at again then.
-    let hold = now + millis(line.settings().line.status_check_after + every);
+    let longest_quiet = line
+        .lines()
+        .all()
+        .iter()
+        .map(|l| l.settings.status_check_after)
+        .max()
+        .unwrap_or_default();
+    let hold = now + millis(longest_quiet + every);
     let Ok(due) = line.store().due_calls(now, LOOKS_PER_TICK, hold).await else {
         return; // Redis is down: the next tick will see.
     };
@@ -124,13 +134,13 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
         }
         if l.needs_speaker {
             tracing::info!(call = %call.id, "messages waiting with no speaker: starting one");
-            speech::kick(line.speech(), &call.id);
+            speech::kick(&line.speech_of(call), &call.id);
         }
     }
     let next: Vec<(CallId, u64)> = looked
         .iter()
         .map(|l| {
-            let rules = LookRules::of(line, line.line_of(&l.call), every);
+            let rules = LookRules::of(line.line_of(&l.call), every);
             (l.call.id.clone(), rules.next_look(l, now))
         })
         .collect();
@@ -160,10 +170,10 @@ struct LookRules {
 
 impl LookRules {
     /// For a call on `config`'s line.
-    fn of(line: &Line, config: &LineConfig, every: Duration) -> Self {
+    fn of(config: &LineConfig, every: Duration) -> Self {
         LookRules {
             every,
-            status_check_after: line.settings().line.status_check_after,
+            status_check_after: config.settings.status_check_after,
             voicemail_after: config.settings.voicemail_after,
             rings_responders: !config.settings.responders.is_empty(),
             transcribing: config.transcription.enabled,
@@ -173,7 +183,7 @@ impl LookRules {
     /// When the sweep must next look at a call it has just looked at (unix ms): the next tick
     /// while something waits (messages, utterances, a check that is due but was not made this
     /// tick), else its next check: responders rung, voicemail, Twilio asked about it once it
-    /// has been quiet for `line.status_check_after` (at the latest, so a live call is looked at
+    /// has been quiet for its line's `status_check_after` (at the latest, so a live call is looked at
     /// that often).
     fn next_look(&self, l: &Looked, now: u64) -> u64 {
         let soon = now + millis(self.every);
@@ -204,8 +214,8 @@ impl LookRules {
 }
 
 /// When a new call must first be looked at, from its start (see [`LookRules::next_look`]).
-pub(crate) fn first_look(line: &Line, config: &LineConfig, direction: Direction) -> Duration {
-    first_look_of(&LookRules::of(line, config, SWEEP_EVERY), direction)
+pub(crate) fn first_look(config: &LineConfig, direction: Direction) -> Duration {
+    first_look_of(&LookRules::of(config, SWEEP_EVERY), direction)
 }
 
 fn first_look_of(rules: &LookRules, direction: Direction) -> Duration {

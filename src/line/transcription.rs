@@ -147,7 +147,7 @@ impl Line {
             return response;
         }
         if let Some(notice) = &settings.notice {
-            response = response.say(self.say_verb(notice));
+            response = response.say(self.say_verb(line, notice));
         }
         let mut transcription = Transcription::new()
             // The caller's own audio only: denwa's speech is already in the thread.

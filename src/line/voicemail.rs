@@ -112,25 +112,27 @@ impl Line {
     /// already being transcribed (in the line's language, with no length limit): the recording
     /// is not transcribed again.
     pub async fn voicemail_prompt(&self, id: &crate::domain::CallId) -> VoiceResponse {
-        let transcribed_live = self.line_of_id(id).await.transcription.enabled;
+        let line = self.line_of_id(id).await;
         self.record_voicemail(
             VoiceResponse::new(),
             id,
             "Nobody can take your call right now. Please leave a message after the tone, and press the pound key when you are done.",
-            transcribed_live,
+            line,
         )
     }
 
     /// `response`, then `prompt` and the recording of a voicemail for call `id` (see
     /// [`Line::voicemail_prompt`]; after hours, the caller hears the line's own greeting).
-    /// `transcribed_live`: the call's line has live transcription on.
+    /// Said in the voice of `line`, the call's; with its live transcription on, the recording is
+    /// not transcribed again.
     pub(crate) fn record_voicemail(
         &self,
         response: VoiceResponse,
         id: &crate::domain::CallId,
         prompt: &str,
-        transcribed_live: bool,
+        line: &crate::config::LineConfig,
     ) -> VoiceResponse {
+        let transcribed_live = line.transcription.enabled;
         let query = [("call", id.as_str())];
         let mut record = Record::new()
             .action(
@@ -151,9 +153,9 @@ impl Line {
             );
         }
         response
-            .say(self.say_verb(prompt))
+            .say(self.say_verb(line, prompt))
             .record(record)
-            .say(self.say_verb("We did not get a message. Goodbye."))
+            .say(self.say_verb(line, "We did not get a message. Goodbye."))
             .hangup()
     }
 
@@ -163,15 +165,16 @@ impl Line {
         id: &crate::domain::CallId,
         recording_url: Option<&str>,
     ) -> VoiceResponse {
+        let line = self.line_of_id(id).await;
         if let Some(url) = recording_url.filter(|u| !u.is_empty()) {
             self.voicemail_part(id, VoicemailPart::Recording(url)).await;
-            if self.line_of_id(id).await.transcription.enabled {
+            if line.transcription.enabled {
                 self.voicemail_from_live_transcript(id);
             }
         }
         self.end_call(id, "the caller left a voicemail", None).await;
         VoiceResponse::new()
-            .say(self.say_verb("Thank you. We will get back to you. Goodbye."))
+            .say(self.say_verb(line, "Thank you. We will get back to you. Goodbye."))
             .hangup()
     }
 

@@ -239,26 +239,28 @@ pub async fn dial(
     Ok((StatusCode::CREATED, Json(call)).into_response())
 }
 
-/// `GET /api/lines`: every line (the default first) with its number and where its calls are
-/// announced.
+/// `GET /api/lines`: every line (the default first) with its number, where its calls are
+/// announced, and who is on call on it now (as a new call would ring them).
 pub async fn lines(State(line): State<Line>) -> Response {
-    let lines: Vec<_> = line
-        .lines()
-        .all()
-        .iter()
-        .map(|l| {
-            json!({
-                "id": l.id(),
-                "name": l.settings.name,
-                "number": l.number.as_str(),
-                "slack_channel": l.slack_channel,
-                "discord_channel": l.discord_channel,
-                "menu": l.settings.menu.as_ref().map(|m| json!({
-                    "default": m.default,
-                    "choices": m.choices.iter().map(|(key, id)| json!({"key": key.to_string(), "line": id})).collect::<Vec<_>>(),
-                })),
-            })
-        })
-        .collect();
+    // One entry per configured line: a fixed, small set.
+    let mut lines = Vec::with_capacity(line.lines().all().len());
+    for l in line.lines().all() {
+        let on_call = line.on_call_now(&l.settings).await;
+        lines.push(json!({
+            "id": l.id(),
+            "name": l.settings.name,
+            "number": l.number.as_str(),
+            "slack_channel": l.slack_channel,
+            "discord_channel": l.discord_channel,
+            "menu": l.settings.menu.as_ref().map(|m| json!({
+                "default": m.default,
+                "choices": m.choices.iter().map(|(key, id)| json!({"key": key.to_string(), "line": id})).collect::<Vec<_>>(),
+            })),
+            "on_call": {
+                "source": on_call.source,
+                "responders": on_call.names(&l.settings),
+            },
+        }));
+    }
     Json(json!({ "lines": lines })).into_response()
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::WebhookError;
 use super::signed::Signed;
-use crate::domain::CallId;
+use crate::domain::{CallId, LineId};
 use crate::line::{CallStatusParams, LegKind, Line};
 
 #[derive(Debug, Deserialize)]
@@ -15,6 +15,8 @@ pub struct LegQuery {
     call: Option<String>,
     leg: Option<String>,
     responder: Option<usize>,
+    /// A speaker leg's line (absent from legs dialled before legs named it: the default line).
+    line: Option<String>,
 }
 
 pub async fn call_status(
@@ -27,7 +29,9 @@ pub async fn call_status(
         query.leg,
         query.responder,
     ) {
-        (Some(id), Some(leg), _) => LegKind::Speaker(id, leg),
+        (Some(id), Some(leg), _) => {
+            LegKind::Speaker(id, leg, query.line.as_deref().and_then(LineId::parse))
+        }
         (Some(id), None, Some(index)) => LegKind::Responder(id, index),
         _ => LegKind::Caller,
     };

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::WebhookError;
 use super::signed::Signed;
 use super::twiml_response::Twiml;
-use crate::domain::CallId;
+use crate::domain::{CallId, LineId};
 use crate::line::Line;
 use crate::speech::{announce, self_dial};
 use crate::twiml::VoiceResponse;
@@ -23,6 +23,10 @@ pub struct SpeakQuery {
     stalled: Option<u64>,
     #[serde(default)]
     mode: Option<String>,
+    /// The call's line, whose voice the leg speaks in (absent from legs dialled before legs
+    /// named it: the default line).
+    #[serde(default)]
+    line: Option<String>,
 }
 
 fn first_turn() -> u64 {
@@ -41,15 +45,18 @@ pub async fn speak(
     let Some(id) = CallId::parse(&query.call) else {
         return Ok(Twiml(VoiceResponse::new().hangup()));
     };
+    let speech = line
+        .speech()
+        .on_line(query.line.as_deref().and_then(LineId::parse).as_ref());
     let response = match query.mode.as_deref() {
-        Some("announce") => announce::script(line.speech(), &id, &query.leg, query.turn).await,
+        Some("announce") => announce::script(&speech, &id, &query.leg, query.turn).await,
         _ => {
             let step = self_dial::Step {
                 turn: query.turn,
                 waited: query.waited,
                 stalled_since: query.stalled,
             };
-            self_dial::turn(line.speech(), &id, &query.leg, step).await
+            self_dial::turn(&speech, &id, &query.leg, step).await
         }
     };
     Ok(Twiml(response))

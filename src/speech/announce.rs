@@ -36,7 +36,7 @@ pub async fn start_or_self_dial(speech: &SpeechContext, id: &CallId) {
 /// speaker's that ended unheard), and under `auto` the call self-dials from now on.
 async fn refused(speech: &SpeechContext, id: &CallId, leg: &str, reason: &str) {
     speech.metrics().announcement(false);
-    if speech.settings().strategy == SpeechStrategy::Auto {
+    if speech.line_speech().strategy == SpeechStrategy::Auto {
         match speech.store().refuse_announcements(id).await {
             Ok(()) => {
                 tracing::warn!(call = %id, reason, "Twilio refused an announcement; the call speaks through a self-dialled leg from now on")
@@ -149,6 +149,8 @@ async fn next(speech: &SpeechContext, id: &CallId, leg: &str, turn: u64) {
                     ("leg", leg),
                     ("turn", &turn),
                     ("mode", "announce"),
+                    // The fetch says the batch in its line's voice without reading the call.
+                    ("line", speech.line().id().as_str()),
                 ],
             );
             let update = UpdateConference::announce(url.as_str(), HttpMethod::Post);
@@ -213,8 +215,10 @@ pub async fn finished(
         .store()
         .announcement_finished(id, event.conference_sid, event.sequence_number)
         .await?;
+    // The callback names no line: the store answered with the call's.
+    let speech = &speech.on_line(outcome.line());
     match outcome {
-        AnnouncementEnd::Heard { leg, turn } if ended => {
+        AnnouncementEnd::Heard { leg, turn, .. } if ended => {
             // In the background: settling may wait out a store outage, and Twilio's callback
             // must be answered at once.
             let (task_speech, id) = (speech.clone(), id.clone());

@@ -1,6 +1,10 @@
 //! What the speakers are given: the store, the Twilio client, the speech settings, the counters,
 //! the background tasks and the bridges' receipts. Not the line: the line starts speech, and
 //! speech names nothing above it (`routes` -> `line` -> `speech` -> `store`).
+//!
+//! A context speaks for one line (its voice, language, strategy and number): the one a call is
+//! on, chosen with [`SpeechContext::on_line`] by whoever knows the call's line (the line from the
+//! call record it read, a speaker leg from its signed URL), so that no turn reads it again.
 
 use std::sync::Arc;
 
@@ -8,8 +12,8 @@ use url::Url;
 
 use crate::background::Background;
 use crate::chat_events::ChatEvents;
-use crate::config::{ServerSettings, SpeechSettings};
-use crate::domain::{CallId, ConferenceName, MessageId, PhoneNumber};
+use crate::config::{LineConfig, LineSpeech, Lines, ServerSettings, SpeechSettings};
+use crate::domain::{CallId, ConferenceName, LineId, MessageId, PhoneNumber};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::twilio::TwilioClient;
@@ -19,14 +23,17 @@ use crate::twiml::{Beep, Conference, ConferenceEvent, HttpMethod, Say};
 #[derive(Clone)]
 pub struct SpeechContext {
     inner: Arc<SpeechParts>,
+    /// The line it speaks for: its index in `inner.lines` (0, the default line, until chosen).
+    line: usize,
 }
 
 /// The parts of a [`SpeechContext`], named so that none is passed in the wrong place.
 pub struct SpeechParts {
     pub settings: SpeechSettings,
     pub server: ServerSettings,
-    /// The line's number: what a self-dialled speaker calls, and calls from.
-    pub line_number: PhoneNumber,
+    /// Every line: how each speaks, and its number (what its self-dialled speaker calls, and
+    /// calls from).
+    pub lines: Lines,
     pub store: Store,
     pub twilio: TwilioClient,
     pub metrics: Arc<Metrics>,
@@ -38,15 +45,45 @@ impl SpeechContext {
     pub fn new(parts: SpeechParts) -> Self {
         Self {
             inner: Arc::new(parts),
+            line: 0,
         }
     }
 
+    /// This context, speaking for line `id`: the default line for `None` (a call recorded
+    /// before calls kept their line, a leg dialled before its URL named it) or a line no longer
+    /// configured.
+    pub fn on_line(&self, id: Option<&LineId>) -> SpeechContext {
+        let line = id
+            .and_then(|id| self.inner.lines.all().iter().position(|l| l.id() == id))
+            .unwrap_or(0);
+        SpeechContext {
+            inner: self.inner.clone(),
+            line,
+        }
+    }
+
+    /// The process's limits (`[speech]`); how this line speaks is [`Self::line_speech`].
     pub fn settings(&self) -> &SpeechSettings {
         &self.inner.settings
     }
 
+    /// The line this context speaks for.
+    pub fn line(&self) -> &LineConfig {
+        &self.inner.lines.all()[self.line]
+    }
+
+    /// How this context's line speaks: its voice, language and strategy.
+    pub fn line_speech(&self) -> &LineSpeech {
+        &self.line().speech
+    }
+
+    /// Every line: what a message is cut for before the store tells which line its call is on.
+    pub fn lines(&self) -> &Lines {
+        &self.inner.lines
+    }
+
     pub fn line_number(&self) -> &PhoneNumber {
-        &self.inner.line_number
+        &self.line().number
     }
 
     pub fn store(&self) -> &Store {
@@ -83,9 +120,9 @@ impl SpeechContext {
             ])
     }
 
-    /// A `<Say>` of `text` in the configured voice and language.
+    /// A `<Say>` of `text` in this line's voice and language.
     pub fn say_verb(&self, text: &str) -> Say {
-        super::say_verb(&self.inner.settings, text)
+        super::say_verb(self.line_speech(), text)
     }
 
     pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {

@@ -19,7 +19,7 @@ pub mod split;
 
 use std::time::Duration;
 
-use crate::config::{SpeechSettings, SpeechStrategy};
+use crate::config::{LineSpeech, SpeechStrategy};
 use crate::domain::CallId;
 use crate::domain::Message;
 use crate::twiml::{Play, Say, VoiceResponse};
@@ -65,7 +65,7 @@ fn kick_after(speech: &SpeechContext, id: &CallId, delay: Duration) {
                 () = speech.stopping() => return,
             }
         }
-        match speech.settings().strategy {
+        match speech.line_speech().strategy {
             SpeechStrategy::SelfDial => self_dial::start(&speech, &id).await,
             SpeechStrategy::Announce => announce::start(&speech, &id).await,
             SpeechStrategy::Auto => announce::start_or_self_dial(&speech, &id).await,
@@ -74,10 +74,18 @@ fn kick_after(speech: &SpeechContext, id: &CallId, delay: Duration) {
 }
 
 /// The speaker claim to send with a message (see `Line::queue_message`), so that the lease and
-/// the one-time code cost no round trip of their own: a self-dialled leg's. `None` for the other
-/// strategies, which start through [`kick`].
+/// the one-time code cost no round trip of their own: a self-dialled leg's. The message's call
+/// is not read before it is stored, so its line (and strategy) is not known yet: the claim is
+/// sent only when every line self-dials. Otherwise (and for the other strategies) the speaker
+/// starts through [`kick`], on the line the store answers with: a first word one round trip
+/// later on a self-dialling line of a deployment whose lines speak in different ways.
 pub fn claim_with_message(speech: &SpeechContext) -> Option<self_dial::Claim> {
-    matches!(speech.settings().strategy, SpeechStrategy::SelfDial).then(self_dial::Claim::new)
+    let every_line_self_dials = speech
+        .lines()
+        .all()
+        .iter()
+        .all(|l| l.speech.strategy == SpeechStrategy::SelfDial);
+    every_line_self_dials.then(self_dial::Claim::new)
 }
 
 /// Dials the leg of `claim`, which took the call's lease ([`self_dial::Claim::take`]). Runs in
@@ -187,9 +195,9 @@ pub(crate) fn say_all(
     response
 }
 
-/// A `<Say>` of `text` in the configured voice and language: how the line and its speakers say
+/// A `<Say>` of `text` in a line's voice and language: how the line and its speakers say
 /// anything.
-pub fn say_verb(settings: &SpeechSettings, text: &str) -> Say {
+pub fn say_verb(settings: &LineSpeech, text: &str) -> Say {
     let mut say = Say::new(text);
     if let Some(voice) = &settings.voice {
         say = say.voice(voice.as_str());

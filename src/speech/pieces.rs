@@ -10,9 +10,15 @@
 //! text with their costs: the store's turn script adds costs up without knowing TwiML, and a
 //! change of voice (and so of `<Say>` limits) between storing and speaking cannot shift a range
 //! that is half said.
+//!
+//! They are cut before the store says which line the message's call is on (it answers in the
+//! round trip that stores them), so for every line's voice at once: within the strictest of
+//! their limits, each costed as the widest of their `<Say>`s. With one voice for all lines
+//! (the usual), that is exactly that voice's.
 
 use super::SpeechContext;
 use super::split::{SayLimits, split_for_say};
+use crate::config::LineSpeech;
 use crate::domain::Piece;
 use crate::twiml::{Play, VoiceResponse};
 
@@ -23,11 +29,36 @@ use crate::twiml::{Play, VoiceResponse};
 /// `"`, each `&quot;`), and a turn always takes at least one.
 pub const TURN_BUDGET_BYTES: usize = 16 * 1024;
 
-/// Cuts `text` (already normalised: single spaces) into pieces for the line's voice.
+/// Cuts `text` (already normalised: single spaces) into pieces for every line's voice.
 pub fn plan(speech: &SpeechContext, text: &str, audio_url: Option<&str>) -> Vec<Piece> {
-    let limits = SayLimits::for_voice(speech.settings().voice.as_deref());
+    let mut voices: Vec<&LineSpeech> = Vec::new();
+    for line in speech.lines().all() {
+        if !voices
+            .iter()
+            .any(|v| v.voice == line.speech.voice && v.language == line.speech.language)
+        {
+            voices.push(&line.speech);
+        }
+    }
+    let limits = voices
+        .iter()
+        .map(|v| SayLimits::for_voice(v.voice.as_deref()))
+        .reduce(SayLimits::within)
+        .unwrap_or_else(|| SayLimits::for_voice(None));
     let empty = VoiceResponse::new().to_xml().len();
-    let cost = |response: VoiceResponse| response.to_xml().len().saturating_sub(empty);
+    let cost = |piece: &str, audio: Option<&str>| {
+        voices
+            .iter()
+            .map(|v| {
+                let mut response = VoiceResponse::new().say(super::say_verb(v, piece));
+                if let Some(url) = audio {
+                    response = response.play(Play::new(url));
+                }
+                response.to_xml().len().saturating_sub(empty)
+            })
+            .max()
+            .unwrap_or_default()
+    };
     let mut start = 0;
     let mut pieces = Vec::new();
     for (i, piece) in split_for_say(text, limits).into_iter().enumerate() {
@@ -37,16 +68,11 @@ pub fn plan(speech: &SpeechContext, text: &str, audio_url: Option<&str>) -> Vec<
             .find(piece.as_str())
             .map_or(start, |o| start + o);
         let end = at + piece.len();
-        let mut response = VoiceResponse::new().say(speech.say_verb(&piece));
-        if i == 0
-            && let Some(url) = audio_url
-        {
-            response = response.play(Play::new(url));
-        }
+        let audio = audio_url.filter(|_| i == 0);
         pieces.push(Piece {
             start: at,
             end,
-            cost: cost(response),
+            cost: cost(&piece, audio),
         });
         start = end;
     }

@@ -21,7 +21,9 @@ use std::time::Duration;
 use rand::RngExt as _;
 
 use super::SpeechContext;
-use crate::domain::{CallId, CallSid, CallState, LegToken, ParticipantLabel, PhoneNumber, now_ms};
+use crate::domain::{
+    CallId, CallSid, CallState, LegToken, LineId, ParticipantLabel, PhoneNumber, now_ms,
+};
 use crate::store::{SpeakerState, Turn, TurnRequest};
 use crate::twilio::{CallEvent, CallTarget, CreateCall};
 use crate::twiml::{Dial, Gather, GatherInput, HttpMethod, Play, Redirect, VoiceResponse};
@@ -117,7 +119,13 @@ fn speak_url(speech: &SpeechContext, id: &CallId, leg: &str, step: Step) -> Stri
     let turn = step.turn.to_string();
     let waited = step.waited.to_string();
     let stalled = step.stalled_since.map(|t| t.to_string());
-    let mut query = vec![("call", id.as_str()), ("leg", leg), ("turn", turn.as_str())];
+    // The line too: each turn says its batch in the line's voice without reading the call.
+    let mut query = vec![
+        ("call", id.as_str()),
+        ("leg", leg),
+        ("turn", turn.as_str()),
+        ("line", speech.line().id().as_str()),
+    ];
     if step.waited != 0 {
         query.push(("waited", waited.as_str()));
     }
@@ -142,6 +150,8 @@ pub struct Claim {
     code: String,
     /// The number the leg dials: the call's own line's (its `to`), read by [`Claim::take`].
     number: Option<PhoneNumber>,
+    /// The call's line, read with its number: the leg speaks in that line's voice.
+    line: Option<LineId>,
 }
 
 impl Claim {
@@ -150,6 +160,7 @@ impl Claim {
             token: LegToken::generate(),
             code: random_token(CODE_DIGITS, b"0123456789"),
             number: None,
+            line: None,
         }
     }
 
@@ -161,7 +172,7 @@ impl Claim {
         // The call's own line's number (its `to`): each line's speaker dials that line, so the
         // inbound half reaches a number Twilio routes to denwa and the caller ID is that line's.
         // Read in the same round trip as the lease: no round trip is added before the dial.
-        let (taken, to) = futures::join!(
+        let (taken, fields) = futures::join!(
             speech.store().acquire_speaker(
                 id,
                 self.token.as_str(),
@@ -169,9 +180,11 @@ impl Claim {
                 max_attempts,
                 super::DIAL_LEASE,
             ),
-            speech.store().call_field(id, "to")
+            speech.store().call_fields(id, ["to", "line"])
         );
-        self.number = to.ok().flatten().and_then(|n| PhoneNumber::parse(&n).ok());
+        let [to, line] = fields.unwrap_or_default();
+        self.number = to.and_then(|n| PhoneNumber::parse(&n).ok());
+        self.line = line.and_then(|l| LineId::parse(&l));
         let (acquired, failed) = match taken {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -198,14 +211,24 @@ pub async fn dial(speech: &SpeechContext, id: &CallId, claim: Claim) {
         token,
         code,
         number,
+        line,
     } = claim;
     let leg = token.as_str();
-    // A claim taken without reading the call (it could not be read): the default line's.
+    // A claim taken without reading the call's line (it could not be read): the context's.
+    let speech = &match &line {
+        Some(line) => speech.on_line(Some(line)),
+        None => speech.clone(),
+    };
     let number = number.unwrap_or_else(|| speech.line_number().clone());
     let speak = speak_url(speech, id, leg, Step::first());
+    // The line too: a leg that ends with messages waiting starts the next in its line's way.
     let status = speech.public_url(
         "/twilio/call-status",
-        &[("call", id.as_str()), ("leg", leg)],
+        &[
+            ("call", id.as_str()),
+            ("leg", leg),
+            ("line", speech.line().id().as_str()),
+        ],
     );
     let request = CreateCall::new(
         number.clone(),

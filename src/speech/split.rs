@@ -66,6 +66,19 @@ impl SayLimits {
         }
     }
 
+    /// The limits of both `self` and `other`: what fits them fits each.
+    pub fn within(self, other: Self) -> Self {
+        let max_utf8_bytes = match (self.max_utf8_bytes, other.max_utf8_bytes) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Self {
+            max_chars: self.max_chars.min(other.max_chars),
+            max_utf8_bytes,
+            max_url_encoded_chars: self.max_url_encoded_chars.min(other.max_url_encoded_chars),
+        }
+    }
+
     /// Whether `text` fits in one `<Say>` under these limits.
     #[cfg(test)]
     pub fn fits(&self, text: &str) -> bool {

@@ -8,17 +8,38 @@
 use redis::AsyncCommands as _;
 
 use super::{Store, StoreResult, scripts};
-use crate::domain::{CallId, ConferenceSid};
+use crate::domain::{CallId, ConferenceSid, LineId};
 
 /// What an announcement event settles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnnouncementEnd {
-    /// Turn `turn` of announce leg `leg` was fetched and played.
-    Heard { leg: String, turn: u64 },
+    /// Turn `turn` of announce leg `leg` was fetched and played. `line` is the call's (read in
+    /// the same step: the next announcement speaks in its voice).
+    Heard {
+        leg: String,
+        turn: u64,
+        line: Option<LineId>,
+    },
     /// Turn `turn` of `leg` ended without Twilio fetching its document: nothing of it was said.
-    Unheard { leg: String, turn: u64 },
+    Unheard {
+        leg: String,
+        turn: u64,
+        line: Option<LineId>,
+    },
     /// Nothing of the call's: no announcement in flight, a repeat, or another conference.
     None,
+}
+
+impl AnnouncementEnd {
+    /// The line of the call the announcement was in, when there was one.
+    pub fn line(&self) -> Option<&LineId> {
+        match self {
+            AnnouncementEnd::Heard { line, .. } | AnnouncementEnd::Unheard { line, .. } => {
+                line.as_ref()
+            }
+            AnnouncementEnd::None => None,
+        }
+    }
 }
 
 impl Store {
@@ -47,15 +68,17 @@ impl Store {
         conference_sid: &ConferenceSid,
         sequence: Option<u64>,
     ) -> StoreResult<AnnouncementEnd> {
-        let (status, leg, turn): (String, String, u64) = scripts::ANNOUNCEMENT_FINISHED
-            .key(self.keys.call(id))
-            .arg(conference_sid.as_str())
-            .arg(sequence.map(|s| s.to_string()).unwrap_or_default())
-            .invoke_async(&mut self.conn())
-            .await?;
+        let (status, leg, turn, line): (String, String, u64, String) =
+            scripts::ANNOUNCEMENT_FINISHED
+                .key(self.keys.call(id))
+                .arg(conference_sid.as_str())
+                .arg(sequence.map(|s| s.to_string()).unwrap_or_default())
+                .invoke_async(&mut self.conn())
+                .await?;
+        let line = LineId::parse(&line);
         Ok(match status.as_str() {
-            "heard" => AnnouncementEnd::Heard { leg, turn },
-            "unheard" => AnnouncementEnd::Unheard { leg, turn },
+            "heard" => AnnouncementEnd::Heard { leg, turn, line },
+            "unheard" => AnnouncementEnd::Unheard { leg, turn, line },
             _ => AnnouncementEnd::None,
         })
     }

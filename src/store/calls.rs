@@ -279,6 +279,20 @@ impl Store {
         Ok(self.conn().hget(self.keys.call(id), field).await?)
     }
 
+    /// Fields of call `id`'s hash, in the order asked (`None` for each one unset).
+    pub(crate) async fn call_fields<const N: usize>(
+        &self,
+        id: &CallId,
+        fields: [&str; N],
+    ) -> StoreResult<[Option<String>; N]> {
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.call(id))
+            .arg(&fields[..])
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(std::array::from_fn(|i| values.get(i).cloned().flatten()))
+    }
+
     /// Marks the call ended (once) and fails its unspoken messages. Returns whether this call
     /// did the ending, and the ids it failed.
     /// With `conference`, only if that is the call's conference (see END_CALL).

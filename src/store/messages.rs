@@ -8,13 +8,15 @@ use redis::AsyncCommands as _;
 
 use super::calls::LIVE_MESSAGES_TTL;
 use super::{Store, StoreError, StoreResult, scripts};
-use crate::domain::{CallId, Message, MessageId, MessageState, Piece, now_ms};
+use crate::domain::{CallId, LineId, Message, MessageId, MessageState, Piece, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnqueueOutcome {
     /// Stored; `waiting` messages of the call (this one included) are queued or being spoken.
+    /// `line` is the call's (read in the same step: its speaker speaks in its voice).
     Queued {
         waiting: u64,
+        line: Option<LineId>,
     },
     /// The sender sent this message before (same name): it is that message, stored once.
     Duplicate(MessageId),
@@ -138,7 +140,10 @@ impl Store {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(match outcome.as_str() {
-            "ok" => EnqueueOutcome::Queued { waiting: number },
+            "ok" => EnqueueOutcome::Queued {
+                waiting: number,
+                line: LineId::parse(&known),
+            },
             "duplicate" => EnqueueOutcome::Duplicate(
                 MessageId::parse(&known)
                     .ok_or_else(|| StoreError::Corrupt(format!("a named message {known:?}")))?,

@@ -177,7 +177,8 @@ fn script(body: &str) -> Script {
 /// origin (JSON), now, audio URL or "", max waiting, max accepted, window ms, pieces (see
 /// speech::pieces), name or "", chat reply ("1" or "0"), the messages hash's lifetime in ms while
 /// the call lasts (see `calls::LIVE_MESSAGES_TTL`).
-/// Returns {status, n, id}: "ok" with the messages now waiting (queued or in flight), "missing", "ended", "voicemail", "queue_full", "rate_limited"
+/// Returns {status, n, id}: "ok" with the messages now waiting (queued or in flight) and the
+/// call's line (or ""), "missing", "ended", "voicemail", "queue_full", "rate_limited"
 /// with the milliseconds until the oldest acceptance leaves the window, or "duplicate" with the
 /// id of the message stored before.
 pub(super) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
@@ -221,7 +222,7 @@ redis.call('PEXPIRE', KEYS[4], ARGV[12])
 if ARGV[11] == '1' then redis.call('HINCRBY', KEYS[1], 'chat_replies', 1) end
 local queued = redis.call('RPUSH', KEYS[2], ARGV[1])
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[7], ARGV[10], ARGV[1]) end
-return {'ok', queued + redis.call('LLEN', KEYS[5]), ''}
+return {'ok', queued + redis.call('LLEN', KEYS[5]), redis.call('HGET', KEYS[1], 'line') or ''}
 "#,
     )
 });
@@ -705,26 +706,27 @@ return 1
 /// flight (its announce leg's current turn), so it is that one; an event already seen (its
 /// SequenceNumber is not newer than the last announcement event's) is a repeat and is dropped.
 /// KEYS: call. ARGV: conference sid, SequenceNumber or "".
-/// Returns {"heard" | "unheard" | "none", leg, turn}: "unheard" when Twilio never fetched the
-/// turn's document (so nothing of it was said), "none" when no announcement of the call's is in
-/// flight (or the event is a repeat, or of another conference).
+/// Returns {"heard" | "unheard" | "none", leg, turn, the call's line or ""}: "unheard" when
+/// Twilio never fetched the turn's document (so nothing of it was said), "none" when no
+/// announcement of the call's is in flight (or the event is a repeat, or of another conference).
 pub(super) static ANNOUNCEMENT_FINISHED: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local f = redis.call('HMGET', KEYS[1], 'conference_sid', 'speaker_leg', 'speaker_turn',
-  'speaker_state', 'announce_served')
-if f[1] ~= ARGV[1] then return {'none', '', 0} end
+  'speaker_state', 'announce_served', 'line')
+if f[1] ~= ARGV[1] then return {'none', '', 0, ''} end
 if ARGV[2] ~= '' then
   local key = 'seq:' .. ARGV[1] .. ':announcement'
   local last = redis.call('HGET', KEYS[1], key)
-  if last and tonumber(last) >= tonumber(ARGV[2]) then return {'none', '', 0} end
+  if last and tonumber(last) >= tonumber(ARGV[2]) then return {'none', '', 0, ''} end
   redis.call('HSET', KEYS[1], key, ARGV[2])
 end
 local turn = tonumber(f[3] or '0')
-if (not f[2]) or f[4] ~= 'announcing' or turn == 0 then return {'none', '', 0} end
+if (not f[2]) or f[4] ~= 'announcing' or turn == 0 then return {'none', '', 0, ''} end
 redis.call('HDEL', KEYS[1], 'announce_served')
-if tonumber(f[5] or '0') == turn then return {'heard', f[2], turn} end
-return {'unheard', f[2], turn}
+local line = f[6] or ''
+if tonumber(f[5] or '0') == turn then return {'heard', f[2], turn, line} end
+return {'unheard', f[2], turn, line}
 "#,
     )
 });

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::fake_slack::FakeSlack;
 use crate::helpers::*;
 use crate::oncall::{ALICE, BOB, accepts};
+use crate::operations::value;
 use crate::serve_process::{ServeProcess, free_port};
 
 const CHANNEL: &str = "C0CALLS01";
@@ -182,6 +183,19 @@ async fn pressing_2_passes_the_call_to_the_next_level_at_once() {
         "Alice passed: not in the call"
     );
     assert_eq!(app.legs_to(BOB).len(), 1);
+    // /metrics counts each step once, by why it was taken.
+    let (_, samples) = app.metrics().await;
+    let steps = |step: &str| {
+        value(
+            &samples,
+            "denwa_escalation_steps_total",
+            &[("line", "default"), ("step", step)],
+        )
+    };
+    assert_eq!(
+        ["first", "passed", "accepted", "timed_out", "exhausted"].map(steps),
+        [Some(1.0), Some(1.0), Some(1.0), None, None]
+    );
 }
 
 #[tokio::test]

@@ -69,7 +69,7 @@ async fn wait_for_thread_post(app: &TestApp, slack: &FakeSlack, thread: &str, wo
 }
 
 /// The voice webhook Twilio sent for the call `sid`: (its parameters, denwa's answer).
-fn voice_webhook(app: &TestApp, sid: &str) -> (Vec<(String, String)>, String) {
+pub(crate) fn voice_webhook(app: &TestApp, sid: &str) -> (Vec<(String, String)>, String) {
     app.emulator
         .events(sid)
         .into_iter()
@@ -224,7 +224,7 @@ async fn twilio_is_asked_about_each_quiet_call_at_most_once_per_period_across_re
         .map(|i| format!("CA0123456789abcdef0123456789abc{i:03}"))
         .collect();
     for sid in &sids {
-        ghost_call(&app, sid).await;
+        ghost_call(&app, sid, LINE).await;
     }
     tokio::time::sleep(Duration::from_millis(3_600)).await;
     for sid in &sids {
@@ -242,13 +242,39 @@ async fn twilio_is_asked_about_each_quiet_call_at_most_once_per_period_across_re
     }
 }
 
-/// Asks the line about a call Twilio keeps no record of, as Twilio would about a real one.
-async fn ghost_call(app: &TestApp, sid: &str) {
+/// Each line asks Twilio about its quiet calls after its own `status_check_after`: a line's
+/// table sets it like any `[line]` key.
+#[tokio::test]
+async fn each_line_asks_twilio_about_its_quiet_calls_after_its_own_period() {
+    const QUICK: &str = "+15005550007";
+    let lines = format!(
+        "status_check_after = 100\n[[lines]]\nid = \"quick\"\nnumber = \"{QUICK}\"\nstatus_check_after = 1\n"
+    );
+    let app = spawn_app_with_file(&lines, &[("DENWA_LINE_VOICEMAIL_AFTER", "0")]).await;
+    let slow = "CA0123456789abcdef0123456789abc001";
+    let quick = "CA0123456789abcdef0123456789abc002";
+    ghost_call(&app, slow, LINE).await;
+    ghost_call(&app, quick, QUICK).await;
+    app.wait_for(
+        "the quick line's call asked about twice",
+        Duration::from_secs(10),
+        || async { (status_checks(&app, quick).len() >= 2).then_some(()) },
+    )
+    .await;
+    let asked = status_checks(&app, slow);
+    assert!(
+        asked.is_empty(),
+        "the default line waits its own 100 s: {asked:?}"
+    );
+}
+
+/// Asks line `to` about a call Twilio keeps no record of, as Twilio would about a real one.
+async fn ghost_call(app: &TestApp, sid: &str, to: &str) {
     let params = [
         ("AccountSid", ACCOUNT_SID),
         ("CallSid", sid),
         ("From", CALLER),
-        ("To", LINE),
+        ("To", to),
         ("CallStatus", "ringing"),
         ("Direction", "inbound"),
         ("ApiVersion", "2010-04-01"),
@@ -278,7 +304,7 @@ async fn voicemail_is_tried_a_bounded_number_of_times_on_a_call_twilio_cannot_mo
     env.push(("DENWA_LINE_VOICEMAIL_AFTER", "1".to_owned()));
     let app = spawn_app_with(&borrowed(&env)).await;
     let sid = "CA0123456789abcdef0123456789abc100";
-    ghost_call(&app, sid).await;
+    ghost_call(&app, sid, LINE).await;
     let call_id = calls_of_sid(&app, sid).await.remove(0);
     let thread = announced_thread(&app, &slack, &call_id).await;
 

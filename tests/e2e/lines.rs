@@ -278,9 +278,11 @@ async fn the_api_lists_the_lines_and_dials_from_the_line_asked_for() {
         lines["lines"],
         json!([
             {"id": "support", "name": "Test line", "number": LINE,
-             "slack_channel": SUPPORT_CHANNEL, "discord_channel": null, "menu": null},
+             "slack_channel": SUPPORT_CHANNEL, "discord_channel": null, "menu": null,
+             "on_call": {"source": "directory", "responders": ["Alice"]}},
             {"id": "billing", "name": "Billing", "number": BILLING,
-             "slack_channel": BILLING_CHANNEL, "discord_channel": null, "menu": null},
+             "slack_channel": BILLING_CHANNEL, "discord_channel": null, "menu": null,
+             "on_call": {"source": "directory", "responders": ["Bob"]}},
         ])
     );
     // Authenticated like the rest of /api.
@@ -577,4 +579,78 @@ async fn twilio_configure_points_every_lines_number_at_denwa() {
             Some("https://denwa.example.org/twilio/call-status")
         );
     }
+}
+
+/// Status callbacks of legs to Bob fail (HTTP 500: Twilio does not send them again).
+fn bobs_callbacks_lost(path: &str, params: Vec<(String, String)>) -> Option<Vec<(String, String)>> {
+    let to_bob = params.iter().any(|(k, v)| k == "To" && v == BOB);
+    (!(path.starts_with("/twilio/call-status") && to_bob)).then_some(params)
+}
+
+/// A call's end frees its own line's responders even when their legs' status callbacks are
+/// lost: Bob, Billing's responder, is rung for the next Billing call.
+#[tokio::test]
+async fn the_end_of_a_call_frees_its_own_lines_responders() {
+    // No chat: the lines without their channels.
+    let file = TWO_LINES.replace("slack_channel = \"C0BILLING1\"\n", "");
+    let app = spawn_app_rewriting(
+        bobs_callbacks_lost,
+        &file,
+        &[("DENWA_LINE_VOICEMAIL_AFTER", "0")],
+    )
+    .await;
+    app.emulator.add_number(
+        BILLING,
+        &format!("{}/twilio/voice", app.base),
+        Some(&format!("{}/twilio/call-status", app.base)),
+    );
+    app.emulator.add_phone(BOB, PhoneBehaviour::NoAnswer);
+    let bob_rung = |count: usize| {
+        let app = &app;
+        async move {
+            app.wait_for(
+                &format!("Bob rung {count} times"),
+                Duration::from_secs(20),
+                || async {
+                    let legs = app
+                        .emulator
+                        .calls()
+                        .into_iter()
+                        .filter(|c| c.to == BOB && c.from == BILLING)
+                        .count();
+                    (legs >= count).then_some(())
+                },
+            )
+            .await
+        }
+    };
+
+    let sid = app
+        .emulator
+        .place_call(CALLER, BILLING, None)
+        .await
+        .unwrap();
+    let call_id = app.wait_for_call(CALLER, Some("connected")).await;
+    bob_rung(1).await;
+    app.hang_up(&sid, &call_id).await;
+    app.wait_for(
+        "Bob's leg to stop ringing",
+        Duration::from_secs(20),
+        || async {
+            app.emulator
+                .calls()
+                .into_iter()
+                .filter(|c| c.to == BOB)
+                .all(|c| c.status == "canceled" || c.status == "completed")
+                .then_some(())
+        },
+    )
+    .await;
+
+    app.emulator
+        .place_call(CALLER_2, BILLING, None)
+        .await
+        .unwrap();
+    app.wait_for_call(CALLER_2, Some("connected")).await;
+    bob_rung(2).await;
 }

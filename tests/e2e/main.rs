@@ -26,6 +26,7 @@ mod escalation;
 mod ghost_calls;
 mod guards;
 mod hours;
+mod line_speech;
 mod lines;
 mod oncall;
 mod operations;

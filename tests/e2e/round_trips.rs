@@ -122,9 +122,29 @@ async fn wait_speaker_dial(app: &TestApp, call_id: &str, since: SystemTime) -> S
     .await
 }
 
-/// A chat message `sent` that led to a speaker dial at `dialled` took two round trips to Redis.
-fn assert_two_round_trips(sent: SystemTime, dialled: SystemTime) {
-    let took = dialled.duration_since(sent).unwrap();
+/// How long a chat reply (on a call to the default line, on a deployment with `extra_file`)
+/// takes to reach Twilio's dial of its speaker, once the reply path's scripts are loaded.
+async fn reply_to_dial(extra_file: &str) -> Duration {
+    let (far, link) = far_side_behind_slow_link().await;
+    let url = link.url();
+    let t = crate::slack::spawn_on_far_side(far, extra_file, &[("DENWA_REDIS_URL", url.as_str())])
+        .await;
+    let (_, warm_call, warm_thread) = t.call_in(CALLER).await;
+    let (_, call_id, thread) = t.call_in("+14155550199").await;
+    // A first reply loads the reply path's scripts into this Redis (NOSCRIPT, SCRIPT LOAD,
+    // again), which a running line has long done.
+    let since = SystemTime::now();
+    t.reply_as_alice(&warm_thread, "Warming up.").await;
+    wait_speaker_dial(&t.app, &warm_call, since).await;
+
+    let sent = SystemTime::now();
+    t.reply_as_alice(&thread, "We are on it.").await;
+    let dialled = wait_speaker_dial(&t.app, &call_id, sent).await;
+    dialled.duration_since(sent).unwrap()
+}
+
+/// A chat message that took `took` to reach its speaker's dial took two round trips to Redis.
+fn assert_two_round_trips(took: Duration) {
     assert!(took >= 2 * DELAY, "{took:?}: fewer than two round trips?");
     assert!(
         took < 3 * DELAY,
@@ -134,22 +154,9 @@ fn assert_two_round_trips(sent: SystemTime, dialled: SystemTime) {
 
 #[tokio::test]
 async fn a_chat_reply_reaches_twilio_after_two_round_trips() {
-    let (far, link) = far_side_behind_slow_link().await;
-    let url = link.url();
-    let t = crate::slack::spawn_on_far_side(far, "", &[("DENWA_REDIS_URL", url.as_str())]).await;
-    let (_, warm_call, warm_thread) = t.call_in(CALLER).await;
-    let (_, call_id, thread) = t.call_in("+14155550199").await;
-    // A first reply loads the reply path's scripts into this Redis (NOSCRIPT, SCRIPT LOAD,
-    // again), which a running line has long done.
-    let since = SystemTime::now();
-    t.reply_as_alice(&warm_thread, "Warming up.").await;
-    wait_speaker_dial(&t.app, &warm_call, since).await;
-
     // Delivery dedup and the thread's call together; then the message, the speaker's lease
     // and its code together; then the dial.
-    let sent = SystemTime::now();
-    t.reply_as_alice(&thread, "We are on it.").await;
-    assert_two_round_trips(sent, wait_speaker_dial(&t.app, &call_id, sent).await);
+    assert_two_round_trips(reply_to_dial("").await);
 }
 
 #[tokio::test]
@@ -175,5 +182,20 @@ async fn a_discord_say_in_a_thread_reaches_twilio_after_two_round_trips() {
     let sent = SystemTime::now();
     let (status, reply) = d.interact(&say("We are on it.", None, &thread)).await;
     assert_eq!(status, 200, "{reply}");
-    assert_two_round_trips(sent, wait_speaker_dial(&d.app, &call_id, sent).await);
+    let dialled = wait_speaker_dial(&d.app, &call_id, sent).await;
+    assert_two_round_trips(dialled.duration_since(sent).unwrap());
+}
+
+/// With lines that speak in different ways, the message's line (and so how it is spoken) is
+/// known only once it is stored: the speaker's lease and code follow, one round trip later.
+#[tokio::test]
+async fn with_lines_speaking_in_different_ways_a_chat_reply_reaches_twilio_after_three() {
+    let announcing = "[[lines]]\nid = \"loud\"\nnumber = \"+15005550007\"\n\
+[lines.speech]\nstrategy = \"announce\"\n";
+    let took = reply_to_dial(announcing).await;
+    assert!(took >= 3 * DELAY, "{took:?}: fewer than three round trips?");
+    assert!(
+        took < 4 * DELAY,
+        "{took:?}: more than three round trips to Redis ({DELAY:?} each) before the dial"
+    );
 }

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Datelike as _, Timelike as _, Utc};
 use denwa_twilio_emulator::PhoneBehaviour;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::cli::denwa;
 use crate::fake_slack::FakeSlack;
@@ -172,6 +172,13 @@ impl Scheduled {
             .await
     }
 
+    /// `GET /api/lines`: who is on call on the (only) line now, and from where.
+    async fn on_call(&self) -> Value {
+        let (code, body) = self.app.get_json("/lines").await;
+        assert_eq!(code, 200, "{body}");
+        body["lines"][0]["on_call"].clone()
+    }
+
     /// Waits for a note in a call's Slack thread starting with `start`.
     async fn wait_note(&self, start: &str) -> String {
         self.app
@@ -219,6 +226,10 @@ async fn the_weekly_rotation_in_a_time_zone_decides_who_is_rung_now() {
     assert_eq!((code, &ready["status"]), (200, &Value::from("ready")));
 
     // Alice is on call now, Bob not, and Carol (the fallback) is not needed: only Alice rings.
+    assert_eq!(
+        s.on_call().await,
+        json!({"source": "schedule", "responders": ["Alice"]})
+    );
     assert_eq!(s.ring_until_joined("Alice").await, [1, 0, 0]);
     let note = s.wait_note("On call now by the schedule").await;
     assert!(
@@ -277,6 +288,10 @@ async fn a_feed_failing_after_a_good_load_keeps_the_last_good_copy_and_readyz_an
     assert!(loaded > now - 120.0 && loaded <= now, "{loaded} vs {now}");
 
     // The last good copy still says Alice.
+    assert_eq!(
+        s.on_call().await,
+        json!({"source": "stale_schedule", "responders": ["Alice"]})
+    );
     assert_eq!(s.ring_until_joined("Alice").await, [1, 0, 0]);
     let note = s.wait_note("On call now by the last good copy").await;
     assert!(note.contains(": Alice. Ringing them."), "{note}");
@@ -309,6 +324,10 @@ async fn a_feed_that_never_loaded_rings_the_fallback() {
         .await;
     assert_eq!((code, &ready["status"]), (200, &Value::from("degraded")));
     assert!(!s.feed.requests.lock().unwrap().is_empty());
+    assert_eq!(
+        s.on_call().await,
+        json!({"source": "fallback_not_loaded", "responders": ["Carol"]})
+    );
 
     assert_eq!(s.ring_until_joined("Carol").await, [0, 0, 1]);
     let note = s.wait_note("The on-call schedule has not loaded yet").await;
@@ -330,6 +349,10 @@ async fn nobody_on_call_rings_the_fallback() {
         s.app.emulator.add_phone(phone, accepts());
     }
     s.wait_schedule("ok").await;
+    assert_eq!(
+        s.on_call().await,
+        json!({"source": "fallback_nobody_on_call", "responders": ["Carol"]})
+    );
     assert_eq!(s.ring_until_joined("Carol").await, [0, 0, 1]);
     s.wait_note("Nobody is on call now by the schedule: ringing the fallback responders: Carol.")
         .await;
