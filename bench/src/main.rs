@@ -26,9 +26,10 @@ struct Args {
     /// Seconds per throughput run.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Slack replies sent at the same moment, one per call, for the reply row.
-    #[arg(long, default_value_t = 100)]
-    replies: usize,
+    /// Slack replies sent at the same moment, one per call, for the reply row (1 to 1000: each
+    /// is a call placed first).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    replies: u16,
     /// Runs one part of the table only.
     #[arg(long, value_enum)]
     only: Option<Part>,
@@ -65,7 +66,7 @@ fn main() -> ExitCode {
         });
         let mut options = Options::full(denwa, seed, workspace.join("target/seed-venv"));
         options.duration = std::time::Duration::from_secs(args.seconds);
-        options.concurrent_replies = args.replies;
+        options.concurrent_replies = usize::from(args.replies);
         options
     };
     options.only = args.only;
