@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::reply_latency::Replies;
 use crate::rig::Rig;
 use crate::serve::{Chat, Strategy};
 use crate::table::Table;
@@ -294,20 +295,12 @@ async fn speech_rows(
     Ok(())
 }
 
-/// Many calls at once, self-dial: Slack reply -> REST dial with every call replied to at the
-/// same moment, then (if `memory`) memory with many active calls, some speaking.
-async fn load_rows(options: &Options, memory: bool, table: &mut Table) -> Result<(), String> {
-    let rig = Rig::start(
-        &options.denwa,
-        Strategy::SelfDial,
-        Chat::Slack,
-        options.load_time_scale,
-    )
-    .await?;
-    let scale = options.load_time_scale;
-    let callers = rig.call_in(0, options.concurrent_replies, 50).await?;
-    let next = callers.len();
-    let replies = reply_latency::measure(&rig, &callers).await;
+/// The pace of the reply row's steady flood: a hundred replies a second, each to another call
+/// (a team typing into every call of a flood at once, far above one person's pace).
+const REPLY_PACE: Duration = Duration::from_millis(10);
+
+/// One row of reply latency.
+fn reply_row(table: &mut Table, replies: &reply_latency::ReplyLatency, measure: String) {
     let p99 = replies.latency.value_at_quantile(0.99) as f64 / 1000.0;
     if replies.missing > 0 {
         table.problem(format!(
@@ -316,10 +309,7 @@ async fn load_rows(options: &Options, memory: bool, table: &mut Table) -> Result
         ));
     }
     table.row(
-        format!(
-            "Slack reply -> Twilio REST dial, {} calls at once",
-            callers.len()
-        ),
+        measure,
         format!(
             "p50 {:.1} ms, p99 {p99:.1} ms{}",
             replies.latency.value_at_quantile(0.5) as f64 / 1000.0,
@@ -332,6 +322,46 @@ async fn load_rows(options: &Options, memory: bool, table: &mut Table) -> Result
         "p99 < 5 ms",
         Some(p99 < 5.0 && replies.missing == 0),
     );
+}
+
+/// Many calls at once, self-dial: Slack reply -> REST dial with every call replied to at the
+/// same moment, then (if `memory`) memory with many active calls, some speaking.
+async fn load_rows(options: &Options, memory: bool, table: &mut Table) -> Result<(), String> {
+    let rig = Rig::start(
+        &options.denwa,
+        Strategy::SelfDial,
+        Chat::Slack,
+        options.load_time_scale,
+    )
+    .await?;
+    let scale = options.load_time_scale;
+    let callers = rig.call_in(0, options.concurrent_replies, 50).await?;
+    let replies = reply_latency::measure(&rig, &callers, Replies::AtOnce).await;
+    reply_row(
+        table,
+        &replies,
+        format!(
+            "Slack reply -> Twilio REST dial, {} calls, every reply at once",
+            callers.len()
+        ),
+    );
+    // Fresh calls (those above have a speaker leg now, so a reply would dial nothing).
+    let mut paced = rig
+        .call_in(callers.len(), options.concurrent_replies, 50)
+        .await?;
+    let replies = reply_latency::measure(&rig, &paced, Replies::Paced(REPLY_PACE)).await;
+    reply_row(
+        table,
+        &replies,
+        format!(
+            "Slack reply -> Twilio REST dial, {} calls, a reply every {} ms",
+            paced.len(),
+            REPLY_PACE.as_millis()
+        ),
+    );
+    let mut callers = callers;
+    callers.append(&mut paced);
+    let next = callers.len();
     if !memory {
         return Ok(());
     }

@@ -1,5 +1,6 @@
 //! Slack thread reply -> the Twilio REST request that starts speaking it, with many calls at
-//! once: every caller's thread gets a reply at the same moment, and each reply's time is taken
+//! once: every caller's thread gets a reply, all at the same moment or one after another at a
+//! steady pace ([`Replies`]), and each reply's time is taken
 //! from its sending (bench side) to the emulator's receipt of the call's speaker dial. Both
 //! clocks are this process's, so the figure is denwa's work plus two loopback hops.
 //!
@@ -23,14 +24,29 @@ pub struct ReplyLatency {
 /// How long to wait for every dial.
 const DIALS_WITHIN: Duration = Duration::from_secs(30);
 
-pub async fn measure(rig: &Rig, callers: &[Caller]) -> ReplyLatency {
+/// When the replies go out.
+#[derive(Debug, Clone, Copy)]
+pub enum Replies {
+    /// Every caller's reply at the same moment: the worst a flood can do.
+    AtOnce,
+    /// One reply every `Duration`, each to another call: a steady flood, each reply measured
+    /// with the others' work going on around it but not all of it queued ahead.
+    Paced(Duration),
+}
+
+pub async fn measure(rig: &Rig, callers: &[Caller], when: Replies) -> ReplyLatency {
     if let Err(e) = rig.open_connections(callers.len()).await {
         // Measured all the same, over connections opened as the replies go.
         eprintln!("reply latency: connections not opened beforehand: {e}");
     }
-    let replies = callers
-        .iter()
-        .map(|caller| rig.reply(caller, "Delta, we are looking into it now."));
+    let first = tokio::time::Instant::now();
+    let replies = callers.iter().enumerate().map(|(i, caller)| async move {
+        if let Replies::Paced(every) = when {
+            tokio::time::sleep_until(first + every * i as u32).await;
+        }
+        rig.reply(caller, "Delta, we are looking into it now.")
+            .await
+    });
     let sent: Vec<Option<SystemTime>> = futures::future::join_all(replies)
         .await
         .into_iter()

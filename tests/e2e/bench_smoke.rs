@@ -11,11 +11,11 @@ async fn the_bench_measures_every_row_at_a_tiny_load() {
     assert!(table.problems.is_empty(), "{printed}");
     // start-up, idle RSS, /healthz, /twilio/voice; per strategy cold + warm + one per burst
     // (announce: bursts with the caller alone and in a started conference); self-dial's reply
-    // latency and memory under load.
+    // latency (every reply at once, and paced) and memory under load.
     let bursts = options.burst_sizes.len();
     assert_eq!(
         table.rows.len(),
-        4 + (2 + bursts) + (2 + 2 * bursts) + 2,
+        4 + (2 + bursts) + (2 + 2 * bursts) + 3,
         "{printed}"
     );
 }
