@@ -260,13 +260,18 @@ function ensureCall(summary) {
     channel.append(node);
     select(summary.id);
   }
-  // The line's events are handled concurrently, so a "connected" may arrive after the end:
-  // the end is final, and a late summary never takes a call out of it (as the Slack and
-  // Discord bridges, which re-read the call, never show an older state).
-  const stale = call.summary.state === "ended" && summary.state !== "ended";
-  if (summary.line !== undefined && !stale) call.summary = summary;
+  if (summary.line !== undefined) updateSummary(call, summary);
   renderCall(call);
   return call;
+}
+
+// The line's events are handled concurrently and the active-call list is polled, so news of a
+// call "connected" may reach the page after its end: the end is final, and nothing later takes
+// a call out of it (as the Slack and Discord bridges, which re-read the call, never show an
+// older state).
+function updateSummary(call, fields) {
+  if (call.summary.state === "ended" && fields.state !== "ended") return;
+  Object.assign(call.summary, fields);
 }
 
 function callById(id) {
@@ -560,7 +565,11 @@ function renderWebhooks() {
 
 async function pollCalls() {
   const { status, data } = await api("GET", "/calls");
-  if (status !== 200) return;
+  if (status === 200) showActiveCalls(data);
+}
+
+// The answer of GET /api/calls, which may have left denwa before a call's end reached the page.
+function showActiveCalls(data) {
   const box = $("#calls");
   clear(box, data.calls.length ? null : "None.");
   if (data.calls.length) {
@@ -576,7 +585,7 @@ async function pollCalls() {
       table.append(row);
       const known = state.calls.get(c.id);
       if (known) {
-        Object.assign(known.summary, {
+        updateSummary(known, {
           state: c.state, joined: c.joined, messages_spoken: c.messages_spoken,
           speaker_legs: c.speaker_legs, responder_legs: c.responder_legs,
         });

@@ -476,12 +476,14 @@ async fn the_console_calls_replies_and_hangs_up_in_a_browser() {
         "return document.querySelector('.call-msg .state-pill.ended') !== null",
     )
     .await;
-    // The line handles its events concurrently, so the news that the caller was connected can
-    // reach the page after the end: the end stays.
+    // The line handles its events concurrently, and the page polls the active calls, so the
+    // news that the caller was connected can reach the page after the end, either way: the end
+    // stays.
     let pill = client
         .execute(
             "const call = [...state.calls.values()][0];
              onChat({type: 'call_updated', call: {...call.summary, state: 'connected'}});
+             showActiveCalls({calls: [{...call.summary, state: 'connected'}]});
              return document.querySelector('.call-msg .state-pill').className",
             vec![],
         )
