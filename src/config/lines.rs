@@ -210,8 +210,9 @@ impl Raw {
         let mut line = Raw::overlaid(
             "line",
             inherited.line.iter().filter(|(key, _)| {
-                let greeting = key == "greeting" || key == "greeting_url";
-                !(NOT_INHERITED.contains(&key.as_str()) || own_greeting && greeting)
+                let inheritable = !NOT_INHERITED.contains(&key.as_str());
+                let replaced = own_greeting && (key == "greeting" || key == "greeting_url");
+                inheritable && !replaced
             }),
             &own,
         );
