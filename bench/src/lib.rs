@@ -9,9 +9,11 @@
 //! pid), `rig.rs` (callers, Slack replies, API says, what the emulator saw), `load.rs` (the
 //! closed-loop HTTP load generator), `webhooks.rs` (signed incoming-call webhooks, `/healthz`),
 //! `seed.rs` (the seed design under gunicorn), `first_word.rs`, `bursts.rs`,
-//! `reply_latency.rs`, `memory.rs` (the scenarios), `rss.rs`, `table.rs`.
+//! `reply_latency.rs`, `memory.rs` (the scenarios), `rss.rs` and `cpu.rs` (a process's memory and
+//! CPU, from `/proc`), `table.rs`.
 
 pub mod bursts;
+pub mod cpu;
 pub mod far_side;
 pub mod first_word;
 pub mod load;
@@ -163,6 +165,15 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         idle.map(|m| m * 1.048_576 < 30.0),
     );
 
+    let serve_pid = rig.serve.pid();
+    let redis_pid = rig.far.redis.pid();
+    let parts = cpu::Parts::default()
+        .with("denwa", move || cpu::seconds(serve_pid))
+        .with("redis", move || redis_pid.and_then(cpu::seconds))
+        .with("load generator", || cpu::seconds(std::process::id()));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+
+    let reading = parts.read();
     let healthz = load::run(
         rig.serve.addr,
         options.connections,
@@ -170,6 +181,7 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         webhooks::healthz(&rig.serve.base),
     )
     .await;
+    let healthz_cpu = reading.split(healthz.requests);
     table.note("throughput rows: no chat bridge configured (the seed announces nothing either)");
     table.row(
         format!("`GET /healthz`, {} connections", options.connections),
@@ -177,6 +189,7 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         "ceiling",
         None,
     );
+    let reading = parts.read();
     let voice = load::run(
         rig.serve.addr,
         options.connections,
@@ -184,6 +197,7 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         webhooks::incoming_calls(&rig.serve.base, "/twilio/voice", 1),
     )
     .await;
+    let voice_cpu = reading.split(voice.requests);
     for (what, report) in [("/healthz", &healthz), ("/twilio/voice", &voice)] {
         if report.errors > 0 || report.requests == 0 {
             table.problem(format!(
@@ -202,6 +216,13 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         "≥ 50% of /healthz, p99 < 3 ms",
         Some(share >= 0.5 && voice.percentile_ms(0.99) < 3.0 && voice.errors == 0),
     );
+    for (what, split) in [("/healthz", &healthz_cpu), ("/twilio/voice", &voice_cpu)] {
+        table.note(format!(
+            "CPU per request, {what}: {}{}",
+            split.describe(),
+            ceiling(split, cores)
+        ));
+    }
     let after_load = rss::resident_mib(rig.serve.pid());
     table.note(format!(
         "RSS after the throughput runs ({} calls created): {}",
@@ -213,6 +234,12 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         Some(dir) => match seed::Seed::start(dir, &options.venv, &rig.far).await {
             Err(why) => table.note(format!("seed design: skipped: {why}")),
             Ok(seed) => {
+                let seed_pid = seed.pid();
+                let parts = cpu::Parts::default()
+                    .with("seed (gunicorn)", move || cpu::tree_seconds(seed_pid))
+                    .with("redis", move || redis_pid.and_then(cpu::seconds))
+                    .with("load generator", || cpu::seconds(std::process::id()));
+                let reading = parts.read();
                 let report = load::run(
                     seed.addr,
                     options.connections,
@@ -220,6 +247,12 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
                     webhooks::incoming_calls(&seed.base, "/", 2),
                 )
                 .await;
+                let split = reading.split(report.requests);
+                table.note(format!(
+                    "CPU per request, seed: {}{}",
+                    split.describe(),
+                    ceiling(&split, cores)
+                ));
                 let ratio = voice.per_second() / report.per_second().max(1e-9);
                 table.row(
                     format!(
@@ -450,6 +483,14 @@ async fn burst_rows(
     }
 
     Ok(())
+}
+
+/// `: at most 25000 req/s on 2 cores`, what the CPU split allows the machine.
+fn ceiling(split: &cpu::Split, cores: usize) -> String {
+    match split.ceiling_per_second(cores) {
+        Some(most) => format!(": at most {most:.0} req/s on {cores} cores"),
+        None => String::new(),
+    }
 }
 
 fn throughput(report: &load::LoadReport) -> String {

@@ -67,6 +67,13 @@ impl Seed {
     }
 }
 
+impl Seed {
+    /// gunicorn's master; its workers are its children.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Seed {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -105,6 +105,11 @@ impl RedisServer {
         panic!("redis-server did not start on port {}", self.port);
     }
 
+    /// The running redis-server's process id (to read its CPU or memory).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
