@@ -401,11 +401,12 @@ async fn load_rows(options: &Options, memory: bool, table: &mut Table) -> Result
     let more = options.active_calls.saturating_sub(next);
     let mut active = rig.call_in(next, more, 100).await?;
     active.extend(callers);
+    // Each reply above dialled a speaker leg; the new speakers' legs are dialled after them.
     let memory::UnderLoad {
         peak,
         heard,
         refused,
-    } = memory::with_speakers(&rig, &active, options.speaking_calls, scale).await;
+    } = memory::with_speakers(&rig, &active, options.speaking_calls, next, scale).await;
     if heard < options.speaking_calls {
         table.problem(format!(
             "{heard} of {} speaking calls were heard{}",

@@ -29,11 +29,13 @@ pub struct UnderLoad {
     pub refused: Option<String>,
 }
 
-/// Peak RSS while `speaking` of `callers` are spoken to.
+/// Peak RSS while `speaking` of `callers` are spoken to, `dials_ahead` speaker legs having
+/// been dialled before (Twilio dials them in turn, so these speakers' legs wait behind them).
 pub async fn with_speakers(
     rig: &Rig,
     callers: &[Caller],
     speaking: usize,
+    dials_ahead: usize,
     time_scale: f64,
 ) -> UnderLoad {
     let speakers = &callers[..speaking.min(callers.len())];
@@ -46,8 +48,8 @@ pub async fn with_speakers(
     let mut peak: Option<f64> = None;
     let mut heard = 0;
     let started = Instant::now();
-    // Dials at 1 a second, behind as many already queued, and a minute to spare.
-    let call_secs = 2.0 * speakers.len() as f64 + 60.0 + SAMPLE_FOR_SECS;
+    // Dials at 1 a second, behind those dialled before, and a minute to spare.
+    let call_secs = 2.0 * (dials_ahead + speakers.len()) as f64 + 60.0 + SAMPLE_FOR_SECS;
     let within = Duration::from_secs_f64(call_secs * time_scale.max(0.01));
     let mut speaking_since: Option<Instant> = None;
     while started.elapsed() < within {
