@@ -1,14 +1,34 @@
-//! CPU time processes have used, as the kernel counts it (`utime + stime` in
-//! `/proc/<pid>/stat`), so a throughput row can say where each request's CPU went: on two
-//! cores shared by denwa, Redis and the load generator, requests per second can be no more
-//! than the cores' seconds divided by the CPU one request costs all of them together.
+//! CPU time processes have used, as the kernel counts it, so a throughput row can say where
+//! each request's CPU went: on two cores shared by denwa, Redis and the load generator,
+//! requests per second can be no more than the cores' seconds divided by the CPU one request
+//! costs all of them together.
+//!
+//! Read from each thread's `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on a CPU), so that
+//! a burst of a few milliseconds can be split too; `/proc/<pid>/stat` counts in 10 ms ticks and
+//! is the fallback where schedstat is missing. A thread that ends takes its time with it in
+//! schedstat: the processes measured keep their threads (tokio's workers, redis-server's).
 
 /// `/proc/<pid>/stat` counts in USER_HZ ticks, which Linux fixes at 100 for user space
 /// whatever the kernel's own tick rate (`man 5 proc`).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// CPU seconds used so far by `pid` (all its threads, live or ended), `None` if unreadable.
+/// CPU seconds used so far by `pid`'s threads, `None` if unreadable.
 pub fn seconds(pid: u32) -> Option<f64> {
+    threads_seconds(pid).or_else(|| ticks_seconds(pid))
+}
+
+fn threads_seconds(pid: u32) -> Option<f64> {
+    let mut total = 0.0;
+    for thread in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let schedstat = std::fs::read_to_string(thread.ok()?.path().join("schedstat")).ok()?;
+        let on_cpu_ns: f64 = schedstat.split_whitespace().next()?.parse().ok()?;
+        total += on_cpu_ns / 1e9;
+    }
+    Some(total)
+}
+
+/// All threads, live or ended, in 10 ms ticks.
+fn ticks_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may itself hold spaces or ')'.
     let after_name = &stat[stat.rfind(')')? + 1..];

@@ -171,7 +171,7 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         .with("denwa", move || cpu::seconds(serve_pid))
         .with("redis", move || redis_pid.and_then(cpu::seconds))
         .with("load generator", || cpu::seconds(std::process::id()));
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = cores();
 
     let reading = parts.read();
     let healthz = load::run(
@@ -370,6 +370,14 @@ async fn load_rows(options: &Options, memory: bool, table: &mut Table) -> Result
     let scale = options.load_time_scale;
     let callers = rig.call_in(0, options.concurrent_replies, 50).await?;
     let replies = reply_latency::measure(&rig, &callers, Replies::AtOnce).await;
+    // Only here: the paced row's second also holds the speaker legs these replies dialled.
+    table.note(format!(
+        "CPU per reply, every reply at once: {}; {} replies on {} cores take at least {:.1} ms",
+        replies.cpu.describe(),
+        callers.len(),
+        cores(),
+        replies.cpu.total_us().unwrap_or(0.0) * callers.len() as f64 / cores() as f64 / 1000.0
+    ));
     reply_row(
         table,
         &replies,
@@ -484,6 +492,11 @@ async fn burst_rows(
     }
 
     Ok(())
+}
+
+/// The machine's cores, which denwa, Redis and the bench share.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// `: at most 25000 req/s on 2 cores`, what the CPU split allows the machine.

@@ -13,12 +13,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 
+use crate::cpu;
 use crate::load::micros_histogram;
 use crate::rig::{Caller, Rig};
 
 pub struct ReplyLatency {
     pub latency: Histogram<u64>,
     pub missing: u64,
+    /// The CPU each reply cost, from the first sent to the last dial seen: with every reply at
+    /// once, the last waits for about the others' CPU spread over the cores.
+    pub cpu: cpu::Split,
 }
 
 /// How long to wait for every dial.
@@ -39,6 +43,15 @@ pub async fn measure(rig: &Rig, callers: &[Caller], when: Replies) -> ReplyLaten
         // Measured all the same, over connections opened as the replies go.
         eprintln!("reply latency: connections not opened beforehand: {e}");
     }
+    let serve_pid = rig.serve.pid();
+    let redis_pid = rig.far.redis.pid();
+    let parts = cpu::Parts::default()
+        .with("denwa", move || cpu::seconds(serve_pid))
+        .with("redis", move || redis_pid.and_then(cpu::seconds))
+        .with("bench (Slack's side, the emulator)", || {
+            cpu::seconds(std::process::id())
+        });
+    let reading = parts.read();
     let first = tokio::time::Instant::now();
     let replies = callers.iter().enumerate().map(|(i, caller)| async move {
         if let Replies::Paced(every) = when {
@@ -53,17 +66,15 @@ pub async fn measure(rig: &Rig, callers: &[Caller], when: Replies) -> ReplyLaten
         .map(Result::ok)
         .collect();
     let started = Instant::now();
-    let mut result = ReplyLatency {
-        latency: micros_histogram(),
-        missing: 0,
-    };
+    let mut latency = micros_histogram();
+    let mut missing = 0;
     let mut pending: Vec<(&Caller, SystemTime)> = callers
         .iter()
         .zip(sent)
         .filter_map(|(caller, sent)| match sent {
             Some(sent) => Some((caller, sent)),
             None => {
-                result.missing += 1;
+                missing += 1;
                 None
             }
         })
@@ -78,13 +89,15 @@ pub async fn measure(rig: &Rig, callers: &[Caller], when: Replies) -> ReplyLaten
                 return true;
             };
             let took = dialled.duration_since(*sent).unwrap_or_default();
-            result
-                .latency
-                .saturating_record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+            latency.saturating_record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
             false
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    result.missing += pending.len() as u64;
-    result
+    missing += pending.len() as u64;
+    ReplyLatency {
+        latency,
+        missing,
+        cpu: reading.split(callers.len() as u64),
+    }
 }
