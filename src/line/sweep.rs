@@ -132,11 +132,25 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
         if l.utterances_unposted && line.line_of(call).transcription.enabled {
             line.post_utterances(&call.id).await;
         }
-        if l.needs_speaker {
+        if l.needs_speaker && l.unanswered_speaker.is_none() {
             tracing::info!(call = %call.id, "messages waiting with no speaker: starting one");
             speech::kick(&line.speech_of(call), &call.id);
         }
     }
+    // Legs Twilio may still hold queued are asked about together: in a flood there are many,
+    // and each is a request to Twilio (at most one per call looked at, LOOKS_PER_TICK).
+    let unanswered = looked.iter().filter_map(|l| {
+        let leg = l.unanswered_speaker.as_ref()?;
+        let speech = line.speech_of(&l.call);
+        let id = &l.call.id;
+        Some(async move {
+            if speech::unanswered_leg_lost(&speech, id, leg).await {
+                tracing::info!(call = %id, "messages waiting with no speaker: starting one");
+                speech::kick(&speech, id);
+            }
+        })
+    });
+    futures::future::join_all(unanswered).await;
     let next: Vec<(CallId, u64)> = looked
         .iter()
         .map(|l| {
@@ -262,6 +276,7 @@ mod tests {
                 ..Call::sample(1)
             },
             needs_speaker: false,
+            unanswered_speaker: None,
             messages_waiting: false,
             utterances_unposted: false,
             ring_started: true,

@@ -22,6 +22,9 @@ use std::time::Duration;
 use crate::config::{LineSpeech, SpeechStrategy};
 use crate::domain::CallId;
 use crate::domain::Message;
+use crate::store::UnansweredSpeaker;
+use crate::twilio::params::CallEnd;
+use crate::twilio::{CallStatus, UpdateCall};
 use crate::twiml::{Play, Say, VoiceResponse};
 
 pub use context::{SpeechContext, SpeechParts};
@@ -42,6 +45,55 @@ const DIAL_HEARTBEAT: Duration = Duration::from_secs(2);
 /// the self-dialled call and fetch the first turn, short enough that a leg lost without a status
 /// callback frees the call within seconds.
 pub(crate) const BASE_LEASE: Duration = Duration::from_secs(15);
+
+/// The sweep found call `id` without a speaker because `leg`, which Twilio accepted, never
+/// reached the gate within its lease. Twilio places an account's calls at its calls-per-second
+/// rate and holds the rest queued, so in a flood (many speakers at once, responders being rung)
+/// a leg can wait longer than its lease; dialling another would only add a billed call to the
+/// back of the same queue. So Twilio is asked: a leg it still holds queued or ringing keeps the
+/// call for another lease, as long as its one-time code lives. Otherwise the leg is forgotten
+/// (and cancelled, if Twilio still holds it past its code's life) and true is returned: start
+/// a new speaker. False also when the store cannot be reached: the next tick asks again.
+pub(crate) async fn unanswered_leg_lost(
+    speech: &SpeechContext,
+    id: &CallId,
+    leg: &UnansweredSpeaker,
+) -> bool {
+    let still_placing = match speech.twilio().fetch_call(&leg.call_sid).await {
+        Ok(call) => matches!(
+            call.status,
+            CallStatus::Queued | CallStatus::Initiated | CallStatus::Ringing
+        ),
+        Err(e) => {
+            tracing::warn!(call = %id, speaker_sid = %leg.call_sid, error = %e, "cannot ask Twilio about an unanswered speaker leg; dialling another");
+            false
+        }
+    };
+    match speech
+        .store()
+        .judge_unanswered_speaker(id, &leg.leg, still_placing, BASE_LEASE)
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(call = %id, speaker_sid = %leg.call_sid, "speaker leg still queued at Twilio: waiting for it");
+            false
+        }
+        Ok(false) => {
+            if still_placing {
+                // Its code has expired: it could not get in. Twilio is told not to place it.
+                let cancel = UpdateCall::end(CallEnd::Canceled);
+                if let Err(e) = speech.twilio().update_call(&leg.call_sid, &cancel).await {
+                    tracing::warn!(call = %id, speaker_sid = %leg.call_sid, error = %e, "cannot cancel a speaker leg queued too long");
+                }
+            }
+            true
+        }
+        Err(e) => {
+            tracing::warn!(call = %id, error = %e, "cannot judge an unanswered speaker leg");
+            false
+        }
+    }
+}
 
 /// Starts a speaker for call `id` if something is queued and nobody is speaking. Runs in the
 /// background: dialling Twilio must not hold up the chat user or the webhook that triggered it.

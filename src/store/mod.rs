@@ -32,7 +32,7 @@ pub use legs::VoicemailPart;
 pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
 pub use schedule::ScheduleStatus;
 pub use speaker::{SpeakerState, Turn, TurnRequest};
-pub use sweep::Looked;
+pub use sweep::{Looked, UnansweredSpeaker};
 pub use transcript::{Kept, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 
 use keys::Keys;

@@ -246,6 +246,12 @@ pub(super) static ACQUIRE_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
 -- a conference of the call's name without the caller.
 if redis.call('HGET', KEYS[1], 'state') ~= 'connected' then return {0, {}} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {0, {}} end
+-- A leg Twilio accepted whose lease lapsed before it reached the gate may still be queued at
+-- Twilio, which places an account's calls at its calls-per-second rate: the sweep asks Twilio
+-- and keeps the leg or forgets it (UNANSWERED_SPEAKER); another dial meanwhile would be one
+-- more billed call at the back of the same queue.
+if redis.call('HGET', KEYS[1], 'speaker_state') == 'dialing'
+  and redis.call('HEXISTS', KEYS[1], 'speaker_out_sid') == 1 then return {0, {}} end
 if dial_backing_off(KEYS[1], ARGV[5]) then return {0, {}} end
 local stop = unmigrated(KEYS[5], KEYS[2], nil, KEYS[3])
 if stop then return stop end
@@ -256,7 +262,8 @@ local failed = requeue_or_fail(KEYS[1], KEYS[2], KEYS[5], orphans, tonumber(ARGV
 if redis.call('LLEN', KEYS[2]) == 0 then return {0, failed} end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', ARGV[6], 'speaker_turn', 0)
-redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served', 'speaker_code')
+redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served', 'speaker_code',
+  'speaker_out_sid', 'speaker_queued_renewals')
 if ARGV[7] then redis.call('HSET', KEYS[1], 'speaker_code', ARGV[1] .. ':' .. ARGV[7]) end
 redis.call('HINCRBY', KEYS[1], 'speaker_legs', 1)
 return {1, failed}
@@ -462,6 +469,28 @@ redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[1], 'speaker_out_sid', ARGV[3])
 redis.call('HDEL', KEYS[1], 'speaker_dial_failures', 'speaker_retry_at')
 return 1
+"#,
+    )
+});
+
+/// The sweep's verdict on speaker leg `leg`, which Twilio accepted (`speaker_out_sid`) but which
+/// never reached the gate before its lease lapsed: with keep = 1 (Twilio still holds it queued
+/// or ringing) it gets a new lease, at most `most` times in all; otherwise it is forgotten, and
+/// ACQUIRE_SPEAKER may take the lease for a new leg.
+/// KEYS: call, lock. ARGV: leg, lease ms, keep (0/1), most. Returns 1 if the leg was kept.
+pub(super) static UNANSWERED_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'speaker_state') ~= 'dialing' then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if ARGV[3] == '1'
+  and redis.call('HINCRBY', KEYS[1], 'speaker_queued_renewals', 1) <= tonumber(ARGV[4]) then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+redis.call('HDEL', KEYS[1], 'speaker_out_sid', 'speaker_queued_renewals')
+return 0
 "#,
     )
 });

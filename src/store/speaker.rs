@@ -288,6 +288,32 @@ impl Store {
         Ok(current == 1)
     }
 
+    /// Judges speaker `leg` of call `id`, which Twilio accepted but which never reached the gate
+    /// before its lease lapsed (see [`UnansweredSpeaker`]): `still_placing` (Twilio holds it
+    /// queued or ringing) keeps it for another `lease`, for as long as its one-time code lives
+    /// (a leg that dials in later could not get in); otherwise, or past that, it is forgotten.
+    /// True if it was kept.
+    pub async fn judge_unanswered_speaker(
+        &self,
+        id: &CallId,
+        leg: &str,
+        still_placing: bool,
+        lease: Duration,
+    ) -> StoreResult<bool> {
+        // The first lease ran `lease` of the code's life; each renewal runs another.
+        let most = (CODE_TTL_SECS * 1000 / millis(lease).max(1)).saturating_sub(1);
+        let kept: i64 = scripts::UNANSWERED_SPEAKER
+            .key(self.keys.call(id))
+            .key(self.keys.speaker_lock(id))
+            .arg(leg)
+            .arg(millis(lease))
+            .arg(u8::from(still_placing))
+            .arg(most)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(kept == 1)
+    }
+
     /// Twilio did not place `leg`'s call: see [`DialFailure`] and SPEAKER_DIAL_FAILED. `waits`
     /// are the pauses before the next dial after failure 1, 2, ... in a row; the failure after
     /// the last of them fails the waiting messages with `reason`.

@@ -27,7 +27,7 @@ use redis::AsyncCommands as _;
 use super::calls::{UNRECORDED_GRACE_MS, call_from_fields, pairs};
 use super::escalation::{EscalationPosition, escalation_position};
 use super::{Store, StoreResult, scripts};
-use crate::domain::{Call, CallId, CallState, now_ms};
+use crate::domain::{Call, CallId, CallSid, CallState, now_ms};
 
 /// Active calls the sweep makes sure have a look time, per tick (see
 /// [`Store::schedule_unscheduled_calls`]).
@@ -40,6 +40,9 @@ pub struct Looked {
     /// Messages wait or are in flight, nobody holds the speaker lease, and no failed dial asked
     /// the call to wait (see NEEDS_SPEAKER).
     pub needs_speaker: bool,
+    /// With `needs_speaker`: the speaker leg Twilio accepted that never reached the gate, if
+    /// that is why the call has no speaker.
+    pub unanswered_speaker: Option<UnansweredSpeaker>,
     /// Messages wait or are in flight, speaker or not.
     pub messages_waiting: bool,
     /// The caller's utterances wait to be posted to chat.
@@ -52,6 +55,29 @@ pub struct Looked {
     /// Where its escalation is, on a line with levels, while a level's time runs (see
     /// `store::escalation`).
     pub escalation: Option<EscalationPosition>,
+}
+
+/// A self-dialled speaker leg Twilio accepted whose lease lapsed before it reached the gate.
+/// Twilio places an account's calls at its calls-per-second rate (1 by default) and holds the
+/// rest queued, so in a flood of dials the leg may simply not have been placed yet; or it was
+/// lost without a status callback. Only Twilio can tell (`speech::unanswered_leg_lost`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnansweredSpeaker {
+    pub leg: String,
+    /// The outbound half, as Twilio named it when it accepted the dial.
+    pub call_sid: CallSid,
+}
+
+impl UnansweredSpeaker {
+    fn of(fields: &HashMap<String, String>) -> Option<UnansweredSpeaker> {
+        if fields.get("speaker_state").map(String::as_str) != Some("dialing") {
+            return None;
+        }
+        Some(UnansweredSpeaker {
+            leg: fields.get("speaker_leg")?.clone(),
+            call_sid: CallSid::parse(fields.get("speaker_out_sid")?)?,
+        })
+    }
 }
 
 impl Store {
@@ -116,6 +142,9 @@ impl Store {
             }
             looked.push(Looked {
                 needs_speaker: needs == 1,
+                unanswered_speaker: (needs == 1)
+                    .then(|| UnansweredSpeaker::of(&fields))
+                    .flatten(),
                 messages_waiting: waiting > 0,
                 utterances_unposted: unposted > 0,
                 ring_started: fields.contains_key("ring_started"),

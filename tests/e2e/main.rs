@@ -48,5 +48,6 @@ mod sweep;
 mod tls;
 mod transcription;
 mod twilio_outage;
+mod twilio_queue;
 mod upgrade;
 mod voicemail_transcripts;
