@@ -131,14 +131,13 @@ pub async fn run(cli: Cli) -> ExitCode {
                     .lines
                     .all()
                     .iter()
-                    .map(|l| format!("{} {}", l.id(), l.number))
+                    .map(|l| format!("{} {} ({})", l.id(), l.number, l.speech.strategy.as_str()))
                     .collect();
                 println!(
-                    "{}: OK (lines {}, public URL {}, speech strategy {:?})",
+                    "{}: OK (lines {}, public URL {})",
                     arg.config.display(),
                     lines.join(", "),
                     settings.server.public_url,
-                    settings.speech.line.strategy
                 );
                 ExitCode::SUCCESS
             }

@@ -17,6 +17,17 @@ pub enum SpeechStrategy {
     Auto,
 }
 
+impl SpeechStrategy {
+    /// The value of `speech.strategy` that names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpeechStrategy::SelfDial => "self-dial",
+            SpeechStrategy::Announce => "announce",
+            SpeechStrategy::Auto => "auto",
+        }
+    }
+}
+
 /// How a line speaks: the keys of `[speech]` a `[[lines]]` table may set for itself in its
 /// `speech` table (the rest of `[speech]` bounds the process, so it stays one for all lines).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use denwa_twilio_emulator::Heard;
+use denwa_twilio_emulator::{Heard, PhoneBehaviour};
 
 use crate::ghost_calls::voice_webhook;
 use crate::helpers::*;
@@ -270,4 +270,68 @@ voice = \"Polly Mizuki, please\"\nlanguage = \"ja_JP\"\nstrategy = \"shout\"\nli
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `denwa check` says how each line speaks, not only the default line.
+#[tokio::test]
+async fn check_names_each_lines_way_of_speaking() {
+    let app = spawn_app_with_file("", &[]).await;
+    let dir = std::env::temp_dir().join(format!("denwa-line-speech-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("denwa.toml");
+    std::fs::write(
+        &file,
+        config_file(&app.base, &app.redis, &app.emulator, &two_lines("announce")),
+    )
+    .unwrap();
+    let out = crate::cli::denwa()
+        .args(["check", "--config"])
+        .arg(&file)
+        .env("DENWA_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("DENWA_API_TOKEN", API_TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "support {LINE} (self-dial), tokyo {TOKYO} (announce)"
+        )),
+        "{stdout}"
+    );
+}
+
+/// Nobody on Tokyo takes the call: the voicemail prompt, too, is said in Tokyo's voice and
+/// language.
+#[tokio::test]
+async fn the_voicemail_prompt_is_said_in_the_lines_voice() {
+    let app = spawn_app_with_file(
+        &two_lines("self-dial"),
+        &[("DENWA_LINE_VOICEMAIL_AFTER", "2")],
+    )
+    .await;
+    app.emulator.add_number(
+        TOKYO,
+        &format!("{}/twilio/voice", app.base),
+        Some(&format!("{}/twilio/call-status", app.base)),
+    );
+    app.emulator.add_phone(BOB, PhoneBehaviour::Voicemail);
+    let sid = app
+        .emulator
+        .place_call(CALLER_2, TOKYO, None)
+        .await
+        .unwrap();
+    app.wait_for_the_beep(&sid).await;
+    all_in(&app, &sid, TOKYO_VOICE, &[TOKYO_GREETING, TOKYO_NOTICE]);
+    assert!(
+        said(&app, &sid)
+            .iter()
+            .any(|(t, _, _)| t.starts_with("Nobody can take your call right now")),
+        "{:#?}",
+        said(&app, &sid)
+    );
 }
