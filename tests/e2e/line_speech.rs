@@ -52,8 +52,17 @@ phone = "{BOB}"
 }
 
 async fn spawn(strategy: &str) -> TestApp {
-    let app =
-        spawn_app_with_file(&two_lines(strategy), &[("DENWA_LINE_VOICEMAIL_AFTER", "0")]).await;
+    spawn_with(strategy, "0", accepts()).await
+}
+
+/// Like [`spawn`], with voicemail offered after `voicemail_after` seconds (`0`: never) and Bob's
+/// phone doing `bob`.
+async fn spawn_with(strategy: &str, voicemail_after: &str, bob: PhoneBehaviour) -> TestApp {
+    let app = spawn_app_with_file(
+        &two_lines(strategy),
+        &[("DENWA_LINE_VOICEMAIL_AFTER", voicemail_after)],
+    )
+    .await;
     // Tokyo's number is the account's too, pointed at the same webhooks.
     app.emulator.add_number(
         TOKYO,
@@ -61,7 +70,7 @@ async fn spawn(strategy: &str) -> TestApp {
         Some(&format!("{}/twilio/call-status", app.base)),
     );
     app.emulator.add_phone(ALICE, accepts());
-    app.emulator.add_phone(BOB, accepts());
+    app.emulator.add_phone(BOB, bob);
     app
 }
 
@@ -309,17 +318,7 @@ async fn check_names_each_lines_way_of_speaking() {
 /// language.
 #[tokio::test]
 async fn the_voicemail_prompt_is_said_in_the_lines_voice() {
-    let app = spawn_app_with_file(
-        &two_lines("self-dial"),
-        &[("DENWA_LINE_VOICEMAIL_AFTER", "2")],
-    )
-    .await;
-    app.emulator.add_number(
-        TOKYO,
-        &format!("{}/twilio/voice", app.base),
-        Some(&format!("{}/twilio/call-status", app.base)),
-    );
-    app.emulator.add_phone(BOB, PhoneBehaviour::Voicemail);
+    let app = spawn_with("self-dial", "2", PhoneBehaviour::Voicemail).await;
     let sid = app
         .emulator
         .place_call(CALLER_2, TOKYO, None)
