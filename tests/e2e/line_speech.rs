@@ -63,15 +63,19 @@ async fn spawn_with(strategy: &str, voicemail_after: &str, bob: PhoneBehaviour) 
         &[("DENWA_LINE_VOICEMAIL_AFTER", voicemail_after)],
     )
     .await;
-    // Tokyo's number is the account's too, pointed at the same webhooks.
+    add_tokyo(&app);
+    app.emulator.add_phone(ALICE, accepts());
+    app.emulator.add_phone(BOB, bob);
+    app
+}
+
+/// Tokyo's number is the account's too, pointed at the same webhooks.
+fn add_tokyo(app: &TestApp) {
     app.emulator.add_number(
         TOKYO,
         &format!("{}/twilio/voice", app.base),
         Some(&format!("{}/twilio/call-status", app.base)),
     );
-    app.emulator.add_phone(ALICE, accepts());
-    app.emulator.add_phone(BOB, bob);
-    app
 }
 
 /// Everything said (in full) to leg `sid`: (text, voice, language).
@@ -332,5 +336,53 @@ async fn the_voicemail_prompt_is_said_in_the_lines_voice() {
             .any(|(t, _, _)| t.starts_with("Nobody can take your call right now")),
         "{:#?}",
         said(&app, &sid)
+    );
+}
+
+/// Tokyo offers a menu, whose one choice (also the default) is a desk sharing its number: the
+/// menu's prompt is said in Tokyo's voice and language, then the call goes to the desk.
+#[tokio::test]
+async fn a_menu_prompt_is_said_in_its_lines_voice() {
+    const PROMPT: &str = "For billing press 1.";
+    let menu = format!(
+        r#"
+[lines.menu]
+prompt = "{PROMPT}"
+default = "tokyo-billing"
+timeout = 5
+choices = {{ 1 = "tokyo-billing" }}
+[[lines]]
+id = "tokyo-billing"
+name = "Tokyo billing"
+number = "{TOKYO}"
+[[lines.responders]]
+name = "Bob"
+phone = "{BOB}"
+"#
+    );
+    let app = spawn_app_with_file(
+        &(two_lines("self-dial") + &menu),
+        &[("DENWA_LINE_VOICEMAIL_AFTER", "0")],
+    )
+    .await;
+    add_tokyo(&app);
+    let sid = app
+        .emulator
+        .place_call(CALLER_2, TOKYO, None)
+        .await
+        .unwrap();
+    let call = app.wait_for_call(CALLER_2, Some("connected")).await;
+    let (_, record) = app.get_json(&format!("/calls/{call}")).await;
+    assert_eq!(record["line"], "tokyo-billing", "{record}");
+    let prompt = said(&app, &sid)
+        .into_iter()
+        .find(|(t, _, _)| t == PROMPT)
+        .map(|(_, v, l)| (v, l));
+    assert_eq!(
+        prompt,
+        Some((
+            Some(TOKYO_VOICE.0.to_owned()),
+            Some(TOKYO_VOICE.1.to_owned())
+        ))
     );
 }
