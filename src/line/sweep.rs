@@ -13,15 +13,16 @@
 
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use tokio::task::JoinHandle;
 
 use super::Line;
 use super::responders::RING_GRACE;
 use super::voicemail::VOICEMAIL_TRIES;
 use crate::config::LineConfig;
-use crate::domain::{CallId, Direction, now_ms};
+use crate::domain::{Call, CallId, Direction, now_ms};
 use crate::speech;
-use crate::store::{LogFailure as _, Looked};
+use crate::store::{LogFailure as _, Looked, UnansweredSpeaker};
 
 /// How often the sweep runs at most: a message whose speaker was lost waits at most this long
 /// after its lease lapsed (seconds, see [`speech::DIAL_LEASE`]), plus a dial. Every replica sweeps,
@@ -65,7 +66,7 @@ pub async fn sweep(line: Line, shutdown: impl std::future::Future<Output = ()>) 
     let every = interval(&line);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut checks = None;
+    let mut rounds = TwilioRounds::default();
     // Where in the active-call index the next page of calls is made sure to have a look time.
     let mut adopt_from = 0;
     loop {
@@ -78,14 +79,13 @@ pub async fn sweep(line: Line, shutdown: impl std::future::Future<Output = ()>) 
                     .or_log("give active calls a look time") {
                     adopt_from = next;
                 }
-                sweep_once(&line, every, &mut checks).await
+                sweep_once(&line, every, &mut rounds).await
             }
         }
     }
 }
 
-/// `checks` is the round of questions to Twilio about quiet calls still under way, if any.
-async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle<()>>) {
+async fn sweep_once(line: &Line, every: Duration, rounds: &mut TwilioRounds) {
     let now = now_ms();
     // Past any next look this sweep gives (see `LookRules::next_look`): a sweep that stops midway leaves
     // its calls to be looked at again then.
@@ -137,20 +137,6 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
             speech::kick(&line.speech_of(call), &call.id);
         }
     }
-    // Legs Twilio may still hold queued are asked about together: in a flood there are many,
-    // and each is a request to Twilio (at most one per call looked at, LOOKS_PER_TICK).
-    let unanswered = looked.iter().filter_map(|l| {
-        let leg = l.unanswered_speaker.as_ref()?;
-        let speech = line.speech_of(&l.call);
-        let id = &l.call.id;
-        Some(async move {
-            if speech::unanswered_leg_lost(&speech, id, leg).await {
-                tracing::info!(call = %id, "messages waiting with no speaker: starting one");
-                speech::kick(&speech, id);
-            }
-        })
-    });
-    futures::future::join_all(unanswered).await;
     let next: Vec<(CallId, u64)> = looked
         .iter()
         .map(|l| {
@@ -162,15 +148,54 @@ async fn sweep_once(line: &Line, every: Duration, checks: &mut Option<JoinHandle
         .look_again(&next)
         .await
         .or_log("give the looked-at calls their next look");
-    // Twilio may take seconds to answer: its round runs in the background, one at a time, so
-    // that restarting speakers and offering voicemail never wait for it.
-    if checks.as_ref().is_none_or(JoinHandle::is_finished) {
+    // Twilio may take seconds to answer: its rounds run in the background, one of each kind at
+    // a time, so that restarting speakers and offering voicemail never wait for it. A call left
+    // out of a round still running is looked at again at the next tick.
+    let unanswered: Vec<_> = looked
+        .iter()
+        .filter_map(|l| Some((l.call.clone(), l.unanswered_speaker.clone()?)))
+        .collect();
+    if !unanswered.is_empty()
+        && rounds
+            .unanswered
+            .as_ref()
+            .is_none_or(JoinHandle::is_finished)
+    {
+        let line = line.clone();
+        rounds.unanswered = Some(tokio::spawn(async move {
+            judge_unanswered_legs(&line, unanswered).await
+        }));
+    }
+    if rounds.quiet.as_ref().is_none_or(JoinHandle::is_finished) {
         let line = line.clone();
         let calls: Vec<_> = looked.into_iter().map(|l| l.call).collect();
-        *checks = Some(tokio::spawn(
+        rounds.quiet = Some(tokio::spawn(
             async move { line.check_quiet_calls(&calls).await },
         ));
     }
+}
+
+/// Speaker legs Twilio asked about at once in one round (each a request to Twilio).
+const UNANSWERED_AT_ONCE: usize = 16;
+
+/// Legs Twilio may still hold queued (`speech::judge_unanswered_leg`), at most
+/// [`UNANSWERED_AT_ONCE`] asked about at a time: in a flood there are many, and Twilio limits an
+/// account's concurrent requests.
+async fn judge_unanswered_legs(line: &Line, legs: Vec<(Call, UnansweredSpeaker)>) {
+    futures::stream::iter(legs)
+        .for_each_concurrent(UNANSWERED_AT_ONCE, |(call, leg)| async move {
+            speech::judge_unanswered_leg(&line.speech_of(&call), &call.id, &leg).await;
+        })
+        .await;
+}
+
+/// The rounds of questions to Twilio still under way, if any.
+#[derive(Default)]
+struct TwilioRounds {
+    /// About quiet calls (`Line::check_quiet_calls`).
+    quiet: Option<JoinHandle<()>>,
+    /// About unanswered speaker legs ([`judge_unanswered_legs`]).
+    unanswered: Option<JoinHandle<()>>,
 }
 
 /// What decides when a call is next looked at: the line's settings, and the tick.

@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::config::{LineSpeech, SpeechStrategy};
 use crate::domain::CallId;
 use crate::domain::Message;
-use crate::store::UnansweredSpeaker;
+use crate::store::{UnansweredSpeaker, UnansweredVerdict};
 use crate::twilio::params::CallEnd;
 use crate::twilio::{CallStatus, UpdateCall};
 use crate::twiml::{Play, Say, VoiceResponse};
@@ -51,46 +51,51 @@ pub(crate) const BASE_LEASE: Duration = Duration::from_secs(15);
 /// rate and holds the rest queued, so in a flood (many speakers at once, responders being rung)
 /// a leg can wait longer than its lease; dialling another would only add a billed call to the
 /// back of the same queue. So Twilio is asked: a leg it still holds queued or ringing keeps the
-/// call for another lease, as long as its one-time code lives. Otherwise the leg is forgotten
-/// (and cancelled, if Twilio still holds it past its code's life) and true is returned: start
-/// a new speaker. False also when the store cannot be reached: the next tick asks again.
-pub(crate) async fn unanswered_leg_lost(
+/// call for another lease, as long as its one-time code will still let it in. A Twilio that
+/// cannot be asked (an outage, a 429 in a flood) could not place another leg either: the leg is
+/// taken as still placing, within the same bound. Otherwise the leg is forgotten (and cancelled,
+/// if Twilio still holds it past its code's life) and a new speaker is started. Nothing is done
+/// when another replica's sweep, or the leg's own first turn, got there first.
+pub(crate) async fn judge_unanswered_leg(
     speech: &SpeechContext,
     id: &CallId,
     leg: &UnansweredSpeaker,
-) -> bool {
-    let still_placing = match speech.twilio().fetch_call(&leg.call_sid).await {
-        Ok(call) => matches!(
-            call.status,
-            CallStatus::Queued | CallStatus::Initiated | CallStatus::Ringing
-        ),
-        Err(e) => {
-            tracing::warn!(call = %id, speaker_sid = %leg.call_sid, error = %e, "cannot ask Twilio about an unanswered speaker leg; dialling another");
-            false
-        }
+) {
+    let still_placing = match leg.sid() {
+        None => false,
+        Some(sid) => match speech.twilio().fetch_call(&sid).await {
+            Ok(call) => matches!(
+                call.status,
+                CallStatus::Queued | CallStatus::Initiated | CallStatus::Ringing
+            ),
+            Err(e) => {
+                tracing::warn!(call = %id, speaker_sid = %sid, error = %e, "cannot ask Twilio about an unanswered speaker leg; waiting for it");
+                true
+            }
+        },
     };
-    match speech
+    let verdict = speech
         .store()
-        .judge_unanswered_speaker(id, &leg.leg, still_placing, BASE_LEASE)
-        .await
-    {
-        Ok(true) => {
+        .judge_unanswered_speaker(id, leg, still_placing, BASE_LEASE)
+        .await;
+    match verdict {
+        Ok(UnansweredVerdict::Kept) => {
             tracing::info!(call = %id, speaker_sid = %leg.call_sid, "speaker leg still queued at Twilio: waiting for it");
-            false
         }
-        Ok(false) => {
-            if still_placing {
-                // Its code has expired: it could not get in. Twilio is told not to place it.
+        Ok(UnansweredVerdict::Forgotten) => {
+            if let (true, Some(sid)) = (still_placing, leg.sid()) {
+                // Its code would have expired before it dialled in. Twilio is told not to place it.
                 let cancel = UpdateCall::end(CallEnd::Canceled);
-                if let Err(e) = speech.twilio().update_call(&leg.call_sid, &cancel).await {
-                    tracing::warn!(call = %id, speaker_sid = %leg.call_sid, error = %e, "cannot cancel a speaker leg queued too long");
+                if let Err(e) = speech.twilio().update_call(&sid, &cancel).await {
+                    tracing::warn!(call = %id, speaker_sid = %sid, error = %e, "cannot cancel a speaker leg queued too long");
                 }
             }
-            true
+            tracing::info!(call = %id, "messages waiting with no speaker: starting one");
+            kick(speech, id);
         }
+        Ok(UnansweredVerdict::NotJudged) => {}
         Err(e) => {
-            tracing::warn!(call = %id, error = %e, "cannot judge an unanswered speaker leg");
-            false
+            tracing::warn!(call = %id, error = %e, "cannot judge an unanswered speaker leg; the next sweep will");
         }
     }
 }

@@ -31,7 +31,7 @@ pub use escalation::EscalationPosition;
 pub use legs::VoicemailPart;
 pub use messages::{EnqueueOutcome, NewMessage, SpeechLimits};
 pub use schedule::ScheduleStatus;
-pub use speaker::{SpeakerState, Turn, TurnRequest};
+pub use speaker::{SpeakerState, Turn, TurnRequest, UnansweredVerdict};
 pub use sweep::{Looked, UnansweredSpeaker};
 pub use transcript::{Kept, MAX_TRANSCRIPT_BYTES, MAX_UTTERANCES};
 

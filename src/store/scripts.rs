@@ -261,9 +261,9 @@ local failed = requeue_or_fail(KEYS[1], KEYS[2], KEYS[5], orphans, tonumber(ARGV
   'the speaker leg was lost', ARGV[5])
 if redis.call('LLEN', KEYS[2]) == 0 then return {0, failed} end
 redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
-redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', ARGV[6], 'speaker_turn', 0)
-redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served', 'speaker_code',
-  'speaker_out_sid', 'speaker_queued_renewals')
+redis.call('HSET', KEYS[1], 'speaker_leg', ARGV[1], 'speaker_state', ARGV[6], 'speaker_turn', 0,
+  'speaker_leg_at', ARGV[5])
+redis.call('HDEL', KEYS[1], 'speaker_in_sid', 'announce_served', 'speaker_code', 'speaker_out_sid')
 if ARGV[7] then redis.call('HSET', KEYS[1], 'speaker_code', ARGV[1] .. ':' .. ARGV[7]) end
 redis.call('HINCRBY', KEYS[1], 'speaker_legs', 1)
 return {1, failed}
@@ -473,23 +473,29 @@ return 1
     )
 });
 
-/// The sweep's verdict on speaker leg `leg`, which Twilio accepted (`speaker_out_sid`) but which
-/// never reached the gate before its lease lapsed: with keep = 1 (Twilio still holds it queued
-/// or ringing) it gets a new lease, at most `most` times in all; otherwise it is forgotten, and
-/// ACQUIRE_SPEAKER may take the lease for a new leg.
-/// KEYS: call, lock. ARGV: leg, lease ms, keep (0/1), most. Returns 1 if the leg was kept.
+/// The sweep's verdict on speaker leg `leg` (outbound half `sid`), which Twilio accepted but
+/// which never reached the gate before its lease lapsed. With keep = 1 (Twilio still holds it
+/// queued or ringing) it gets a new lease, if that lease ends by `until` ms after the leg was
+/// taken (`speaker_leg_at`: its one-time code must still be live when it dials in); otherwise
+/// it is forgotten like a leg that ended, and ACQUIRE_SPEAKER may take the lease for a new one.
+/// Not judged (-1) when it is no longer the call's unanswered leg or holds a lease again
+/// (another replica's sweep kept it, or its own first turn came): nothing is to be done then.
+/// KEYS: call, lock. ARGV: leg, lease ms, keep (0/1), sid, now, until.
+/// Returns 1 kept, 0 forgotten, -1 not judged.
 pub(super) static UNANSWERED_SPEAKER: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-if redis.call('HGET', KEYS[1], 'speaker_leg') ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[1], 'speaker_state') ~= 'dialing' then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if ARGV[3] == '1'
-  and redis.call('HINCRBY', KEYS[1], 'speaker_queued_renewals', 1) <= tonumber(ARGV[4]) then
+local f = redis.call('HMGET', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_out_sid',
+  'speaker_leg_at')
+if (f[1] or '') ~= ARGV[1] or f[2] ~= 'dialing' or f[3] ~= ARGV[4] then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local code_until = tonumber(f[4] or 0) + tonumber(ARGV[6])
+if ARGV[3] == '1' and tonumber(ARGV[5]) + tonumber(ARGV[2]) <= code_until then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
   return 1
 end
-redis.call('HDEL', KEYS[1], 'speaker_out_sid', 'speaker_queued_renewals')
+redis.call('HDEL', KEYS[1], 'speaker_leg', 'speaker_state', 'speaker_in_sid', 'speaker_turn',
+  'speaker_out_sid')
 return 0
 "#,
     )

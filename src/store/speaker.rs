@@ -12,12 +12,29 @@ use redis::ScriptInvocation;
 
 use super::calls::pairs;
 use super::messages::message_from_fields;
+use super::sweep::UnansweredSpeaker;
 use super::{Store, StoreError, StoreResult, scripts};
 use crate::domain::{CallId, CallSid, CallState, ConferenceSid, Message, MessageId, now_ms};
 
 /// How long a one-time code stays valid: the self-dialled leg presents it seconds after it is
 /// issued; anything later is not ours.
 const CODE_TTL_SECS: u64 = 120;
+const CODE_TTL: Duration = Duration::from_secs(CODE_TTL_SECS);
+/// From Twilio placing a speaker leg to its code reaching the gate: answer, the `w` and eight
+/// digits (about 1.4 s), with room to spare. A leg queued at Twilio is kept only while it
+/// could still get in (see [`Store::judge_unanswered_speaker`]).
+const CODE_DIALLED_WITHIN: Duration = Duration::from_secs(5);
+
+/// What the sweep's judgment did with an unanswered speaker leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnansweredVerdict {
+    /// Still being placed: it has a new lease.
+    Kept,
+    /// Forgotten: a new speaker may be started.
+    Forgotten,
+    /// No longer the call's unanswered leg, or holding a lease again: nothing to do.
+    NotJudged,
+}
 
 /// The most messages one turn says; the rest wait for the next turn (a `<Redirect>` away). The
 /// turn's size in bytes is bounded by [`TurnRequest::budget_bytes`] as well.
@@ -288,30 +305,33 @@ impl Store {
         Ok(current == 1)
     }
 
-    /// Judges speaker `leg` of call `id`, which Twilio accepted but which never reached the gate
-    /// before its lease lapsed (see [`UnansweredSpeaker`]): `still_placing` (Twilio holds it
-    /// queued or ringing) keeps it for another `lease`, for as long as its one-time code lives
-    /// (a leg that dials in later could not get in); otherwise, or past that, it is forgotten.
-    /// True if it was kept.
+    /// Judges speaker `leg` of call `id`, which Twilio accepted but which never reached the
+    /// gate before its lease lapsed (see [`UnansweredSpeaker`]): `still_placing` (Twilio holds it
+    /// queued or ringing) keeps it for another `lease`, as long as its one-time code will still
+    /// be live when it dials in; otherwise it is forgotten, as a leg that ended.
     pub async fn judge_unanswered_speaker(
         &self,
         id: &CallId,
-        leg: &str,
+        leg: &UnansweredSpeaker,
         still_placing: bool,
         lease: Duration,
-    ) -> StoreResult<bool> {
-        // The first lease ran `lease` of the code's life; each renewal runs another.
-        let most = (CODE_TTL_SECS * 1000 / millis(lease).max(1)).saturating_sub(1);
-        let kept: i64 = scripts::UNANSWERED_SPEAKER
+    ) -> StoreResult<UnansweredVerdict> {
+        let verdict: i64 = scripts::UNANSWERED_SPEAKER
             .key(self.keys.call(id))
             .key(self.keys.speaker_lock(id))
-            .arg(leg)
+            .arg(&leg.leg)
             .arg(millis(lease))
             .arg(u8::from(still_placing))
-            .arg(most)
+            .arg(&leg.call_sid)
+            .arg(now_ms())
+            .arg(millis(CODE_TTL.saturating_sub(CODE_DIALLED_WITHIN)))
             .invoke_async(&mut self.conn())
             .await?;
-        Ok(kept == 1)
+        Ok(match verdict {
+            1 => UnansweredVerdict::Kept,
+            0 => UnansweredVerdict::Forgotten,
+            _ => UnansweredVerdict::NotJudged,
+        })
     }
 
     /// Twilio did not place `leg`'s call: see [`DialFailure`] and SPEAKER_DIAL_FAILED. `waits`

@@ -60,23 +60,31 @@ pub struct Looked {
 /// A self-dialled speaker leg Twilio accepted whose lease lapsed before it reached the gate.
 /// Twilio places an account's calls at its calls-per-second rate (1 by default) and holds the
 /// rest queued, so in a flood of dials the leg may simply not have been placed yet; or it was
-/// lost without a status callback. Only Twilio can tell (`speech::unanswered_leg_lost`).
+/// lost without a status callback. Only Twilio can tell (`speech::judge_unanswered_leg`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnansweredSpeaker {
     pub leg: String,
-    /// The outbound half, as Twilio named it when it accepted the dial.
-    pub call_sid: CallSid,
+    /// The outbound half's CallSid, as stored when Twilio accepted the dial (the judgment
+    /// compares it as stored; [`UnansweredSpeaker::sid`] parses it to ask Twilio).
+    pub call_sid: String,
 }
 
 impl UnansweredSpeaker {
+    /// The leg ACQUIRE_SPEAKER waits on (`dialing`, with the CallSid Twilio gave it).
     fn of(fields: &HashMap<String, String>) -> Option<UnansweredSpeaker> {
         if fields.get("speaker_state").map(String::as_str) != Some("dialing") {
             return None;
         }
         Some(UnansweredSpeaker {
-            leg: fields.get("speaker_leg")?.clone(),
-            call_sid: CallSid::parse(fields.get("speaker_out_sid")?)?,
+            leg: fields.get("speaker_leg").cloned().unwrap_or_default(),
+            call_sid: fields.get("speaker_out_sid")?.clone(),
         })
+    }
+
+    /// `None` for a stored value that is not a CallSid: such a leg cannot be asked about, and
+    /// is forgotten.
+    pub fn sid(&self) -> Option<CallSid> {
+        CallSid::parse(&self.call_sid)
     }
 }
 

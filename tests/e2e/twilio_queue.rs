@@ -3,7 +3,7 @@
 //! the account's other calls) a speaker leg can wait in that queue longer than its lease; it is
 //! waited for, not dialled again behind itself.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::helpers::*;
 
@@ -81,12 +81,17 @@ async fn a_speaker_leg_queued_past_its_codes_life_is_cancelled_and_another_diall
         || async { (speaker_legs(&app).len() == 1).then_some(()) },
     )
     .await;
-    // Seven renewals of 15 s after the first lease: the code's two minutes are spent.
+    // The leg was taken two minutes ago, as if kept through seven leases: its code is spent.
+    let two_minutes_ago = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        - 120_000;
     let mut redis = redis_at(&app.redis.url()).await;
     let _: () = redis::cmd("HSET")
         .arg(format!("denwa:call:{{{call_id}}}"))
-        .arg("speaker_queued_renewals")
-        .arg(7)
+        .arg("speaker_leg_at")
+        .arg(two_minutes_ago.to_string())
         .query_async(&mut redis)
         .await
         .unwrap();
