@@ -1316,11 +1316,7 @@ async fn each_line_is_announced_in_its_own_channel_with_its_name() {
     );
     let d = spawn_discord_with_file(&file, &[]).await;
     d.fake.add_channel(BILLING_CHANNEL, "billing");
-    d.app.emulator.add_number(
-        BILLING,
-        &format!("{}/twilio/voice", d.app.base),
-        Some(&format!("{}/twilio/call-status", d.app.base)),
-    );
+    d.app.add_number(BILLING);
     d.app
         .emulator
         .place_call(CALLER, BILLING, None)

@@ -203,11 +203,7 @@ async fn a_killed_process_mid_level_loses_no_step_its_replacement_rings_the_next
     let (redis, emulator) = far_side(TIME_SCALE).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    emulator.add_number(
-        LINE,
-        &format!("{base}/twilio/voice"),
-        Some(&format!("{base}/twilio/call-status")),
-    );
+    add_number(&emulator, LINE, &base);
     let file = two_levels(5);
     let mut first = ServeProcess::start_with_file(port, &base, &redis, &emulator, &file, &[]).await;
     let app = TestApp {

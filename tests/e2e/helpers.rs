@@ -56,6 +56,15 @@ pub async fn far_side_with(redis: RedisServer, time_scale: f64) -> (RedisServer,
     (redis, emulator)
 }
 
+/// Makes `number` one of the account's, its calls and their status sent to the denwa at `base`.
+pub fn add_number(emulator: &Emulator, number: &str, base: &str) {
+    emulator.add_number(
+        number,
+        &format!("{base}/twilio/voice"),
+        Some(&format!("{base}/twilio/call-status")),
+    );
+}
+
 /// The test configuration file for an app reached at `public_base`.
 pub fn config_file(
     public_base: &str,
@@ -171,11 +180,7 @@ async fn spawn_behind_proxy(
         tokio::spawn(app.run_until(std::future::pending()));
     }
     tokio::spawn(round_robin(proxy, base.clone(), backends, rewrite));
-    emulator.add_number(
-        LINE,
-        &format!("{base}/twilio/voice"),
-        Some(&format!("{base}/twilio/call-status")),
-    );
+    add_number(&emulator, LINE, &base);
     TestApp {
         base,
         emulator,
@@ -308,11 +313,7 @@ pub async fn spawn_app_on(
     let app = Application::with_listener(settings, listener).expect("the app builds");
     tokio::spawn(app.run_until(std::future::pending()));
 
-    emulator.add_number(
-        LINE,
-        &format!("{base}/twilio/voice"),
-        Some(&format!("{base}/twilio/call-status")),
-    );
+    add_number(&emulator, LINE, &base);
     TestApp {
         base,
         emulator,
@@ -322,6 +323,11 @@ pub async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// Makes `number` one of the account's too, pointed at this app (a second line's number).
+    pub fn add_number(&self, number: &str) {
+        add_number(&self.emulator, number, &self.base);
+    }
+
     /// From now on the emulator delivers every callback (call status, conference events,
     /// announcement ends, recordings, transcriptions) up to 3 call-seconds late, so callbacks
     /// sent close together arrive in any order, and one in three twice; `seed` decides.

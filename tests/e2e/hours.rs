@@ -185,11 +185,7 @@ number = \"{NIGHT}\"\n[[lines.responders]]\nname = \"Bob\"\nphone = \"{BOB}\"\n\
     );
     let app = spawn_app_with_file(&file, &[("DENWA_LINE_VOICEMAIL_AFTER", "0")]).await;
     // The night desk's number is the account's too (its speaker and ringing call from it).
-    app.emulator.add_number(
-        NIGHT,
-        &format!("{}/twilio/voice", app.base),
-        Some(&format!("{}/twilio/call-status", app.base)),
-    );
+    app.add_number(NIGHT);
     app.emulator.add_phone(ALICE, accepts());
     app.emulator.add_phone(BOB, accepts());
     let (sid, call_id) = app.call_in(CALLER).await;

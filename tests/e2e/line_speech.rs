@@ -63,19 +63,11 @@ async fn spawn_with(strategy: &str, voicemail_after: &str, bob: PhoneBehaviour) 
         &[("DENWA_LINE_VOICEMAIL_AFTER", voicemail_after)],
     )
     .await;
-    add_tokyo(&app);
+    // Tokyo's number is the account's too, pointed at the same webhooks.
+    app.add_number(TOKYO);
     app.emulator.add_phone(ALICE, accepts());
     app.emulator.add_phone(BOB, bob);
     app
-}
-
-/// Tokyo's number is the account's too, pointed at the same webhooks.
-fn add_tokyo(app: &TestApp) {
-    app.emulator.add_number(
-        TOKYO,
-        &format!("{}/twilio/voice", app.base),
-        Some(&format!("{}/twilio/call-status", app.base)),
-    );
 }
 
 /// Everything said (in full) to leg `sid`: (text, voice, language).
@@ -365,7 +357,7 @@ phone = "{BOB}"
         &[("DENWA_LINE_VOICEMAIL_AFTER", "0")],
     )
     .await;
-    add_tokyo(&app);
+    app.add_number(TOKYO);
     let sid = app
         .emulator
         .place_call(CALLER_2, TOKYO, None)

@@ -74,11 +74,7 @@ async fn spawn_replicated(
     };
     // The second number is the account's too, pointed at the same webhooks (as `denwa twilio
     // configure` points every line's number).
-    app.emulator.add_number(
-        BILLING,
-        &format!("{}/twilio/voice", app.base),
-        Some(&format!("{}/twilio/call-status", app.base)),
-    );
+    app.add_number(BILLING);
     Lines { app, slack }
 }
 
@@ -599,11 +595,7 @@ async fn the_end_of_a_call_frees_its_own_lines_responders() {
         &[("DENWA_LINE_VOICEMAIL_AFTER", "0")],
     )
     .await;
-    app.emulator.add_number(
-        BILLING,
-        &format!("{}/twilio/voice", app.base),
-        Some(&format!("{}/twilio/call-status", app.base)),
-    );
+    app.add_number(BILLING);
     app.emulator.add_phone(BOB, PhoneBehaviour::NoAnswer);
     let bob_rung = |count: usize| {
         let app = &app;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use denwa_twilio_emulator::Emulator;
 
 use crate::cli::denwa;
-use crate::helpers::{LINE, TIME_SCALE, TestApp, config_env, config_file, far_side};
+use crate::helpers::{LINE, TIME_SCALE, TestApp, add_number, config_env, config_file, far_side};
 use crate::redis_server::RedisServer;
 
 pub struct ServeProcess {
@@ -32,11 +32,7 @@ pub async fn app_on_a_process(extra: &[(&str, &str)]) -> (TestApp, ServeProcess)
     let (redis, emulator) = far_side(TIME_SCALE).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    emulator.add_number(
-        LINE,
-        &format!("{base}/twilio/voice"),
-        Some(&format!("{base}/twilio/call-status")),
-    );
+    add_number(&emulator, LINE, &base);
     let process = ServeProcess::start(port, &base, &redis, &emulator, extra).await;
     let app = TestApp {
         base,
