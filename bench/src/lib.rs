@@ -165,12 +165,7 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
         idle.map(|m| m * 1.048_576 < 30.0),
     );
 
-    let serve_pid = rig.serve.pid();
-    let redis_pid = rig.far.redis.pid();
-    let parts = cpu::Parts::default()
-        .with("denwa", move || cpu::seconds(serve_pid))
-        .with("redis", move || redis_pid.and_then(cpu::seconds))
-        .with("load generator", || cpu::seconds(std::process::id()));
+    let parts = rig.cpu_parts("load generator");
     let cores = cores();
 
     let reading = parts.read();
@@ -235,6 +230,7 @@ async fn webhook_rows(options: &Options, table: &mut Table) -> Result<(), String
             Err(why) => table.note(format!("seed design: skipped: {why}")),
             Ok(seed) => {
                 let seed_pid = seed.pid();
+                let redis_pid = rig.far.redis.pid();
                 let parts = cpu::Parts::default()
                     .with("seed (gunicorn)", move || cpu::tree_seconds(seed_pid))
                     .with("redis", move || redis_pid.and_then(cpu::seconds))

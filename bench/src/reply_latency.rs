@@ -43,14 +43,7 @@ pub async fn measure(rig: &Rig, callers: &[Caller], when: Replies) -> ReplyLaten
         // Measured all the same, over connections opened as the replies go.
         eprintln!("reply latency: connections not opened beforehand: {e}");
     }
-    let serve_pid = rig.serve.pid();
-    let redis_pid = rig.far.redis.pid();
-    let parts = cpu::Parts::default()
-        .with("denwa", move || cpu::seconds(serve_pid))
-        .with("redis", move || redis_pid.and_then(cpu::seconds))
-        .with("bench (Slack's side, the emulator)", || {
-            cpu::seconds(std::process::id())
-        });
+    let parts = rig.cpu_parts("bench (Slack's side, the emulator)");
     let reading = parts.read();
     let first = tokio::time::Instant::now();
     let replies = callers.iter().enumerate().map(|(i, caller)| async move {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use denwa_twilio_emulator::Heard;
 use serde_json::{Value, json};
 
+use crate::cpu;
 use crate::far_side::{API_TOKEN, CHANNEL, FarSide, LINE, RESPONDER, SIGNING_SECRET};
 use crate::serve::{Chat, Serve, Strategy};
 
@@ -48,6 +49,17 @@ impl Rig {
             serve,
             http: reqwest::Client::new(),
         })
+    }
+
+    /// The processes a run against this rig shares the cores between: denwa, its redis and this
+    /// process (`bench`: what it does in the run, the load generator or Slack's side).
+    pub fn cpu_parts(&self, bench: &'static str) -> cpu::Parts {
+        let serve_pid = self.serve.pid();
+        let redis_pid = self.far.redis.pid();
+        cpu::Parts::default()
+            .with("denwa", move || cpu::seconds(serve_pid))
+            .with("redis", move || redis_pid.and_then(cpu::seconds))
+            .with(bench, || cpu::seconds(std::process::id()))
     }
 
     /// Places `count` calls from distinct numbers (`first` numbers them), at most `at_once` at

@@ -65,9 +65,7 @@ impl Seed {
         let _ = seed.child.kill();
         Err(format!("gunicorn did not listen within {START_WITHIN:?}"))
     }
-}
 
-impl Seed {
     /// gunicorn's master; its workers are its children.
     pub fn pid(&self) -> u32 {
         self.child.id()
